@@ -1,0 +1,54 @@
+// The CLI's exit codes (DESIGN §3) and the errors that map to them.
+
+export const EXIT = { ok: 0, gateFailed: 1, usage: 2, runtime: 3 } as const;
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+/** A bad flag, environment value or file: exit 2 with one line naming it. */
+export class UsageError extends Error {
+  readonly code = 'usage';
+  readonly exitCode = EXIT.usage;
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+/** A command that a later issue will implement; saying so plainly beats pretending. */
+export class NotImplementedError extends Error {
+  readonly code = 'not-implemented';
+  readonly exitCode = EXIT.usage;
+  constructor(command: string) {
+    super(`'${command}' is not implemented yet in this version of drainwatch`);
+    this.name = 'NotImplementedError';
+  }
+}
+
+/** A dependency unreachable or another failure at run time: exit 3. */
+export class RuntimeFailure extends Error {
+  readonly code = 'runtime';
+  readonly exitCode = EXIT.runtime;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'RuntimeFailure';
+  }
+}
+
+/** The run worked but the gate did not pass: exit 1. */
+export class GateFailed extends Error {
+  readonly code = 'gate-failed';
+  readonly exitCode = EXIT.gateFailed;
+  constructor(message: string) {
+    super(message);
+    this.name = 'GateFailed';
+  }
+}
+
+/** Maps any error to the exit code DESIGN §3 assigns it; errors that carry no code are runtime failures. */
+export function exitCodeOf(err: unknown): ExitCode {
+  const code = (err as { exitCode?: unknown })?.exitCode;
+  if (code === EXIT.gateFailed || code === EXIT.usage || code === EXIT.runtime) return code;
+  // Components' config errors all carry code 'config-*' or 'usage-*' and mean a bad value.
+  const c = String((err as { code?: unknown })?.code ?? '');
+  if (c.startsWith('config') || c === 'usage') return EXIT.usage;
+  return EXIT.runtime;
+}

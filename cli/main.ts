@@ -1,0 +1,7 @@
+#!/usr/bin/env node
+import { runCli } from './program.js';
+
+const code = await runCli(process.argv.slice(2));
+// Long-running commands (agent, collector) resolve only when they have stopped; exitCode lets
+// pending stdout drain before the process ends.
+process.exitCode = code;

@@ -1,0 +1,291 @@
+import { z } from 'zod';
+
+// The data payload of every event kind. Both the agent (producer) and the collector (consumer)
+// import these schemas, so a change here is a change of the wire contract: add optional fields
+// within a major version, never rename or retype one.
+
+export const PHASES = ['serving', 'prestop', 'draining', 'exited'] as const;
+export const phaseSchema = z.enum(PHASES);
+export type Phase = z.infer<typeof phaseSchema>;
+
+const count = z.number().int().nonnegative();
+const millis = z.number().nonnegative();
+const isoTime = z.iso.datetime({ offset: true });
+const shortText = z.string().max(256);
+const phaseCounts = z.object({
+  serving: count,
+  prestop: count,
+  draining: count,
+  exited: count,
+});
+export type PhaseCounts = z.infer<typeof phaseCounts>;
+
+/** Why a preStop wait ended. `endpoints-terminating` is fed by the Kubernetes adapter. */
+export const prestopEndReasonSchema = z.enum([
+  'fixed-elapsed',
+  'quiet',
+  'max',
+  'endpoints-terminating',
+  'app-exited',
+  'agent-stopping',
+]);
+export type PrestopEndReason = z.infer<typeof prestopEndReasonSchema>;
+
+/** What happened to a request, seen from the agent. */
+export const requestOutcomeSchema = z.enum([
+  'ok',
+  'http-error',
+  'upstream-refused',
+  'upstream-reset',
+  'upstream-timeout',
+  'client-aborted',
+  'bad-request',
+]);
+export type RequestOutcome = z.infer<typeof requestOutcomeSchema>;
+
+/** What went wrong for a probe, seen from the client. */
+export const probeErrorSchema = z.enum([
+  'refused',
+  'reset',
+  'timeout',
+  '5xx',
+  'unauthorized',
+  'identity-mismatch',
+  'other',
+]);
+export type ProbeError = z.infer<typeof probeErrorSchema>;
+
+/** Causes a failure can be attributed to (DESIGN §4). */
+export const CAUSES = [
+  'late-arrival',
+  'cut-in-flight',
+  'no-close-frame',
+  'session-in-memory',
+  'killed-at-grace',
+  'never-reached-pod',
+  'other',
+] as const;
+export const causeSchema = z.enum(CAUSES);
+export type Cause = z.infer<typeof causeSchema>;
+
+export const connectionSchema = z.enum(['new', 'reused']);
+
+export const dataSchemas = {
+  'agent.started': z.object({
+    version: shortText,
+    listen: shortText,
+    upstream: shortText,
+    admin: shortText,
+    prestopPolicy: shortText,
+    graceSeconds: millis,
+    nodeName: shortText.optional(),
+    podIp: shortText.optional(),
+  }),
+  'prestop.started': z.object({
+    mode: z.enum(['adaptive', 'fixed']),
+    fixedMs: millis.optional(),
+    minMs: millis.optional(),
+    quietMs: millis.optional(),
+    maxMs: millis.optional(),
+    inFlight: count,
+    websockets: count,
+  }),
+  'prestop.finished': z.object({
+    mode: z.enum(['adaptive', 'fixed']),
+    durationMs: millis,
+    reason: prestopEndReasonSchema,
+    requestsDuring: count,
+    inFlight: count,
+  }),
+  sigterm: z.object({
+    appRunning: z.boolean(),
+    phase: phaseSchema,
+    inFlight: count,
+    websockets: count,
+  }),
+  'app.stopped-listening': z.object({
+    phase: phaseSchema,
+    sincePrestopMs: millis.optional(),
+    inFlight: count,
+  }),
+  'app.exited': z.object({
+    code: z.number().int().nullable(),
+    signal: shortText.nullable(),
+    killedAtGrace: z.boolean(),
+    sincePrestopMs: millis.optional(),
+    detectedBy: z.enum(['process', 'port', 'pid']),
+    inFlight: count,
+  }),
+  request: z.object({
+    requestId: shortText,
+    probeId: shortText.optional(),
+    method: z.string().max(16),
+    route: shortText,
+    arrivalPhase: phaseSchema,
+    endPhase: phaseSchema,
+    outcome: requestOutcomeSchema,
+    status: z.number().int().min(100).max(599).optional(),
+    durationMs: millis,
+    connection: connectionSchema,
+    lateArrival: z.boolean(),
+    startedAt: isoTime,
+  }),
+  'websocket.opened': z.object({
+    wsId: shortText,
+    probeId: shortText.optional(),
+    route: shortText,
+    phase: phaseSchema,
+  }),
+  'websocket.closed': z.object({
+    wsId: shortText,
+    probeId: shortText.optional(),
+    openedPhase: phaseSchema,
+    closedPhase: phaseSchema,
+    code: z.number().int().min(0).max(4999).optional(),
+    closedBy: z.enum(['client', 'app', 'none']),
+    closeFrame: z.boolean(),
+    durationMs: millis,
+    framesFromClient: count,
+    framesFromApp: count,
+  }),
+  'traffic.summary': z.object({
+    intervalMs: millis,
+    phase: phaseSchema,
+    requests: phaseCounts,
+    failed: phaseCounts,
+    inFlight: count,
+    websockets: count,
+    lateArrivals: count,
+    eventsDropped: count,
+  }),
+  'drain.summary': z.object({
+    prestopMs: millis.optional(),
+    drainMs: millis.optional(),
+    requestsTotal: count,
+    inFlightAtSigterm: count,
+    inFlightCompleted: count,
+    inFlightCut: count,
+    lateArrivals: count,
+    websocketsAtSigterm: count,
+    /** Close codes as strings (`"1001"`), plus `"none"` for connections that ended without a close frame. */
+    websocketCloses: z.record(z.string().max(8), count),
+    exitCode: z.number().int().nullable(),
+    killedAtGrace: z.boolean(),
+    eventsDropped: count,
+  }),
+  'endpoints.propagated': z.object({
+    deletionAt: isoTime,
+    terminatingAt: isoTime,
+    propagationMs: millis,
+    via: shortText,
+  }),
+  'rollout.started': z.object({
+    rolloutId: shortText,
+    trigger: z.enum(['rehearse', 'verify', 'kubernetes', 'cli']),
+    replicas: count.optional(),
+    maxSurge: count.optional(),
+    maxUnavailable: count.optional(),
+    label: shortText.optional(),
+  }),
+  'rollout.finished': z.object({
+    rolloutId: shortText,
+    outcome: z.enum(['complete', 'failed', 'aborted']),
+    podsReplaced: count,
+  }),
+  'probe.request': z.object({
+    probeId: shortText,
+    runId: shortText,
+    sessionId: shortText,
+    kind: z.enum(['login', 'identity', 'traffic']),
+    method: z.string().max(16),
+    route: shortText,
+    ok: z.boolean(),
+    status: z.number().int().min(100).max(599).optional(),
+    error: probeErrorSchema.optional(),
+    pod: shortText.optional(),
+    connection: connectionSchema,
+    startedAt: isoTime,
+    durationMs: millis,
+    retry: z.object({ ok: z.boolean(), status: z.number().int().optional() }).optional(),
+  }),
+  'probe.session': z.object({
+    runId: shortText,
+    sessionId: shortText,
+    event: z.enum(['login', 'lost', 'end']),
+    reason: probeErrorSchema.optional(),
+    /** Pod that issued the session (answered the login), and the pod that answered when it was lost. */
+    issuedBy: shortText.optional(),
+    pod: shortText.optional(),
+    probeId: shortText.optional(),
+    at: isoTime,
+  }),
+  'probe.websocket': z.object({
+    runId: shortText,
+    sessionId: shortText,
+    connectionId: shortText,
+    event: z.enum(['opened', 'closed', 'message-lost']),
+    code: z.number().int().min(0).max(4999).optional(),
+    pod: shortText.optional(),
+    messageId: shortText.optional(),
+    at: isoTime,
+  }),
+  'probe.summary': z.object({
+    runId: shortText,
+    sessions: count,
+    sessionsLost: count,
+    requests: count,
+    failed: count,
+    retriedOk: count,
+    messagesSent: count,
+    messagesLost: count,
+    skewRatio: z.number().nonnegative().nullable(),
+    sticky: z.boolean(),
+    unreliable: z.boolean(),
+    maxLoopLagMs: millis,
+  }),
+} as const;
+
+export type EventKind = keyof typeof dataSchemas;
+export const EVENT_KINDS = Object.keys(dataSchemas) as EventKind[];
+export type EventData<K extends EventKind> = z.infer<(typeof dataSchemas)[K]>;
+
+/** Kinds that describe the pod's life; a full buffer drops traffic summaries, never these. */
+export const LIFECYCLE_KINDS: ReadonlySet<EventKind> = new Set<EventKind>([
+  'agent.started',
+  'prestop.started',
+  'prestop.finished',
+  'sigterm',
+  'app.stopped-listening',
+  'app.exited',
+  'drain.summary',
+]);
+
+// CloudEvents `type` for each kind. Pod-scoped kinds live under `dev.drainwatch.pod.`.
+const TYPE_PREFIX = 'dev.drainwatch.';
+const POD_SCOPED: ReadonlySet<EventKind> = new Set<EventKind>([
+  'prestop.started',
+  'prestop.finished',
+  'sigterm',
+  'app.stopped-listening',
+  'app.exited',
+  'request',
+  'websocket.opened',
+  'websocket.closed',
+  'traffic.summary',
+  'drain.summary',
+  'endpoints.propagated',
+]);
+
+export function cloudEventType(kind: EventKind): string {
+  return TYPE_PREFIX + (POD_SCOPED.has(kind) ? 'pod.' : '') + kind;
+}
+
+const kindByType = new Map<string, EventKind>(EVENT_KINDS.map((k) => [cloudEventType(k), k]));
+
+export function kindOfType(type: string): EventKind | undefined {
+  return kindByType.get(type);
+}
+
+export function isPodScoped(kind: EventKind): boolean {
+  return POD_SCOPED.has(kind);
+}

@@ -1,0 +1,77 @@
+import type { JetStreamClient, JetStreamManager, StreamInfo } from '@nats-io/jetstream';
+import { DiscardPolicy, RetentionPolicy, StorageType } from '@nats-io/jetstream';
+import { type AnyEvent, type DrainwatchEvent, encodeEvent, subjectOf } from '../contract/envelope.js';
+import { DEFAULT_STREAM_NAME, DEFAULT_SUBJECT_ROOT, streamSubjects } from '../contract/subjects.js';
+
+export interface StreamOptions {
+  /** Stream name; tests use their own so they never see each other's events. */
+  readonly name?: string;
+  /** Subject root; the stream takes `<root>.v1.>`. */
+  readonly root?: string;
+  /** How long events are kept. */
+  readonly maxAgeSeconds?: number;
+  /** Bytes kept at most; the oldest events go first. */
+  readonly maxBytes?: number;
+  /** The window in which a repeated message id is dropped as a duplicate. */
+  readonly duplicateWindowSeconds?: number;
+}
+
+export const STREAM_DEFAULTS = {
+  name: DEFAULT_STREAM_NAME,
+  root: DEFAULT_SUBJECT_ROOT,
+  maxAgeSeconds: 7 * 24 * 3600,
+  maxBytes: 1024 * 1024 * 1024,
+  // An agent may buffer through a long NATS outage and replay: dedup must cover that.
+  duplicateWindowSeconds: 10 * 60,
+} as const;
+
+const NANOS = 1_000_000_000;
+
+/** Creates the stream if it is missing; an existing stream is left as its operator configured it. */
+export async function ensureStream(jsm: JetStreamManager, options: StreamOptions = {}): Promise<StreamInfo> {
+  const o = { ...STREAM_DEFAULTS, ...options };
+  try {
+    return await jsm.streams.info(o.name);
+  } catch (err) {
+    if (!isStreamNotFound(err)) throw err;
+  }
+  try {
+    return await jsm.streams.add({
+      name: o.name,
+      subjects: [streamSubjects(o.root)],
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      discard: DiscardPolicy.Old,
+      max_age: o.maxAgeSeconds * NANOS,
+      max_bytes: o.maxBytes,
+      duplicate_window: Math.min(o.duplicateWindowSeconds, o.maxAgeSeconds) * NANOS,
+    });
+  } catch (err) {
+    // Two collectors starting together: the loser of the race finds the winner's stream.
+    if (/already in use|name already/i.test(String((err as Error).message))) return jsm.streams.info(o.name);
+    throw err;
+  }
+}
+
+function isStreamNotFound(err: unknown): boolean {
+  const e = err as { code?: unknown; api_error?: { err_code?: number }; message?: string };
+  return e?.api_error?.err_code === 10059 || /stream not found/i.test(String(e?.message));
+}
+
+export interface PublishResult {
+  readonly seq: number;
+  readonly duplicate: boolean;
+}
+
+/** Publishes with the event id as the JetStream message id, so a replayed event is stored once. */
+export async function publishEvent(
+  js: JetStreamClient,
+  event: AnyEvent | DrainwatchEvent,
+  options: { root?: string; timeoutMs?: number } = {},
+): Promise<PublishResult> {
+  const ack = await js.publish(subjectOf(event, options.root), encodeEvent(event), {
+    msgID: event.id,
+    timeout: options.timeoutMs ?? 5000,
+  });
+  return { seq: ack.seq, duplicate: ack.duplicate };
+}

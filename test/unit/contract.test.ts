@@ -1,0 +1,249 @@
+import { describe, expect, it } from 'vitest';
+import {
+  buildSubject,
+  type ContractError,
+  createEvent,
+  createEventSequencer,
+  decodeEvent,
+  EVENT_KINDS,
+  type EventKind,
+  encodeEvent,
+  escapeToken,
+  InvalidEventDataError,
+  InvalidSubjectError,
+  MalformedEnvelopeError,
+  MAX_EVENT_BYTES,
+  NotJsonError,
+  OversizeEventError,
+  parseSubject,
+  subjectOf,
+  UnknownEventTypeError,
+  UnsupportedVersionError,
+  unescapeToken,
+} from '../../contract/index.js';
+import { SAMPLE_DATA } from '../helpers/sample-events.js';
+
+const pod = { namespace: 'shop', workload: 'quote', pod: 'quote-7d9f-abcde' };
+
+function wire(kind: EventKind = 'prestop.finished'): Record<string, unknown> {
+  const event = createEvent(kind, pod, SAMPLE_DATA[kind] as never, { instance: 'i1', seq: 1 });
+  return JSON.parse(Buffer.from(encodeEvent(event)).toString('utf8'));
+}
+
+function decodeObj(obj: unknown) {
+  return decodeEvent(JSON.stringify(obj));
+}
+
+describe('event round trip', () => {
+  it.each(EVENT_KINDS)('%s survives encode → decode unchanged', (kind) => {
+    const event = createEvent(kind, pod, SAMPLE_DATA[kind] as never, { instance: 'abc', seq: 7 });
+    const back = decodeEvent(encodeEvent(event));
+    expect(back).toEqual(event);
+    expect(back.kind).toBe(kind);
+    expect(back.type).toMatch(/^dev\.drainwatch\./);
+    expect(parseSubject(subjectOf(back))).toEqual({ ...pod, kind });
+  });
+
+  it('pod-scoped kinds use the dev.drainwatch.pod. type prefix', () => {
+    expect(
+      createEvent('prestop.started', pod, SAMPLE_DATA['prestop.started'], { instance: 'i', seq: 1 }).type,
+    ).toBe('dev.drainwatch.pod.prestop.started');
+    expect(
+      createEvent('rollout.started', { ...pod, pod: null }, SAMPLE_DATA['rollout.started'], {
+        instance: 'i',
+        seq: 1,
+      }).type,
+    ).toBe('dev.drainwatch.rollout.started');
+  });
+
+  it('events not emitted by a pod use the reserved pod token', () => {
+    const e = createEvent('rollout.started', { ...pod, pod: null }, SAMPLE_DATA['rollout.started'], {
+      instance: 'i',
+      seq: 1,
+    });
+    expect(subjectOf(e)).toBe('drainwatch.v1.shop.quote._.rollout.started');
+    expect(parseSubject(subjectOf(e)).pod).toBeNull();
+  });
+
+  it('the wire form is a CloudEvents 1.0 structured event without the derived kind', () => {
+    const w = wire('request');
+    expect(w.specversion).toBe('1.0');
+    expect(w.datacontenttype).toBe('application/json');
+    for (const f of ['id', 'source', 'type', 'time', 'data', 'seq', 'instance']) expect(w).toHaveProperty(f);
+    expect(w).not.toHaveProperty('kind');
+  });
+});
+
+describe('sequencer', () => {
+  it('numbers events 1, 2, 3 with unique ids and leaves no gap after a rejected event', () => {
+    const seq = createEventSequencer(pod, 'inst');
+    const a = seq.next('sigterm', SAMPLE_DATA.sigterm);
+    expect(() => seq.next('sigterm', { ...SAMPLE_DATA.sigterm, inFlight: -1 })).toThrow(
+      InvalidEventDataError,
+    );
+    const b = seq.next('app.exited', SAMPLE_DATA['app.exited']);
+    const c = seq.next('drain.summary', SAMPLE_DATA['drain.summary']);
+    expect([a.seq, b.seq, c.seq]).toEqual([1, 2, 3]);
+    expect(new Set([a.id, b.id, c.id]).size).toBe(3);
+    expect(seq.lastSeq).toBe(3);
+    expect(a.instance).toBe('inst');
+  });
+});
+
+describe('rejection', () => {
+  function rejects(obj: unknown, cls: new (...a: never[]) => ContractError, field: string) {
+    let caught: unknown;
+    try {
+      decodeObj(obj);
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(cls);
+    expect((caught as ContractError).field).toBe(field);
+    expect((caught as Error).message).toContain(field);
+  }
+
+  it.each(['id', 'source', 'type', 'time', 'specversion', 'seq', 'instance', 'namespace', 'workload'])(
+    'a missing %s is a malformed envelope naming it',
+    (field) => {
+      const w = wire();
+      delete w[field];
+      rejects(w, MalformedEnvelopeError, field);
+    },
+  );
+
+  it('wrong types in the envelope name the field', () => {
+    rejects({ ...wire(), seq: '1' }, MalformedEnvelopeError, 'seq');
+    rejects({ ...wire(), seq: 0 }, MalformedEnvelopeError, 'seq');
+    rejects({ ...wire(), time: 'yesterday' }, MalformedEnvelopeError, 'time');
+    rejects({ ...wire(), id: 42 }, MalformedEnvelopeError, 'id');
+  });
+
+  it('wrong types in the data name the data field', () => {
+    const w = wire('prestop.finished');
+    rejects(
+      { ...w, data: { ...(w.data as object), durationMs: 'fast' } },
+      InvalidEventDataError,
+      'data.durationMs',
+    );
+    rejects({ ...w, data: { ...(w.data as object), reason: 'bored' } }, InvalidEventDataError, 'data.reason');
+    const r = wire('request');
+    rejects(
+      { ...r, data: { ...(r.data as object), arrivalPhase: 'dying' } },
+      InvalidEventDataError,
+      'data.arrivalPhase',
+    );
+    rejects({ ...r, data: null }, InvalidEventDataError, 'data');
+  });
+
+  it('an unknown type is refused as such', () => {
+    rejects({ ...wire(), type: 'dev.drainwatch.pod.exploded' }, UnknownEventTypeError, 'type');
+  });
+
+  it('an unknown major version is refused, a newer minor accepted', () => {
+    rejects({ ...wire(), specversion: '2.0' }, UnsupportedVersionError, 'specversion');
+    rejects({ ...wire(), schemaversion: '2.0' }, UnsupportedVersionError, 'schemaversion');
+    expect(decodeObj({ ...wire(), schemaversion: '1.7' }).schemaversion).toBe('1.7');
+  });
+
+  it('an oversize event is refused on decode and on create', () => {
+    const w = wire('request');
+    const big = { ...w, padding: 'x'.repeat(MAX_EVENT_BYTES) };
+    expect(() => decodeObj(big)).toThrow(OversizeEventError);
+    const seq = createEventSequencer(pod, 'i');
+    expect(() =>
+      seq.next('drain.summary', {
+        ...SAMPLE_DATA['drain.summary'],
+        websocketCloses: Object.fromEntries(Array.from({ length: 6000 }, (_, i) => [String(1000 + i), i])),
+      }),
+    ).toThrow(OversizeEventError);
+    expect(seq.lastSeq).toBe(0);
+  });
+
+  it('non-JSON and non-objects are refused', () => {
+    expect(() => decodeEvent('{not json')).toThrow(NotJsonError);
+    expect(() => decodeEvent('[1,2]')).toThrow(MalformedEnvelopeError);
+    expect(() => decodeEvent('null')).toThrow(MalformedEnvelopeError);
+  });
+
+  it('every refusal carries a stable code', () => {
+    const codes = new Set<string>();
+    for (const bad of [
+      'x',
+      '[]',
+      JSON.stringify({ ...wire(), type: 'nope' }),
+      JSON.stringify({ ...wire(), specversion: '9.0' }),
+    ]) {
+      try {
+        decodeEvent(bad);
+      } catch (err) {
+        codes.add((err as ContractError).code);
+      }
+    }
+    expect([...codes].sort()).toEqual([
+      'malformed-envelope',
+      'not-json',
+      'unknown-type',
+      'unsupported-version',
+    ]);
+  });
+});
+
+describe('subjects', () => {
+  const hostile = [
+    'a.b',
+    'with space',
+    'star*',
+    'gt>',
+    '>',
+    '*',
+    '',
+    '~0',
+    '~',
+    '_',
+    '_leading',
+    'tab\there',
+    'ünïcødé-名前',
+    'emoji-🚀',
+    '..',
+    'a~2Eb',
+    'new\nline',
+  ];
+
+  it.each(hostile)('escapes %j into one legal NATS token and back', (name) => {
+    const token = escapeToken(name);
+    expect(token).toMatch(/^[A-Za-z0-9_~-]+$/);
+    expect(token).not.toBe('_');
+    expect(unescapeToken(token)).toBe(name);
+  });
+
+  it('distinct names never share a token', () => {
+    const tokens = hostile.map(escapeToken);
+    expect(new Set(tokens).size).toBe(hostile.length);
+  });
+
+  it('keeps ordinary Kubernetes names readable', () => {
+    expect(escapeToken('quote-7d9f-abcde')).toBe('quote-7d9f-abcde');
+    expect(
+      buildSubject({ namespace: 'shop', workload: 'quote', pod: 'quote-1', kind: 'prestop.started' }),
+    ).toBe('drainwatch.v1.shop.quote.quote-1.prestop.started');
+  });
+
+  it.each(hostile.flatMap((a) => hostile.slice(0, 4).map((b) => [a, b])))(
+    'round-trips namespace %j, workload/pod %j',
+    (ns, name) => {
+      const parts = { namespace: ns, workload: name, pod: name, kind: 'request' as const };
+      const subject = buildSubject(parts, 'tenant.drainwatch');
+      expect(subject.split('.').every((t) => t.length > 0 && !/[\s*>]/.test(t))).toBe(true);
+      expect(parseSubject(subject, 'tenant.drainwatch')).toEqual(parts);
+    },
+  );
+
+  it('refuses subjects outside the contract', () => {
+    expect(() => parseSubject('other.v1.a.b.c.request')).toThrow(InvalidSubjectError);
+    expect(() => parseSubject('drainwatch.v2.a.b.c.request')).toThrow(InvalidSubjectError);
+    expect(() => parseSubject('drainwatch.v1.a.b.c.exploded')).toThrow(InvalidSubjectError);
+    expect(() => parseSubject('drainwatch.v1.a.b.c d.request')).toThrow(InvalidSubjectError);
+    expect(() => unescapeToken('~zz')).toThrow(InvalidSubjectError);
+  });
+});
