@@ -62,3 +62,10 @@ export {
   unescapeToken,
   workloadFilter,
 } from './subjects.js';
+export {
+  AGENT_METRICS,
+  DRAIN_METRICS,
+  HEALTH_METRICS,
+  type MetricSpec,
+  type MetricType,
+} from './metric-names.js';
