@@ -111,13 +111,13 @@ describe('agent publishing through a NATS outage', () => {
 
   it('starts while NATS is down, serves traffic, and delivers once NATS appears', async () => {
     const ns = testNamespace();
+    const app2 = await startUpstreamApp();
     await servers.nats.pause();
-    const a = await startAgentUnderTest({
-      upstreamPort: (await startUpstreamApp()).port,
-      natsUrl: servers.nats.url,
-      ns,
-    });
+    const a = await startAgentUnderTest({ upstreamPort: app2.port, natsUrl: servers.nats.url, ns });
     try {
+      const res = await request(`${a.trafficUrl}/while-nats-is-down`);
+      expect(res.statusCode).toBe(200);
+      await res.body.text();
       expect(a.agent.state().events.buffered).toBe(1);
       await servers.nats.resume();
       const nc = await natsClient(servers.nats);
