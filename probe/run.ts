@@ -6,7 +6,6 @@ import { createEventSequencer } from '../contract/envelope.js';
 import type { EventData, EventKind } from '../contract/events.js';
 import { publishEvent } from '../lib/jetstream.js';
 import { canConnect } from '../lib/servers.js';
-import { delay } from '../lib/wait.js';
 import { type ProbeConfig, resolveProbeConfig } from './config.js';
 import { emptyCounters, type ProbeContext } from './context.js';
 import { ProbeStateError, TargetUnreachableError } from './errors.js';
@@ -23,6 +22,7 @@ export interface ProbeDeps {
 }
 
 const FLUSH_TIMEOUT_MS = 5000;
+const RAMP_TICK_MS = 10;
 
 /**
  * A probe run: `start()` checks the target and ramps the sessions up, `stop()` ends them and returns
@@ -59,6 +59,7 @@ export function createProbeRun(input: ProbeConfig, deps: ProbeDeps = {}): ProbeR
   let rps = 0;
   let tickTimer: NodeJS.Timeout | undefined;
   let sweepTimer: NodeJS.Timeout | undefined;
+  let rampTimer: NodeJS.Timeout | undefined;
   let state: 'new' | 'running' | 'stopped' = 'new';
   let stopping: Promise<ProbeSummary> | undefined;
 
@@ -192,20 +193,34 @@ export function createProbeRun(input: ProbeConfig, deps: ProbeDeps = {}): ProbeR
     for (let i = 0; i < config.sessions; i++) {
       const withWs = wsEvery > 0 && wsGiven < config.websockets && i >= Math.round(wsGiven * wsEvery);
       if (withWs) wsGiven += 1;
-      const session = createProbeSession(ctx, i, withWs);
-      sessions.push(session);
-      const at = config.sessions > 1 ? (config.rampMs * i) / config.sessions : 0;
-      running.push(
-        (at > 0 ? delay(at, abort.signal) : Promise.resolve()).then(
-          () => session.run(),
-          () => undefined,
-        ),
-      );
+      sessions.push(createProbeSession(ctx, i, withWs));
     }
+    // One ramp timer starts the sessions that are due, instead of a timer per session.
+    let launched = 0;
+    const rampStart = performance.now();
+    const launchDue = (): void => {
+      const due =
+        config.rampMs > 0
+          ? ((performance.now() - rampStart) / config.rampMs) * config.sessions
+          : config.sessions;
+      while (launched < Math.min(config.sessions, Math.floor(due) + 1) && !abort.signal.aborted) {
+        running.push(sessions[launched]!.run());
+        launched += 1;
+      }
+      if (launched >= config.sessions || abort.signal.aborted) {
+        if (rampTimer) clearInterval(rampTimer);
+        rampTimer = undefined;
+      }
+    };
+    rampTimer = setInterval(launchDue, RAMP_TICK_MS);
+    rampTimer.unref();
+    launchDue();
   }
 
   async function finish(): Promise<ProbeSummary> {
     abort.abort();
+    if (rampTimer) clearInterval(rampTimer);
+    for (const s of sessions) s.wake();
     await Promise.all(running);
     if (tickTimer) clearInterval(tickTimer);
     if (sweepTimer) clearInterval(sweepTimer);

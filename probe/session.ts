@@ -1,5 +1,4 @@
 import type { ProbeError } from '../contract/events.js';
-import { delay } from '../lib/wait.js';
 import type { ProbeContext } from './context.js';
 import { bump } from './context.js';
 import { createCookieJar } from './cookies.js';
@@ -15,6 +14,8 @@ export interface ProbeSession {
   readonly id: string;
   /** Runs until the run's signal aborts; resolves once the last request ended. */
   run(): Promise<void>;
+  /** Cuts the current wait short so an aborted run ends at once. */
+  wake(): void;
   readonly pods: SessionPods;
   readonly socket: ProbeSocket | undefined;
   readonly started: boolean;
@@ -81,7 +82,25 @@ export function createProbeSession(ctx: ProbeContext, index: number, withWebSock
 
   const socket = withWebSocket ? createProbeSocket(ctx, { sessionId: id, credentials }) : undefined;
 
-  const wait = (ms: number): Promise<void> => delay(ms, ctx.signal).catch(() => undefined);
+  // One timer per session that stop can cut short; thousands of sessions listening on one
+  // AbortSignal would make every wait cost O(sessions) in EventTarget bookkeeping.
+  let sleeper: { timer: NodeJS.Timeout; resolve: () => void } | undefined;
+  const wait = (ms: number): Promise<void> =>
+    new Promise((resolve) => {
+      if (ctx.signal.aborted) return resolve();
+      const timer = setTimeout(() => {
+        sleeper = undefined;
+        resolve();
+      }, ms);
+      timer.unref();
+      sleeper = { timer, resolve };
+    });
+  const wake = (): void => {
+    if (!sleeper) return;
+    clearTimeout(sleeper.timer);
+    sleeper.resolve();
+    sleeper = undefined;
+  };
 
   const account = (r: HttpResult, path: string): void => {
     if (r.connection === 'new') counters.connectionsNew += 1;
@@ -277,6 +296,7 @@ export function createProbeSession(ctx: ProbeContext, index: number, withWebSock
   return {
     id,
     run,
+    wake,
     get pods() {
       return { answered, pods: podsSeen.size };
     },
