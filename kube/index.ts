@@ -20,4 +20,8 @@ export {
   ManifestParseError,
 } from './errors.js';
 export { type InjectRequest, type InjectResult, injectManifests } from './inject.js';
+export { type ManifestSource, readManifestSource } from './input.js';
+export { type Finding, lintManifests, sessionsExternal } from './lint.js';
+export { formatFindings, LINT_FORMATS, type LintFormat, toSarif } from './lint-format.js';
+export { LINT_RULES, type LintRule, type LintRuleId, type Severity } from './lint-rules.js';
 export { type K8sObject, objectRef, parseManifests, validateObject } from './manifests.js';

@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
-import { DEFAULT_INJECT_OPTIONS, injectManifests } from '../../kube/index.js';
-import { readManifestSource } from '../../kube/input.js';
+import { DEFAULT_INJECT_OPTIONS, injectManifests, readManifestSource } from '../../kube/index.js';
+
 import { nonNegativeInt, positiveInt } from '../parse.js';
 import { action, optionsOf } from '../run.js';
 
