@@ -354,11 +354,13 @@ const health: DashboardSpec = {
         },
         {
           title: 'Invalid events by reason',
-          description: 'Events refused by the contract, by error code.',
+          description: 'Events refused by the contract per interval, by error code.',
           kind: 'timeseries',
-          unit: 'ops',
+          unit: 'none',
           stacked: true,
-          targets: [{ expr: rateBy(H.eventsInvalid, ['reason'], { scope: 'none' }), legend: '{{reason}}' }],
+          targets: [
+            { expr: increaseBy(H.eventsInvalid, ['reason'], { scope: 'none' }), legend: '{{reason}}' },
+          ],
         },
         {
           title: 'Ingest lag',

@@ -11,5 +11,6 @@ export {
   increaseBy,
   quantile,
   rateBy,
+  recentIncrease,
   selector,
 } from './promql.js';

@@ -37,6 +37,16 @@ function byClause(by: readonly string[]): string {
 }
 
 /**
+ * How much a counter (or histogram bucket) grew over `window`, counting series born inside the
+ * window. The collector adds a rollout's figures when the rollout closes, so a workload's first
+ * failure of a kind creates its series already at N; `increase()` alone needs two samples and
+ * would show nothing for that first rollout. A series with no sample `window` ago counts in full.
+ */
+export function recentIncrease(series: string, window: string): string {
+  return `(${series} unless ${series} offset ${window}) or increase(${series}[${window}])`;
+}
+
+/**
  * Events counted per dashboard interval. Drain evidence is sparse (a handful of terminations per
  * rollout), so counts read better than per-second rates.
  */
@@ -45,7 +55,7 @@ export function increaseBy(
   by: readonly string[],
   options: { scope?: Scope; extra?: readonly string[] } = {},
 ): string {
-  return `sum${byClause(by)} (increase(${selector(metric, options)}[${DASHBOARD_VARIABLES.rateInterval}]))`;
+  return `sum${byClause(by)} (${recentIncrease(selector(metric, options), DASHBOARD_VARIABLES.rateInterval)})`;
 }
 
 export function rateBy(
@@ -62,8 +72,8 @@ export function quantile(
   by: readonly string[],
   options: { scope?: Scope } = {},
 ): string {
-  const inner = selector(metric, { ...options, suffix: '_bucket' });
-  return `histogram_quantile(${q}, sum${byClause([...by, 'le'])} (rate(${inner}[${DASHBOARD_VARIABLES.rateInterval}])))`;
+  const buckets = selector(metric, { ...options, suffix: '_bucket' });
+  return `histogram_quantile(${q}, sum${byClause([...by, 'le'])} (${recentIncrease(buckets, DASHBOARD_VARIABLES.rateInterval)}))`;
 }
 
 export function gaugeBy(

@@ -22,7 +22,8 @@ function promtool(...args: string[]): { code: number | null; output: string } {
 }
 
 interface Rule {
-  alert: string;
+  alert?: string;
+  record?: string;
   expr: string;
 }
 type RulesDoc = { groups: { rules: Rule[] }[] };
@@ -46,10 +47,14 @@ function runTestsAgainst(mutate: (doc: RulesDoc) => void): { code: number | null
   return promtool('test', 'rules', ...testPaths);
 }
 
-function ruleNamed(doc: RulesDoc, alert: string): Rule {
-  const rule = doc.groups.flatMap((g) => g.rules).find((r) => r.alert === alert);
-  if (!rule) throw new Error(`no rule ${alert}`);
+function ruleNamed(doc: RulesDoc, name: string): Rule {
+  const rule = doc.groups.flatMap((g) => g.rules).find((r) => r.alert === name || r.record === name);
+  if (!rule) throw new Error(`no rule ${name}`);
   return rule;
+}
+
+function records(doc: RulesDoc): Rule[] {
+  return doc.groups.flatMap((g) => g.rules).filter((r) => r.record !== undefined);
 }
 
 describe('promtool', () => {
@@ -74,9 +79,9 @@ describe('promtool', () => {
   });
 
   it('the tests notice when any alert can no longer fire', () => {
-    const alerts = (parse(readFileSync(RULES, 'utf8')) as RulesDoc).groups.flatMap((g) =>
-      g.rules.map((r) => r.alert),
-    );
+    const alerts = (parse(readFileSync(RULES, 'utf8')) as RulesDoc).groups
+      .flatMap((g) => g.rules.map((r) => r.alert))
+      .filter((a): a is string => a !== undefined);
     for (const alert of alerts) {
       const r = runTestsAgainst((doc) => {
         ruleNamed(doc, alert).expr = 'vector(0) > 1';
@@ -107,5 +112,20 @@ describe('promtool', () => {
     });
     expect(noFor.code).not.toBe(0);
     expect(noFor.output).toContain('DrainwatchTrafficSkewHigh');
+  });
+
+  it('the tests notice a first rollout going unseen, and old totals taken for new losses', () => {
+    const plainIncrease = runTestsAgainst((doc) => {
+      for (const r of records(doc)) r.expr = r.expr.replace(/\(\(.*offset 10m\)\)\s*or /s, '');
+    });
+    expect(plainIncrease.code).not.toBe(0);
+    expect(plainIncrease.output).toContain('time: 17m');
+
+    const unguarded = runTestsAgainst((doc) => {
+      for (const r of records(doc))
+        r.expr = r.expr.replace(' and on () group(drainwatch_nats_up offset 10m)', '');
+    });
+    expect(unguarded.code).not.toBe(0);
+    expect(unguarded.output).toContain('time: 2m');
   });
 });

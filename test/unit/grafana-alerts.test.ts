@@ -8,7 +8,8 @@ const ROOT = join(import.meta.dirname, '../..');
 const read = (path: string): string => readFileSync(join(ROOT, path), 'utf8');
 
 interface Rule {
-  alert: string;
+  alert?: string;
+  record?: string;
   expr: string;
   for?: string;
   labels?: Record<string, string>;
@@ -26,7 +27,9 @@ const prometheusRule = parse(read('manifests/alerts/prometheusrule.yaml')) as {
   metadata: { name: string };
   spec: { groups: Group[] };
 };
-const rules = rulesFile.groups.flatMap((g) => g.rules);
+type AlertRule = Rule & { alert: string };
+const rules = rulesFile.groups.flatMap((g) => g.rules).filter((r): r is AlertRule => r.alert !== undefined);
+const records = rulesFile.groups.flatMap((g) => g.rules).filter((r) => r.record !== undefined);
 const runbook = read('docs/alerts.md');
 
 const KNOWN_SERIES = new Set([
@@ -79,11 +82,32 @@ describe('alert rules', () => {
     }
   });
 
-  it('names only catalogue metrics (and Prometheus `up`)', () => {
-    for (const r of rules) {
-      const names = r.expr.match(/\b(drainwatch_[a-z0-9_]+|up)(?=\s*[{[)])/g) ?? [];
-      expect(names.length, r.alert).toBeGreaterThan(0);
-      for (const n of names) if (n !== 'up') expect(KNOWN_SERIES.has(n), `${r.alert}: ${n}`).toBe(true);
+  it('names only catalogue metrics, Prometheus `up` and its own recording rules', () => {
+    const recorded = new Set(records.map((r) => r.record));
+    for (const r of [...rules, ...records]) {
+      const where = r.alert ?? r.record;
+      const series = r.expr.match(/(?<![\w:])(drainwatch_[a-z0-9_]+|up)(?![\w:])/g) ?? [];
+      for (const n of series) if (n !== 'up') expect(KNOWN_SERIES.has(n), `${where}: ${n}`).toBe(true);
+      for (const n of r.expr.match(/[a-z_]+:[a-z0-9_]+:[a-z0-9_]+/g) ?? [])
+        expect(recorded.has(n), `${where}: ${n} is not recorded`).toBe(true);
+      expect(
+        series.length + (r.expr.match(/[a-z_]+:[a-z0-9_]+:[a-z0-9_]+/g) ?? []).length,
+        where,
+      ).toBeGreaterThan(0);
+    }
+  });
+
+  it('records follow level:metric:operations, are used by an alert and evaluated before it', () => {
+    for (const g of rulesFile.groups) {
+      g.rules.forEach((r, i) => {
+        if (!r.record) return;
+        expect(r.record).toMatch(/^[a-z_]+:drainwatch_[a-z0-9_]+:increase10m$/);
+        const users = g.rules
+          .map((u, j) => ({ u, j }))
+          .filter(({ u }) => u.alert && u.expr.includes(r.record!));
+        expect(users.length, `${r.record} is not used`).toBeGreaterThan(0);
+        for (const { j } of users) expect(j, `${r.record} must come before its alert`).toBeGreaterThan(i);
+      });
     }
   });
 
