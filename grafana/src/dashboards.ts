@@ -129,7 +129,9 @@ const drainQuality: DashboardSpec = {
           unit: 'none',
           stacked: true,
           width: 6,
-          targets: [{ expr: increaseBy(D.rolloutsTotal, ['outcome']), legend: '{{outcome}}' }],
+          targets: [
+            { expr: increaseBy(D.rolloutsTotal, [...WL, 'outcome']), legend: `${WL_LEGEND} {{outcome}}` },
+          ],
         },
         {
           title: 'Rollout duration (p50)',
@@ -151,7 +153,9 @@ const drainQuality: DashboardSpec = {
           kind: 'timeseries',
           unit: 'none',
           stacked: true,
-          targets: [{ expr: increaseBy(D.probeFailures, ['cause']), legend: '{{cause}}' }],
+          targets: [
+            { expr: increaseBy(D.probeFailures, [...WL, 'cause']), legend: `${WL_LEGEND} {{cause}}` },
+          ],
         },
         {
           title: 'Failed probe requests by pod phase at arrival',
@@ -160,7 +164,9 @@ const drainQuality: DashboardSpec = {
           kind: 'timeseries',
           unit: 'none',
           stacked: true,
-          targets: [{ expr: increaseBy(D.probeFailures, ['phase']), legend: '{{phase}}' }],
+          targets: [
+            { expr: increaseBy(D.probeFailures, [...WL, 'phase']), legend: `${WL_LEGEND} {{phase}}` },
+          ],
         },
         {
           title: 'Probe requests by result',
@@ -168,7 +174,9 @@ const drainQuality: DashboardSpec = {
           kind: 'timeseries',
           unit: 'none',
           stacked: true,
-          targets: [{ expr: increaseBy(D.probeRequests, ['result']), legend: '{{result}}' }],
+          targets: [
+            { expr: increaseBy(D.probeRequests, [...WL, 'result']), legend: `${WL_LEGEND} {{result}}` },
+          ],
         },
         {
           title: 'Client-side errors by kind',
@@ -176,7 +184,7 @@ const drainQuality: DashboardSpec = {
           kind: 'timeseries',
           unit: 'none',
           stacked: true,
-          targets: [{ expr: increaseBy(D.clientErrors, ['kind']), legend: '{{kind}}' }],
+          targets: [{ expr: increaseBy(D.clientErrors, [...WL, 'kind']), legend: `${WL_LEGEND} {{kind}}` }],
         },
         {
           title: 'Sessions lost by cause',
@@ -185,7 +193,7 @@ const drainQuality: DashboardSpec = {
           kind: 'timeseries',
           unit: 'none',
           targets: [
-            { expr: increaseBy(D.sessionsLost, ['cause']), legend: 'lost: {{cause}}' },
+            { expr: increaseBy(D.sessionsLost, [...WL, 'cause']), legend: `lost ${WL_LEGEND} {{cause}}` },
             { expr: increaseBy(D.sessions, WL), legend: `active ${WL_LEGEND}` },
           ],
         },
@@ -194,7 +202,9 @@ const drainQuality: DashboardSpec = {
           description: 'Failed probe requests attributed to each terminated pod (expires after the report).',
           kind: 'timeseries',
           unit: 'none',
-          targets: [{ expr: gaugeBy('max', D.podFailedRequests, ['workload', 'pod']), legend: '{{pod}}' }],
+          targets: [
+            { expr: gaugeBy('max', D.podFailedRequests, [...WL, 'pod']), legend: '{{namespace}}/{{pod}}' },
+          ],
         },
       ],
     },
@@ -235,7 +245,9 @@ const drainQuality: DashboardSpec = {
           description: 'How long the preStop hook held SIGTERM back (p90), by why the wait ended.',
           kind: 'timeseries',
           unit: 's',
-          targets: [{ expr: quantile(0.9, D.prestopDuration, ['workload', 'reason']), legend: '{{reason}}' }],
+          targets: [
+            { expr: quantile(0.9, D.prestopDuration, [...WL, 'reason']), legend: `${WL_LEGEND} {{reason}}` },
+          ],
         },
         {
           title: 'Drain duration',
@@ -252,7 +264,9 @@ const drainQuality: DashboardSpec = {
           description: 'SIGTERM to exit for each recently terminated pod (expires after the report).',
           kind: 'timeseries',
           unit: 's',
-          targets: [{ expr: gaugeBy('max', D.podDrainSeconds, ['workload', 'pod']), legend: '{{pod}}' }],
+          targets: [
+            { expr: gaugeBy('max', D.podDrainSeconds, [...WL, 'pod']), legend: '{{namespace}}/{{pod}}' },
+          ],
         },
         {
           title: 'Terminations by result',
@@ -260,7 +274,9 @@ const drainQuality: DashboardSpec = {
           kind: 'timeseries',
           unit: 'none',
           stacked: true,
-          targets: [{ expr: increaseBy(D.terminations, ['result']), legend: '{{result}}' }],
+          targets: [
+            { expr: increaseBy(D.terminations, [...WL, 'result']), legend: `${WL_LEGEND} {{result}}` },
+          ],
         },
         {
           title: 'Pods killed at the grace period',
@@ -280,7 +296,9 @@ const drainQuality: DashboardSpec = {
           kind: 'timeseries',
           unit: 'none',
           stacked: true,
-          targets: [{ expr: increaseBy(D.websocketCloses, ['code']), legend: '{{code}}' }],
+          targets: [
+            { expr: increaseBy(D.websocketCloses, [...WL, 'code']), legend: `${WL_LEGEND} {{code}}` },
+          ],
         },
         {
           title: 'WebSocket messages lost',
