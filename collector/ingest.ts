@@ -219,7 +219,9 @@ export function createIngest(config: CollectorConfig, deps: IngestDeps): Ingest 
           ack_policy: AckPolicy.Explicit,
           deliver_policy: DeliverPolicy.All,
           ack_wait: config.ackWaitMs * NANOS_PER_MS,
-          max_ack_pending: 20_000,
+          // Backpressure: the server stops delivering when this many are unacked, so nothing waits
+          // in our queue long enough to be redelivered (the iterator itself does not hold back).
+          max_ack_pending: config.fetchBatch * 4,
           filter_subject: streamSubjects(config.subjectRoot),
         });
       }
