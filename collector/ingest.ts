@@ -73,7 +73,6 @@ export function createIngest(config: CollectorConfig, deps: IngestDeps): Ingest 
   const stopController = new AbortController();
   let messages: ConsumerMessages | undefined;
   let loop: Promise<void> | undefined;
-  let busy = false;
   let stopping: Promise<void> | undefined;
   const lastInvalidLog = new Map<string, number>();
 
@@ -179,26 +178,33 @@ export function createIngest(config: CollectorConfig, deps: IngestDeps): Ingest 
     }
   }
 
+  // Two batches in flight: the next one is decoded while Redis runs the previous script. Order
+  // between them does not matter, because applying is idempotent and reports are order-free.
+  const inflight = new Set<Promise<void>>();
+  const MAX_INFLIGHT = 2;
+
   async function work(): Promise<void> {
     for (;;) {
-      if (stopController.signal.aborted) return;
-      if (queue.length === 0) {
-        if (pumpDone) return;
-        await new Promise<void>((resolve) => {
+      if (stopController.signal.aborted) break;
+      if (queue.length === 0 || inflight.size >= MAX_INFLIGHT) {
+        if (queue.length === 0 && inflight.size === 0 && pumpDone) break;
+        const woken = new Promise<void>((resolve) => {
           wake = resolve;
         });
+        await Promise.race(queue.length === 0 ? [woken, ...inflight] : [...inflight]);
         wake = undefined;
         continue;
       }
       // Apply whatever has arrived: a full batch under load, a single event when traffic is thin.
       const batch = queue.splice(0, config.fetchBatch);
-      busy = true;
-      try {
-        await flush(batch);
-      } finally {
-        busy = false;
-      }
+      const p: Promise<void> = flush(batch)
+        .catch((err) => log.error(`a batch failed and will be redelivered: ${(err as Error).message}`))
+        .finally(() => {
+          inflight.delete(p);
+        });
+      inflight.add(p);
     }
+    await Promise.all(inflight);
   }
 
   return {
@@ -243,7 +249,7 @@ export function createIngest(config: CollectorConfig, deps: IngestDeps): Ingest 
       return stopping;
     },
     idle() {
-      return !busy && queue.length === 0;
+      return inflight.size === 0 && queue.length === 0;
     },
     async pending() {
       const consumer = await js.consumers.get(config.stream, config.consumer);
