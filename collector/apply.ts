@@ -57,6 +57,8 @@ local ttl = tonumber(ARGV[2])
 local batch = cjson.decode(ARGV[3])
 local results = {}
 local notes = {}
+-- Keys written in this batch get their retention once, at the end, not once per write.
+local touched = {}
 
 local function index(id, wk, t)
   redis.call('ZADD', P .. 'rollouts', t, id)
@@ -181,19 +183,19 @@ for i, entry in ipairs(batch) do
       local o = op[1]
       if o == 'z' then
         redis.call('ZADD', P .. op[2], op[3], op[4])
-        redis.call('EXPIRE', P .. op[2], ttl)
+        touched[P .. op[2]] = true
       elseif o == 'zlt' then
         redis.call('ZADD', P .. op[2], 'LT', op[3], op[4])
-        redis.call('EXPIRE', P .. op[2], ttl)
+        touched[P .. op[2]] = true
       elseif o == 'h' then
         redis.call('HSET', P .. op[2], op[3], op[4])
-        redis.call('EXPIRE', P .. op[2], ttl)
+        touched[P .. op[2]] = true
       elseif o == 'seq' then
         local k = P .. op[2]
         redis.call('HINCRBY', k, op[3] .. '|n', 1)
         local m = tonumber(redis.call('HGET', k, op[3] .. '|max'))
         if not m or tonumber(op[4]) > m then redis.call('HSET', k, op[3] .. '|max', op[4]) end
-        redis.call('EXPIRE', k, ttl)
+        touched[k] = true
       elseif o == 'ros' then
         ro_start(op[2], op[3], op[4], op[5], tonumber(op[6]), op[7], op[8])
       elseif o == 'rof' then
@@ -212,6 +214,7 @@ for i, entry in ipairs(batch) do
     results[i] = 0
   end
 end
+for k in pairs(touched) do redis.call('EXPIRE', k, ttl) end
 return { results, notes }
 `;
 
