@@ -23,4 +23,4 @@ export {
   WorkloadNotFoundError,
 } from './errors.js';
 export { endpointStateOf } from './objects.js';
-export { waitEndpointsTerminating } from './wait-endpoints.js';
+export { inClusterEndpointsSeam, waitEndpointsTerminating } from './wait-endpoints.js';

@@ -1,4 +1,4 @@
-import { DiscoveryV1Api, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import { DiscoveryV1Api, KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { DEFAULT_KUBERNETES_ADAPTER_OPTIONS } from './config.js';
 import { KubernetesUnavailableError } from './errors.js';
 import { type EndpointSliceObject, endpointStateOf } from './objects.js';
@@ -58,4 +58,22 @@ export async function waitEndpointsTerminating(
   } finally {
     await watch.stop();
   }
+}
+
+/**
+ * The agent's `endpointsTerminating` dependency when it runs in a pod: uses the pod's service
+ * account (see manifests/agent/rbac.yaml) and the downward-API POD_NAME / POD_NAMESPACE. Undefined
+ * outside a cluster, so the agent's adaptive preStop falls back to its traffic-based wait.
+ */
+export function inClusterEndpointsSeam(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): ((signal: AbortSignal) => Promise<void>) | undefined {
+  const namespace = env['POD_NAMESPACE'];
+  const pod = env['POD_NAME'];
+  if (!env['KUBERNETES_SERVICE_HOST'] || !namespace || !pod) return undefined;
+  return (signal) => {
+    const kc = new KubeConfig();
+    kc.loadFromCluster();
+    return waitEndpointsTerminating(kc, namespace, pod, signal);
+  };
 }
