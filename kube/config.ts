@@ -7,6 +7,8 @@ import { KubeConfigError } from './errors.js';
 export const AGENT_CONTAINER_NAME = 'drainwatch-agent';
 export const PROXY_PORT_NAME = 'dw-proxy';
 export const ADMIN_PORT_NAME = 'dw-admin';
+/** Pod label of injected pods, which the agent NetworkPolicy selects. */
+export const AGENT_POD_LABEL = 'drainwatch.dev/agent';
 
 export const ANNOTATIONS = {
   /** `"false"` on a workload or its pod template: never inject it. */

@@ -3,6 +3,7 @@
 export {
   ADMIN_PORT_NAME,
   AGENT_CONTAINER_NAME,
+  AGENT_POD_LABEL,
   ANNOTATIONS,
   type AgentResources,
   DEFAULT_INJECT_OPTIONS,
@@ -23,5 +24,16 @@ export { type InjectRequest, type InjectResult, injectManifests } from './inject
 export { type ManifestSource, readManifestSource } from './input.js';
 export { type Finding, lintManifests, sessionsExternal } from './lint.js';
 export { formatFindings, LINT_FORMATS, type LintFormat, toSarif } from './lint-format.js';
+export { httpReportSource, storeReportSource } from './report-sources.js';
+export {
+  checkVerifyConfig,
+  DEFAULT_VERIFY_CONFIG,
+  historyThreshold,
+  type ReportSource,
+  runVerify,
+  type VerifyConfig,
+  type VerifyDeps,
+  type VerifyResult,
+} from './verify.js';
 export { LINT_RULES, type LintRule, type LintRuleId, type Severity } from './lint-rules.js';
 export { type K8sObject, objectRef, parseManifests, validateObject } from './manifests.js';

@@ -2,6 +2,7 @@ import { type Document, isMap, isSeq, stringify } from 'yaml';
 import {
   ADMIN_PORT_NAME,
   AGENT_CONTAINER_NAME,
+  AGENT_POD_LABEL,
   ANNOTATIONS,
   type InjectOptions,
   PROXY_PORT_NAME,
@@ -308,6 +309,7 @@ function preStopHook(o: InjectOptions): JsonObject {
 
 function applyPlan(doc: Document, plan: WorkloadPlan, o: InjectOptions): void {
   doc.setIn(['metadata', 'annotations', ANNOTATIONS.injected], o.version);
+  doc.setIn(['spec', 'template', 'metadata', 'labels', AGENT_POD_LABEL], 'true');
   const initPath = [...POD_SPEC_PATH, 'initContainers'];
   const init = doc.getIn(initPath);
   if (isSeq(init)) init.items.unshift(doc.createNode(plan.agent));
@@ -338,7 +340,7 @@ function patchesFor(workload: K8sObject, plan: WorkloadPlan, o: InjectOptions): 
     apiVersion: workload.apiVersion,
     kind: workload.kind,
     metadata: { ...meta(workload), annotations: { [ANNOTATIONS.injected]: o.version } },
-    spec: { template: { spec: podSpec } },
+    spec: { template: { metadata: { labels: { [AGENT_POD_LABEL]: 'true' } }, spec: podSpec } },
   };
   const servicePatches = plan.services.map(
     (edit): JsonObject => ({
