@@ -262,7 +262,7 @@ type ScriptRedis = Redis & {
   drainwatchSweep(prefix: string, now: string, quiet: string): Promise<string[]>;
 };
 
-export function createApplier(redis: Redis, options: { dedupTtlSeconds: number }): Applier {
+export function createApplier(redis: Redis, options: { retentionSeconds: number }): Applier {
   // defineCommand sends EVALSHA and falls back to EVAL after a NOSCRIPT (a restarted Redis).
   const r = redis as ScriptRedis;
   if (typeof r.drainwatchApply !== 'function') {
@@ -270,7 +270,7 @@ export function createApplier(redis: Redis, options: { dedupTtlSeconds: number }
     redis.defineCommand('drainwatchSweep', { numberOfKeys: 0, lua: SWEEP_SCRIPT });
   }
   const prefix = redis.options.keyPrefix ?? '';
-  const ttl = String(options.dedupTtlSeconds);
+  const ttl = String(options.retentionSeconds);
   return {
     async apply(entries) {
       if (entries.length === 0) return { applied: [], notes: [] };
