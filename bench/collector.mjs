@@ -206,11 +206,35 @@ async function main() {
           if (applied >= N) done();
         },
       });
+      const redisCpu = async () => {
+        const info = await redis.info('cpu');
+        const get = (k) => Number(new RegExp(`${k}:([\\d.]+)`).exec(info)?.[1] ?? 0);
+        return get('used_cpu_user') + get('used_cpu_sys');
+      };
+      const redisCpu0 = await redisCpu();
+      // BENCH_PROFILE=file.cpuprofile records a CPU profile of the drain only (not the publishing).
+      const session = process.env.BENCH_PROFILE ? new (await import('node:inspector')).Session() : undefined;
+      const post = (m, p) => new Promise((res, rej) => session.post(m, p, (e, r) => (e ? rej(e) : res(r))));
+      if (session) {
+        session.connect();
+        await post('Profiler.enable');
+        await post('Profiler.start');
+      }
+      const cpu0 = process.cpuUsage();
       const startedAt = Date.now();
       await collector.start();
       const timeout = setTimeout(() => done(), 100_000);
       await all;
       clearTimeout(timeout);
+      // CPU seconds spent, so the figure means something on a shared, loaded machine too.
+      const cpu = process.cpuUsage(cpu0);
+      if (session) {
+        const { profile } = await post('Profiler.stop');
+        (await import('node:fs')).writeFileSync(process.env.BENCH_PROFILE, JSON.stringify(profile));
+        session.disconnect();
+      }
+      const nodeCpuS = (cpu.user + cpu.system) / 1e6;
+      const redisCpuS = (await redisCpu()) - redisCpu0;
       await collector.stop();
       redis.disconnect();
       const spanS = (last - startedAt) / 1000;
@@ -219,6 +243,8 @@ async function main() {
         applied,
         publishSeconds: publishS,
         appliedPerSecond: Math.round(applied / spanS),
+        perCollectorCpuSecond: Math.round(applied / nodeCpuS),
+        perRedisCpuSecond: Math.round(applied / redisCpuS),
         target: 20000,
       };
       console.log(

@@ -192,7 +192,7 @@ export function createCollector(config: CollectorConfig, deps: CollectorDeps = {
   async function begin(): Promise<{ http: AddressInfo }> {
     await connectAll();
     store = createReportStore(redis!);
-    applier = createApplier(redis!, { dedupTtlSeconds: config.dedupTtlSeconds });
+    applier = createApplier(redis!, { retentionSeconds: config.retentionSeconds });
     ingest = createIngest(config, {
       nats: nc!,
       applier,

@@ -67,6 +67,39 @@ describe('collector faults', () => {
     await collector.stop();
   });
 
+  it('NATS stopped and started again: not ready meanwhile, reconnects, and loses nothing', async () => {
+    // Its own NATS connection (from the config), which reconnects forever.
+    const collector = createCollector(env.config({ DRAINWATCH_CONSUMER: 'nats-outage' }), {
+      redis: env.redis,
+    });
+    collectors.push(collector);
+    await collector.start();
+    const scenario = scriptedRollout(Date.parse('2026-11-21T16:00:00.000Z'), 200);
+    const half = Math.floor(scenario.events.length / 2);
+    await publishAll(env.nc, scenario.events.slice(0, half), env.ns.subjectRoot);
+    await collector.drain(30_000);
+
+    await env.servers.nats.pause();
+    await pollUntil(() => !collector.ready(), { timeoutMs: 15_000, what: 'not ready without NATS' });
+    await env.servers.nats.resume();
+    await pollUntil(() => collector.ready(), { timeoutMs: 30_000, what: 'ready after NATS is back' });
+    // The test's own client reconnects too; publishing works once it has.
+    await pollUntil(
+      async () => {
+        await publishAll(env.nc, scenario.events.slice(half), env.ns.subjectRoot);
+        return true;
+      },
+      { timeoutMs: 30_000, what: 'publishing after the NATS restart' },
+    );
+    await collector.drain(60_000);
+    expect(await collector.store.getReport(scenario.rolloutId)).toMatchObject({
+      ...expectedReport(scenario.rolloutId),
+      startedAt: '2026-11-21T16:00:00.000Z',
+      finishedAt: '2026-11-21T16:00:50.000Z',
+    });
+    await collector.stop();
+  });
+
   it('two replicas on one durable consumer and one Redis produce one consistent report', async () => {
     const tag = `${env.ns.subjectRoot}`;
     expect(tag).toBeTruthy();

@@ -56,6 +56,13 @@ describe('collector config', () => {
 
   it('remembers event ids at least as long as the stream keeps events', () => {
     const c = loadCollectorConfig({}, { DRAINWATCH_STREAM_MAX_AGE: '30d' });
-    expect(c.dedupTtlSeconds).toBeGreaterThanOrEqual(30 * 86_400);
+    expect(c.retentionSeconds).toBe(30 * 86_400);
+    expect(
+      loadCollectorConfig({}, { DRAINWATCH_RETENTION: '2d', DRAINWATCH_STREAM_MAX_AGE: '1d' })
+        .retentionSeconds,
+    ).toBe(2 * 86_400);
+    expect(() =>
+      loadCollectorConfig({}, { DRAINWATCH_RETENTION: '1d', DRAINWATCH_STREAM_MAX_AGE: '2d' }),
+    ).toThrow(/^DRAINWATCH_RETENTION: must be at least the stream max age/);
   });
 });
