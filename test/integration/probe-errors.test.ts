@@ -98,3 +98,35 @@ describe('probe failure kinds', () => {
     expect(summary.sessionsStarted).toBe(3);
   });
 });
+
+describe('probe transport errors', () => {
+  it('counts refused connections after the target went away, raw and without losing sessions', async () => {
+    const s: SessionStore = new Map();
+    const app = await startScenarioApp({ pod: 'gone', writeTo: [s], readFrom: s });
+    const run = createProbeRun({
+      target: app.url,
+      sessions: 4,
+      websockets: 0,
+      ratePerSession: 20,
+      rampMs: 0,
+    });
+    try {
+      await run.start();
+      await pollUntil(() => run.snapshot().requests >= 20, { timeoutMs: 60_000, what: '20 requests' });
+      // The server closes every connection and stops listening, as an exited pod does.
+      await app.stop();
+      await pollUntil(() => (run.snapshot().errorsByKind.refused ?? 0) >= 8, {
+        timeoutMs: 60_000,
+        what: '8 refused requests',
+      });
+    } finally {
+      await app.stop();
+    }
+    const summary = await run.stop();
+    const kinds = Object.keys(summary.errorsByKind);
+    expect(kinds.every((k) => k === 'refused' || k === 'reset')).toBe(true);
+    expect(Object.values(summary.errorsByKind).reduce((a, b) => a + (b ?? 0), 0)).toBe(summary.failed);
+    expect(summary.losses).toBe(0);
+    expect(summary.requestSuccess).toBeLessThan(1);
+  });
+});
