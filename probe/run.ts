@@ -155,7 +155,20 @@ export function createProbeRun(input: ProbeConfig, deps: ProbeDeps = {}): ProbeR
   }
 
   function tick(): void {
-    lastLagMs = lag?.sample() ?? 0;
+    sampleLag();
+    const now = performance.now();
+    rps = lastTick.at ? ((counters.requests - lastTick.requests) * 1000) / (now - lastTick.at) : 0;
+    lastTick = { at: now, requests: counters.requests };
+    evaluateSkew();
+    if (listeners.size > 0) {
+      const s = snapshot();
+      for (const cb of listeners) cb(s);
+    }
+  }
+
+  function sampleLag(): void {
+    if (!lag) return;
+    lastLagMs = lag.sample();
     // The login storm of the ramp is reported apart: a rollout is measured after it.
     if (!rampSettled()) {
       rampMaxLagMs = Math.max(rampMaxLagMs, lastLagMs);
@@ -165,18 +178,13 @@ export function createProbeRun(input: ProbeConfig, deps: ProbeDeps = {}): ProbeR
     if (rampSettled() && lastLagMs > config.lagThresholdMs && !unreliableReason) {
       unreliableReason = `probe event-loop lag reached ${Math.round(lastLagMs)} ms (> ${config.lagThresholdMs} ms): the probe itself was overloaded`;
     }
-    const now = performance.now();
-    rps = lastTick.at ? ((counters.requests - lastTick.requests) * 1000) / (now - lastTick.at) : 0;
-    lastTick = { at: now, requests: counters.requests };
+  }
+
+  function evaluateSkew(): void {
     // Only full windows count toward the peak: a half-empty first window is noise, not skew.
-    if (elapsed() >= config.skewWindowMs) {
-      const r = window.ratio(clock.now());
-      if (r !== null && (maxSkew === null || r > maxSkew)) maxSkew = r;
-    }
-    if (listeners.size > 0) {
-      const s = snapshot();
-      for (const cb of listeners) cb(s);
-    }
+    if (elapsed() < config.skewWindowMs) return;
+    const r = window.ratio(clock.now());
+    if (r !== null && (maxSkew === null || r > maxSkew)) maxSkew = r;
   }
 
   async function start(): Promise<void> {
@@ -236,14 +244,17 @@ export function createProbeRun(input: ProbeConfig, deps: ProbeDeps = {}): ProbeR
   }
 
   async function finish(): Promise<ProbeSummary> {
+    // The last measurement is taken before shutting down: closing thousands of connections lags
+    // the loop too, but no request is measured then.
+    sampleLag();
+    evaluateSkew();
+    lag?.stop();
     abort.abort();
     if (rampTimer) clearInterval(rampTimer);
     for (const s of sessions) s.wake();
     await Promise.all(running);
     if (tickTimer) clearInterval(tickTimer);
     if (sweepTimer) clearInterval(sweepTimer);
-    tick();
-    lag?.stop();
     const s = snapshot();
     const summary: ProbeSummary = {
       ...s,
