@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCollector, loadCollectorConfig } from '../../collector/index.js';
 import { delay } from '../../lib/wait.js';
 import { startFakeApiServer } from '../helpers/kube-fake-apiserver.js';
 import { createFakeCluster, type FakePod, type PodScript } from '../helpers/kube-fake-cluster.js';
@@ -78,12 +79,11 @@ function runCli(args: string[]): Promise<{ code: number | null; out: string; err
   });
 }
 
-async function verifyAgainst(flawed: boolean) {
+async function verifyAgainst(flawed: boolean, ns = testNamespace(), extra: string[] = []) {
   const api = await startFakeApiServer();
   const apps = appScript(flawed);
   const cluster = createFakeCluster(api, { endpointDelayMs: ENDPOINT_DELAY_MS, script: apps.script });
   const entry = await startFakeEntryPoint(api, NS);
-  const ns = testNamespace();
   try {
     await cluster.addDeployment({ namespace: NS, name: 'web', replicas: 3, graceSeconds: 30 });
     const kubeconfig = join(tmp, `${flawed ? 'flawed' : 'fixed'}.kubeconfig`);
@@ -109,6 +109,7 @@ async function verifyAgainst(flawed: boolean) {
       ...['--kubeconfig', kubeconfig, '--nats-url', servers.nats.url, '--redis-url', servers.redis.url],
       ...['--redis-prefix', ns.redisPrefix, '--subject-root', ns.subjectRoot, '--stream', ns.streamName],
       '--json',
+      ...extra,
     ]);
     const patches = api.requests.filter((q) => q.method === 'PATCH');
     return { ...r, patches, entry };
@@ -144,5 +145,41 @@ describe('drainwatch verify against the fake API server', () => {
     expect(result.report.sessions.active).toBeGreaterThan(0);
     expect(result.report.sessions.lost).toBe(0);
     expect(result.gate).toMatchObject({ value: 1, threshold: 1, passed: true });
+  });
+
+  it('reads the report from a running collector with --collector-url', async () => {
+    const ns = testNamespace();
+    const collector = createCollector(
+      loadCollectorConfig(
+        {},
+        {
+          DRAINWATCH_LISTEN: '127.0.0.1:0',
+          NATS_URL: servers.nats.url,
+          REDIS_URL: servers.redis.url,
+          DRAINWATCH_REDIS_PREFIX: ns.redisPrefix,
+          DRAINWATCH_SUBJECT_ROOT: ns.subjectRoot,
+          DRAINWATCH_STREAM: ns.streamName,
+          DRAINWATCH_CONSUMER: 'remote-collector',
+          DRAINWATCH_API_TOKEN: 'secret-token',
+        },
+      ),
+      { log: { warn: () => undefined, error: () => undefined } },
+    );
+    const { http } = await collector.start();
+    try {
+      const r = await verifyAgainst(false, ns, [
+        '--collector-url',
+        `http://127.0.0.1:${http.port}`,
+        '--api-token',
+        'secret-token',
+      ]);
+      expect(r.code, r.err).toBe(0);
+      const result = JSON.parse(r.out);
+      expect(result.report.rolloutId).toBe(result.rolloutId);
+      expect(result.gate).toMatchObject({ value: 1, passed: true });
+      expect(await collector.store.getReport(result.rolloutId)).toMatchObject({ trigger: 'verify' });
+    } finally {
+      await collector.stop();
+    }
   });
 });
