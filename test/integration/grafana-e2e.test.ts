@@ -97,8 +97,11 @@ beforeAll(async () => {
       'drainwatch-collector': [`127.0.0.1:${http.port}`],
       'drainwatch-agent': [new URL(agent.adminUrl).host],
     },
-    // Kubernetes service discovery adds the pod's namespace; here it is a static label.
-    jobLabels: { 'drainwatch-agent': { namespace: NS } },
+    // Kubernetes service discovery adds the scraped pod's namespace; here it is a static label.
+    // The collector lives in its own namespace but its series name the workloads' namespaces, so
+    // its scrape must honour them (ServiceMonitor `honorLabels: true`), as set up here.
+    jobLabels: { 'drainwatch-agent': { namespace: NS }, 'drainwatch-collector': { namespace: 'drainwatch' } },
+    honorLabels: ['drainwatch-collector'],
     ruleFiles: [RULES],
   });
   await waitFor('sum(up)', 2);

@@ -35,6 +35,8 @@ export interface PrometheusOptions {
   readonly ruleFiles?: readonly string[];
   /** Extra target labels per job (what service discovery would add, e.g. `namespace`). */
   readonly jobLabels?: Readonly<Record<string, Readonly<Record<string, string>>>>;
+  /** Jobs whose scraped labels win over target labels (`honor_labels: true`). */
+  readonly honorLabels?: readonly string[];
 }
 
 export async function startPrometheus(options: PrometheusOptions): Promise<RunningPrometheus> {
@@ -45,6 +47,7 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Runni
     rule_files: options.ruleFiles ?? [],
     scrape_configs: Object.entries(options.jobs).map(([job, targets]) => ({
       job_name: job,
+      honor_labels: options.honorLabels?.includes(job) ?? false,
       static_configs: [{ targets, labels: options.jobLabels?.[job] ?? {} }],
     })),
   };
