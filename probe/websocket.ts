@@ -151,19 +151,27 @@ export function createProbeSocket(ctx: ProbeContext, options: ProbeSocketOptions
   }
 
   function sweep(now: number): void {
-    for (const [id, p] of pending) {
-      if (now - p.firstSentAt < config.wsAckTimeoutMs) continue;
-      pending.delete(id);
-      counters.messagesLost += 1;
-      ctx.emit('probe.websocket', {
-        ...base,
-        connectionId: `${options.sessionId}.w${connSeq}`,
-        event: 'message-lost',
-        messageId: id,
-        ...(p.pod ? { pod: p.pod } : {}),
-        at: new Date(now).toISOString(),
-      });
-    }
+    const overdue: string[] = [];
+    for (const [id, p] of pending) if (now - p.firstSentAt >= config.wsAckTimeoutMs) overdue.push(id);
+    if (overdue.length === 0) return;
+    // Timers run before I/O in a loop turn: after a stall, acks already received would be read only
+    // after this sweep. Deciding in the check phase lets them land first.
+    setImmediate(() => {
+      for (const id of overdue) {
+        const p = pending.get(id);
+        if (!p) continue;
+        pending.delete(id);
+        counters.messagesLost += 1;
+        ctx.emit('probe.websocket', {
+          ...base,
+          connectionId: `${options.sessionId}.w${connSeq}`,
+          event: 'message-lost',
+          messageId: id,
+          ...(p.pod ? { pod: p.pod } : {}),
+          at: new Date(now).toISOString(),
+        });
+      }
+    });
   }
 
   return {

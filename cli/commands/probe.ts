@@ -4,7 +4,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_STREAM_NAME } from '../../contract/subjects.js';
 import { ensureStream } from '../../lib/jetstream.js';
 import { delay } from '../../lib/wait.js';
-import { PROBE_ENV } from '../../probe/config.js';
+import { PROBE_ENV, resolveProbeConfig } from '../../probe/config.js';
 import { createProbeRun, formatProgress, formatSummary, loadScenario } from '../../probe/index.js';
 import { RuntimeFailure, UsageError } from '../errors.js';
 import { durationMs, positiveInt, url } from '../parse.js';
@@ -55,6 +55,8 @@ async function runProbe(opts: ProbeOptions): Promise<number> {
     ...(opts.workload ? { workload: opts.workload } : {}),
     ...(opts.subjectRoot ? { subjectRoot: opts.subjectRoot } : {}),
   };
+  // Settings are checked before any connection, so a bad value is reported as such (exit 2).
+  resolveProbeConfig(config);
   let nc: NatsConnection | undefined;
   if (opts.natsUrl) {
     try {
