@@ -337,28 +337,34 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
       publisher.attach(deps.nats);
       return;
     }
-    // Reconnects forever, and waits for a first server too: NATS down at start is not fatal.
-    connect({
-      servers: config.natsUrl,
-      name: `drainwatch-agent ${config.identity.pod}`,
-      maxReconnectAttempts: -1,
-      waitOnFirstConnect: true,
-      reconnectTimeWait: 250,
-      reconnectJitter: 100,
-      pingInterval: 10_000,
-    }).then(
-      (nc) => {
-        if (stopping) {
-          void nc.close();
+    // NATS down at start is not fatal: keep trying (the client's own reconnect takes over once a
+    // first connection exists). A loop of ours, unlike waitOnFirstConnect, stops when we stop.
+    void (async () => {
+      let wait = 250;
+      while (!stopping) {
+        try {
+          const nc = await connect({
+            servers: config.natsUrl,
+            name: `drainwatch-agent ${config.identity.pod}`,
+            maxReconnectAttempts: -1,
+            reconnectTimeWait: 250,
+            reconnectJitter: 100,
+            pingInterval: 10_000,
+            timeout: 1000,
+          });
+          if (stopping) {
+            await nc.close();
+            return;
+          }
+          ownNats = nc;
+          publisher.attach(nc);
           return;
+        } catch {
+          await new Promise((r) => setTimeout(r, wait).unref());
+          wait = Math.min(wait * 2, 2000);
         }
-        ownNats = nc;
-        publisher.attach(nc);
-      },
-      (err: unknown) => {
-        process.emitWarning(`drainwatch agent: NATS connection gave up: ${(err as Error).message}`);
-      },
-    );
+      }
+    })();
   };
 
   const waitForInFlight = async (timeoutMs: number): Promise<void> => {

@@ -51,6 +51,7 @@ export function createEventPublisher(options: PublisherOptions): EventPublisher 
   let pumping = false;
   let stopped = false;
   let published = 0;
+  let invalid = 0;
   let wake: (() => void) | undefined;
   let idleWaiters: Array<() => void> = [];
 
@@ -113,7 +114,16 @@ export function createEventPublisher(options: PublisherOptions): EventPublisher 
 
   return {
     emit(kind, data) {
-      const event = options.sequencer.next(kind, data) as AnyEvent;
+      let event: AnyEvent;
+      try {
+        event = options.sequencer.next(kind, data) as AnyEvent;
+      } catch {
+        // An event the contract rejects is a bug in the agent, never a reason to break traffic:
+        // it is counted as dropped (the sequencer left no seq gap for it).
+        invalid += 1;
+        metrics.eventsDropped.inc({ kind });
+        return;
+      }
       options.onEvent?.(event);
       const victim = buffer.push(event);
       if (victim) metrics.eventsDropped.inc({ kind: victim.kind });
@@ -142,7 +152,7 @@ export function createEventPublisher(options: PublisherOptions): EventPublisher 
       wake?.();
     },
     stats() {
-      return { published, buffered: pending(), dropped: buffer.dropped };
+      return { published, buffered: pending(), dropped: buffer.dropped + invalid };
     },
   };
 }

@@ -55,6 +55,9 @@ export function createWebSocketProxy(options: WebSocketProxyOptions): WebSocketP
         probeId,
         reused: isReusedConnection(req.socket),
       });
+      // The client may already be flowing and may even have sent its FIN: hold its bytes (and its
+      // end) until the app connection exists, then let pipe() deliver them in order.
+      client.pause();
       const app = tcpConnect({ host: upstream.host, port: upstream.port });
       app.setNoDelay(true);
       connections.track(app);
@@ -62,11 +65,11 @@ export function createWebSocketProxy(options: WebSocketProxyOptions): WebSocketP
       tunnels.add(tunnel);
       let responseHead: Buffer | undefined = Buffer.alloc(0);
       let ws: ReturnType<typeof traffic.websocketOpened> | undefined;
-      let fromClient: FrameReader | undefined;
       let fromApp: FrameReader | undefined;
       let closedBy: 'client' | 'app' | 'none' = 'none';
       let closeCode: number | undefined;
       let connected = false;
+      let clientEnded = false;
       let finished = false;
 
       const finish = (): void => {
@@ -78,7 +81,7 @@ export function createWebSocketProxy(options: WebSocketProxyOptions): WebSocketP
             code: closeCode,
             closedBy,
             closeFrame: closedBy !== 'none',
-            framesFromClient: fromClient?.frames ?? 0,
+            framesFromClient: fromClient.frames,
             framesFromApp: fromApp?.frames ?? 0,
           });
         } else if (!record.done) {
@@ -90,14 +93,25 @@ export function createWebSocketProxy(options: WebSocketProxyOptions): WebSocketP
       const onClose = (by: 'client' | 'app') => (info: { code?: number }) => {
         if (closedBy !== 'none') return;
         closedBy = by;
-        closeCode = info.code;
+        // Codes outside 1000-4999 cannot be sent on the wire (RFC 6455 §7.4): the frame was garbage.
+        closeCode = info.code !== undefined && info.code >= 1000 && info.code <= 4999 ? info.code : undefined;
       };
+      // The client may send frames right behind its handshake, before the app answered: its reader
+      // starts with the first byte after the request head.
+      const fromClient = createFrameReader({ expectMasked: true, onClose: onClose('client') });
+      if (head.length > 0) fromClient.push(head);
 
       app.once('connect', () => {
         connected = true;
         app.write(requestHead(req, pod));
         if (head.length > 0) app.write(head);
-        client.pipe(app);
+        if (clientEnded) {
+          app.end();
+          return;
+        }
+        // Ends are forwarded by the 'end' handlers below, also when the client ended early.
+        client.on('data', (c: Buffer) => fromClient.push(c));
+        client.pipe(app, { end: false });
       });
 
       app.on('data', (chunk: Buffer) => {
@@ -122,9 +136,6 @@ export function createWebSocketProxy(options: WebSocketProxyOptions): WebSocketP
           traffic.end(record, 'ok', 101);
           ws = traffic.websocketOpened({ url: req.url ?? '/', probeId });
           fromApp = createFrameReader({ expectMasked: false, onClose: onClose('app') });
-          fromClient = createFrameReader({ expectMasked: true, onClose: onClose('client') });
-          const reader = fromClient;
-          client.on('data', (c: Buffer) => reader.push(c));
           if (rest.length > 0) fromApp.push(rest);
         } else {
           traffic.end(
@@ -159,8 +170,8 @@ export function createWebSocketProxy(options: WebSocketProxyOptions): WebSocketP
       });
       client.on('error', () => app.destroy());
       client.on('end', () => {
+        clientEnded = true;
         if (connected) app.end();
-        else app.destroy();
       });
       client.on('close', () => {
         app.destroy();

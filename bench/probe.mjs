@@ -82,7 +82,7 @@ for (const [sessions, websockets] of stages) {
       acks.toFixed(0).padEnd(10),
       String(summary.websockets.messagesLost).padEnd(5),
       String(steadyLag).padEnd(12),
-      String(summary.maxLoopLagMs).padEnd(13),
+      String(summary.rampMaxLoopLagMs).padEnd(13),
       String(summary.failed).padEnd(7),
       `${(cpuShare * 100).toFixed(0)}%`.padEnd(5),
       usPerReq.toFixed(0).padEnd(9),

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { AnyEvent } from '../contract/envelope.js';
+import { type AnyEvent, encodeEvent } from '../contract/envelope.js';
 import { KEYS, workloadKey } from './keys.js';
 
 // Applying events to Redis. A batch of events becomes one Lua script call: for each event the
@@ -22,7 +22,7 @@ export type Op =
       id: string,
       t: string,
       trigger: string,
-      extra: string[],
+      ...extra: string[],
     ]
   | readonly [
       'rof',
@@ -54,9 +54,10 @@ export interface BatchResult {
 const APPLY_SCRIPT = `
 local P = ARGV[1]
 local ttl = tonumber(ARGV[2])
-local batch = cjson.decode(ARGV[3])
 local results = {}
 local notes = {}
+-- Keys written in this batch get their retention once, at the end, not once per write.
+local touched = {}
 
 local function index(id, wk, t)
   redis.call('ZADD', P .. 'rollouts', t, id)
@@ -171,47 +172,63 @@ local function ro_activity(wk, t)
   if la and t > la then redis.call('HSET', k, 'lastActivity', t) end
 end
 
-for i, entry in ipairs(batch) do
-  local fresh = true
-  if entry[1] ~= cjson.null then
-    fresh = redis.call('SET', P .. 'seen:' .. entry[1], '1', 'NX', 'EX', ttl)
-  end
-  if fresh then
-    for _, op in ipairs(entry[2]) do
-      local o = op[1]
-      if o == 'z' then
-        redis.call('ZADD', P .. op[2], op[3], op[4])
-        redis.call('EXPIRE', P .. op[2], ttl)
-      elseif o == 'zlt' then
-        redis.call('ZADD', P .. op[2], 'LT', op[3], op[4])
-        redis.call('EXPIRE', P .. op[2], ttl)
-      elseif o == 'h' then
-        redis.call('HSET', P .. op[2], op[3], op[4])
-        redis.call('EXPIRE', P .. op[2], ttl)
-      elseif o == 'seq' then
-        local k = P .. op[2]
-        redis.call('HINCRBY', k, op[3] .. '|n', 1)
-        local m = tonumber(redis.call('HGET', k, op[3] .. '|max'))
-        if not m or tonumber(op[4]) > m then redis.call('HSET', k, op[3] .. '|max', op[4]) end
-        redis.call('EXPIRE', k, ttl)
-      elseif o == 'ros' then
-        ro_start(op[2], op[3], op[4], op[5], tonumber(op[6]), op[7], op[8])
-      elseif o == 'rof' then
-        ro_finish(op[2], op[3], op[4], op[5], tonumber(op[6]), op[7], op[8])
-      elseif o == 'rot' then
-        ro_touch(op[2], op[3], op[4], tonumber(op[5]), op[6], tonumber(op[7]))
-      elseif o == 'roa' then
-        ro_activity(op[2], tonumber(op[3]))
-      elseif o == 'dl' then
-        redis.call('LPUSH', P .. op[2], op[3])
-        redis.call('LTRIM', P .. op[2], 0, tonumber(op[4]) - 1)
-      end
-    end
-    results[i] = 1
-  else
-    results[i] = 0
+-- ARGV: prefix, ttl, then per entry: id ('' = none), op count, and per op: arg count, args.
+local function apply(op)
+  local o = op[1]
+  if o == 'z' then
+    redis.call('ZADD', P .. op[2], op[3], op[4])
+    touched[P .. op[2]] = true
+  elseif o == 'zlt' then
+    redis.call('ZADD', P .. op[2], 'LT', op[3], op[4])
+    touched[P .. op[2]] = true
+  elseif o == 'h' then
+    redis.call('HSET', P .. op[2], op[3], op[4])
+    touched[P .. op[2]] = true
+  elseif o == 'seq' then
+    local k = P .. op[2]
+    redis.call('HINCRBY', k, op[3] .. '|n', 1)
+    local m = tonumber(redis.call('HGET', k, op[3] .. '|max'))
+    if not m or tonumber(op[4]) > m then redis.call('HSET', k, op[3] .. '|max', op[4]) end
+    touched[k] = true
+  elseif o == 'ros' then
+    local extra = {}
+    for a = 8, #op do extra[#extra + 1] = op[a] end
+    ro_start(op[2], op[3], op[4], op[5], tonumber(op[6]), op[7], extra)
+  elseif o == 'rof' then
+    ro_finish(op[2], op[3], op[4], op[5], tonumber(op[6]), op[7], op[8])
+  elseif o == 'rot' then
+    ro_touch(op[2], op[3], op[4], tonumber(op[5]), op[6], tonumber(op[7]))
+  elseif o == 'roa' then
+    ro_activity(op[2], tonumber(op[3]))
+  elseif o == 'dl' then
+    redis.call('LPUSH', P .. op[2], op[3])
+    redis.call('LTRIM', P .. op[2], 0, tonumber(op[4]) - 1)
   end
 end
+
+local i = 3
+local e = 0
+while i <= #ARGV do
+  e = e + 1
+  local id = ARGV[i]
+  local nops = tonumber(ARGV[i + 1])
+  i = i + 2
+  local fresh = true
+  if id ~= '' then
+    fresh = redis.call('SET', P .. 'seen:' .. id, '1', 'NX', 'EX', ttl)
+  end
+  for _ = 1, nops do
+    local nargs = tonumber(ARGV[i])
+    if fresh then
+      local op = {}
+      for a = 1, nargs do op[a] = ARGV[i + a] end
+      apply(op)
+    end
+    i = i + nargs + 1
+  end
+  results[e] = fresh and 1 or 0
+end
+for k in pairs(touched) do redis.call('EXPIRE', k, ttl) end
 return { results, notes }
 `;
 
@@ -241,11 +258,11 @@ export interface Applier {
 }
 
 type ScriptRedis = Redis & {
-  drainwatchApply(prefix: string, ttl: string, batch: string): Promise<[number[], string[]]>;
+  drainwatchApply(prefix: string, ttl: string, ...args: string[]): Promise<[number[], string[]]>;
   drainwatchSweep(prefix: string, now: string, quiet: string): Promise<string[]>;
 };
 
-export function createApplier(redis: Redis, options: { dedupTtlSeconds: number }): Applier {
+export function createApplier(redis: Redis, options: { retentionSeconds: number }): Applier {
   // defineCommand sends EVALSHA and falls back to EVAL after a NOSCRIPT (a restarted Redis).
   const r = redis as ScriptRedis;
   if (typeof r.drainwatchApply !== 'function') {
@@ -253,12 +270,17 @@ export function createApplier(redis: Redis, options: { dedupTtlSeconds: number }
     redis.defineCommand('drainwatchSweep', { numberOfKeys: 0, lua: SWEEP_SCRIPT });
   }
   const prefix = redis.options.keyPrefix ?? '';
-  const ttl = String(options.dedupTtlSeconds);
+  const ttl = String(options.retentionSeconds);
   return {
     async apply(entries) {
       if (entries.length === 0) return { applied: [], notes: [] };
-      const wire = entries.map((e) => [e.id ?? null, e.ops]);
-      const [results, notes] = await r.drainwatchApply(prefix, ttl, JSON.stringify(wire));
+      // Flat arguments, not one JSON document: no escaping of the JSON members inside, no cjson.
+      const args: string[] = [];
+      for (const e of entries) {
+        args.push(e.id ?? '', String(e.ops.length));
+        for (const op of e.ops) args.push(String(op.length), ...(op as readonly string[]));
+      }
+      const [results, notes] = await r.drainwatchApply(prefix, ttl, ...args);
       return { applied: results.map((x) => x === 1), notes };
     },
     async sweep(nowMs, quietMs) {
@@ -278,25 +300,22 @@ function compactTime(ms: number): string {
     .replace(/\.\d+Z$/, 'Z');
 }
 
-/** The writes one valid event makes. Pure: the same event always gives the same writes. */
-export function eventOps(event: AnyEvent, options: OpsOptions): Op[] {
+/**
+ * The writes one valid event makes. Pure: the same event always gives the same writes. `raw` is
+ * the message as received (valid JSON of this event); without it the event is encoded again.
+ */
+export function eventOps(event: AnyEvent, options: OpsOptions, raw?: string): Op[] {
   const t = Date.parse(event.time);
   const ts = String(t);
+  // Stored members are the event's wire JSON: the collector already holds it, and the store reads it back.
+  const wire = raw ?? Buffer.from(encodeEvent(event)).toString('utf8');
   const wk = workloadKey(event.namespace, event.workload);
   const ops: Op[] = [];
   const ns = event.namespace;
   if (event.pod !== null) {
     const pod = event.pod;
     ops.push(['seq', KEYS.seqs(ns, pod), event.instance, String(event.seq)]);
-    const member = JSON.stringify({
-      id: event.id,
-      kind: event.kind,
-      time: event.time,
-      instance: event.instance,
-      seq: event.seq,
-      data: event.data,
-    });
-    ops.push(['z', KEYS.timeline(ns, pod), ts, member]);
+    ops.push(['z', KEYS.timeline(ns, pod), ts, wire]);
   }
   switch (event.kind) {
     case 'prestop.started':
@@ -316,22 +335,11 @@ export function eventOps(event: AnyEvent, options: OpsOptions): Op[] {
       break;
     case 'request':
       if (event.data.probeId) {
-        const record = JSON.stringify({
-          pod: event.pod,
-          instance: event.instance,
-          time: event.time,
-          ...event.data,
-        });
-        ops.push(['h', KEYS.agentRequests(wk), event.data.probeId, record]);
+        ops.push(['h', KEYS.agentRequests(wk), event.data.probeId, wire]);
       }
       break;
     case 'traffic.summary':
-      ops.push([
-        'z',
-        KEYS.traffic(wk),
-        ts,
-        JSON.stringify({ id: event.id, pod: event.pod, time: event.time, data: event.data }),
-      ]);
+      ops.push(['z', KEYS.traffic(wk), ts, wire]);
       break;
     case 'rollout.started': {
       const d = event.data;
@@ -340,7 +348,7 @@ export function eventOps(event: AnyEvent, options: OpsOptions): Op[] {
       if (d.label !== undefined) extra.push('label', d.label);
       if (d.maxSurge !== undefined) extra.push('maxSurge', String(d.maxSurge));
       if (d.maxUnavailable !== undefined) extra.push('maxUnavailable', String(d.maxUnavailable));
-      ops.push(['ros', wk, ns, event.workload, d.rolloutId, ts, d.trigger, extra]);
+      ops.push(['ros', wk, ns, event.workload, d.rolloutId, ts, d.trigger, ...extra]);
       break;
     }
     case 'rollout.finished':
@@ -359,8 +367,7 @@ export function eventOps(event: AnyEvent, options: OpsOptions): Op[] {
     case 'probe.session':
     case 'probe.websocket':
     case 'probe.summary': {
-      const member = JSON.stringify({ id: event.id, kind: event.kind, time: event.time, data: event.data });
-      ops.push(['z', KEYS.probe(wk), ts, member]);
+      ops.push(['z', KEYS.probe(wk), ts, wire]);
       if (event.kind === 'probe.session' && event.data.event === 'login') {
         const login = JSON.stringify({ id: event.id, issuedBy: event.data.issuedBy ?? null });
         ops.push(['z', KEYS.logins(wk, event.data.sessionId), String(Date.parse(event.data.at)), login]);

@@ -6,7 +6,7 @@ import { Registry } from 'prom-client';
 import type { AnyEvent } from '../contract/envelope.js';
 import { createRedis } from '../lib/redis.js';
 import { pollUntil } from '../lib/wait.js';
-import { createApplier } from './apply.js';
+import { type Applier, createApplier } from './apply.js';
 import type { CollectorConfig } from './config.js';
 import {
   CollectorStateError,
@@ -65,6 +65,7 @@ export function createCollector(config: CollectorConfig, deps: CollectorDeps = {
   let nc: NatsConnection | undefined;
   let redis: Redis | undefined;
   let store: ReportStore | undefined;
+  let applier: Applier | undefined;
   let ingest: Ingest | undefined;
   let server: Server | undefined;
   let timer: NodeJS.Timeout | undefined;
@@ -73,7 +74,7 @@ export function createCollector(config: CollectorConfig, deps: CollectorDeps = {
   let started: Promise<{ http: AddressInfo }> | undefined;
   let stopping: Promise<void> | undefined;
   let closeChain: Promise<void> = Promise.resolve();
-  let refreshing = false;
+  let refreshing: Promise<void> | undefined;
 
   const setRedis = (up: boolean) => {
     redisUp = up;
@@ -102,18 +103,22 @@ export function createCollector(config: CollectorConfig, deps: CollectorDeps = {
   }
 
   /** Quiet-timeout closes, gauges from stored state, expiry of pod series, consumer lag. */
-  async function refresh(): Promise<void> {
-    if (refreshing || !store || !redis || !ingest) return;
-    refreshing = true;
+  function refresh(): Promise<void> {
+    if (refreshing || stopping || !store || !redis || !ingest) return refreshing ?? Promise.resolve();
+    refreshing = refreshOnce().finally(() => {
+      refreshing = undefined;
+    });
+    return refreshing;
+  }
+
+  async function refreshOnce(): Promise<void> {
+    if (!store || !redis || !ingest) return;
     try {
       const { pending } = await ingest.pending();
       metrics.health.consumerPending.set(pending);
       // Closing for quiet only when caught up: after an outage, the backlog may hold the activity.
       if (pending === 0 && ingest.idle()) {
-        const closed = await createApplier(redis, { dedupTtlSeconds: config.dedupTtlSeconds }).sweep(
-          clock.now(),
-          config.rolloutQuietMs,
-        );
+        const closed = await applier!.sweep(clock.now(), config.rolloutQuietMs);
         onNotes(closed.map((id) => `closed|${id}`));
       }
       const open = new Set(await store.openRollouts());
@@ -128,8 +133,6 @@ export function createCollector(config: CollectorConfig, deps: CollectorDeps = {
     } catch (err) {
       metrics.health.redisErrors.inc();
       log.error(`refresh failed: ${(err as Error).message}`);
-    } finally {
-      refreshing = false;
     }
   }
 
@@ -189,9 +192,10 @@ export function createCollector(config: CollectorConfig, deps: CollectorDeps = {
   async function begin(): Promise<{ http: AddressInfo }> {
     await connectAll();
     store = createReportStore(redis!);
+    applier = createApplier(redis!, { retentionSeconds: config.retentionSeconds });
     ingest = createIngest(config, {
       nats: nc!,
-      applier: createApplier(redis!, { dedupTtlSeconds: config.dedupTtlSeconds }),
+      applier,
       metrics,
       clock,
       log,
@@ -243,6 +247,7 @@ export function createCollector(config: CollectorConfig, deps: CollectorDeps = {
         if (timer) clearInterval(timer);
         await started?.catch(() => {});
         await ingest?.stop();
+        await refreshing;
         await closeChain;
         if (server) {
           server.closeAllConnections();

@@ -20,8 +20,11 @@ export const COLLECTOR_DEFAULTS = {
   /** Redelivery delay for fetched but unacknowledged events (a crashed replica's batch). */
   ackWaitMs: 30_000,
   fetchBatch: 500,
-  /** How long an applied event id is remembered; covers JetStream redelivery and agent replays. */
-  dedupTtlSeconds: 7 * 24 * 3600,
+  /**
+   * How long stored event data and applied event ids are kept after their last write. At least the
+   * stream's max age, so a replay of the whole stream can never apply an event twice.
+   */
+  retentionSeconds: 7 * 24 * 3600,
   /** How often gauges (latest scores, open rollouts) are recomputed from Redis. */
   refreshIntervalMs: 10_000,
   /** Session-persistence threshold behind `drainwatch_gate_passed`. */
@@ -49,7 +52,7 @@ export interface CollectorConfig {
   readonly deadLetterMax: number;
   readonly ackWaitMs: number;
   readonly fetchBatch: number;
-  readonly dedupTtlSeconds: number;
+  readonly retentionSeconds: number;
   readonly refreshIntervalMs: number;
   readonly gate: number;
   /** OTLP/HTTP base URL; traces are exported only when it is set. */
@@ -67,6 +70,7 @@ export interface CollectorFlags {
   readonly stream?: string;
   readonly consumer?: string;
   readonly streamMaxAge?: string | number;
+  readonly retention?: string | number;
   readonly streamMaxBytes?: string | number;
   readonly rolloutQuiet?: string | number;
   readonly podSeriesExpiry?: string | number;
@@ -86,6 +90,7 @@ export const COLLECTOR_ENV = {
   stream: 'DRAINWATCH_STREAM',
   consumer: 'DRAINWATCH_CONSUMER',
   streamMaxAge: 'DRAINWATCH_STREAM_MAX_AGE',
+  retention: 'DRAINWATCH_RETENTION',
   streamMaxBytes: 'DRAINWATCH_STREAM_MAX_BYTES',
   rolloutQuiet: 'DRAINWATCH_ROLLOUT_QUIET',
   podSeriesExpiry: 'DRAINWATCH_POD_SERIES_EXPIRY',
@@ -206,7 +211,10 @@ export function loadCollectorConfig(flags: CollectorFlags = {}, env: Env = proce
     })(),
     ackWaitMs: rawAck ? durationMs(E.ackWait, rawAck) : D.ackWaitMs,
     fetchBatch: D.fetchBatch,
-    dedupTtlSeconds: D.dedupTtlSeconds,
+    retentionSeconds: (() => {
+      const v = get('retention');
+      return v ? Math.ceil(durationMs(E.retention, v) / 1000) : D.retentionSeconds;
+    })(),
     refreshIntervalMs: D.refreshIntervalMs,
     gate: (() => {
       const v = get('gate');
@@ -226,5 +234,14 @@ export function loadCollectorConfig(flags: CollectorFlags = {}, env: Env = proce
     );
   }
   // An event kept in the stream longer than its id is remembered could be applied twice on replay.
-  return { ...config, dedupTtlSeconds: Math.max(config.dedupTtlSeconds, config.streamMaxAgeSeconds) };
+  if (config.retentionSeconds < config.streamMaxAgeSeconds) {
+    if (get('retention') !== undefined) {
+      throw new CollectorConfigError(
+        E.retention,
+        `must be at least the stream max age (${config.streamMaxAgeSeconds} s), got ${config.retentionSeconds} s`,
+      );
+    }
+    return { ...config, retentionSeconds: config.streamMaxAgeSeconds };
+  }
+  return config;
 }

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { kindOfType } from '../contract/events.js';
 import { KEYS, workloadKey } from './keys.js';
 import {
   type AgentRequestRecord,
@@ -97,6 +98,29 @@ function parseAll<T>(members: readonly string[]): T[] {
   return out;
 }
 
+interface WireEvent {
+  readonly id: string;
+  readonly type: string;
+  readonly time: string;
+  readonly pod: string | null;
+  readonly instance: string;
+  readonly seq: number;
+  readonly data: unknown;
+}
+
+/** Stored members are events' wire JSON; readers want the kind, not the CloudEvents type. */
+function events(members: readonly string[]): (StoredPodEvent & { pod: string | null })[] {
+  return parseAll<WireEvent>(members).map((w) => ({
+    id: w.id,
+    kind: kindOfType(w.type) ?? w.type,
+    time: w.time,
+    instance: w.instance,
+    seq: w.seq,
+    pod: w.pod,
+    data: w.data,
+  }));
+}
+
 function pairs(withScores: readonly string[]): [string, number][] {
   const out: [string, number][] = [];
   for (let i = 0; i + 1 < withScores.length; i += 2) out.push([withScores[i]!, Number(withScores[i + 1])]);
@@ -133,7 +157,7 @@ export function createReportStore(redis: Redis): ReportStore {
         terminations.push({ pod, instance, startMs: score });
       }
     }
-    const probes = parseAll<StoredProbeEvent>(probesRaw);
+    const probes: StoredProbeEvent[] = events(probesRaw);
     const failed = probes.filter(
       (p) => p.kind === 'probe.request' && (p.data as { ok?: boolean }).ok === false,
     ) as (StoredProbeEvent & { data: { probeId: string; pod?: string; sessionId: string } })[];
@@ -153,7 +177,10 @@ export function createReportStore(redis: Redis): ReportStore {
     probeIds.forEach((id, i) => {
       const raw = agentRaw[i];
       if (!raw) return;
-      const rec = parseAll<AgentRequestRecord>([raw])[0];
+      const w = events([raw])[0];
+      const rec = w
+        ? ({ ...(w.data as object), pod: w.pod, instance: w.instance, time: w.time } as AgentRequestRecord)
+        : undefined;
       if (rec) {
         agentRequests.set(id, rec);
         pods.add(rec.pod);
@@ -173,7 +200,7 @@ export function createReportStore(redis: Redis): ReportStore {
     const timelines = new Map<string, StoredPodEvent[]>();
     const seqs = new Map<string, Record<string, string>>();
     podList.forEach((pod, i) => {
-      timelines.set(pod, parseAll<StoredPodEvent>(results[i * 2]![1] as string[]));
+      timelines.set(pod, events(results[i * 2]![1] as string[]));
       seqs.set(pod, results[i * 2 + 1]![1] as Record<string, string>);
     });
     const logins = new Map<string, { atMs: number; issuedBy: string | null }[]>();
@@ -198,7 +225,9 @@ export function createReportStore(redis: Redis): ReportStore {
       probes,
       agentRequests,
       logins,
-      traffic: parseAll<StoredTraffic>(trafficRaw),
+      traffic: events(trafficRaw).map(
+        (e) => ({ pod: e.pod ?? '', time: e.time, data: e.data }) as StoredTraffic,
+      ),
     };
   }
 
@@ -250,8 +279,9 @@ export function createReportStore(redis: Redis): ReportStore {
       return Object.values(await redis.hgetall(KEYS.open));
     },
     async timeline(namespace, pod) {
-      const events = parseAll<StoredPodEvent>(await redis.zrange(KEYS.timeline(namespace, pod), '0', '-1'));
-      return events;
+      return events(await redis.zrange(KEYS.timeline(namespace, pod), '0', '-1')).map(
+        ({ pod: _pod, ...e }) => e,
+      );
     },
     async deadLetters(limit = 100) {
       return parseAll<DeadLetterEntry>(await redis.lrange(KEYS.deadLetters, '0', String(limit - 1)));

@@ -66,6 +66,8 @@ export interface ProbeContext {
   readonly counters: ProbeCounters;
   /** Aborted when the run stops: loops end, waits reject. */
   readonly signal: AbortSignal;
+  /** True when NATS is attached, so hot paths can skip building events nobody reads. */
+  readonly publishing: boolean;
   /** Publishes an event when NATS is attached; a no-op otherwise. */
   emit<K extends 'probe.request' | 'probe.session' | 'probe.websocket'>(kind: K, data: EventData<K>): void;
   /** Counts one request answered by `pod` (skew window, per-pod totals). */

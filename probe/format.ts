@@ -21,7 +21,7 @@ export function formatProgress(s: ProbeSnapshot): string {
     `errors: ${kinds(s.errorsByKind)}`,
   ];
   if (ws.sessions > 0) parts.push(`ws ${ws.open} open, ${ws.messagesLost} msgs lost`);
-  parts.push(`lag ${s.loopLagMs} ms`);
+  parts.push(`lag ${s.loopLagMs} ms${s.ramping ? ' (ramping)' : ''}`);
   if (s.unreliable) parts.push(`UNRELIABLE (probe lag max ${s.maxLoopLagMs} ms)`);
   return parts.join(' | ');
 }
@@ -60,7 +60,10 @@ export function formatSummary(s: ProbeSummary): string {
     );
   }
   rows.push(
-    ['probe event-loop lag', `max ${s.maxLoopLagMs} ms`],
+    [
+      'probe event-loop lag',
+      `max ${s.maxLoopLagMs} ms after the ramp, ${s.rampMaxLoopLagMs} ms while ramping`,
+    ],
     ['reliable', s.unreliable ? `NO: ${s.unreliableReason}` : 'yes'],
     ['events', `${s.eventsPublished} published, ${s.eventsDropped} dropped`],
   );

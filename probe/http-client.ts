@@ -1,11 +1,10 @@
-import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { performance } from 'node:perf_hooks';
+import { Client } from 'undici';
 import type { ProbeError } from '../contract/events.js';
 
-// One keep-alive connection per session, as a browser tab would hold: behind an L4 balancer the
-// connection, not the request, picks the pod. node:http tells per request whether the socket was
-// reused (`req.reusedSocket`), which the agent-side correlation needs.
+// One undici Client (one keep-alive connection) per session, as a browser tab would hold: behind
+// an L4 balancer the connection, not the request, picks the pod. A session sends one request at a
+// time, so a 'connect' between two responses means this request opened a new connection.
 
 export type TransportError = Extract<ProbeError, 'refused' | 'reset' | 'timeout' | 'other'>;
 
@@ -15,7 +14,7 @@ export interface HttpResult {
   readonly detail?: string;
   readonly pod?: string;
   readonly connection: 'new' | 'reused';
-  readonly headers?: IncomingHttpHeaders;
+  readonly setCookie?: string[];
   readonly body?: string;
   readonly durationMs: number;
 }
@@ -25,104 +24,86 @@ export interface HttpRequestOptions {
   readonly path: string;
   readonly headers: Record<string, string>;
   readonly body?: string;
-  readonly timeoutMs: number;
   /** Keep the body text (login, identity); traffic bodies are read and discarded. */
   readonly wantBody: boolean;
 }
 
-export type SessionAgent = HttpAgent;
-
-export function createSessionAgent(target: URL): SessionAgent {
-  const options = { keepAlive: true, maxSockets: 1, maxFreeSockets: 1, scheduling: 'lifo' as const };
-  return target.protocol === 'https:' ? new HttpsAgent(options) : new HttpAgent(options);
+export interface SessionClient {
+  send(options: HttpRequestOptions): Promise<HttpResult>;
+  close(): Promise<void>;
 }
 
-const MAX_BODY = 64 * 1024;
-
-export function classifyTransportError(err: NodeJS.ErrnoException): TransportError {
-  switch (err.code) {
+export function classifyTransportError(err: { code?: string; cause?: unknown }): TransportError {
+  const code = err.code ?? (err.cause as { code?: string } | undefined)?.code;
+  switch (code) {
     case 'ECONNREFUSED':
       return 'refused';
     case 'ECONNRESET':
     case 'EPIPE':
-    case 'ECONNABORTED':
-    case 'HPE_INVALID_EOF_STATE':
+    case 'UND_ERR_SOCKET':
       return 'reset';
     case 'ETIMEDOUT':
-    case 'PROBE_TIMEOUT':
+    case 'UND_ERR_CONNECT_TIMEOUT':
+    case 'UND_ERR_HEADERS_TIMEOUT':
+    case 'UND_ERR_BODY_TIMEOUT':
       return 'timeout';
     default:
       return 'other';
   }
 }
 
-export function sendRequest(
-  target: URL,
-  agent: SessionAgent,
-  options: HttpRequestOptions,
-): Promise<HttpResult> {
-  const started = performance.now();
-  const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
-  return new Promise((resolve) => {
-    let done = false;
-    let reused = false;
-    const finish = (r: Omit<HttpResult, 'durationMs' | 'connection'>): void => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      resolve({ ...r, connection: reused ? 'reused' : 'new', durationMs: performance.now() - started });
-    };
-    const req = send({
-      protocol: target.protocol,
-      hostname: target.hostname,
-      port: target.port,
-      method: options.method,
-      path: options.path,
-      headers: options.headers,
-      agent,
-    });
-    const timer = setTimeout(() => {
-      const err: NodeJS.ErrnoException = new Error(`no response within ${options.timeoutMs} ms`);
-      err.code = 'PROBE_TIMEOUT';
-      req.destroy(err);
-    }, options.timeoutMs);
-    timer.unref();
-    req.once('socket', () => {
-      reused = req.reusedSocket;
-    });
-    req.once('error', (err: NodeJS.ErrnoException) => {
-      finish({ error: classifyTransportError(err), detail: err.code ?? err.message });
-    });
-    req.once('response', (res) => {
-      const pod = res.headers['x-drainwatch-pod'];
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (chunk: Buffer) => {
-        if (options.wantBody && size < MAX_BODY) {
-          chunks.push(chunk);
-          size += chunk.length;
-        }
-      });
-      res.once('end', () => {
-        finish({
-          status: res.statusCode ?? 0,
-          headers: res.headers,
-          ...(typeof pod === 'string' ? { pod: pod.slice(0, 256) } : {}),
-          ...(options.wantBody ? { body: Buffer.concat(chunks).toString('utf8') } : {}),
-        });
-      });
-      // A body cut mid-way is a reset the client saw, whatever the status line said.
-      res.once('error', (err: NodeJS.ErrnoException) => {
-        finish({
-          error: classifyTransportError(err),
-          detail: err.code ?? err.message,
-          status: res.statusCode,
-        });
-      });
-      res.once('aborted', () => {
-        finish({ error: 'reset', detail: 'response aborted', status: res.statusCode });
-      });
-    });
-    req.end(options.body);
+/** `timeoutMs` bounds connecting, waiting for the headers, and each gap in the body. */
+export function createSessionClient(target: URL, timeoutMs: number): SessionClient {
+  const client = new Client(target.origin, {
+    pipelining: 1,
+    connectTimeout: timeoutMs,
+    headersTimeout: timeoutMs,
+    bodyTimeout: timeoutMs,
+    // Keep the connection as long as the server's Keep-Alive hint allows, as browsers do.
+    keepAliveTimeout: 60_000,
+    keepAliveMaxTimeout: 600_000,
   });
+  let connected = false;
+  client.on('connect', () => {
+    connected = true;
+  });
+  return {
+    async send(options) {
+      const started = performance.now();
+      connected = false;
+      const connection = (): 'new' | 'reused' => (connected ? 'new' : 'reused');
+      try {
+        const res = await client.request({
+          path: options.path,
+          method: options.method as 'GET',
+          headers: options.headers,
+          ...(options.body !== undefined ? { body: options.body } : {}),
+        });
+        let body: string | undefined;
+        if (options.wantBody) body = await res.body.text();
+        else await res.body.dump();
+        const pod = res.headers['x-drainwatch-pod'];
+        const setCookie = res.headers['set-cookie'];
+        return {
+          status: res.statusCode,
+          ...(typeof pod === 'string' ? { pod: pod.slice(0, 256) } : {}),
+          ...(setCookie ? { setCookie: typeof setCookie === 'string' ? [setCookie] : setCookie } : {}),
+          ...(body !== undefined ? { body } : {}),
+          connection: connection(),
+          durationMs: performance.now() - started,
+        };
+      } catch (err) {
+        const e = err as { code?: string; message?: string };
+        return {
+          error: classifyTransportError(e),
+          detail: e.code ?? e.message ?? String(err),
+          connection: connection(),
+          durationMs: performance.now() - started,
+        };
+      }
+    },
+    close() {
+      return client.destroy();
+    },
+  };
 }

@@ -23,6 +23,8 @@ export interface ProbeDeps {
 
 const FLUSH_TIMEOUT_MS = 5000;
 const RAMP_TICK_MS = 10;
+/** After the last session started, its login and first requests still belong to the ramp. */
+const RAMP_SETTLE_MS = 2000;
 
 /**
  * A probe run: `start()` checks the target and ramps the sessions up, `stop()` ends them and returns
@@ -52,6 +54,10 @@ export function createProbeRun(input: ProbeConfig, deps: ProbeDeps = {}): ProbeR
   let maxSkew: number | null = null;
   let lag: LoopLagMonitor | undefined;
   let lastLagMs = 0;
+  let maxLagMs = 0;
+  let rampMaxLagMs = 0;
+  /** performance.now() when the last session was launched; 0 while ramping. */
+  let rampDoneAt = 0;
   let unreliableReason: string | null = null;
   let startedAt = 0;
   let startedPerf = 0;
@@ -78,6 +84,7 @@ export function createProbeRun(input: ProbeConfig, deps: ProbeDeps = {}): ProbeR
     clock,
     counters,
     signal: abort.signal,
+    publishing: publisher !== undefined,
     emit,
     answeredBy(pod) {
       counters.perPod[pod] = (counters.perPod[pod] ?? 0) + 1;
@@ -89,6 +96,8 @@ export function createProbeRun(input: ProbeConfig, deps: ProbeDeps = {}): ProbeR
       affinityCookie = names.find((n) => isAffinityCookie(n, opts)) ?? null;
     },
   };
+
+  const rampSettled = (): boolean => rampDoneAt > 0 && performance.now() - rampDoneAt >= RAMP_SETTLE_MS;
 
   const elapsed = (): number => (startedPerf ? performance.now() - startedPerf : 0);
 
@@ -135,7 +144,9 @@ export function createProbeRun(input: ProbeConfig, deps: ProbeDeps = {}): ProbeR
         closesByCode: { ...c.closesByCode },
       },
       loopLagMs: Math.round(lastLagMs),
-      maxLoopLagMs: Math.round(lag?.max ?? 0),
+      maxLoopLagMs: Math.round(maxLagMs),
+      ramping: state === 'running' && !rampSettled(),
+      rampMaxLoopLagMs: Math.round(rampMaxLagMs),
       unreliable: unreliableReason !== null,
       unreliableReason,
       eventsPublished: publisher?.published ?? 0,
@@ -144,22 +155,36 @@ export function createProbeRun(input: ProbeConfig, deps: ProbeDeps = {}): ProbeR
   }
 
   function tick(): void {
-    lastLagMs = lag?.sample() ?? 0;
-    if (lastLagMs > config.lagThresholdMs && !unreliableReason) {
-      unreliableReason = `probe event-loop lag reached ${Math.round(lastLagMs)} ms (> ${config.lagThresholdMs} ms): the probe itself was overloaded`;
-    }
+    sampleLag();
     const now = performance.now();
     rps = lastTick.at ? ((counters.requests - lastTick.requests) * 1000) / (now - lastTick.at) : 0;
     lastTick = { at: now, requests: counters.requests };
-    // Only full windows count toward the peak: a half-empty first window is noise, not skew.
-    if (elapsed() >= config.skewWindowMs) {
-      const r = window.ratio(clock.now());
-      if (r !== null && (maxSkew === null || r > maxSkew)) maxSkew = r;
-    }
+    evaluateSkew();
     if (listeners.size > 0) {
       const s = snapshot();
       for (const cb of listeners) cb(s);
     }
+  }
+
+  function sampleLag(): void {
+    if (!lag) return;
+    lastLagMs = lag.sample();
+    // The login storm of the ramp is reported apart: a rollout is measured after it.
+    if (!rampSettled()) {
+      rampMaxLagMs = Math.max(rampMaxLagMs, lastLagMs);
+    } else if (lastLagMs > maxLagMs) {
+      maxLagMs = lastLagMs;
+    }
+    if (rampSettled() && lastLagMs > config.lagThresholdMs && !unreliableReason) {
+      unreliableReason = `probe event-loop lag reached ${Math.round(lastLagMs)} ms (> ${config.lagThresholdMs} ms): the probe itself was overloaded`;
+    }
+  }
+
+  function evaluateSkew(): void {
+    // Only full windows count toward the peak: a half-empty first window is noise, not skew.
+    if (elapsed() < config.skewWindowMs) return;
+    const r = window.ratio(clock.now());
+    if (r !== null && (maxSkew === null || r > maxSkew)) maxSkew = r;
   }
 
   async function start(): Promise<void> {
@@ -208,6 +233,7 @@ export function createProbeRun(input: ProbeConfig, deps: ProbeDeps = {}): ProbeR
         launched += 1;
       }
       if (launched >= config.sessions || abort.signal.aborted) {
+        rampDoneAt ||= performance.now();
         if (rampTimer) clearInterval(rampTimer);
         rampTimer = undefined;
       }
@@ -218,14 +244,17 @@ export function createProbeRun(input: ProbeConfig, deps: ProbeDeps = {}): ProbeR
   }
 
   async function finish(): Promise<ProbeSummary> {
+    // The last measurement is taken before shutting down: closing thousands of connections lags
+    // the loop too, but no request is measured then.
+    sampleLag();
+    evaluateSkew();
+    lag?.stop();
     abort.abort();
     if (rampTimer) clearInterval(rampTimer);
     for (const s of sessions) s.wake();
     await Promise.all(running);
     if (tickTimer) clearInterval(tickTimer);
     if (sweepTimer) clearInterval(sweepTimer);
-    tick();
-    lag?.stop();
     const s = snapshot();
     const summary: ProbeSummary = {
       ...s,

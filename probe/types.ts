@@ -61,8 +61,14 @@ export interface ProbeSnapshot {
   readonly stickyReason: string | null;
   readonly connections: { readonly new: number; readonly reused: number };
   readonly websockets: ProbeWebSocketStats;
+  /** The probe's event-loop lag over the latest progress interval. */
   readonly loopLagMs: number;
+  /** The largest lag after the ramp settled (last session started + 2 s); it decides `unreliable`. */
   readonly maxLoopLagMs: number;
+  /** Sessions are still starting (or started less than 2 s ago). */
+  readonly ramping: boolean;
+  /** The largest lag while ramping, reported apart: the login storm is not the rollout. */
+  readonly rampMaxLoopLagMs: number;
   readonly unreliable: boolean;
   readonly unreliableReason: string | null;
   readonly eventsPublished: number;

@@ -1,6 +1,6 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_STREAM_NAME } from '../../contract/subjects.js';
 import { ensureStream } from '../../lib/jetstream.js';
 import { delay } from '../../lib/wait.js';
@@ -29,7 +29,7 @@ interface ProbeOptions {
 function positiveNumber(value: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0)
-    throw new UsageError(`expected a number > 0, got ${JSON.stringify(value)}`);
+    throw new InvalidArgumentError(`expected a number > 0, got ${JSON.stringify(value)}`);
   return n;
 }
 
@@ -82,8 +82,13 @@ async function runProbe(opts: ProbeOptions): Promise<number> {
       }
     });
     // Ctrl-C ends the run early but still prints the summary.
-    const interrupted = new Promise<void>((resolve) => process.once('SIGINT', resolve));
+    let onSigint: (() => void) | undefined;
+    const interrupted = new Promise<void>((resolve) => {
+      onSigint = resolve;
+      process.once('SIGINT', resolve);
+    });
     await Promise.race([delay(durationMsValue), interrupted]);
+    if (onSigint) process.removeListener('SIGINT', onSigint);
     const summary = await run.stop();
     unsubscribe();
     if (tty) process.stderr.write('\n');

@@ -25,7 +25,11 @@ export interface Scenario {
   readonly withheld: readonly AnyEvent[];
 }
 
-export function scriptedRollout(t0Ms: number = Date.parse('2026-11-21T10:00:00.000Z')): Scenario {
+/**
+ * `filler` adds that many traffic summaries without failures from quote-c inside the window: they
+ * change no figure of the report, but make the stream long enough to kill a collector inside it.
+ */
+export function scriptedRollout(t0Ms: number = Date.parse('2026-11-21T10:00:00.000Z'), filler = 0): Scenario {
   const rolloutId = `ro-${randomBytes(3).toString('hex')}`;
   const at = (s: number) => new Date(t0Ms + s * 1000);
   const iso = (s: number) => at(s).toISOString();
@@ -334,6 +338,10 @@ export function scriptedRollout(t0Ms: number = Date.parse('2026-11-21T10:00:00.0
     },
     24.5,
   );
+
+  for (let i = 0; i < filler; i++) {
+    emit(pod('quote-c'), 'traffic.summary', SAMPLE_DATA['traffic.summary'], 1 + (i % 48));
+  }
 
   const ws = (s: number, event: EventData<'probe.websocket'>['event'], code?: number) =>
     emit(

@@ -19,6 +19,7 @@ export type SessionStore = Map<string, string>;
 export interface AppLogEntry {
   readonly pod: string;
   readonly kind: 'login' | 'auth';
+  readonly path: string;
   readonly token: string;
   readonly ok: boolean;
 }
@@ -35,6 +36,12 @@ export interface ScenarioAppOptions {
   readonly log?: AppLogEntry[];
   /** Decides the fate of each ping; `connection` counts from 1 per app, `nth` from 1 per connection. */
   readonly onPing?: (ping: { connection: number; nth: number; id: string }) => PingVerdict;
+  /** Every n-th /api/quote request answers 503. */
+  readonly fail503Every?: number;
+  /** `bearer`: no cookie is set and only `Authorization: Bearer` authenticates. */
+  readonly sessions?: 'cookie' | 'bearer';
+  /** /whoami answers another user's name: the identity check must catch it. */
+  readonly whoamiLies?: boolean;
 }
 
 export interface ScenarioApp {
@@ -43,6 +50,8 @@ export interface ScenarioApp {
   readonly pod: string;
   readonly dropped: Set<string>;
   readonly terminated: number;
+  /** 503s answered because of fail503Every. */
+  readonly failed503: number;
   readonly wsConnections: number;
   stop(): Promise<void>;
 }
@@ -96,12 +105,15 @@ export async function startScenarioApp(options: ScenarioAppOptions): Promise<Sce
   const dropped = new Set<string>();
   let terminated = 0;
   let wsConnections = 0;
+  let quotes = 0;
+  let failed503 = 0;
   const auth = (req: IncomingMessage): string | undefined => {
     const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
-    const token = bearer ?? cookieValue(req.headers.cookie, 'sid');
+    const token = options.sessions === 'bearer' ? bearer : (bearer ?? cookieValue(req.headers.cookie, 'sid'));
     if (!token) return undefined;
     const user = options.readFrom.get(token);
-    options.log?.push({ pod: options.pod, kind: 'auth', token, ok: user !== undefined });
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    options.log?.push({ pod: options.pod, kind: 'auth', path, token, ok: user !== undefined });
     return user;
   };
   const server = createServer(async (req, res) => {
@@ -112,15 +124,23 @@ export async function startScenarioApp(options: ScenarioAppOptions): Promise<Sce
       const user = String((JSON.parse(body || '{}') as { user?: unknown }).user ?? '');
       const token = randomBytes(12).toString('hex');
       for (const store of options.writeTo) store.set(token, user);
-      options.log?.push({ pod: options.pod, kind: 'login', token, ok: true });
-      json(res, 200, { user, token }, { 'set-cookie': `sid=${token}; Path=/; HttpOnly` });
+      options.log?.push({ pod: options.pod, kind: 'login', path: '/login', token, ok: true });
+      const cookie = options.sessions === 'bearer' ? {} : { 'set-cookie': `sid=${token}; Path=/; HttpOnly` };
+      json(res, 200, { user, token }, cookie);
       return;
     }
     if (path === '/healthz') return json(res, 200, { ok: true });
     const user = auth(req);
     if (user === undefined) return json(res, 401, { error: 'no session' });
-    if (path === '/whoami') return json(res, 200, { user });
-    if (path === '/api/quote') return json(res, 200, { quote: 42, user });
+    if (path === '/whoami') return json(res, 200, { user: options.whoamiLies ? `not-${user}` : user });
+    if (path === '/api/quote') {
+      quotes += 1;
+      if (options.fail503Every && quotes % options.fail503Every === 0) {
+        failed503 += 1;
+        return json(res, 503, { error: 'unavailable' });
+      }
+      return json(res, 200, { quote: 42, user });
+    }
     json(res, 404, { error: 'not found' });
   });
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
@@ -154,6 +174,9 @@ export async function startScenarioApp(options: ScenarioAppOptions): Promise<Sce
     dropped,
     get terminated() {
       return terminated;
+    },
+    get failed503() {
+      return failed503;
     },
     get wsConnections() {
       return wsConnections;

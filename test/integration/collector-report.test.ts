@@ -1,7 +1,9 @@
+import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Collector, createCollector, formatReportText } from '../../collector/index.js';
 import { KEYS } from '../../collector/keys.js';
 import { type CollectorEnv, startCollectorEnv } from '../helpers/collector-harness.js';
+import { CLI_BIN } from '../helpers/collector-process.js';
 import { expectedReport, publishAll, scriptedRollout } from '../helpers/collector-scenario.js';
 
 describe('collector: a scripted rollout gives exactly the expected report', () => {
@@ -87,6 +89,33 @@ describe('collector: a scripted rollout gives exactly the expected report', () =
     expect(metrics).toMatch(
       /drainwatch_rollouts_total\{namespace="shop",workload="quote",outcome="complete"\} 1/,
     );
+  });
+
+  it('`drainwatch report` prints it from Redis alone, with gate and unknown-id exit codes', async () => {
+    const [latest] = await collector.store.listRollouts();
+    const run = (...args: string[]) =>
+      spawnSync(process.execPath, [CLI_BIN, 'report', ...args], {
+        encoding: 'utf8',
+        timeout: 30_000,
+        env: {
+          ...process.env,
+          REDIS_URL: env.servers.redis.url,
+          DRAINWATCH_REDIS_PREFIX: env.ns.redisPrefix,
+        },
+      });
+    const json = run(latest!.rolloutId, '--json');
+    expect(json.status).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject(expectedReport(latest!.rolloutId));
+    const text = run();
+    expect(text.status).toBe(0);
+    expect(text.stdout).toContain(`Rollout ${latest!.rolloutId}`);
+    const gated = run(latest!.rolloutId, '--gate', '0.9');
+    expect(gated.status).toBe(1);
+    expect(gated.stdout).toContain('FAILED');
+    expect(run(latest!.rolloutId, '--gate', '30%').status).toBe(0);
+    const missing = run('no-such-rollout');
+    expect(missing.status).toBe(2);
+    expect(missing.stderr.trim().split('\n')).toHaveLength(1);
   });
 
   it('late and replayed events do not change the report', async () => {

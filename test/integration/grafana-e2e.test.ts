@@ -1,127 +1,253 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { readFileSync } from 'node:fs';
+import { type Collector, createCollector, type RolloutReport } from '../../collector/index.js';
 import { DRAIN_METRICS } from '../../contract/metric-names.js';
 import { buildDashboards, expandGrafanaVariables, listDashboardQueries } from '../../grafana/src/index.js';
 import { pollUntil } from '../../lib/wait.js';
 import {
-  type CatalogueEndpoint,
-  finishRollout,
-  rolloutStep,
-  seedIdleWorkload,
-  serveCatalogueMetrics,
-} from './grafana-catalogue-metrics.js';
-import { type RunningPrometheus, startPrometheus } from './grafana-prometheus.js';
+  type AgentUnderTest,
+  startAgentUnderTest,
+  startUpstreamApp,
+  type UpstreamApp,
+} from '../helpers/agent-harness.js';
+import { type CollectorEnv, startCollectorEnv } from '../helpers/collector-harness.js';
+import { NS, publishAll, type Scenario, scriptedRollout, WL } from '../helpers/collector-scenario.js';
+import { type PromSample, type RunningPrometheus, startPrometheus } from './grafana-prometheus.js';
 
-// End to end: a real Prometheus scrapes a real metrics endpoint every second while a rollout
-// plays out, then every dashboard query and every alert expression goes to its HTTP API.
+// End to end: a real Prometheus scrapes a real collector (fed by real events over a real
+// nats-server, state in a real Redis) and a real agent every second while two scripted rollouts of
+// shop/quote play out. Then every dashboard query and every rule goes to Prometheus's HTTP API.
 
 const ROOT = join(import.meta.dirname, '../..');
 const RULES = join(ROOT, 'manifests/alerts/drainwatch-rules.yaml');
-const ROLLOUT_STEPS = 4;
 
-// What Grafana substitutes with "All" selected; the 5m window covers the whole run, the way a
-// zoomed-out panel sees a whole rollout.
-const VARIABLES = { namespace: '.*', workload: '.*', __rate_interval: '5m', datasource: 'prometheus' };
+// What Grafana substitutes with "All" selected; the 15m window covers the whole run (with room for
+// a slow machine), the way a zoomed-out panel sees a whole rollout.
+const VARIABLES = { namespace: '.*', workload: '.*', __rate_interval: '15m', datasource: 'prometheus' };
 
-// Panels this run does not fill, with the reason. Everything else must return a finite value.
+// Queries this run leaves empty, and why. Every other query must return a finite value.
 const NOT_FILLED: Readonly<Record<string, string>> = {
-  // The annotation is drawn from a range query while the rollout was open, checked separately.
-  'annotation:Rollouts': 'rollout closed at query time',
+  'Agent events dropped B': 'the agent drops nothing here: its per-kind drop counter is never created',
+  // Drawn from a range query while the rollout was open; checked on its own below.
+  'annotation:Rollouts annotation': 'the rollout is closed at query time',
 };
 
-let metrics: CatalogueEndpoint;
+let env: CollectorEnv;
+let collector: Collector;
+let app: UpstreamApp;
+let agent: AgentUnderTest;
 let prom: RunningPrometheus;
-let rolloutStart = 0;
-let rolloutEnd = 0;
+const reports: RolloutReport[] = [];
+let secondOpenAt = 0;
+let secondClosedAt = 0;
 
-async function scrapedValue(expr: string): Promise<number> {
+async function value(expr: string): Promise<number> {
   const r = await prom.query(expr);
   const v = r.data?.result[0]?.value[1];
   return v === undefined ? Number.NaN : Number(v);
 }
 
-/** Waits until Prometheus has scraped the endpoint after its latest change. */
-async function waitForScrapeOf(expr: string, expected: number): Promise<void> {
-  await pollUntil(async () => (await scrapedValue(expr)) === expected, {
-    timeoutMs: 30_000,
-    intervalMs: 200,
-    what: `prometheus to scrape ${expr} == ${expected}`,
+async function waitFor(expr: string, expected: number): Promise<void> {
+  // Gauges follow the collector's refresh and Prometheus's 1 s scrape; the deadline allows for load.
+  await pollUntil(async () => (await value(expr)) === expected, {
+    timeoutMs: 60_000,
+    intervalMs: 250,
+    what: `prometheus: ${expr} == ${expected}`,
   });
 }
 
-beforeAll(async () => {
-  metrics = await serveCatalogueMetrics();
-  seedIdleWorkload(metrics);
-  prom = await startPrometheus({ jobs: { 'drainwatch-collector': [metrics.target] }, ruleFiles: [RULES] });
-  await waitForScrapeOf('up{job="drainwatch-collector"}', 1);
-  await waitForScrapeOf(`${DRAIN_METRICS.rolloutInProgress.name}{workload="cart"}`, 0);
-  rolloutStart = Date.now() / 1000;
-  const failed = `sum(${DRAIN_METRICS.probeRequests.name}{result="failed"})`;
-  for (let step = 1; step <= ROLLOUT_STEPS; step++) {
-    rolloutStep(metrics, step);
-    // One scrape per step, so counters move across several samples as in a real rollout.
-    await waitForScrapeOf(failed, 2 * step);
+const rollouts = (outcome: string) =>
+  `sum(${DRAIN_METRICS.rolloutsTotal.name}{namespace="${NS}",workload="${WL}",outcome="${outcome}"})`;
+const inProgress = `${DRAIN_METRICS.rolloutInProgress.name}{namespace="${NS}",workload="${WL}"}`;
+
+/** Publishes a scripted rollout; the closing event only after Prometheus saw it open, if asked. */
+async function playRollout(scenario: Scenario, observeOpen: boolean): Promise<void> {
+  const last = scenario.events.at(-1)!;
+  expect(last.type).toMatch(/rollout\.finished$/);
+  await publishAll(env.nc, scenario.events.slice(0, -1), env.ns.subjectRoot);
+  await collector.drain(30_000);
+  if (observeOpen) {
+    await waitFor(inProgress, 1);
+    secondOpenAt = Date.now() / 1000;
   }
-  finishRollout(metrics);
-  await waitForScrapeOf(`${DRAIN_METRICS.rolloutInProgress.name}{workload="cart"}`, 0);
-  rolloutEnd = Date.now() / 1000;
-}, 90_000);
+  await publishAll(env.nc, [last], env.ns.subjectRoot);
+  await collector.drain(30_000);
+  const report = await pollUntil(() => collector.store.getReport(scenario.rolloutId), {
+    timeoutMs: 30_000,
+    intervalMs: 100,
+    what: `report of ${scenario.rolloutId}`,
+  });
+  reports.push(report);
+}
+
+beforeAll(async () => {
+  env = await startCollectorEnv();
+  // Gauges are recomputed every refresh (10 s by default); 1 s keeps the test short.
+  collector = createCollector(
+    { ...env.config(), refreshIntervalMs: 1000 },
+    { nats: env.nc, redis: env.redis },
+  );
+  const { http } = await collector.start();
+  app = await startUpstreamApp();
+  agent = await startAgentUnderTest({ upstreamPort: app.port, natsUrl: env.servers.nats.url, ns: env.ns });
+  prom = await startPrometheus({
+    jobs: {
+      'drainwatch-collector': [`127.0.0.1:${http.port}`],
+      'drainwatch-agent': [new URL(agent.adminUrl).host],
+    },
+    // Kubernetes service discovery adds the scraped pod's namespace; here it is a static label.
+    // The collector lives in its own namespace but its series name the workloads' namespaces, so
+    // its scrape must honour them (ServiceMonitor `honorLabels: true`), as set up here.
+    jobLabels: { 'drainwatch-agent': { namespace: NS }, 'drainwatch-collector': { namespace: 'drainwatch' } },
+    honorLabels: ['drainwatch-collector'],
+    ruleFiles: [RULES],
+  });
+  await waitFor('sum(up)', 2);
+
+  // Real traffic through the agent, for its own request counters.
+  for (let i = 0; i < 5; i++) expect((await fetch(`${agent.trafficUrl}/hello`)).status).toBe(200);
+
+  // Rollout 1 closes and is scraped; rollout 2 is seen open, then closes. Scenario times are real
+  // (recent) so the collector's quiet timeout never closes them early.
+  const now = Date.now();
+  await playRollout(scriptedRollout(now - 230_000), false);
+  await waitFor(rollouts('complete'), 1);
+  await playRollout(scriptedRollout(now - 60_000), true);
+  await waitFor(rollouts('complete'), 2);
+  await waitFor(inProgress, 0);
+  secondClosedAt = Date.now() / 1000;
+  // A poison message: the invalid-events panel must show it.
+  await env.nc.request(`${env.ns.subjectRoot}.v1.${NS}.${WL}._.probe.request`, 'not json', { timeout: 5000 });
+  await collector.drain(30_000);
+  await pollUntil(async () => (await value('sum(drainwatch_events_invalid_total)')) >= 1, {
+    timeoutMs: 30_000,
+    intervalMs: 250,
+    what: 'the invalid event scraped',
+  });
+}, 180_000);
 
 afterAll(async () => {
   await prom?.stop();
-  await metrics?.stop();
+  await agent?.agent.stop({ immediate: true });
+  await app?.close();
+  await collector?.stop();
+  await env?.stop();
 });
 
-describe('dashboards against a real Prometheus', () => {
-  const queries = listDashboardQueries(buildDashboards());
+const queries = listDashboardQueries(buildDashboards());
+const run = (expr: string) => prom.query(expandGrafanaVariables(expr, VARIABLES));
 
+function panelQuery(panel: string, refId = 'A'): string {
+  const q = queries.find((x) => x.panel === panel && x.refId === refId);
+  if (!q) throw new Error(`no query ${panel} ${refId}`);
+  return q.expr;
+}
+
+/** The query's result for shop/quote, keyed by the value of `label` (or "" without one). */
+async function quoteSeries(panel: string, label?: string, refId = 'A'): Promise<Record<string, number>> {
+  const r = await run(panelQuery(panel, refId));
+  expect(r.status).toBe('success');
+  const mine = (r.data?.result ?? []).filter((s: PromSample) => s.metric.workload === WL);
+  return Object.fromEntries(mine.map((s) => [label ? (s.metric[label] ?? '') : '', Number(s.value[1])]));
+}
+
+function sumOver<K extends string>(pick: (r: RolloutReport) => Readonly<Partial<Record<K, number>>>) {
+  const out: Record<string, number> = {};
+  for (const r of reports) {
+    for (const [k, v] of Object.entries(pick(r)) as [string, number][]) if (v > 0) out[k] = (out[k] ?? 0) + v;
+  }
+  return out;
+}
+
+function countOver(pick: (r: RolloutReport) => readonly string[]) {
+  const out: Record<string, number> = {};
+  for (const r of reports) for (const k of pick(r)) out[k] = (out[k] ?? 0) + 1;
+  return out;
+}
+
+describe('dashboards against a real Prometheus scraping a real collector', () => {
   it('every panel and annotation query parses', async () => {
     const failures: string[] = [];
     for (const q of queries) {
-      const r = await prom.query(expandGrafanaVariables(q.expr, VARIABLES));
+      const r = await run(q.expr);
       if (r.status !== 'success') failures.push(`${q.dashboard} / ${q.panel} ${q.refId}: ${r.error}`);
     }
     expect(failures).toEqual([]);
   });
 
-  it('every panel the rollout fills returns data', async () => {
+  it('every panel the rollouts fill returns data', async () => {
     const empty: string[] = [];
     for (const q of queries) {
-      if (NOT_FILLED[q.panel]) continue;
-      const r = await prom.query(expandGrafanaVariables(q.expr, VARIABLES));
+      if (NOT_FILLED[`${q.panel} ${q.refId}`]) continue;
+      const r = await run(q.expr);
       const finite = (r.data?.result ?? []).filter((s) => Number.isFinite(Number(s.value[1])));
       if (finite.length === 0) empty.push(`${q.dashboard} / ${q.panel} ${q.refId}`);
     }
     expect(empty).toEqual([]);
   });
 
-  it('the rollout annotation marks the rollout window', async () => {
-    const annotation = queries.find((q) => q.panel === 'annotation:Rollouts');
-    const expr = expandGrafanaVariables(annotation!.expr, VARIABLES);
+  it("panels show the collector's own report figures, summed over both rollouts", async () => {
+    expect(reports).toHaveLength(2);
+    const latest = reports[1]!;
+    expect(await quoteSeries('Session persistence')).toEqual({ '': latest.scores.sessionPersistence });
+    expect(await quoteSeries('Request success')).toEqual({ '': latest.scores.requestSuccess });
+    expect(await quoteSeries('Clean terminations')).toEqual({ '': latest.scores.cleanTerminations });
+    expect(await quoteSeries('Failed probe requests by cause', 'cause')).toEqual(
+      countOver((r) => r.failures.map((f) => f.cause)),
+    );
+    expect(await quoteSeries('Failed probe requests by pod phase at arrival', 'phase')).toEqual(
+      countOver((r) => r.failures.map((f) => f.phase)),
+    );
+    expect(await quoteSeries('Sessions lost by cause', 'cause')).toEqual(
+      sumOver((r) => r.sessions.lostByCause),
+    );
+    expect(await quoteSeries('Late arrivals')).toEqual({
+      '': reports[0]!.lateArrivals + latest.lateArrivals,
+    });
+    expect(await quoteSeries('In-flight requests at SIGTERM and cut at exit', undefined, 'B')).toEqual({
+      '': reports[0]!.inFlightCut + latest.inFlightCut,
+    });
+    expect(await quoteSeries('WebSocket closes by code', 'code')).toEqual(sumOver((r) => r.websocketCloses));
+    expect(await quoteSeries('WebSocket messages lost')).toEqual({
+      '': reports[0]!.messagesLost + latest.messagesLost,
+    });
+    expect(await quoteSeries('Rollouts by outcome', 'outcome')).toEqual({ complete: 2 });
+  });
+
+  it('the rollout annotation covers the time the second rollout was open', async () => {
+    const annotation = queries.find((q) => q.panel === 'annotation:Rollouts')!;
+    const params = new URLSearchParams({
+      query: expandGrafanaVariables(annotation.expr, VARIABLES),
+      start: String(secondOpenAt - 30),
+      end: String(secondClosedAt),
+      step: '1',
+    });
     const r = await prom.api<{ result: { metric: Record<string, string>; values: [number, string][] }[] }>(
-      `query_range?${new URLSearchParams({ query: expr, start: String(rolloutStart - 5), end: String(rolloutEnd), step: '1' })}`,
+      `query_range?${params}`,
     );
     expect(r.status).toBe('success');
-    const series = r.data?.result ?? [];
-    expect(series.map((s) => s.metric.workload)).toEqual(['cart']);
+    const series = (r.data?.result ?? []).filter((s) => s.metric.workload === WL);
+    expect(series).toHaveLength(1);
     const times = series[0]!.values.map(([t]) => t);
-    expect(Math.min(...times)).toBeGreaterThanOrEqual(rolloutStart - 1);
+    // One 1 s step of tolerance: the open state was first seen somewhere in the last step.
+    expect(Math.min(...times)).toBeLessThanOrEqual(secondOpenAt + 1);
+    expect(Math.max(...times)).toBeLessThan(secondClosedAt);
   });
 
   it('the namespace and workload variables find the workload', async () => {
     const name = DRAIN_METRICS.rolloutInProgress.name;
     const ns = await prom.api<string[]>(`label/namespace/values?match[]=${encodeURIComponent(name)}`);
-    expect(ns.data).toEqual(['shop']);
+    expect(ns.data).toEqual([NS]);
     const wl = await prom.api<string[]>(
-      `label/workload/values?match[]=${encodeURIComponent(`${name}{namespace=~"shop"}`)}`,
+      `label/workload/values?match[]=${encodeURIComponent(`${name}{namespace=~"${NS}"}`)}`,
     );
-    expect(wl.data).toEqual(['cart']);
+    expect(wl.data).toContain(WL);
   });
 });
 
-describe('alert rules against a real Prometheus', () => {
+describe('alert rules against a real Prometheus scraping a real collector', () => {
   interface Rule {
     alert?: string;
     record?: string;
@@ -153,9 +279,8 @@ describe('alert rules against a real Prometheus', () => {
     expect(loaded.filter((x) => x.health !== 'ok').map((x) => `${x.name}: ${x.lastError}`)).toEqual([]);
   });
 
-  it('the rollout alerts fire on what the rollout did, and the collector alerts stay silent', async () => {
+  it("the second rollout's failures fire their alerts for shop/quote, and nothing else fires", async () => {
     const expected = [
-      'DrainwatchAgentEventsDropped',
       'DrainwatchInflightRequestsCut',
       'DrainwatchLateArrivals',
       'DrainwatchPodsKilledAtGrace',
@@ -167,15 +292,12 @@ describe('alert rules against a real Prometheus', () => {
     const firing = await pollUntil(
       async () => {
         const r = await prom.api<AlertsData>('alerts');
-        const names = [
-          ...new Set(
-            (r.data?.alerts ?? []).filter((a) => a.state === 'firing').map((a) => a.labels.alertname),
-          ),
-        ].sort();
-        return expected.every((e) => names.includes(e)) ? names : undefined;
+        const alerts = (r.data?.alerts ?? []).filter((a) => a.state === 'firing');
+        const names = alerts.map((a) => `${a.labels.alertname} ${a.labels.namespace}/${a.labels.workload}`);
+        return expected.every((e) => names.includes(`${e} ${NS}/${WL}`)) ? names.sort() : undefined;
       },
       { timeoutMs: 30_000, intervalMs: 250, what: 'the rollout alerts to fire' },
     );
-    expect(firing).toEqual(expected);
+    expect(firing).toEqual(expected.map((e) => `${e} ${NS}/${WL}`));
   });
 });

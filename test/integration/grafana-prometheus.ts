@@ -33,6 +33,10 @@ export interface PrometheusOptions {
   /** Scrape jobs: job name → `host:port` targets. */
   readonly jobs: Readonly<Record<string, readonly string[]>>;
   readonly ruleFiles?: readonly string[];
+  /** Extra target labels per job (what service discovery would add, e.g. `namespace`). */
+  readonly jobLabels?: Readonly<Record<string, Readonly<Record<string, string>>>>;
+  /** Jobs whose scraped labels win over target labels (`honor_labels: true`). */
+  readonly honorLabels?: readonly string[];
 }
 
 export async function startPrometheus(options: PrometheusOptions): Promise<RunningPrometheus> {
@@ -43,7 +47,8 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Runni
     rule_files: options.ruleFiles ?? [],
     scrape_configs: Object.entries(options.jobs).map(([job, targets]) => ({
       job_name: job,
-      static_configs: [{ targets }],
+      honor_labels: options.honorLabels?.includes(job) ?? false,
+      static_configs: [{ targets, labels: options.jobLabels?.[job] ?? {} }],
     })),
   };
   // JSON is valid YAML, so no serializer is needed for the config file.

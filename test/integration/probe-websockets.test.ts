@@ -1,13 +1,29 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type AnyEvent, decodeEvent } from '../../contract/index.js';
+import { ensureStream } from '../../lib/jetstream.js';
+import { type RunningServer, startNatsServer } from '../../lib/servers.js';
 import { pollUntil } from '../../lib/wait.js';
 import { createProbeRun } from '../../probe/index.js';
 import { type ScenarioApp, type SessionStore, startScenarioApp } from '../helpers/probe-targets.js';
+import { natsClient, testNamespace } from '../helpers/servers.js';
 
 // Real WebSocket servers that misbehave on purpose: one kills connections without a close frame,
 // one never acknowledges some pings. The expected counts come from what the server did.
 
 describe('probe WebSockets', () => {
   let app: ScenarioApp | undefined;
+  let nats: RunningServer;
+  let nc: NatsConnection;
+  beforeAll(async () => {
+    nats = await startNatsServer();
+    nc = await natsClient(nats);
+  });
+  afterAll(async () => {
+    await nc?.close();
+    await nats?.stop();
+  });
   afterEach(async () => {
     await app?.stop();
     app = undefined;
@@ -16,6 +32,8 @@ describe('probe WebSockets', () => {
   const store = (): SessionStore => new Map();
 
   it('counts 1006 for each connection dropped without a close frame and re-sends what was unacked', async () => {
+    const ns = testNamespace();
+    await ensureStream(await jetstreamManager(nc), { name: ns.streamName, root: ns.subjectRoot });
     const s = store();
     app = await startScenarioApp({
       pod: 'ws-1',
@@ -24,16 +42,20 @@ describe('probe WebSockets', () => {
       // The first three connections die on their second ping; later ones behave.
       onPing: ({ connection, nth }) => (connection <= 3 && nth === 2 ? 'terminate' : 'ack'),
     });
-    const run = createProbeRun({
-      target: app.url,
-      sessions: 2,
-      websockets: 1,
-      wsPingIntervalMs: 50,
-      wsAckTimeoutMs: 10_000,
-      wsReconnectMinMs: 20,
-      wsReconnectMaxMs: 100,
-      rampMs: 0,
-    });
+    const run = createProbeRun(
+      {
+        target: app.url,
+        sessions: 2,
+        websockets: 1,
+        wsPingIntervalMs: 50,
+        wsAckTimeoutMs: 10_000,
+        wsReconnectMinMs: 20,
+        wsReconnectMaxMs: 100,
+        rampMs: 0,
+        subjectRoot: ns.subjectRoot,
+      },
+      { nats: nc },
+    );
     await run.start();
     await pollUntil(
       () => {
@@ -51,6 +73,24 @@ describe('probe WebSockets', () => {
     expect(ws.resent).toBeGreaterThanOrEqual(3);
     expect(ws.messagesLost).toBe(0);
     expect(ws.messagesAcked).toBe(ws.messagesSent);
+
+    const events: AnyEvent[] = [];
+    const consumer = await jetstream(nc).consumers.get(ns.streamName);
+    while (events.length < summary.eventsPublished) {
+      for await (const m of await consumer.fetch({ max_messages: 500, expires: 2000 })) {
+        events.push(decodeEvent(m.data));
+        m.ack();
+      }
+    }
+    const wsEvents = events.flatMap((e) => (e.kind === 'probe.websocket' ? [e.data] : []));
+    const closed = wsEvents.filter((d) => d.event === 'closed');
+    expect(closed).toHaveLength(3);
+    for (const d of closed) {
+      expect(d.code).toBe(1006);
+      expect(d.pod).toBe('ws-1');
+    }
+    expect(wsEvents.filter((d) => d.event === 'opened')).toHaveLength(ws.connections);
+    expect(new Set(wsEvents.map((d) => d.connectionId)).size).toBe(ws.connections);
   });
 
   it('declares a message lost when its ack never comes within the timeout', async () => {

@@ -3,6 +3,7 @@ import {
   createCookieJar,
   createSkewWindow,
   isAffinityCookie,
+  skewedUsers,
   skewRatio,
   stickyVerdict,
 } from '../../probe/index.js';
@@ -80,5 +81,14 @@ describe('cookie jar', () => {
     jar.store('a=1', '/app/login');
     expect(jar.header('/app/x')).toBe('a=1');
     expect(jar.header('/other')).toBeUndefined();
+  });
+});
+
+describe('skewed users', () => {
+  it('gives the first fraction of sessions the heavy weight', () => {
+    const users = skewedUsers({ prefix: 'u', sessions: 100, heavyFraction: 0.05, heavyWeight: 20 });
+    expect(users(0)).toEqual({ name: 'u0', weight: 20 });
+    expect(users(4)).toEqual({ name: 'u4', weight: 20 });
+    expect(users(5)).toEqual({ name: 'u5', weight: 1 });
   });
 });
