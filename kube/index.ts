@@ -8,6 +8,7 @@ export {
   type AgentResources,
   DEFAULT_INJECT_OPTIONS,
   DEFAULT_LINT_OPTIONS,
+  DEFAULT_VERIFY_CONFIG,
   type InjectOptions,
   type LintOptions,
   PROXY_PORT_NAME,
@@ -27,7 +28,6 @@ export { formatFindings, LINT_FORMATS, type LintFormat, toSarif } from './lint-f
 export { httpReportSource, storeReportSource } from './report-sources.js';
 export {
   checkVerifyConfig,
-  DEFAULT_VERIFY_CONFIG,
   historyThreshold,
   type ReportSource,
   runVerify,

@@ -39,17 +39,6 @@ export interface VerifyConfig {
   readonly reportTimeoutMs: number;
 }
 
-export const DEFAULT_VERIFY_CONFIG = {
-  sessions: 50,
-  gate: 1,
-  baselineMs: 10_000,
-  tailMs: 10_000,
-  rolloutTimeoutMs: 10 * 60_000,
-  subjectRoot: 'drainwatch',
-  minHistory: 5,
-  reportTimeoutMs: 60_000,
-} as const;
-
 /** Where the report comes from: the in-process collector's store, or a remote collector's API. */
 export interface ReportSource {
   /** The report once its rollout is closed, else undefined. */

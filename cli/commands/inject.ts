@@ -1,5 +1,8 @@
 import { Command, Option } from 'commander';
-import { DEFAULT_INJECT_OPTIONS, injectManifests, readManifestSource } from '../../kube/index.js';
+// The modules themselves rather than kube/index.js, which also loads verify's collector and probes.
+import { DEFAULT_INJECT_OPTIONS } from '../../kube/config.js';
+import { injectManifests } from '../../kube/inject.js';
+import { readManifestSource } from '../../kube/input.js';
 
 import { nonNegativeInt, positiveInt } from '../parse.js';
 import { action, optionsOf } from '../run.js';

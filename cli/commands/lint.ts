@@ -1,12 +1,9 @@
 import { Command, Option } from 'commander';
-import {
-  DEFAULT_LINT_OPTIONS,
-  formatFindings,
-  LINT_FORMATS,
-  type LintFormat,
-  lintManifests,
-  readManifestSource,
-} from '../../kube/index.js';
+// The modules themselves rather than kube/index.js, which also loads verify's collector and probes.
+import { DEFAULT_LINT_OPTIONS } from '../../kube/config.js';
+import { readManifestSource } from '../../kube/input.js';
+import { lintManifests } from '../../kube/lint.js';
+import { formatFindings, LINT_FORMATS, type LintFormat } from '../../kube/lint-format.js';
 import { nonNegativeInt, oneOf } from '../parse.js';
 import { action, optionsOf } from '../run.js';
 import { VERSION } from '../version.js';

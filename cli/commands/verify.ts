@@ -1,31 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { Command, Option } from 'commander';
 import type { Redis } from 'ioredis';
-import {
-  createKubernetesAdapter,
-  type KubernetesAdapter,
-  loadKubeConfig,
-} from '../../cluster/kubernetes/index.js';
-import {
-  type Collector,
-  createCollector,
-  createReportStore,
-  formatReportText,
-  loadCollectorConfig,
-} from '../../collector/index.js';
+import type { KubernetesAdapter } from '../../cluster/kubernetes/index.js';
+import type { Collector } from '../../collector/index.js';
 import { DEFAULT_STREAM_NAME, DEFAULT_SUBJECT_ROOT } from '../../contract/subjects.js';
-import {
-  DEFAULT_VERIFY_CONFIG,
-  httpReportSource,
-  type ReportSource,
-  runVerify,
-  storeReportSource,
-  type VerifyResult,
-} from '../../kube/index.js';
-import { connectRedis } from '../../lib/redis.js';
-import { type RunningServer, startNatsServer, startRedisServer } from '../../lib/servers.js';
-import { loadScenario, PROBE_ENV } from '../../probe/index.js';
+import { DEFAULT_VERIFY_CONFIG } from '../../kube/config.js';
+import type { ReportSource, VerifyResult } from '../../kube/verify.js';
+import type { RunningServer } from '../../lib/servers.js';
+import { PROBE_ENV } from '../../probe/config.js';
 import { RuntimeFailure, UsageError } from '../errors.js';
 import { durationMs, positiveInt, score, url } from '../parse.js';
 import { action, optionsOf } from '../run.js';
@@ -165,7 +148,30 @@ async function verify(f: VerifyFlags): Promise<number> {
     throw new UsageError(
       '--collector-url needs --nats-url: the probes publish to the NATS that collector reads',
     );
-  const scenario = await loadScenario(f.scenario);
+  // Loaded here, not at start-up: client-node, the collector and the probes take seconds to import
+  // on a busy machine, and every other command would pay for them.
+  const [
+    { createKubernetesAdapter, loadKubeConfig },
+    collectorMod,
+    kube,
+    { connect },
+    redisMod,
+    serversMod,
+    probeMod,
+  ] = await Promise.all([
+    import('../../cluster/kubernetes/index.js'),
+    import('../../collector/index.js'),
+    import('../../kube/index.js'),
+    import('@nats-io/transport-node'),
+    import('../../lib/redis.js'),
+    import('../../lib/servers.js'),
+    import('../../probe/index.js'),
+  ]);
+  const { createCollector, createReportStore, formatReportText, loadCollectorConfig } = collectorMod;
+  const { httpReportSource, runVerify, storeReportSource } = kube;
+  const { connectRedis } = redisMod;
+  const { startNatsServer, startRedisServer } = serversMod;
+  const scenario = await probeMod.loadScenario(f.scenario);
   const kubeConfig = loadKubeConfig({
     ...(f.kubeconfig ? { kubeconfig: f.kubeconfig } : {}),
     ...(f.context ? { context: f.context } : {}),
@@ -249,7 +255,9 @@ async function verify(f: VerifyFlags): Promise<number> {
       },
       { adapter, nats: nc, reports, log, signal: abort.signal },
     );
-    process.stdout.write(f.json ? `${JSON.stringify(result, null, 2)}\n` : formatResult(result));
+    process.stdout.write(
+      f.json ? `${JSON.stringify(result, null, 2)}\n` : formatResult(result, formatReportText),
+    );
     return result.passed ? 0 : 1;
   } finally {
     process.off('SIGINT', onSigint);
@@ -257,7 +265,7 @@ async function verify(f: VerifyFlags): Promise<number> {
   }
 }
 
-function formatResult(r: VerifyResult): string {
+function formatResult(r: VerifyResult, formatReportText: (report: VerifyResult['report']) => string): string {
   const pct = (v: number | null) => (v === null ? 'n/a' : `${(v * 100).toFixed(2)}%`);
   const lines = [formatReportText(r.report).trimEnd(), ''];
   if (r.rollout.outcome !== 'complete')
