@@ -382,7 +382,9 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
       await appWatch.checkNow();
       if (appWatch.everListened && !appWatch.listening && connections.open === 0) markExited('port', {});
     }
-    const appRunning = exitedAt === undefined;
+    // Running means: it accepts connections or still holds some. An app that never listened is not
+    // waited for.
+    const appRunning = exitedAt === undefined && ((appWatch?.listening ?? false) || connections.open > 0);
     beginTermination(traffic.phase === 'serving' ? 'draining' : traffic.phase);
     emit('sigterm', {
       appRunning,
@@ -398,14 +400,13 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
       // A classic sidecar: keep proxying until the app stopped listening, or until only the final
       // flush's share of the grace period is left.
       const deadline = (terminationStartedAt ?? sigtermAt) + config.graceSeconds * 1000 - SIGTERM_MARGIN_MS;
-      const left = Math.max(0, deadline - clock.now());
-      await Promise.race([
-        appGone,
-        new Promise<void>((r) => {
-          cutWait = r;
-          setTimeout(r, left).unref();
-        }),
-      ]);
+      const deadlineReached = new Promise<void>((r) => {
+        cutWait = r;
+        setTimeout(r, Math.max(0, deadline - clock.now())).unref();
+      });
+      await Promise.race([appGone, deadlineReached]);
+      // Requests the app is still finishing after it closed its port go on through us.
+      await Promise.race([waitForInFlight(Math.max(0, deadline - clock.now())), deadlineReached]);
     }
     resolveInterrupt('agent-stopping');
     if (prestopPromise) await prestopPromise;
