@@ -75,7 +75,8 @@ const PORT_EXIT_CONFIRM_MS = 2000;
 // How long in-flight requests get to finish once the agent closes its own listener.
 const CLOSE_GRACE_MS = 300;
 
-const defaultClock: Clock = { now: () => performance.timeOrigin + performance.now() };
+const timeOrigin = performance.timeOrigin;
+const defaultClock: Clock = { now: () => timeOrigin + performance.now() };
 
 function listenOn(server: Server, hp: HostPort, setting: string): Promise<AddressInfo> {
   return new Promise((resolve, reject) => {

@@ -36,6 +36,8 @@ async function main() {
       DRAINWATCH_UPSTREAM: `127.0.0.1:${appPort}`,
       NATS_URL: nats.url,
       POD_NAME: 'bench-agent',
+      // V8 flags for the agent alone (e.g. --max-semi-space-size=1 to trade GC work for RSS).
+      NODE_OPTIONS: process.env.AGENT_NODE_OPTIONS ?? '',
     },
     /traffic=127\.0\.0\.1:(\d+) admin=/,
   );
