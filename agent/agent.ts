@@ -143,6 +143,8 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
   let started = false;
   let stopping: Promise<void> | undefined;
   let sigtermSeen = false;
+  // Set once the agent stops accepting traffic; a preStop call after that returns at once.
+  let closing = false;
   let ownNats: NatsConnection | undefined;
   let summaryTimer: NodeJS.Timeout | undefined;
   let lastSummaryAt = clock.now();
@@ -219,6 +221,8 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
       inFlight: traffic.inFlight,
     });
     tracing?.event('app stopped listening', { phase: traffic.phase });
+    // An app that closes its port is shutting down, preStop hook or not.
+    if (traffic.phase === 'serving' || traffic.phase === 'prestop') setPhase('draining');
     resolveAppGone();
     scheduleExitConfirm(clock.now());
   };
@@ -244,8 +248,10 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
   const prestop = (): Promise<PrestopResult> => {
     if (prestopPromise) return prestopPromise;
     const mode = config.prestop.mode;
-    if (traffic.phase !== 'serving' || stopping) {
-      // The app already got SIGTERM or exited: there is nothing left to hold it for.
+    // A classic sidecar hears SIGTERM as the app's preStop hook is called, so a hook arriving after
+    // our SIGTERM (phase `prestop`) still gets its wait; only once we close, or the app already got
+    // SIGTERM or exited, is there nothing left to hold it for.
+    if (closing || traffic.phase === 'draining' || traffic.phase === 'exited') {
       const result: PrestopResult = {
         mode,
         reason: exitedAt !== undefined ? 'app-exited' : 'agent-stopping',
@@ -394,8 +400,8 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
       websockets: traffic.websockets,
     });
     tracing?.event('sigterm', { appRunning });
-    // Without a preStop hook the app gets SIGTERM together with us.
-    if (traffic.phase === 'serving') setPhase('draining');
+    // SIGTERM to any container means the pod is terminating; the app's preStop hook may still come.
+    if (traffic.phase === 'serving') setPhase(appRunning ? 'prestop' : 'draining');
 
     if (appRunning && !options.immediate) {
       // A classic sidecar: keep proxying until the app stopped listening, or until only the final
@@ -409,6 +415,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
       // Requests the app is still finishing after it closed its port go on through us.
       await Promise.race([waitForInFlight(Math.max(0, deadline - clock.now())), deadlineReached]);
     }
+    closing = true;
     resolveInterrupt('agent-stopping');
     if (prestopPromise) await prestopPromise;
 
