@@ -34,14 +34,14 @@ export function createAgentCommand(): Command {
     .addOption(
       opt(
         '--prestop-min <duration>',
-        'adaptive preStop: shortest wait (default 3s)',
+        `adaptive preStop: shortest wait (default ${d.prestopMinMs / 1000}s)`,
         'DRAINWATCH_PRESTOP_MIN',
       ),
     )
     .addOption(
       opt(
         '--prestop-quiet <duration>',
-        'adaptive preStop: ends after this long without a new request (default 2s)',
+        `adaptive preStop: ends after this long without a new request (default ${d.prestopQuietMs / 1000}s)`,
         'DRAINWATCH_PRESTOP_QUIET',
       ),
     )
@@ -55,14 +55,14 @@ export function createAgentCommand(): Command {
     .addOption(
       opt(
         '--drain-budget <duration>',
-        "time kept free for the app's own drain (default 10s)",
+        `time kept free for the app's own drain (default ${d.drainBudgetMs / 1000}s)`,
         'DRAINWATCH_DRAIN_BUDGET',
       ),
     )
     .addOption(
       opt(
         '--summary-interval <duration>',
-        'traffic summary period (default 5s)',
+        `traffic summary period (default ${d.summaryIntervalMs / 1000}s)`,
         'DRAINWATCH_SUMMARY_INTERVAL',
       ),
     )
