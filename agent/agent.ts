@@ -466,9 +466,9 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
       connectNats();
       emit('agent.started', {
         version,
-        listen: `${listen.address}:${listen.port}`,
+        listen: formatHostPort({ host: listen.address, port: listen.port }),
         upstream: formatHostPort(config.upstream),
-        admin: `${adminAddr.address}:${adminAddr.port}`,
+        admin: formatHostPort({ host: adminAddr.address, port: adminAddr.port }),
         prestopPolicy:
           config.prestop.mode === 'fixed' ? `fixed:${config.prestop.fixedMs / 1000}` : 'adaptive',
         graceSeconds: config.graceSeconds,

@@ -1,5 +1,11 @@
 import { Command, Option } from 'commander';
-import { AGENT_DEFAULTS, type AgentFlags, createAgent, loadAgentConfig } from '../../agent/index.js';
+import {
+  AGENT_DEFAULTS,
+  type AgentFlags,
+  createAgent,
+  formatHostPort,
+  loadAgentConfig,
+} from '../../agent/index.js';
 import { action } from '../run.js';
 import { VERSION } from '../version.js';
 
@@ -89,7 +95,7 @@ export function createAgentCommand(): Command {
         const { listen, admin } = await agent.start();
         // A parent that started us with port 0 learns the ports from this one line.
         process.stdout.write(
-          `drainwatch agent listening traffic=${listen.address}:${listen.port} admin=${admin.address}:${admin.port}\n`,
+          `drainwatch agent listening traffic=${formatHostPort({ host: listen.address, port: listen.port })} admin=${formatHostPort({ host: admin.address, port: admin.port })}\n`,
         );
         await new Promise<void>((resolve) => {
           let signals = 0;
