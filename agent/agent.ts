@@ -136,8 +136,24 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
     connections,
   });
 
-  const trafficServer = createServer({ requestTimeout: 0 }, (req, res) => httpProxy.handle(req, res));
-  trafficServer.on('upgrade', (req, socket, head) => wsProxy.handleUpgrade(req, socket, head));
+  // A bug in our bookkeeping must cost one request, never the pod's whole traffic.
+  const trafficServer = createServer({ requestTimeout: 0 }, (req, res) => {
+    try {
+      httpProxy.handle(req, res);
+    } catch (err) {
+      process.emitWarning(`drainwatch agent: request handling failed: ${(err as Error).message}`);
+      if (!res.headersSent) res.writeHead(502).end();
+      else res.destroy();
+    }
+  });
+  trafficServer.on('upgrade', (req, socket, head) => {
+    try {
+      wsProxy.handleUpgrade(req, socket, head);
+    } catch (err) {
+      process.emitWarning(`drainwatch agent: upgrade handling failed: ${(err as Error).message}`);
+      socket.destroy();
+    }
+  });
   httpProxy.attach(trafficServer);
 
   let started = false;
