@@ -75,7 +75,8 @@ const PORT_EXIT_CONFIRM_MS = 2000;
 // How long in-flight requests get to finish once the agent closes its own listener.
 const CLOSE_GRACE_MS = 300;
 
-const defaultClock: Clock = { now: () => performance.timeOrigin + performance.now() };
+const timeOrigin = performance.timeOrigin;
+const defaultClock: Clock = { now: () => timeOrigin + performance.now() };
 
 function listenOn(server: Server, hp: HostPort, setting: string): Promise<AddressInfo> {
   return new Promise((resolve, reject) => {
@@ -135,13 +136,31 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
     connections,
   });
 
-  const trafficServer = createServer({ requestTimeout: 0 }, (req, res) => httpProxy.handle(req, res));
-  trafficServer.on('upgrade', (req, socket, head) => wsProxy.handleUpgrade(req, socket, head));
+  // A bug in our bookkeeping must cost one request, never the pod's whole traffic.
+  const trafficServer = createServer({ requestTimeout: 0 }, (req, res) => {
+    try {
+      httpProxy.handle(req, res);
+    } catch (err) {
+      process.emitWarning(`drainwatch agent: request handling failed: ${(err as Error).message}`);
+      if (!res.headersSent) res.writeHead(502).end();
+      else res.destroy();
+    }
+  });
+  trafficServer.on('upgrade', (req, socket, head) => {
+    try {
+      wsProxy.handleUpgrade(req, socket, head);
+    } catch (err) {
+      process.emitWarning(`drainwatch agent: upgrade handling failed: ${(err as Error).message}`);
+      socket.destroy();
+    }
+  });
   httpProxy.attach(trafficServer);
 
   let started = false;
   let stopping: Promise<void> | undefined;
   let sigtermSeen = false;
+  // Set once the agent stops accepting traffic; a preStop call after that returns at once.
+  let closing = false;
   let ownNats: NatsConnection | undefined;
   let summaryTimer: NodeJS.Timeout | undefined;
   let lastSummaryAt = clock.now();
@@ -218,6 +237,8 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
       inFlight: traffic.inFlight,
     });
     tracing?.event('app stopped listening', { phase: traffic.phase });
+    // An app that closes its port is shutting down, preStop hook or not.
+    if (traffic.phase === 'serving' || traffic.phase === 'prestop') setPhase('draining');
     resolveAppGone();
     scheduleExitConfirm(clock.now());
   };
@@ -243,8 +264,10 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
   const prestop = (): Promise<PrestopResult> => {
     if (prestopPromise) return prestopPromise;
     const mode = config.prestop.mode;
-    if (traffic.phase !== 'serving' || stopping) {
-      // The app already got SIGTERM or exited: there is nothing left to hold it for.
+    // A classic sidecar hears SIGTERM as the app's preStop hook is called, so a hook arriving after
+    // our SIGTERM (phase `prestop`) still gets its wait; only once we close, or the app already got
+    // SIGTERM or exited, is there nothing left to hold it for.
+    if (closing || traffic.phase === 'draining' || traffic.phase === 'exited') {
       const result: PrestopResult = {
         mode,
         reason: exitedAt !== undefined ? 'app-exited' : 'agent-stopping',
@@ -382,7 +405,9 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
       await appWatch.checkNow();
       if (appWatch.everListened && !appWatch.listening && connections.open === 0) markExited('port', {});
     }
-    const appRunning = exitedAt === undefined;
+    // Running means: it accepts connections or still holds some. An app that never listened is not
+    // waited for.
+    const appRunning = exitedAt === undefined && ((appWatch?.listening ?? false) || connections.open > 0);
     beginTermination(traffic.phase === 'serving' ? 'draining' : traffic.phase);
     emit('sigterm', {
       appRunning,
@@ -391,22 +416,22 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
       websockets: traffic.websockets,
     });
     tracing?.event('sigterm', { appRunning });
-    // Without a preStop hook the app gets SIGTERM together with us.
-    if (traffic.phase === 'serving') setPhase('draining');
+    // SIGTERM to any container means the pod is terminating; the app's preStop hook may still come.
+    if (traffic.phase === 'serving') setPhase(appRunning ? 'prestop' : 'draining');
 
     if (appRunning && !options.immediate) {
       // A classic sidecar: keep proxying until the app stopped listening, or until only the final
       // flush's share of the grace period is left.
       const deadline = (terminationStartedAt ?? sigtermAt) + config.graceSeconds * 1000 - SIGTERM_MARGIN_MS;
-      const left = Math.max(0, deadline - clock.now());
-      await Promise.race([
-        appGone,
-        new Promise<void>((r) => {
-          cutWait = r;
-          setTimeout(r, left).unref();
-        }),
-      ]);
+      const deadlineReached = new Promise<void>((r) => {
+        cutWait = r;
+        setTimeout(r, Math.max(0, deadline - clock.now())).unref();
+      });
+      await Promise.race([appGone, deadlineReached]);
+      // Requests the app is still finishing after it closed its port go on through us.
+      await Promise.race([waitForInFlight(Math.max(0, deadline - clock.now())), deadlineReached]);
     }
+    closing = true;
     resolveInterrupt('agent-stopping');
     if (prestopPromise) await prestopPromise;
 
@@ -457,9 +482,9 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
       connectNats();
       emit('agent.started', {
         version,
-        listen: `${listen.address}:${listen.port}`,
+        listen: formatHostPort({ host: listen.address, port: listen.port }),
         upstream: formatHostPort(config.upstream),
-        admin: `${adminAddr.address}:${adminAddr.port}`,
+        admin: formatHostPort({ host: adminAddr.address, port: adminAddr.port }),
         prestopPolicy:
           config.prestop.mode === 'fixed' ? `fixed:${config.prestop.fixedMs / 1000}` : 'adaptive',
         graceSeconds: config.graceSeconds,

@@ -137,7 +137,9 @@ export function isReusedConnection(socket: Socket): boolean {
 
 export function createHttpProxy(options: HttpProxyOptions): HttpProxy {
   const { upstream, pod, traffic, metrics, connections } = options;
-  const pool = new HttpAgent({ keepAlive: true, maxFreeSockets: 1024, scheduling: 'lifo' });
+  // Idle upstream connections beyond 256 are closed after a burst (like nginx's `keepalive`), so a
+  // spike of concurrent clients does not pin a socket pair each in memory for ever.
+  const pool = new HttpAgent({ keepAlive: true, maxFreeSockets: 256, scheduling: 'lifo' });
 
   const send = (
     req: IncomingMessage,
@@ -161,7 +163,11 @@ export function createHttpProxy(options: HttpProxyOptions): HttpProxy {
       agent: pool,
       setHost: false,
     });
-    upReq.on('socket', (socket) => connections.track(socket));
+    upReq.on('socket', (socket) => {
+      // Head and body are separate small writes: Nagle plus delayed ACKs would stall each by ~40 ms.
+      socket.setNoDelay(true);
+      connections.track(socket);
+    });
 
     upReq.on('response', (upRes) => {
       const status = upRes.statusCode ?? 502;
@@ -169,10 +175,6 @@ export function createHttpProxy(options: HttpProxyOptions): HttpProxy {
       upRes.pipe(res);
       upRes.on('error', () => {
         // The app reset the connection mid-body: the client must see a broken response, not a short one.
-        settle('upstream-reset', status);
-        res.destroy();
-      });
-      upRes.on('aborted', () => {
         settle('upstream-reset', status);
         res.destroy();
       });
@@ -227,6 +229,7 @@ export function createHttpProxy(options: HttpProxyOptions): HttpProxy {
       send(req, res, record, forwardedHeaders(req, pod), !hasBody(req));
     },
     attach(server) {
+      server.on('connection', (socket: Socket) => socket.setNoDelay(true));
       server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
         // Parser errors are the client's malformed HTTP; resets and timeouts are not bad requests.
         if (err.code?.startsWith('HPE_')) {

@@ -102,6 +102,18 @@ export function createTraffic(options: {
   let websocketsAtSigterm = 0;
   const websocketCloses: Record<string, number> = {};
 
+  // prom-client hashes the labels on every inc(); the children are few (4 phases × 6 classes).
+  const counters = new Map<string, ReturnType<AgentMetrics['requests']['labels']>>();
+  const requestCounter = (phase: Phase, cls: string) => {
+    const key = `${phase}|${cls}`;
+    let c = counters.get(key);
+    if (!c) {
+      c = metrics.requests.labels({ phase, status_class: cls });
+      counters.set(key, c);
+    }
+    return c;
+  };
+
   const arrive = (): void => {
     lastArrivalAt = clock.now();
     arrivals += 1;
@@ -161,7 +173,7 @@ export function createTraffic(options: {
         if (failed) inFlightCut += 1;
         else inFlightCompleted += 1;
       }
-      metrics.requests.inc({ phase: arrival, status_class: statusClass(status) });
+      requestCounter(arrival, statusClass(status)).inc();
       if (record.probeId !== undefined || failed || record.arrivalPhase !== phase) {
         emit('request', {
           requestId: `${options.idPrefix}-${record.seq}`,

@@ -1,5 +1,11 @@
 import { Command, Option } from 'commander';
-import { AGENT_DEFAULTS, type AgentFlags, createAgent, loadAgentConfig } from '../../agent/index.js';
+import {
+  AGENT_DEFAULTS,
+  type AgentFlags,
+  createAgent,
+  formatHostPort,
+  loadAgentConfig,
+} from '../../agent/index.js';
 import { action } from '../run.js';
 import { VERSION } from '../version.js';
 
@@ -34,14 +40,14 @@ export function createAgentCommand(): Command {
     .addOption(
       opt(
         '--prestop-min <duration>',
-        'adaptive preStop: shortest wait (default 3s)',
+        `adaptive preStop: shortest wait (default ${d.prestopMinMs / 1000}s)`,
         'DRAINWATCH_PRESTOP_MIN',
       ),
     )
     .addOption(
       opt(
         '--prestop-quiet <duration>',
-        'adaptive preStop: ends after this long without a new request (default 2s)',
+        `adaptive preStop: ends after this long without a new request (default ${d.prestopQuietMs / 1000}s)`,
         'DRAINWATCH_PRESTOP_QUIET',
       ),
     )
@@ -55,14 +61,14 @@ export function createAgentCommand(): Command {
     .addOption(
       opt(
         '--drain-budget <duration>',
-        "time kept free for the app's own drain (default 10s)",
+        `time kept free for the app's own drain (default ${d.drainBudgetMs / 1000}s)`,
         'DRAINWATCH_DRAIN_BUDGET',
       ),
     )
     .addOption(
       opt(
         '--summary-interval <duration>',
-        'traffic summary period (default 5s)',
+        `traffic summary period (default ${d.summaryIntervalMs / 1000}s)`,
         'DRAINWATCH_SUMMARY_INTERVAL',
       ),
     )
@@ -89,7 +95,7 @@ export function createAgentCommand(): Command {
         const { listen, admin } = await agent.start();
         // A parent that started us with port 0 learns the ports from this one line.
         process.stdout.write(
-          `drainwatch agent listening traffic=${listen.address}:${listen.port} admin=${admin.address}:${admin.port}\n`,
+          `drainwatch agent listening traffic=${formatHostPort({ host: listen.address, port: listen.port })} admin=${formatHostPort({ host: admin.address, port: admin.port })}\n`,
         );
         await new Promise<void>((resolve) => {
           let signals = 0;

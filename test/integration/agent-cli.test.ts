@@ -85,7 +85,10 @@ describe('drainwatch agent (CLI process)', () => {
   });
 
   it('as a classic sidecar, keeps proxying after SIGTERM until the app stops listening, then flushes and exits 0', async () => {
-    const { agent, app, ns } = await started({ DRAINWATCH_GRACE_SECONDS: '30' });
+    const { agent, app, ns } = await started({
+      DRAINWATCH_GRACE_SECONDS: '30',
+      DRAINWATCH_PRESTOP: 'fixed:0.5',
+    });
     const health = await request(`${agent.adminUrl}/healthz`);
     expect(health.statusCode).toBe(200);
     await health.body.text();
@@ -94,10 +97,13 @@ describe('drainwatch agent (CLI process)', () => {
     await pollUntil(
       async () => {
         const st = (await (await request(`${agent.adminUrl}/state`)).body.json()) as { phase: string };
-        return st.phase === 'draining';
+        return st.phase === 'prestop';
       },
-      { timeoutMs: 10_000, what: 'agent draining after SIGTERM' },
+      { timeoutMs: 10_000, what: 'termination started after SIGTERM' },
     );
+    // The app's preStop hook arrives as the agent already has SIGTERM: it still gets its wait.
+    const hook = await request(`${agent.adminUrl}/prestop`);
+    expect(((await hook.body.json()) as { reason: string }).reason).toBe('fixed-elapsed');
     const during = await request(`${agent.trafficUrl}/still-serving`);
     expect(during.statusCode).toBe(200);
     expect(await during.body.text()).toBe('ok');
@@ -115,6 +121,9 @@ describe('drainwatch agent (CLI process)', () => {
     const sigterm = events.find((e) => e.kind === 'sigterm');
     expect(sigterm?.data).toMatchObject({ appRunning: true, phase: 'serving' });
     expect(events.map((e) => e.kind)).toContain('app.stopped-listening');
+    expect(events.find((e) => e.kind === 'prestop.finished')?.data).toMatchObject({
+      reason: 'fixed-elapsed',
+    });
     expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
   });
 

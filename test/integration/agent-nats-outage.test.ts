@@ -133,4 +133,73 @@ describe('agent publishing through a NATS outage', () => {
       await app2.close();
     }
   });
+
+  it('with a full buffer drops traffic events, keeps every lifecycle event, and counts the drops', async () => {
+    const ns = testNamespace();
+    const app3 = await startUpstreamApp();
+    let nc: NatsConnection = await natsClient(servers.nats);
+    await createTestStream(nc, ns);
+    await nc.close();
+    const a = await startAgentUnderTest({
+      upstreamPort: app3.port,
+      natsUrl: servers.nats.url,
+      ns,
+      env: { DRAINWATCH_BUFFER_SIZE: '5', DRAINWATCH_PRESTOP: 'fixed:0.1' },
+    });
+    try {
+      await pollUntil(() => a.agent.state().events.published >= 1, {
+        timeoutMs: 15_000,
+        what: 'agent.started published',
+      });
+      await servers.nats.pause();
+      for (let i = 0; i < 30; i++) {
+        const res = await request(`${a.trafficUrl}/flood`, { headers: { 'x-drainwatch-probe': `f-${i}` } });
+        await res.body.text();
+      }
+      const pre = await request(`${a.adminUrl}/prestop`);
+      await pre.body.text();
+      const exited = await request(`${a.adminUrl}/lifecycle/app-exited`, {
+        method: 'POST',
+        body: '{"code":0}',
+      });
+      await exited.body.text();
+      expect(a.agent.state().events.dropped).toBeGreaterThanOrEqual(25);
+      const metrics = await a.registry.getSingleMetricAsString('drainwatch_agent_events_dropped_total');
+      expect(metrics).toMatch(/drainwatch_agent_events_dropped_total\{kind="request"\} \d+/);
+      await servers.nats.resume();
+      await pollUntil(() => a.agent.state().events.buffered === 0, {
+        timeoutMs: 30_000,
+        what: 'buffer drained',
+      });
+      await a.agent.stop();
+      nc = await natsClient(servers.nats);
+      try {
+        const events = await waitForEvents(
+          nc,
+          ns,
+          (evs) => evs.some((e) => e.kind === 'drain.summary'),
+          'drain summary',
+        );
+        expect(events.filter((e) => LIFECYCLE_KINDS.has(e.kind)).map((e) => e.kind)).toEqual([
+          'agent.started',
+          'prestop.started',
+          'prestop.finished',
+          'app.exited',
+          'sigterm',
+          'drain.summary',
+        ]);
+        // Seqs still rise; the drops show as gaps the collector can count.
+        const seqs = events.map((e) => e.seq);
+        expect(seqs).toEqual([...seqs].sort((x, y) => x - y));
+        expect(seqs.at(-1)! - seqs.length).toBeGreaterThanOrEqual(25);
+        const drain = events.find((e) => e.kind === 'drain.summary');
+        expect(drain?.kind === 'drain.summary' && drain.data.eventsDropped).toBeGreaterThanOrEqual(25);
+      } finally {
+        await nc.close();
+      }
+    } finally {
+      await a.agent.stop({ immediate: true });
+      await app3.close();
+    }
+  });
 });

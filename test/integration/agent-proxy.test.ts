@@ -157,6 +157,29 @@ describe('agent HTTP proxy', () => {
     });
   });
 
+  it('cuts the client off when the app resets mid-body, recorded as upstream-reset', async () => {
+    app.setHandler((req, res) => {
+      res.writeHead(200, { 'content-length': '1000' });
+      res.write('partial');
+      setTimeout(() => req.socket.destroy(), 20);
+    });
+    const err = await request(`${a.trafficUrl}/cut`, { headers: { 'x-drainwatch-probe': 'cut-1' } })
+      .then((r) => r.body.text())
+      .then(
+        () => undefined,
+        (e: Error) => e,
+      );
+    expect(err).toBeInstanceOf(Error);
+    const events = await waitForEvents(
+      nc,
+      a.ns,
+      (evs) => evs.some((e) => e.kind === 'request' && e.data.probeId === 'cut-1'),
+      'cut event',
+    );
+    const ev = events.find((e) => e.kind === 'request' && e.data.probeId === 'cut-1');
+    expect(ev?.data).toMatchObject({ outcome: 'upstream-reset', status: 200 });
+  });
+
   it('records a client that aborts mid-request', async () => {
     let release: () => void = () => undefined;
     app.setHandler((_req, res) => {
