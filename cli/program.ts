@@ -1,27 +1,27 @@
-import { Command, CommanderError } from 'commander';
-import { createAgentCommand } from './commands/agent.js';
-import { createCollectorCommand } from './commands/collector.js';
-import { createInjectCommand } from './commands/inject.js';
-import { createLintCommand } from './commands/lint.js';
-import { createProbeCommand } from './commands/probe.js';
-import { createRehearseCommand } from './commands/rehearse.js';
-import { createReportCommand } from './commands/report.js';
-import { createVerifyCommand } from './commands/verify.js';
+import { type Command, Command as CommandClass, CommanderError } from 'commander';
 import { EXIT } from './errors.js';
 import { VERSION } from './version.js';
 
-export function createProgram(): Command {
-  const program = new Command('drainwatch')
+// Each command is loaded on demand: the agent runs as a sidecar in every pod and must not carry the
+// collector's, the probes' or client-node's modules in its memory.
+const COMMANDS: ReadonlyArray<readonly [string, () => Promise<Command>]> = [
+  ['agent', async () => (await import('./commands/agent.js')).createAgentCommand()],
+  ['collector', async () => (await import('./commands/collector.js')).createCollectorCommand()],
+  ['probe', async () => (await import('./commands/probe.js')).createProbeCommand()],
+  ['rehearse', async () => (await import('./commands/rehearse.js')).createRehearseCommand()],
+  ['verify', async () => (await import('./commands/verify.js')).createVerifyCommand()],
+  ['inject', async () => (await import('./commands/inject.js')).createInjectCommand()],
+  ['lint', async () => (await import('./commands/lint.js')).createLintCommand()],
+  ['report', async () => (await import('./commands/report.js')).createReportCommand()],
+];
+
+/** The program; with `only`, just that command (its own --help and parsing are unchanged). */
+export async function createProgram(only?: string): Promise<Command> {
+  const program = new CommandClass('drainwatch')
     .description('Proof that a Kubernetes rollout was invisible to users.')
-    .version(VERSION, '-V, --version')
-    .addCommand(createAgentCommand())
-    .addCommand(createCollectorCommand())
-    .addCommand(createProbeCommand())
-    .addCommand(createRehearseCommand())
-    .addCommand(createVerifyCommand())
-    .addCommand(createInjectCommand())
-    .addCommand(createLintCommand())
-    .addCommand(createReportCommand());
+    .version(VERSION, '-V, --version');
+  const wanted = COMMANDS.filter(([name]) => only === undefined || name === only);
+  for (const [, load] of wanted.length ? wanted : COMMANDS) program.addCommand(await load());
   applyCommon(program);
   return program;
 }
@@ -38,7 +38,8 @@ function applyCommon(cmd: Command): void {
 
 /** Runs the CLI and returns the exit code (it never calls process.exit itself). */
 export async function runCli(argv: readonly string[]): Promise<number> {
-  const program = createProgram();
+  const first = argv[0];
+  const program = await createProgram(first && COMMANDS.some(([name]) => name === first) ? first : undefined);
   try {
     await program.parseAsync([...argv], { from: 'user' });
   } catch (err) {

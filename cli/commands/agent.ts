@@ -91,7 +91,15 @@ export function createAgentCommand(): Command {
     .action(
       action('agent', async (flags: AgentFlags) => {
         const config = loadAgentConfig(flags, process.env);
-        const agent = createAgent(config, { version: VERSION });
+        // In a pod, adaptive preStop also waits for the EndpointSlices to mark this pod terminating.
+        // client-node is loaded only there, so the agent stays small everywhere else.
+        const endpointsTerminating = process.env.KUBERNETES_SERVICE_HOST
+          ? (await import('../../cluster/kubernetes/index.js')).inClusterEndpointsSeam(process.env)
+          : undefined;
+        const agent = createAgent(config, {
+          version: VERSION,
+          ...(endpointsTerminating ? { endpointsTerminating } : {}),
+        });
         const { listen, admin } = await agent.start();
         // A parent that started us with port 0 learns the ports from this one line.
         process.stdout.write(
