@@ -125,7 +125,14 @@ describe('agent HTTP proxy', () => {
     const dead = await startUpstreamApp();
     const deadPort = dead.port;
     await dead.close();
-    const b = await startAgentUnderTest({ upstreamPort: deadPort, natsUrl: servers.nats.url, ns: a.ns });
+    // It shares the test's NATS connection: on a loaded machine its own first connect could outlast
+    // the 2 s final flush of an immediate stop, and this test is about outcomes, not connecting.
+    const b = await startAgentUnderTest({
+      upstreamPort: deadPort,
+      natsUrl: servers.nats.url,
+      ns: a.ns,
+      deps: { nats: nc },
+    });
     try {
       const refused = await request(`${b.trafficUrl}/refused`, {
         headers: { 'x-drainwatch-probe': 'refused-1' },
