@@ -7,6 +7,10 @@ import { publishAll } from '../helpers/collector-scenario.js';
 import { SAMPLE_DATA } from '../helpers/sample-events.js';
 
 describe('collector rollout windows', () => {
+  const gauge = async (name: string, workload: string): Promise<number | undefined> => {
+    const m = (await collector.registry.getMetricsAsJSON()).find((x) => x.name === name);
+    return m?.values.find((v) => v.labels.workload === workload)?.value;
+  };
   let env: CollectorEnv;
   let collector: Collector;
   // The quiet timeout is judged against this clock, so a slow machine cannot close a rollout early.
@@ -46,6 +50,13 @@ describe('collector rollout windows', () => {
     expect(open).toHaveLength(1);
     expect(open[0]).toMatchObject({ trigger: 'implicit', outcome: 'open' });
     const id = open[0]!.rolloutId;
+    // cart-2 is between preStop and exit; cart-1 has exited.
+    await pollUntil(
+      async () =>
+        (await gauge('drainwatch_rollout_in_progress', 'cart')) === 1 &&
+        (await gauge('drainwatch_pods_terminating', 'cart')) === 1,
+      { timeoutMs: 30_000, what: 'the in-progress gauges' },
+    );
 
     now = t0 + 400 + 1500;
     const closed = await pollUntil(
@@ -57,6 +68,12 @@ describe('collector rollout windows', () => {
     );
     // Closed at its last pod activity, not at the moment the timeout noticed.
     expect(closed.finishedAt).toBe(new Date(t0 + 400).toISOString());
+    await pollUntil(
+      async () =>
+        (await gauge('drainwatch_rollout_in_progress', 'cart')) === 0 &&
+        (await gauge('drainwatch_pods_terminating', 'cart')) === 0,
+      { timeoutMs: 30_000, what: 'the in-progress gauges to drop' },
+    );
 
     // A preStop that arrives late but happened inside the closed window belongs to it.
     const p3 = pod('cart-3');
