@@ -36,7 +36,9 @@ export type Op =
     ]
   | readonly ['rot', wk: string, ns: string, wl: string, t: string, implicitId: string, quietMs: string]
   | readonly ['roa', wk: string, t: string]
-  | readonly ['dl', key: string, value: string, max: string];
+  | readonly ['dl', key: string, value: string, max: string]
+  | readonly ['term', terminating: string, exited: string, score: string, member: string]
+  | readonly ['exit', terminating: string, exited: string, member: string];
 
 /** Writes of one event; `id` null for writes that need no idempotency record (dead letters). */
 export interface Entry {
@@ -200,6 +202,15 @@ local function apply(op)
     ro_touch(op[2], op[3], op[4], tonumber(op[5]), op[6], tonumber(op[7]))
   elseif o == 'roa' then
     ro_activity(op[2], tonumber(op[3]))
+  elseif o == 'term' then
+    if redis.call('SISMEMBER', P .. op[3], op[5]) == 0 then
+      redis.call('ZADD', P .. op[2], 'NX', op[4], op[5])
+      touched[P .. op[2]] = true
+    end
+  elseif o == 'exit' then
+    redis.call('SADD', P .. op[3], op[4])
+    redis.call('ZREM', P .. op[2], op[4])
+    touched[P .. op[3]] = true
   elseif o == 'dl' then
     redis.call('LPUSH', P .. op[2], op[3])
     redis.call('LTRIM', P .. op[2], 0, tonumber(op[4]) - 1)
@@ -322,14 +333,18 @@ export function eventOps(event: AnyEvent, options: OpsOptions, raw?: string): Op
     case 'sigterm': {
       const term = `${event.pod ?? ''}|${event.instance}`;
       ops.push(['zlt', KEYS.terminations(wk), ts, term]);
+      ops.push(['term', KEYS.terminating(wk), KEYS.exited(wk), ts, term]);
       const implicitId = `${event.workload}-${compactTime(t)}-${event.id.slice(0, 6)}`;
       ops.push(['rot', wk, ns, event.workload, ts, implicitId, String(options.quietMs)]);
       break;
     }
-    case 'prestop.finished':
-    case 'app.stopped-listening':
     case 'app.exited':
     case 'drain.summary':
+      ops.push(['exit', KEYS.terminating(wk), KEYS.exited(wk), `${event.pod ?? ''}|${event.instance}`]);
+      ops.push(['roa', wk, ts]);
+      break;
+    case 'prestop.finished':
+    case 'app.stopped-listening':
     case 'endpoints.propagated':
       ops.push(['roa', wk, ts]);
       break;

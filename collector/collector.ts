@@ -16,7 +16,6 @@ import {
 } from './errors.js';
 import { createHttpApp } from './http.js';
 import { type Clock, createIngest, type Ingest, type Logger } from './ingest.js';
-import { KEYS } from './keys.js';
 import { createCollectorMetrics } from './metrics.js';
 import { createReportStore, type ReportStore } from './store.js';
 import { createRolloutTracer } from './tracing.js';
@@ -50,11 +49,6 @@ const STDERR_LOG: Logger = {
   error: (m) => process.stderr.write(`drainwatch collector: ${m}\n`),
 };
 
-function decodeWorkload(wk: string): { namespace: string; workload: string } {
-  const [ns = '', wl = ''] = wk.split('/');
-  return { namespace: decodeURIComponent(ns), workload: decodeURIComponent(wl) };
-}
-
 export function createCollector(config: CollectorConfig, deps: CollectorDeps = {}): Collector {
   const registry = deps.registry ?? new Registry();
   const clock = deps.clock ?? { now: () => Date.now() };
@@ -75,6 +69,8 @@ export function createCollector(config: CollectorConfig, deps: CollectorDeps = {
   let stopping: Promise<void> | undefined;
   let closeChain: Promise<void> = Promise.resolve();
   let refreshing: Promise<void> | undefined;
+  /** Workloads whose score gauges have been set by this process. */
+  const scored = new Set<string>();
 
   const setRedis = (up: boolean) => {
     redisUp = up;
@@ -89,6 +85,8 @@ export function createCollector(config: CollectorConfig, deps: CollectorDeps = {
     const report = await store!.getReport(id);
     if (!report) return;
     metrics.recordClosed(report, clock.now());
+    metrics.setLatest(report, config.gate);
+    scored.add(`${report.namespace}/${report.workload}`);
     tracer.record(report);
   }
 
@@ -121,13 +119,19 @@ export function createCollector(config: CollectorConfig, deps: CollectorDeps = {
         const closed = await applier!.sweep(clock.now(), config.rolloutQuietMs);
         onNotes(closed.map((id) => `closed|${id}`));
       }
-      const open = new Set(await store.openRollouts());
-      for (const wk of await redis.smembers(KEYS.workloads)) {
-        const { namespace, workload } = decodeWorkload(wk);
-        const latest = await store.latestRollout(namespace, workload);
-        if (!latest) continue;
-        metrics.setLatest(latest, config.gate);
-        metrics.setOpen(namespace, workload, open.has(latest.rolloutId) ? latest : undefined);
+      // Cheap figures every time; the score gauges come from reports, which cost a full read of a
+      // rollout's events: they are set when a rollout closes, and once per workload at start-up
+      // (another replica may have closed it).
+      for (const s of await store.workloadStatus()) {
+        metrics.setOpen(s.namespace, s.workload, s.openRolloutId !== null, s.terminating);
+        const key = `${s.namespace}/${s.workload}`;
+        if (scored.has(key)) continue;
+        scored.add(key);
+        const [latest] = (
+          await store.listRollouts({ namespace: s.namespace, workload: s.workload, limit: 5 })
+        ).filter((r) => r.outcome !== 'open');
+        const report = latest ? await store.getReport(latest.rolloutId) : undefined;
+        if (report) metrics.setLatest(report, config.gate);
       }
       metrics.expirePodSeries(clock.now());
     } catch (err) {

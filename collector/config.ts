@@ -167,8 +167,31 @@ function ratio(setting: string, value: string): number {
 
 const NAME = /^[A-Za-z0-9_-]+$/;
 
+const FLAG_OF: Readonly<Record<string, string>> = Object.fromEntries(
+  Object.entries(COLLECTOR_ENV).map(([key, envName]) => [
+    envName,
+    `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`,
+  ]),
+);
+
 /** Reads the collector's settings; throws one CollectorConfigError naming the first bad setting. */
 export function loadCollectorConfig(flags: CollectorFlags = {}, env: Env = process.env): CollectorConfig {
+  try {
+    return load(flags, env);
+  } catch (err) {
+    // Name the flag too, as the user may have set either.
+    if (
+      err instanceof CollectorConfigError &&
+      FLAG_OF[err.setting] &&
+      err.setting !== COLLECTOR_ENV.otlpEndpoint
+    ) {
+      throw new CollectorConfigError(err.setting, err.detail, FLAG_OF[err.setting]);
+    }
+    throw err;
+  }
+}
+
+function load(flags: CollectorFlags, env: Env): CollectorConfig {
   const D = COLLECTOR_DEFAULTS;
   const E = COLLECTOR_ENV;
   const get = (key: keyof CollectorFlags & keyof typeof E) => pick(flags[key], env, E[key]);

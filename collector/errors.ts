@@ -5,10 +5,13 @@ export class CollectorConfigError extends Error {
   readonly code = 'config-invalid';
   /** The setting at fault, as its environment variable name. */
   readonly setting: string;
-  constructor(setting: string, message: string) {
-    super(`${setting}: ${message}`);
+  /** What is wrong with it, without the setting's name. */
+  readonly detail: string;
+  constructor(setting: string, detail: string, flag?: string) {
+    super(`${setting}${flag ? ` (${flag})` : ''}: ${detail}`);
     this.name = 'CollectorConfigError';
     this.setting = setting;
+    this.detail = detail;
   }
 }
 

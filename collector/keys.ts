@@ -22,6 +22,10 @@ export const KEYS = {
   workloadRollouts: (wk: string) => `w:${wk}:ro`,
   /** ZSET `<pod>|<instance>` by the time its termination started (preStop or SIGTERM). */
   terminations: (wk: string) => `w:${wk}:term`,
+  /** ZSET `<pod>|<instance>` by termination start, while the pod has not exited. */
+  terminating: (wk: string) => `w:${wk}:terminating`,
+  /** SET `<pod>|<instance>` that exited (so a late preStop cannot mark them terminating again). */
+  exited: (wk: string) => `w:${wk}:exited`,
   /** ZSET of probe events (JSON) by event time. */
   probe: (wk: string) => `w:${wk}:probe`,
   /** ZSET of traffic summaries (JSON) by event time. */

@@ -40,7 +40,7 @@ export interface CollectorMetrics {
   /** Sets the "latest rollout" gauges of a workload from its newest report. */
   setLatest(report: RolloutReport, gate: number): void;
   /** Sets the workload gauges that describe what is open right now. */
-  setOpen(namespace: string, workload: string, open: RolloutReport | undefined): void;
+  setOpen(namespace: string, workload: string, open: boolean, terminating: number): void;
   /** Removes per-termination pod series older than the expiry. */
   expirePodSeries(nowMs: number): void;
 }
@@ -116,12 +116,9 @@ export function createCollectorMetrics(
         drain.gatePassed.set(wl, v !== null && v >= gate ? 1 : 0);
       }
     },
-    setOpen(namespace, workload, open) {
+    setOpen(namespace, workload, open, terminating) {
       const wl: Labels = { namespace, workload };
       drain.rolloutInProgress.set(wl, open ? 1 : 0);
-      const terminating = open
-        ? open.terminations.filter((t) => t.uncleanReasons.includes('exit-not-seen')).length
-        : 0;
       drain.podsTerminating.set(wl, terminating);
     },
     expirePodSeries(nowMs) {

@@ -333,10 +333,11 @@ export function computeReport(facts: ReportFacts, options: { gate?: number } = {
   };
 
   // Sessions: who issued each one, and was that pod terminating or gone at a given moment?
-  const sessionCause = (sessionId: string, t: number): Cause => {
+  const sessionCause = (sessionId: string, t: number, issuedBy?: string): Cause => {
     const logins = facts.logins.get(sessionId) ?? [];
-    let issuer: string | null = null;
-    for (const l of logins) if (l.atMs <= t) issuer = l.issuedBy;
+    let issuer: string | null = issuedBy ?? null;
+    // The loss event names the issuer itself (the probe knows it); else the latest login says.
+    if (issuer === null) for (const l of logins) if (l.atMs <= t) issuer = l.issuedBy;
     if (issuer === null) return 'other';
     const termStart = facts.terminationStartByPod.get(issuer);
     return termStart !== undefined && termStart <= t ? 'session-in-memory' : 'other';
@@ -432,7 +433,7 @@ export function computeReport(facts: ReportFacts, options: { gate?: number } = {
       sessionsActive.add(d.sessionId);
       if (d.event === 'lost') {
         const t = Date.parse(d.at);
-        noteLoss(d.sessionId, t, sessionCause(d.sessionId, t));
+        noteLoss(d.sessionId, t, sessionCause(d.sessionId, t, d.issuedBy));
       }
     } else if (p.kind === 'probe.websocket') {
       const d = p.data as EventData<'probe.websocket'>;

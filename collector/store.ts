@@ -39,6 +39,13 @@ export interface ReportOptions {
 
 export interface TimelineEntry extends StoredPodEvent {}
 
+export interface WorkloadStatus {
+  readonly namespace: string;
+  readonly workload: string;
+  readonly openRolloutId: string | null;
+  readonly terminating: number;
+}
+
 export interface DeadLetterEntry {
   readonly reason: string;
   readonly field: string;
@@ -56,6 +63,11 @@ export interface ReportStore {
   ): Promise<RolloutReport | undefined>;
   /** Ids of rollouts open now, by workload key. */
   openRollouts(): Promise<string[]>;
+  /**
+   * Every workload seen, with its open rollout (if any) and how many of its pods are between
+   * termination start and exit now. Cheap: no report is computed.
+   */
+  workloadStatus(): Promise<WorkloadStatus[]>;
   timeline(namespace: string, pod: string): Promise<TimelineEntry[]>;
   deadLetters(limit?: number): Promise<DeadLetterEntry[]>;
 }
@@ -277,6 +289,24 @@ export function createReportStore(redis: Redis): ReportStore {
     },
     async openRollouts() {
       return Object.values(await redis.hgetall(KEYS.open));
+    },
+    async workloadStatus() {
+      const [wks, open] = await Promise.all([redis.smembers(KEYS.workloads), redis.hgetall(KEYS.open)]);
+      const out: WorkloadStatus[] = [];
+      for (const wk of wks.sort()) {
+        const [ns = '', wl = ''] = wk.split('/');
+        const id = open[wk] ?? null;
+        const start = id ? await redis.hget(KEYS.rollout(id), 'startedAt') : null;
+        // Only terminations of the open rollout count: a pod whose agent vanished stays behind otherwise.
+        const terminating = start === null ? 0 : await redis.zcount(KEYS.terminating(wk), start, '+inf');
+        out.push({
+          namespace: decodeURIComponent(ns),
+          workload: decodeURIComponent(wl),
+          openRolloutId: id,
+          terminating,
+        });
+      }
+      return out;
     },
     async timeline(namespace, pod) {
       return events(await redis.zrange(KEYS.timeline(namespace, pod), '0', '-1')).map(

@@ -87,7 +87,14 @@ export function createCollectorCommand(): Command {
         process.once('SIGTERM', stop);
         process.once('SIGINT', stop);
       });
-      const { http } = await collector.start();
+      let http: Awaited<ReturnType<typeof collector.start>>['http'];
+      try {
+        ({ http } = await collector.start());
+      } catch (err) {
+        // Close whatever did connect, so the process can exit with the error's code.
+        await collector.stop();
+        throw err;
+      }
       process.stdout.write(`drainwatch collector listening on http://${http.address}:${http.port}\n`);
       await stopped;
       return 0;

@@ -30,6 +30,9 @@ export async function startCollectorEnv(): Promise<CollectorEnv> {
     DRAINWATCH_STREAM: ns.streamName,
     DRAINWATCH_CONSUMER: 'collector-test',
     DRAINWATCH_ACK_WAIT: '3s',
+    // Scripted rollouts carry fixed past times: a real-clock quiet timeout would close them
+    // while they are being published. The rollout-window test sets its own, with a fake clock.
+    DRAINWATCH_ROLLOUT_QUIET: '1000d',
     ...overrides,
   });
   return {

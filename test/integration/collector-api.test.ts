@@ -79,6 +79,10 @@ describe('collector HTTP API, metrics and traces', () => {
       /drainwatch_pod_drain_seconds\{namespace="shop",workload="quote",pod="quote-b"\} 30/,
     );
     expect(text).not.toMatch(/session(_id)?="/);
+    // The closed rollout's scores are the workload's latest.
+    expect(text).toMatch(/drainwatch_session_persistence_ratio\{namespace="shop",workload="quote"\} 0\.333/);
+    expect(text).toMatch(/drainwatch_clean_terminations_ratio\{namespace="shop",workload="quote"\} 0\.333/);
+    expect(text).toMatch(/drainwatch_gate_passed\{namespace="shop",workload="quote"\} 0/);
   });
 
   it('exports one trace per rollout with a span per pod termination over OTLP/HTTP', async () => {

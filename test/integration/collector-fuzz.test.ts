@@ -55,6 +55,8 @@ describe('collector fuzz', () => {
   let env: CollectorEnv;
   let collector: Collector;
   const registry = new Registry();
+  const warnings: string[] = [];
+  const frozen = Date.now();
 
   beforeAll(async () => {
     env = await startCollectorEnv();
@@ -64,7 +66,9 @@ describe('collector fuzz', () => {
         nats: env.nc,
         redis: env.redis,
         registry,
-        log: { warn() {}, error() {} },
+        log: { warn: (m) => warnings.push(m), error() {} },
+        // A clock that stands still: the whole run is "within one minute", however slow the machine.
+        clock: { now: () => frozen },
       },
     );
     await collector.start();
@@ -165,6 +169,12 @@ describe('collector fuzz', () => {
     expect(await metric(registry, 'drainwatch_events_invalid_total')).toBe(invalid);
     expect(await metric(registry, 'drainwatch_events_applied_total')).toBe(validIds.size);
     expect(await metric(registry, 'drainwatch_events_duplicate_total')).toBe(valid - validIds.size);
+    // Logged at most once per reason per minute, however many were refused.
+    const reasons = (await registry.getMetricsAsJSON()).find(
+      (m) => m.name === 'drainwatch_events_invalid_total',
+    )!.values.length;
+    expect(warnings.length).toBeGreaterThan(0);
+    expect(warnings.length).toBeLessThanOrEqual(reasons);
     // The dead-letter list stays bounded.
     expect(await collector.store.deadLetters(1000)).toHaveLength(100);
   }, 180_000);

@@ -7,14 +7,23 @@ import { publishAll } from '../helpers/collector-scenario.js';
 import { SAMPLE_DATA } from '../helpers/sample-events.js';
 
 describe('collector rollout windows', () => {
+  const gauge = async (name: string, workload: string): Promise<number | undefined> => {
+    const m = (await collector.registry.getMetricsAsJSON()).find((x) => x.name === name);
+    return m?.values.find((v) => v.labels.workload === workload)?.value;
+  };
   let env: CollectorEnv;
   let collector: Collector;
+  // The quiet timeout is judged against this clock, so a slow machine cannot close a rollout early.
+  const t0 = Date.now();
+  let now = t0;
+  const clock = { now: () => now };
 
   beforeAll(async () => {
     env = await startCollectorEnv();
     collector = createCollector(env.config({ DRAINWATCH_ROLLOUT_QUIET: '1s' }), {
       nats: env.nc,
       redis: env.redis,
+      clock,
     });
     await collector.start();
   });
@@ -25,7 +34,6 @@ describe('collector rollout windows', () => {
 
   it('opens at the first preStop, closes after the quiet timeout, keeps late events in their window', async () => {
     const pod = (name: string) => createEventSequencer({ namespace: 'shop', workload: 'cart', pod: name });
-    const t0 = Date.now();
     const p1 = pod('cart-1');
     const p2 = pod('cart-2');
     await publishAll(
@@ -42,7 +50,15 @@ describe('collector rollout windows', () => {
     expect(open).toHaveLength(1);
     expect(open[0]).toMatchObject({ trigger: 'implicit', outcome: 'open' });
     const id = open[0]!.rolloutId;
+    // cart-2 is between preStop and exit; cart-1 has exited.
+    await pollUntil(
+      async () =>
+        (await gauge('drainwatch_rollout_in_progress', 'cart')) === 1 &&
+        (await gauge('drainwatch_pods_terminating', 'cart')) === 1,
+      { timeoutMs: 30_000, what: 'the in-progress gauges' },
+    );
 
+    now = t0 + 400 + 1500;
     const closed = await pollUntil(
       async () => {
         const [r] = await collector.store.listRollouts({ namespace: 'shop', workload: 'cart' });
@@ -52,6 +68,12 @@ describe('collector rollout windows', () => {
     );
     // Closed at its last pod activity, not at the moment the timeout noticed.
     expect(closed.finishedAt).toBe(new Date(t0 + 400).toISOString());
+    await pollUntil(
+      async () =>
+        (await gauge('drainwatch_rollout_in_progress', 'cart')) === 0 &&
+        (await gauge('drainwatch_pods_terminating', 'cart')) === 0,
+      { timeoutMs: 30_000, what: 'the in-progress gauges to drop' },
+    );
 
     // A preStop that arrives late but happened inside the closed window belongs to it.
     const p3 = pod('cart-3');
@@ -78,18 +100,18 @@ describe('collector rollout windows', () => {
   });
 
   it('an explicit rollout.started takes over the implicit rollout its early preStops opened', async () => {
-    const t0 = Date.now() + 60_000;
+    const start = now + 60_000;
     const p = createEventSequencer({ namespace: 'shop', workload: 'basket', pod: 'basket-1' });
     const control = createEventSequencer({ namespace: 'shop', workload: 'basket', pod: null });
     await publishAll(
       env.nc,
       [
-        p.next('prestop.started', SAMPLE_DATA['prestop.started'], new Date(t0 + 100)),
-        control.next('rollout.started', { rolloutId: 'ro-explicit', trigger: 'cli' }, new Date(t0 + 500)),
+        p.next('prestop.started', SAMPLE_DATA['prestop.started'], new Date(start + 100)),
+        control.next('rollout.started', { rolloutId: 'ro-explicit', trigger: 'cli' }, new Date(start + 500)),
         control.next(
           'rollout.finished',
           { rolloutId: 'ro-explicit', outcome: 'complete', podsReplaced: 1 },
-          new Date(t0 + 900),
+          new Date(start + 900),
         ),
       ],
       env.ns.subjectRoot,
@@ -99,7 +121,7 @@ describe('collector rollout windows', () => {
     expect(list).toHaveLength(1);
     expect(list[0]).toMatchObject({ rolloutId: 'ro-explicit', outcome: 'complete', trigger: 'cli' });
     const report = await collector.store.getReport('ro-explicit');
-    expect(report!.startedAt).toBe(new Date(t0 + 100).toISOString());
+    expect(report!.startedAt).toBe(new Date(start + 100).toISOString());
     expect(report!.terminations.map((t) => t.pod)).toEqual(['basket-1']);
   });
 });

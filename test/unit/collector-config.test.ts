@@ -49,7 +49,7 @@ describe('collector config', () => {
       err = e;
     }
     expect(err).toBeInstanceOf(CollectorConfigError);
-    expect((err as Error).message.startsWith(`${setting}:`)).toBe(true);
+    expect((err as Error).message.startsWith(`${setting} (--`)).toBe(true);
     expect((err as Error).message).not.toContain('\n');
     expect(exitCodeOf(err)).toBe(2);
   });
@@ -63,6 +63,6 @@ describe('collector config', () => {
     ).toBe(2 * 86_400);
     expect(() =>
       loadCollectorConfig({}, { DRAINWATCH_RETENTION: '1d', DRAINWATCH_STREAM_MAX_AGE: '2d' }),
-    ).toThrow(/^DRAINWATCH_RETENTION: must be at least the stream max age/);
+    ).toThrow(/^DRAINWATCH_RETENTION \(--retention\): must be at least the stream max age/);
   });
 });

@@ -78,6 +78,25 @@ describe('computeReport', () => {
     expect(r.scores.requestSuccess).toBe(0);
   });
 
+  it('a lost session names its issuer: lost while that pod terminated is session-in-memory', () => {
+    const at = (s: number) => new Date(Date.parse('2026-11-21T10:00:00Z') + s * 1000).toISOString();
+    const lost = (sessionId: string, issuedBy: string, s: number) => ({
+      id: `l-${sessionId}`,
+      kind: 'probe.session',
+      time: at(s),
+      data: { runId: 'r', sessionId, event: 'lost', reason: 'unauthorized', issuedBy, at: at(s) },
+    });
+    const r = computeReport({
+      ...base,
+      terminationStartByPod: new Map([['quote-old', Date.parse(at(5))]]),
+      probes: [lost('s1', 'quote-old', 10), lost('s2', 'quote-new', 10), lost('s3', 'quote-old', 2)],
+    });
+    expect(r.sessions).toMatchObject({ active: 3, lost: 3 });
+    // s1: its issuer had been terminating for 5 s; s2: issuer alive; s3: lost before the issuer's termination.
+    expect(r.sessions.lostByCause).toMatchObject({ 'session-in-memory': 1, other: 2 });
+    expect(r.scores.sessionPersistence).toBe(0);
+  });
+
   it('prints an open rollout without pretending it finished', () => {
     const text = formatReportText(
       computeReport({ ...base, rollout: { ...base.rollout, finishedAt: null, outcome: null } }),
