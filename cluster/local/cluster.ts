@@ -33,7 +33,6 @@ export function createLocalCluster(input: LocalClusterInput): LocalCluster {
   const listeners = new Set<(event: ClusterEvent) => void>();
   const pods: LocalPod[] = [];
   let url: string | undefined;
-  let revision = 0;
   let templateHash = randomSuffix(rng, 9);
   // Wakes the rollout loop whenever a pod changes state.
   let wake: (() => void) | undefined;
@@ -120,7 +119,6 @@ export function createLocalCluster(input: LocalClusterInput): LocalCluster {
       checkWorkload(workload);
       const startedAt = new Date();
       const deadline = Date.now() + options.timeoutMs;
-      revision++;
       templateHash = randomSuffix(rng, 9);
       const old = pods.filter((p) => p.status().phase === 'running');
       const fresh: LocalPod[] = [];
