@@ -78,12 +78,18 @@ export function createLocalCluster(input: LocalClusterInput): LocalCluster {
 
   let stopping: Promise<void> | undefined;
   let started: Promise<void> | undefined;
+  // Apps run in their own process groups, so they would outlive a crashed rehearsal: a last
+  // resort kills them when this process exits without stop().
+  const killAll = (): void => {
+    for (const p of pods) p.killNow();
+  };
 
   return {
     kind: 'local',
     workload: config.workload,
     start() {
       started ??= (async () => {
+        process.once('exit', killAll);
         url = (await entrypoint.start()).url;
         const initial = Array.from({ length: config.replicas }, () => newPod());
         await Promise.all(initial.map((p) => p.start()));
@@ -99,6 +105,7 @@ export function createLocalCluster(input: LocalClusterInput): LocalCluster {
       stopping ??= (async () => {
         await Promise.all(pods.map((p) => p.kill()));
         await entrypoint.stop();
+        process.off('exit', killAll);
       })();
       return stopping;
     },

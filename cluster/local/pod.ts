@@ -38,6 +38,8 @@ export interface LocalPod {
   kill(): Promise<void>;
   /** Settles when the app process has exited. */
   readonly appExit: Promise<AppExit>;
+  /** SIGKILLs the app's process group at once, synchronously (the process-exit safety net). */
+  killNow(): void;
 }
 
 function httpStatus(url: string, timeoutMs: number): Promise<number> {
@@ -226,6 +228,9 @@ export function createLocalPod(options: LocalPodOptions): LocalPod {
         await propagated;
       })();
       return terminating;
+    },
+    killNow() {
+      if (child && !exited) signalGroup(child, 'SIGKILL');
     },
     async kill() {
       if (child && !exited) {
