@@ -26,7 +26,8 @@ export interface RehearseConfig {
   /** Requests per second of one weight-1 session. */
   readonly rate: number;
   readonly userMix: UserMix;
-  readonly balance: BalanceStrategy;
+  /** Absent = the mode's default: `cookie` for the example app (memory sessions need affinity to work at all), `round-robin` for `--app`. */
+  readonly balance?: BalanceStrategy;
   readonly propagation: PropagationRange;
   readonly propagationText: string;
   readonly graceSeconds: number;
@@ -54,7 +55,6 @@ export const REHEARSE_DEFAULTS = {
   websockets: '0.3',
   rate: '2',
   userMix: 'uniform',
-  balance: 'round-robin',
   propagation: '1-5s',
   grace: '30',
   prestop: 'adaptive',
@@ -209,7 +209,6 @@ export function resolveRehearseConfig(input: RehearseInput): RehearseConfig {
     websockets: text(input, 'websockets'),
     rate: positiveNumber('rate', text(input, 'rate')),
     userMix: oneOf('user-mix', text(input, 'userMix'), USER_MIXES),
-    balance: oneOf('balance', text(input, 'balance'), BALANCE_STRATEGIES),
     propagation,
     propagationText,
     graceSeconds: positiveNumber('grace', text(input, 'grace')),
@@ -222,6 +221,9 @@ export function resolveRehearseConfig(input: RehearseInput): RehearseConfig {
     warmupMs: duration('warmup', text(input, 'warmup')),
     timeoutMs: duration('timeout', text(input, 'timeout')),
     ...(app ? { app } : {}),
+    ...(typeof input.balance === 'string' && input.balance.trim() !== ''
+      ? { balance: oneOf('balance', input.balance.trim(), BALANCE_STRATEGIES) }
+      : {}),
     ...(scenario ? { scenarioFile: scenario } : {}),
     ...(gateText !== undefined ? { gate: score(gateText) } : {}),
     ...(seedText !== undefined ? { seed: whole('seed', seedText, 0) } : {}),

@@ -40,7 +40,11 @@ export interface RehearsalRun {
   readonly websocketCloses: Readonly<Record<string, number>>;
   readonly messagesLost: number;
   readonly failedByCause: Readonly<Record<string, number>>;
+  readonly sessionsLostByCause: Readonly<Record<string, number>>;
+  /** Busiest ÷ quietest pod over the rollout (pods that lived briefly get little traffic). */
   readonly trafficSkew: number | null;
+  /** Busiest ÷ quietest pod before the rollout, every pod up: what the balancing itself does. */
+  readonly steadySkew: number | null;
   readonly stickyRouting: boolean;
   readonly prestopP50Ms: number | null;
   readonly propagationMaxMs: number | null;

@@ -19,6 +19,10 @@ function counts(rec: Readonly<Record<string, number>>, sep = ' '): string {
   return parts.length ? parts.join(sep) : '-';
 }
 
+function skew(v: number | null): string {
+  return v === null ? 'n/a' : `${v.toFixed(1)}:1`;
+}
+
 function seconds(v: number | null): string {
   return v === null ? 'n/a' : `${v.toFixed(1)} s`;
 }
@@ -43,10 +47,13 @@ export const TABLE_ROWS: ReadonlyArray<readonly [string, (r: RehearsalRun) => st
   ['WebSocket closes', (r) => counts(r.websocketCloses)],
   ['messages lost', (r) => String(r.messagesLost)],
   ['clean terminations', (r) => ratio(r.cleanTerminations)],
-  ['traffic skew', (r) => (r.trafficSkew === null ? 'n/a' : `${r.trafficSkew.toFixed(1)}:1`)],
+  ['traffic skew (before rollout)', (r) => skew(r.steadySkew)],
+  ['traffic skew (during rollout)', (r) => skew(r.trafficSkew)],
+  ['sticky routing', (r) => (r.stickyRouting ? 'yes' : 'no')],
   ['preStop p50', (r) => ms(r.prestopP50Ms)],
   ['propagation max', (r) => ms(r.propagationMaxMs)],
-  ['causes', (r) => counts(r.failedByCause, ', ')],
+  ['causes of failed requests', (r) => counts(r.failedByCause, ', ')],
+  ['causes of lost sessions', (r) => counts(r.sessionsLostByCause, ', ')],
   ['gate', (r) => (r.gate ? `${r.gate.passed ? 'PASS' : 'FAIL'} (≥ ${ratio(r.gate.threshold)})` : '-')],
 ];
 

@@ -135,9 +135,13 @@ export function createLocalCluster(input: LocalClusterInput): LocalCluster {
       let failure: unknown;
       let outcome: RolloutResult['outcome'] = 'complete';
 
+      let lastProgress = '';
       const progress = (): void => {
         const readyNew = fresh.filter((p) => p.status().ready).length;
         const readyAll = readyNew + old.filter((p) => p.status().ready).length;
+        // Only changes are news.
+        if (`${readyNew}/${readyAll}` === lastProgress) return;
+        lastProgress = `${readyNew}/${readyAll}`;
         for (const l of listeners)
           l({
             type: 'rollout-progress',

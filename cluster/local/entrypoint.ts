@@ -21,8 +21,8 @@ import type { Rng } from './random.js';
 export const BALANCE_STRATEGIES = ['round-robin', 'least-connections', 'cookie', 'client-ip'] as const;
 export type BalanceStrategy = (typeof BALANCE_STRATEGIES)[number];
 
-/** The affinity cookie, as an ingress's sticky-session annotation would set it. */
-export const AFFINITY_COOKIE = 'dw-affinity';
+/** The affinity cookie, named as ingress-nginx names it by default, so probes recognise it. */
+export const AFFINITY_COOKIE = 'INGRESSCOOKIE';
 
 export interface EntrypointOptions {
   readonly balance: BalanceStrategy;

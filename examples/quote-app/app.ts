@@ -98,7 +98,13 @@ export function createQuoteApp(config: QuoteAppConfig, sessions: SessionStore): 
     res.json({ user });
   });
 
+  // Quotes are for logged-in traders: every quote request depends on the session store.
   app.get('/api/quote', async (req, res) => {
+    const sid = sessionIdOf(req);
+    if (!sid || !(await sessions.lookup(sid))) {
+      res.status(401).json({ error: 'not logged in' });
+      return;
+    }
     if (config.workMs > 0) await delay(config.workMs);
     const symbol = typeof req.query.symbol === 'string' ? req.query.symbol : SYMBOLS[0];
     res.json(quoteFor(symbol, Date.now()));

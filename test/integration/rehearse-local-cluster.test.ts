@@ -84,7 +84,7 @@ describe('local cluster rolling update', () => {
         seed: 5,
       });
       return withCluster(cluster, async (c) => {
-        const traffic = startTraffic(c.entrypointUrl(), '/api/quote', 4);
+        const traffic = startTraffic(c.entrypointUrl(), '/healthz', 4);
         const result = await c.rolloutRestart(workload, { rolloutId: 'r', timeoutMs: 60_000 });
         const tally = await traffic.stop();
         expect(result.outcome).toBe('complete');

@@ -52,7 +52,10 @@ describe('quote-app', () => {
       expect((await whoami(app.port)).status).toBe(401);
       const cookie = await login(app.port, 'alice');
       expect(await whoami(app.port, cookie)).toEqual({ status: 200, body: { user: 'alice' } });
-      const q = await request(`http://127.0.0.1:${app.port}/api/quote`);
+      const anonymous = await request(`http://127.0.0.1:${app.port}/api/quote`);
+      expect(anonymous.statusCode).toBe(401);
+      await anonymous.body.dump();
+      const q = await request(`http://127.0.0.1:${app.port}/api/quote`, { headers: { cookie } });
       expect(q.statusCode).toBe(200);
       expect(await q.body.json()).toMatchObject({ symbol: 'ACME', bid: expect.any(Number) });
       expect((await request(`http://127.0.0.1:${app.port}/healthz`)).statusCode).toBe(200);
@@ -95,9 +98,10 @@ describe('quote-app', () => {
 
   it('graceful on: SIGTERM finishes the in-flight request, closes WebSockets with 1001 and exits 0', async () => {
     const app = await startQuoteApp({ QUOTE_GRACEFUL: 'on', QUOTE_WORK_MS: '800' });
+    const cookie = await login(app.port, 'dave');
     const ws = await openWs(app.port);
     const closed = closeOf(ws);
-    const inFlight = request(`http://127.0.0.1:${app.port}/api/quote`);
+    const inFlight = request(`http://127.0.0.1:${app.port}/api/quote`, { headers: { cookie } });
     // The request must be running in the app before SIGTERM; /healthz answering proves the app
     // has read the earlier request on its single event loop.
     await request(`http://127.0.0.1:${app.port}/healthz`).then((r) => r.body.dump());
@@ -112,7 +116,8 @@ describe('quote-app', () => {
 
   it('graceful off: SIGTERM cuts the in-flight request and the process dies by the signal', async () => {
     const app = await startQuoteApp({ QUOTE_GRACEFUL: 'off', QUOTE_WORK_MS: '2000' });
-    const inFlight = request(`http://127.0.0.1:${app.port}/api/quote`).then(
+    const cookie = await login(app.port, 'erin');
+    const inFlight = request(`http://127.0.0.1:${app.port}/api/quote`, { headers: { cookie } }).then(
       (r) => r.statusCode,
       (err: Error) => err,
     );

@@ -11,6 +11,7 @@ describe('rehearse config', () => {
     expect(c.prestop).toBe('adaptive');
     expect(c.gate).toBeUndefined();
     expect(c.sidecar).toBe('agent');
+    expect(c.balance).toBeUndefined();
   });
 
   it('parses every option', () => {

@@ -35,7 +35,9 @@ function run(label: string, over: Partial<RehearsalRun> = {}): RehearsalRun {
     websocketCloses: { '1006': 5 },
     messagesLost: 7,
     failedByCause: { 'late-arrival': 8, 'session-in-memory': 9, 'no-close-frame': 0 },
+    sessionsLostByCause: { 'session-in-memory': 9 },
     trafficSkew: 1.2,
+    steadySkew: 1.1,
     stickyRouting: false,
     prestopP50Ms: 0,
     propagationMaxMs: 4200,
@@ -56,6 +58,7 @@ describe('comparison table', () => {
       websocketCloses: { '1001': 6 },
       messagesLost: 0,
       failedByCause: {},
+      sessionsLostByCause: {},
       gate: gateOf({ sessionPersistence: 1 }, 1),
     });
     const text = formatComparison([naive, drained], 80);
@@ -70,13 +73,13 @@ describe('comparison table', () => {
     expect(line('WebSocket closes')).toMatch(/1006×5\s+1001×6$/);
     expect(line('messages lost')).toMatch(/7\s+0$/);
     expect(line('rollout duration')).toMatch(/12\.3 s/);
-    expect(line('causes')).toMatch(/session-in-memory×9, late-arrival×8\s+-$/);
+    expect(line('causes of failed requests')).toMatch(/session-in-memory×9, late-arrival×8\s+-$/);
     expect(line('gate')).toMatch(/-\s+PASS/);
   });
 
   it('wraps a long cell onto continuation lines under its column', () => {
     const lines = formatComparison([run('naive'), run('drained')], 24).split('\n');
-    const at = lines.findIndex((l) => l.startsWith('causes'));
+    const at = lines.findIndex((l) => l.startsWith('causes of failed'));
     expect(lines[at]).toMatch(/session-in-memory×9,\s+session-in-memory×9,$/);
     expect(lines[at + 1]).toMatch(/^\s+late-arrival×8\s+late-arrival×8$/);
   });
