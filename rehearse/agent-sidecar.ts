@@ -105,7 +105,7 @@ export function createAgentLauncher(options: AgentSidecarOptions): SidecarLaunch
           return m ? { traffic: Number(m[2]), admin: Number(m[4]) } : undefined;
         },
         {
-          timeoutMs: options.startTimeoutMs ?? 20_000,
+          timeoutMs: options.startTimeoutMs ?? 60_000,
           intervalMs: 20,
           what: `the agent of ${spec.pod.name} to listen`,
           fatal: (err) => err instanceof SidecarStartError,

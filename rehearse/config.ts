@@ -21,8 +21,8 @@ export interface RehearseConfig {
   readonly replicas: number;
   readonly scenarioFile?: string;
   readonly sessions: number;
-  /** WebSocket sessions, as the probe takes them: a count, a fraction or a percentage. */
-  readonly websockets: string;
+  /** WebSocket sessions, as the probe takes them: a count, a fraction or a percentage; absent = DEFAULT_WEBSOCKETS when the scenario has a WebSocket, else none. */
+  readonly websockets?: string;
   /** Requests per second of one weight-1 session. */
   readonly rate: number;
   readonly userMix: UserMix;
@@ -52,7 +52,6 @@ export const REHEARSE_DEFAULTS = {
   variants: 'naive,drained',
   replicas: '3',
   sessions: '30',
-  websockets: '0.3',
   rate: '2',
   userMix: 'uniform',
   propagation: '1-5s',
@@ -65,6 +64,9 @@ export const REHEARSE_DEFAULTS = {
   warmup: '3s',
   timeout: '120s',
 } as const;
+
+/** Share of probe sessions that keep a WebSocket when the scenario has one and none is asked for. */
+export const DEFAULT_WEBSOCKETS = '0.3';
 
 export const REHEARSE_ENV = {
   app: 'DRAINWATCH_APP',
@@ -206,7 +208,6 @@ export function resolveRehearseConfig(input: RehearseInput): RehearseConfig {
     variants,
     replicas,
     sessions: whole('sessions', text(input, 'sessions'), 1),
-    websockets: text(input, 'websockets'),
     rate: positiveNumber('rate', text(input, 'rate')),
     userMix: oneOf('user-mix', text(input, 'userMix'), USER_MIXES),
     propagation,
@@ -221,6 +222,9 @@ export function resolveRehearseConfig(input: RehearseInput): RehearseConfig {
     warmupMs: duration('warmup', text(input, 'warmup')),
     timeoutMs: duration('timeout', text(input, 'timeout')),
     ...(app ? { app } : {}),
+    ...(typeof input.websockets === 'string' && input.websockets.trim() !== ''
+      ? { websockets: input.websockets.trim() }
+      : {}),
     ...(typeof input.balance === 'string' && input.balance.trim() !== ''
       ? { balance: oneOf('balance', input.balance.trim(), BALANCE_STRATEGIES) }
       : {}),

@@ -1,4 +1,5 @@
 export {
+  DEFAULT_WEBSOCKETS,
   EXAMPLE_VARIANTS,
   type ExampleVariant,
   parsePrestopPolicy,
