@@ -5,6 +5,8 @@ import { defineConfig } from 'vitest/config';
 // and run with limited parallelism to fit a 2-core machine.
 export default defineConfig({
   test: {
+    // The JSON report lets .ci/run print one plain 'N passed, N failed' line for CI's reader.
+    reporters: ['default', ['json', { outputFile: '.tmp/vitest-report.json' }]],
     projects: [
       {
         test: {

@@ -1,41 +1,108 @@
 import { Command, Option } from 'commander';
-import { NotImplementedError } from '../errors.js';
+import { AGENT_DEFAULTS, type AgentFlags, createAgent, loadAgentConfig } from '../../agent/index.js';
 import { action } from '../run.js';
+import { VERSION } from '../version.js';
+
+// Defaults live in AGENT_DEFAULTS (applied by loadAgentConfig), so commander's values are only
+// what the user gave: a flag, else its environment variable.
+function opt(flags: string, description: string, env: string): Option {
+  return new Option(flags, description).env(env);
+}
 
 export function createAgentCommand(): Command {
+  const d = AGENT_DEFAULTS;
   return new Command('agent')
     .description(
       'Run the drain-witness sidecar: a reverse proxy in front of the app port that publishes lifecycle events to NATS.',
     )
     .addOption(
-      new Option('--listen <host:port>', 'where traffic arrives')
-        .env('DRAINWATCH_LISTEN')
-        .default('0.0.0.0:15080'),
+      opt('--listen <host:port>', `where traffic arrives (default ${d.listen})`, 'DRAINWATCH_LISTEN'),
+    )
+    .addOption(opt('--upstream <host:port>', `the app (default ${d.upstream})`, 'DRAINWATCH_UPSTREAM'))
+    .addOption(
+      opt('--admin <host:port>', `preStop, health, metrics, state (default ${d.admin})`, 'DRAINWATCH_ADMIN'),
+    )
+    .addOption(opt('--nats-url <url>', `NATS with JetStream (default ${d.natsUrl})`, 'NATS_URL'))
+    .addOption(
+      opt(
+        '--grace <seconds>',
+        `the pod's terminationGracePeriodSeconds (default ${d.graceSeconds})`,
+        'DRAINWATCH_GRACE_SECONDS',
+      ),
+    )
+    .addOption(opt('--prestop <policy>', 'adaptive (default), or fixed:<seconds>', 'DRAINWATCH_PRESTOP'))
+    .addOption(
+      opt(
+        '--prestop-min <duration>',
+        'adaptive preStop: shortest wait (default 3s)',
+        'DRAINWATCH_PRESTOP_MIN',
+      ),
     )
     .addOption(
-      new Option('--upstream <host:port>', 'the app').env('DRAINWATCH_UPSTREAM').default('127.0.0.1:8080'),
+      opt(
+        '--prestop-quiet <duration>',
+        'adaptive preStop: ends after this long without a new request (default 2s)',
+        'DRAINWATCH_PRESTOP_QUIET',
+      ),
     )
     .addOption(
-      new Option('--admin <host:port>', 'preStop, health, metrics, state')
-        .env('DRAINWATCH_ADMIN')
-        .default('0.0.0.0:15021'),
+      opt(
+        '--prestop-max <duration>',
+        'adaptive preStop: longest wait (default grace minus drain budget)',
+        'DRAINWATCH_PRESTOP_MAX',
+      ),
     )
     .addOption(
-      new Option('--nats-url <url>', 'NATS with JetStream').env('NATS_URL').default('nats://127.0.0.1:4222'),
+      opt(
+        '--drain-budget <duration>',
+        "time kept free for the app's own drain (default 10s)",
+        'DRAINWATCH_DRAIN_BUDGET',
+      ),
     )
     .addOption(
-      new Option('--grace <seconds>', "the pod's terminationGracePeriodSeconds")
-        .env('DRAINWATCH_GRACE_SECONDS')
-        .default('30'),
+      opt(
+        '--summary-interval <duration>',
+        'traffic summary period (default 5s)',
+        'DRAINWATCH_SUMMARY_INTERVAL',
+      ),
     )
     .addOption(
-      new Option('--prestop <policy>', 'adaptive, or fixed:<seconds>')
-        .env('DRAINWATCH_PRESTOP')
-        .default('adaptive'),
+      opt(
+        '--buffer-size <events>',
+        `events kept while NATS is away (default ${d.bufferSize})`,
+        'DRAINWATCH_BUFFER_SIZE',
+      ),
+    )
+    .addOption(
+      opt('--subject-root <root>', `NATS subject root (default ${d.subjectRoot})`, 'DRAINWATCH_SUBJECT_ROOT'),
+    )
+    .addOption(opt('--app-pid <pid>', "watch this pid for the app's exit", 'DRAINWATCH_APP_PID'))
+    .addOption(opt('--pod-name <name>', 'pod name (default: hostname)', 'POD_NAME'))
+    .addOption(opt('--namespace <ns>', 'pod namespace (default: default)', 'POD_NAMESPACE'))
+    .addOption(
+      opt('--workload <name>', 'workload (default: pod name without its hashes)', 'DRAINWATCH_WORKLOAD'),
     )
     .action(
-      action('agent', () => {
-        throw new NotImplementedError('agent');
+      action('agent', async (flags: AgentFlags) => {
+        const config = loadAgentConfig(flags, process.env);
+        const agent = createAgent(config, { version: VERSION });
+        const { listen, admin } = await agent.start();
+        // A parent that started us with port 0 learns the ports from this one line.
+        process.stdout.write(
+          `drainwatch agent listening traffic=${listen.address}:${listen.port} admin=${admin.address}:${admin.port}\n`,
+        );
+        await new Promise<void>((resolve) => {
+          let signals = 0;
+          const onSignal = (): void => {
+            signals += 1;
+            // A second signal skips the wait for the app; the final flush still runs.
+            agent.stop({ immediate: signals > 1 }).then(resolve, resolve);
+          };
+          process.on('SIGTERM', onSignal);
+          process.on('SIGINT', onSignal);
+        });
+        await agent.stop();
+        return 0;
       }),
     );
 }

@@ -1,30 +1,96 @@
 import { Command, Option } from 'commander';
-import { NotImplementedError } from '../errors.js';
+import {
+  COLLECTOR_DEFAULTS,
+  type CollectorFlags,
+  createCollector,
+  loadCollectorConfig,
+} from '../../collector/index.js';
 import { action } from '../run.js';
 
 export function createCollectorCommand(): Command {
-  return new Command('collector')
+  const D = COLLECTOR_DEFAULTS;
+  const cmd = new Command('collector')
     .description(
       'Consume agent and probe events, correlate them, keep state in Redis, expose metrics and reports.',
     )
     .addOption(
-      new Option('--listen <host:port>', 'HTTP API and /metrics')
-        .env('DRAINWATCH_LISTEN')
-        .default('0.0.0.0:15090'),
+      new Option('--listen <host:port>', `HTTP API and /metrics (default ${D.listen})`).env(
+        'DRAINWATCH_LISTEN',
+      ),
     )
+    .addOption(new Option('--nats-url <url>', `NATS with JetStream (default ${D.natsUrl})`).env('NATS_URL'))
+    .addOption(new Option('--redis-url <url>', `Redis (default ${D.redisUrl})`).env('REDIS_URL'))
     .addOption(
-      new Option('--nats-url <url>', 'NATS with JetStream').env('NATS_URL').default('nats://127.0.0.1:4222'),
-    )
-    .addOption(new Option('--redis-url <url>', 'Redis').env('REDIS_URL').default('redis://127.0.0.1:6379'))
-    .addOption(
-      new Option('--redis-prefix <prefix>', 'key prefix')
-        .env('DRAINWATCH_REDIS_PREFIX')
-        .default('drainwatch:'),
+      new Option('--redis-prefix <prefix>', `Redis key prefix (default ${D.redisPrefix})`).env(
+        'DRAINWATCH_REDIS_PREFIX',
+      ),
     )
     .addOption(new Option('--api-token <token>', 'bearer token required on /api').env('DRAINWATCH_API_TOKEN'))
-    .action(
-      action('collector', () => {
-        throw new NotImplementedError('collector');
-      }),
+    .addOption(
+      new Option('--subject-root <root>', `NATS subject root (default ${D.subjectRoot})`).env(
+        'DRAINWATCH_SUBJECT_ROOT',
+      ),
+    )
+    .addOption(
+      new Option('--stream <name>', `JetStream stream (default ${D.stream})`).env('DRAINWATCH_STREAM'),
+    )
+    .addOption(
+      new Option('--consumer <name>', `durable consumer, shared by replicas (default ${D.consumer})`).env(
+        'DRAINWATCH_CONSUMER',
+      ),
+    )
+    .addOption(
+      new Option(
+        '--stream-max-age <duration>',
+        'how long the stream keeps events, if it creates it (default 7d)',
+      ).env('DRAINWATCH_STREAM_MAX_AGE'),
+    )
+    .addOption(
+      new Option('--stream-max-bytes <size>', 'stream size limit, if it creates it (default 1g)').env(
+        'DRAINWATCH_STREAM_MAX_BYTES',
+      ),
+    )
+    .addOption(
+      new Option(
+        '--rollout-quiet <duration>',
+        'close a rollout after this long without pod activity (default 5m)',
+      ).env('DRAINWATCH_ROLLOUT_QUIET'),
+    )
+    .addOption(
+      new Option('--pod-series-expiry <duration>', 'drop per-termination pod series after (default 15m)').env(
+        'DRAINWATCH_POD_SERIES_EXPIRY',
+      ),
+    )
+    .addOption(
+      new Option('--dead-letter-max <n>', `refused events kept in Redis (default ${D.deadLetterMax})`).env(
+        'DRAINWATCH_DEAD_LETTER_MAX',
+      ),
+    )
+    .addOption(
+      new Option('--ack-wait <duration>', 'redelivery delay for unacknowledged events (default 30s)').env(
+        'DRAINWATCH_ACK_WAIT',
+      ),
+    )
+    .addOption(
+      new Option(
+        '--gate <score>',
+        'session-persistence threshold behind drainwatch_gate_passed (default 1)',
+      ).env('DRAINWATCH_GATE'),
     );
+  return cmd.action(
+    action('collector', async () => {
+      // Commander already applied flag > env; the loader adds defaults and the cross-field rules.
+      const config = loadCollectorConfig(cmd.opts() as CollectorFlags, process.env);
+      const collector = createCollector(config);
+      const stopped = new Promise<void>((resolve) => {
+        const stop = () => void collector.stop().then(resolve, resolve);
+        process.once('SIGTERM', stop);
+        process.once('SIGINT', stop);
+      });
+      const { http } = await collector.start();
+      process.stdout.write(`drainwatch collector listening on http://${http.address}:${http.port}\n`);
+      await stopped;
+      return 0;
+    }),
+  );
 }

@@ -1,17 +1,91 @@
-import { Command } from 'commander';
-import { NotImplementedError } from '../errors.js';
-import { action } from '../run.js';
+import { Command, Option } from 'commander';
+import { DEFAULT_INJECT_OPTIONS, injectManifests, readManifestSource } from '../../kube/index.js';
+
+import { nonNegativeInt, positiveInt } from '../parse.js';
+import { action, optionsOf } from '../run.js';
+
+interface InjectFlags {
+  patch?: boolean;
+  image: string;
+  natsUrl: string;
+  prestop: string;
+  prestopMax: number;
+  drainBudget: number;
+  adminPort: number;
+  proxyPort: number;
+}
 
 export function createInjectCommand(): Command {
-  return new Command('inject')
+  const d = DEFAULT_INJECT_OPTIONS;
+  const cmd: Command = new Command('inject')
     .description(
       'Add the drainwatch agent as a native sidecar to Deployments, StatefulSets and DaemonSets (YAML in, YAML out).',
     )
     .argument('[file]', 'manifest file, or - for stdin', '-')
-    .option('--patch', 'emit a kustomize patch instead of the full manifest')
+    .addOption(
+      new Option('--patch', 'emit a kustomize strategic-merge patch instead of the full manifest').env(
+        'DRAINWATCH_INJECT_PATCH',
+      ),
+    )
+    .addOption(
+      new Option('--image <image>', 'agent image').env('DRAINWATCH_AGENT_IMAGE').default(d.agentImage),
+    )
+    .addOption(
+      new Option('--nats-url <url>', 'NATS URL the injected agent publishes to')
+        .env('DRAINWATCH_INJECT_NATS_URL')
+        .default(d.natsUrl),
+    )
+    .addOption(
+      new Option(
+        '--prestop <policy>',
+        'auto (adaptive; an existing sleep N stays fixed:N), adaptive or fixed:<s>',
+      )
+        .env('DRAINWATCH_INJECT_PRESTOP')
+        .default(d.preStop),
+    )
+    .addOption(
+      new Option('--prestop-max <seconds>', 'longest an adaptive preStop waits')
+        .env('DRAINWATCH_INJECT_PRESTOP_MAX')
+        .argParser(nonNegativeInt)
+        .default(d.preStopMaxSeconds),
+    )
+    .addOption(
+      new Option('--drain-budget <seconds>', 'time the app needs after SIGTERM')
+        .env('DRAINWATCH_DRAIN_BUDGET')
+        .argParser(nonNegativeInt)
+        .default(d.drainBudgetSeconds),
+    )
+    .addOption(
+      new Option('--admin-port <port>', "agent's admin port")
+        .env('DRAINWATCH_INJECT_ADMIN_PORT')
+        .argParser(positiveInt)
+        .default(d.adminPort),
+    )
+    .addOption(
+      new Option('--proxy-port <port>', "agent's traffic port")
+        .env('DRAINWATCH_INJECT_PROXY_PORT')
+        .argParser(positiveInt)
+        .default(d.proxyPort),
+    )
     .action(
-      action('inject', () => {
-        throw new NotImplementedError('inject');
+      action('inject', async (file: string) => {
+        const f = optionsOf<InjectFlags>(cmd);
+        const source = await readManifestSource(file);
+        const result = injectManifests(source.text, {
+          mode: f.patch ? 'patch' : 'full',
+          sourceName: source.name,
+          agentImage: f.image,
+          natsUrl: f.natsUrl,
+          preStop: f.prestop,
+          preStopMaxSeconds: f.prestopMax,
+          drainBudgetSeconds: f.drainBudget,
+          adminPort: f.adminPort,
+          proxyPort: f.proxyPort,
+        });
+        for (const w of result.warnings) process.stderr.write(`drainwatch inject: warning: ${w}\n`);
+        process.stdout.write(result.output);
+        return 0;
       }),
     );
+  return cmd;
 }

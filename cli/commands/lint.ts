@@ -1,15 +1,48 @@
-import { Command } from 'commander';
-import { NotImplementedError } from '../errors.js';
-import { action } from '../run.js';
+import { Command, Option } from 'commander';
+import {
+  DEFAULT_LINT_OPTIONS,
+  formatFindings,
+  LINT_FORMATS,
+  type LintFormat,
+  lintManifests,
+  readManifestSource,
+} from '../../kube/index.js';
+import { nonNegativeInt, oneOf } from '../parse.js';
+import { action, optionsOf } from '../run.js';
+import { VERSION } from '../version.js';
+
+interface LintFlags {
+  format: LintFormat;
+  drainBudget: number;
+}
 
 export function createLintCommand(): Command {
-  return new Command('lint')
-    .description('Check manifests for drain settings that lose users during rollouts.')
+  const cmd: Command = new Command('lint')
+    .description(
+      'Check manifests for drain settings that lose users during rollouts (exit 1 when an error is found).',
+    )
     .argument('[files...]', 'manifest files, or - for stdin')
-    .option('--format <format>', 'text, json or sarif', 'text')
+    .addOption(
+      new Option('--format <format>', 'text, json or sarif')
+        .env('DRAINWATCH_LINT_FORMAT')
+        .argParser(oneOf(LINT_FORMATS))
+        .default('text'),
+    )
+    .addOption(
+      new Option('--drain-budget <seconds>', 'time an app needs after SIGTERM')
+        .env('DRAINWATCH_DRAIN_BUDGET')
+        .argParser(nonNegativeInt)
+        .default(DEFAULT_LINT_OPTIONS.drainBudgetSeconds),
+    )
     .action(
-      action('lint', () => {
-        throw new NotImplementedError('lint');
+      action('lint', async (files: string[]) => {
+        const f = optionsOf<LintFlags>(cmd);
+        const sources = [];
+        for (const file of files.length > 0 ? files : ['-']) sources.push(await readManifestSource(file));
+        const findings = lintManifests(sources, { drainBudgetSeconds: f.drainBudget });
+        process.stdout.write(formatFindings(findings, f.format, VERSION));
+        return findings.some((x) => x.severity === 'error') ? 1 : 0;
       }),
     );
+  return cmd;
 }

@@ -1,22 +1,162 @@
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Command, Option } from 'commander';
-import { NotImplementedError } from '../errors.js';
-import { action } from '../run.js';
+import { DEFAULT_STREAM_NAME } from '../../contract/subjects.js';
+import { ensureStream } from '../../lib/jetstream.js';
+import { delay } from '../../lib/wait.js';
+import { PROBE_ENV } from '../../probe/config.js';
+import { createProbeRun, formatProgress, formatSummary, loadScenario } from '../../probe/index.js';
+import { RuntimeFailure, UsageError } from '../errors.js';
+import { durationMs, positiveInt, url } from '../parse.js';
+import { action, optionsOf } from '../run.js';
+
+interface ProbeOptions {
+  target?: string;
+  sessions: number | string;
+  duration: number | string;
+  scenario?: string;
+  websockets?: string;
+  rate?: number | string;
+  retryOnce?: boolean;
+  natsUrl?: string;
+  namespace?: string;
+  workload?: string;
+  subjectRoot?: string;
+  stream?: string;
+  json?: boolean;
+}
+
+function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0)
+    throw new UsageError(`expected a number > 0, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+// Commander applies parsers to flags and env values but not to defaults given as strings.
+const asInt = (v: number | string): number => (typeof v === 'number' ? v : positiveInt(v));
+const asDuration = (v: number | string): number => (typeof v === 'number' ? v : durationMs(v));
+
+/** A plain line every few seconds when stderr is not a terminal, so CI logs stay readable. */
+const PLAIN_PROGRESS_EVERY_MS = 5000;
+
+async function runProbe(opts: ProbeOptions): Promise<number> {
+  if (!opts.target) throw new UsageError(`--target (or ${PROBE_ENV.target}) is required`);
+  const scenario = await loadScenario(opts.scenario);
+  const durationMsValue = asDuration(opts.duration);
+  const config = {
+    target: opts.target,
+    sessions: asInt(opts.sessions),
+    scenario,
+    ...(opts.websockets !== undefined ? { websockets: opts.websockets } : {}),
+    ...(opts.rate !== undefined ? { ratePerSession: Number(opts.rate) } : {}),
+    retryOnce: Boolean(opts.retryOnce),
+    ...(opts.namespace ? { namespace: opts.namespace } : {}),
+    ...(opts.workload ? { workload: opts.workload } : {}),
+    ...(opts.subjectRoot ? { subjectRoot: opts.subjectRoot } : {}),
+  };
+  let nc: NatsConnection | undefined;
+  if (opts.natsUrl) {
+    try {
+      nc = await connect({ servers: opts.natsUrl, name: 'drainwatch-probe', timeout: 5000 });
+      await ensureStream(await jetstreamManager(nc), {
+        ...(opts.stream ? { name: opts.stream } : {}),
+        ...(opts.subjectRoot ? { root: opts.subjectRoot } : {}),
+      });
+    } catch (err) {
+      await nc?.close().catch(() => undefined);
+      throw new RuntimeFailure(`NATS at ${opts.natsUrl} is unreachable: ${(err as Error).message}`);
+    }
+  }
+  try {
+    const run = createProbeRun(config, nc ? { nats: nc } : {});
+    await run.start();
+    const tty = process.stderr.isTTY === true;
+    let lastPlain = 0;
+    const unsubscribe = run.onProgress((s) => {
+      if (tty) {
+        process.stderr.write(`\r\x1b[K${formatProgress(s)}`);
+      } else if (s.elapsedMs - lastPlain >= PLAIN_PROGRESS_EVERY_MS) {
+        lastPlain = s.elapsedMs;
+        process.stderr.write(`${formatProgress(s)}\n`);
+      }
+    });
+    // Ctrl-C ends the run early but still prints the summary.
+    const interrupted = new Promise<void>((resolve) => process.once('SIGINT', resolve));
+    await Promise.race([delay(durationMsValue), interrupted]);
+    const summary = await run.stop();
+    unsubscribe();
+    if (tty) process.stderr.write('\n');
+    process.stdout.write(opts.json ? `${JSON.stringify(summary, null, 2)}\n` : `${formatSummary(summary)}\n`);
+    return 0;
+  } finally {
+    await nc?.drain().catch(() => undefined);
+  }
+}
 
 export function createProbeCommand(): Command {
   return new Command('probe')
     .description(
       'Run synthetic authenticated users and WebSockets against a service and report what they lost.',
     )
-    .addOption(new Option('--target <url>', 'the service entry point').env('DRAINWATCH_TARGET'))
-    .addOption(new Option('--sessions <n>', 'synthetic users').env('DRAINWATCH_SESSIONS').default('50'))
     .addOption(
-      new Option('--duration <d>', 'how long to run (30s, 2m)').env('DRAINWATCH_DURATION').default('30s'),
+      new Option('--target <url>', 'the service entry point')
+        .env(PROBE_ENV.target)
+        .argParser(url(['http', 'https'])),
     )
-    .addOption(new Option('--scenario <file>', 'scenario YAML').env('DRAINWATCH_SCENARIO'))
-    .addOption(new Option('--nats-url <url>', 'publish results to this NATS').env('NATS_URL'))
-    .action(
-      action('probe', () => {
-        throw new NotImplementedError('probe');
-      }),
-    );
+    .addOption(
+      new Option('--sessions <n>', 'synthetic users')
+        .env(PROBE_ENV.sessions)
+        .default('50')
+        .argParser(positiveInt),
+    )
+    .addOption(
+      new Option('--duration <d>', 'how long to run (30s, 2m)')
+        .env(PROBE_ENV.duration)
+        .default('30s')
+        .argParser(durationMs),
+    )
+    .addOption(
+      new Option('--scenario <file>', 'scenario YAML (default: the example app)').env(PROBE_ENV.scenario),
+    )
+    .addOption(
+      new Option(
+        '--websockets <n>',
+        'sessions that also keep a WebSocket: a count, a fraction or a percentage (default 20% when the scenario has a websocket)',
+      ).env(PROBE_ENV.websockets),
+    )
+    .addOption(
+      new Option('--rate <r>', 'traffic requests per second per session (default 1)')
+        .env(PROBE_ENV.rate)
+        .argParser(positiveNumber),
+    )
+    .addOption(
+      new Option('--retry-once', 'retry a failed request once and report it separately').env(
+        PROBE_ENV.retryOnce,
+      ),
+    )
+    .addOption(
+      new Option(
+        '--nats-url <url>',
+        'publish probe.* events to this NATS (nothing is published without it)',
+      ).env(PROBE_ENV.natsUrl),
+    )
+    .addOption(
+      new Option('--namespace <ns>', 'namespace of the workload under test, for the events').env(
+        PROBE_ENV.namespace,
+      ),
+    )
+    .addOption(new Option('--workload <name>', 'workload under test, for the events').env(PROBE_ENV.workload))
+    .addOption(
+      new Option('--subject-root <root>', 'NATS subject root')
+        .env(PROBE_ENV.subjectRoot)
+        .default('drainwatch'),
+    )
+    .addOption(
+      new Option('--stream <name>', 'JetStream stream created when missing')
+        .env('DRAINWATCH_STREAM')
+        .default(DEFAULT_STREAM_NAME),
+    )
+    .addOption(new Option('--json', 'print the summary as JSON on stdout'))
+    .action(action('probe', (_opts: unknown, cmd: Command) => runProbe(optionsOf<ProbeOptions>(cmd))));
 }

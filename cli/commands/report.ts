@@ -1,16 +1,59 @@
 import { Command, Option } from 'commander';
-import { NotImplementedError } from '../errors.js';
+import { createReportStore, formatReportText } from '../../collector/index.js';
+import { DEFAULT_REDIS_PREFIX, DEFAULT_REDIS_URL, connectRedis } from '../../lib/redis.js';
+import { EXIT, RuntimeFailure, UsageError } from '../errors.js';
+import { score } from '../parse.js';
 import { action } from '../run.js';
 
+interface ReportFlags {
+  readonly redisUrl?: string;
+  readonly redisPrefix?: string;
+  readonly json?: boolean;
+  readonly gate?: number;
+  readonly namespace?: string;
+  readonly workload?: string;
+}
+
 export function createReportCommand(): Command {
-  return new Command('report')
-    .description('Print a stored rollout report again.')
+  const cmd = new Command('report')
+    .description('Print a stored rollout report again (exit 1 when --gate is given and fails).')
     .argument('[id]', 'rollout id (default: the latest)')
-    .addOption(new Option('--redis-url <url>', 'Redis').env('REDIS_URL').default('redis://127.0.0.1:6379'))
-    .option('--json', 'print JSON')
-    .action(
-      action('report', () => {
-        throw new NotImplementedError('report');
-      }),
-    );
+    .addOption(new Option('--redis-url <url>', 'Redis').env('REDIS_URL').default(DEFAULT_REDIS_URL))
+    .addOption(
+      new Option('--redis-prefix <prefix>', 'key prefix')
+        .env('DRAINWATCH_REDIS_PREFIX')
+        .default(DEFAULT_REDIS_PREFIX),
+    )
+    .addOption(new Option('--namespace <ns>', 'latest rollout of this namespace (without an id)'))
+    .addOption(new Option('--workload <name>', 'latest rollout of this workload (without an id)'))
+    .addOption(new Option('--gate <score>', 'session-persistence threshold, 0..1 or 95%').argParser(score))
+    .option('--json', 'print JSON');
+  return cmd.action(
+    action('report', async (id: string | undefined) => {
+      const o = cmd.opts() as ReportFlags;
+      let redis: Awaited<ReturnType<typeof connectRedis>>;
+      try {
+        redis = await connectRedis(o.redisUrl ?? DEFAULT_REDIS_URL, {
+          prefix: o.redisPrefix ?? DEFAULT_REDIS_PREFIX,
+          timeoutMs: 5000,
+        });
+      } catch (err) {
+        throw new RuntimeFailure(`cannot reach Redis at ${o.redisUrl}: ${(err as Error).message}`);
+      }
+      try {
+        const store = createReportStore(redis);
+        const options = o.gate === undefined ? {} : { gate: o.gate };
+        const report = id
+          ? await store.getReport(id, options)
+          : await store.latestRollout(o.namespace, o.workload, options);
+        if (!report) {
+          throw new UsageError(id ? `no rollout with id ${JSON.stringify(id)}` : 'no rollout stored yet');
+        }
+        process.stdout.write(o.json ? `${JSON.stringify(report, null, 2)}\n` : formatReportText(report));
+        return report.gate && !report.gate.passed ? EXIT.gateFailed : EXIT.ok;
+      } finally {
+        redis.disconnect();
+      }
+    }),
+  );
 }

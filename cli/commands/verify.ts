@@ -1,18 +1,269 @@
+import { randomUUID } from 'node:crypto';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Command, Option } from 'commander';
-import { NotImplementedError } from '../errors.js';
-import { action } from '../run.js';
+import type { Redis } from 'ioredis';
+import {
+  createKubernetesAdapter,
+  type KubernetesAdapter,
+  loadKubeConfig,
+} from '../../cluster/kubernetes/index.js';
+import {
+  type Collector,
+  createCollector,
+  createReportStore,
+  formatReportText,
+  loadCollectorConfig,
+} from '../../collector/index.js';
+import { DEFAULT_STREAM_NAME, DEFAULT_SUBJECT_ROOT } from '../../contract/subjects.js';
+import {
+  DEFAULT_VERIFY_CONFIG,
+  httpReportSource,
+  type ReportSource,
+  runVerify,
+  storeReportSource,
+  type VerifyResult,
+} from '../../kube/index.js';
+import { connectRedis } from '../../lib/redis.js';
+import { type RunningServer, startNatsServer, startRedisServer } from '../../lib/servers.js';
+import { loadScenario, PROBE_ENV } from '../../probe/index.js';
+import { RuntimeFailure, UsageError } from '../errors.js';
+import { durationMs, positiveInt, score, url } from '../parse.js';
+import { action, optionsOf } from '../run.js';
+
+interface VerifyFlags {
+  namespace?: string;
+  deployment?: string;
+  target?: string;
+  sessions: number;
+  websockets?: string;
+  scenario?: string;
+  gate: number;
+  gateFromHistory?: string;
+  baseline: number;
+  tail: number;
+  timeout: number;
+  kubeconfig?: string;
+  context?: string;
+  natsUrl?: string;
+  redisUrl?: string;
+  redisPrefix: string;
+  subjectRoot: string;
+  stream: string;
+  collectorUrl?: string;
+  apiToken?: string;
+  json?: boolean;
+}
+
+const D = DEFAULT_VERIFY_CONFIG;
 
 export function createVerifyCommand(): Command {
-  return new Command('verify')
+  const cmd: Command = new Command('verify')
     .description(
-      'Probe a Kubernetes Deployment through a rollout restart and gate on the session-persistence score.',
+      'Probe a Kubernetes Deployment through a rollout restart and gate on the session-persistence score (exit 1 when the gate fails).',
     )
     .addOption(new Option('--namespace <ns>', 'namespace').env('DRAINWATCH_NAMESPACE'))
     .addOption(new Option('--deployment <name>', 'Deployment to restart').env('DRAINWATCH_DEPLOYMENT'))
-    .addOption(new Option('--target <url>', 'the service entry point').env('DRAINWATCH_TARGET'))
-    .action(
-      action('verify', () => {
-        throw new NotImplementedError('verify');
-      }),
+    .addOption(
+      new Option('--target <url>', 'the service entry point')
+        .env(PROBE_ENV.target)
+        .argParser(url(['http', 'https'])),
+    )
+    .addOption(
+      new Option('--sessions <n>', 'synthetic users')
+        .env(PROBE_ENV.sessions)
+        .argParser(positiveInt)
+        .default(D.sessions),
+    )
+    .addOption(
+      new Option('--websockets <n>', 'sessions that keep a WebSocket (count, fraction or %)').env(
+        PROBE_ENV.websockets,
+      ),
+    )
+    .addOption(new Option('--scenario <file>', 'probe scenario YAML').env(PROBE_ENV.scenario))
+    .addOption(
+      new Option('--gate <score>', 'session-persistence threshold (0..1 or %)')
+        .env('DRAINWATCH_GATE')
+        .argParser(score)
+        .default(D.gate),
+    )
+    .addOption(
+      new Option('--gate-from-history <pNN>', "threshold from this workload's past rollouts, e.g. p95")
+        .env('DRAINWATCH_GATE_FROM_HISTORY')
+        .conflicts('gate'),
+    )
+    .addOption(
+      new Option('--baseline <d>', 'probe time before the restart')
+        .env('DRAINWATCH_BASELINE')
+        .argParser(durationMs)
+        .default(D.baselineMs),
+    )
+    .addOption(
+      new Option('--tail <d>', 'probe time after the rollout completed')
+        .env('DRAINWATCH_TAIL')
+        .argParser(durationMs)
+        .default(D.tailMs),
+    )
+    .addOption(
+      new Option('--timeout <d>', 'give up on the rollout after this long')
+        .env('DRAINWATCH_ROLLOUT_TIMEOUT')
+        .argParser(durationMs)
+        .default(D.rolloutTimeoutMs),
+    )
+    .addOption(
+      new Option(
+        '--kubeconfig <file>',
+        'kubeconfig file (default: KUBECONFIG, ~/.kube/config, in-cluster)',
+      ).env('DRAINWATCH_KUBECONFIG'),
+    )
+    .addOption(new Option('--context <name>', 'kubeconfig context').env('DRAINWATCH_KUBE_CONTEXT'))
+    .addOption(
+      new Option('--nats-url <url>', 'NATS with JetStream (default: start one on loopback)')
+        .env('NATS_URL')
+        .argParser(url(['nats', 'tls'])),
+    )
+    .addOption(
+      new Option('--redis-url <url>', 'Redis for the in-process collector (default: start one on loopback)')
+        .env('REDIS_URL')
+        .argParser(url(['redis', 'rediss'])),
+    )
+    .addOption(
+      new Option('--redis-prefix <prefix>', 'key prefix')
+        .env('DRAINWATCH_REDIS_PREFIX')
+        .default('drainwatch:'),
+    )
+    .addOption(
+      new Option('--subject-root <root>', 'NATS subject root')
+        .env('DRAINWATCH_SUBJECT_ROOT')
+        .default(DEFAULT_SUBJECT_ROOT),
+    )
+    .addOption(
+      new Option('--stream <name>', 'JetStream stream').env('DRAINWATCH_STREAM').default(DEFAULT_STREAM_NAME),
+    )
+    .addOption(
+      new Option(
+        '--collector-url <url>',
+        'use a running collector (needs --nats-url) instead of an in-process one',
+      )
+        .env('DRAINWATCH_COLLECTOR_URL')
+        .argParser(url(['http', 'https'])),
+    )
+    .addOption(new Option('--api-token <token>', "the collector's API token").env('DRAINWATCH_API_TOKEN'))
+    .addOption(new Option('--json', 'print the result as JSON'))
+    .action(action('verify', () => verify(optionsOf<VerifyFlags>(cmd))));
+  return cmd;
+}
+
+async function verify(f: VerifyFlags): Promise<number> {
+  for (const [flag, v] of [
+    ['--namespace', f.namespace],
+    ['--deployment', f.deployment],
+    ['--target', f.target],
+  ] as const) {
+    if (!v) throw new UsageError(`${flag} is required`);
+  }
+  if (f.collectorUrl && !f.natsUrl)
+    throw new UsageError(
+      '--collector-url needs --nats-url: the probes publish to the NATS that collector reads',
     );
+  const scenario = await loadScenario(f.scenario);
+  const kubeConfig = loadKubeConfig({
+    ...(f.kubeconfig ? { kubeconfig: f.kubeconfig } : {}),
+    ...(f.context ? { context: f.context } : {}),
+  });
+
+  const cleanup: (() => Promise<unknown>)[] = [];
+  const log = (line: string) => process.stderr.write(`drainwatch verify: ${line}\n`);
+  const abort = new AbortController();
+  const onSigint = () => abort.abort(new RuntimeFailure('interrupted'));
+  process.once('SIGINT', onSigint);
+  try {
+    let natsUrl = f.natsUrl;
+    if (!natsUrl) {
+      const own: RunningServer = await startNatsServer();
+      cleanup.push(() => own.stop());
+      natsUrl = own.url;
+    }
+    let nc: NatsConnection;
+    try {
+      nc = await connect({ servers: natsUrl, name: 'drainwatch-verify', timeout: 5000 });
+    } catch (err) {
+      throw new RuntimeFailure(`NATS at ${natsUrl} is unreachable: ${(err as Error).message}`);
+    }
+    cleanup.push(() => nc.drain());
+
+    let reports: ReportSource;
+    if (f.collectorUrl) {
+      reports = httpReportSource(f.collectorUrl, f.apiToken);
+    } else {
+      let redisUrl = f.redisUrl;
+      if (!redisUrl) {
+        const own: RunningServer = await startRedisServer();
+        cleanup.push(() => own.stop());
+        redisUrl = own.url;
+      }
+      let redis: Redis;
+      try {
+        redis = await connectRedis(redisUrl, { prefix: f.redisPrefix, timeoutMs: 10_000 });
+      } catch (err) {
+        throw new RuntimeFailure(`Redis at ${redisUrl} is unreachable: ${(err as Error).message}`);
+      }
+      cleanup.push(async () => redis.disconnect());
+      const collector: Collector = createCollector(
+        loadCollectorConfig(
+          {
+            listen: '127.0.0.1:0',
+            natsUrl,
+            redisUrl,
+            redisPrefix: f.redisPrefix,
+            subjectRoot: f.subjectRoot,
+            stream: f.stream,
+            // Its own durable consumer, so it never takes events from a collector sharing this NATS.
+            consumer: `drainwatch-verify-${randomUUID().slice(0, 8)}`,
+          },
+          {},
+        ),
+        { nats: nc, redis },
+      );
+      await collector.start();
+      cleanup.push(() => collector.stop());
+      reports = storeReportSource(createReportStore(redis), collector);
+    }
+
+    const adapter: KubernetesAdapter = createKubernetesAdapter({ kubeConfig, namespace: f.namespace! });
+    cleanup.push(() => adapter.stop());
+    const result = await runVerify(
+      {
+        ...D,
+        namespace: f.namespace!,
+        deployment: f.deployment!,
+        target: f.target!,
+        sessions: f.sessions,
+        ...(f.websockets !== undefined ? { websockets: f.websockets } : {}),
+        scenario,
+        gate: f.gate,
+        ...(f.gateFromHistory ? { gateFromHistory: f.gateFromHistory } : {}),
+        baselineMs: f.baseline,
+        tailMs: f.tail,
+        rolloutTimeoutMs: f.timeout,
+        subjectRoot: f.subjectRoot,
+      },
+      { adapter, nats: nc, reports, log, signal: abort.signal },
+    );
+    process.stdout.write(f.json ? `${JSON.stringify(result, null, 2)}\n` : formatResult(result));
+    return result.passed ? 0 : 1;
+  } finally {
+    process.off('SIGINT', onSigint);
+    while (cleanup.length > 0) await cleanup.pop()!().catch(() => undefined);
+  }
+}
+
+function formatResult(r: VerifyResult): string {
+  const pct = (v: number | null) => (v === null ? 'n/a' : `${(v * 100).toFixed(2)}%`);
+  const lines = [formatReportText(r.report).trimEnd(), ''];
+  if (r.rollout.outcome !== 'complete')
+    lines.push(`Rollout ${r.rollout.outcome}: the Deployment did not finish rolling out.`);
+  lines.push(
+    `Gate: session persistence ${pct(r.gate.value)} ${r.gate.passed ? '≥' : '<'} ${pct(r.gate.threshold)} (${r.gate.source}) — ${r.passed ? 'PASSED' : 'FAILED'}`,
+  );
+  return `${lines.join('\n')}\n`;
 }

@@ -1,0 +1,488 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { Registry } from 'prom-client';
+import { createEventSequencer } from '../contract/envelope.js';
+import type { Phase, PrestopEndReason } from '../contract/events.js';
+import { type AppExitedReport, createAdminServer } from './admin.js';
+import { type AppWatch, createAppWatch } from './app-watch.js';
+import { type AgentConfig, formatHostPort, type HostPort } from './config.js';
+import { AgentPortInUseError, AgentStateError } from './errors.js';
+import { createHttpProxy, createUpstreamConnections } from './http-proxy.js';
+import { createAgentMetrics } from './metrics.js';
+import { createEventPublisher, type PublisherStats } from './publisher.js';
+import { waitPrestop } from './prestop.js';
+import { createTerminationTracing, type TerminationTracing } from './tracing.js';
+import { type Clock, createTraffic } from './traffic.js';
+import { createWebSocketProxy } from './websocket-proxy.js';
+
+export interface AgentDeps {
+  /** Where /metrics registers; a fresh registry by default. */
+  readonly registry?: Registry;
+  /** A connection to publish on; without it the agent connects to config.natsUrl and reconnects forever. */
+  readonly nats?: NatsConnection;
+  readonly clock?: Clock;
+  /** The Kubernetes adapter's seam: resolves once the pod's endpoints are marked terminating. */
+  readonly endpointsTerminating?: (signal: AbortSignal) => Promise<void>;
+  /** Reported in agent.started and on the trace. */
+  readonly version?: string;
+}
+
+export interface PrestopResult {
+  readonly mode: 'adaptive' | 'fixed';
+  readonly reason: PrestopEndReason;
+  readonly durationMs: number;
+}
+
+export interface AgentState {
+  readonly phase: Phase;
+  readonly pod: string;
+  readonly namespace: string;
+  readonly workload: string;
+  readonly inFlight: number;
+  readonly websockets: number;
+  readonly upstreamListening: boolean;
+  readonly appExited: boolean;
+  readonly prestop: PrestopResult | null;
+  readonly requests: ReturnType<ReturnType<typeof createTraffic>['totals']>;
+  readonly events: PublisherStats;
+}
+
+export interface AgentStopOptions {
+  /**
+   * Skip the classic-sidecar wait for the app to stop listening (tests, a second signal).
+   * The final flush still runs.
+   */
+  readonly immediate?: boolean;
+}
+
+export interface Agent {
+  start(): Promise<{ listen: AddressInfo; admin: AddressInfo }>;
+  /** SIGTERM semantics: waits for the app if it still runs, then flushes (≤ 2 s) and closes. */
+  stop(options?: AgentStopOptions): Promise<void>;
+  state(): AgentState;
+}
+
+// Timing constants of the termination, from the issue: poll the app port at ≤ 50 ms while the pod
+// terminates; the final flush fits in 2 s; a classic sidecar leaves 2 s of the grace period for it.
+const FAST_POLL_MS = 50;
+const SLOW_POLL_MS = 1000;
+const FLUSH_BUDGET_MS = 1500;
+const SIGTERM_MARGIN_MS = 2000;
+// Without a pid or an exit report, the app is taken as exited once its port refuses and no
+// connection to it remains for this long (long enough for a parent's exit report to win).
+const PORT_EXIT_CONFIRM_MS = 2000;
+// How long in-flight requests get to finish once the agent closes its own listener.
+const CLOSE_GRACE_MS = 300;
+
+const defaultClock: Clock = { now: () => performance.timeOrigin + performance.now() };
+
+function listenOn(server: Server, hp: HostPort, setting: string): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException): void => {
+      reject(new AgentPortInUseError(setting, formatHostPort(hp), err.code ?? err.message));
+    };
+    server.once('error', onError);
+    server.listen(hp.port, hp.host, () => {
+      server.off('error', onError);
+      resolve(server.address() as AddressInfo);
+    });
+  });
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    if (!server.listening) {
+      resolve();
+      return;
+    }
+    server.close(() => resolve());
+    server.closeIdleConnections();
+  });
+}
+
+export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
+  const clock = deps.clock ?? defaultClock;
+  const registry = deps.registry ?? new Registry();
+  const version = deps.version ?? '0.0.0';
+  const metrics = createAgentMetrics(registry);
+  const sequencer = createEventSequencer({
+    namespace: config.identity.namespace,
+    workload: config.identity.workload,
+    pod: config.identity.pod,
+  });
+  let tracing: TerminationTracing | undefined;
+  const publisher = createEventPublisher({
+    sequencer,
+    subjectRoot: config.subjectRoot,
+    capacity: config.bufferSize,
+    metrics,
+  });
+  const emit = publisher.emit.bind(publisher) as typeof publisher.emit;
+  const traffic = createTraffic({ clock, metrics, emit, idPrefix: sequencer.instance });
+  const connections = createUpstreamConnections();
+  const httpProxy = createHttpProxy({
+    upstream: config.upstream,
+    pod: config.identity.pod,
+    traffic,
+    metrics,
+    connections,
+  });
+  const wsProxy = createWebSocketProxy({
+    upstream: config.upstream,
+    pod: config.identity.pod,
+    traffic,
+    connections,
+  });
+
+  const trafficServer = createServer({ requestTimeout: 0 }, (req, res) => httpProxy.handle(req, res));
+  trafficServer.on('upgrade', (req, socket, head) => wsProxy.handleUpgrade(req, socket, head));
+  httpProxy.attach(trafficServer);
+
+  let started = false;
+  let stopping: Promise<void> | undefined;
+  let sigtermSeen = false;
+  let ownNats: NatsConnection | undefined;
+  let summaryTimer: NodeJS.Timeout | undefined;
+  let lastSummaryAt = clock.now();
+  let exitConfirmTimer: NodeJS.Timeout | undefined;
+  let appWatch: AppWatch | undefined;
+  // Ends the classic-sidecar wait early (a second stop() with immediate).
+  let cutWait: () => void = () => undefined;
+
+  // Termination timeline (clock ms).
+  let terminationStartedAt: number | undefined;
+  let prestopStartedAt: number | undefined;
+  let prestopArrivalsAtStart = 0;
+  let prestopPromise: Promise<PrestopResult> | undefined;
+  let prestopResult: PrestopResult | null = null;
+  let drainingAt: number | undefined;
+  let exitedAt: number | undefined;
+  let exitInfo: { code: number | null; killedAtGrace: boolean } | undefined;
+  let resolveInterrupt: (reason: PrestopEndReason) => void = () => undefined;
+  const interrupt = new Promise<PrestopEndReason>((resolve) => {
+    resolveInterrupt = resolve;
+  });
+  let resolveAppGone: () => void = () => undefined;
+  const appGone = new Promise<void>((resolve) => {
+    resolveAppGone = resolve;
+  });
+
+  const since = (t: number | undefined): { sincePrestopMs?: number } =>
+    t === undefined ? {} : { sincePrestopMs: Math.max(0, clock.now() - t) };
+
+  const setPhase = (phase: Phase): void => {
+    if (traffic.phase === phase || traffic.phase === 'exited') return;
+    traffic.setPhase(phase);
+    if (phase === 'draining') drainingAt = clock.now();
+    appWatch?.poke();
+  };
+
+  const beginTermination = (phase: Phase): void => {
+    terminationStartedAt ??= clock.now();
+    tracing?.begin(phase);
+  };
+
+  const markExited = (
+    detectedBy: 'process' | 'port' | 'pid',
+    report: { code?: number | null; signal?: string | null; killedAtGrace?: boolean },
+    at: number = clock.now(),
+  ): void => {
+    if (exitedAt !== undefined) return;
+    exitedAt = at;
+    if (exitConfirmTimer) clearTimeout(exitConfirmTimer);
+    // Without the parent's word, SIGKILL at the end of the grace period is inferred from timing.
+    const killedAtGrace =
+      report.killedAtGrace ??
+      (terminationStartedAt !== undefined && at - terminationStartedAt >= config.graceSeconds * 1000 - 500);
+    exitInfo = { code: report.code ?? null, killedAtGrace };
+    const inFlight = traffic.inFlight;
+    emit('app.exited', {
+      code: report.code ?? null,
+      signal: report.signal ?? null,
+      killedAtGrace,
+      ...(prestopStartedAt === undefined ? {} : { sincePrestopMs: Math.max(0, at - prestopStartedAt) }),
+      detectedBy,
+      inFlight,
+    });
+    tracing?.event('app exited', { detectedBy, code: report.code ?? -1, killedAtGrace });
+    setPhase('exited');
+    resolveInterrupt('app-exited');
+    resolveAppGone();
+  };
+
+  const onStoppedListening = (): void => {
+    emit('app.stopped-listening', {
+      phase: traffic.phase,
+      ...since(prestopStartedAt),
+      inFlight: traffic.inFlight,
+    });
+    tracing?.event('app stopped listening', { phase: traffic.phase });
+    resolveAppGone();
+    scheduleExitConfirm(clock.now());
+  };
+
+  // The fallback exit detector: stopped listening and no connection left to the app.
+  const scheduleExitConfirm = (stoppedAt: number): void => {
+    let quietSince: number | undefined;
+    const tick = (): void => {
+      if (exitedAt !== undefined || appWatch?.listening) return;
+      if (connections.open === 0) {
+        quietSince ??= clock.now();
+        if (clock.now() - quietSince >= PORT_EXIT_CONFIRM_MS) {
+          markExited('port', {}, Math.max(stoppedAt, quietSince));
+          return;
+        }
+      } else quietSince = undefined;
+      exitConfirmTimer = setTimeout(tick, FAST_POLL_MS);
+      exitConfirmTimer.unref();
+    };
+    tick();
+  };
+
+  const prestop = (): Promise<PrestopResult> => {
+    if (prestopPromise) return prestopPromise;
+    const mode = config.prestop.mode;
+    if (traffic.phase !== 'serving' || stopping) {
+      // The app already got SIGTERM or exited: there is nothing left to hold it for.
+      const result: PrestopResult = {
+        mode,
+        reason: exitedAt !== undefined ? 'app-exited' : 'agent-stopping',
+        durationMs: 0,
+      };
+      return Promise.resolve(result);
+    }
+    prestopStartedAt = clock.now();
+    prestopArrivalsAtStart = traffic.arrivals;
+    beginTermination('prestop');
+    setPhase('prestop');
+    emit('prestop.started', {
+      mode,
+      ...(config.prestop.mode === 'fixed'
+        ? { fixedMs: config.prestop.fixedMs }
+        : { minMs: config.prestopMinMs, quietMs: config.prestopQuietMs, maxMs: config.prestopMaxMs }),
+      inFlight: traffic.inFlight,
+      websockets: traffic.websockets,
+    });
+    const startedAt = prestopStartedAt;
+    prestopPromise = waitPrestop({
+      limits: {
+        policy: config.prestop,
+        minMs: config.prestopMinMs,
+        quietMs: config.prestopQuietMs,
+        maxMs: config.prestopMaxMs,
+      },
+      clock,
+      lastArrivalAt: () => traffic.lastArrivalAt,
+      ...(deps.endpointsTerminating ? { endpointsTerminating: deps.endpointsTerminating } : {}),
+      interrupt,
+    }).then((reason) => {
+      const durationMs = Math.max(0, clock.now() - startedAt);
+      prestopResult = { mode, reason, durationMs };
+      emit('prestop.finished', {
+        mode,
+        durationMs,
+        reason,
+        requestsDuring: traffic.arrivals - prestopArrivalsAtStart,
+        inFlight: traffic.inFlight,
+      });
+      tracing?.event('prestop finished', { reason, durationMs });
+      // The hook returning is what lets the kubelet send SIGTERM to the app.
+      setPhase('draining');
+      return prestopResult;
+    });
+    return prestopPromise;
+  };
+
+  const emitSummary = (): void => {
+    const now = clock.now();
+    const interval = traffic.takeInterval();
+    emit('traffic.summary', {
+      intervalMs: Math.max(0, now - lastSummaryAt),
+      phase: traffic.phase,
+      requests: interval.requests,
+      failed: interval.failed,
+      inFlight: traffic.inFlight,
+      websockets: traffic.websockets,
+      lateArrivals: interval.lateArrivals,
+      eventsDropped: publisher.stats().dropped,
+    });
+    lastSummaryAt = now;
+  };
+
+  const state = (): AgentState => ({
+    phase: traffic.phase,
+    pod: config.identity.pod,
+    namespace: config.identity.namespace,
+    workload: config.identity.workload,
+    inFlight: traffic.inFlight,
+    websockets: traffic.websockets,
+    upstreamListening: appWatch?.listening ?? false,
+    appExited: exitedAt !== undefined,
+    prestop: prestopResult,
+    requests: traffic.totals(),
+    events: publisher.stats(),
+  });
+
+  const admin = createAdminServer({
+    registry,
+    prestop,
+    appExited: (report: AppExitedReport) => markExited('process', report),
+    ready: () => traffic.phase === 'serving' && !stopping,
+    state,
+  });
+
+  const connectNats = (): void => {
+    if (deps.nats) {
+      publisher.attach(deps.nats);
+      return;
+    }
+    // NATS down at start is not fatal: keep trying (the client's own reconnect takes over once a
+    // first connection exists). A loop of ours, unlike waitOnFirstConnect, stops when we stop.
+    void (async () => {
+      let wait = 250;
+      while (!stopping) {
+        try {
+          const nc = await connect({
+            servers: config.natsUrl,
+            name: `drainwatch-agent ${config.identity.pod}`,
+            maxReconnectAttempts: -1,
+            reconnectTimeWait: 250,
+            reconnectJitter: 100,
+            pingInterval: 10_000,
+            timeout: 1000,
+          });
+          if (stopping) {
+            await nc.close();
+            return;
+          }
+          ownNats = nc;
+          publisher.attach(nc);
+          return;
+        } catch {
+          await new Promise((r) => setTimeout(r, wait).unref());
+          wait = Math.min(wait * 2, 2000);
+        }
+      }
+    })();
+  };
+
+  const waitForInFlight = async (timeoutMs: number): Promise<void> => {
+    const deadline = clock.now() + timeoutMs;
+    while (traffic.inFlight > 0 && clock.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10).unref());
+    }
+  };
+
+  const doStop = async (options: AgentStopOptions): Promise<void> => {
+    sigtermSeen = true;
+    const sigtermAt = clock.now();
+    // A native sidecar hears SIGTERM only after the app exited: look before concluding it runs.
+    if (exitedAt === undefined && appWatch) {
+      await appWatch.checkNow();
+      if (appWatch.everListened && !appWatch.listening && connections.open === 0) markExited('port', {});
+    }
+    const appRunning = exitedAt === undefined;
+    beginTermination(traffic.phase === 'serving' ? 'draining' : traffic.phase);
+    emit('sigterm', {
+      appRunning,
+      phase: traffic.phase,
+      inFlight: traffic.inFlight,
+      websockets: traffic.websockets,
+    });
+    tracing?.event('sigterm', { appRunning });
+    // Without a preStop hook the app gets SIGTERM together with us.
+    if (traffic.phase === 'serving') setPhase('draining');
+
+    if (appRunning && !options.immediate) {
+      // A classic sidecar: keep proxying until the app stopped listening, or until only the final
+      // flush's share of the grace period is left.
+      const deadline = (terminationStartedAt ?? sigtermAt) + config.graceSeconds * 1000 - SIGTERM_MARGIN_MS;
+      const left = Math.max(0, deadline - clock.now());
+      await Promise.race([
+        appGone,
+        new Promise<void>((r) => {
+          cutWait = r;
+          setTimeout(r, left).unref();
+        }),
+      ]);
+    }
+    resolveInterrupt('agent-stopping');
+    if (prestopPromise) await prestopPromise;
+
+    if (summaryTimer) clearInterval(summaryTimer);
+    appWatch?.stop();
+    if (exitConfirmTimer) clearTimeout(exitConfirmTimer);
+    const trafficClosed = closeServer(trafficServer);
+    await waitForInFlight(CLOSE_GRACE_MS);
+    trafficServer.closeAllConnections();
+    wsProxy.destroyAll();
+    await trafficClosed;
+
+    emitSummary();
+    const drain = traffic.drainCounts();
+    const end = exitedAt ?? clock.now();
+    emit('drain.summary', {
+      ...(prestopResult ? { prestopMs: prestopResult.durationMs } : {}),
+      ...(drainingAt !== undefined ? { drainMs: Math.max(0, end - drainingAt) } : {}),
+      ...drain,
+      exitCode: exitInfo?.code ?? null,
+      killedAtGrace: exitInfo?.killedAtGrace ?? false,
+      eventsDropped: publisher.stats().dropped,
+    });
+    await Promise.all([publisher.flush(FLUSH_BUDGET_MS), tracing?.finish(FLUSH_BUDGET_MS)]);
+    publisher.stop();
+    const adminClosed = closeServer(admin);
+    admin.closeAllConnections();
+    await adminClosed;
+    if (ownNats) {
+      const nc = ownNats;
+      await Promise.race([nc.close().catch(() => undefined), new Promise((r) => setTimeout(r, 300).unref())]);
+    }
+  };
+
+  return {
+    async start() {
+      if (started) throw new AgentStateError('the agent was already started');
+      started = true;
+      tracing = await createTerminationTracing(config.otlpEndpoint, config.identity, version);
+      const listen = await listenOn(trafficServer, config.listen, 'DRAINWATCH_LISTEN (--listen)');
+      let adminAddr: AddressInfo;
+      try {
+        adminAddr = await listenOn(admin, config.admin, 'DRAINWATCH_ADMIN (--admin)');
+      } catch (err) {
+        await closeServer(trafficServer);
+        throw err;
+      }
+      connectNats();
+      emit('agent.started', {
+        version,
+        listen: `${listen.address}:${listen.port}`,
+        upstream: formatHostPort(config.upstream),
+        admin: `${adminAddr.address}:${adminAddr.port}`,
+        prestopPolicy:
+          config.prestop.mode === 'fixed' ? `fixed:${config.prestop.fixedMs / 1000}` : 'adaptive',
+        graceSeconds: config.graceSeconds,
+        ...(config.identity.nodeName ? { nodeName: config.identity.nodeName } : {}),
+        ...(config.identity.podIp ? { podIp: config.identity.podIp } : {}),
+      });
+      appWatch = createAppWatch({
+        upstream: config.upstream,
+        ...(config.appPid !== undefined ? { pid: config.appPid } : {}),
+        intervalMs: () => (traffic.phase === 'serving' && !sigtermSeen ? SLOW_POLL_MS : FAST_POLL_MS),
+        onStoppedListening,
+        onListening: () => undefined,
+        onPidGone: () => markExited('pid', {}),
+      });
+      summaryTimer = setInterval(emitSummary, config.summaryIntervalMs);
+      summaryTimer.unref();
+      return { listen, admin: adminAddr };
+    },
+    stop(options = {}) {
+      if (stopping && options.immediate) cutWait();
+      stopping ??= started ? doStop(options) : Promise.resolve();
+      return stopping;
+    },
+    state,
+  };
+}

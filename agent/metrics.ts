@@ -1,0 +1,49 @@
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { AGENT_METRICS } from '../contract/metric-names.js';
+
+/** The agent's metrics, from the shared catalogue, registered on an injected registry. */
+export interface AgentMetrics {
+  readonly requests: Counter<'phase' | 'status_class'>;
+  readonly inFlight: Gauge;
+  readonly websockets: Gauge;
+  readonly eventsPublished: Counter;
+  readonly eventsBuffered: Gauge;
+  readonly eventsDropped: Counter<'kind'>;
+  readonly badRequests: Counter;
+}
+
+export function createAgentMetrics(registry: Registry): AgentMetrics {
+  const m = AGENT_METRICS;
+  return {
+    requests: new Counter({
+      name: m.requests.name,
+      help: m.requests.help,
+      labelNames: ['phase', 'status_class'] as const,
+      registers: [registry],
+    }),
+    inFlight: new Gauge({ name: m.inFlight.name, help: m.inFlight.help, registers: [registry] }),
+    websockets: new Gauge({ name: m.websockets.name, help: m.websockets.help, registers: [registry] }),
+    eventsPublished: new Counter({
+      name: m.eventsPublished.name,
+      help: m.eventsPublished.help,
+      registers: [registry],
+    }),
+    eventsBuffered: new Gauge({
+      name: m.eventsBuffered.name,
+      help: m.eventsBuffered.help,
+      registers: [registry],
+    }),
+    eventsDropped: new Counter({
+      name: m.eventsDropped.name,
+      help: m.eventsDropped.help,
+      labelNames: ['kind'] as const,
+      registers: [registry],
+    }),
+    badRequests: new Counter({ name: m.badRequests.name, help: m.badRequests.help, registers: [registry] }),
+  };
+}
+
+export function statusClass(status: number | undefined): string {
+  if (status === undefined) return 'error';
+  return `${Math.floor(status / 100)}xx`;
+}

@@ -1,0 +1,75 @@
+import type { Attributes, Span, Tracer } from '@opentelemetry/api';
+import type { AgentIdentity } from './config.js';
+
+// One span per pod termination (prestop → draining → exited), exported over OTLP/HTTP only when
+// OTEL_EXPORTER_OTLP_ENDPOINT is set. The SDK is loaded lazily so an agent without tracing pays
+// neither its start-up time nor its memory, and nothing is registered globally.
+
+export interface TerminationTracing {
+  /** Starts the termination span (once); later calls are no-ops. */
+  begin(phase: string, attributes?: Attributes): void;
+  event(name: string, attributes?: Attributes): void;
+  /** Ends the span and exports it; bounded by timeoutMs. */
+  finish(timeoutMs: number): Promise<void>;
+}
+
+const NOOP: TerminationTracing = {
+  begin() {},
+  event() {},
+  finish: () => Promise.resolve(),
+};
+
+function tracesUrl(endpoint: string): string {
+  return `${endpoint.replace(/\/+$/, '')}/v1/traces`;
+}
+
+export async function createTerminationTracing(
+  endpoint: string | undefined,
+  identity: AgentIdentity,
+  version: string,
+): Promise<TerminationTracing> {
+  if (!endpoint) return NOOP;
+  const [{ BasicTracerProvider, SimpleSpanProcessor }, { resourceFromAttributes }, { OTLPTraceExporter }] =
+    await Promise.all([
+      import('@opentelemetry/sdk-trace-base'),
+      import('@opentelemetry/resources'),
+      import('@opentelemetry/exporter-trace-otlp-http'),
+    ]);
+  const provider = new BasicTracerProvider({
+    resource: resourceFromAttributes({
+      'service.name': 'drainwatch-agent',
+      'service.version': version,
+      'k8s.pod.name': identity.pod,
+      'k8s.namespace.name': identity.namespace,
+      'drainwatch.workload': identity.workload,
+      ...(identity.nodeName ? { 'k8s.node.name': identity.nodeName } : {}),
+    }),
+    spanProcessors: [new SimpleSpanProcessor(new OTLPTraceExporter({ url: tracesUrl(endpoint) }))],
+  });
+  const tracer: Tracer = provider.getTracer('drainwatch-agent', version);
+  let span: Span | undefined;
+  let finishing: Promise<void> | undefined;
+
+  return {
+    begin(phase, attributes) {
+      if (span) return;
+      span = tracer.startSpan('pod termination', {
+        attributes: { 'drainwatch.started_phase': phase, 'k8s.pod.name': identity.pod, ...attributes },
+      });
+    },
+    event(name, attributes) {
+      span?.addEvent(name, attributes);
+    },
+    finish(timeoutMs) {
+      finishing ??= (async () => {
+        span?.end();
+        const flushed = provider.forceFlush().then(() => provider.shutdown());
+        await Promise.race([
+          flushed.catch(() => undefined),
+          new Promise<void>((resolve) => setTimeout(resolve, timeoutMs).unref()),
+        ]);
+      })();
+      return finishing;
+    },
+  };
+}

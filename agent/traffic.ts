@@ -1,0 +1,258 @@
+import type { EventData, EventKind, Phase, PhaseCounts, RequestOutcome } from '../contract/events.js';
+import { type AgentMetrics, statusClass } from './metrics.js';
+
+// What the agent counts about the app's traffic, by pod phase. The proxy reports each request's
+// beginning and end here; the lifecycle moves the phase; summaries are cut from these counters.
+
+export interface Clock {
+  now(): number;
+}
+
+export type Emit = <K extends EventKind>(kind: K, data: EventData<K>) => void;
+
+export interface RequestRecord {
+  readonly seq: number;
+  readonly method: string;
+  readonly route: string;
+  readonly probeId: string | undefined;
+  readonly arrivalPhase: Phase;
+  readonly startedAt: number;
+  readonly connection: 'new' | 'reused';
+  /** Set when the request was in flight as the phase became draining (the app got SIGTERM). */
+  inFlightAtSigterm: boolean;
+  done: boolean;
+}
+
+export interface WebSocketRecord {
+  readonly id: string;
+  readonly route: string;
+  readonly probeId: string | undefined;
+  readonly openedPhase: Phase;
+  readonly openedAt: number;
+  atSigterm: boolean;
+}
+
+export interface WebSocketEnd {
+  readonly code: number | undefined;
+  readonly closedBy: 'client' | 'app' | 'none';
+  readonly closeFrame: boolean;
+  readonly framesFromClient: number;
+  readonly framesFromApp: number;
+}
+
+export interface DrainCounts {
+  readonly requestsTotal: number;
+  readonly inFlightAtSigterm: number;
+  readonly inFlightCompleted: number;
+  readonly inFlightCut: number;
+  readonly lateArrivals: number;
+  readonly websocketsAtSigterm: number;
+  readonly websocketCloses: Record<string, number>;
+}
+
+export interface Traffic {
+  readonly phase: Phase;
+  setPhase(phase: Phase): void;
+  begin(input: { method: string; url: string; probeId: string | undefined; reused: boolean }): RequestRecord;
+  end(record: RequestRecord, outcome: RequestOutcome, status?: number): void;
+  websocketOpened(input: { url: string; probeId: string | undefined }): WebSocketRecord;
+  websocketClosed(record: WebSocketRecord, end: WebSocketEnd): void;
+  readonly inFlight: number;
+  readonly websockets: number;
+  /** Clock time of the last request or WebSocket arrival (the adaptive preStop's quiet window). */
+  readonly lastArrivalAt: number;
+  /** Requests and WebSockets that arrived so far (preStop's `requestsDuring` is a difference). */
+  readonly arrivals: number;
+  /** Counters since the previous call, for a traffic summary. */
+  takeInterval(): { requests: PhaseCounts; failed: PhaseCounts; lateArrivals: number };
+  drainCounts(): DrainCounts;
+  totals(): { requests: PhaseCounts; failed: PhaseCounts; lateArrivals: number };
+}
+
+const zero = (): PhaseCounts => ({ serving: 0, prestop: 0, draining: 0, exited: 0 });
+
+const MAX_ROUTE = 256;
+
+/** The path without its query string: no parameter value ever leaves the pod. */
+export function routeOf(url: string): string {
+  const q = url.indexOf('?');
+  const path = q < 0 ? url : url.slice(0, q);
+  return path.length > MAX_ROUTE ? path.slice(0, MAX_ROUTE) : path;
+}
+
+export function createTraffic(options: {
+  clock: Clock;
+  metrics: AgentMetrics;
+  emit: Emit;
+  idPrefix: string;
+}): Traffic {
+  const { clock, metrics, emit } = options;
+  let phase: Phase = 'serving';
+  let seq = 0;
+  let wsSeq = 0;
+  let lastArrivalAt = Number.NEGATIVE_INFINITY;
+  const inFlight = new Set<RequestRecord>();
+  const sockets = new Set<WebSocketRecord>();
+  let arrivals = 0;
+  let interval = { requests: zero(), failed: zero(), lateArrivals: 0 };
+  const total = { requests: zero(), failed: zero(), lateArrivals: 0 };
+  let inFlightAtSigterm = 0;
+  let inFlightCompleted = 0;
+  let inFlightCut = 0;
+  let websocketsAtSigterm = 0;
+  const websocketCloses: Record<string, number> = {};
+
+  const arrive = (): void => {
+    lastArrivalAt = clock.now();
+    arrivals += 1;
+  };
+
+  return {
+    get phase() {
+      return phase;
+    },
+    setPhase(next) {
+      if (next === phase) return;
+      phase = next;
+      if (next === 'draining') {
+        for (const r of inFlight) r.inFlightAtSigterm = true;
+        for (const w of sockets) w.atSigterm = true;
+        inFlightAtSigterm = inFlight.size;
+        websocketsAtSigterm = sockets.size;
+      }
+    },
+    begin({ method, url, probeId, reused }) {
+      arrive();
+      seq += 1;
+      const record: RequestRecord = {
+        seq,
+        method: method.length > 16 ? method.slice(0, 16) : method,
+        route: routeOf(url),
+        probeId,
+        arrivalPhase: phase,
+        startedAt: clock.now(),
+        connection: reused ? 'reused' : 'new',
+        inFlightAtSigterm: false,
+        done: false,
+      };
+      inFlight.add(record);
+      metrics.inFlight.set(inFlight.size);
+      return record;
+    },
+    end(record, outcome, status) {
+      if (record.done) return;
+      record.done = true;
+      inFlight.delete(record);
+      metrics.inFlight.set(inFlight.size);
+      const failed = outcome !== 'ok';
+      const late = record.arrivalPhase !== 'serving' && outcome === 'upstream-refused';
+      const arrival = record.arrivalPhase;
+      interval.requests[arrival] += 1;
+      total.requests[arrival] += 1;
+      if (failed) {
+        interval.failed[arrival] += 1;
+        total.failed[arrival] += 1;
+      }
+      if (late) {
+        interval.lateArrivals += 1;
+        total.lateArrivals += 1;
+      }
+      if (record.inFlightAtSigterm) {
+        if (failed) inFlightCut += 1;
+        else inFlightCompleted += 1;
+      }
+      metrics.requests.inc({ phase: arrival, status_class: statusClass(status) });
+      if (record.probeId !== undefined || failed || record.arrivalPhase !== phase) {
+        emit('request', {
+          requestId: `${options.idPrefix}-${record.seq}`,
+          ...(record.probeId !== undefined ? { probeId: record.probeId } : {}),
+          method: record.method,
+          route: record.route,
+          arrivalPhase: record.arrivalPhase,
+          endPhase: phase,
+          outcome,
+          ...(status !== undefined ? { status } : {}),
+          durationMs: Math.max(0, clock.now() - record.startedAt),
+          connection: record.connection,
+          lateArrival: late,
+          startedAt: new Date(record.startedAt).toISOString(),
+        });
+      }
+    },
+    websocketOpened({ url, probeId }) {
+      arrive();
+      wsSeq += 1;
+      const record: WebSocketRecord = {
+        id: `${options.idPrefix}-ws${wsSeq}`,
+        route: routeOf(url),
+        probeId,
+        openedPhase: phase,
+        openedAt: clock.now(),
+        atSigterm: false,
+      };
+      sockets.add(record);
+      metrics.websockets.set(sockets.size);
+      emit('websocket.opened', {
+        wsId: record.id,
+        ...(probeId !== undefined ? { probeId } : {}),
+        route: record.route,
+        phase,
+      });
+      return record;
+    },
+    websocketClosed(record, end) {
+      if (!sockets.delete(record)) return;
+      metrics.websockets.set(sockets.size);
+      const key =
+        end.closeFrame && end.code !== undefined ? String(end.code) : end.closeFrame ? '1005' : 'none';
+      websocketCloses[key] = (websocketCloses[key] ?? 0) + 1;
+      emit('websocket.closed', {
+        wsId: record.id,
+        ...(record.probeId !== undefined ? { probeId: record.probeId } : {}),
+        openedPhase: record.openedPhase,
+        closedPhase: phase,
+        ...(end.code !== undefined ? { code: end.code } : {}),
+        closedBy: end.closedBy,
+        closeFrame: end.closeFrame,
+        durationMs: Math.max(0, clock.now() - record.openedAt),
+        framesFromClient: end.framesFromClient,
+        framesFromApp: end.framesFromApp,
+      });
+    },
+    get inFlight() {
+      return inFlight.size;
+    },
+    get websockets() {
+      return sockets.size;
+    },
+    get lastArrivalAt() {
+      return lastArrivalAt;
+    },
+    get arrivals() {
+      return arrivals;
+    },
+    takeInterval() {
+      const out = interval;
+      interval = { requests: zero(), failed: zero(), lateArrivals: 0 };
+      return out;
+    },
+    drainCounts() {
+      return {
+        requestsTotal: Object.values(total.requests).reduce((a, b) => a + b, 0),
+        inFlightAtSigterm,
+        inFlightCompleted,
+        inFlightCut,
+        lateArrivals: total.lateArrivals,
+        websocketsAtSigterm,
+        websocketCloses: { ...websocketCloses },
+      };
+    },
+    totals() {
+      return {
+        requests: { ...total.requests },
+        failed: { ...total.failed },
+        lateArrivals: total.lateArrivals,
+      };
+    },
+  };
+}

@@ -1,0 +1,283 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { Redis } from 'ioredis';
+import { Registry } from 'prom-client';
+import type { AnyEvent } from '../contract/envelope.js';
+import { createRedis } from '../lib/redis.js';
+import { pollUntil } from '../lib/wait.js';
+import { type Applier, createApplier } from './apply.js';
+import type { CollectorConfig } from './config.js';
+import {
+  CollectorStateError,
+  DrainTimeoutError,
+  NatsUnavailableError,
+  RedisUnavailableError,
+} from './errors.js';
+import { createHttpApp } from './http.js';
+import { type Clock, createIngest, type Ingest, type Logger } from './ingest.js';
+import { KEYS } from './keys.js';
+import { createCollectorMetrics } from './metrics.js';
+import { createReportStore, type ReportStore } from './store.js';
+import { createRolloutTracer } from './tracing.js';
+
+export interface CollectorDeps {
+  /** prom-client registry for the collector's metrics (a fresh one by default). */
+  readonly registry?: Registry;
+  /** An open NATS connection; left open by stop(). */
+  readonly nats?: NatsConnection;
+  /** A Redis client; its keyPrefix is the collector's prefix. Left open by stop(). */
+  readonly redis?: Redis;
+  readonly clock?: Clock;
+  readonly log?: Logger;
+  /** Called with events applied for the first time (not redeliveries), and when. */
+  readonly onApplied?: (events: readonly AnyEvent[], appliedAtMs: number) => void;
+}
+
+export interface Collector {
+  start(): Promise<{ http: AddressInfo }>;
+  stop(): Promise<void>;
+  ready(): boolean;
+  /** Resolves once the consumer has nothing pending and everything fetched was applied and acked. */
+  drain(timeoutMs: number): Promise<void>;
+  /** The report reader over the collector's Redis (valid after start). */
+  readonly store: ReportStore;
+  readonly registry: Registry;
+}
+
+const STDERR_LOG: Logger = {
+  warn: (m) => process.stderr.write(`drainwatch collector: ${m}\n`),
+  error: (m) => process.stderr.write(`drainwatch collector: ${m}\n`),
+};
+
+function decodeWorkload(wk: string): { namespace: string; workload: string } {
+  const [ns = '', wl = ''] = wk.split('/');
+  return { namespace: decodeURIComponent(ns), workload: decodeURIComponent(wl) };
+}
+
+export function createCollector(config: CollectorConfig, deps: CollectorDeps = {}): Collector {
+  const registry = deps.registry ?? new Registry();
+  const clock = deps.clock ?? { now: () => Date.now() };
+  const log = deps.log ?? STDERR_LOG;
+  const metrics = createCollectorMetrics(registry, { podSeriesExpiryMs: config.podSeriesExpiryMs });
+  const tracer = createRolloutTracer({ endpoint: config.otlpEndpoint });
+
+  let nc: NatsConnection | undefined;
+  let redis: Redis | undefined;
+  let store: ReportStore | undefined;
+  let applier: Applier | undefined;
+  let ingest: Ingest | undefined;
+  let server: Server | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let redisUp = false;
+  let natsUp = false;
+  let started: Promise<{ http: AddressInfo }> | undefined;
+  let stopping: Promise<void> | undefined;
+  let closeChain: Promise<void> = Promise.resolve();
+  let refreshing: Promise<void> | undefined;
+
+  const setRedis = (up: boolean) => {
+    redisUp = up;
+    metrics.health.redisUp.set(up ? 1 : 0);
+  };
+  const setNats = (up: boolean) => {
+    natsUp = up;
+    metrics.health.natsUp.set(up ? 1 : 0);
+  };
+
+  async function onClosed(id: string): Promise<void> {
+    const report = await store!.getReport(id);
+    if (!report) return;
+    metrics.recordClosed(report, clock.now());
+    tracer.record(report);
+  }
+
+  function onNotes(notes: readonly string[]): void {
+    for (const note of notes) {
+      const [what, id] = [note.slice(0, note.indexOf('|')), note.slice(note.indexOf('|') + 1)];
+      if (what !== 'closed') continue;
+      closeChain = closeChain
+        .then(() => onClosed(id))
+        .catch((err) => log.error(`reporting closed rollout ${id} failed: ${(err as Error).message}`));
+    }
+  }
+
+  /** Quiet-timeout closes, gauges from stored state, expiry of pod series, consumer lag. */
+  function refresh(): Promise<void> {
+    if (refreshing || stopping || !store || !redis || !ingest) return refreshing ?? Promise.resolve();
+    refreshing = refreshOnce().finally(() => {
+      refreshing = undefined;
+    });
+    return refreshing;
+  }
+
+  async function refreshOnce(): Promise<void> {
+    if (!store || !redis || !ingest) return;
+    try {
+      const { pending } = await ingest.pending();
+      metrics.health.consumerPending.set(pending);
+      // Closing for quiet only when caught up: after an outage, the backlog may hold the activity.
+      if (pending === 0 && ingest.idle()) {
+        const closed = await applier!.sweep(clock.now(), config.rolloutQuietMs);
+        onNotes(closed.map((id) => `closed|${id}`));
+      }
+      const open = new Set(await store.openRollouts());
+      for (const wk of await redis.smembers(KEYS.workloads)) {
+        const { namespace, workload } = decodeWorkload(wk);
+        const latest = await store.latestRollout(namespace, workload);
+        if (!latest) continue;
+        metrics.setLatest(latest, config.gate);
+        metrics.setOpen(namespace, workload, open.has(latest.rolloutId) ? latest : undefined);
+      }
+      metrics.expirePodSeries(clock.now());
+    } catch (err) {
+      metrics.health.redisErrors.inc();
+      log.error(`refresh failed: ${(err as Error).message}`);
+    }
+  }
+
+  async function connectAll(): Promise<void> {
+    if (deps.nats) nc = deps.nats;
+    else {
+      try {
+        nc = await connect({
+          servers: config.natsUrl,
+          name: 'drainwatch-collector',
+          maxReconnectAttempts: -1,
+        });
+      } catch (err) {
+        throw new NatsUnavailableError(
+          `cannot connect to NATS at ${config.natsUrl}: ${(err as Error).message}`,
+          {
+            cause: err,
+          },
+        );
+      }
+    }
+    setNats(!nc.isClosed());
+    void (async () => {
+      for await (const s of nc.status()) {
+        if (s.type === 'disconnect') setNats(false);
+        else if (s.type === 'reconnect') setNats(true);
+      }
+    })().catch(() => {});
+
+    redis = deps.redis ?? createRedis(config.redisUrl, { prefix: config.redisPrefix, failFast: true });
+    redis.on('error', () => {
+      // Reconnection is ioredis's job; failed commands are counted where they fail.
+    });
+    redis.on('ready', () => setRedis(true));
+    redis.on('close', () => setRedis(false));
+    if (!deps.redis) {
+      await redis.connect().catch(() => {});
+      try {
+        await pollUntil(async () => (await redis!.ping()) === 'PONG', {
+          timeoutMs: 10_000,
+          intervalMs: 100,
+          what: `Redis at ${config.redisUrl}`,
+          fatal: () => false,
+        });
+      } catch (err) {
+        throw new RedisUnavailableError(
+          `cannot reach Redis at ${config.redisUrl}: ${(err as Error).message}`,
+          {
+            cause: err,
+          },
+        );
+      }
+    }
+    setRedis(redis.status === 'ready');
+  }
+
+  async function begin(): Promise<{ http: AddressInfo }> {
+    await connectAll();
+    store = createReportStore(redis!);
+    applier = createApplier(redis!, { dedupTtlSeconds: config.dedupTtlSeconds });
+    ingest = createIngest(config, {
+      nats: nc!,
+      applier,
+      metrics,
+      clock,
+      log,
+      onRedisState: setRedis,
+      onNotes,
+      ...(deps.onApplied ? { onApplied: deps.onApplied } : {}),
+    });
+    try {
+      await ingest.start();
+    } catch (err) {
+      throw new NatsUnavailableError(
+        `cannot set up JetStream stream ${config.stream}: ${(err as Error).message}`,
+        {
+          cause: err,
+        },
+      );
+    }
+    const app = createHttpApp({
+      store,
+      registry,
+      ready: () => ({ ready: redisUp && natsUp && !stopping, redis: redisUp, nats: natsUp }),
+      apiToken: config.apiToken,
+      gate: config.gate,
+    });
+    server = await new Promise<Server>((resolve, reject) => {
+      const s = app.listen(config.listen.port, config.listen.host, (err?: Error) =>
+        err ? reject(err) : resolve(s),
+      );
+    });
+    timer = setInterval(() => void refresh(), Math.min(config.refreshIntervalMs, config.rolloutQuietMs));
+    timer.unref();
+    void refresh();
+    return { http: server.address() as AddressInfo };
+  }
+
+  return {
+    registry,
+    get store() {
+      if (!store) throw new CollectorStateError('the collector has not started');
+      return store;
+    },
+    start() {
+      if (stopping) return Promise.reject(new CollectorStateError('the collector was stopped'));
+      started ??= begin();
+      return started;
+    },
+    stop() {
+      stopping ??= (async () => {
+        if (timer) clearInterval(timer);
+        await started?.catch(() => {});
+        await ingest?.stop();
+        await refreshing;
+        await closeChain;
+        if (server) {
+          server.closeAllConnections();
+          await new Promise<void>((resolve) => server!.close(() => resolve()));
+        }
+        await tracer.stop();
+        if (!deps.nats && nc) await nc.close().catch(() => {});
+        if (!deps.redis && redis) redis.disconnect();
+      })();
+      return stopping;
+    },
+    ready() {
+      return Boolean(started) && !stopping && redisUp && natsUp;
+    },
+    async drain(timeoutMs) {
+      if (!ingest) throw new CollectorStateError('the collector has not started');
+      let last = 'not checked';
+      try {
+        await pollUntil(
+          async () => {
+            const p = await ingest!.pending();
+            last = `${p.pending} pending, ${p.ackPending} awaiting ack, ${ingest!.idle() ? 'idle' : 'applying'}`;
+            return p.pending === 0 && p.ackPending === 0 && ingest!.idle();
+          },
+          { timeoutMs, intervalMs: 50, what: 'the collector to catch up', fatal: () => false },
+        );
+      } catch {
+        throw new DrainTimeoutError(timeoutMs, last);
+      }
+      await closeChain;
+    },
+  };
+}

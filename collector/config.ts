@@ -1,0 +1,230 @@
+import { DEFAULT_STREAM_NAME, DEFAULT_SUBJECT_ROOT } from '../contract/subjects.js';
+import { CollectorConfigError } from './errors.js';
+
+/** Every collector setting with its default; flag > env > default. */
+export const COLLECTOR_DEFAULTS = {
+  listen: '0.0.0.0:15090',
+  natsUrl: 'nats://127.0.0.1:4222',
+  redisUrl: 'redis://127.0.0.1:6379',
+  redisPrefix: 'drainwatch:',
+  subjectRoot: DEFAULT_SUBJECT_ROOT,
+  stream: DEFAULT_STREAM_NAME,
+  consumer: 'drainwatch-collector',
+  streamMaxAgeSeconds: 7 * 24 * 3600,
+  streamMaxBytes: 1024 * 1024 * 1024,
+  /** A rollout with no pod lifecycle event for this long is closed with outcome `timeout`. */
+  rolloutQuietMs: 5 * 60_000,
+  /** Per-termination `drainwatch_pod_*` series are removed this long after being set. */
+  podSeriesExpiryMs: 15 * 60_000,
+  deadLetterMax: 1000,
+  /** Redelivery delay for fetched but unacknowledged events (a crashed replica's batch). */
+  ackWaitMs: 30_000,
+  fetchBatch: 500,
+  /** How long an applied event id is remembered; covers JetStream redelivery and agent replays. */
+  dedupTtlSeconds: 7 * 24 * 3600,
+  /** How often gauges (latest scores, open rollouts) are recomputed from Redis. */
+  refreshIntervalMs: 10_000,
+  /** Session-persistence threshold behind `drainwatch_gate_passed`. */
+  gate: 1,
+} as const;
+
+export interface ListenAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface CollectorConfig {
+  readonly listen: ListenAddress;
+  readonly natsUrl: string;
+  readonly redisUrl: string;
+  readonly redisPrefix: string;
+  readonly apiToken: string | undefined;
+  readonly subjectRoot: string;
+  readonly stream: string;
+  readonly consumer: string;
+  readonly streamMaxAgeSeconds: number;
+  readonly streamMaxBytes: number;
+  readonly rolloutQuietMs: number;
+  readonly podSeriesExpiryMs: number;
+  readonly deadLetterMax: number;
+  readonly ackWaitMs: number;
+  readonly fetchBatch: number;
+  readonly dedupTtlSeconds: number;
+  readonly refreshIntervalMs: number;
+  readonly gate: number;
+  /** OTLP/HTTP base URL; traces are exported only when it is set. */
+  readonly otlpEndpoint: string | undefined;
+}
+
+/** The flags of `drainwatch collector`, as commander parsed them (strings unless noted). */
+export interface CollectorFlags {
+  readonly listen?: string;
+  readonly natsUrl?: string;
+  readonly redisUrl?: string;
+  readonly redisPrefix?: string;
+  readonly apiToken?: string;
+  readonly subjectRoot?: string;
+  readonly stream?: string;
+  readonly consumer?: string;
+  readonly streamMaxAge?: string | number;
+  readonly streamMaxBytes?: string | number;
+  readonly rolloutQuiet?: string | number;
+  readonly podSeriesExpiry?: string | number;
+  readonly deadLetterMax?: string | number;
+  readonly ackWait?: string | number;
+  readonly gate?: string | number;
+}
+
+/** Environment variable of each setting (the names DESIGN §3 fixes, plus the collector's own). */
+export const COLLECTOR_ENV = {
+  listen: 'DRAINWATCH_LISTEN',
+  natsUrl: 'NATS_URL',
+  redisUrl: 'REDIS_URL',
+  redisPrefix: 'DRAINWATCH_REDIS_PREFIX',
+  apiToken: 'DRAINWATCH_API_TOKEN',
+  subjectRoot: 'DRAINWATCH_SUBJECT_ROOT',
+  stream: 'DRAINWATCH_STREAM',
+  consumer: 'DRAINWATCH_CONSUMER',
+  streamMaxAge: 'DRAINWATCH_STREAM_MAX_AGE',
+  streamMaxBytes: 'DRAINWATCH_STREAM_MAX_BYTES',
+  rolloutQuiet: 'DRAINWATCH_ROLLOUT_QUIET',
+  podSeriesExpiry: 'DRAINWATCH_POD_SERIES_EXPIRY',
+  deadLetterMax: 'DRAINWATCH_DEAD_LETTER_MAX',
+  ackWait: 'DRAINWATCH_ACK_WAIT',
+  gate: 'DRAINWATCH_GATE',
+  otlpEndpoint: 'OTEL_EXPORTER_OTLP_ENDPOINT',
+} as const;
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function pick(flag: string | number | undefined, env: Env, name: string): string | undefined {
+  if (flag !== undefined && flag !== '') return String(flag);
+  const v = env[name];
+  return v === undefined || v === '' ? undefined : v;
+}
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+function durationMs(setting: string, value: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(value.trim());
+  if (!m) throw new CollectorConfigError(setting, `expected a duration like 30s, 500ms or 5m, got ${value}`);
+  const ms = Math.round(Number(m[1]) * UNIT_MS[m[2] ?? 's']!);
+  if (ms <= 0) throw new CollectorConfigError(setting, `must be above zero, got ${value}`);
+  return ms;
+}
+
+const SIZE: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+
+function bytes(setting: string, value: string): number {
+  const m = /^(\d+)([kmg]?)i?b?$/i.exec(value.trim());
+  if (!m) throw new CollectorConfigError(setting, `expected a size like 512m or 1g, got ${value}`);
+  const n = Number(m[1]) * SIZE[m[2]!.toLowerCase()]!;
+  if (n <= 0) throw new CollectorConfigError(setting, `must be above zero, got ${value}`);
+  return n;
+}
+
+function positiveInt(setting: string, value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n <= 0) {
+    throw new CollectorConfigError(setting, `expected a positive whole number, got ${value}`);
+  }
+  return n;
+}
+
+export function parseListen(setting: string, value: string): ListenAddress {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(value.trim());
+  const port = m ? Number(m[3]) : Number.NaN;
+  if (!m || port > 65535) throw new CollectorConfigError(setting, `expected host:port, got ${value}`);
+  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+}
+
+function urlOf(setting: string, value: string, protocols: readonly string[]): string {
+  let u: URL;
+  try {
+    u = new URL(value);
+  } catch {
+    throw new CollectorConfigError(setting, `expected a URL, got ${value}`);
+  }
+  if (!protocols.includes(u.protocol.replace(/:$/, ''))) {
+    throw new CollectorConfigError(setting, `expected a ${protocols.join(' or ')} URL, got ${value}`);
+  }
+  return value;
+}
+
+function ratio(setting: string, value: string): number {
+  const v = value.trim();
+  const n = v.endsWith('%') ? Number(v.slice(0, -1)) / 100 : Number(v);
+  if (v === '' || !Number.isFinite(n) || n < 0 || n > 1) {
+    throw new CollectorConfigError(setting, `expected a score between 0 and 1, got ${value}`);
+  }
+  return n;
+}
+
+const NAME = /^[A-Za-z0-9_-]+$/;
+
+/** Reads the collector's settings; throws one CollectorConfigError naming the first bad setting. */
+export function loadCollectorConfig(flags: CollectorFlags = {}, env: Env = process.env): CollectorConfig {
+  const D = COLLECTOR_DEFAULTS;
+  const E = COLLECTOR_ENV;
+  const get = (key: keyof CollectorFlags & keyof typeof E) => pick(flags[key], env, E[key]);
+
+  const subjectRoot = get('subjectRoot') ?? D.subjectRoot;
+  if (!subjectRoot.split('.').every((t) => NAME.test(t))) {
+    throw new CollectorConfigError(E.subjectRoot, `expected dot-separated NATS tokens, got ${subjectRoot}`);
+  }
+  const stream = get('stream') ?? D.stream;
+  if (!NAME.test(stream)) throw new CollectorConfigError(E.stream, `not a valid stream name: ${stream}`);
+  const consumer = get('consumer') ?? D.consumer;
+  if (!NAME.test(consumer))
+    throw new CollectorConfigError(E.consumer, `not a valid consumer name: ${consumer}`);
+
+  const rawAge = get('streamMaxAge');
+  const rawQuiet = get('rolloutQuiet');
+  const rawExpiry = get('podSeriesExpiry');
+  const rawAck = get('ackWait');
+  const config: CollectorConfig = {
+    listen: parseListen(E.listen, get('listen') ?? D.listen),
+    natsUrl: urlOf(E.natsUrl, get('natsUrl') ?? D.natsUrl, ['nats', 'tls']),
+    redisUrl: urlOf(E.redisUrl, get('redisUrl') ?? D.redisUrl, ['redis', 'rediss']),
+    redisPrefix: get('redisPrefix') ?? D.redisPrefix,
+    apiToken: get('apiToken'),
+    subjectRoot,
+    stream,
+    consumer,
+    streamMaxAgeSeconds: rawAge
+      ? Math.ceil(durationMs(E.streamMaxAge, rawAge) / 1000)
+      : D.streamMaxAgeSeconds,
+    streamMaxBytes: (() => {
+      const v = get('streamMaxBytes');
+      return v ? bytes(E.streamMaxBytes, v) : D.streamMaxBytes;
+    })(),
+    rolloutQuietMs: rawQuiet ? durationMs(E.rolloutQuiet, rawQuiet) : D.rolloutQuietMs,
+    podSeriesExpiryMs: rawExpiry ? durationMs(E.podSeriesExpiry, rawExpiry) : D.podSeriesExpiryMs,
+    deadLetterMax: (() => {
+      const v = get('deadLetterMax');
+      return v ? positiveInt(E.deadLetterMax, v) : D.deadLetterMax;
+    })(),
+    ackWaitMs: rawAck ? durationMs(E.ackWait, rawAck) : D.ackWaitMs,
+    fetchBatch: D.fetchBatch,
+    dedupTtlSeconds: D.dedupTtlSeconds,
+    refreshIntervalMs: D.refreshIntervalMs,
+    gate: (() => {
+      const v = get('gate');
+      return v ? ratio(E.gate, v) : D.gate;
+    })(),
+    otlpEndpoint: pick(undefined, env, E.otlpEndpoint),
+  };
+  if (config.otlpEndpoint) urlOf(E.otlpEndpoint, config.otlpEndpoint, ['http', 'https']);
+  // Cross-field rules: checked here so a bad combination fails at start-up, not mid-rollout.
+  if (config.ackWaitMs < 1000) {
+    throw new CollectorConfigError(E.ackWait, `must be at least 1s, got ${config.ackWaitMs} ms`);
+  }
+  if (config.podSeriesExpiryMs < config.refreshIntervalMs) {
+    throw new CollectorConfigError(
+      E.podSeriesExpiry,
+      `must be at least the ${config.refreshIntervalMs} ms refresh interval, got ${config.podSeriesExpiryMs} ms`,
+    );
+  }
+  // An event kept in the stream longer than its id is remembered could be applied twice on replay.
+  return { ...config, dedupTtlSeconds: Math.max(config.dedupTtlSeconds, config.streamMaxAgeSeconds) };
+}

@@ -1,0 +1,59 @@
+// Every way the collector can fail, one class each, with a stable `code`. Config errors carry a
+// `config-*` code so the CLI maps them to exit 2.
+
+export class CollectorConfigError extends Error {
+  readonly code = 'config-invalid';
+  /** The setting at fault, as its environment variable name. */
+  readonly setting: string;
+  constructor(setting: string, message: string) {
+    super(`${setting}: ${message}`);
+    this.name = 'CollectorConfigError';
+    this.setting = setting;
+  }
+}
+
+/** NATS or JetStream could not be reached or set up at start-up. */
+export class NatsUnavailableError extends Error {
+  readonly code = 'nats-unavailable';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'NatsUnavailableError';
+  }
+}
+
+/** Redis could not be reached at start-up. */
+export class RedisUnavailableError extends Error {
+  readonly code = 'redis-unavailable';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'RedisUnavailableError';
+  }
+}
+
+/** drain() did not see the consumer catch up in time. */
+export class DrainTimeoutError extends Error {
+  readonly code = 'drain-timeout';
+  constructor(timeoutMs: number, detail: string) {
+    super(`the collector did not catch up within ${timeoutMs} ms (${detail})`);
+    this.name = 'DrainTimeoutError';
+  }
+}
+
+/** A rollout id that is not stored. */
+export class RolloutNotFoundError extends Error {
+  readonly code = 'rollout-not-found';
+  readonly exitCode = 2;
+  constructor(id: string) {
+    super(`no rollout with id ${JSON.stringify(id)}`);
+    this.name = 'RolloutNotFoundError';
+  }
+}
+
+/** The collector was started twice, or used after stop(). */
+export class CollectorStateError extends Error {
+  readonly code = 'collector-state';
+  constructor(message: string) {
+    super(message);
+    this.name = 'CollectorStateError';
+  }
+}

@@ -1,0 +1,117 @@
+import type { Distribution, RolloutReport } from './report.js';
+
+// The terminal form of a report: aligned label/value rows, one section per topic, no colour codes
+// (CI logs keep them as garbage).
+
+function pct(v: number | null): string {
+  return v === null ? 'n/a (nothing observed)' : `${(v * 100).toFixed(2)}%`;
+}
+
+function ms(v: number | null): string {
+  return v === null ? '-' : v >= 1000 ? `${(v / 1000).toFixed(2)} s` : `${Math.round(v)} ms`;
+}
+
+function dist(d: Distribution): string {
+  return d.samples === 0 ? '-' : `p50 ${ms(d.p50Ms)}, max ${ms(d.maxMs)} (${d.samples})`;
+}
+
+function counts(rec: Readonly<Record<string, number>>): string {
+  const parts = Object.entries(rec)
+    .filter(([, n]) => n > 0)
+    .map(([k, n]) => `${k} ${n}`);
+  return parts.length === 0 ? 'none' : parts.join(', ');
+}
+
+function table(rows: readonly (readonly [string, string])[]): string[] {
+  const width = Math.max(...rows.map(([k]) => k.length));
+  return rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`);
+}
+
+/** A readable multi-line table of one rollout report. */
+export function formatReportText(report: RolloutReport): string {
+  const r = report;
+  const lines: string[] = [];
+  lines.push(`Rollout ${r.rolloutId} — ${r.namespace}/${r.workload} (${r.trigger}, ${r.outcome})`);
+  lines.push(
+    ...table([
+      ['started', r.startedAt],
+      ['finished', r.finishedAt ?? '(open)'],
+      ['duration', r.durationSeconds === null ? '-' : `${r.durationSeconds.toFixed(1)} s`],
+      ['pods replaced', String(r.podsReplaced)],
+    ]),
+  );
+  lines.push('', 'Scores');
+  lines.push(
+    ...table([
+      [
+        'session persistence',
+        `${pct(r.scores.sessionPersistence)}  (${r.sessions.active - r.sessions.lost}/${r.sessions.active} sessions kept)`,
+      ],
+      [
+        'request success',
+        `${pct(r.scores.requestSuccess)}  (${r.probeRequests.ok}/${r.probeRequests.total} probe requests, ${r.probeRequests.retriedOk} more ok on retry)`,
+      ],
+      [
+        'clean terminations',
+        `${pct(r.scores.cleanTerminations)}  (${r.terminations.filter((t) => t.clean).length}/${r.terminations.length})`,
+      ],
+    ]),
+  );
+  lines.push('', 'Failures');
+  lines.push(
+    ...table([
+      ['by cause', counts(r.failedByCause)],
+      ['by pod phase', counts(r.failedByPhase)],
+      ['sessions lost by cause', counts(r.sessions.lostByCause)],
+      ['seen by clients', counts(r.clientErrors)],
+      ['in flight at SIGTERM', String(r.inFlightAtSigterm)],
+      ['in flight cut', String(r.inFlightCut)],
+      ['late arrivals', String(r.lateArrivals)],
+      ['agent-side failed', counts(r.agentFailedRequests)],
+    ]),
+  );
+  lines.push('', 'Timing and connections');
+  lines.push(
+    ...table([
+      ['endpoint propagation', dist(r.endpointPropagation)],
+      [
+        'preStop',
+        `${dist(r.prestop)}${Object.keys(r.prestop.byReason).length ? `; ended by ${counts(r.prestop.byReason)}` : ''}`,
+      ],
+      ['drain', dist(r.drain)],
+      ['WebSocket closes', counts(r.websocketCloses)],
+      ['WebSockets dropped', String(r.websocketsDropped)],
+      ['messages lost', String(r.messagesLost)],
+      ['traffic skew', r.trafficSkew === null ? '-' : `${r.trafficSkew.toFixed(2)}x`],
+      ['sticky routing', r.stickyRouting ? 'detected' : 'no'],
+    ]),
+  );
+  if (r.terminations.length > 0) {
+    lines.push('', 'Pods');
+    const head = ['pod', 'result', 'preStop', 'drain', 'cut', 'failed', 'ws closes'];
+    const rows = r.terminations.map((t) => [
+      t.pod + (t.evidenceIncomplete ? ' *' : ''),
+      t.clean ? 'clean' : t.uncleanReasons.join('+'),
+      ms(t.prestopMs),
+      ms(t.drainMs),
+      String(t.inFlightCut),
+      String(t.failedProbeRequests),
+      counts(t.websocketCloses),
+    ]);
+    const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+    const fmt = (row: readonly string[]) =>
+      `  ${row.map((c, i) => c.padEnd(widths[i]!)).join('  ')}`.trimEnd();
+    lines.push(fmt(head), ...rows.map(fmt));
+  }
+  if (r.evidenceIncomplete.length > 0) {
+    lines.push('', `* evidence incomplete (events missing) for: ${r.evidenceIncomplete.join(', ')}`);
+  }
+  if (r.gate) {
+    const g = r.gate;
+    lines.push(
+      '',
+      `Gate: session persistence ${pct(g.value)} ${g.passed ? '>=' : '<'} ${pct(g.threshold)} — ${g.passed ? 'PASSED' : 'FAILED'}`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,43 @@
+// The collector's public surface (DESIGN §3–5).
+export { type Collector, type CollectorDeps, createCollector } from './collector.js';
+export {
+  COLLECTOR_DEFAULTS,
+  COLLECTOR_ENV,
+  type CollectorConfig,
+  type CollectorFlags,
+  type ListenAddress,
+  loadCollectorConfig,
+} from './config.js';
+export {
+  CollectorConfigError,
+  CollectorStateError,
+  DrainTimeoutError,
+  NatsUnavailableError,
+  RedisUnavailableError,
+  RolloutNotFoundError,
+} from './errors.js';
+export { formatReportText } from './format.js';
+export type { Clock, Logger } from './ingest.js';
+export {
+  CLEAN_CLOSE_CODES,
+  computeReport,
+  type Distribution,
+  type FailurePhase,
+  type FailureRecord,
+  type GateVerdict,
+  gateVerdict,
+  MAX_FAILURES_LISTED,
+  type PodTermination,
+  type ReportFacts,
+  type RolloutOutcome,
+  type RolloutReport,
+} from './report.js';
+export {
+  createReportStore,
+  type DeadLetterEntry,
+  type ListOptions,
+  type ReportOptions,
+  type ReportStore,
+  type RolloutSummary,
+  type TimelineEntry,
+} from './store.js';

@@ -1,0 +1,260 @@
+import {
+  AckPolicy,
+  type ConsumerMessages,
+  DeliverPolicy,
+  type JsMsg,
+  jetstream,
+  jetstreamManager,
+} from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { type AnyEvent, decodeEvent } from '../contract/envelope.js';
+import { ContractError, InvalidSubjectError } from '../contract/errors.js';
+import { parseSubject, streamSubjects } from '../contract/subjects.js';
+import { ensureStream } from '../lib/jetstream.js';
+import { delay } from '../lib/wait.js';
+import { type Applier, deadLetterOp, type Entry, eventOps } from './apply.js';
+import type { CollectorConfig } from './config.js';
+import type { CollectorMetrics } from './metrics.js';
+
+// The JetStream side: a durable pull consumer with explicit ack. Messages are applied in
+// micro-batches (whatever has arrived, up to fetchBatch) and acked only after the Redis script
+// that applied them returned. While Redis is down the batch is retried and kept alive with
+// `working()`; nothing is acked, so nothing is lost.
+
+export interface Clock {
+  now(): number;
+}
+
+export interface Logger {
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+export interface IngestDeps {
+  readonly nats: NatsConnection;
+  readonly applier: Applier;
+  readonly metrics: CollectorMetrics;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly onRedisState: (up: boolean) => void;
+  /** Rollout notes from the apply script (`closed|<id>` ...). */
+  readonly onNotes: (notes: readonly string[]) => void;
+  /** Observation hook: events applied for the first time, and when. Tests and bench use it. */
+  readonly onApplied?: (events: readonly AnyEvent[], appliedAtMs: number) => void;
+}
+
+export interface Ingest {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** True when nothing fetched is waiting to be applied or acked by this process. */
+  idle(): boolean;
+  /** Messages the stream holds that the consumer has not delivered, and delivered but unacked. */
+  pending(): Promise<{ pending: number; ackPending: number }>;
+}
+
+const NANOS_PER_MS = 1_000_000;
+const INVALID_LOG_INTERVAL_MS = 60_000;
+
+function checkSubject(subject: string, root: string, event: AnyEvent): void {
+  const parts = parseSubject(subject, root);
+  if (
+    parts.kind !== event.kind ||
+    parts.namespace !== event.namespace ||
+    parts.workload !== event.workload ||
+    parts.pod !== event.pod
+  ) {
+    throw new InvalidSubjectError('subject', `${subject} does not match the event it carries`);
+  }
+}
+
+export function createIngest(config: CollectorConfig, deps: IngestDeps): Ingest {
+  const { metrics, clock, log } = deps;
+  const js = jetstream(deps.nats);
+  const stopController = new AbortController();
+  let messages: ConsumerMessages | undefined;
+  let loop: Promise<void> | undefined;
+  let stopping: Promise<void> | undefined;
+  const lastInvalidLog = new Map<string, number>();
+
+  /** At most one line per key per minute: a flood of bad input or a long outage must not flood the log. */
+  function once(key: string): boolean {
+    const now = clock.now();
+    const last = lastInvalidLog.get(key);
+    if (last !== undefined && now - last < INVALID_LOG_INTERVAL_MS) return false;
+    lastInvalidLog.set(key, now);
+    return true;
+  }
+
+  function logInvalid(reason: string, message: string): void {
+    if (!once(reason)) return;
+    log.warn(
+      `refused event (${reason}): ${message} — further ${reason} refusals are counted, not logged, for a minute`,
+    );
+  }
+
+  function toEntry(m: JsMsg, valid: AnyEvent[]): Entry {
+    try {
+      const event = decodeEvent(m.data);
+      checkSubject(m.subject, config.subjectRoot, event);
+      metrics.health.eventsReceived.inc({ kind: event.kind });
+      valid.push(event);
+      return { id: event.id, ops: eventOps(event, { quietMs: config.rolloutQuietMs }) };
+    } catch (err) {
+      // Anything refused is counted, kept as a dead letter and acked: a poison message never blocks the stream.
+      const reason = err instanceof ContractError ? err.code : 'internal';
+      const field = err instanceof ContractError ? err.field : '';
+      metrics.health.eventsReceived.inc({ kind: 'invalid' });
+      metrics.health.eventsInvalid.inc({ reason });
+      logInvalid(reason, (err as Error).message);
+      const raw = Buffer.from(m.data.subarray(0, 2048)).toString('utf8');
+      return {
+        id: null,
+        ops: [deadLetterOp({ reason, field, subject: m.subject, raw }, config.deadLetterMax)],
+      };
+    }
+  }
+
+  async function flush(msgs: readonly JsMsg[]): Promise<void> {
+    const valid: AnyEvent[] = [];
+    const entries = msgs.map((m) => toEntry(m, valid));
+    let result: Awaited<ReturnType<Applier['apply']>> | undefined;
+    let backoff = 100;
+    while (!result) {
+      try {
+        result = await deps.applier.apply(entries);
+        deps.onRedisState(true);
+      } catch (err) {
+        metrics.health.redisErrors.inc();
+        deps.onRedisState(false);
+        if (once('redis-apply')) {
+          log.error(`applying events failed, retrying until Redis answers: ${(err as Error).message}`);
+        }
+        if (stopController.signal.aborted) return; // unacked: JetStream redelivers them
+        // Keep this batch and everything queued behind it from being redelivered meanwhile.
+        for (const m of msgs) m.working();
+        for (const m of queue) m.working();
+        try {
+          await delay(backoff, stopController.signal);
+        } catch {
+          return;
+        }
+        backoff = Math.min(backoff * 2, 2000);
+      }
+    }
+    for (const m of msgs) m.ack();
+    const now = clock.now();
+    const applied: AnyEvent[] = [];
+    let v = 0;
+    entries.forEach((e, i) => {
+      if (e.id === null) return;
+      const event = valid[v++]!;
+      if (result.applied[i]) {
+        applied.push(event);
+        metrics.health.ingestLag.observe(Math.max(0, now - Date.parse(event.time)) / 1000);
+      } else {
+        metrics.health.eventsDuplicate.inc();
+      }
+    });
+    metrics.health.eventsApplied.inc(applied.length);
+    if (result.notes.length > 0) deps.onNotes(result.notes);
+    deps.onApplied?.(applied, now);
+  }
+
+  // The iterator's own pending count is not reliable (it counts internal control items), so
+  // messages move to a queue of ours: a pump fills it, the worker applies whatever it holds.
+  const queue: JsMsg[] = [];
+  let wake: (() => void) | undefined;
+  let pumpDone = false;
+
+  async function pump(iter: ConsumerMessages): Promise<void> {
+    try {
+      for await (const m of iter) {
+        queue.push(m);
+        wake?.();
+      }
+    } finally {
+      pumpDone = true;
+      wake?.();
+    }
+  }
+
+  // Two batches in flight: the next one is decoded while Redis runs the previous script. Order
+  // between them does not matter, because applying is idempotent and reports are order-free.
+  const inflight = new Set<Promise<void>>();
+  const MAX_INFLIGHT = 2;
+
+  async function work(): Promise<void> {
+    for (;;) {
+      if (stopController.signal.aborted) break;
+      if (queue.length === 0 || inflight.size >= MAX_INFLIGHT) {
+        if (queue.length === 0 && inflight.size === 0 && pumpDone) break;
+        const woken = new Promise<void>((resolve) => {
+          wake = resolve;
+        });
+        await Promise.race(queue.length === 0 ? [woken, ...inflight] : [...inflight]);
+        wake = undefined;
+        continue;
+      }
+      // Apply whatever has arrived: a full batch under load, a single event when traffic is thin.
+      const batch = queue.splice(0, config.fetchBatch);
+      const p: Promise<void> = flush(batch)
+        .catch((err) => log.error(`a batch failed and will be redelivered: ${(err as Error).message}`))
+        .finally(() => {
+          inflight.delete(p);
+        });
+      inflight.add(p);
+    }
+    await Promise.all(inflight);
+  }
+
+  return {
+    async start() {
+      const jsm = await jetstreamManager(deps.nats);
+      await ensureStream(jsm, {
+        name: config.stream,
+        root: config.subjectRoot,
+        maxAgeSeconds: config.streamMaxAgeSeconds,
+        maxBytes: config.streamMaxBytes,
+      });
+      try {
+        await jsm.consumers.info(config.stream, config.consumer);
+      } catch {
+        // Two replicas may race here; adding a durable with the same config twice is accepted.
+        await jsm.consumers.add(config.stream, {
+          durable_name: config.consumer,
+          ack_policy: AckPolicy.Explicit,
+          deliver_policy: DeliverPolicy.All,
+          ack_wait: config.ackWaitMs * NANOS_PER_MS,
+          // Backpressure: the server stops delivering when this many are unacked, so nothing waits
+          // in our queue long enough to be redelivered (the iterator itself does not hold back).
+          max_ack_pending: config.fetchBatch * 4,
+          filter_subject: streamSubjects(config.subjectRoot),
+        });
+      }
+      const consumer = await js.consumers.get(config.stream, config.consumer);
+      messages = await consumer.consume({ max_messages: config.fetchBatch * 2 });
+      const iter = messages;
+      loop = Promise.all([
+        pump(iter).catch((err) => log.error(`consumer ended: ${(err as Error).message}`)),
+        work().catch((err) => log.error(`applying ended: ${(err as Error).message}`)),
+      ]).then(() => undefined);
+    },
+    stop() {
+      stopping ??= (async () => {
+        stopController.abort();
+        wake?.();
+        await messages?.close();
+        await loop;
+      })();
+      return stopping;
+    },
+    idle() {
+      return inflight.size === 0 && queue.length === 0;
+    },
+    async pending() {
+      const consumer = await js.consumers.get(config.stream, config.consumer);
+      const info = await consumer.info();
+      return { pending: info.num_pending, ackPending: info.num_ack_pending };
+    },
+  };
+}

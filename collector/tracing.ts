@@ -1,0 +1,80 @@
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { resources, tracing } from '@opentelemetry/sdk-node';
+import type { RolloutReport } from './report.js';
+
+// One trace per rollout, one child span per pod termination, emitted when the rollout closes (the
+// times come from the events, so the trace shows the rollout as it happened). A private tracer
+// provider: the collector never touches the process-global OTel state.
+
+export interface RolloutTracer {
+  record(report: RolloutReport): void;
+  stop(): Promise<void>;
+}
+
+const NOOP: RolloutTracer = { record() {}, stop: async () => {} };
+
+export function createRolloutTracer(options: {
+  endpoint: string | undefined;
+  serviceName?: string;
+}): RolloutTracer {
+  if (!options.endpoint) return NOOP;
+  const base = options.endpoint.replace(/\/+$/, '');
+  const exporter = new OTLPTraceExporter({ url: `${base}/v1/traces` });
+  const provider = new tracing.BasicTracerProvider({
+    resource: resources.resourceFromAttributes({
+      'service.name': options.serviceName ?? 'drainwatch-collector',
+    }),
+    spanProcessors: [new tracing.BatchSpanProcessor(exporter, { scheduledDelayMillis: 500 })],
+  });
+  const tracer = provider.getTracer('drainwatch-collector');
+  let stopping: Promise<void> | undefined;
+  return {
+    record(r) {
+      const start = Date.parse(r.startedAt);
+      const end = r.finishedAt ? Date.parse(r.finishedAt) : Date.now();
+      const root = tracer.startSpan(`rollout ${r.namespace}/${r.workload}`, {
+        kind: SpanKind.INTERNAL,
+        startTime: start,
+        root: true,
+        attributes: {
+          'drainwatch.rollout.id': r.rolloutId,
+          'drainwatch.namespace': r.namespace,
+          'drainwatch.workload': r.workload,
+          'drainwatch.outcome': r.outcome,
+          'drainwatch.pods_replaced': r.podsReplaced,
+          'drainwatch.probe_requests.failed': r.probeRequests.failed,
+          'drainwatch.sessions.lost': r.sessions.lost,
+        },
+      });
+      // Children hang off the root in a context of their own, never off whatever is active.
+      const ctx = trace.setSpan(ROOT_CONTEXT, root);
+      for (const t of r.terminations) {
+        const tStart = Date.parse(t.startedAt);
+        const tEnd = t.exitedAt ? Date.parse(t.exitedAt) : end;
+        const span = tracer.startSpan(
+          `termination ${t.pod}`,
+          {
+            startTime: tStart,
+            attributes: {
+              'k8s.pod.name': t.pod,
+              'drainwatch.clean': t.clean,
+              'drainwatch.unclean_reasons': t.uncleanReasons.join(','),
+              'drainwatch.in_flight_cut': t.inFlightCut,
+              'drainwatch.failed_probe_requests': t.failedProbeRequests,
+              'drainwatch.killed_at_grace': t.killedAtGrace,
+            },
+          },
+          ctx,
+        );
+        if (!t.clean) span.setStatus({ code: SpanStatusCode.ERROR, message: t.uncleanReasons.join(',') });
+        span.end(Math.max(tEnd, tStart));
+      }
+      root.end(Math.max(end, start));
+    },
+    stop() {
+      stopping ??= provider.forceFlush().then(() => provider.shutdown());
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,124 @@
+import { VERSION } from '../cli/version.js';
+import { KubeConfigError } from './errors.js';
+
+// Settings of `drainwatch inject` and `drainwatch lint`. The ports and env names match the agent's
+// (DESIGN §3) so an injected pod talks to the agent the CLI ships.
+
+export const AGENT_CONTAINER_NAME = 'drainwatch-agent';
+export const PROXY_PORT_NAME = 'dw-proxy';
+export const ADMIN_PORT_NAME = 'dw-admin';
+/** Pod label of injected pods, which the agent NetworkPolicy selects. */
+export const AGENT_POD_LABEL = 'drainwatch.dev/agent';
+
+export const ANNOTATIONS = {
+  /** `"false"` on a workload or its pod template: never inject it. */
+  inject: 'drainwatch.dev/inject',
+  /** Set by inject to the drainwatch version: the workload already carries the agent. */
+  injected: 'drainwatch.dev/injected',
+  /** The app container port the agent fronts (number or port name). */
+  appPort: 'drainwatch.dev/app-port',
+  /** `external` (Redis, a database) or `memory`: where the workload keeps user sessions. */
+  sessions: 'drainwatch.dev/sessions',
+  /** `"true"`: the workload serves WebSockets, SSE, gRPC streams or other long-lived connections. */
+  longLived: 'drainwatch.dev/long-lived-connections',
+  /** How long a long-lived connection may live before the server closes it (e.g. `10m`). */
+  maxConnectionAge: 'drainwatch.dev/max-connection-age',
+  /** Seconds the app needs to drain after SIGTERM (overrides the drain budget). */
+  drainBudget: 'drainwatch.dev/drain-budget-seconds',
+} as const;
+
+export interface AgentResources {
+  readonly requests: Readonly<Record<string, string>>;
+  readonly limits: Readonly<Record<string, string>>;
+}
+
+export interface InjectOptions {
+  readonly agentImage: string;
+  /** Written into the `drainwatch.dev/injected` annotation. */
+  readonly version: string;
+  readonly adminPort: number;
+  readonly proxyPort: number;
+  readonly natsUrl: string;
+  /**
+   * `adaptive`, `fixed:<seconds>`, or `auto`: adaptive, except that an existing `sleep N` preStop
+   * keeps its delay as `fixed:N`.
+   */
+  readonly preStop: string;
+  /** The longest an adaptive preStop waits for endpoint propagation. */
+  readonly preStopMaxSeconds: number;
+  /** Seconds the app needs after SIGTERM to finish in-flight work. */
+  readonly drainBudgetSeconds: number;
+  /** terminationGracePeriodSeconds Kubernetes assumes when a pod spec sets none. */
+  readonly defaultGraceSeconds: number;
+  readonly resources: AgentResources;
+}
+
+export const DEFAULT_INJECT_OPTIONS: InjectOptions = {
+  agentImage: `ghcr.io/drainwatch/agent:${VERSION}`,
+  version: VERSION,
+  adminPort: 15021,
+  proxyPort: 15080,
+  natsUrl: 'nats://nats.drainwatch.svc.cluster.local:4222',
+  preStop: 'auto',
+  preStopMaxSeconds: 15,
+  drainBudgetSeconds: 20,
+  defaultGraceSeconds: 30,
+  resources: {
+    requests: { cpu: '50m', memory: '64Mi' },
+    limits: { cpu: '500m', memory: '128Mi' },
+  },
+};
+
+export interface LintOptions {
+  /** Named in findings' locations (a file path, or `<stdin>`). */
+  readonly source: string;
+  readonly drainBudgetSeconds: number;
+  /** What an adaptive agent preStop may take at most (an httpGet to the agent's /prestop). */
+  readonly agentPreStopMaxSeconds: number;
+  readonly defaultGraceSeconds: number;
+}
+
+export const DEFAULT_LINT_OPTIONS: LintOptions = {
+  source: '<stdin>',
+  drainBudgetSeconds: DEFAULT_INJECT_OPTIONS.drainBudgetSeconds,
+  agentPreStopMaxSeconds: DEFAULT_INJECT_OPTIONS.preStopMaxSeconds,
+  defaultGraceSeconds: DEFAULT_INJECT_OPTIONS.defaultGraceSeconds,
+};
+
+export type PreStopPolicy =
+  | { readonly mode: 'auto' | 'adaptive' }
+  | { readonly mode: 'fixed'; seconds: number };
+
+export function parsePreStopPolicy(value: string): PreStopPolicy {
+  if (value === 'auto' || value === 'adaptive') return { mode: value };
+  const m = /^fixed:(\d+)$/.exec(value);
+  if (m) return { mode: 'fixed', seconds: Number(m[1]) };
+  throw new KubeConfigError(
+    `preStop policy: expected auto, adaptive or fixed:<seconds>, got ${JSON.stringify(value)}`,
+  );
+}
+
+/** Cross-field checks, run once before any manifest is touched. */
+export function resolveInjectOptions(partial: Partial<InjectOptions> = {}): InjectOptions {
+  const o: InjectOptions = { ...DEFAULT_INJECT_OPTIONS, ...partial };
+  parsePreStopPolicy(o.preStop);
+  for (const [name, port] of [
+    ['admin port', o.adminPort],
+    ['proxy port', o.proxyPort],
+  ] as const) {
+    if (!Number.isInteger(port) || port < 1 || port > 65535)
+      throw new KubeConfigError(`${name}: expected 1-65535, got ${port}`);
+  }
+  if (o.adminPort === o.proxyPort)
+    throw new KubeConfigError(`admin port and proxy port must differ (both ${o.adminPort})`);
+  for (const [name, v] of [
+    ['preStop max seconds', o.preStopMaxSeconds],
+    ['drain budget seconds', o.drainBudgetSeconds],
+    ['default grace seconds', o.defaultGraceSeconds],
+  ] as const) {
+    if (!Number.isInteger(v) || v < 0)
+      throw new KubeConfigError(`${name}: expected a whole number ≥ 0, got ${v}`);
+  }
+  if (!o.agentImage.trim()) throw new KubeConfigError('agent image: must not be empty');
+  return o;
+}

@@ -1,0 +1,354 @@
+import { type Document, isMap, isSeq, stringify } from 'yaml';
+import {
+  ADMIN_PORT_NAME,
+  AGENT_CONTAINER_NAME,
+  AGENT_POD_LABEL,
+  ANNOTATIONS,
+  type InjectOptions,
+  PROXY_PORT_NAME,
+  parsePreStopPolicy,
+  resolveInjectOptions,
+} from './config.js';
+import {
+  isWorkload,
+  type JsonObject,
+  type K8sObject,
+  objectRef,
+  type ParsedDoc,
+  parseManifests,
+  servicesOf,
+  validateObject,
+} from './manifests.js';
+import { type ContainerSpec, podSpecOf, sleepSecondsOf } from './pod-spec.js';
+
+// `drainwatch inject`: a pure YAML → YAML transformation. Untouched documents keep their text;
+// edited ones keep comments and key order because the edits go through the yaml Document API.
+
+export interface InjectRequest extends Partial<InjectOptions> {
+  /** `full` (default): the input with the agent added; `patch`: kustomize strategic-merge patches only. */
+  readonly mode?: 'full' | 'patch';
+  /** Named in parse errors. */
+  readonly sourceName?: string;
+}
+
+export interface InjectResult {
+  readonly output: string;
+  readonly warnings: string[];
+}
+
+const POD_SPEC_PATH = ['spec', 'template', 'spec'] as const;
+
+interface AppPort {
+  readonly containerIndex: number;
+  readonly port: number;
+  readonly name?: string;
+}
+
+interface ServiceEdit {
+  readonly docIndex: number;
+  readonly service: K8sObject;
+  readonly ports: { index: number; port: number; targetPort: number | string }[];
+}
+
+interface WorkloadPlan {
+  readonly app: AppPort;
+  readonly appContainer: string;
+  /** Replace the app container's preStop (false: an exec or httpGet of the app's own is kept). */
+  readonly setPreStop: boolean;
+  /** The app container had a preStop that is being replaced. */
+  readonly replacesPreStop: boolean;
+  readonly grace: number;
+  /** Set terminationGracePeriodSeconds (absent, or too short). */
+  readonly setGrace: boolean;
+  readonly agent: JsonObject;
+  readonly services: ServiceEdit[];
+}
+
+export function injectManifests(yamlText: string, request: InjectRequest = {}): InjectResult {
+  const { mode = 'full', sourceName = '<stdin>', ...partial } = request;
+  const options = resolveInjectOptions(partial);
+  const parsed = parseManifests(yamlText, sourceName);
+  const warnings: string[] = [];
+  const changed = new Set<number>();
+  const patches: JsonObject[] = [];
+
+  parsed.docs.forEach((entry, index) => {
+    const workload = entry.object;
+    if (!isWorkload(workload) || optedOut(workload) || alreadyInjected(workload)) return;
+    const plan = planWorkload(workload, parsed.docs, options, warnings);
+    if (!plan) return;
+    applyPlan(entry.doc, plan, options);
+    changed.add(index);
+    for (const edit of plan.services) {
+      const doc = parsed.docs[edit.docIndex]!.doc;
+      for (const p of edit.ports) doc.setIn(['spec', 'ports', p.index, 'targetPort'], p.targetPort);
+      changed.add(edit.docIndex);
+    }
+    patches.push(...patchesFor(workload, plan, options));
+  });
+
+  // Every object that leaves inject passes the Kubernetes schema, edited or not.
+  for (const entry of parsed.docs) {
+    const o = entry.doc.toJS() as K8sObject | null;
+    if (o) validateObject(o);
+  }
+
+  if (mode === 'patch') {
+    return { output: patches.map((p) => stringify(p, { lineWidth: 0 })).join('---\n'), warnings };
+  }
+  if (changed.size === 0) return { output: yamlText, warnings };
+  return { output: render(parsed.docs), warnings };
+}
+
+function render(docs: readonly ParsedDoc[]): string {
+  const parts = docs
+    .filter((d) => d.object !== null || d.doc.commentBefore || d.doc.comment)
+    .map((d) => d.doc.toString({ lineWidth: 0 }).replace(/^---\n/, ''));
+  return parts.join('---\n');
+}
+
+function annotationsOf(o: K8sObject): Record<string, string> {
+  const template = (o['spec'] as { template?: { metadata?: { annotations?: Record<string, string> } } })
+    ?.template;
+  return { ...(template?.metadata?.annotations ?? {}), ...(o.metadata.annotations ?? {}) };
+}
+
+function optedOut(o: K8sObject): boolean {
+  return annotationsOf(o)[ANNOTATIONS.inject] === 'false';
+}
+
+function alreadyInjected(o: K8sObject): boolean {
+  if (o.metadata.annotations?.[ANNOTATIONS.injected] !== undefined) return true;
+  return (podSpecOf(o)?.initContainers ?? []).some((c) => c.name === AGENT_CONTAINER_NAME);
+}
+
+function planWorkload(
+  workload: K8sObject,
+  docs: readonly ParsedDoc[],
+  options: InjectOptions,
+  warnings: string[],
+): WorkloadPlan | undefined {
+  const ref = objectRef(workload);
+  const pod = podSpecOf(workload);
+  const containers = pod?.containers ?? [];
+  if (!pod || containers.length === 0) {
+    warnings.push(`${ref}: no containers in spec.template.spec; not injected`);
+    return undefined;
+  }
+  const services = servicesOf(
+    workload,
+    docs.map((d) => d.object),
+  );
+  const app = appPortOf(workload, containers, services);
+  if (!app) {
+    warnings.push(
+      `${ref}: no container port to front; set annotation ${ANNOTATIONS.appPort} to the app's port; not injected`,
+    );
+    return undefined;
+  }
+  const appContainer = containers[app.containerIndex]!;
+  const existing = appContainer.lifecycle?.preStop;
+  const sleepSeconds = existing ? sleepSecondsOf(existing) : undefined;
+  const keepsOwnPreStop = existing !== undefined && sleepSeconds === undefined;
+  if (keepsOwnPreStop) {
+    warnings.push(
+      `${ref}: container ${appContainer.name} keeps its own preStop (${Object.keys(existing).join(', ')}); ` +
+        `end it with a call to http://127.0.0.1:${options.adminPort}/prestop so SIGTERM waits for the agent`,
+    );
+  }
+
+  const policy = parsePreStopPolicy(options.preStop);
+  const prestop =
+    policy.mode === 'fixed'
+      ? `fixed:${policy.seconds}`
+      : policy.mode === 'auto' && sleepSeconds !== undefined
+        ? `fixed:${sleepSeconds}`
+        : 'adaptive';
+  const preStopSeconds = prestop.startsWith('fixed:') ? Number(prestop.slice(6)) : options.preStopMaxSeconds;
+  const budgetAnnotation = Number(annotationsOf(workload)[ANNOTATIONS.drainBudget]);
+  const drainBudget =
+    Number.isInteger(budgetAnnotation) && budgetAnnotation >= 0
+      ? budgetAnnotation
+      : options.drainBudgetSeconds;
+  const required = preStopSeconds + drainBudget;
+  const current = pod.terminationGracePeriodSeconds;
+  let grace = current ?? Math.max(options.defaultGraceSeconds, required);
+  const setGrace = current === undefined || current < required;
+  if (current !== undefined && current < required) {
+    warnings.push(
+      `${ref}: terminationGracePeriodSeconds raised from ${current} to ${required} (preStop ${preStopSeconds} s + drain ${drainBudget} s)`,
+    );
+    grace = required;
+  }
+
+  const serviceEdits: ServiceEdit[] = [];
+  for (const svc of services) {
+    const docIndex = docs.findIndex((d) => d.object === svc);
+    const ports = ((svc['spec'] as { ports?: { port: number; targetPort?: number | string }[] }).ports ?? [])
+      .map((p, index) => ({ p, index }))
+      .filter(({ p }) => targetsApp(p, app))
+      .map(({ p, index }) => ({
+        index,
+        port: p.port,
+        targetPort: typeof p.targetPort === 'string' ? PROXY_PORT_NAME : options.proxyPort,
+      }));
+    if (ports.length > 0) serviceEdits.push({ docIndex, service: svc, ports });
+  }
+  if (serviceEdits.length === 0) {
+    warnings.push(
+      `${ref}: no Service in the input routes to port ${app.port}; set its Service's targetPort to ${options.proxyPort} ` +
+        `(port name ${PROXY_PORT_NAME}) or traffic bypasses the agent`,
+    );
+  }
+
+  return {
+    app,
+    appContainer: appContainer.name,
+    setPreStop: !keepsOwnPreStop,
+    replacesPreStop: existing !== undefined && !keepsOwnPreStop,
+    grace,
+    setGrace,
+    agent: agentContainer(workload, app, grace, prestop, options),
+    services: serviceEdits,
+  };
+}
+
+function targetsApp(p: { port: number; targetPort?: number | string }, app: AppPort): boolean {
+  const target = p.targetPort ?? p.port;
+  return typeof target === 'string' ? target === app.name : target === app.port;
+}
+
+/** The annotation, else the container port a Service targets, else the first declared port. */
+function appPortOf(
+  workload: K8sObject,
+  containers: readonly ContainerSpec[],
+  services: K8sObject[],
+): AppPort | undefined {
+  const byTarget = (target: number | string): AppPort | undefined => {
+    for (const [containerIndex, c] of containers.entries()) {
+      for (const p of c.ports ?? []) {
+        if (typeof target === 'string' ? p.name === target : p.containerPort === target)
+          return { containerIndex, port: p.containerPort, ...(p.name ? { name: p.name } : {}) };
+      }
+    }
+    return undefined;
+  };
+  const annotated = annotationsOf(workload)[ANNOTATIONS.appPort];
+  if (annotated !== undefined) {
+    const target = /^\d+$/.test(annotated) ? Number(annotated) : annotated;
+    return byTarget(target) ?? (typeof target === 'number' ? { containerIndex: 0, port: target } : undefined);
+  }
+  for (const svc of services) {
+    for (const p of (svc['spec'] as { ports?: { port: number; targetPort?: number | string }[] }).ports ??
+      []) {
+      const found = byTarget(p.targetPort ?? p.port);
+      if (found) return found;
+    }
+  }
+  for (const [containerIndex, c] of containers.entries()) {
+    const p = c.ports?.[0];
+    if (p) return { containerIndex, port: p.containerPort, ...(p.name ? { name: p.name } : {}) };
+  }
+  return undefined;
+}
+
+function agentContainer(
+  workload: K8sObject,
+  app: AppPort,
+  grace: number,
+  prestop: string,
+  o: InjectOptions,
+): JsonObject {
+  const fieldEnv = (name: string, fieldPath: string): JsonObject => ({
+    name,
+    valueFrom: { fieldRef: { fieldPath } },
+  });
+  const probe = (path: string, extra: JsonObject): JsonObject => ({
+    httpGet: { path, port: ADMIN_PORT_NAME },
+    ...extra,
+  });
+  return {
+    name: AGENT_CONTAINER_NAME,
+    image: o.agentImage,
+    // A native sidecar: started before the app, stopped only after the app has exited.
+    restartPolicy: 'Always',
+    args: ['agent'],
+    ports: [
+      { name: PROXY_PORT_NAME, containerPort: o.proxyPort, protocol: 'TCP' },
+      { name: ADMIN_PORT_NAME, containerPort: o.adminPort, protocol: 'TCP' },
+    ],
+    env: [
+      { name: 'DRAINWATCH_LISTEN', value: `0.0.0.0:${o.proxyPort}` },
+      { name: 'DRAINWATCH_UPSTREAM', value: `127.0.0.1:${app.port}` },
+      { name: 'DRAINWATCH_ADMIN', value: `0.0.0.0:${o.adminPort}` },
+      { name: 'NATS_URL', value: o.natsUrl },
+      fieldEnv('POD_NAME', 'metadata.name'),
+      fieldEnv('POD_NAMESPACE', 'metadata.namespace'),
+      fieldEnv('POD_IP', 'status.podIP'),
+      fieldEnv('NODE_NAME', 'spec.nodeName'),
+      { name: 'DRAINWATCH_WORKLOAD', value: workload.metadata.name ?? '' },
+      { name: 'DRAINWATCH_GRACE_SECONDS', value: String(grace) },
+      { name: 'DRAINWATCH_PRESTOP', value: prestop },
+    ],
+    resources: { requests: { ...o.resources.requests }, limits: { ...o.resources.limits } },
+    startupProbe: probe('/healthz', { periodSeconds: 1, failureThreshold: 30 }),
+    readinessProbe: probe('/readyz', { periodSeconds: 2 }),
+    livenessProbe: probe('/healthz', { periodSeconds: 10 }),
+    securityContext: {
+      runAsNonRoot: true,
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'] },
+    },
+  };
+}
+
+function preStopHook(o: InjectOptions): JsonObject {
+  return { httpGet: { path: '/prestop', port: o.adminPort } };
+}
+
+function applyPlan(doc: Document, plan: WorkloadPlan, o: InjectOptions): void {
+  doc.setIn(['metadata', 'annotations', ANNOTATIONS.injected], o.version);
+  doc.setIn(['spec', 'template', 'metadata', 'labels', AGENT_POD_LABEL], 'true');
+  const initPath = [...POD_SPEC_PATH, 'initContainers'];
+  const init = doc.getIn(initPath);
+  if (isSeq(init)) init.items.unshift(doc.createNode(plan.agent));
+  else doc.setIn(initPath, doc.createNode([plan.agent]));
+  if (plan.setPreStop) {
+    const lifecyclePath = [...POD_SPEC_PATH, 'containers', plan.app.containerIndex, 'lifecycle'];
+    if (!isMap(doc.getIn(lifecyclePath))) doc.setIn(lifecyclePath, doc.createNode({}));
+    doc.setIn([...lifecyclePath, 'preStop'], doc.createNode(preStopHook(o)));
+  }
+  if (plan.setGrace) doc.setIn([...POD_SPEC_PATH, 'terminationGracePeriodSeconds'], plan.grace);
+}
+
+/** Kustomize strategic-merge patches that apply the same plan to the original objects. */
+function patchesFor(workload: K8sObject, plan: WorkloadPlan, o: InjectOptions): JsonObject[] {
+  const meta = (obj: K8sObject): JsonObject => ({
+    name: obj.metadata.name ?? '',
+    ...(obj.metadata.namespace ? { namespace: obj.metadata.namespace } : {}),
+  });
+  const podSpec: JsonObject = {};
+  if (plan.setGrace) podSpec['terminationGracePeriodSeconds'] = plan.grace;
+  podSpec['initContainers'] = [plan.agent];
+  if (plan.setPreStop) {
+    // `$patch: replace` so a replaced exec/sleep handler does not merge into a second handler.
+    const preStop = plan.replacesPreStop ? { $patch: 'replace', ...preStopHook(o) } : preStopHook(o);
+    podSpec['containers'] = [{ name: plan.appContainer, lifecycle: { preStop } }];
+  }
+  const workloadPatch: JsonObject = {
+    apiVersion: workload.apiVersion,
+    kind: workload.kind,
+    metadata: { ...meta(workload), annotations: { [ANNOTATIONS.injected]: o.version } },
+    spec: { template: { metadata: { labels: { [AGENT_POD_LABEL]: 'true' } }, spec: podSpec } },
+  };
+  const servicePatches = plan.services.map(
+    (edit): JsonObject => ({
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: meta(edit.service),
+      spec: { ports: edit.ports.map((p) => ({ port: p.port, targetPort: p.targetPort })) },
+    }),
+  );
+  return [workloadPatch, ...servicePatches];
+}

@@ -1,0 +1,77 @@
+// The lint rules: what each catches, why it loses users during a rollout, and the fix. The ids
+// are stable (SARIF consumers and suppressions key on them).
+
+export type Severity = 'error' | 'warning';
+
+export interface LintRule {
+  readonly id: string;
+  readonly severity: Severity;
+  readonly title: string;
+  readonly why: string;
+  readonly fix: string;
+}
+
+export const LINT_RULES = [
+  {
+    id: 'missing-prestop',
+    severity: 'error',
+    title: 'Serving container has no preStop hook',
+    why: 'Without a preStop the app gets SIGTERM the moment the pod is deleted, while Services and ingresses still route to it for the seconds endpoint removal takes to propagate: those requests are refused.',
+    fix: 'Point the preStop at the drainwatch agent (`drainwatch inject`), or add a preStop that waits longer than endpoint propagation.',
+  },
+  {
+    id: 'missing-readiness-probe',
+    severity: 'error',
+    title: 'Serving container has no readiness probe',
+    why: 'A pod without a readiness probe is routed to as soon as it starts, before the app listens, and a rollout counts it available before it can serve.',
+    fix: 'Add a readinessProbe that answers only when the app can serve requests.',
+  },
+  {
+    id: 'grace-shorter-than-drain',
+    severity: 'error',
+    title: 'terminationGracePeriodSeconds is shorter than preStop plus drain',
+    why: 'The grace period covers the preStop hook and the drain after SIGTERM; when it runs out the kubelet SIGKILLs the app with requests in flight and WebSockets open.',
+    fix: 'Set terminationGracePeriodSeconds to at least the preStop delay plus the drain time the app needs.',
+  },
+  {
+    id: 'max-unavailable-drops-all',
+    severity: 'error',
+    title: 'maxUnavailable lets a rollout take every replica down',
+    why: 'When maxUnavailable reaches the replica count, the controller may stop every old pod before a new one is ready: the service has no capacity for the length of a start-up.',
+    fix: 'Set maxUnavailable to 0 (with maxSurge ≥ 1) or below the replica count.',
+  },
+  {
+    id: 'service-client-ip-affinity',
+    severity: 'error',
+    title: 'Service pins clients to a pod (sessionAffinity: ClientIP)',
+    why: 'ClientIP affinity keeps each client on one pod: state kept in that pod dies with it at the next rollout, and clients behind one NAT pile onto a single pod.',
+    fix: 'Keep sessions in a shared store (Redis, a database) and remove sessionAffinity (or set it to None).',
+  },
+  {
+    id: 'leftover-affinity-cookie',
+    severity: 'error',
+    title: 'Ingress cookie affinity left on a workload whose sessions are external',
+    why: 'Once sessions live in Redis the affinity cookie no longer protects anything; it only keeps heavy users stuck to one pod, skews load and moves a whole crowd at once when that pod is replaced.',
+    fix: 'Remove the nginx.ingress.kubernetes.io/affinity and session-cookie-* annotations from the Ingress.',
+  },
+  {
+    id: 'long-lived-no-max-age',
+    severity: 'warning',
+    title: 'Long-lived connections with no maximum age',
+    why: 'WebSockets, SSE and gRPC streams that never end keep their clients on old pods until termination cuts them, all at once, and keep load uneven after new pods arrive.',
+    fix: 'Close long-lived connections after a maximum age (with a close frame or GOAWAY) and record it in the drainwatch.dev/max-connection-age annotation.',
+  },
+  {
+    id: 'publish-not-ready-addresses',
+    severity: 'error',
+    title: 'Service publishes not-ready addresses of a draining workload',
+    why: 'publishNotReadyAddresses keeps terminating and not-yet-ready pods in the Service endpoints, so traffic reaches pods that are shutting down or not listening.',
+    fix: 'Remove publishNotReadyAddresses, or move peer discovery to a separate headless Service.',
+  },
+] as const satisfies readonly LintRule[];
+
+export type LintRuleId = (typeof LINT_RULES)[number]['id'];
+
+export function ruleById(id: LintRuleId): LintRule {
+  return LINT_RULES.find((r) => r.id === id)!;
+}

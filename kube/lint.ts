@@ -1,0 +1,351 @@
+import { type Document, isNode, type LineCounter } from 'yaml';
+import {
+  ADMIN_PORT_NAME,
+  AGENT_CONTAINER_NAME,
+  ANNOTATIONS,
+  DEFAULT_LINT_OPTIONS,
+  type LintOptions,
+} from './config.js';
+import type { ManifestSource } from './input.js';
+import { type LintRuleId, ruleById, type Severity } from './lint-rules.js';
+import {
+  isWorkload,
+  type K8sObject,
+  objectRef,
+  parseManifests,
+  servicesOf,
+  templateLabels,
+} from './manifests.js';
+import { type ContainerSpec, type LifecycleHandler, podSpecOf, sleepSecondsOf } from './pod-spec.js';
+
+// `drainwatch lint`: manifests in, findings out. Every finding names the object, the field (a path
+// into the object) and the fix; objects in all input files are read together, so an Ingress in one
+// file is checked against the Deployment in another.
+
+export interface Finding {
+  readonly ruleId: LintRuleId;
+  readonly severity: Severity;
+  /** `Kind/namespace/name`. */
+  readonly object: string;
+  /** JSON path into the object, e.g. `spec.template.spec.containers[0].lifecycle.preStop`. */
+  readonly field: string;
+  readonly message: string;
+  readonly fix: string;
+  /** The file, and the line of the field (or of its nearest ancestor present in the file). */
+  readonly source: string;
+  readonly line: number;
+}
+
+type Path = readonly (string | number)[];
+
+interface Entry {
+  readonly object: K8sObject;
+  readonly doc: Document;
+  readonly lineCounter: LineCounter;
+  readonly source: string;
+}
+
+const NGINX_PREFIX = 'nginx.ingress.kubernetes.io/';
+const NGINX_AFFINITY = `${NGINX_PREFIX}affinity`;
+const NGINX_COOKIE_PREFIX = `${NGINX_PREFIX}session-cookie-`;
+const LONG_LIVED_PORT = /^(ws|wss|websocket|websockets|sse|grpc|h2c)(-|$)/i;
+const LONG_LIVED_PROTOCOL = /^(kubernetes\.io\/(ws|wss|h2c)|grpc|h2c)$/i;
+const MAX_AGE_ENV = /MAX_CONN(ECTION)?_AGE/i;
+
+export function lintManifests(
+  input: string | readonly ManifestSource[],
+  options: Partial<LintOptions> = {},
+): Finding[] {
+  const o: LintOptions = { ...DEFAULT_LINT_OPTIONS, ...options };
+  const sources = typeof input === 'string' ? [{ name: o.source, text: input }] : input;
+  const entries: Entry[] = [];
+  for (const s of sources) {
+    const parsed = parseManifests(s.text, s.name);
+    for (const d of parsed.docs) {
+      if (d.object)
+        entries.push({ object: d.object, doc: d.doc, lineCounter: parsed.lineCounter, source: s.name });
+    }
+  }
+  const objects = entries.map((e) => e.object);
+  const findings: Finding[] = [];
+  const report = (e: Entry, ruleId: LintRuleId, path: Path, message: string, severity?: Severity) => {
+    const rule = ruleById(ruleId);
+    findings.push({
+      ruleId,
+      severity: severity ?? rule.severity,
+      object: objectRef(e.object),
+      field: pathString(path),
+      message,
+      fix: rule.fix,
+      source: e.source,
+      line: lineOf(e, path),
+    });
+  };
+
+  for (const e of entries) {
+    if (isWorkload(e.object)) lintWorkload(e, objects, o, report);
+    else if (e.object.kind === 'Service') lintService(e, entries, report);
+    else if (e.object.kind === 'Ingress') lintIngress(e, entries, report);
+  }
+  return findings;
+}
+
+type Report = (e: Entry, ruleId: LintRuleId, path: Path, message: string, severity?: Severity) => void;
+
+function annotations(o: K8sObject): Record<string, string> {
+  const template = (o['spec'] as { template?: { metadata?: { annotations?: Record<string, string> } } })
+    ?.template;
+  return { ...(template?.metadata?.annotations ?? {}), ...(o.metadata.annotations ?? {}) };
+}
+
+/**
+ * Containers that receive traffic: those whose ports a Service in the input targets, else those
+ * declaring ports (the first container when none does).
+ */
+function servingContainers(w: K8sObject, objects: readonly K8sObject[]): [ContainerSpec, number][] {
+  const indexed = (podSpecOf(w)?.containers ?? []).map((c, i) => [c, i] as [ContainerSpec, number]);
+  const targets = servicesOf(w, objects).flatMap((s) =>
+    ((s['spec'] as { ports?: { port: number; targetPort?: number | string }[] }).ports ?? []).map(
+      (p) => p.targetPort ?? p.port,
+    ),
+  );
+  // An injected pod's Service targets the agent, which forwards to the app port.
+  const agent = (podSpecOf(w)?.initContainers ?? []).find((c) => c.name === AGENT_CONTAINER_NAME);
+  const upstream = agent?.env?.find((v) => v.name === 'DRAINWATCH_UPSTREAM')?.value;
+  if (upstream) targets.push(Number(upstream.slice(upstream.lastIndexOf(':') + 1)));
+  const targeted = indexed.filter(([c]) =>
+    (c.ports ?? []).some(
+      (p) => targets.includes(p.containerPort) || (p.name !== undefined && targets.includes(p.name)),
+    ),
+  );
+  if (targeted.length > 0) return targeted;
+  const withPorts = indexed.filter(([c]) => (c.ports ?? []).length > 0);
+  return withPorts.length > 0 ? withPorts : indexed.slice(0, 1);
+}
+
+function isAgentPreStop(h: LifecycleHandler, agent: ContainerSpec | undefined): boolean {
+  if (!agent || !h.httpGet || h.httpGet.path !== '/prestop') return false;
+  const adminPort = agent.ports?.find((p) => p.name === ADMIN_PORT_NAME)?.containerPort;
+  return h.httpGet.port === adminPort || h.httpGet.port === ADMIN_PORT_NAME;
+}
+
+/** The longest a preStop can take, when it can be told from the manifest. */
+function preStopSeconds(h: LifecycleHandler, agent: ContainerSpec | undefined, o: LintOptions): number {
+  const sleep = sleepSecondsOf(h);
+  if (sleep !== undefined) return sleep;
+  if (isAgentPreStop(h, agent)) {
+    const policy = agent?.env?.find((v) => v.name === 'DRAINWATCH_PRESTOP')?.value ?? 'adaptive';
+    const fixed = /^fixed:(\d+)$/.exec(policy);
+    return fixed ? Number(fixed[1]) : o.agentPreStopMaxSeconds;
+  }
+  return 0;
+}
+
+/** Whether the workload keeps user sessions outside its pods (annotation, else a session-store env). */
+export function sessionsExternal(o: K8sObject): boolean {
+  const declared = annotations(o)[ANNOTATIONS.sessions];
+  if (declared !== undefined) return declared === 'external';
+  const spec = podSpecOf(o);
+  return [...(spec?.containers ?? []), ...(spec?.initContainers ?? [])].some((c) =>
+    (c.env ?? []).some(
+      (v) =>
+        /^(SPRING_SESSION_STORE_TYPE|SESSION_STORE|SESSION_BACKEND)$/i.test(v.name) ||
+        /^(SPRING_(DATA_)?REDIS_HOST|REDIS_URL|SESSION_REDIS_URL)$/i.test(v.name) ||
+        /^rediss?:\/\//.test(v.value ?? ''),
+    ),
+  );
+}
+
+function lintWorkload(e: Entry, objects: readonly K8sObject[], o: LintOptions, report: Report): void {
+  const w = e.object;
+  const spec = podSpecOf(w);
+  if (!spec) return;
+  const base = ['spec', 'template', 'spec'];
+  const agent = (spec.initContainers ?? []).find((c) => c.name === AGENT_CONTAINER_NAME);
+  let longestPreStop = 0;
+  for (const [c, i] of servingContainers(w, objects)) {
+    const at = [...base, 'containers', i];
+    const preStop = c.lifecycle?.preStop;
+    if (!preStop) {
+      report(
+        e,
+        'missing-prestop',
+        [...at, 'lifecycle', 'preStop'],
+        `container ${c.name} gets SIGTERM as soon as the pod is deleted, before endpoint removal has propagated`,
+      );
+    } else {
+      longestPreStop = Math.max(longestPreStop, preStopSeconds(preStop, agent, o));
+    }
+    if (!c.readinessProbe) {
+      report(
+        e,
+        'missing-readiness-probe',
+        [...at, 'readinessProbe'],
+        `container ${c.name} has no readinessProbe`,
+      );
+    }
+  }
+
+  const budgetAnnotation = Number(annotations(w)[ANNOTATIONS.drainBudget]);
+  const drain =
+    Number.isInteger(budgetAnnotation) && budgetAnnotation >= 0 ? budgetAnnotation : o.drainBudgetSeconds;
+  const grace = spec.terminationGracePeriodSeconds ?? o.defaultGraceSeconds;
+  if (grace < longestPreStop + drain) {
+    report(
+      e,
+      'grace-shorter-than-drain',
+      [...base, 'terminationGracePeriodSeconds'],
+      `terminationGracePeriodSeconds is ${grace}${spec.terminationGracePeriodSeconds === undefined ? ' (the default)' : ''} ` +
+        `but preStop takes up to ${longestPreStop} s and the app needs ${drain} s to drain: set it to at least ${longestPreStop + drain}`,
+    );
+  }
+
+  lintMaxUnavailable(e, report);
+
+  const a = annotations(w);
+  if (a[ANNOTATIONS.maxConnectionAge] === undefined && servesLongLived(w, objects)) {
+    const hasEnv = [...(spec.containers ?? [])].some((c) =>
+      (c.env ?? []).some((v) => MAX_AGE_ENV.test(v.name)),
+    );
+    if (!hasEnv) {
+      report(
+        e,
+        'long-lived-no-max-age',
+        ['metadata', 'annotations', ANNOTATIONS.maxConnectionAge],
+        'serves long-lived connections (WebSocket, SSE or gRPC) with no maximum connection age',
+      );
+    }
+  }
+}
+
+function servesLongLived(w: K8sObject, objects: readonly K8sObject[]): boolean {
+  if (annotations(w)[ANNOTATIONS.longLived] === 'true') return true;
+  const containers = podSpecOf(w)?.containers ?? [];
+  if (containers.some((c) => (c.ports ?? []).some((p) => LONG_LIVED_PORT.test(p.name ?? '')))) return true;
+  return servicesOf(w, objects).some((s) =>
+    ((s['spec'] as { ports?: { name?: string; appProtocol?: string }[] }).ports ?? []).some(
+      (p) => LONG_LIVED_PROTOCOL.test(p.appProtocol ?? '') || LONG_LIVED_PORT.test(p.name ?? ''),
+    ),
+  );
+}
+
+function lintMaxUnavailable(e: Entry, report: Report): void {
+  const w = e.object;
+  const spec = w['spec'] as {
+    replicas?: number;
+    strategy?: { type?: string; rollingUpdate?: { maxUnavailable?: number | string } };
+    updateStrategy?: { rollingUpdate?: { maxUnavailable?: number | string } };
+  };
+  const replicas = spec.replicas ?? 1;
+  let path: Path;
+  let value: number | string | undefined;
+  if (w.kind === 'Deployment') {
+    if (spec.strategy?.type === 'Recreate') return;
+    path = ['spec', 'strategy', 'rollingUpdate', 'maxUnavailable'];
+    value = spec.strategy?.rollingUpdate?.maxUnavailable;
+  } else if (w.kind === 'StatefulSet') {
+    path = ['spec', 'updateStrategy', 'rollingUpdate', 'maxUnavailable'];
+    value = spec.updateStrategy?.rollingUpdate?.maxUnavailable;
+  } else {
+    return;
+  }
+  if (value === undefined || replicas < 1) return;
+  // Kubernetes rounds a percentage of maxUnavailable down.
+  const unavailable =
+    typeof value === 'string' && value.endsWith('%')
+      ? Math.floor((replicas * Number(value.slice(0, -1))) / 100)
+      : Number(value);
+  if (unavailable >= replicas) {
+    report(
+      e,
+      'max-unavailable-drops-all',
+      path,
+      `maxUnavailable ${value} with ${replicas} replica${replicas === 1 ? '' : 's'} lets the rollout stop every pod at once`,
+    );
+  }
+}
+
+function workloadsBehind(service: K8sObject, entries: readonly Entry[]): K8sObject[] {
+  return entries
+    .map((x) => x.object)
+    .filter((w) => isWorkload(w) && servicesOf(w, [service]).length > 0)
+    .filter((w) => Object.keys(templateLabels(w)).length > 0);
+}
+
+function lintService(e: Entry, entries: readonly Entry[], report: Report): void {
+  const spec = e.object['spec'] as
+    | { sessionAffinity?: string; publishNotReadyAddresses?: boolean }
+    | undefined;
+  const workloads = workloadsBehind(e.object, entries);
+  if (spec?.sessionAffinity === 'ClientIP') {
+    const external = workloads.some(sessionsExternal);
+    report(
+      e,
+      'service-client-ip-affinity',
+      ['spec', 'sessionAffinity'],
+      external
+        ? 'sessions are already external, so ClientIP affinity only skews load and moves crowds of clients at each rollout'
+        : 'ClientIP affinity hides sessions kept in pod memory; they are lost when the pod is replaced',
+    );
+  }
+  if (spec?.publishNotReadyAddresses === true && workloads.length > 0) {
+    report(
+      e,
+      'publish-not-ready-addresses',
+      ['spec', 'publishNotReadyAddresses'],
+      `routes to terminating pods of ${workloads.map(objectRef).join(', ')}`,
+    );
+  }
+}
+
+function lintIngress(e: Entry, entries: readonly Entry[], report: Report): void {
+  const a = e.object.metadata.annotations ?? {};
+  if (a[NGINX_AFFINITY] !== 'cookie') return;
+  const spec = e.object['spec'] as {
+    defaultBackend?: { service?: { name?: string } };
+    rules?: { http?: { paths?: { backend?: { service?: { name?: string } } }[] } }[];
+  };
+  const names = new Set<string>();
+  if (spec?.defaultBackend?.service?.name) names.add(spec.defaultBackend.service.name);
+  for (const r of spec?.rules ?? [])
+    for (const p of r.http?.paths ?? []) if (p.backend?.service?.name) names.add(p.backend.service.name);
+  const services = entries
+    .map((x) => x.object)
+    .filter(
+      (s) =>
+        s.kind === 'Service' &&
+        names.has(s.metadata.name ?? '') &&
+        (s.metadata.namespace ?? '') === (e.object.metadata.namespace ?? ''),
+    );
+  const external = services.flatMap((s) => workloadsBehind(s, entries)).filter(sessionsExternal);
+  if (external.length === 0) return;
+  const cookieAnnotations = Object.keys(a).filter((k) => k.startsWith(NGINX_COOKIE_PREFIX));
+  report(
+    e,
+    'leftover-affinity-cookie',
+    ['metadata', 'annotations', NGINX_AFFINITY],
+    `cookie affinity${cookieAnnotations.length ? ` (${cookieAnnotations.map((k) => k.slice(NGINX_PREFIX.length)).join(', ')})` : ''} ` +
+      `is left on ${external.map(objectRef).join(', ')}, whose sessions are external`,
+  );
+}
+
+function pathString(path: Path): string {
+  let out = '';
+  for (const p of path) {
+    if (typeof p === 'number') out += `[${p}]`;
+    else if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(p)) out += out ? `.${p}` : p;
+    else out += `[${JSON.stringify(p)}]`;
+  }
+  return out;
+}
+
+/** Line of the field, or of the deepest part of its path present in the file. */
+function lineOf(e: Entry, path: Path): number {
+  for (let n = path.length; n >= 0; n--) {
+    const node = n === 0 ? e.doc.contents : e.doc.getIn(path.slice(0, n), true);
+    if (isNode(node) && node.range) {
+      return e.lineCounter.linePos(node.range[0]).line;
+    }
+  }
+  return 1;
+}

@@ -1,0 +1,44 @@
+// The drainwatch probes: synthetic authenticated users and WebSockets that see what users see.
+export {
+  PROBE_DEFAULTS,
+  PROBE_ENV,
+  type ProbeConfig,
+  type ProbeUser,
+  type ResolvedProbeConfig,
+  resolveProbeConfig,
+  skewedUsers,
+  websocketCount,
+} from './config.js';
+export { type CookieJar, createCookieJar, parseSetCookie } from './cookies.js';
+export { ProbeConfigError, ProbeStateError, ScenarioError, TargetUnreachableError } from './errors.js';
+export { formatProgress, formatSummary } from './format.js';
+export { createProbeRun, type ProbeDeps } from './run.js';
+export {
+  DEFAULT_SCENARIO,
+  fieldAt,
+  fillTemplate,
+  loadScenario,
+  parseScenario,
+  type Scenario,
+  scenarioSchema,
+  type TrafficRoute,
+} from './scenario.js';
+export {
+  createSkewWindow,
+  isAffinityCookie,
+  type SessionPods,
+  type SkewWindow,
+  STICKY_MIN_REQUESTS,
+  STICKY_SESSION_SHARE,
+  type StickyVerdict,
+  skewRatio,
+  stickyVerdict,
+} from './skew.js';
+export {
+  type Clock,
+  type ProbeRun,
+  type ProbeSnapshot,
+  type ProbeSummary,
+  type ProbeWebSocketStats,
+  SYSTEM_CLOCK,
+} from './types.js';

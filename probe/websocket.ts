@@ -1,0 +1,200 @@
+import WebSocket from 'ws';
+import { delay } from '../lib/wait.js';
+import { bump, type ProbeContext } from './context.js';
+
+// A session's WebSocket: pings carrying correlation ids, acks matched by id, reconnect with backoff
+// and re-send of whatever is unacknowledged. A message is lost when no ack came within the ack
+// timeout counted from its first send, re-sends included.
+
+export interface ProbeSocket {
+  /** Connects unless already connected or connecting. */
+  ensure(): void;
+  /** Declares lost every message whose ack is overdue at `now`. */
+  sweep(now: number): void;
+  /** Stops pinging, waits for outstanding acks (bounded by the ack timeout), then closes with 1000. */
+  stop(): Promise<void>;
+}
+
+interface Pending {
+  readonly firstSentAt: number;
+  pod: string | undefined;
+}
+
+export interface ProbeSocketOptions {
+  readonly sessionId: string;
+  /** Cookie/Authorization headers of the session's current login. */
+  readonly credentials: (path: string) => Record<string, string>;
+}
+
+export function createProbeSocket(ctx: ProbeContext, options: ProbeSocketOptions): ProbeSocket {
+  const { config, counters } = ctx;
+  const path = config.scenario.websocket?.path ?? '/ws';
+  const url = new URL(path, config.target);
+  url.protocol = config.target.protocol === 'https:' ? 'wss:' : 'ws:';
+  const pending = new Map<string, Pending>();
+  let ws: WebSocket | undefined;
+  let pod: string | undefined;
+  let connSeq = 0;
+  let msgSeq = 0;
+  let attempt = 0;
+  let pingTimer: NodeJS.Timeout | undefined;
+  let reconnectTimer: NodeJS.Timeout | undefined;
+  /** No new pings once the run stops; reconnects go on so outstanding messages get their chance. */
+  let draining = false;
+  let closed = false;
+  let counted = false;
+
+  const base = {
+    runId: config.runId,
+    sessionId: options.sessionId,
+  };
+
+  const send = (socket: WebSocket, id: string): void => {
+    socket.send(JSON.stringify({ type: 'ping', id }));
+  };
+
+  const ping = (): void => {
+    if (draining || !ws || ws.readyState !== WebSocket.OPEN) return;
+    msgSeq += 1;
+    const id = `${options.sessionId}.m${msgSeq}`;
+    pending.set(id, { firstSentAt: ctx.clock.now(), pod });
+    counters.messagesSent += 1;
+    send(ws, id);
+  };
+
+  const scheduleReconnect = (): void => {
+    if (closed || reconnectTimer) return;
+    const backoff = Math.min(config.wsReconnectMaxMs, config.wsReconnectMinMs * 2 ** attempt);
+    attempt = Math.min(attempt + 1, 20);
+    reconnectTimer = setTimeout(
+      () => {
+        reconnectTimer = undefined;
+        connect();
+      },
+      backoff * (0.5 + Math.random()),
+    );
+    reconnectTimer.unref();
+  };
+
+  function connect(): void {
+    if (closed || ws) return;
+    connSeq += 1;
+    const connectionId = `${options.sessionId}.w${connSeq}`;
+    const socket = new WebSocket(url, {
+      headers: { 'x-drainwatch-probe': connectionId, ...options.credentials(path) },
+      handshakeTimeout: config.requestTimeoutMs,
+      perMessageDeflate: false,
+    });
+    ws = socket;
+    let opened = false;
+    let connPod: string | undefined;
+    socket.on('upgrade', (res) => {
+      const p = res.headers['x-drainwatch-pod'];
+      connPod = typeof p === 'string' ? p.slice(0, 256) : undefined;
+    });
+    socket.on('open', () => {
+      opened = true;
+      attempt = 0;
+      pod = connPod;
+      counters.wsConnections += 1;
+      counters.wsOpen += 1;
+      ctx.emit('probe.websocket', {
+        ...base,
+        connectionId,
+        event: 'opened',
+        ...(pod ? { pod } : {}),
+        at: new Date(ctx.clock.now()).toISOString(),
+      });
+      for (const [id, p] of pending) {
+        p.pod = pod;
+        counters.resent += 1;
+        send(socket, id);
+      }
+      pingTimer = setInterval(ping, config.wsPingIntervalMs);
+      pingTimer.unref();
+    });
+    socket.on('message', (data) => {
+      let msg: { type?: unknown; id?: unknown };
+      try {
+        msg = JSON.parse(data.toString());
+      } catch {
+        return;
+      }
+      if (msg?.type === 'ack' && typeof msg.id === 'string' && pending.delete(msg.id))
+        counters.messagesAcked += 1;
+    });
+    // 'error' always precedes 'close' here; the close carries what the probe records.
+    socket.on('error', () => undefined);
+    socket.on('close', (code) => {
+      if (ws === socket) ws = undefined;
+      if (pingTimer) clearInterval(pingTimer);
+      pingTimer = undefined;
+      if (!opened) {
+        counters.wsConnectFailures += 1;
+      } else {
+        counters.wsOpen -= 1;
+        if (!closed) {
+          // ws reports 1006 itself when the connection ended without a close frame.
+          bump(counters.closesByCode, String(code));
+          ctx.emit('probe.websocket', {
+            ...base,
+            connectionId,
+            event: 'closed',
+            code,
+            ...(connPod ? { pod: connPod } : {}),
+            at: new Date(ctx.clock.now()).toISOString(),
+          });
+        }
+      }
+      scheduleReconnect();
+    });
+  }
+
+  function sweep(now: number): void {
+    for (const [id, p] of pending) {
+      if (now - p.firstSentAt < config.wsAckTimeoutMs) continue;
+      pending.delete(id);
+      counters.messagesLost += 1;
+      ctx.emit('probe.websocket', {
+        ...base,
+        connectionId: `${options.sessionId}.w${connSeq}`,
+        event: 'message-lost',
+        messageId: id,
+        ...(p.pod ? { pod: p.pod } : {}),
+        at: new Date(now).toISOString(),
+      });
+    }
+  }
+
+  return {
+    ensure() {
+      if (!counted) {
+        counted = true;
+        counters.wsSessions += 1;
+      }
+      if (!ws && !reconnectTimer) connect();
+    },
+    sweep,
+    async stop() {
+      draining = true;
+      if (pingTimer) clearInterval(pingTimer);
+      const deadline = Date.now() + config.wsAckTimeoutMs + 1000;
+      while (pending.size > 0 && Date.now() < deadline) {
+        sweep(ctx.clock.now());
+        if (pending.size > 0) await delay(20);
+      }
+      closed = true;
+      if (reconnectTimer) clearTimeout(reconnectTimer);
+      reconnectTimer = undefined;
+      const socket = ws;
+      if (!socket) return;
+      const gone = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+      if (socket.readyState === WebSocket.CONNECTING) socket.terminate();
+      else socket.close(1000, 'probe finished');
+      const timer = setTimeout(() => socket.terminate(), 2000);
+      timer.unref();
+      await gone;
+      clearTimeout(timer);
+    },
+  };
+}

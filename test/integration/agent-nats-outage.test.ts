@@ -1,0 +1,136 @@
+import type { NatsConnection } from '@nats-io/transport-node';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LIFECYCLE_KINDS } from '../../contract/events.js';
+import { pollUntil } from '../../lib/wait.js';
+import {
+  createTestStream,
+  startAgentUnderTest,
+  startUpstreamApp,
+  type UpstreamApp,
+  waitForEvents,
+} from '../helpers/agent-harness.js';
+import { natsClient, startTestServers, type TestServers, testNamespace } from '../helpers/servers.js';
+
+let servers: TestServers;
+let app: UpstreamApp;
+
+beforeAll(async () => {
+  servers = await startTestServers();
+  app = await startUpstreamApp();
+});
+
+afterAll(async () => {
+  await app?.close();
+  await servers?.stop();
+});
+
+describe('agent publishing through a NATS outage', () => {
+  it('buffers through a NATS restart during the termination and delivers every lifecycle event once, in order', async () => {
+    const ns = testNamespace();
+    let nc: NatsConnection = await natsClient(servers.nats);
+    await createTestStream(nc, ns);
+    await nc.close();
+    // The agent connects on its own (no injected connection): it must reconnect by itself.
+    const a = await startAgentUnderTest({
+      upstreamPort: app.port,
+      natsUrl: servers.nats.url,
+      ns,
+      env: { DRAINWATCH_PRESTOP: 'fixed:0.3', DRAINWATCH_SUMMARY_INTERVAL: '200ms' },
+    });
+    try {
+      await pollUntil(() => a.agent.state().events.published >= 1, {
+        timeoutMs: 15_000,
+        what: 'agent.started published',
+      });
+
+      await servers.nats.pause();
+      // Traffic keeps flowing while NATS is down, and is not slowed by it.
+      for (let i = 0; i < 20; i++) {
+        const res = await request(`${a.trafficUrl}/during-outage`, {
+          headers: { 'x-drainwatch-probe': `o-${i}` },
+        });
+        expect(res.statusCode).toBe(200);
+        await res.body.text();
+      }
+      const prestop = await request(`${a.adminUrl}/prestop`);
+      expect(prestop.statusCode).toBe(200);
+      await prestop.body.text();
+      await app.stopListening();
+      await pollUntil(() => !a.agent.state().upstreamListening, {
+        timeoutMs: 10_000,
+        what: 'port closed seen',
+      });
+      const exited = await request(`${a.adminUrl}/lifecycle/app-exited`, {
+        method: 'POST',
+        body: JSON.stringify({ code: 143, signal: 'SIGTERM', killedAtGrace: false }),
+      });
+      await exited.body.text();
+      expect(a.agent.state().events.buffered).toBeGreaterThan(0);
+
+      await servers.nats.resume();
+      await pollUntil(() => a.agent.state().events.buffered === 0, {
+        timeoutMs: 30_000,
+        what: 'the buffer to drain after NATS came back',
+      });
+      await a.agent.stop();
+
+      nc = await natsClient(servers.nats);
+      try {
+        const events = await waitForEvents(
+          nc,
+          ns,
+          (evs) => evs.some((e) => e.kind === 'drain.summary'),
+          'drain summary',
+        );
+        expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
+        expect(new Set(events.map((e) => e.id)).size).toBe(events.length);
+        const lifecycle = events.filter((e) => LIFECYCLE_KINDS.has(e.kind)).map((e) => e.kind);
+        expect(lifecycle).toEqual([
+          'agent.started',
+          'prestop.started',
+          'prestop.finished',
+          'app.stopped-listening',
+          'app.exited',
+          'sigterm',
+          'drain.summary',
+        ]);
+        const probes = events.filter((e) => e.kind === 'request' && e.data.probeId?.startsWith('o-'));
+        expect(probes).toHaveLength(20);
+        expect(events.find((e) => e.kind === 'app.exited')?.data).toMatchObject({
+          code: 143,
+          signal: 'SIGTERM',
+        });
+      } finally {
+        await nc.close();
+      }
+    } finally {
+      await a.agent.stop({ immediate: true });
+    }
+  });
+
+  it('starts while NATS is down, serves traffic, and delivers once NATS appears', async () => {
+    const ns = testNamespace();
+    const app2 = await startUpstreamApp();
+    await servers.nats.pause();
+    const a = await startAgentUnderTest({ upstreamPort: app2.port, natsUrl: servers.nats.url, ns });
+    try {
+      const res = await request(`${a.trafficUrl}/while-nats-is-down`);
+      expect(res.statusCode).toBe(200);
+      await res.body.text();
+      expect(a.agent.state().events.buffered).toBe(1);
+      await servers.nats.resume();
+      const nc = await natsClient(servers.nats);
+      try {
+        await createTestStream(nc, ns);
+        const events = await waitForEvents(nc, ns, (evs) => evs.length >= 1, 'agent.started');
+        expect(events[0]?.kind).toBe('agent.started');
+      } finally {
+        await nc.close();
+      }
+    } finally {
+      await a.agent.stop({ immediate: true });
+      await app2.close();
+    }
+  });
+});

@@ -1,0 +1,105 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Collector, createCollector } from '../../collector/index.js';
+import { createEventSequencer } from '../../contract/index.js';
+import { pollUntil } from '../../lib/wait.js';
+import { type CollectorEnv, startCollectorEnv } from '../helpers/collector-harness.js';
+import { publishAll } from '../helpers/collector-scenario.js';
+import { SAMPLE_DATA } from '../helpers/sample-events.js';
+
+describe('collector rollout windows', () => {
+  let env: CollectorEnv;
+  let collector: Collector;
+
+  beforeAll(async () => {
+    env = await startCollectorEnv();
+    collector = createCollector(env.config({ DRAINWATCH_ROLLOUT_QUIET: '1s' }), {
+      nats: env.nc,
+      redis: env.redis,
+    });
+    await collector.start();
+  });
+  afterAll(async () => {
+    await collector?.stop();
+    await env?.stop();
+  });
+
+  it('opens at the first preStop, closes after the quiet timeout, keeps late events in their window', async () => {
+    const pod = (name: string) => createEventSequencer({ namespace: 'shop', workload: 'cart', pod: name });
+    const t0 = Date.now();
+    const p1 = pod('cart-1');
+    const p2 = pod('cart-2');
+    await publishAll(
+      env.nc,
+      [
+        p1.next('prestop.started', SAMPLE_DATA['prestop.started'], new Date(t0)),
+        p2.next('prestop.started', SAMPLE_DATA['prestop.started'], new Date(t0 + 200)),
+        p1.next('app.exited', SAMPLE_DATA['app.exited'], new Date(t0 + 400)),
+      ],
+      env.ns.subjectRoot,
+    );
+    await collector.drain(30_000);
+    const open = await collector.store.listRollouts({ namespace: 'shop', workload: 'cart' });
+    expect(open).toHaveLength(1);
+    expect(open[0]).toMatchObject({ trigger: 'implicit', outcome: 'open' });
+    const id = open[0]!.rolloutId;
+
+    const closed = await pollUntil(
+      async () => {
+        const [r] = await collector.store.listRollouts({ namespace: 'shop', workload: 'cart' });
+        return r?.outcome === 'timeout' ? r : undefined;
+      },
+      { timeoutMs: 30_000, what: 'the quiet timeout to close the rollout' },
+    );
+    // Closed at its last pod activity, not at the moment the timeout noticed.
+    expect(closed.finishedAt).toBe(new Date(t0 + 400).toISOString());
+
+    // A preStop that arrives late but happened inside the closed window belongs to it.
+    const p3 = pod('cart-3');
+    await publishAll(
+      env.nc,
+      [p3.next('prestop.started', SAMPLE_DATA['prestop.started'], new Date(t0 + 300))],
+      env.ns.subjectRoot,
+    );
+    await collector.drain(30_000);
+    const report = await collector.store.getReport(id);
+    expect(report!.terminations.map((t) => t.pod)).toEqual(['cart-1', 'cart-2', 'cart-3']);
+    expect(await collector.store.listRollouts({ namespace: 'shop', workload: 'cart' })).toHaveLength(1);
+
+    // One after the window opens a new rollout.
+    await publishAll(
+      env.nc,
+      [p3.next('sigterm', SAMPLE_DATA.sigterm, new Date(Date.now()))],
+      env.ns.subjectRoot,
+    );
+    await collector.drain(30_000);
+    const all = await collector.store.listRollouts({ namespace: 'shop', workload: 'cart' });
+    expect(all).toHaveLength(2);
+    expect(all[0]!.outcome).toBe('open');
+  });
+
+  it('an explicit rollout.started takes over the implicit rollout its early preStops opened', async () => {
+    const t0 = Date.now() + 60_000;
+    const p = createEventSequencer({ namespace: 'shop', workload: 'basket', pod: 'basket-1' });
+    const control = createEventSequencer({ namespace: 'shop', workload: 'basket', pod: null });
+    await publishAll(
+      env.nc,
+      [
+        p.next('prestop.started', SAMPLE_DATA['prestop.started'], new Date(t0 + 100)),
+        control.next('rollout.started', { rolloutId: 'ro-explicit', trigger: 'cli' }, new Date(t0 + 500)),
+        control.next(
+          'rollout.finished',
+          { rolloutId: 'ro-explicit', outcome: 'complete', podsReplaced: 1 },
+          new Date(t0 + 900),
+        ),
+      ],
+      env.ns.subjectRoot,
+    );
+    await collector.drain(30_000);
+    const list = await collector.store.listRollouts({ namespace: 'shop', workload: 'basket' });
+    expect(list).toHaveLength(1);
+    expect(list[0]).toMatchObject({ rolloutId: 'ro-explicit', outcome: 'complete', trigger: 'cli' });
+    const report = await collector.store.getReport('ro-explicit');
+    expect(report!.startedAt).toBe(new Date(t0 + 100).toISOString());
+    expect(report!.terminations.map((t) => t.pod)).toEqual(['basket-1']);
+  });
+});

@@ -1,0 +1,89 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { pollUntil } from '../../lib/wait.js';
+import { createProbeRun } from '../../probe/index.js';
+import { type ScenarioApp, type SessionStore, startScenarioApp } from '../helpers/probe-targets.js';
+
+// Real WebSocket servers that misbehave on purpose: one kills connections without a close frame,
+// one never acknowledges some pings. The expected counts come from what the server did.
+
+describe('probe WebSockets', () => {
+  let app: ScenarioApp | undefined;
+  afterEach(async () => {
+    await app?.stop();
+    app = undefined;
+  });
+
+  const store = (): SessionStore => new Map();
+
+  it('counts 1006 for each connection dropped without a close frame and re-sends what was unacked', async () => {
+    const s = store();
+    app = await startScenarioApp({
+      pod: 'ws-1',
+      writeTo: [s],
+      readFrom: s,
+      // The first three connections die on their second ping; later ones behave.
+      onPing: ({ connection, nth }) => (connection <= 3 && nth === 2 ? 'terminate' : 'ack'),
+    });
+    const run = createProbeRun({
+      target: app.url,
+      sessions: 2,
+      websockets: 1,
+      wsPingIntervalMs: 50,
+      wsAckTimeoutMs: 10_000,
+      wsReconnectMinMs: 20,
+      wsReconnectMaxMs: 100,
+      rampMs: 0,
+    });
+    await run.start();
+    await pollUntil(
+      () => {
+        const ws = run.snapshot().websockets;
+        return ws.connections >= 4 && ws.messagesAcked >= ws.messagesSent - 1 && ws.messagesAcked >= 10;
+      },
+      { timeoutMs: 60_000, what: 'a fourth WebSocket connection exchanging acks' },
+    );
+    const summary = await run.stop();
+    const ws = summary.websockets;
+    expect(app.terminated).toBe(3);
+    expect(ws.closesByCode).toEqual({ '1006': 3 });
+    expect(ws.sessions).toBe(1);
+    // Each killed connection took one unacked ping with it; each was re-sent and then acknowledged.
+    expect(ws.resent).toBeGreaterThanOrEqual(3);
+    expect(ws.messagesLost).toBe(0);
+    expect(ws.messagesAcked).toBe(ws.messagesSent);
+  });
+
+  it('declares a message lost when its ack never comes within the timeout', async () => {
+    const s = store();
+    let pings = 0;
+    app = await startScenarioApp({
+      pod: 'ws-2',
+      writeTo: [s],
+      readFrom: s,
+      onPing: () => {
+        pings += 1;
+        return pings % 4 === 0 ? 'drop' : 'ack';
+      },
+    });
+    const run = createProbeRun({
+      target: app.url,
+      sessions: 3,
+      websockets: 3,
+      wsPingIntervalMs: 40,
+      wsAckTimeoutMs: 400,
+      rampMs: 0,
+    });
+    await run.start();
+    await pollUntil(() => run.snapshot().websockets.messagesLost >= 5, {
+      timeoutMs: 60_000,
+      what: 'five lost messages',
+    });
+    const summary = await run.stop();
+    const ws = summary.websockets;
+    // stop() waits for every outstanding ack, so each sent message ended acked or lost.
+    expect(ws.messagesAcked + ws.messagesLost).toBe(ws.messagesSent);
+    expect(ws.messagesLost).toBe(app.dropped.size);
+    expect(ws.closesByCode).toEqual({});
+    expect(ws.connections).toBe(3);
+  });
+});

@@ -1,0 +1,102 @@
+import { describe, expect, it } from 'vitest';
+import {
+  AGENT_DEFAULTS,
+  AgentConfigError,
+  loadAgentConfig,
+  parseHostPort,
+  workloadOfPod,
+} from '../../agent/index.js';
+
+describe('agent config', () => {
+  it('uses the DESIGN defaults when nothing is set', () => {
+    const c = loadAgentConfig({}, { POD_NAME: 'web-7d9f8b6c5d-x2x9q' });
+    expect(c.listen).toEqual({ host: '0.0.0.0', port: 15080 });
+    expect(c.upstream).toEqual({ host: '127.0.0.1', port: 8080 });
+    expect(c.admin).toEqual({ host: '0.0.0.0', port: 15021 });
+    expect(c.natsUrl).toBe(AGENT_DEFAULTS.natsUrl);
+    expect(c.prestop).toEqual({ mode: 'adaptive' });
+    expect(c.graceSeconds).toBe(30);
+    expect(c.prestopMinMs).toBe(3000);
+    expect(c.prestopQuietMs).toBe(2000);
+    expect(c.prestopMaxMs).toBe(30_000 - AGENT_DEFAULTS.drainBudgetMs);
+    expect(c.bufferSize).toBe(10_000);
+    expect(c.summaryIntervalMs).toBe(5000);
+    expect(c.subjectRoot).toBe('drainwatch');
+    expect(c.identity).toEqual({ pod: 'web-7d9f8b6c5d-x2x9q', namespace: 'default', workload: 'web' });
+    expect(c.otlpEndpoint).toBeUndefined();
+  });
+
+  it('takes a flag over the environment over the default', () => {
+    const env = {
+      DRAINWATCH_LISTEN: '127.0.0.1:0',
+      DRAINWATCH_PRESTOP: 'fixed:5',
+      DRAINWATCH_GRACE_SECONDS: '60',
+    };
+    const c = loadAgentConfig({ listen: '[::1]:9000' }, env);
+    expect(c.listen).toEqual({ host: '::1', port: 9000 });
+    expect(c.prestop).toEqual({ mode: 'fixed', fixedMs: 5000 });
+    expect(c.graceSeconds).toBe(60);
+    expect(loadAgentConfig({}, env).listen).toEqual({ host: '127.0.0.1', port: 0 });
+  });
+
+  it('reads identity, pid, OTLP endpoint and durations from the environment', () => {
+    const c = loadAgentConfig(
+      {},
+      {
+        POD_NAME: 'api-0',
+        POD_NAMESPACE: 'shop',
+        DRAINWATCH_WORKLOAD: 'api',
+        POD_IP: '10.0.0.7',
+        NODE_NAME: 'node-a',
+        DRAINWATCH_APP_PID: '4242',
+        DRAINWATCH_PRESTOP_MIN: '500ms',
+        DRAINWATCH_PRESTOP_MAX: '10s',
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318',
+      },
+    );
+    expect(c.identity).toEqual({
+      pod: 'api-0',
+      namespace: 'shop',
+      workload: 'api',
+      podIp: '10.0.0.7',
+      nodeName: 'node-a',
+    });
+    expect(c.appPid).toBe(4242);
+    expect(c.prestopMinMs).toBe(500);
+    expect(c.prestopMaxMs).toBe(10_000);
+    expect(c.otlpEndpoint).toBe('http://127.0.0.1:4318');
+  });
+
+  it.each([
+    [{ DRAINWATCH_LISTEN: 'not-an-address' }, 'DRAINWATCH_LISTEN'],
+    [{ DRAINWATCH_UPSTREAM: '127.0.0.1:99999' }, 'DRAINWATCH_UPSTREAM'],
+    [{ DRAINWATCH_ADMIN: '1.2.3.4' }, 'DRAINWATCH_ADMIN'],
+    [{ NATS_URL: 'http://x' }, 'NATS_URL'],
+    [{ DRAINWATCH_PRESTOP: 'sometimes' }, 'DRAINWATCH_PRESTOP'],
+    [{ DRAINWATCH_PRESTOP: 'fixed:40' }, 'DRAINWATCH_PRESTOP'],
+    [{ DRAINWATCH_PRESTOP_MIN: '31s' }, 'DRAINWATCH_PRESTOP_MIN'],
+    [{ DRAINWATCH_PRESTOP_MIN: '5s', DRAINWATCH_PRESTOP_MAX: '4s' }, 'DRAINWATCH_PRESTOP_MAX'],
+    [{ DRAINWATCH_GRACE_SECONDS: 'soon' }, 'DRAINWATCH_GRACE_SECONDS'],
+    [{ DRAINWATCH_BUFFER_SIZE: '0' }, 'DRAINWATCH_BUFFER_SIZE'],
+    [{ DRAINWATCH_SUBJECT_ROOT: 'a..b' }, 'DRAINWATCH_SUBJECT_ROOT'],
+  ])('rejects %o with one line naming %s', (env, setting) => {
+    let err: unknown;
+    try {
+      loadAgentConfig({}, env);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(AgentConfigError);
+    expect((err as AgentConfigError).code).toBe('config-invalid');
+    expect((err as Error).message).toContain(setting);
+    expect((err as Error).message).not.toContain('\n');
+  });
+
+  it('parses addresses and strips Deployment hashes from pod names', () => {
+    expect(parseHostPort(':8080')).toEqual({ host: '0.0.0.0', port: 8080 });
+    expect(parseHostPort('localhost:0')).toEqual({ host: 'localhost', port: 0 });
+    expect(parseHostPort('8080')).toBeUndefined();
+    expect(workloadOfPod('checkout-5f7b8c9d4-abcde')).toBe('checkout');
+    expect(workloadOfPod('laptop')).toBe('laptop');
+  });
+});

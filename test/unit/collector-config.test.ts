@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { COLLECTOR_DEFAULTS, CollectorConfigError, loadCollectorConfig } from '../../collector/index.js';
+import { exitCodeOf } from '../../cli/errors.js';
+
+describe('collector config', () => {
+  it('uses the defaults of DESIGN §3 with an empty environment', () => {
+    const c = loadCollectorConfig({}, {});
+    expect(c.listen).toEqual({ host: '0.0.0.0', port: 15090 });
+    expect(c.redisUrl).toBe(COLLECTOR_DEFAULTS.redisUrl);
+    expect(c.redisPrefix).toBe('drainwatch:');
+    expect(c.subjectRoot).toBe('drainwatch');
+    expect(c.stream).toBe('DRAINWATCH');
+    expect(c.consumer).toBe('drainwatch-collector');
+    expect(c.apiToken).toBeUndefined();
+    expect(c.otlpEndpoint).toBeUndefined();
+  });
+
+  it('takes a flag over the environment, and the environment over the default', () => {
+    const env = {
+      DRAINWATCH_LISTEN: '127.0.0.1:0',
+      DRAINWATCH_ROLLOUT_QUIET: '90s',
+      NATS_URL: 'nats://n:4222',
+    };
+    const c = loadCollectorConfig({ listen: '127.0.0.1:9999' }, env);
+    expect(c.listen).toEqual({ host: '127.0.0.1', port: 9999 });
+    expect(c.rolloutQuietMs).toBe(90_000);
+    expect(c.natsUrl).toBe('nats://n:4222');
+    expect(loadCollectorConfig({}, env).listen.port).toBe(0);
+    expect(loadCollectorConfig({}, { DRAINWATCH_STREAM_MAX_BYTES: '512m' }).streamMaxBytes).toBe(
+      512 * 1024 ** 2,
+    );
+  });
+
+  it.each([
+    [{ DRAINWATCH_LISTEN: 'nowhere' }, 'DRAINWATCH_LISTEN'],
+    [{ REDIS_URL: 'http://x' }, 'REDIS_URL'],
+    [{ NATS_URL: '::' }, 'NATS_URL'],
+    [{ DRAINWATCH_ROLLOUT_QUIET: 'soon' }, 'DRAINWATCH_ROLLOUT_QUIET'],
+    [{ DRAINWATCH_SUBJECT_ROOT: 'a.>' }, 'DRAINWATCH_SUBJECT_ROOT'],
+    [{ DRAINWATCH_GATE: '1.5' }, 'DRAINWATCH_GATE'],
+    [{ DRAINWATCH_ACK_WAIT: '500ms' }, 'DRAINWATCH_ACK_WAIT'],
+    [{ DRAINWATCH_POD_SERIES_EXPIRY: '1s' }, 'DRAINWATCH_POD_SERIES_EXPIRY'],
+    [{ DRAINWATCH_DEAD_LETTER_MAX: '0' }, 'DRAINWATCH_DEAD_LETTER_MAX'],
+  ])('refuses %o with one line naming %s, which the CLI maps to exit 2', (env, setting) => {
+    let err: unknown;
+    try {
+      loadCollectorConfig({}, env);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(CollectorConfigError);
+    expect((err as Error).message.startsWith(`${setting}:`)).toBe(true);
+    expect((err as Error).message).not.toContain('\n');
+    expect(exitCodeOf(err)).toBe(2);
+  });
+
+  it('remembers event ids at least as long as the stream keeps events', () => {
+    const c = loadCollectorConfig({}, { DRAINWATCH_STREAM_MAX_AGE: '30d' });
+    expect(c.dedupTtlSeconds).toBeGreaterThanOrEqual(30 * 86_400);
+  });
+});

@@ -1,0 +1,142 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Deployment } from 'kubernetes-models/apps/v1';
+import { describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import { injectManifests, KubeConfigError, ManifestParseError } from '../../kube/index.js';
+
+const dir = fileURLToPath(new URL('../fixtures/inject/', import.meta.url));
+const read = (name: string) => readFileSync(dir + name, 'utf8');
+// Pinned so the goldens do not change with the package version.
+const OPTS = { agentImage: 'ghcr.io/drainwatch/agent:0.0.0-test', version: '0.0.0-test' } as const;
+const cases = readdirSync(dir)
+  .filter((f) => f.endsWith('.input.yaml'))
+  .map((f) => f.replace('.input.yaml', ''))
+  .sort();
+
+describe('inject golden files', () => {
+  it('covers the cases the issue asks for (at least 12)', () => {
+    expect(cases.length).toBeGreaterThanOrEqual(12);
+    for (const required of [
+      'already-injected',
+      'basic-numeric-target-port',
+      'named-target-port',
+      'exec-prestop-sleep',
+      'exec-prestop-custom',
+      'statefulset',
+      'daemonset',
+      'several-containers',
+      'opt-out',
+      'service-missing',
+    ]) {
+      expect(cases).toContain(required);
+    }
+  });
+
+  it.each(cases)('%s: output and warnings match the golden files', (c) => {
+    const r = injectManifests(read(`${c}.input.yaml`), OPTS);
+    expect(r.output).toBe(read(`${c}.expected.yaml`));
+    expect(r.warnings.map((w) => `${w}\n`).join('')).toBe(read(`${c}.warnings.txt`));
+  });
+
+  it.each(cases)('%s: re-injecting the expected output changes nothing, byte for byte', (c) => {
+    const expected = read(`${c}.expected.yaml`);
+    expect(injectManifests(expected, OPTS).output).toBe(expected);
+    expect(injectManifests(expected, { ...OPTS, mode: 'patch' }).output).toBe('');
+  });
+
+  it.each(['exec-prestop-sleep', 'named-target-port'])(
+    '%s: --patch emits the golden kustomize patch',
+    (c) => {
+      const r = injectManifests(read(`${c}.input.yaml`), { ...OPTS, mode: 'patch' });
+      expect(r.output).toBe(read(`${c}.patch.yaml`));
+    },
+  );
+});
+
+describe('inject semantics', () => {
+  const injectedDeployment = (c: string) => {
+    const docs = parseAllDocuments(read(`${c}.expected.yaml`)).map((d) => d.toJS());
+    return { docs, dep: docs.find((d) => d.kind !== 'Service' && d.kind !== 'ConfigMap') };
+  };
+
+  it('adds a native sidecar with downward-API identity, ports, probes and resources', () => {
+    const { dep } = injectedDeployment('basic-numeric-target-port');
+    new Deployment(dep).validate();
+    const agent = dep.spec.template.spec.initContainers[0];
+    expect(agent.restartPolicy).toBe('Always');
+    const env = Object.fromEntries(
+      agent.env.map(
+        (e: { name: string; value?: string; valueFrom?: { fieldRef: { fieldPath: string } } }) => [
+          e.name,
+          e.value ?? e.valueFrom?.fieldRef.fieldPath,
+        ],
+      ),
+    );
+    expect(env).toMatchObject({
+      DRAINWATCH_UPSTREAM: '127.0.0.1:8080',
+      POD_NAME: 'metadata.name',
+      POD_NAMESPACE: 'metadata.namespace',
+      POD_IP: 'status.podIP',
+      NODE_NAME: 'spec.nodeName',
+      DRAINWATCH_WORKLOAD: 'web',
+      DRAINWATCH_PRESTOP: 'adaptive',
+    });
+    expect(agent.resources.requests).toBeDefined();
+    expect(agent.resources.limits).toBeDefined();
+    expect(agent.readinessProbe.httpGet.path).toBe('/readyz');
+    expect(dep.spec.template.spec.containers[0].lifecycle.preStop).toEqual({
+      httpGet: { path: '/prestop', port: 15021 },
+    });
+  });
+
+  it('keeps a sleep preStop as the agent fixed delay, and grace ≥ preStop + drain budget everywhere', () => {
+    const { dep } = injectedDeployment('exec-prestop-sleep');
+    const env = dep.spec.template.spec.initContainers[0].env;
+    expect(env.find((e: { name: string }) => e.name === 'DRAINWATCH_PRESTOP').value).toBe('fixed:10');
+    for (const c of cases) {
+      for (const d of parseAllDocuments(read(`${c}.expected.yaml`)).map((x) => x.toJS())) {
+        const spec = d?.spec?.template?.spec;
+        const agent = spec?.initContainers?.find((x: { name: string }) => x.name === 'drainwatch-agent');
+        if (!agent) continue;
+        const prestop = agent.env.find((e: { name: string }) => e.name === 'DRAINWATCH_PRESTOP')
+          .value as string;
+        const preStopSeconds = prestop.startsWith('fixed:') ? Number(prestop.slice(6)) : 15;
+        expect(spec.terminationGracePeriodSeconds, c).toBeGreaterThanOrEqual(preStopSeconds + 20);
+      }
+    }
+  });
+
+  it('fronts the container the Service targets when there are several', () => {
+    const { dep } = injectedDeployment('several-containers');
+    const env = dep.spec.template.spec.initContainers[0].env;
+    expect(env.find((e: { name: string }) => e.name === 'DRAINWATCH_UPSTREAM').value).toBe('127.0.0.1:8080');
+    expect(dep.spec.template.spec.containers[0].lifecycle).toBeUndefined();
+    expect(dep.spec.template.spec.containers[1].lifecycle.preStop.httpGet.path).toBe('/prestop');
+  });
+
+  it('leaves opted-out and port-less workloads byte-identical', () => {
+    expect(read('opt-out.expected.yaml')).toBe(read('opt-out.input.yaml'));
+    expect(read('no-ports.expected.yaml')).toBe(read('no-ports.input.yaml'));
+  });
+
+  it('refuses YAML it cannot parse, naming the line', () => {
+    const bad = 'apiVersion: v1\nkind: Service\nmetadata:\n  name: x\n  labels: [a\n';
+    expect(() => injectManifests(bad, { sourceName: 'svc.yaml' })).toThrow(ManifestParseError);
+    try {
+      injectManifests(bad, { sourceName: 'svc.yaml' });
+    } catch (err) {
+      expect((err as ManifestParseError).message).toMatch(/^svc\.yaml:\d+: /);
+    }
+  });
+
+  it('refuses an injected object the Kubernetes schema rejects', () => {
+    const bad = read('service-missing.input.yaml').replace('replicas: 2', 'replicas: two');
+    expect(() => injectManifests(bad, OPTS)).toThrow(/Deployment\/shop\/search: .*replicas/);
+  });
+
+  it('checks its options once, naming the setting', () => {
+    expect(() => injectManifests('', { preStop: 'sometimes' })).toThrow(KubeConfigError);
+    expect(() => injectManifests('', { adminPort: 15080 })).toThrow(/admin port and proxy port/);
+  });
+});
