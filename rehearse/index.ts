@@ -13,6 +13,14 @@ export {
   USER_MIXES,
   type UserMix,
 } from './config.js';
+export { createAgentLauncher, type AgentSidecarOptions, CLI_MAIN } from './agent-sidecar.js';
+export {
+  planRuns,
+  QUOTE_APP_MAIN,
+  type RehearseIo,
+  type RehearseOutcome,
+  rehearse,
+} from './comparison.js';
 export { type RehearsalDependencies, startDependencies } from './dependencies.js';
 export { DependencyUnavailableError, RehearseConfigError, RolloutFailedError } from './errors.js';
 export {
@@ -23,4 +31,5 @@ export {
   type ProgressState,
 } from './progress.js';
 export { failurePct, type GateResult, gateOf, type RehearsalRun, type RunSettings } from './result.js';
+export { type RunContext, type RunSpec, runRehearsal } from './run.js';
 export { formatComparison, TABLE_ROWS } from './table.js';

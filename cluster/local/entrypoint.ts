@@ -56,7 +56,9 @@ interface Endpoint {
   readonly port: number;
   readonly agent: Agent;
   routable: boolean;
+  /** HTTP requests in flight. */
   active: number;
+  openWebsockets: number;
   requests: number;
   websockets: number;
   failed: number;
@@ -130,17 +132,23 @@ export function createEntrypoint(options: EntrypointOptions): Entrypoint {
     return ms;
   };
 
-  function pick(req: IncomingMessage): { endpoint: Endpoint; setCookie: boolean } | undefined {
+  function pick(
+    req: IncomingMessage,
+    kind: 'request' | 'websocket',
+  ): { endpoint: Endpoint; setCookie: boolean } | undefined {
     const list = routableList();
     if (list.length === 0) return undefined;
     switch (options.balance) {
       case 'least-connections': {
-        // Ties go round-robin, so an idle cluster still spreads its load.
+        // Requests and WebSockets are counted apart: a pod holding one more long-lived
+        // WebSocket would otherwise lose every request to its neighbours. Ties go round-robin,
+        // so an idle cluster still spreads its load.
+        const load = (e: Endpoint): number => (kind === 'websocket' ? e.openWebsockets : e.active);
         const start = rrNext++ % list.length;
         let best = list[start]!;
         for (let i = 1; i < list.length; i++) {
           const e = list[(start + i) % list.length]!;
-          if (e.active < best.active) best = e;
+          if (load(e) < load(best)) best = e;
         }
         return { endpoint: best, setCookie: false };
       }
@@ -160,7 +168,7 @@ export function createEntrypoint(options: EntrypointOptions): Entrypoint {
   }
 
   function onRequest(req: IncomingMessage, res: ServerResponse): void {
-    const choice = pick(req);
+    const choice = pick(req, 'request');
     if (!choice) {
       res.writeHead(503, { 'content-type': 'text/plain', 'x-drainwatch-entry-error': 'no-endpoints' });
       res.end('no ready endpoints\n');
@@ -219,19 +227,19 @@ export function createEntrypoint(options: EntrypointOptions): Entrypoint {
 
   function onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
     socket.on('error', () => socket.destroy());
-    const choice = pick(req);
+    const choice = pick(req, 'websocket');
     if (!choice) {
       socket.end('HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
       return;
     }
     const ep = choice.endpoint;
-    ep.active++;
+    ep.openWebsockets++;
     ep.websockets++;
     let released = false;
     const release = (): void => {
       if (!released) {
         released = true;
-        ep.active--;
+        ep.openWebsockets--;
       }
     };
     socket.once('close', release);
@@ -308,6 +316,7 @@ export function createEntrypoint(options: EntrypointOptions): Entrypoint {
         agent: new Agent({ keepAlive: true, maxSockets: 64 }),
         routable: false,
         active: 0,
+        openWebsockets: 0,
         requests: 0,
         websockets: 0,
         failed: 0,
