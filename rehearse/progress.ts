@@ -38,7 +38,7 @@ export function createProgressDisplay(out: ProgressOutput, options: ProgressOpti
   const interval = options.intervalMs ?? 5000;
   const now = options.now ?? Date.now;
   let last: ProgressState | undefined;
-  let lastPrinted: ProgressState | undefined;
+  let lastPrinted: string | undefined;
   let lastPrintAt = -Infinity;
   return {
     update(state) {
@@ -49,14 +49,14 @@ export function createProgressDisplay(out: ProgressOutput, options: ProgressOpti
       }
       if (now() - lastPrintAt >= interval) {
         lastPrintAt = now();
-        lastPrinted = state;
-        out.write(`${formatProgressLine(state)}\n`);
+        lastPrinted = formatProgressLine(state);
+        out.write(`${lastPrinted}\n`);
       }
     },
     done() {
       if (!last) return;
       if (out.isTTY) out.write(`\r${formatProgressLine(last)}\x1b[K\n`);
-      else if (last !== lastPrinted) out.write(`${formatProgressLine(last)}\n`);
+      else if (formatProgressLine(last) !== lastPrinted) out.write(`${formatProgressLine(last)}\n`);
     },
   };
 }

@@ -135,3 +135,27 @@ describe('progress display', () => {
     expect(out.every((l) => l.endsWith('\n') && !l.includes('\r'))).toBe(true);
   });
 });
+
+describe('progress display, repeated state', () => {
+  it('does not print the same line twice at the end', () => {
+    const out: string[] = [];
+    const d = createProgressDisplay(
+      { write: (s: string) => out.push(s) },
+      { intervalMs: 5000, now: () => 0 },
+    );
+    const s = {
+      label: 'x',
+      podsReplaced: 3,
+      podsTotal: 3,
+      sessionsOk: 1,
+      sessionsLost: 0,
+      requests: 9,
+      errors: 0,
+      elapsedMs: 1000,
+    };
+    d.update(s);
+    d.update({ ...s });
+    d.done();
+    expect(out).toHaveLength(1);
+  });
+});
