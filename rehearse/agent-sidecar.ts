@@ -127,6 +127,11 @@ export function createAgentLauncher(options: AgentSidecarOptions): SidecarLaunch
         async appExited(exit: AppExit) {
           await adminCall(ports.admin, 'POST', '/lifecycle/app-exited', JSON.stringify(exit), 5000);
         },
+        async kill() {
+          if (exitedWith !== undefined) return;
+          child.kill('SIGKILL');
+          await exited;
+        },
         stop() {
           stopping ??= (async () => {
             if (exitedWith !== undefined) return;

@@ -237,7 +237,8 @@ export function createLocalPod(options: LocalPodOptions): LocalPod {
         signalGroup(child, 'SIGKILL');
         await appExit;
       }
-      await sidecar?.stop();
+      // A teardown is not a termination: the agent must not report one.
+      if (sidecar) await (sidecar.kill ? sidecar.kill() : sidecar.stop());
       phase = 'gone';
     },
   };

@@ -28,6 +28,8 @@ export interface Sidecar {
   appExited(exit: AppExit): Promise<void>;
   /** Repeated calls return the same promise. */
   stop(): Promise<void>;
+  /** Teardown: ends the sidecar at once, without its own shutdown (no events, no flush). */
+  kill?(): Promise<void>;
 }
 
 export interface SidecarLauncher {
