@@ -1,0 +1,64 @@
+import type { WorkloadRef } from '../adapter.js';
+import { BALANCE_STRATEGIES, type BalanceStrategy } from './entrypoint.js';
+import { LocalClusterConfigError } from './errors.js';
+import { DEFAULT_PROPAGATION, type PropagationRange } from './propagation.js';
+import type { SidecarLauncher } from './sidecar.js';
+
+export interface LocalClusterConfig {
+  readonly workload: WorkloadRef;
+  /** A shell command; it gets PORT (plus `env`) on top of this process's environment. */
+  readonly command: string;
+  readonly env: Readonly<Record<string, string>>;
+  readonly cwd?: string;
+  readonly replicas: number;
+  readonly readyPath: string;
+  readonly readyTimeoutMs: number;
+  readonly sidecar: SidecarLauncher;
+  readonly balance: BalanceStrategy;
+  readonly propagation: PropagationRange;
+  /** terminationGracePeriodSeconds, in ms. */
+  readonly graceMs: number;
+  readonly maxSurge: number;
+  readonly maxUnavailable: number;
+  /** Seeds propagation delays and pod names. */
+  readonly seed: number;
+  readonly onOutput?: (pod: string, line: string) => void;
+}
+
+export const LOCAL_CLUSTER_DEFAULTS = {
+  workload: { namespace: 'rehearsal', name: 'app' },
+  env: {},
+  replicas: 3,
+  readyPath: '/healthz',
+  readyTimeoutMs: 30_000,
+  balance: 'round-robin',
+  propagation: DEFAULT_PROPAGATION,
+  graceMs: 30_000,
+  maxSurge: 1,
+  maxUnavailable: 0,
+} as const satisfies Partial<LocalClusterConfig>;
+
+export type LocalClusterInput = Pick<LocalClusterConfig, 'command' | 'sidecar'> &
+  Partial<Omit<LocalClusterConfig, 'command' | 'sidecar'>>;
+
+/** Fills in defaults and checks the cross-field rules, naming the setting that breaks one. */
+export function resolveLocalClusterConfig(input: LocalClusterInput): LocalClusterConfig {
+  const c: LocalClusterConfig = {
+    ...LOCAL_CLUSTER_DEFAULTS,
+    seed: Math.floor(Math.random() * 2 ** 31),
+    ...input,
+  };
+  if (!c.command.trim()) throw new LocalClusterConfigError('app', 'the app command is empty');
+  if (!Number.isInteger(c.replicas) || c.replicas < 1)
+    throw new LocalClusterConfigError('replicas', `expected ≥ 1, got ${c.replicas}`);
+  if (!c.readyPath.startsWith('/'))
+    throw new LocalClusterConfigError('ready-path', `must start with /, got ${JSON.stringify(c.readyPath)}`);
+  if (!(BALANCE_STRATEGIES as readonly string[]).includes(c.balance))
+    throw new LocalClusterConfigError('balance', `expected one of ${BALANCE_STRATEGIES.join(', ')}`);
+  if (c.maxSurge < 0 || c.maxUnavailable < 0)
+    throw new LocalClusterConfigError('max-surge', 'maxSurge and maxUnavailable must be ≥ 0');
+  if (c.maxSurge === 0 && c.maxUnavailable === 0)
+    throw new LocalClusterConfigError('max-surge', 'maxSurge and maxUnavailable cannot both be 0');
+  if (c.graceMs <= 0) throw new LocalClusterConfigError('grace', 'the grace period must be > 0');
+  return c;
+}

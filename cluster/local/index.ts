@@ -1,0 +1,38 @@
+export { createLocalCluster, type LocalCluster } from './cluster.js';
+export {
+  LOCAL_CLUSTER_DEFAULTS,
+  type LocalClusterConfig,
+  type LocalClusterInput,
+  resolveLocalClusterConfig,
+} from './config.js';
+export {
+  AFFINITY_COOKIE,
+  BALANCE_STRATEGIES,
+  type BalanceStrategy,
+  createEntrypoint,
+  type EndpointCounts,
+  type Entrypoint,
+  type EntrypointOptions,
+} from './entrypoint.js';
+export {
+  LocalClusterConfigError,
+  PodStartError,
+  SidecarStartError,
+  UnknownWorkloadError,
+} from './errors.js';
+export {
+  DEFAULT_PROPAGATION,
+  formatPropagation,
+  type PropagationRange,
+  parsePropagation,
+  samplePropagation,
+} from './propagation.js';
+export { createRng, type Rng, randomSuffix } from './random.js';
+export {
+  type AppExit,
+  createPassthroughLauncher,
+  type PassthroughOptions,
+  type Sidecar,
+  type SidecarLauncher,
+  type SidecarSpec,
+} from './sidecar.js';

@@ -1,0 +1,245 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { get as httpGet } from 'node:http';
+import type { ClusterEvent, PodRef, PodStatus } from '../adapter.js';
+import { freePort } from '../../lib/servers.js';
+import { delay, pollUntil } from '../../lib/wait.js';
+import type { Entrypoint } from './entrypoint.js';
+import { PodStartError } from './errors.js';
+import type { AppExit, Sidecar, SidecarLauncher } from './sidecar.js';
+
+// One local pod: the app (any shell command, in its own process group so the whole tree gets
+// the signals) and a sidecar in front of it. Termination follows the kubelet's order: the
+// endpoint is marked terminating while preStop runs, SIGTERM follows preStop, SIGKILL comes at
+// the grace period, and the sidecar is stopped only after the app is gone.
+
+export interface LocalPodOptions {
+  readonly ref: PodRef;
+  readonly command: string;
+  readonly env: Readonly<Record<string, string>>;
+  readonly cwd?: string;
+  readonly readyPath: string;
+  readonly readyTimeoutMs: number;
+  readonly graceMs: number;
+  readonly sidecar: SidecarLauncher;
+  readonly entrypoint: Entrypoint;
+  readonly emit: (event: ClusterEvent) => void;
+  /** Each line the app prints, for logs and error messages. */
+  readonly onOutput?: (pod: string, line: string) => void;
+}
+
+export interface LocalPod {
+  readonly ref: PodRef;
+  status(): PodStatus;
+  /** Starts app and sidecar, resolves when the readiness check passes. */
+  start(): Promise<void>;
+  /** Runs the termination sequence; repeated calls return the same promise. */
+  terminate(): Promise<void>;
+  /** Kills whatever still runs, without the termination sequence (teardown). */
+  kill(): Promise<void>;
+  /** Settles when the app process has exited. */
+  readonly appExit: Promise<AppExit>;
+  /** SIGKILLs the app's process group at once, synchronously (the process-exit safety net). */
+  killNow(): void;
+}
+
+function httpStatus(url: string, timeoutMs: number): Promise<number> {
+  return new Promise((resolve) => {
+    const req = httpGet(url, { agent: false, timeout: timeoutMs }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(0));
+  });
+}
+
+function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // The group is already gone.
+  }
+}
+
+function groupAlive(pid: number): boolean {
+  try {
+    process.kill(-pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function createLocalPod(options: LocalPodOptions): LocalPod {
+  const { ref } = options;
+  let phase: PodStatus['phase'] = 'pending';
+  let ready = false;
+  let terminatingSince: Date | undefined;
+  let endpointsTerminating = false;
+  let child: ChildProcess | undefined;
+  let sidecar: Sidecar | undefined;
+  let killedAtGrace = false;
+  let tail = '';
+
+  let resolveExit!: (exit: AppExit) => void;
+  const appExit = new Promise<AppExit>((resolve) => {
+    resolveExit = resolve;
+  });
+  let exited: AppExit | undefined;
+
+  const now = (): Date => new Date();
+
+  async function spawnApp(port: number): Promise<void> {
+    const proc = spawn('sh', ['-c', options.command], {
+      cwd: options.cwd,
+      env: { ...process.env, ...options.env, PORT: String(port) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    child = proc;
+    const onData = (chunk: Buffer): void => {
+      const text = chunk.toString();
+      tail = (tail + text).slice(-2000);
+      if (options.onOutput) for (const line of text.split('\n')) if (line) options.onOutput(ref.name, line);
+    };
+    proc.stdout?.on('data', onData);
+    proc.stderr?.on('data', onData);
+    proc.once('error', (err) => {
+      tail += `\n${err.message}`;
+    });
+    proc.once('exit', (code, signal) => {
+      // The shell may exit before what it started (a pipeline, a wrapper script): the app has
+      // exited only when its whole process group has.
+      void (async () => {
+        if (proc.pid !== undefined) {
+          await pollUntil(() => !groupAlive(proc.pid!), {
+            timeoutMs: options.graceMs + 10_000,
+            intervalMs: 20,
+            what: `process group of ${ref.name}`,
+          }).catch(() => signalGroup(proc, 'SIGKILL'));
+        }
+        exited = { code, signal, killedAtGrace };
+        resolveExit(exited);
+      })();
+    });
+  }
+
+  let terminating: Promise<void> | undefined;
+  return {
+    ref,
+    appExit,
+    status() {
+      return {
+        ...ref,
+        ip: '127.0.0.1',
+        ready,
+        endpointsTerminating,
+        phase,
+        ...(terminatingSince ? { terminatingSince } : {}),
+      };
+    },
+    async start() {
+      options.emit({ type: 'pod-added', pod: ref, at: now() });
+      const appPort = await freePort();
+      sidecar = await options.sidecar.launch({ pod: ref, appPort, graceMs: options.graceMs });
+      await spawnApp(appPort);
+      phase = 'running';
+      const url = `http://127.0.0.1:${sidecar.trafficPort}${options.readyPath}`;
+      await pollUntil(
+        async () => {
+          if (exited) {
+            throw new PodStartError(
+              ref.name,
+              `the app exited (${exited.signal ?? exited.code}) before it was ready${tail ? `: ${tail.trim().split('\n').slice(-3).join(' | ')}` : ''}`,
+            );
+          }
+          const status = await httpStatus(url, 1000);
+          return status >= 200 && status < 300;
+        },
+        {
+          timeoutMs: options.readyTimeoutMs,
+          intervalMs: 100,
+          what: `readiness of pod ${ref.name} (GET ${options.readyPath})`,
+          fatal: (err) => err instanceof PodStartError,
+        },
+      ).catch((err: unknown) => {
+        if (err instanceof PodStartError) throw err;
+        throw new PodStartError(ref.name, (err as Error).message);
+      });
+      ready = true;
+      options.emit({ type: 'pod-ready', pod: ref, at: now() });
+      options.entrypoint.addEndpoint(ref.name, sidecar.trafficPort);
+    },
+    terminate() {
+      terminating ??= (async () => {
+        const started = Date.now();
+        terminatingSince = now();
+        phase = 'terminating';
+        ready = false;
+        options.emit({ type: 'pod-terminating', pod: ref, at: terminatingSince });
+        const propagated = options.entrypoint.markTerminating(ref.name).then((propagationMs) => {
+          endpointsTerminating = true;
+          options.emit({ type: 'endpoints-terminating', pod: ref, at: now(), propagationMs });
+        });
+        const graceLeft = (): number => Math.max(0, options.graceMs - (Date.now() - started));
+        // preStop counts against the grace period, as in Kubernetes.
+        const prestopDone = sidecar ? sidecar.prestop().catch(() => {}) : Promise.resolve();
+        await Promise.race([prestopDone, delay(graceLeft())]);
+        if (child && !exited) {
+          signalGroup(child, 'SIGTERM');
+          const killTimer = setTimeout(() => {
+            if (!exited && child) {
+              killedAtGrace = true;
+              signalGroup(child, 'SIGKILL');
+            }
+          }, graceLeft());
+          killTimer.unref();
+          await appExit;
+          clearTimeout(killTimer);
+        }
+        const exit = exited ?? (await appExit);
+        options.emit({
+          type: 'container-exited',
+          pod: ref,
+          container: 'app',
+          exitCode: exit.code,
+          signal: exit.signal,
+          killedAtGrace: exit.killedAtGrace,
+          at: now(),
+        });
+        if (sidecar) {
+          await sidecar.appExited(exit).catch(() => {});
+          await sidecar.stop();
+          options.emit({
+            type: 'container-exited',
+            pod: ref,
+            container: 'sidecar',
+            exitCode: 0,
+            signal: null,
+            killedAtGrace: false,
+            at: now(),
+          });
+        }
+        // The pod object goes once its containers have; an entry point that has not yet heard
+        // of the termination still routes to the dead port until the change reaches it.
+        phase = 'gone';
+        options.emit({ type: 'pod-deleted', pod: ref, at: now() });
+        await propagated;
+      })();
+      return terminating;
+    },
+    killNow() {
+      if (child && !exited) signalGroup(child, 'SIGKILL');
+    },
+    async kill() {
+      if (child && !exited) {
+        signalGroup(child, 'SIGKILL');
+        await appExit;
+      }
+      // A teardown is not a termination: the agent must not report one.
+      if (sidecar) await (sidecar.kill ? sidecar.kill() : sidecar.stop());
+      phase = 'gone';
+    },
+  };
+}

@@ -1,0 +1,149 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
+import { fileURLToPath } from 'node:url';
+import { SidecarStartError } from '../cluster/local/errors.js';
+import type { AppExit, Sidecar, SidecarLauncher, SidecarSpec } from '../cluster/local/sidecar.js';
+import { pollUntil } from '../lib/wait.js';
+
+// drainwatch's agent as the local pod's sidecar: `drainwatch agent` as a child process, given the
+// pod's identity and the app's port, exactly as the injection patch configures it in a cluster.
+
+/** The compiled CLI next to this module (dist/rehearse → dist/cli). */
+export const CLI_MAIN = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+
+export interface AgentSidecarOptions {
+  readonly natsUrl: string;
+  readonly subjectRoot: string;
+  /** `adaptive` or `fixed:<seconds>`. */
+  readonly prestop: string;
+  /** Extra agent settings (DRAINWATCH_PRESTOP_MIN, ...), on top of the caller's environment. */
+  readonly env?: Readonly<Record<string, string>>;
+  readonly startTimeoutMs?: number;
+  readonly onOutput?: (pod: string, line: string) => void;
+}
+
+const LISTENING = /drainwatch agent listening traffic=([^\s]+):(\d+) admin=([^\s]+):(\d+)/;
+
+function adminCall(port: number, method: string, path: string, body: string | undefined, timeoutMs: number) {
+  return new Promise<number>((resolve, reject) => {
+    const req = httpRequest(
+      {
+        host: '127.0.0.1',
+        port,
+        method,
+        path,
+        agent: false,
+        timeout: timeoutMs,
+        headers: body
+          ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }
+          : {},
+      },
+      (res) => {
+        res.resume();
+        res.once('end', () => resolve(res.statusCode ?? 0));
+        res.once('error', reject);
+      },
+    );
+    req.once('timeout', () => req.destroy(new Error(`${method} ${path} timed out after ${timeoutMs} ms`)));
+    req.once('error', reject);
+    req.end(body);
+  });
+}
+
+export function createAgentLauncher(options: AgentSidecarOptions): SidecarLauncher {
+  return {
+    name: `agent(prestop ${options.prestop})`,
+    async launch(spec: SidecarSpec): Promise<Sidecar> {
+      const child: ChildProcess = spawn(process.execPath, [CLI_MAIN, 'agent'], {
+        env: {
+          ...process.env,
+          ...options.env,
+          DRAINWATCH_LISTEN: '127.0.0.1:0',
+          DRAINWATCH_ADMIN: '127.0.0.1:0',
+          DRAINWATCH_UPSTREAM: `127.0.0.1:${spec.appPort}`,
+          NATS_URL: options.natsUrl,
+          POD_NAME: spec.pod.name,
+          POD_NAMESPACE: spec.pod.namespace,
+          POD_IP: '127.0.0.1',
+          DRAINWATCH_WORKLOAD: spec.pod.workload,
+          DRAINWATCH_PRESTOP: options.prestop,
+          DRAINWATCH_GRACE_SECONDS: String(spec.graceMs / 1000),
+          DRAINWATCH_SUBJECT_ROOT: options.subjectRoot,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      // A crashed rehearsal must not leave agents behind.
+      const killOnExit = (): void => {
+        child.kill('SIGKILL');
+      };
+      process.once('exit', killOnExit);
+      child.once('exit', () => process.off('exit', killOnExit));
+      let out = '';
+      const onData = (chunk: Buffer): void => {
+        const text = chunk.toString();
+        out = (out + text).slice(-4000);
+        if (options.onOutput)
+          for (const line of text.split('\n')) if (line) options.onOutput(spec.pod.name, line);
+      };
+      child.stdout?.on('data', onData);
+      child.stderr?.on('data', onData);
+      let exitedWith: string | undefined;
+      const exited = new Promise<void>((resolve) =>
+        child.once('exit', (code, signal) => {
+          exitedWith = String(signal ?? code);
+          resolve();
+        }),
+      );
+      const ports = await pollUntil(
+        () => {
+          if (exitedWith !== undefined)
+            throw new SidecarStartError(
+              spec.pod.name,
+              `the agent exited (${exitedWith}): ${out.trim().slice(-500)}`,
+            );
+          const m = LISTENING.exec(out);
+          return m ? { traffic: Number(m[2]), admin: Number(m[4]) } : undefined;
+        },
+        {
+          timeoutMs: options.startTimeoutMs ?? 60_000,
+          intervalMs: 20,
+          what: `the agent of ${spec.pod.name} to listen`,
+          fatal: (err) => err instanceof SidecarStartError,
+        },
+      ).catch((err: unknown) => {
+        child.kill('SIGKILL');
+        throw err instanceof SidecarStartError
+          ? err
+          : new SidecarStartError(spec.pod.name, (err as Error).message);
+      });
+
+      let stopping: Promise<void> | undefined;
+      return {
+        trafficPort: ports.traffic,
+        async prestop() {
+          // The kubelet's httpGet preStop hook; it may take up to the whole grace period.
+          await adminCall(ports.admin, 'GET', '/prestop', undefined, spec.graceMs + 1000);
+        },
+        async appExited(exit: AppExit) {
+          await adminCall(ports.admin, 'POST', '/lifecycle/app-exited', JSON.stringify(exit), 5000);
+        },
+        async kill() {
+          if (exitedWith !== undefined) return;
+          child.kill('SIGKILL');
+          await exited;
+        },
+        stop() {
+          stopping ??= (async () => {
+            if (exitedWith !== undefined) return;
+            child.kill('SIGTERM');
+            const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+            timer.unref();
+            await exited;
+            clearTimeout(timer);
+          })();
+          return stopping;
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,170 @@
+import { fileURLToPath } from 'node:url';
+import { connect } from '@nats-io/transport-node';
+import { createCollector, loadCollectorConfig } from '../collector/index.js';
+import { DEFAULT_SUBJECT_ROOT } from '../contract/subjects.js';
+import { DEFAULT_SCENARIO, loadScenario, type Scenario } from '../probe/index.js';
+import { DEFAULT_WEBSOCKETS, type ExampleVariant, type RehearseConfig } from './config.js';
+import { startDependencies } from './dependencies.js';
+import { DependencyUnavailableError } from './errors.js';
+import { createProgressDisplay, type ProgressOutput } from './progress.js';
+import type { RehearsalRun } from './result.js';
+import { type RunSpec, runRehearsal } from './run.js';
+import { formatComparison } from './table.js';
+
+// `drainwatch rehearse`: the runs it asks for (the example app naive and drained, or one `--app`
+// run), one after the other against one set of NATS, Redis and collector, then the table.
+
+/** The compiled example app next to this module (dist/rehearse → dist/examples). */
+export const QUOTE_APP_MAIN = fileURLToPath(new URL('../examples/quote-app/main.js', import.meta.url));
+
+const VARIANTS: Record<ExampleVariant, { env: Record<string, string>; prestop?: string; app: string }> = {
+  naive: {
+    env: { QUOTE_SESSIONS: 'memory', QUOTE_GRACEFUL: 'off', QUOTE_WS_CLOSE: 'none' },
+    prestop: 'none',
+    app: 'quote-app: memory sessions, no graceful shutdown',
+  },
+  drained: {
+    env: { QUOTE_SESSIONS: 'redis', QUOTE_GRACEFUL: 'on', QUOTE_WS_CLOSE: '1001' },
+    app: 'quote-app: Redis sessions, graceful shutdown',
+  },
+};
+
+function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The runs a configuration asks for, in order. */
+export function planRuns(config: RehearseConfig, scenario: Scenario | undefined): RunSpec[] {
+  const seed = config.seed ?? Math.floor(Math.random() * 2 ** 31);
+  const common = {
+    readyPath: config.readyPath,
+    replicas: config.replicas,
+    maxSurge: config.maxSurge,
+    maxUnavailable: config.maxUnavailable,
+    propagation: config.propagation,
+    graceMs: config.graceSeconds * 1000,
+    sidecar: config.sidecar,
+    sessions: config.sessions,
+    // The probe's own rule: a scenario without a WebSocket gets none unless asked for.
+    ...(config.websockets !== undefined
+      ? { websockets: config.websockets }
+      : (scenario ?? DEFAULT_SCENARIO).websocket
+        ? { websockets: DEFAULT_WEBSOCKETS }
+        : {}),
+    rate: config.rate,
+    userMix: config.userMix,
+    warmupMs: config.warmupMs,
+    timeoutMs: config.timeoutMs,
+    // The same seed for every run: each rollout meets the same propagation delays.
+    seed,
+    namespace: 'rehearsal',
+    ...(scenario ? { scenario } : {}),
+  };
+  if (config.app) {
+    return [
+      {
+        ...common,
+        label: 'app',
+        balance: config.balance ?? 'round-robin',
+        command: config.app,
+        appLabel: config.app,
+        appEnv: {},
+        prestop: config.prestop,
+        workload: 'app',
+        ...(config.gate !== undefined ? { gate: config.gate } : {}),
+      },
+    ];
+  }
+  // The gate judges the drained run: the naive one is there to be lost.
+  const gated: ExampleVariant = config.variants.includes('drained') ? 'drained' : config.variants.at(-1)!;
+  return config.variants.map((v) => ({
+    ...common,
+    label: v,
+    balance: config.balance ?? 'cookie',
+    command: `exec ${shellQuote(process.execPath)} ${shellQuote(QUOTE_APP_MAIN)}`,
+    appLabel: VARIANTS[v].app,
+    appEnv: { ...VARIANTS[v].env, QUOTE_REDIS_PREFIX: `quote-app:${v}:` },
+    prestop: VARIANTS[v].prestop ?? config.prestop,
+    workload: `quote-${v}`,
+    ...(config.gate !== undefined && v === gated ? { gate: config.gate } : {}),
+  }));
+}
+
+export interface RehearseIo {
+  readonly stdout: ProgressOutput;
+  readonly stderr: ProgressOutput;
+  readonly env?: NodeJS.ProcessEnv;
+  readonly signal?: AbortSignal;
+}
+
+export interface RehearseOutcome {
+  readonly runs: readonly RehearsalRun[];
+  /** Every gate that applied passed (true without a gate). */
+  readonly passed: boolean;
+}
+
+export async function rehearse(config: RehearseConfig, io: RehearseIo): Promise<RehearseOutcome> {
+  const scenario = config.scenarioFile ? await loadScenario(config.scenarioFile) : undefined;
+  const specs = planRuns(config, scenario);
+  const deps = await startDependencies({ natsUrl: config.natsUrl, redisUrl: config.redisUrl });
+  const say = (line: string): void => {
+    io.stderr.write(`${line}\n`);
+  };
+  if (deps.embedded.nats || deps.embedded.redis) {
+    const which = [
+      deps.embedded.nats ? `nats-server at ${deps.natsUrl}` : '',
+      deps.embedded.redis ? `redis-server at ${deps.redisUrl}` : '',
+    ]
+      .filter(Boolean)
+      .join(', ');
+    say(`drainwatch rehearse: started ${which} for this run (stopped at the end)`);
+  }
+  let nats: Awaited<ReturnType<typeof connect>> | undefined;
+  let collector: ReturnType<typeof createCollector> | undefined;
+  try {
+    try {
+      nats = await connect({ servers: deps.natsUrl, name: 'drainwatch-rehearse' });
+    } catch (err) {
+      throw new DependencyUnavailableError(`NATS at ${deps.natsUrl}`, (err as Error).message);
+    }
+    collector = createCollector(
+      loadCollectorConfig({ listen: '127.0.0.1:0', natsUrl: deps.natsUrl, redisUrl: deps.redisUrl }, {}),
+      { nats },
+    );
+    await collector.start();
+    const progress = createProgressDisplay(io.stderr);
+    const runs: RehearsalRun[] = [];
+    for (const spec of specs) {
+      say(
+        `drainwatch rehearse: ${spec.label}: ${spec.replicas} pods of ${spec.appLabel}; ${spec.sessions} probe sessions; rolling update (maxSurge ${spec.maxSurge}, maxUnavailable ${spec.maxUnavailable}), preStop ${spec.prestop}`,
+      );
+      runs.push(
+        await runRehearsal(spec, {
+          natsUrl: deps.natsUrl,
+          redisUrl: deps.redisUrl,
+          nats,
+          collector,
+          subjectRoot: DEFAULT_SUBJECT_ROOT,
+          progress,
+          ...(io.signal ? { signal: io.signal } : {}),
+        }),
+      );
+    }
+    const passed = runs.every((r) => !r.gate || r.gate.passed);
+    if (config.json) io.stdout.write(`${JSON.stringify({ runs, passed }, null, 2)}\n`);
+    else {
+      io.stdout.write(formatComparison(runs));
+      io.stdout.write(
+        `\nreports: ${runs.map((r) => `${r.label} ${r.rolloutId}`).join(', ')}\n` +
+          (deps.embedded.redis
+            ? "they were kept in this run's own Redis; give REDIS_URL to keep them for `drainwatch report <id>`\n"
+            : `\`drainwatch report <id>\` prints one again from ${deps.redisUrl}\n`),
+      );
+    }
+    return { runs, passed };
+  } finally {
+    await collector?.stop();
+    await nats?.drain().catch(() => {});
+    await deps.stop();
+  }
+}

@@ -1,0 +1,35 @@
+export {
+  DEFAULT_WEBSOCKETS,
+  EXAMPLE_VARIANTS,
+  type ExampleVariant,
+  parsePrestopPolicy,
+  REHEARSE_DEFAULTS,
+  REHEARSE_ENV,
+  type RehearseConfig,
+  type RehearseInput,
+  resolveRehearseConfig,
+  SIDECARS,
+  type SidecarKind,
+  USER_MIXES,
+  type UserMix,
+} from './config.js';
+export { createAgentLauncher, type AgentSidecarOptions, CLI_MAIN } from './agent-sidecar.js';
+export {
+  planRuns,
+  QUOTE_APP_MAIN,
+  type RehearseIo,
+  type RehearseOutcome,
+  rehearse,
+} from './comparison.js';
+export { type RehearsalDependencies, startDependencies } from './dependencies.js';
+export { DependencyUnavailableError, RehearseConfigError, RolloutFailedError } from './errors.js';
+export {
+  createProgressDisplay,
+  formatProgressLine,
+  type ProgressDisplay,
+  type ProgressOutput,
+  type ProgressState,
+} from './progress.js';
+export { failurePct, type GateResult, gateOf, type RehearsalRun, type RunSettings } from './result.js';
+export { type RunContext, type RunSpec, runRehearsal } from './run.js';
+export { formatComparison, TABLE_ROWS } from './table.js';

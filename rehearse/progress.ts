@@ -1,0 +1,62 @@
+// The live line of a rehearsal: on a terminal one line rewritten in place, elsewhere (CI logs)
+// one line every few seconds so the log stays readable.
+
+export interface ProgressState {
+  readonly label: string;
+  readonly podsReplaced: number;
+  readonly podsTotal: number;
+  readonly sessionsOk: number;
+  readonly sessionsLost: number;
+  readonly requests: number;
+  readonly errors: number;
+  readonly elapsedMs: number;
+}
+
+export interface ProgressOutput {
+  write(text: string): unknown;
+  readonly isTTY?: boolean;
+}
+
+export interface ProgressDisplay {
+  update(state: ProgressState): void;
+  /** Ends the line (TTY) or prints the last state (non-TTY). */
+  done(): void;
+}
+
+export function formatProgressLine(s: ProgressState): string {
+  const secs = (s.elapsedMs / 1000).toFixed(0).padStart(3);
+  return `[${s.label}] ${secs}s  pods replaced ${s.podsReplaced}/${s.podsTotal}  sessions ok ${s.sessionsOk} lost ${s.sessionsLost}  requests ${s.requests}  errors ${s.errors}`;
+}
+
+export interface ProgressOptions {
+  /** Non-TTY: at most one line per this many ms. */
+  readonly intervalMs?: number;
+  readonly now?: () => number;
+}
+
+export function createProgressDisplay(out: ProgressOutput, options: ProgressOptions = {}): ProgressDisplay {
+  const interval = options.intervalMs ?? 5000;
+  const now = options.now ?? Date.now;
+  let last: ProgressState | undefined;
+  let lastPrinted: string | undefined;
+  let lastPrintAt = -Infinity;
+  return {
+    update(state) {
+      last = state;
+      if (out.isTTY) {
+        out.write(`\r${formatProgressLine(state)}\x1b[K`);
+        return;
+      }
+      if (now() - lastPrintAt >= interval) {
+        lastPrintAt = now();
+        lastPrinted = formatProgressLine(state);
+        out.write(`${lastPrinted}\n`);
+      }
+    },
+    done() {
+      if (!last) return;
+      if (out.isTTY) out.write(`\r${formatProgressLine(last)}\x1b[K\n`);
+      else if (formatProgressLine(last) !== lastPrinted) out.write(`${formatProgressLine(last)}\n`);
+    },
+  };
+}

@@ -1,0 +1,65 @@
+// What one rehearsal run shows, reduced from the collector's full report to the figures the
+// side-by-side table prints; `--json` prints these with the full report attached.
+
+export interface RunSettings {
+  readonly app: string;
+  readonly replicas: number;
+  readonly balance: string;
+  readonly propagation: string;
+  readonly graceSeconds: number;
+  readonly prestop: string;
+  readonly userMix: string;
+  readonly sidecar: string;
+}
+
+export interface GateResult {
+  readonly score: 'sessionPersistence';
+  readonly threshold: number;
+  readonly value: number | null;
+  readonly passed: boolean;
+}
+
+export interface RehearsalRun {
+  readonly label: string;
+  readonly rolloutId: string;
+  readonly settings: RunSettings;
+  readonly outcome: string;
+  readonly durationSeconds: number | null;
+  readonly podsReplaced: number;
+  readonly probeRequests: { readonly total: number; readonly failed: number; readonly retriedOk: number };
+  /** Failed ÷ total probe requests, as a percentage; null without requests. */
+  readonly failurePct: number | null;
+  readonly sessions: { readonly active: number; readonly lost: number };
+  readonly sessionPersistence: number | null;
+  readonly requestSuccess: number | null;
+  readonly cleanTerminations: number | null;
+  /** Requests running in the app when it exited (cut), as the agents saw them. */
+  readonly inFlightLost: number;
+  readonly lateArrivals: number;
+  /** WebSocket closes the probes saw, by code (1006 = no close frame). */
+  readonly websocketCloses: Readonly<Record<string, number>>;
+  readonly messagesLost: number;
+  readonly failedByCause: Readonly<Record<string, number>>;
+  readonly sessionsLostByCause: Readonly<Record<string, number>>;
+  /** Busiest ÷ quietest pod over the rollout (pods that lived briefly get little traffic). */
+  readonly trafficSkew: number | null;
+  /** Busiest ÷ quietest pod before the rollout, every pod up: what the balancing itself does. */
+  readonly steadySkew: number | null;
+  readonly stickyRouting: boolean;
+  readonly prestopP50Ms: number | null;
+  readonly propagationMaxMs: number | null;
+  /** Why the probe's own figures may be off (event-loop lag), or null. */
+  readonly unreliable: string | null;
+  readonly gate?: GateResult;
+  /** The collector's report, as its API returns it. */
+  readonly report?: unknown;
+}
+
+export function failurePct(total: number, failed: number): number | null {
+  return total > 0 ? (100 * failed) / total : null;
+}
+
+export function gateOf(run: Pick<RehearsalRun, 'sessionPersistence'>, threshold: number): GateResult {
+  const value = run.sessionPersistence;
+  return { score: 'sessionPersistence', threshold, value, passed: value !== null && value >= threshold };
+}

@@ -1,0 +1,104 @@
+import type { RehearsalRun } from './result.js';
+
+// The side-by-side table: one column per run, one row per figure, so the naive and the
+// drained run read across.
+
+function pct(v: number | null, digits = 1): string {
+  return v === null ? 'n/a' : `${v.toFixed(digits)}%`;
+}
+
+function ratio(v: number | null): string {
+  return v === null ? 'n/a' : `${(v * 100).toFixed(1)}%`;
+}
+
+function counts(rec: Readonly<Record<string, number>>, sep = ' '): string {
+  const parts = Object.entries(rec)
+    .filter(([, n]) => n > 0)
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, n]) => `${k}×${n}`);
+  return parts.length ? parts.join(sep) : '-';
+}
+
+function skew(v: number | null): string {
+  return v === null ? 'n/a' : `${v.toFixed(1)}:1`;
+}
+
+function seconds(v: number | null): string {
+  return v === null ? 'n/a' : `${v.toFixed(1)} s`;
+}
+
+function ms(v: number | null): string {
+  return v === null ? 'n/a' : v >= 1000 ? `${(v / 1000).toFixed(1)} s` : `${Math.round(v)} ms`;
+}
+
+export const TABLE_ROWS: ReadonlyArray<readonly [string, (r: RehearsalRun) => string]> = [
+  ['app', (r) => r.settings.app],
+  ['preStop', (r) => r.settings.prestop],
+  ['balance / propagation', (r) => `${r.settings.balance} / ${r.settings.propagation}`],
+  ['pods replaced', (r) => String(r.podsReplaced)],
+  ['rollout duration', (r) => seconds(r.durationSeconds)],
+  ['probe requests', (r) => String(r.probeRequests.total)],
+  ['failed requests', (r) => String(r.probeRequests.failed)],
+  ['failure %', (r) => pct(r.failurePct, 2)],
+  ['session persistence', (r) => ratio(r.sessionPersistence)],
+  ['sessions lost', (r) => `${r.sessions.lost} of ${r.sessions.active}`],
+  ['in-flight requests lost', (r) => String(r.inFlightLost)],
+  ['late arrivals', (r) => String(r.lateArrivals)],
+  ['WebSocket closes', (r) => counts(r.websocketCloses)],
+  ['messages lost', (r) => String(r.messagesLost)],
+  ['clean terminations', (r) => ratio(r.cleanTerminations)],
+  ['traffic skew (before rollout)', (r) => skew(r.steadySkew)],
+  ['traffic skew (during rollout)', (r) => skew(r.trafficSkew)],
+  ['sticky routing', (r) => (r.stickyRouting ? 'yes' : 'no')],
+  ['preStop p50', (r) => ms(r.prestopP50Ms)],
+  ['propagation max', (r) => ms(r.propagationMaxMs)],
+  ['causes of failed requests', (r) => counts(r.failedByCause, ', ')],
+  ['causes of lost sessions', (r) => counts(r.sessionsLostByCause, ', ')],
+  ['gate', (r) => (r.gate ? `${r.gate.passed ? 'PASS' : 'FAIL'} (≥ ${ratio(r.gate.threshold)})` : '-')],
+];
+
+/** Renders the runs as columns; long cells wrap onto continuation lines at `cellWidth`. */
+export function formatComparison(runs: readonly RehearsalRun[], cellWidth = 40): string {
+  const labelWidth = Math.max(...TABLE_ROWS.map(([l]) => l.length));
+  const wrap = (text: string): string[] => {
+    const out: string[] = [];
+    let line = '';
+    for (const word of text.split(' ')) {
+      if (line && line.length + 1 + word.length > cellWidth) {
+        out.push(line);
+        line = word;
+      } else line = line ? `${line} ${word}` : word;
+    }
+    out.push(line);
+    return out;
+  };
+  const widths = runs.map((r) =>
+    Math.min(cellWidth, Math.max(r.label.length, ...TABLE_ROWS.map(([, f]) => f(r).length))),
+  );
+  const row = (label: string, cells: string[][]): string[] => {
+    const height = Math.max(...cells.map((c) => c.length));
+    const lines: string[] = [];
+    for (let i = 0; i < height; i++) {
+      const cols = cells.map((c, j) => (c[i] ?? '').padEnd(widths[j]!));
+      lines.push(`${(i === 0 ? label : '').padEnd(labelWidth)}  ${cols.join('  ')}`.trimEnd());
+    }
+    return lines;
+  };
+  const lines = [
+    ...row(
+      '',
+      runs.map((r) => [r.label]),
+    ),
+    `${'-'.repeat(labelWidth)}  ${widths.map((w) => '-'.repeat(w)).join('  ')}`,
+  ];
+  for (const [label, f] of TABLE_ROWS)
+    lines.push(
+      ...row(
+        label,
+        runs.map((r) => wrap(f(r))),
+      ),
+    );
+  const unreliable = runs.filter((r) => r.unreliable);
+  for (const r of unreliable) lines.push(`note (${r.label}): ${r.unreliable}`);
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import { type RehearseCliResult, QUICK, runRehearseCli } from '../helpers/rehearse-cli.js';
+import { writeMinimalApp } from '../helpers/rehearse-minimal-app.js';
+import { uniqueTag } from '../helpers/servers.js';
+
+// `drainwatch rehearse` end to end: embedded nats-server and redis-server, real agents in front
+// of real app processes, probes through the entry point, the collector's report.
+
+const FLAW_CAUSES = new Set([
+  'never-reached-pod',
+  'late-arrival',
+  'cut-in-flight',
+  'no-close-frame',
+  'session-in-memory',
+]);
+
+function explain(r: RehearseCliResult): string {
+  return `exit ${r.code}\nstderr:\n${r.stderr.slice(-3000)}\nstdout:\n${r.stdout.slice(0, 3000)}`;
+}
+
+describe('drainwatch rehearse', () => {
+  it('with no app: the naive run loses sessions and requests to its flaws, the drained run loses nothing', async () => {
+    const r = await runRehearseCli([...QUICK, '--json', '--gate', '1']);
+    expect(r.code, explain(r)).toBe(0);
+    const [naive, drained] = r.runs;
+    expect(naive?.label).toBe('naive');
+    expect(drained?.label).toBe('drained');
+
+    expect(naive!.podsReplaced).toBe(3);
+    expect(naive!.sessionPersistence!).toBeLessThan(1);
+    expect(naive!.probeRequests.failed).toBeGreaterThan(0);
+    // Every failure is put down to a cause, and each cause is one of the naive app's flaws:
+    // memory sessions, no graceful shutdown, no preStop wait, WebSockets dropped without a frame.
+    const causes = Object.entries(naive!.failedByCause).filter(([, n]) => n > 0);
+    expect(causes.length).toBeGreaterThan(0);
+    for (const [cause] of causes) expect(FLAW_CAUSES, `cause ${cause}`).toContain(cause);
+    expect(naive!.sessionsLostByCause['session-in-memory']).toBeGreaterThan(0);
+    expect(naive!.gate).toBeUndefined();
+
+    expect(drained!.podsReplaced).toBe(3);
+    expect(drained!.sessionPersistence).toBe(1);
+    expect(drained!.probeRequests.failed).toBe(0);
+    expect(drained!.probeRequests.total).toBeGreaterThan(0);
+    expect(drained!.gate).toMatchObject({ passed: true, threshold: 1 });
+  }, 300_000);
+
+  it('prints the side-by-side table and exits 1 when the gate fails', async () => {
+    const r = await runRehearseCli([...QUICK, '--variants', 'naive', '--replicas', '2', '--gate', '0.99']);
+    expect(r.code, explain(r)).toBe(1);
+    for (const row of [
+      'failed requests',
+      'failure %',
+      'sessions lost',
+      'in-flight requests lost',
+      'WebSocket closes',
+      'messages lost',
+      'rollout duration',
+      'causes of failed requests',
+      'gate',
+    ])
+      expect(r.stdout).toMatch(new RegExp(`^${row}\\s`, 'm'));
+    expect(r.stdout).toMatch(/^gate\s+FAIL/m);
+    // The progress went to stderr, the table alone to stdout.
+    expect(r.stderr).toMatch(/\[naive\].*pods replaced/);
+  }, 200_000);
+
+  it('rehearses any app given with --app, with its own scenario', async () => {
+    const app = writeMinimalApp(uniqueTag());
+    const r = await runRehearseCli([
+      ...QUICK,
+      '--app',
+      app.command,
+      '--scenario',
+      app.scenarioFile,
+      '--ready-path',
+      app.readyPath,
+      '--replicas',
+      '2',
+      '--json',
+      '--gate',
+      '100%',
+    ]);
+    expect(r.code, explain(r)).toBe(0);
+    const [run] = r.runs;
+    expect(run?.settings.app).toBe(app.command);
+    expect(run!.podsReplaced).toBe(2);
+    expect(run!.probeRequests.total).toBeGreaterThan(0);
+    expect(run!.probeRequests.failed).toBe(0);
+    expect(run!.sessionPersistence).toBe(1);
+  }, 200_000);
+
+  it('a bad option exits 2 with one line naming it', async () => {
+    const r = await runRehearseCli(['--balance', 'random']);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toContain('balance');
+  });
+});
