@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { get as httpGet } from 'node:http';
 import type { ClusterEvent, PodRef, PodStatus } from '../adapter.js';
-import { freePort } from '../../lib/servers.js';
+import { canConnect, freePort } from '../../lib/servers.js';
 import { delay, pollUntil } from '../../lib/wait.js';
 import type { Entrypoint } from './entrypoint.js';
 import { PodStartError } from './errors.js';
@@ -41,6 +41,8 @@ export interface LocalPod {
   /** SIGKILLs the app's process group at once, synchronously (the process-exit safety net). */
   killNow(): void;
 }
+
+const PORT_ATTEMPTS = 3;
 
 function httpStatus(url: string, timeoutMs: number): Promise<number> {
   return new Promise((resolve) => {
@@ -83,7 +85,7 @@ export function createLocalPod(options: LocalPodOptions): LocalPod {
   let tail = '';
 
   let resolveExit!: (exit: AppExit) => void;
-  const appExit = new Promise<AppExit>((resolve) => {
+  let appExit = new Promise<AppExit>((resolve) => {
     resolveExit = resolve;
   });
   let exited: AppExit | undefined;
@@ -126,9 +128,39 @@ export function createLocalPod(options: LocalPodOptions): LocalPod {
   }
 
   let terminating: Promise<void> | undefined;
+  async function startOnce(appPort: number): Promise<void> {
+    sidecar = await options.sidecar.launch({ pod: ref, appPort, graceMs: options.graceMs });
+    await spawnApp(appPort);
+    phase = 'running';
+    const url = `http://127.0.0.1:${sidecar.trafficPort}${options.readyPath}`;
+    await pollUntil(
+      async () => {
+        if (exited) {
+          throw new PodStartError(
+            ref.name,
+            `the app exited (${exited.signal ?? exited.code}) before it was ready${tail ? `: ${tail.trim().split('\n').slice(-3).join(' | ')}` : ''}`,
+          );
+        }
+        const status = await httpStatus(url, 1000);
+        return status >= 200 && status < 300;
+      },
+      {
+        timeoutMs: options.readyTimeoutMs,
+        intervalMs: 100,
+        what: `readiness of pod ${ref.name} (GET ${options.readyPath})`,
+        fatal: (err) => err instanceof PodStartError,
+      },
+    ).catch((err: unknown) => {
+      if (err instanceof PodStartError) throw err;
+      throw new PodStartError(ref.name, (err as Error).message);
+    });
+  }
+
   return {
     ref,
-    appExit,
+    get appExit() {
+      return appExit;
+    },
     status() {
       return {
         ...ref,
@@ -141,35 +173,28 @@ export function createLocalPod(options: LocalPodOptions): LocalPod {
     },
     async start() {
       options.emit({ type: 'pod-added', pod: ref, at: now() });
-      const appPort = await freePort();
-      sidecar = await options.sidecar.launch({ pod: ref, appPort, graceMs: options.graceMs });
-      await spawnApp(appPort);
-      phase = 'running';
-      const url = `http://127.0.0.1:${sidecar.trafficPort}${options.readyPath}`;
-      await pollUntil(
-        async () => {
-          if (exited) {
-            throw new PodStartError(
-              ref.name,
-              `the app exited (${exited.signal ?? exited.code}) before it was ready${tail ? `: ${tail.trim().split('\n').slice(-3).join(' | ')}` : ''}`,
-            );
-          }
-          const status = await httpStatus(url, 1000);
-          return status >= 200 && status < 300;
-        },
-        {
-          timeoutMs: options.readyTimeoutMs,
-          intervalMs: 100,
-          what: `readiness of pod ${ref.name} (GET ${options.readyPath})`,
-          fatal: (err) => err instanceof PodStartError,
-        },
-      ).catch((err: unknown) => {
-        if (err instanceof PodStartError) throw err;
-        throw new PodStartError(ref.name, (err as Error).message);
-      });
+      // freePort() releases the port before the app binds it; on this shared machine another
+      // process can take it in between. Then the app dies while something else answers on its
+      // port, and the pod starts again on a fresh port (in Kubernetes each pod has its own IP).
+      for (let attempt = 1; ; attempt++) {
+        const appPort = await freePort();
+        try {
+          await startOnce(appPort);
+          break;
+        } catch (err) {
+          const stolen = exited !== undefined && (/EADDRINUSE/.test(tail) || (await canConnect(appPort)));
+          if (!stolen || attempt >= PORT_ATTEMPTS) throw err;
+          await sidecar?.stop();
+          exited = undefined;
+          tail = '';
+          appExit = new Promise<AppExit>((resolve) => {
+            resolveExit = resolve;
+          });
+        }
+      }
       ready = true;
       options.emit({ type: 'pod-ready', pod: ref, at: now() });
-      options.entrypoint.addEndpoint(ref.name, sidecar.trafficPort);
+      options.entrypoint.addEndpoint(ref.name, sidecar!.trafficPort);
     },
     terminate() {
       terminating ??= (async () => {

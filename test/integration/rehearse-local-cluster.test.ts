@@ -147,3 +147,27 @@ describe('local cluster rolling update', () => {
     }).finally(() => rmSync(mark, { force: true }));
   });
 });
+
+describe('local pod start', () => {
+  it('starts the app again on a fresh port when its port was taken', async () => {
+    const mark = `/tmp/drainwatch-rehearse-port-${process.pid}-${Date.now()}`;
+    // The first start reports the port taken, as Node does, and dies; the second serves.
+    const app = `exec "${process.execPath}" -e "const fs=require('node:fs');if(!fs.existsSync(process.env.MARK)){fs.writeFileSync(process.env.MARK,'1');console.error('Error: listen EADDRINUSE: address already in use 127.0.0.1:'+process.env.PORT);process.exit(1)};require('node:http').createServer((q,s)=>s.end('up')).listen(process.env.PORT,'127.0.0.1')"`;
+    const cluster = createLocalCluster({
+      workload,
+      command: app,
+      env: { MARK: mark },
+      sidecar: createPassthroughLauncher(),
+      replicas: 1,
+      readyPath: '/',
+      propagation: { minMs: 0, maxMs: 0 },
+      graceMs: 2000,
+      seed: 8,
+    });
+    await withCluster(cluster, async (c) => {
+      expect((await c.pods(workload)).filter((p) => p.ready)).toHaveLength(1);
+      const r = await fetch(`${c.entrypointUrl()}/`);
+      expect(await r.text()).toBe('up');
+    }).finally(() => rmSync(mark, { force: true }));
+  });
+});
