@@ -19,7 +19,7 @@ export interface ProgressOutput {
 
 export interface ProgressDisplay {
   update(state: ProgressState): void;
-  /** Ends the line (TTY) or prints the last state (non-TTY). */
+  /** Ends the line (TTY) or prints the last state (non-TTY); a second call prints nothing. */
   done(): void;
 }
 
@@ -55,8 +55,10 @@ export function createProgressDisplay(out: ProgressOutput, options: ProgressOpti
     },
     done() {
       if (!last) return;
-      if (out.isTTY) out.write(`\r${formatProgressLine(last)}\x1b[K\n`);
-      else if (formatProgressLine(last) !== lastPrinted) out.write(`${formatProgressLine(last)}\n`);
+      const final = last;
+      last = undefined;
+      if (out.isTTY) out.write(`\r${formatProgressLine(final)}\x1b[K\n`);
+      else if (formatProgressLine(final) !== lastPrinted) out.write(`${formatProgressLine(final)}\n`);
     },
   };
 }

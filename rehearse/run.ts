@@ -10,7 +10,7 @@ import { createEventSequencer, type EventSequencer } from '../contract/envelope.
 import type { EventData, EventKind } from '../contract/events.js';
 import { publishEvent } from '../lib/jetstream.js';
 import { delay, pollUntil } from '../lib/wait.js';
-import { createProbeRun, type Scenario, skewedUsers } from '../probe/index.js';
+import { createProbeRun, type ProbeRun, type Scenario, skewedUsers } from '../probe/index.js';
 import { createAgentLauncher } from './agent-sidecar.js';
 import type { SidecarKind, UserMix } from './config.js';
 import { RehearseConfigError, RolloutFailedError } from './errors.js';
@@ -151,9 +151,10 @@ export async function runRehearsal(spec: RunSpec, ctx: RunContext): Promise<Rehe
 
   const started = Date.now();
   let timer: NodeJS.Timeout | undefined;
+  let probe: ProbeRun | undefined;
   try {
     await cluster.start();
-    const probe = createProbeRun(
+    probe = createProbeRun(
       {
         target: cluster.entrypointUrl(),
         sessions: spec.sessions,
@@ -182,8 +183,9 @@ export async function runRehearsal(spec: RunSpec, ctx: RunContext): Promise<Rehe
       },
       { nats: ctx.nats },
     );
+    const running = probe;
     const show = (): void => {
-      const s = probe.snapshot();
+      const s = running.snapshot();
       ctx.progress?.update({
         label: spec.label,
         podsReplaced,
@@ -197,16 +199,16 @@ export async function runRehearsal(spec: RunSpec, ctx: RunContext): Promise<Rehe
     };
     timer = setInterval(show, 500);
     timer.unref();
-    await probe.start();
+    await running.start();
     // Every session logs in before the rollout: sessions that never existed cannot be lost.
-    await pollUntil(() => probe.snapshot().sessionsStarted >= spec.sessions, {
+    await pollUntil(() => running.snapshot().sessionsStarted >= spec.sessions, {
       timeoutMs: 60_000 + spec.sessions * 10,
       intervalMs: 100,
       what: `${spec.sessions} probe sessions to log in`,
     });
     // Baseline traffic before the rollout, so sticky routing and skew have something to show.
     await delay(spec.warmupMs, ctx.signal);
-    const steadySkew = probe.snapshot().runSkewRatio;
+    const steadySkew = running.snapshot().runSkewRatio;
 
     publish(control, 'rollout.started', {
       rolloutId,
@@ -224,7 +226,7 @@ export async function runRehearsal(spec: RunSpec, ctx: RunContext): Promise<Rehe
     rolling = false;
     // Sessions re-routed at the very end must get one more identity check to show their loss.
     await delay(COOLDOWN_MS, ctx.signal);
-    const summary = await probe.stop();
+    const summary = await running.stop();
     show();
     publish(control, 'rollout.finished', {
       rolloutId,
@@ -256,6 +258,9 @@ export async function runRehearsal(spec: RunSpec, ctx: RunContext): Promise<Rehe
     });
   } finally {
     if (timer) clearInterval(timer);
+    ctx.progress?.done();
+    // After a failure the probe may still run; stop() is idempotent after success.
+    await probe?.stop().catch(() => {});
     await cluster.stop();
   }
 }

@@ -156,6 +156,7 @@ describe('progress display, repeated state', () => {
     d.update(s);
     d.update({ ...s });
     d.done();
+    d.done();
     expect(out).toHaveLength(1);
   });
 });
