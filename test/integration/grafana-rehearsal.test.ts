@@ -33,10 +33,6 @@ const NOT_FILLED: Readonly<Record<string, string>> = {
   'Pods killed at the grace period A': 'the naive app exits at once on SIGTERM: nothing is killed',
   'Pods with incomplete evidence A': 'no event is lost on loopback',
   'Invalid events by reason A': 'every event the rehearsal publishes is valid',
-  // Known gap (reported): the rehearsal publishes endpoints.propagated, but the collector attaches
-  // no sample to the naive pods' terminations; the rehearsal's table falls back to its own figure.
-  'Endpoint propagation A': "the collector's report of a naive rehearsal has no propagation samples",
-  'Endpoint propagation B': "the collector's report of a naive rehearsal has no propagation samples",
   'annotation:Rollouts annotation': 'the rollout is closed at query time (checked in grafana-e2e)',
 };
 
