@@ -244,6 +244,14 @@ function podLife(pod: string, instance: string, startMs: number, events: readonl
     wsCloses: {},
   };
   for (const e of events) {
+    // Endpoint propagation is measured by a cluster adapter (Kubernetes watch, local entry point),
+    // not by the pod's agent, so it arrives under the adapter's own instance.
+    if (e.kind === 'endpoints.propagated' && e.instance !== instance) {
+      if (Date.parse(e.time) >= startMs) {
+        life.propagationMs = (e.data as EventData<'endpoints.propagated'>).propagationMs;
+      }
+      continue;
+    }
     if (e.instance !== instance) continue;
     const t = Date.parse(e.time);
     if (life.firstEventMs === null || t < life.firstEventMs) life.firstEventMs = t;

@@ -105,3 +105,50 @@ describe('computeReport', () => {
     expect(text).toContain('n/a (nothing observed)');
   });
 });
+
+describe('endpoint propagation from a cluster adapter', () => {
+  it('counts a propagation event published under another instance than the agent', () => {
+    const at = (s: number) => new Date(Date.parse('2026-11-21T10:00:00Z') + s * 1000).toISOString();
+    const agentEvent = (seq: number, kind: string, s: number, data: object = {}) => ({
+      id: `a${seq}`,
+      kind,
+      time: at(s),
+      instance: 'agent-1',
+      seq,
+      data,
+    });
+    const facts = {
+      ...base,
+      terminations: [{ pod: 'quote-a', instance: 'agent-1', startMs: Date.parse(at(5)) }],
+      terminationStartByPod: new Map([['quote-a', Date.parse(at(5))]]),
+      timelines: new Map([
+        [
+          'quote-a',
+          [
+            agentEvent(1, 'agent.started', -60),
+            agentEvent(2, 'prestop.started', 5),
+            {
+              id: 'c1',
+              kind: 'endpoints.propagated',
+              time: at(7.5),
+              instance: 'rehearse-adapter',
+              seq: 1,
+              data: { deletionAt: at(5), terminatingAt: at(7.5), propagationMs: 2500, via: 'local' },
+            },
+            // An adapter event from before this termination belongs to an earlier life: ignored.
+            {
+              id: 'c0',
+              kind: 'endpoints.propagated',
+              time: at(-30),
+              instance: 'rehearse-adapter',
+              seq: 2,
+              data: { deletionAt: at(-31), terminatingAt: at(-30), propagationMs: 900, via: 'local' },
+            },
+          ],
+        ],
+      ]),
+    } as unknown as ReportFacts;
+    const r = computeReport(facts);
+    expect(r.endpointPropagation).toMatchObject({ samples: 1, p50Ms: 2500, maxMs: 2500 });
+  });
+});

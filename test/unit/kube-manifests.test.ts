@@ -60,6 +60,8 @@ describe('manifests/', () => {
     expect(dep.spec.template.metadata.labels).toMatchObject(svc.spec.selector);
     expect(svc.metadata.labels).toMatchObject(sm.spec.selector.matchLabels);
     expect(svc.spec.ports.map((p: { name: string }) => p.name)).toContain(sm.spec.endpoints[0].port);
+    // The collector's series carry the observed workloads' namespace label (see grafana-e2e).
+    expect(sm.spec.endpoints[0].honorLabels).toBe(true);
     const env = dep.spec.template.spec.containers[0].env.map((e: { name: string }) => e.name);
     expect(env).toEqual(
       expect.arrayContaining(['DRAINWATCH_LISTEN', 'NATS_URL', 'REDIS_URL', 'DRAINWATCH_API_TOKEN']),
