@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -53,16 +53,53 @@ function track(child: ChildProcess): void {
   }
 }
 
-/** A free TCP port on 127.0.0.1 (the kernel's choice); callers retry if another process takes it first. */
+/**
+ * A free TCP port on 127.0.0.1 for a process that must be told its port (nats-server, redis-server,
+ * an app given PORT). The port is released before that process binds it, so it is drawn at random
+ * from below the kernel's ephemeral range: a port-0 bind elsewhere on the machine (every test server,
+ * every outgoing connection) can never take it in between, as it could take a kernel-chosen one.
+ */
 export async function freePort(): Promise<number> {
+  const [low] = ephemeralRange();
+  const min = 10_000;
+  const max = Math.max(min + 1000, low) - 1;
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = min + Math.floor(Math.random() * (max - min));
+    if (await canBind(port)) return port;
+  }
+  return bindAndRelease(0);
+}
+
+function ephemeralRange(): [number, number] {
+  try {
+    const [lo, hi] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')
+      .trim()
+      .split(/\s+/)
+      .map(Number);
+    if (lo && hi) return [lo, hi];
+  } catch {
+    // not Linux: use the IANA dynamic range's bounds
+  }
+  return [49152, 65535];
+}
+
+async function canBind(port: number): Promise<boolean> {
+  try {
+    return (await bindAndRelease(port)) === port;
+  } catch {
+    return false;
+  }
+}
+
+function bindAndRelease(port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.unref();
     srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
+    srv.listen(port, '127.0.0.1', () => {
       const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
+      const bound = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(bound));
     });
   });
 }

@@ -17,8 +17,8 @@ import type {
   WorkloadRef,
 } from '../adapter.js';
 import {
-  checkAdapterOptions,
   type Clock,
+  checkAdapterOptions,
   DEFAULT_KUBERNETES_ADAPTER_OPTIONS,
   type KubernetesAdapterOptions,
   SYSTEM_CLOCK,

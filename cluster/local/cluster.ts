@@ -1,3 +1,5 @@
+import { createRng, randomSuffix } from '../../lib/random.js';
+import { pollUntil } from '../../lib/wait.js';
 import type {
   ClusterAdapter,
   ClusterEvent,
@@ -7,12 +9,10 @@ import type {
   RolloutResult,
   WorkloadRef,
 } from '../adapter.js';
-import { pollUntil } from '../../lib/wait.js';
 import { type LocalClusterInput, resolveLocalClusterConfig } from './config.js';
 import { createEntrypoint, type EndpointCounts } from './entrypoint.js';
 import { UnknownWorkloadError } from './errors.js';
 import { createLocalPod, type LocalPod } from './pod.js';
-import { createRng, randomSuffix } from './random.js';
 
 // The `local` ClusterAdapter: one workload of N pods on this machine behind one entry point,
 // and a rolling update that follows a Deployment's maxSurge/maxUnavailable rules.

@@ -2,15 +2,15 @@ import { createHash } from 'node:crypto';
 import {
   Agent,
   createServer,
+  request as httpRequest,
   type IncomingHttpHeaders,
   type IncomingMessage,
-  request as httpRequest,
   type Server,
   type ServerResponse,
 } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import type { Rng } from '../../lib/random.js';
 import { type PropagationRange, samplePropagation } from './propagation.js';
-import type { Rng } from './random.js';
 
 // The local stand-in for a Service plus its ingress: an HTTP and WebSocket-upgrade reverse proxy
 // on loopback that balances each request over the endpoints it believes ready. It learns of every

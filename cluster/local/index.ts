@@ -1,3 +1,4 @@
+export { createRng, type Rng, randomSuffix } from '../../lib/random.js';
 export { createLocalCluster, type LocalCluster } from './cluster.js';
 export {
   LOCAL_CLUSTER_DEFAULTS,
@@ -27,7 +28,6 @@ export {
   parsePropagation,
   samplePropagation,
 } from './propagation.js';
-export { createRng, type Rng, randomSuffix } from './random.js';
 export {
   type AppExit,
   createPassthroughLauncher,

@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { get as httpGet } from 'node:http';
-import type { ClusterEvent, PodRef, PodStatus } from '../adapter.js';
 import { canConnect, freePort } from '../../lib/servers.js';
 import { delay, pollUntil } from '../../lib/wait.js';
+import type { ClusterEvent, PodRef, PodStatus } from '../adapter.js';
 import type { Entrypoint } from './entrypoint.js';
 import { PodStartError } from './errors.js';
 import type { AppExit, Sidecar, SidecarLauncher } from './sidecar.js';

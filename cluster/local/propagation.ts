@@ -1,5 +1,5 @@
+import type { Rng } from '../../lib/random.js';
 import { LocalClusterConfigError } from './errors.js';
-import type { Rng } from './random.js';
 
 // How long the entry point takes to learn of an endpoint change. Kubernetes gives no bound: the
 // EndpointSlice reaches each kube-proxy and ingress controller on its own schedule, and the

@@ -1,5 +1,5 @@
-import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
 import type { PodRef } from '../adapter.js';
 
 // The container in front of the app in each local pod. Phase by phase it mirrors a native

@@ -1,4 +1,5 @@
 import { OPCODES } from '../../agent/websocket-frames.js';
+import { createRng as seededRandom } from '../../lib/random.js';
 
 // Builds RFC 6455 frames byte by byte (independently of the reader under test) and random frame
 // streams for the fuzz tests. A seeded PRNG makes a failing case reproducible from its seed.
@@ -44,20 +45,13 @@ export function closePayload(code: number, reason = ''): Buffer {
   return b;
 }
 
-/** mulberry32: small, fast, good enough to drive a fuzzer. */
+/** A seeded generator with the helpers a fuzzer needs. */
 export function createRng(seed: number): {
   next(): number;
   int(max: number): number;
   bytes(n: number): Buffer;
 } {
-  let a = seed >>> 0;
-  const next = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = seededRandom(seed);
   return {
     next,
     int: (max) => Math.floor(next() * max),

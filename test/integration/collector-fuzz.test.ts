@@ -12,6 +12,7 @@ import {
   parseSubject,
   subjectOf,
 } from '../../contract/index.js';
+import { createRng } from '../../lib/random.js';
 import { pollUntil } from '../../lib/wait.js';
 import { type CollectorEnv, startCollectorEnv } from '../helpers/collector-harness.js';
 import { SAMPLE_DATA } from '../helpers/sample-events.js';
@@ -21,17 +22,6 @@ import { SAMPLE_DATA } from '../helpers/sample-events.js';
 // subject-matches-envelope rule, independently of the collector's code path.
 
 const TOTAL = 100_000;
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The event id when valid, else undefined. */
 function validId(bytes: Uint8Array, subject: string, root: string): string | undefined {
@@ -79,7 +69,7 @@ describe('collector fuzz', () => {
   });
 
   it('100,000 random and mutated events: no crash, every invalid counted, every valid applied', async () => {
-    const rand = prng(20261121);
+    const rand = createRng(20261121);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
     const root = env.ns.subjectRoot;
     const junk = [null, 42, -1, 'x', '', [], {}, true, 1e308, 'a'.repeat(300)];

@@ -1,10 +1,12 @@
+import { readFileSync } from 'node:fs';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEventSequencer, decodeEvent } from '../../contract/index.js';
 import { ensureStream, publishEvent } from '../../lib/jetstream.js';
-import { canConnect, startRedisServer } from '../../lib/servers.js';
+import { canConnect, freePort, startRedisServer } from '../../lib/servers.js';
+import { SAMPLE_DATA } from '../helpers/sample-events.js';
 import {
   natsClient,
   redisClient,
@@ -12,7 +14,6 @@ import {
   type TestServers,
   testNamespace,
 } from '../helpers/servers.js';
-import { SAMPLE_DATA } from '../helpers/sample-events.js';
 
 describe('real nats-server and redis-server', () => {
   let servers: TestServers;
@@ -90,6 +91,16 @@ describe('real nats-server and redis-server', () => {
     await r.stop();
     expect(await canConnect(r.port)).toBe(false);
     expect(() => process.kill(pid, 0)).toThrow();
+  });
+
+  it('hands out ports below the kernel ephemeral range, so no port-0 bind can take them first', async () => {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    const ports = await Promise.all(Array.from({ length: 20 }, () => freePort()));
+    for (const p of ports) {
+      expect(p).toBeGreaterThanOrEqual(10_000);
+      expect(p).toBeLessThan(low);
+    }
+    expect(servers.nats.port).toBeLessThan(low);
   });
 
   it('a paused server comes back on the same port', async () => {
