@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import type { Registry } from 'prom-client';
+import { type Metric, type OpenMetricsContentType, Registry } from 'prom-client';
 import type { ReportStore } from './store.js';
 
 // The collector's HTTP surface (DESIGN §3). Every error is JSON `{ error: { code, message } }`.
@@ -61,9 +61,13 @@ export function createHttpApp(deps: HttpDeps): express.Express {
         nats: s.nats,
       });
   });
-  app.get('/metrics', async (_req, res) => {
-    res.set('Content-Type', deps.registry.contentType);
-    res.send(await deps.registry.metrics());
+  app.get('/metrics', async (req, res) => {
+    // Prometheus text by default; OpenMetrics for a scraper that asks for it. The same metric
+    // objects are rendered through a second registry in OpenMetrics mode, so both stay in step.
+    const wantsOpenMetrics = (req.get('accept') ?? '').includes('application/openmetrics-text');
+    const registry = wantsOpenMetrics ? openMetricsView(deps.registry) : deps.registry;
+    res.set('Content-Type', registry.contentType);
+    res.send(await registry.metrics());
   });
 
   const api = express.Router();
@@ -112,4 +116,12 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     fail(res, redisDown ? 503 : 500, redisDown ? 'redis-unavailable' : 'internal', err.message);
   });
   return app;
+}
+
+function openMetricsView(registry: Registry): Registry<OpenMetricsContentType> {
+  const view = new Registry<OpenMetricsContentType>();
+  view.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
+  // getMetricsAsArray() hands back the metric objects themselves (typed as their JSON shape).
+  for (const metric of registry.getMetricsAsArray()) view.registerMetric(metric as unknown as Metric);
+  return view;
 }

@@ -85,6 +85,21 @@ describe('collector HTTP API, metrics and traces', () => {
     expect(text).toMatch(/drainwatch_gate_passed\{namespace="shop",workload="quote"\} 0/);
   });
 
+  it('/metrics speaks OpenMetrics to a scraper that asks for it, with the same figures', async () => {
+    const res = await fetch(`${base}/metrics`, {
+      headers: { accept: 'application/openmetrics-text; version=1.0.0,text/plain;version=0.0.4;q=0.5' },
+    });
+    expect(res.headers.get('content-type')).toMatch(/^application\/openmetrics-text; version=1\.0\.0/);
+    const text = await res.text();
+    expect(text.trimEnd().endsWith('# EOF')).toBe(true);
+    // OpenMetrics names a counter family without its _total suffix; the samples keep it.
+    expect(text).toContain('# TYPE drainwatch_rollouts counter');
+    expect(text).toMatch(/^drainwatch_rollouts_total\{/m);
+    expect(text).toMatch(/drainwatch_session_persistence_ratio\{namespace="shop",workload="quote"\} 0\.333/);
+    const plain = await fetch(`${base}/metrics`);
+    expect(plain.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+  });
+
   it('exports one trace per rollout with a span per pod termination over OTLP/HTTP', async () => {
     const post = await pollUntil(() => posts.find((p) => p.url === '/v1/traces'), {
       timeoutMs: 20_000,
