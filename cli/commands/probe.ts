@@ -164,6 +164,6 @@ export function createProbeCommand(): Command {
         .env('DRAINWATCH_STREAM')
         .default(DEFAULT_STREAM_NAME),
     )
-    .addOption(new Option('--json', 'print the summary as JSON on stdout'))
+    .addOption(new Option('--json', 'print the summary as JSON on stdout').env('DRAINWATCH_JSON'))
     .action(action('probe', (_opts: unknown, cmd: Command) => runProbe(optionsOf<ProbeOptions>(cmd))));
 }

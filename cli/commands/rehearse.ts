@@ -85,7 +85,7 @@ export function createRehearseCommand(): Command {
     .addOption(opt('--seed <n>', 'seed of propagation delays and pod names (default random)', E.seed))
     .addOption(opt('--nats-url <url>', 'NATS with JetStream (default: start nats-server)', E.natsUrl))
     .addOption(opt('--redis-url <url>', 'Redis (default: start redis-server)', E.redisUrl))
-    .addOption(new Option('--json', 'print the runs and reports as JSON'))
+    .addOption(new Option('--json', 'print the runs and reports as JSON').env('DRAINWATCH_JSON'))
     .action(
       action('rehearse', async (opts: RehearseInput) => {
         const config = resolveRehearseConfig(opts);

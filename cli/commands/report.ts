@@ -24,10 +24,22 @@ export function createReportCommand(): Command {
         .env('DRAINWATCH_REDIS_PREFIX')
         .default(DEFAULT_REDIS_PREFIX),
     )
-    .addOption(new Option('--namespace <ns>', 'latest rollout of this namespace (without an id)'))
-    .addOption(new Option('--workload <name>', 'latest rollout of this workload (without an id)'))
-    .addOption(new Option('--gate <score>', 'session-persistence threshold, 0..1 or 95%').argParser(score))
-    .option('--json', 'print JSON');
+    .addOption(
+      new Option('--namespace <ns>', 'latest rollout of this namespace (without an id)').env(
+        'DRAINWATCH_NAMESPACE',
+      ),
+    )
+    .addOption(
+      new Option('--workload <name>', 'latest rollout of this workload (without an id)').env(
+        'DRAINWATCH_WORKLOAD',
+      ),
+    )
+    .addOption(
+      new Option('--gate <score>', 'session-persistence threshold, 0..1 or 95%')
+        .env('DRAINWATCH_GATE')
+        .argParser(score),
+    )
+    .addOption(new Option('--json', 'print JSON').env('DRAINWATCH_JSON'));
   return cmd.action(
     action('report', async (id: string | undefined) => {
       const o = cmd.opts() as ReportFlags;

@@ -131,7 +131,7 @@ export function createVerifyCommand(): Command {
         .argParser(url(['http', 'https'])),
     )
     .addOption(new Option('--api-token <token>', "the collector's API token").env('DRAINWATCH_API_TOKEN'))
-    .addOption(new Option('--json', 'print the result as JSON'))
+    .addOption(new Option('--json', 'print the result as JSON').env('DRAINWATCH_JSON'))
     .action(action('verify', () => verify(optionsOf<VerifyFlags>(cmd))));
   return cmd;
 }

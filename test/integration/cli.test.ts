@@ -40,6 +40,15 @@ describe('drainwatch CLI', () => {
     expect(r.err).toContain('explode');
   });
 
+  it('gives every option of every command an environment variable (flag > env > default)', async () => {
+    const { createProgram } = await import('../../cli/program.js');
+    const program = await createProgram();
+    const missing = program.commands.flatMap((c) =>
+      c.options.filter((o) => !o.envVar && o.long !== '--help').map((o) => `${c.name()} ${o.long}`),
+    );
+    expect(missing).toEqual([]);
+  });
+
   it('prints its version', () => {
     const r = run('--version');
     expect(r.code).toBe(0);
