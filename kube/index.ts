@@ -4,8 +4,8 @@ export {
   ADMIN_PORT_NAME,
   AGENT_CONTAINER_NAME,
   AGENT_POD_LABEL,
-  ANNOTATIONS,
   type AgentResources,
+  ANNOTATIONS,
   DEFAULT_INJECT_OPTIONS,
   DEFAULT_LINT_OPTIONS,
   DEFAULT_VERIFY_CONFIG,
@@ -20,11 +20,14 @@ export {
   type KubeErrorCode,
   ManifestInvalidError,
   ManifestParseError,
+  VerifyConfigError,
 } from './errors.js';
 export { type InjectRequest, type InjectResult, injectManifests } from './inject.js';
 export { type ManifestSource, readManifestSource } from './input.js';
 export { type Finding, lintManifests, sessionsExternal } from './lint.js';
 export { formatFindings, LINT_FORMATS, type LintFormat, toSarif } from './lint-format.js';
+export { LINT_RULES, type LintRule, type LintRuleId, type Severity } from './lint-rules.js';
+export { type K8sObject, objectRef, parseManifests, validateObject } from './manifests.js';
 export { httpReportSource, storeReportSource } from './report-sources.js';
 export {
   checkVerifyConfig,
@@ -35,5 +38,3 @@ export {
   type VerifyDeps,
   type VerifyResult,
 } from './verify.js';
-export { LINT_RULES, type LintRule, type LintRuleId, type Severity } from './lint-rules.js';
-export { type K8sObject, objectRef, parseManifests, validateObject } from './manifests.js';

@@ -125,7 +125,8 @@ export async function startScenarioApp(options: ScenarioAppOptions): Promise<Sce
       const token = randomBytes(12).toString('hex');
       for (const store of options.writeTo) store.set(token, user);
       options.log?.push({ pod: options.pod, kind: 'login', path: '/login', token, ok: true });
-      const cookie = options.sessions === 'bearer' ? {} : { 'set-cookie': `sid=${token}; Path=/; HttpOnly` };
+      const cookie: Record<string, string> =
+        options.sessions === 'bearer' ? {} : { 'set-cookie': `sid=${token}; Path=/; HttpOnly` };
       json(res, 200, { user, token }, cookie);
       return;
     }

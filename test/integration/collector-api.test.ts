@@ -7,6 +7,7 @@ import { findBinary } from '../../lib/servers.js';
 import { pollUntil } from '../../lib/wait.js';
 import { type CollectorEnv, startCollectorEnv } from '../helpers/collector-harness.js';
 import { publishAll, scriptedRollout } from '../helpers/collector-scenario.js';
+import { jsonOf } from '../helpers/http-json.js';
 
 describe('collector HTTP API, metrics and traces', () => {
   let env: CollectorEnv;
@@ -51,17 +52,17 @@ describe('collector HTTP API, metrics and traces', () => {
   it('/api requires the bearer token when one is set; health and metrics do not', async () => {
     const none = await fetch(`${base}/api/rollouts`);
     expect(none.status).toBe(401);
-    expect((await none.json()).error.code).toBe('unauthorized');
+    expect((await jsonOf(none)).error.code).toBe('unauthorized');
     const wrong = await fetch(`${base}/api/rollouts`, { headers: { authorization: 'Bearer nope' } });
     expect(wrong.status).toBe(401);
     const ok = await fetch(`${base}/api/rollouts`, { headers: { authorization: `Bearer ${TOKEN}` } });
     expect(ok.status).toBe(200);
-    expect((await ok.json()).rollouts).toHaveLength(1);
+    expect((await jsonOf(ok)).rollouts).toHaveLength(1);
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
     expect((await fetch(`${base}/readyz`)).status).toBe(200);
     const unknown = await fetch(`${base}/nope`);
     expect(unknown.status).toBe(404);
-    expect((await unknown.json()).error.code).toBe('not-found');
+    expect((await jsonOf(unknown)).error.code).toBe('not-found');
   });
 
   it('/metrics passes promtool check metrics and carries every catalogue metric', async () => {

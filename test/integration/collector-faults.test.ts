@@ -5,6 +5,7 @@ import { type Collector, createCollector } from '../../collector/index.js';
 import { delay, pollUntil } from '../../lib/wait.js';
 import { type CollectorEnv, startCollectorEnv } from '../helpers/collector-harness.js';
 import { expectedReport, publishAll, scriptedRollout } from '../helpers/collector-scenario.js';
+import { jsonOf } from '../helpers/http-json.js';
 
 async function metricValue(registry: Registry, name: string): Promise<number> {
   const m = (await registry.getMetricsAsJSON()).find((x) => x.name === name);
@@ -47,7 +48,7 @@ describe('collector faults', () => {
     });
     const notReady = await fetch(`${base}/readyz`);
     expect(notReady.status).toBe(503);
-    expect((await notReady.json()).error.code).toBe('not-ready');
+    expect((await jsonOf(notReady)).error.code).toBe('not-ready');
     await rest;
     // The outage itself is what is being tested: it lasts 10 s whatever the collector does.
     await delay(Math.max(0, 10_000 - (Date.now() - stoppedAt)));

@@ -5,6 +5,7 @@ import { KEYS } from '../../collector/keys.js';
 import { type CollectorEnv, startCollectorEnv } from '../helpers/collector-harness.js';
 import { CLI_BIN } from '../helpers/collector-process.js';
 import { expectedReport, publishAll, scriptedRollout } from '../helpers/collector-scenario.js';
+import { jsonOf } from '../helpers/http-json.js';
 
 describe('collector: a scripted rollout gives exactly the expected report', () => {
   let env: CollectorEnv;
@@ -64,16 +65,16 @@ describe('collector: a scripted rollout gives exactly the expected report', () =
     // The HTTP API serves the same report, and the gate verdict.
     const res = await fetch(`${base}/api/rollouts/${scenario.rolloutId}?gate=0.3`);
     expect(res.status).toBe(200);
-    const body = await res.json();
+    const body = await jsonOf(res);
     expect(body).toMatchObject(expectedReport(scenario.rolloutId));
     expect(body.gate).toEqual({ score: 'sessionPersistence', threshold: 0.3, value: 1 / 3, passed: true });
-    const list = await (await fetch(`${base}/api/rollouts`)).json();
+    const list = await jsonOf(await fetch(`${base}/api/rollouts`));
     expect(list.rollouts.map((r: { rolloutId: string }) => r.rolloutId)).toContain(scenario.rolloutId);
-    const tl = await (await fetch(`${base}/api/pods/shop/quote-b/timeline`)).json();
+    const tl = await jsonOf(await fetch(`${base}/api/pods/shop/quote-b/timeline`));
     expect(tl.events.map((e: { kind: string }) => e.kind)).toContain('app.exited');
     const missing = await fetch(`${base}/api/rollouts/nope`);
     expect(missing.status).toBe(404);
-    expect((await missing.json()).error.code).toBe('rollout-not-found');
+    expect((await jsonOf(missing)).error.code).toBe('rollout-not-found');
 
     // The poison message: counted by reason and kept as a dead letter.
     const metrics = await (await fetch(`${base}/metrics`)).text();
