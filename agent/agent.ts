@@ -443,6 +443,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
     trafficServer.closeAllConnections();
     wsProxy.destroyAll();
     await trafficClosed;
+    await httpProxy.close();
 
     emitSummary();
     const drain = traffic.drainCounts();

@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import {
   AGENT_DEFAULTS,
   type AgentFlags,
+  capYoungGeneration,
   createAgent,
   formatHostPort,
   loadAgentConfig,
@@ -91,6 +92,7 @@ export function createAgentCommand(): Command {
     .action(
       action('agent', async (flags: AgentFlags) => {
         const config = loadAgentConfig(flags, process.env);
+        capYoungGeneration();
         // In a pod, adaptive preStop also waits for the EndpointSlices to mark this pod terminating.
         // client-node is loaded only there, so the agent stays small everywhere else.
         const endpointsTerminating = process.env.KUBERNETES_SERVICE_HOST
