@@ -67,6 +67,19 @@ const D = DRAIN_METRICS;
 const H = HEALTH_METRICS;
 const A = AGENT_METRICS;
 
+/** The median and the 99th percentile of a histogram, legends `p50<suffix>` and `p99<suffix>`. */
+function p50p99(
+  metric: MetricSpec,
+  by: readonly string[],
+  legendSuffix: string,
+  options: Parameters<typeof quantile>[3] = {},
+): { expr: string; legend: string }[] {
+  return [0.5, 0.99].map((q) => ({
+    expr: quantile(q, metric, by, options),
+    legend: `p${Math.round(q * 100)}${legendSuffix}`,
+  }));
+}
+
 const RED_WHEN_POSITIVE = { base: 'green', steps: [[1, 'red']] } as const;
 
 const score = (title: string, description: string, metric: MetricSpec): PanelSpec => ({
@@ -235,10 +248,7 @@ const drainQuality: DashboardSpec = {
           description: 'From pod deletion to every endpoint list marking the pod terminating (p50 and p99).',
           kind: 'timeseries',
           unit: 's',
-          targets: [
-            { expr: quantile(0.5, D.endpointPropagation, WL), legend: `p50 ${WL_LEGEND}` },
-            { expr: quantile(0.99, D.endpointPropagation, WL), legend: `p99 ${WL_LEGEND}` },
-          ],
+          targets: p50p99(D.endpointPropagation, WL, ` ${WL_LEGEND}`),
         },
         {
           title: 'preStop duration by end reason',
@@ -254,10 +264,7 @@ const drainQuality: DashboardSpec = {
           description: 'From SIGTERM to the app exiting (p50 and p99).',
           kind: 'timeseries',
           unit: 's',
-          targets: [
-            { expr: quantile(0.5, D.drainDuration, WL), legend: `p50 ${WL_LEGEND}` },
-            { expr: quantile(0.99, D.drainDuration, WL), legend: `p99 ${WL_LEGEND}` },
-          ],
+          targets: p50p99(D.drainDuration, WL, ` ${WL_LEGEND}`),
         },
         {
           title: 'Drain time by pod (latest terminations)',
@@ -385,10 +392,7 @@ const health: DashboardSpec = {
           description: 'From event time to being applied (p50 and p99).',
           kind: 'timeseries',
           unit: 's',
-          targets: [
-            { expr: quantile(0.5, H.ingestLag, [], { scope: 'none' }), legend: 'p50' },
-            { expr: quantile(0.99, H.ingestLag, [], { scope: 'none' }), legend: 'p99' },
-          ],
+          targets: p50p99(H.ingestLag, [], '', { scope: 'none' }),
         },
         {
           title: 'Consumer pending messages',
