@@ -29,12 +29,15 @@ export function createRedis(url: string, options: RedisConnectOptions = {}): Red
   return new Redis(url, opts);
 }
 
-/** Connects and waits until the server answers PING, within the deadline. */
+/**
+ * Connects and waits until the server answers PING, within the deadline. Commands queue while
+ * disconnected (no failFast): this is for callers that wait for Redis, not ones that must pause.
+ */
 export async function connectRedis(
   url: string,
-  options: RedisConnectOptions & { timeoutMs?: number } = {},
+  options: Omit<RedisConnectOptions, 'failFast'> & { timeoutMs?: number } = {},
 ): Promise<Redis> {
-  const redis = createRedis(url, { ...options, failFast: false });
+  const redis = createRedis(url, options);
   // A connection error is retried by ioredis; the listener keeps it from becoming an unhandled 'error'.
   redis.on('error', () => {});
   await redis.connect().catch(() => {});

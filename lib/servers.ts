@@ -174,7 +174,13 @@ async function startManaged(
           throw new ServerStartError(spec.binary, `${exited}${stderrTail ? `: ${stderrTail.trim()}` : ''}`);
         return canConnect(port);
       },
-      { timeoutMs: startTimeoutMs, intervalMs: 25, what: `${spec.binary} accepting on port ${port}` },
+      {
+        timeoutMs: startTimeoutMs,
+        intervalMs: 25,
+        what: `${spec.binary} accepting on port ${port}`,
+        // A server that exited will not start listening later: give up at once.
+        fatal: (err) => err instanceof ServerStartError,
+      },
     );
   };
 

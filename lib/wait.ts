@@ -38,9 +38,9 @@ export interface PollOptions {
 }
 
 /**
- * Calls `check` until it returns a truthy value, then resolves with it. Errors thrown by `check`
- * with a `code` of 'server-start-failed' or similar are rethrown at once when `fatal` says so;
- * other errors are remembered and retried until the deadline.
+ * Calls `check` until it returns a truthy value, then resolves with it. An error thrown by `check`
+ * is rethrown at once when `fatal` says it is final; other errors are remembered and retried until
+ * the deadline (the last one is named in the timeout error).
  */
 export async function pollUntil<T>(
   check: () => T | Promise<T>,
@@ -48,8 +48,7 @@ export async function pollUntil<T>(
 ): Promise<NonNullable<T>> {
   const deadline = Date.now() + options.timeoutMs;
   const interval = options.intervalMs ?? 20;
-  const isFatal =
-    options.fatal ?? ((err: unknown) => (err as { code?: string })?.code === 'server-start-failed');
+  const isFatal = options.fatal ?? (() => false);
   let lastError: unknown;
   for (;;) {
     try {

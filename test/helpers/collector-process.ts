@@ -32,12 +32,12 @@ export async function spawnCollector(env: Record<string, string>): Promise<Colle
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = await pollUntil(
     () => {
-      if (child.exitCode !== null)
-        throw Object.assign(new Error(`collector exited: ${err}`), { code: 'server-start-failed' });
+      if (child.exitCode !== null) throw new Error(`collector exited: ${err}`);
       const m = /listening on http:\/\/[^:]+:(\d+)/.exec(out);
       return m ? `http://127.0.0.1:${m[1]}` : undefined;
     },
-    { timeoutMs: 30_000, intervalMs: 50, what: 'the collector process to listen' },
+    // The check throws only once the process exited: that is final.
+    { timeoutMs: 30_000, intervalMs: 50, what: 'the collector process to listen', fatal: () => true },
   );
   return {
     child,

@@ -34,11 +34,12 @@ export async function startQuoteApp(env: Record<string, string>, args: string[] 
   );
   const port = await pollUntil(
     () => {
-      if (child.exitCode !== null) throw Object.assign(new Error(out), { code: 'server-start-failed' });
+      if (child.exitCode !== null) throw new Error(out);
       const m = /listening on [\d.]+:(\d+)/.exec(out);
       return m ? Number(m[1]) : 0;
     },
-    { timeoutMs: 20_000, intervalMs: 20, what: 'quote-app listening' },
+    // The check throws only once the process exited: that is final.
+    { timeoutMs: 20_000, intervalMs: 20, what: 'quote-app listening', fatal: () => true },
   );
   return { child, port, output: () => out, exited };
 }
