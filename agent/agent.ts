@@ -1,5 +1,6 @@
-import { createServer, type Server } from 'node:http';
+import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type Server } from 'node:net';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Registry } from 'prom-client';
 import { createEventSequencer } from '../contract/envelope.js';
@@ -8,12 +9,13 @@ import { type AppExitedReport, createAdminServer } from './admin.js';
 import { type AppWatch, createAppWatch } from './app-watch.js';
 import { type AgentConfig, formatHostPort, type HostPort } from './config.js';
 import { AgentPortInUseError, AgentStateError } from './errors.js';
-import { createHttpProxy, createUpstreamConnections } from './http-proxy.js';
+import { createHttpProxy } from './http-proxy.js';
 import { createAgentMetrics } from './metrics.js';
-import { createEventPublisher, type PublisherStats } from './publisher.js';
 import { waitPrestop } from './prestop.js';
+import { createEventPublisher, type PublisherStats } from './publisher.js';
 import { createTerminationTracing, type TerminationTracing } from './tracing.js';
 import { type Clock, createTraffic } from './traffic.js';
+import { createUpstreamConnections } from './upstream-pool.js';
 import { createWebSocketProxy } from './websocket-proxy.js';
 
 export interface AgentDeps {
@@ -91,14 +93,14 @@ function listenOn(server: Server, hp: HostPort, setting: string): Promise<Addres
   });
 }
 
-function closeServer(server: Server): Promise<void> {
+function closeServer(server: Server | HttpServer): Promise<void> {
   return new Promise((resolve) => {
     if (!server.listening) {
       resolve();
       return;
     }
     server.close(() => resolve());
-    server.closeIdleConnections();
+    if ('closeIdleConnections' in server) server.closeIdleConnections();
   });
 }
 
@@ -122,39 +124,32 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
   const emit = publisher.emit.bind(publisher) as typeof publisher.emit;
   const traffic = createTraffic({ clock, metrics, emit, idPrefix: sequencer.instance });
   const connections = createUpstreamConnections();
-  const httpProxy = createHttpProxy({
-    upstream: config.upstream,
-    pod: config.identity.pod,
-    traffic,
-    metrics,
-    connections,
-  });
   const wsProxy = createWebSocketProxy({
     upstream: config.upstream,
     pod: config.identity.pod,
     traffic,
     connections,
   });
-
-  // A bug in our bookkeeping must cost one request, never the pod's whole traffic.
-  const trafficServer = createServer({ requestTimeout: 0 }, (req, res) => {
-    try {
-      httpProxy.handle(req, res);
-    } catch (err) {
-      process.emitWarning(`drainwatch agent: request handling failed: ${(err as Error).message}`);
-      if (!res.headersSent) res.writeHead(502).end();
-      else res.destroy();
-    }
+  const httpProxy = createHttpProxy({
+    upstream: config.upstream,
+    pod: config.identity.pod,
+    traffic,
+    metrics,
+    connections,
+    onUpgrade: (request) => {
+      try {
+        wsProxy.handleUpgrade(request);
+      } catch (err) {
+        // A bug in our bookkeeping must cost one connection, never the pod's whole traffic.
+        process.emitWarning(`drainwatch agent: upgrade handling failed: ${(err as Error).message}`);
+        request.socket.destroy();
+      }
+    },
   });
-  trafficServer.on('upgrade', (req, socket, head) => {
-    try {
-      wsProxy.handleUpgrade(req, socket, head);
-    } catch (err) {
-      process.emitWarning(`drainwatch agent: upgrade handling failed: ${(err as Error).message}`);
-      socket.destroy();
-    }
-  });
-  httpProxy.attach(trafficServer);
+  // Half-open only so a WebSocket tunnel can pass each side's FIN on; plain HTTP treats a FIN as gone.
+  const trafficServer = createNetServer({ allowHalfOpen: true, noDelay: true }, (socket) =>
+    httpProxy.accept(socket),
+  );
 
   let started = false;
   let stopping: Promise<void> | undefined;
@@ -439,11 +434,11 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
     appWatch?.stop();
     if (exitConfirmTimer) clearTimeout(exitConfirmTimer);
     const trafficClosed = closeServer(trafficServer);
+    httpProxy.closeIdle();
     await waitForInFlight(CLOSE_GRACE_MS);
-    trafficServer.closeAllConnections();
+    httpProxy.destroyAll();
     wsProxy.destroyAll();
     await trafficClosed;
-    await httpProxy.close();
 
     emitSummary();
     const drain = traffic.drainCounts();

@@ -1,56 +1,31 @@
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
-import { createRequire } from 'node:module';
-import type { buildConnector as BuildConnector, Dispatcher, Pool as PoolClass } from 'undici';
 import type { RequestOutcome } from '../contract/events.js';
-import { formatHostPort, type HostPort } from './config.js';
+import type { HostPort } from './config.js';
+import { BodyFraming, clientResponse, interimResponse, POD_HEADER, upstreamRequest } from './forwarding.js';
+import { createRequestParser, HttpParseError, type MessageHead, type MessageParser } from './http-parser.js';
 import type { AgentMetrics } from './metrics.js';
 import type { RequestRecord, Traffic } from './traffic.js';
+import {
+  createUpstreamPool,
+  type UpstreamConnection,
+  type UpstreamConnections,
+  type UpstreamPool,
+  type UpstreamUser,
+} from './upstream-pool.js';
 
-// The HTTP/1.1 half of the proxy: every request is streamed to the app through a keep-alive pool
-// and its fate recorded once (ok, app error, refused, reset, client abort).
+// The HTTP/1.1 half of the proxy, on raw sockets: llhttp parses each client request, the agent
+// rewrites its head and streams it to the app over a pooled connection, then streams the app's
+// response back the same way. Each request's fate is recorded once (ok, app error, refused,
+// reset, client abort). Requests a client pipelines wait their turn; responses leave in order.
 
-export const POD_HEADER = 'x-drainwatch-pod';
-export const PROBE_HEADER = 'x-drainwatch-probe';
-
-// Hop-by-hop headers (RFC 9110 §7.6.1) belong to one connection, not to the message.
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  // The agent's own server already answered 100-continue to the client; the body just streams on.
-  'expect',
-]);
-const FORWARDED = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', POD_HEADER]);
-
-const NO_TOKENS: ReadonlySet<string> = new Set();
-
-const requestCount = Symbol('drainwatch.requests');
-type CountedSocket = Socket & { [requestCount]?: number };
-
-export interface UpstreamConnections {
-  /** Open TCP connections from the agent to the app (pooled or busy), WebSockets included. */
-  readonly open: number;
-  track(socket: Duplex): void;
-}
-
-export function createUpstreamConnections(): UpstreamConnections {
-  const sockets = new Set<Duplex>();
-  return {
-    get open() {
-      return sockets.size;
-    },
-    track(socket) {
-      if (sockets.has(socket)) return;
-      sockets.add(socket);
-      socket.once('close', () => sockets.delete(socket));
-    },
-  };
+/** A request whose head said Upgrade (or CONNECT): from here on the socket is a tunnel. */
+export interface UpgradeRequest {
+  readonly head: MessageHead;
+  readonly socket: Socket;
+  /** Bytes the client sent after the head, already read from the socket. */
+  readonly rest: Buffer;
+  /** The client connection carried a request before this one. */
+  readonly reused: boolean;
 }
 
 export interface HttpProxyOptions {
@@ -59,281 +34,506 @@ export interface HttpProxyOptions {
   readonly traffic: Traffic;
   readonly metrics: AgentMetrics;
   readonly connections: UpstreamConnections;
+  readonly onUpgrade: (request: UpgradeRequest) => void;
+  /** Idle client keep-alive connections are closed after this long (Node's http default). */
+  readonly keepAliveTimeoutMs?: number;
 }
 
 export interface HttpProxy {
-  handle(req: IncomingMessage, res: ServerResponse): void;
-  /** Answers malformed client HTTP with 400 and counts it. */
-  attach(server: Server): void;
-  /** Closes the upstream pool (the agent stopped serving). */
-  close(): Promise<void>;
+  /** Takes a new client connection from the listener. */
+  accept(socket: Socket): void;
+  /** Client connections open now (tunnels handed to the WebSocket proxy are not counted). */
+  readonly clientConnections: number;
+  /** From now on every response closes its connection; idle connections close at once. */
+  closeIdle(): void;
+  /** Cuts every client connection and every connection to the app. */
+  destroyAll(): void;
 }
 
-export function forwardedHeaders(req: IncomingMessage, pod: string): string[] {
-  const raw = req.rawHeaders;
-  const out: string[] = [];
-  let xff: string | undefined;
-  let proto: string | undefined;
-  let host: string | undefined;
-  const connection = req.headers.connection;
-  // Names listed in Connection are hop-by-hop too; most requests name only keep-alive or close.
-  const connectionTokens =
-    connection === undefined
-      ? NO_TOKENS
-      : new Set(
-          connection
-            .toLowerCase()
-            .split(',')
-            .map((t) => t.trim())
-            .filter(Boolean),
-        );
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
-    const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || connectionTokens.has(lower)) continue;
-    if (FORWARDED.has(lower)) {
-      if (lower === 'x-forwarded-for') xff = xff ? `${xff}, ${raw[i + 1]}` : raw[i + 1];
-      else if (lower === 'x-forwarded-proto') proto ??= raw[i + 1];
-      else if (lower === 'x-forwarded-host') host ??= raw[i + 1];
-      continue;
-    }
-    out.push(name, raw[i + 1]!);
-  }
-  const client = req.socket.remoteAddress ?? '';
-  out.push('x-forwarded-for', xff ? `${xff}, ${client}` : client);
-  // An ingress in front of the pod knows the original scheme and host better than we do.
-  out.push('x-forwarded-proto', proto ?? 'http');
-  const h = host ?? req.headers.host;
-  if (h) out.push('x-forwarded-host', h);
-  out.push(POD_HEADER, pod);
-  return out;
-}
+const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 5000;
+const SWEEP_MS = 1000;
+// A client that never closes after our FIN must not hold its socket forever.
+const END_LINGER_MS = 5000;
+// Below this a response head and its first body chunk leave as one string in one write.
+const COALESCE_MAX = 4096;
 
-function responseHeaders(raw: Buffer[], pod: string): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!.toString('latin1');
-    const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || lower === POD_HEADER) continue;
-    out.push(name, raw[i + 1]!.toString('latin1'));
-  }
-  out.push(POD_HEADER, pod);
-  return out;
-}
-
-export function probeIdOf(req: IncomingMessage): string | undefined {
-  const v = req.headers[PROBE_HEADER];
-  if (typeof v !== 'string' || v === '') return undefined;
-  return v.length > 256 ? v.slice(0, 256) : v;
-}
-
-/** Counts requests per client socket, so each request knows if its connection was new or reused. */
-export function isReusedConnection(socket: Socket): boolean {
-  const s = socket as CountedSocket;
-  const n = (s[requestCount] ?? 0) + 1;
-  s[requestCount] = n;
-  return n > 1;
-}
-
-// undici's index loads fetch, WebSocket, caches and more (≈ 5 MB of RSS the agent never uses):
-// take only the pool and its connector. undici is pinned in package-lock.json; its package has no
-// `exports` map, so these paths are public to require().
-const requireUndici = createRequire(import.meta.url);
-const Pool = requireUndici('undici/lib/dispatcher/pool.js') as typeof PoolClass;
-const buildConnector = requireUndici('undici/lib/core/connect.js') as typeof BuildConnector;
-
-// Why undici: its pooled HTTP/1.1 client parses responses with llhttp in one pass and needs no
-// ClientRequest/IncomingMessage pair per request, which roughly doubles what one Node thread can
-// proxy compared with http.request through an http.Agent (see docs/agent.md, benchmark).
 const UPSTREAM_TIMEOUT_CODES = new Set(['ETIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT']);
 
-function outcomeOfUpstreamError(err: NodeJS.ErrnoException): RequestOutcome {
-  const code = err.code ?? '';
+function outcomeOfUpstreamError(err: NodeJS.ErrnoException | undefined): RequestOutcome {
+  const code = err?.code ?? '';
   if (code === 'ECONNREFUSED') return 'upstream-refused';
   if (UPSTREAM_TIMEOUT_CODES.has(code)) return 'upstream-timeout';
   return 'upstream-reset';
 }
 
-/** A pooled connection the app had closed while idle: the error says it had carried a response before. */
-function wasReusedSocket(err: unknown): boolean {
-  const info = (err as { socket?: { bytesRead?: number } }).socket;
-  return (info?.bytesRead ?? 0) > 0;
+function badGateway(outcome: RequestOutcome, pod: string, close: boolean): string {
+  const body = `drainwatch: upstream ${outcome === 'upstream-refused' ? 'refused the connection' : 'failed'}\n`;
+  return (
+    'HTTP/1.1 502 Bad Gateway\r\ncontent-type: text/plain; charset=utf-8\r\n' +
+    `content-length: ${Buffer.byteLength(body)}\r\n${POD_HEADER}: ${pod}\r\n` +
+    `${close ? 'connection: close\r\n' : ''}\r\n${body}`
+  );
 }
 
-interface ForwardContext {
-  readonly pool: PoolClass;
+interface ProxyContext {
   readonly pod: string;
   readonly traffic: Traffic;
-  readonly origin: string;
+  readonly metrics: AgentMetrics;
+  readonly pool: UpstreamPool;
+  readonly onUpgrade: (request: UpgradeRequest) => void;
+  readonly connections: Set<ClientConnection>;
+  closing: boolean;
+  tick: number;
 }
 
-// One object per request, its methods on the prototype: the hot path allocates no closures.
-class Forward implements Dispatcher.DispatchHandler {
+// One object per request, methods on the prototype: the hot path allocates no closures.
+class Exchange implements UpstreamUser {
+  up: UpstreamConnection | undefined;
+  /** The client's message (head and body) has been read in full. */
+  requestDone = false;
+  /** Body chunks that arrived before the exchange had its app connection (pipelined requests). */
+  pending: Buffer[] | undefined;
   private settled = false;
-  private abortUpstream: ((err?: Error) => void) | undefined;
-  private aborted = false;
-  private resume: (() => void) | undefined;
+  private retried = false;
+  private responseStarted = false;
+  private interim = false;
   private status = 0;
+  private framing = BodyFraming.None;
+  private keepAlive: boolean;
+  private headText: string | undefined;
 
   constructor(
-    private readonly ctx: ForwardContext,
-    private readonly req: IncomingMessage,
-    private readonly res: ServerResponse,
-    private readonly record: RequestRecord,
-    private readonly headers: string[],
-    private readonly withBody: boolean,
-    private readonly retry: boolean,
-  ) {}
-
-  send(): void {
-    this.ctx.pool.dispatch(
-      {
-        origin: this.ctx.origin,
-        path: this.req.url ?? '/',
-        method: (this.req.method ?? 'GET') as Dispatcher.HttpMethod,
-        headers: this.headers,
-        body: this.withBody ? this.req : null,
-      },
-      this,
-    );
+    private readonly conn: ClientConnection,
+    readonly record: RequestRecord,
+    private readonly method: string,
+    private readonly headForApp: string,
+    private readonly chunkedUpload: boolean,
+    readonly hasBody: boolean,
+    keepAlive: boolean,
+    private readonly http10: boolean,
+  ) {
+    this.keepAlive = keepAlive;
   }
 
-  settle(outcome: RequestOutcome, status?: number): void {
-    if (this.settled) return;
-    this.settled = true;
-    this.ctx.traffic.end(this.record, outcome, status);
+  get done(): boolean {
+    return this.settled;
   }
 
-  /** The client went away (or the response finished): called from the response's 'close'. */
-  clientClosed(): void {
+  /** Sends the head (and any body already read) to the app. */
+  start(fresh = false): void {
+    const up = this.conn.ctx.pool.acquire(fresh);
+    this.up = up;
+    up.user = this;
+    const s = up.socket;
+    s.write(this.headForApp, 'latin1');
+    if (this.pending !== undefined) {
+      for (const chunk of this.pending) this.writeBody(chunk);
+      this.pending = undefined;
+    }
+    if (this.requestDone && this.chunkedUpload) s.write('0\r\n\r\n', 'latin1');
+  }
+
+  /** A piece of the client's body, decoded by llhttp. */
+  requestBody(chunk: Buffer): void {
     if (this.settled) return;
-    const res = this.res;
-    if (res.writableFinished) {
-      this.settle(this.status >= 500 ? 'http-error' : 'ok', this.status);
+    if (this.up === undefined) {
+      this.pending ??= [];
+      this.pending.push(chunk);
       return;
     }
-    this.settle('client-aborted', res.headersSent ? res.statusCode : undefined);
-    this.aborted = true;
-    this.abortUpstream?.();
+    if (!this.writeBody(chunk)) this.conn.setUploadBlocked(true);
   }
 
-  onConnect(abort: (err?: Error) => void): void {
-    if (this.aborted) abort();
-    else this.abortUpstream = abort;
+  requestComplete(): void {
+    this.requestDone = true;
+    if (this.up !== undefined && this.chunkedUpload && !this.settled)
+      this.up.socket.write('0\r\n\r\n', 'latin1');
   }
 
-  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+  private writeBody(chunk: Buffer): boolean {
+    const s = this.up!.socket;
+    if (!this.chunkedUpload) return s.write(chunk);
+    s.cork();
+    s.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
+    s.write(chunk);
+    const ok = s.write('\r\n', 'latin1');
+    s.uncork();
+    return ok;
+  }
+
+  onUpstreamDrain(): void {
+    this.conn.setUploadBlocked(false);
+  }
+
+  onResponseHead(head: MessageHead): boolean {
     if (this.settled) return false;
-    this.status = statusCode;
-    this.resume = resume;
-    const res = this.res;
-    res.writeHead(statusCode, statusText, responseHeaders(rawHeaders, this.ctx.pod));
-    return true;
+    if (head.status < 200) {
+      // 100 Continue and friends: the client hears them; the final response is still to come.
+      this.interim = true;
+      if (head.status !== 101) this.conn.socket.write(interimResponse(head), 'latin1');
+      return false;
+    }
+    this.status = head.status;
+    this.responseStarted = true;
+    const isHead = this.method === 'HEAD';
+    const noBody = isHead || head.status === 204 || head.status === 304;
+    // A client still sending a body the app did not wait for cannot keep its connection: the
+    // rest of that body would be read as its next request.
+    if (!this.requestDone || this.conn.ctx.closing) this.keepAlive = false;
+    const r = clientResponse(head, this.conn.ctx.pod, noBody, this.keepAlive, this.http10);
+    this.framing = r.framing;
+    if (r.framing === BodyFraming.Close) this.keepAlive = false;
+    this.headText = r.text;
+    return isHead;
   }
 
-  onData(chunk: Buffer): boolean {
-    if (this.settled) return false;
-    if (this.res.write(chunk)) return true;
+  onResponseBody(chunk: Buffer): void {
+    if (this.settled) return;
+    const s = this.conn.socket;
+    let ok: boolean;
+    const head = this.headText;
+    if (this.framing === BodyFraming.Chunked) {
+      s.cork();
+      if (head !== undefined) s.write(head, 'latin1');
+      s.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
+      s.write(chunk);
+      ok = s.write('\r\n', 'latin1');
+      s.uncork();
+    } else if (head === undefined) {
+      ok = s.write(chunk);
+    } else if (chunk.length <= COALESCE_MAX) {
+      ok = s.write(head + chunk.toString('latin1'), 'latin1');
+    } else {
+      s.cork();
+      s.write(head, 'latin1');
+      ok = s.write(chunk);
+      s.uncork();
+    }
+    this.headText = undefined;
     // Backpressure: the app's bytes wait in the kernel until the client has read ours.
-    this.res.once('drain', this.resume!);
+    if (!ok) this.up?.socket.pause();
+  }
+
+  /** The client read what we had queued. */
+  clientDrained(): void {
+    this.up?.socket.resume();
+  }
+
+  onResponseComplete(): void {
+    if (this.interim) {
+      this.interim = false;
+      return;
+    }
+    if (this.settled) return;
+    const s = this.conn.socket;
+    const head = this.headText ?? '';
+    this.headText = undefined;
+    if (this.framing === BodyFraming.Chunked) s.write(`${head}0\r\n\r\n`, 'latin1');
+    else if (head !== '') s.write(head, 'latin1');
+    this.settle(this.status >= 500 ? 'http-error' : 'ok', this.status);
+    const up = this.up!;
+    this.up = undefined;
+    up.socket.resume();
+    // The app answered before it had the whole body: that connection's framing is spent.
+    if (!this.requestDone) up.keepAlive = false;
+    this.conn.ctx.pool.release(up);
+    this.conn.exchangeFinished(this, this.keepAlive);
+  }
+
+  onUpstreamClosed(error: NodeJS.ErrnoException | undefined): void {
+    const up = this.up;
+    this.up = undefined;
+    if (this.settled) return;
+    if (!this.responseStarted) {
+      // A pooled connection the app had closed while idle: the request never reached it, so a
+      // bodyless request is sent again once (as an HTTP client should; RFC 9112 §9.3.1).
+      if (!this.retried && !this.hasBody && up !== undefined && up.responses > 0) {
+        this.retried = true;
+        this.start(true);
+        return;
+      }
+      const outcome = outcomeOfUpstreamError(error);
+      this.settle(outcome, 502);
+      const close = !this.requestDone || this.conn.ctx.closing || !this.keepAlive;
+      this.conn.socket.write(badGateway(outcome, this.conn.ctx.pod, close), 'latin1');
+      this.conn.exchangeFinished(this, !close);
+      return;
+    }
+    // The app went away mid-body: the client must see a broken response, not a short one.
+    this.settle(outcomeOfUpstreamError(error), this.status);
+    this.conn.socket.destroy();
+  }
+
+  /** The client connection closed before the response was complete. */
+  clientGone(): void {
+    if (this.settled) return;
+    this.settle('client-aborted', this.responseStarted ? this.status : undefined);
+    const up = this.up;
+    this.up = undefined;
+    if (up !== undefined) {
+      up.user = undefined;
+      up.socket.destroy();
+    }
+  }
+
+  private settle(outcome: RequestOutcome, status?: number): void {
+    this.settled = true;
+    this.conn.ctx.traffic.end(this.record, outcome, status);
+  }
+}
+
+class ClientConnection {
+  private readonly parser: MessageParser;
+  /** The exchange being answered; later pipelined ones wait in `queue`. */
+  private current: Exchange | undefined;
+  private queue: Exchange[] | undefined;
+  /** The exchange whose request body is arriving (may be a queued one). */
+  private receiving: Exchange | undefined;
+  private upgrade: MessageHead | undefined;
+  private requests = 0;
+  private ending = false;
+  private uploadBlocked = false;
+  private detached = false;
+  idleSince: number;
+
+  constructor(
+    readonly ctx: ProxyContext,
+    readonly socket: Socket,
+  ) {
+    this.idleSince = ctx.tick;
+    this.parser = createRequestParser({
+      onHead: (head) => this.onHead(head),
+      onBody: (chunk) => this.receiving?.requestBody(chunk),
+      onComplete: () => this.onRequestComplete(),
+    });
+    socket.on('data', this.onData);
+    socket.on('end', this.onEnd);
+    socket.on('drain', this.onDrain);
+    socket.on('error', noop);
+    socket.on('close', this.onClose);
+  }
+
+  get idle(): boolean {
+    return this.current === undefined && this.receiving === undefined;
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    let parsed: number;
+    try {
+      parsed = this.parser.execute(chunk);
+    } catch (err) {
+      if (err instanceof HttpParseError) this.badRequest(err);
+      else {
+        // A bug in our bookkeeping must cost one connection, never the pod's whole traffic.
+        process.emitWarning(`drainwatch agent: request handling failed: ${(err as Error).message}`);
+        this.socket.destroy();
+      }
+      return;
+    }
+    if (this.upgrade !== undefined) this.handOver(chunk.subarray(parsed));
+  };
+
+  private onHead(head: MessageHead): boolean {
+    this.requests += 1;
+    const reused = this.requests > 1;
+    if (head.upgrade) {
+      this.upgrade = head;
+      return false;
+    }
+    const forApp = upstreamRequest(head, this.socket.remoteAddress ?? '', this.ctx.pod, false);
+    const record = this.ctx.traffic.begin({
+      method: head.method,
+      url: head.url,
+      probeId: forApp.probeId,
+      reused,
+    });
+    const http10 = head.versionMajor === 1 && head.versionMinor === 0;
+    const ex = new Exchange(
+      this,
+      record,
+      head.method,
+      forApp.text,
+      forApp.chunked,
+      forApp.hasBody,
+      head.keepAlive,
+      http10,
+    );
+    this.receiving = ex;
+    if (this.current === undefined) {
+      this.current = ex;
+      ex.start();
+    } else {
+      this.queue ??= [];
+      this.queue.push(ex);
+      // Pipelined requests: read no further until the earlier responses went out.
+      this.socket.pause();
+    }
     return false;
   }
 
-  onComplete(): void {
-    if (!this.settled) this.res.end();
+  private onRequestComplete(): void {
+    if (this.upgrade !== undefined) return;
+    const ex = this.receiving;
+    this.receiving = undefined;
+    ex?.requestComplete();
   }
 
-  onError(err: Error): void {
-    if (this.settled) return;
-    const res = this.res;
-    if (!res.headersSent) {
-      // A pooled connection the app closed while idle: the request never reached it, so a
-      // bodyless request is sent again once (as an HTTP client should; RFC 9112 §9.3.1).
-      if (this.retry && !this.withBody && !this.aborted && wasReusedSocket(err)) {
-        new Forward(this.ctx, this.req, res, this.record, this.headers, false, false).sendRetry(this);
-        return;
-      }
-      const outcome = outcomeOfUpstreamError(err as NodeJS.ErrnoException);
-      const body = `drainwatch: upstream ${outcome === 'upstream-refused' ? 'refused the connection' : 'failed'}\n`;
-      this.settle(outcome, 502);
-      res.writeHead(502, {
-        'content-type': 'text/plain; charset=utf-8',
-        'content-length': Buffer.byteLength(body),
-        [POD_HEADER]: this.ctx.pod,
-      });
-      res.end(body);
-    } else {
-      // The app reset the connection mid-body: the client must see a broken response, not a short one.
-      this.settle(outcomeOfUpstreamError(err as NodeJS.ErrnoException), this.status);
-      res.destroy();
+  private handOver(rest: Buffer): void {
+    const head = this.upgrade!;
+    if (this.current !== undefined || this.queue !== undefined) {
+      // An upgrade pipelined behind unanswered requests: no order we could keep.
+      this.ctx.metrics.badRequests.inc();
+      this.socket.destroy();
+      return;
     }
+    this.detach();
+    this.ctx.onUpgrade({ head, socket: this.socket, rest, reused: this.requests > 1 });
   }
 
-  /** Takes over the client response from a first attempt that failed on a stale connection. */
-  sendRetry(first: Forward): void {
-    first.settled = true;
-    this.res.removeListener('close', first.onClose);
-    this.res.once('close', this.onClose);
-    this.send();
+  /** The socket belongs to someone else now (a tunnel). */
+  private detach(): void {
+    this.detached = true;
+    this.socket.pause();
+    this.socket.off('data', this.onData);
+    this.socket.off('end', this.onEnd);
+    this.socket.off('drain', this.onDrain);
+    this.socket.off('close', this.onClose);
+    this.ctx.connections.delete(this);
+    this.parser.close();
   }
 
-  readonly onClose = (): void => this.clientClosed();
+  private badRequest(err: HttpParseError): void {
+    this.ctx.metrics.badRequests.inc();
+    if (this.current !== undefined || !this.socket.writable) {
+      this.socket.destroy();
+      return;
+    }
+    const status =
+      err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+    this.socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`, 'latin1');
+    this.lingerThenDestroy();
+  }
+
+  setUploadBlocked(blocked: boolean): void {
+    this.uploadBlocked = blocked;
+    if (blocked) this.socket.pause();
+    else if (this.queue === undefined) this.socket.resume();
+  }
+
+  private readonly onDrain = (): void => {
+    this.current?.clientDrained();
+  };
+
+  exchangeFinished(ex: Exchange, keepAlive: boolean): void {
+    if (this.current !== ex) return;
+    this.current = undefined;
+    if (this.receiving === ex && ex.requestDone) this.receiving = undefined;
+    if (!keepAlive || this.ctx.closing) {
+      this.endConnection();
+      return;
+    }
+    const next = this.queue?.shift();
+    if (this.queue?.length === 0) this.queue = undefined;
+    if (next !== undefined) {
+      this.current = next;
+      next.start();
+      if (this.queue === undefined && !this.uploadBlocked) this.socket.resume();
+      return;
+    }
+    this.idleSince = this.ctx.tick;
+  }
+
+  private endConnection(): void {
+    if (this.ending) return;
+    this.ending = true;
+    // Requests read behind the one that closed the connection are never answered.
+    for (const ex of this.queue ?? []) ex.clientGone();
+    this.queue = undefined;
+    this.socket.end();
+    this.lingerThenDestroy();
+  }
+
+  private lingerThenDestroy(): void {
+    setTimeout(() => this.socket.destroy(), END_LINGER_MS).unref();
+  }
+
+  // A client's FIN ends its requests, as with Node's http server (httpAllowHalfOpen off): HTTP
+  // clients do not half-close and wait for an answer, they go away.
+  private readonly onEnd = (): void => {
+    this.abortAll();
+    this.endConnection();
+  };
+
+  private abortAll(): void {
+    this.current?.clientGone();
+    for (const ex of this.queue ?? []) ex.clientGone();
+    if (this.receiving !== this.current) this.receiving?.clientGone();
+    this.current = undefined;
+    this.queue = undefined;
+    this.receiving = undefined;
+  }
+
+  private readonly onClose = (): void => {
+    this.ctx.connections.delete(this);
+    this.abortAll();
+    if (!this.detached) this.parser.close();
+  };
+
+  /** Ends the connection if it is idle (the agent is closing, or keep-alive ran out). */
+  closeIfIdle(): void {
+    if (this.idle && !this.ending) this.endConnection();
+  }
 }
+
+function noop(): void {}
 
 export function createHttpProxy(options: HttpProxyOptions): HttpProxy {
-  const { upstream, pod, traffic, metrics, connections } = options;
-  const origin = `http://${formatHostPort(upstream)}`;
-  const connector = buildConnector({});
-  const pool = new Pool(origin, {
-    // Like http.Agent before it: no deadline of ours on a slow app or a long stream.
-    headersTimeout: 0,
-    bodyTimeout: 0,
-    connect(opts, callback) {
-      connector(opts, (err, socket) => {
-        if (err) {
-          callback(err, null);
-          return;
-        }
-        // Every connection to the app counts for exit detection ("no connection left").
-        connections.track(socket!);
-        callback(null, socket!);
-      });
-    },
-  });
-  const ctx: ForwardContext = { pool, pod, traffic, origin };
+  const { upstream, pod, traffic, metrics, connections: upstreamConnections, onUpgrade } = options;
+  const keepAliveTicks = Math.max(
+    1,
+    Math.ceil((options.keepAliveTimeoutMs ?? DEFAULT_KEEP_ALIVE_TIMEOUT_MS) / SWEEP_MS),
+  );
+  const ctx: ProxyContext = {
+    pod,
+    traffic,
+    metrics,
+    pool: createUpstreamPool(upstream, upstreamConnections),
+    onUpgrade,
+    connections: new Set(),
+    closing: false,
+    tick: 0,
+  };
+  // One timer for all keep-alive deadlines instead of one per connection.
+  const sweep = setInterval(() => {
+    ctx.tick += 1;
+    for (const conn of ctx.connections) {
+      if (conn.idle && ctx.tick - conn.idleSince >= keepAliveTicks) conn.closeIfIdle();
+    }
+  }, SWEEP_MS);
+  sweep.unref();
 
   return {
-    handle(req, res) {
-      const record = traffic.begin({
-        method: req.method ?? 'GET',
-        url: req.url ?? '/',
-        probeId: probeIdOf(req),
-        reused: isReusedConnection(req.socket),
-      });
-      const withBody = hasBody(req);
-      const forward = new Forward(ctx, req, res, record, forwardedHeaders(req, pod), withBody, !withBody);
-      res.once('close', forward.onClose);
-      forward.send();
-    },
-    attach(server) {
-      server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
-        // Parser errors are the client's malformed HTTP; resets and timeouts are not bad requests.
-        if (err.code?.startsWith('HPE_')) {
-          metrics.badRequests.inc();
-          if (socket.writable) {
-            socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-          }
-        }
+    accept(socket) {
+      if (ctx.closing) {
         socket.destroy();
-      });
+        return;
+      }
+      socket.setNoDelay(true);
+      ctx.connections.add(new ClientConnection(ctx, socket));
     },
-    close() {
-      return pool.destroy();
+    get clientConnections() {
+      return ctx.connections.size;
+    },
+    closeIdle() {
+      ctx.closing = true;
+      clearInterval(sweep);
+      for (const conn of ctx.connections) conn.closeIfIdle();
+    },
+    destroyAll() {
+      ctx.closing = true;
+      clearInterval(sweep);
+      for (const conn of ctx.connections) conn.socket.destroy();
+      ctx.pool.close();
     },
   };
-}
-
-function hasBody(req: IncomingMessage): boolean {
-  const len = req.headers['content-length'];
-  return (len !== undefined && len !== '0') || req.headers['transfer-encoding'] !== undefined;
 }

@@ -22,8 +22,8 @@ export {
   workloadOfPod,
 } from './config.js';
 export { AgentConfigError, AgentPortInUseError, AgentStateError } from './errors.js';
+export { POD_HEADER, PROBE_HEADER } from './forwarding.js';
 export { capYoungGeneration } from './heap.js';
-export { POD_HEADER, PROBE_HEADER } from './http-proxy.js';
 export { decidePrestop, type PrestopDecision, type PrestopLimits } from './prestop.js';
 export {
   type CloseInfo,

@@ -1,15 +1,9 @@
-import type { IncomingMessage } from 'node:http';
-import { connect as tcpConnect, type Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
+import { type Socket, connect as tcpConnect } from 'node:net';
 import type { HostPort } from './config.js';
-import {
-  forwardedHeaders,
-  isReusedConnection,
-  POD_HEADER,
-  probeIdOf,
-  type UpstreamConnections,
-} from './http-proxy.js';
+import { POD_HEADER, upstreamRequest } from './forwarding.js';
+import type { UpgradeRequest } from './http-proxy.js';
 import type { Traffic } from './traffic.js';
+import type { UpstreamConnections } from './upstream-pool.js';
 import { createFrameReader, type FrameReader } from './websocket-frames.js';
 
 // WebSocket (and any other Upgrade) pass-through: the request head is replayed on a raw TCP
@@ -24,7 +18,7 @@ export interface WebSocketProxyOptions {
 }
 
 export interface WebSocketProxy {
-  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  handleUpgrade(request: UpgradeRequest): void;
   /** Destroys every tunnelled connection (the agent is stopping). */
   destroyAll(): void;
 }
@@ -32,29 +26,16 @@ export interface WebSocketProxy {
 const HEAD_END = Buffer.from('\r\n\r\n');
 const MAX_RESPONSE_HEAD = 64 * 1024;
 
-function requestHead(req: IncomingMessage, pod: string): string {
-  // Upgrade and Connection are hop-by-hop for plain HTTP but are the handshake itself here.
-  const headers = forwardedHeaders(req, pod);
-  let head = `${req.method} ${req.url} HTTP/1.1\r\n`;
-  for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
-  if (req.headers.connection) head += `Connection: ${req.headers.connection}\r\n`;
-  if (req.headers.upgrade) head += `Upgrade: ${req.headers.upgrade}\r\n`;
-  return `${head}\r\n`;
-}
-
 export function createWebSocketProxy(options: WebSocketProxyOptions): WebSocketProxy {
   const { upstream, pod, traffic, connections } = options;
-  const tunnels = new Set<{ client: Duplex; app: Socket }>();
+  const tunnels = new Set<{ client: Socket; app: Socket }>();
 
   return {
-    handleUpgrade(req, client, head) {
-      const probeId = probeIdOf(req);
-      const record = traffic.begin({
-        method: req.method ?? 'GET',
-        url: req.url ?? '/',
-        probeId,
-        reused: isReusedConnection(req.socket),
-      });
+    handleUpgrade({ head: req, socket: client, rest: head, reused }) {
+      // Upgrade and Connection are hop-by-hop for plain HTTP but are the handshake itself here.
+      const forApp = upstreamRequest(req, client.remoteAddress ?? '', pod, true);
+      const probeId = forApp.probeId;
+      const record = traffic.begin({ method: req.method, url: req.url, probeId, reused });
       // The client may already be flowing and may even have sent its FIN: hold its bytes (and its
       // end) until the app connection exists, then let pipe() deliver them in order.
       client.pause();
@@ -103,7 +84,7 @@ export function createWebSocketProxy(options: WebSocketProxyOptions): WebSocketP
 
       app.once('connect', () => {
         connected = true;
-        app.write(requestHead(req, pod));
+        app.write(forApp.text, 'latin1');
         if (head.length > 0) app.write(head);
         if (clientEnded) {
           app.end();
@@ -134,7 +115,7 @@ export function createWebSocketProxy(options: WebSocketProxyOptions): WebSocketP
         client.write(`${headText}\r\n${POD_HEADER}: ${pod}\r\n\r\n`);
         if (status === 101) {
           traffic.end(record, 'ok', 101);
-          ws = traffic.websocketOpened({ url: req.url ?? '/', probeId });
+          ws = traffic.websocketOpened({ url: req.url, probeId });
           fromApp = createFrameReader({ expectMasked: false, onClose: onClose('app') });
           if (rest.length > 0) fromApp.push(rest);
         } else {

@@ -1,0 +1,213 @@
+import type { MessageHead } from './http-parser.js';
+
+// How message heads change on their way through the agent: hop-by-hop headers stay behind,
+// x-forwarded-* and the pod header are added, framing is restated for the next hop. Heads are
+// built as one string so each message leaves in one write.
+
+export const POD_HEADER = 'x-drainwatch-pod';
+export const PROBE_HEADER = 'x-drainwatch-probe';
+
+const MAX_PROBE_ID = 256;
+
+// Hop-by-hop headers (RFC 9110 §7.6.1) belong to one connection, not to the message. The agent
+// states framing itself (Transfer-Encoding) and its own connection handling.
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+// Connection tokens every client sends that name no header.
+const PLAIN_CONNECTION_TOKENS = new Set(['keep-alive', 'close', 'upgrade']);
+
+/** Names a Connection header listed as hop-by-hop and present in the message (rare: usually none). */
+function listedHopByHop(raw: readonly string[], connectionValues: string[]): Set<string> | undefined {
+  let names: Set<string> | undefined;
+  for (const value of connectionValues) {
+    for (const token of value.split(',')) {
+      const t = token.trim().toLowerCase();
+      if (t === '' || PLAIN_CONNECTION_TOKENS.has(t)) continue;
+      names ??= new Set();
+      names.add(t);
+    }
+  }
+  if (names === undefined) return undefined;
+  // Only names actually present matter; an empty set means nothing to drop.
+  const present = new Set<string>();
+  for (let i = 0; i < raw.length; i += 2) {
+    const lower = raw[i]!.toLowerCase();
+    if (names.has(lower)) present.add(lower);
+  }
+  return present.size > 0 ? present : undefined;
+}
+
+export interface UpstreamRequest {
+  /** The head to write to the app, ending with the blank line. */
+  readonly text: string;
+  readonly probeId: string | undefined;
+  /** The client's body is chunked: the agent re-chunks what llhttp decoded. */
+  readonly chunked: boolean;
+  readonly hasBody: boolean;
+}
+
+/**
+ * The request head for the app. `tunnel` keeps Connection and Upgrade (a WebSocket handshake is
+ * made of them).
+ */
+export function upstreamRequest(
+  head: MessageHead,
+  clientAddress: string,
+  pod: string,
+  tunnel: boolean,
+): UpstreamRequest {
+  const raw = head.rawHeaders;
+  let text = `${head.method} ${head.url} HTTP/1.1\r\n`;
+  let xff: string | undefined;
+  let proto: string | undefined;
+  let forwardedHost: string | undefined;
+  let host: string | undefined;
+  let probeId: string | undefined;
+  let chunked = false;
+  let contentLength = false;
+  let connection: string[] | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const value = raw[i + 1]!;
+    const lower = name.toLowerCase();
+    switch (lower) {
+      case 'host':
+        host ??= value;
+        break;
+      case 'content-length':
+        contentLength = true;
+        break;
+      case PROBE_HEADER:
+        if (value !== '') probeId ??= value.length > MAX_PROBE_ID ? value.slice(0, MAX_PROBE_ID) : value;
+        break;
+      case 'x-forwarded-for':
+        xff = xff === undefined ? value : `${xff}, ${value}`;
+        continue;
+      case 'x-forwarded-proto':
+        proto ??= value;
+        continue;
+      case 'x-forwarded-host':
+        forwardedHost ??= value;
+        continue;
+      case POD_HEADER:
+        continue;
+      case 'transfer-encoding':
+        // llhttp accepted it, so chunked is the final coding; anything else was rejected.
+        chunked = true;
+        continue;
+      case 'connection':
+        connection = connection === undefined ? [value] : [...connection, value];
+        if (tunnel) break;
+        continue;
+      case 'upgrade':
+        if (tunnel) break;
+        continue;
+      default:
+        if (HOP_BY_HOP.has(lower)) continue;
+    }
+    text += `${name}: ${value}\r\n`;
+  }
+  const listed = connection === undefined ? undefined : listedHopByHop(raw, connection);
+  if (listed !== undefined) text = rebuildWithout(head, listed, tunnel);
+  // An ingress in front of the pod knows the original scheme and host better than we do.
+  text += `x-forwarded-for: ${xff === undefined ? clientAddress : `${xff}, ${clientAddress}`}\r\n`;
+  text += `x-forwarded-proto: ${proto ?? 'http'}\r\n`;
+  const fwdHost = forwardedHost ?? host;
+  if (fwdHost !== undefined) text += `x-forwarded-host: ${fwdHost}\r\n`;
+  text += `${POD_HEADER}: ${pod}\r\n`;
+  if (chunked) text += 'transfer-encoding: chunked\r\n';
+  return { text: `${text}\r\n`, probeId, chunked, hasBody: chunked || contentLength };
+}
+
+// The slow path for a Connection header naming other headers: start again and leave those out.
+function rebuildWithout(head: MessageHead, listed: Set<string>, tunnel: boolean): string {
+  const raw = head.rawHeaders;
+  let text = `${head.method} ${head.url} HTTP/1.1\r\n`;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const lower = name.toLowerCase();
+    if (listed.has(lower) || lower === POD_HEADER || lower.startsWith('x-forwarded-')) continue;
+    if (HOP_BY_HOP.has(lower) && !(tunnel && (lower === 'connection' || lower === 'upgrade'))) continue;
+    text += `${name}: ${raw[i + 1]}\r\n`;
+  }
+  return text;
+}
+
+/** How the response body travels to the client. */
+export enum BodyFraming {
+  /** No body: HEAD, 1xx, 204, 304. */
+  None = 0,
+  /** Content-Length, copied: body bytes pass as they are. */
+  Length = 1,
+  /** Chunked to the client (the app sent chunked or ended the body by closing). */
+  Chunked = 2,
+  /** The body ends when the agent closes the connection (an HTTP/1.0 client). */
+  Close = 3,
+}
+
+export interface ClientResponse {
+  readonly text: string;
+  readonly framing: BodyFraming;
+}
+
+/**
+ * The response head for the client. `keepAlive` is what the agent decided for the client
+ * connection; `http10` clients cannot take chunked bodies.
+ */
+export function clientResponse(
+  head: MessageHead,
+  pod: string,
+  noBody: boolean,
+  keepAlive: boolean,
+  http10: boolean,
+): ClientResponse {
+  const raw = head.rawHeaders;
+  let text = `HTTP/1.1 ${head.status} ${head.statusText}\r\n`;
+  let contentLength = false;
+  let connection: string[] | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const lower = name.toLowerCase();
+    if (lower === 'content-length') contentLength = true;
+    else if (lower === 'connection')
+      connection = connection === undefined ? [raw[i + 1]!] : [...connection, raw[i + 1]!];
+    if (HOP_BY_HOP.has(lower) || lower === POD_HEADER) continue;
+    text += `${name}: ${raw[i + 1]}\r\n`;
+  }
+  const listed = connection === undefined ? undefined : listedHopByHop(raw, connection);
+  if (listed !== undefined) {
+    text = `HTTP/1.1 ${head.status} ${head.statusText}\r\n`;
+    for (let i = 0; i < raw.length; i += 2) {
+      const lower = raw[i]!.toLowerCase();
+      if (HOP_BY_HOP.has(lower) || lower === POD_HEADER || listed.has(lower)) continue;
+      text += `${raw[i]}: ${raw[i + 1]}\r\n`;
+    }
+  }
+  text += `${POD_HEADER}: ${pod}\r\n`;
+  let framing: BodyFraming;
+  if (noBody) framing = BodyFraming.None;
+  else if (contentLength) framing = BodyFraming.Length;
+  else if (http10) framing = BodyFraming.Close;
+  else {
+    framing = BodyFraming.Chunked;
+    text += 'transfer-encoding: chunked\r\n';
+  }
+  if (!keepAlive || framing === BodyFraming.Close) text += 'connection: close\r\n';
+  else if (http10) text += 'connection: keep-alive\r\n';
+  return { text: `${text}\r\n`, framing };
+}
+
+/** An interim (1xx) response, relayed as the app sent it. */
+export function interimResponse(head: MessageHead): string {
+  const raw = head.rawHeaders;
+  let text = `HTTP/1.1 ${head.status} ${head.statusText}\r\n`;
+  for (let i = 0; i < raw.length; i += 2) text += `${raw[i]}: ${raw[i + 1]}\r\n`;
+  return `${text}\r\n`;
+}

@@ -1,0 +1,162 @@
+import { type Socket, connect as tcpConnect } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { HostPort } from './config.js';
+import { createResponseParser, type MessageHead, type MessageParser } from './http-parser.js';
+
+// Keep-alive connections from the agent to the app. One exchange at a time per connection (no
+// pipelining towards the app); idle ones wait, most recently used first, until reused or closed
+// by the app.
+
+export interface UpstreamConnections {
+  /** Open TCP connections from the agent to the app (pooled or busy), WebSockets included. */
+  readonly open: number;
+  track(socket: Duplex): void;
+}
+
+export function createUpstreamConnections(): UpstreamConnections {
+  const sockets = new Set<Duplex>();
+  return {
+    get open() {
+      return sockets.size;
+    },
+    track(socket) {
+      if (sockets.has(socket)) return;
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+    },
+  };
+}
+
+/** The exchange a connection currently carries; it hears the app's response and the connection's end. */
+export interface UpstreamUser {
+  /** Return true when the response has no body whatever its head says (the request was HEAD). */
+  onResponseHead(head: MessageHead): boolean;
+  onResponseBody(chunk: Buffer): void;
+  onResponseComplete(): void;
+  /** The connection closed while carrying this exchange. */
+  onUpstreamClosed(error: NodeJS.ErrnoException | undefined): void;
+  /** The app read what we had queued: a paused client may send more. */
+  onUpstreamDrain(): void;
+}
+
+export class UpstreamConnection {
+  readonly socket: Socket;
+  user: UpstreamUser | undefined;
+  /** Responses completed on this connection: more than none means it was reused. */
+  responses = 0;
+  /** The app's last response allows another exchange on this connection. */
+  keepAlive = true;
+  private error: NodeJS.ErrnoException | undefined;
+  private ending = false;
+  private closed = false;
+  private readonly parser: MessageParser;
+
+  constructor(
+    private readonly pool: UpstreamPoolInternals,
+    upstream: HostPort,
+  ) {
+    const socket = tcpConnect({ host: upstream.host, port: upstream.port, noDelay: true });
+    this.socket = socket;
+    this.parser = createResponseParser({
+      onHead: (head) => {
+        if (head.status >= 200) this.keepAlive = head.keepAlive;
+        return this.user?.onResponseHead(head) ?? false;
+      },
+      onBody: (chunk) => this.user?.onResponseBody(chunk),
+      onComplete: () => this.user?.onResponseComplete(),
+    });
+    socket.on('data', (chunk: Buffer) => {
+      // Bytes nobody asked for: the connection's framing is lost.
+      if (this.user === undefined) {
+        socket.destroy();
+        return;
+      }
+      try {
+        this.parser.execute(chunk);
+      } catch (err) {
+        this.error = err as NodeJS.ErrnoException;
+        socket.destroy();
+      }
+    });
+    socket.on('end', () => {
+      this.ending = true;
+      try {
+        // Completes a response whose body ends with the connection.
+        this.parser.finish();
+      } catch (err) {
+        this.error ??= err as NodeJS.ErrnoException;
+      }
+      socket.destroy();
+    });
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      this.error ??= err;
+    });
+    socket.on('drain', () => this.user?.onUpstreamDrain());
+    socket.on('close', () => {
+      this.closed = true;
+      this.pool.forget(this);
+      this.parser.close();
+      const user = this.user;
+      this.user = undefined;
+      user?.onUpstreamClosed(this.error);
+    });
+  }
+
+  /** True while the connection may carry another exchange. */
+  get reusable(): boolean {
+    return this.keepAlive && !this.ending && !this.closed;
+  }
+}
+
+interface UpstreamPoolInternals {
+  forget(conn: UpstreamConnection): void;
+}
+
+export interface UpstreamPool {
+  /** An idle connection, or a new one (writes to it wait for the connect). */
+  acquire(fresh?: boolean): UpstreamConnection;
+  /** The exchange is over: keep the connection for the next one if the app allows it. */
+  release(conn: UpstreamConnection): void;
+  /** Destroys every connection (the agent stopped serving). */
+  close(): void;
+}
+
+export function createUpstreamPool(upstream: HostPort, connections: UpstreamConnections): UpstreamPool {
+  const idle: UpstreamConnection[] = [];
+  const all = new Set<UpstreamConnection>();
+  let closed = false;
+  const internals: UpstreamPoolInternals = {
+    forget(conn) {
+      all.delete(conn);
+      const i = idle.lastIndexOf(conn);
+      if (i >= 0) idle.splice(i, 1);
+    },
+  };
+  return {
+    acquire(fresh = false) {
+      if (!fresh) {
+        const conn = idle.pop();
+        if (conn !== undefined) return conn;
+      }
+      const conn = new UpstreamConnection(internals, upstream);
+      all.add(conn);
+      // Every connection to the app counts for exit detection ("no connection left").
+      connections.track(conn.socket);
+      if (closed) conn.socket.destroy();
+      return conn;
+    },
+    release(conn) {
+      conn.user = undefined;
+      conn.responses += 1;
+      if (closed || !conn.reusable) {
+        conn.socket.destroy();
+        return;
+      }
+      idle.push(conn);
+    },
+    close() {
+      closed = true;
+      for (const conn of all) conn.socket.destroy();
+    },
+  };
+}
