@@ -121,7 +121,16 @@ export interface UpstreamPool {
   close(): void;
 }
 
-export function createUpstreamPool(upstream: HostPort, connections: UpstreamConnections): UpstreamPool {
+// Idle connections kept beyond this are closed on release: a burst of a thousand concurrent
+// requests must not leave a thousand sockets (and their memory) waiting in the pool. Steady load
+// needs as many as it has concurrent requests; nginx's `keepalive` directive is the same idea.
+export const MAX_IDLE_UPSTREAM = 128;
+
+export function createUpstreamPool(
+  upstream: HostPort,
+  connections: UpstreamConnections,
+  maxIdle = MAX_IDLE_UPSTREAM,
+): UpstreamPool {
   const idle: UpstreamConnection[] = [];
   const all = new Set<UpstreamConnection>();
   let closed = false;
@@ -148,7 +157,7 @@ export function createUpstreamPool(upstream: HostPort, connections: UpstreamConn
     release(conn) {
       conn.user = undefined;
       conn.responses += 1;
-      if (closed || !conn.reusable) {
+      if (closed || !conn.reusable || idle.length >= maxIdle) {
         conn.socket.destroy();
         return;
       }

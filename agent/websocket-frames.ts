@@ -50,39 +50,73 @@ const State = { Header: 0, Payload: 1, Dead: 2 } as const;
 type State = (typeof State)[keyof typeof State];
 
 const MAX_HEADER = 14;
+const VALID_OPCODES = new Set([0x0, 0x1, 0x2, 0x8, 0x9, 0xa]);
 
-export function createFrameReader(options: FrameReaderOptions): FrameReader {
-  let state: State = State.Header;
-  const header = Buffer.alloc(MAX_HEADER);
-  let headerLen = 0;
-  let frames = 0;
-  let reason: string | undefined;
-  let close: CloseInfo | undefined;
+// A class, not closures: the agent holds two readers per open WebSocket, and a thousand sockets
+// must cost kilobytes, not megabytes (state lives in fields, methods on the prototype).
+class IncrementalFrameReader implements FrameReader {
+  private state: State = State.Header;
+  private readonly header = new Uint8Array(MAX_HEADER);
+  private headerLen = 0;
+  private frameCount = 0;
+  private why: string | undefined;
+  private closeInfo: CloseInfo | undefined;
   // The current frame, once its header is complete.
-  let current: FrameHeader | undefined;
-  let mask: Uint8Array | undefined;
-  let remaining = 0;
-  let payloadOffset = 0;
+  private current: FrameHeader | undefined;
+  // Where the mask key sits in `header`, or -1 for an unmasked frame.
+  private maskAt = -1;
+  private remaining = 0;
+  private payloadOffset = 0;
   // A fragmented data message is in progress (its first frame had FIN=0).
-  let inMessage = false;
-  // The close frame's first two payload bytes (its status code), gathered across chunks.
-  const closeBytes: number[] = [];
+  private inMessage = false;
+  // The close frame's status code bytes, gathered across chunks.
+  private closeCode = 0;
+  private closeCodeBytes = 0;
 
-  const die = (why: string): void => {
-    state = State.Dead;
-    reason = why;
-  };
+  constructor(private readonly options: FrameReaderOptions) {}
 
-  /** Length of the full header given its first two bytes, or 0 when not yet known. */
-  const neededHeaderLength = (): number => {
-    if (headerLen < 2) return 2;
-    const len7 = header[1]! & 0x7f;
-    const masked = (header[1]! & 0x80) !== 0;
+  push(chunk: Uint8Array): void {
+    if (this.state === State.Dead) return;
+    try {
+      this.consume(chunk);
+    } catch (err) {
+      // Only a callback can throw here; the stream is still forwarded, so stop reading it.
+      this.die(`reader error: ${(err as Error).message}`);
+    }
+  }
+
+  get frames(): number {
+    return this.frameCount;
+  }
+
+  get close(): CloseInfo | undefined {
+    return this.closeInfo;
+  }
+
+  get unparseable(): boolean {
+    return this.state === State.Dead;
+  }
+
+  get reason(): string | undefined {
+    return this.why;
+  }
+
+  private die(why: string): void {
+    this.state = State.Dead;
+    this.why = why;
+  }
+
+  /** Length of the full header given its first two bytes, or 2 when not yet known. */
+  private neededHeaderLength(): number {
+    if (this.headerLen < 2) return 2;
+    const b1 = this.header[1]!;
+    const len7 = b1 & 0x7f;
     const ext = len7 === 126 ? 2 : len7 === 127 ? 8 : 0;
-    return 2 + ext + (masked ? 4 : 0);
-  };
+    return 2 + ext + ((b1 & 0x80) !== 0 ? 4 : 0);
+  }
 
-  const finishHeader = (): boolean => {
+  private finishHeader(): boolean {
+    const header = this.header;
     const b0 = header[0]!;
     const b1 = header[1]!;
     const fin = (b0 & 0x80) !== 0;
@@ -93,111 +127,95 @@ export function createFrameReader(options: FrameReaderOptions): FrameReader {
     let length = len7;
     let at = 2;
     if (len7 === 126) {
-      length = header.readUInt16BE(2);
+      length = (header[2]! << 8) | header[3]!;
       at = 4;
     } else if (len7 === 127) {
-      const hi = header.readUInt32BE(2);
-      const lo = header.readUInt32BE(6);
+      const hi = ((header[2]! << 24) | (header[3]! << 16) | (header[4]! << 8) | header[5]!) >>> 0;
+      const lo = ((header[6]! << 24) | (header[7]! << 16) | (header[8]! << 8) | header[9]!) >>> 0;
       // RFC 6455: the most significant bit must be 0; lengths past 2^53 cannot be real traffic.
       if (hi > 0x1fffff) {
-        die('frame length out of range');
+        this.die('frame length out of range');
         return false;
       }
       length = hi * 0x1_0000_0000 + lo;
       at = 10;
     }
-    if (masked !== options.expectMasked) {
-      die(options.expectMasked ? 'unmasked client frame' : 'masked server frame');
+    if (masked !== this.options.expectMasked) {
+      this.die(this.options.expectMasked ? 'unmasked client frame' : 'masked server frame');
       return false;
     }
     const isControl = (opcode & 0x8) !== 0;
-    if (![0x0, 0x1, 0x2, 0x8, 0x9, 0xa].includes(opcode)) {
-      die(`reserved opcode ${opcode}`);
+    if (!VALID_OPCODES.has(opcode)) {
+      this.die(`reserved opcode ${opcode}`);
       return false;
     }
     if (isControl && (!fin || length > 125)) {
-      die('fragmented or oversized control frame');
+      this.die('fragmented or oversized control frame');
       return false;
     }
     if (!isControl) {
-      if (opcode === OPCODES.continuation && !inMessage) {
-        die('continuation without a message');
+      if (opcode === OPCODES.continuation && !this.inMessage) {
+        this.die('continuation without a message');
         return false;
       }
-      if (opcode !== OPCODES.continuation && inMessage) {
-        die('new message inside a fragmented one');
+      if (opcode !== OPCODES.continuation && this.inMessage) {
+        this.die('new message inside a fragmented one');
         return false;
       }
-      inMessage = !fin;
+      this.inMessage = !fin;
     }
-    mask = masked ? header.subarray(at, at + 4) : undefined;
-    current = { fin, rsv, opcode, masked, length };
-    remaining = length;
-    payloadOffset = 0;
-    closeBytes.length = 0;
-    frames += 1;
-    options.onFrame?.(current);
+    this.maskAt = masked ? at : -1;
+    const current: FrameHeader = { fin, rsv, opcode, masked, length };
+    this.current = current;
+    this.remaining = length;
+    this.payloadOffset = 0;
+    this.closeCode = 0;
+    this.closeCodeBytes = 0;
+    this.frameCount += 1;
+    this.options.onFrame?.(current);
     return true;
-  };
+  }
 
-  const endFrame = (): void => {
-    if (current?.opcode === OPCODES.close && close === undefined) {
-      close = closeBytes.length >= 2 ? { code: (closeBytes[0]! << 8) | closeBytes[1]! } : {};
-      options.onClose?.(close);
+  private endFrame(): void {
+    if (this.current?.opcode === OPCODES.close && this.closeInfo === undefined) {
+      this.closeInfo = this.closeCodeBytes >= 2 ? { code: this.closeCode } : {};
+      this.options.onClose?.(this.closeInfo);
     }
-    current = undefined;
-    state = State.Header;
-    headerLen = 0;
-  };
+    this.current = undefined;
+    this.state = State.Header;
+    this.headerLen = 0;
+  }
 
-  const consume = (chunk: Uint8Array): void => {
+  private consume(chunk: Uint8Array): void {
     let i = 0;
-    while (i < chunk.length && state !== State.Dead) {
-      if (state === State.Header) {
-        const need = neededHeaderLength();
-        while (headerLen < need && i < chunk.length) header[headerLen++] = chunk[i++]!;
+    while (i < chunk.length && this.state !== State.Dead) {
+      if (this.state === State.Header) {
+        const need = this.neededHeaderLength();
+        while (this.headerLen < need && i < chunk.length) this.header[this.headerLen++] = chunk[i++]!;
         // The first two bytes decide the full header length: read on if it grew.
-        if (headerLen < neededHeaderLength()) continue;
-        if (!finishHeader()) return;
-        if (remaining === 0) endFrame();
-        else state = State.Payload;
+        if (this.headerLen < this.neededHeaderLength()) continue;
+        if (!this.finishHeader()) return;
+        if (this.remaining === 0) this.endFrame();
+        else this.state = State.Payload;
         continue;
       }
-      const take = Math.min(remaining, chunk.length - i);
-      if (current?.opcode === OPCODES.close) {
-        for (let k = 0; k < take && payloadOffset + k < 2; k++) {
+      const take = Math.min(this.remaining, chunk.length - i);
+      if (this.current?.opcode === OPCODES.close) {
+        for (let k = 0; k < take && this.payloadOffset + k < 2; k++) {
           const byte = chunk[i + k]!;
-          closeBytes.push(mask ? byte ^ mask[(payloadOffset + k) & 3]! : byte);
+          const key = this.maskAt < 0 ? 0 : this.header[this.maskAt + ((this.payloadOffset + k) & 3)]!;
+          this.closeCode = (this.closeCode << 8) | (byte ^ key);
+          this.closeCodeBytes += 1;
         }
       }
       i += take;
-      remaining -= take;
-      payloadOffset += take;
-      if (remaining === 0) endFrame();
+      this.remaining -= take;
+      this.payloadOffset += take;
+      if (this.remaining === 0) this.endFrame();
     }
-  };
+  }
+}
 
-  return {
-    push(chunk) {
-      if (state === State.Dead) return;
-      try {
-        consume(chunk);
-      } catch (err) {
-        // Only a callback can throw here; the stream is still forwarded, so stop reading it.
-        die(`reader error: ${(err as Error).message}`);
-      }
-    },
-    get frames() {
-      return frames;
-    },
-    get close() {
-      return close;
-    },
-    get unparseable() {
-      return state === State.Dead;
-    },
-    get reason() {
-      return reason;
-    },
-  };
+export function createFrameReader(options: FrameReaderOptions): FrameReader {
+  return new IncrementalFrameReader(options);
 }

@@ -2,9 +2,9 @@ import { type Socket, connect as tcpConnect } from 'node:net';
 import type { HostPort } from './config.js';
 import { POD_HEADER, upstreamRequest } from './forwarding.js';
 import type { UpgradeRequest } from './http-proxy.js';
-import type { Traffic } from './traffic.js';
+import type { RequestRecord, Traffic, WebSocketRecord } from './traffic.js';
 import type { UpstreamConnections } from './upstream-pool.js';
-import { createFrameReader, type FrameReader } from './websocket-frames.js';
+import { type CloseInfo, createFrameReader, type FrameReader } from './websocket-frames.js';
 
 // WebSocket (and any other Upgrade) pass-through: the request head is replayed on a raw TCP
 // connection to the app, then bytes flow both ways untouched. Two passive frame readers watch the
@@ -25,142 +25,231 @@ export interface WebSocketProxy {
 
 const HEAD_END = Buffer.from('\r\n\r\n');
 const MAX_RESPONSE_HEAD = 64 * 1024;
+// A client that never answers our FIN must not hold the socket forever.
+const END_LINGER_MS = 5000;
+const EMPTY = Buffer.alloc(0);
+
+interface TunnelContext {
+  readonly pod: string;
+  readonly traffic: Traffic;
+  readonly tunnels: Set<Tunnel>;
+}
+
+const kTunnel = Symbol('drainwatch.tunnel');
+type TunnelSocket = Socket & { [kTunnel]?: Tunnel };
+
+// One object per tunnel and no closures: socket events reach it through shared handlers that
+// find it on the socket, so a thousand open WebSockets cost little more than their sockets.
+class Tunnel {
+  private responseHead: Buffer | undefined = EMPTY;
+  private ws: WebSocketRecord | undefined;
+  private readonly fromClient: FrameReader;
+  private fromApp: FrameReader | undefined;
+  private closedBy: 'client' | 'app' | 'none' = 'none';
+  private closeCode: number | undefined;
+  private connected = false;
+  private clientEnded = false;
+  private finished = false;
+  private pendingFromClient: Buffer | undefined;
+
+  constructor(
+    private readonly ctx: TunnelContext,
+    readonly client: TunnelSocket,
+    readonly app: TunnelSocket,
+    private readonly record: RequestRecord,
+    private readonly url: string,
+    private readonly probeId: string | undefined,
+    private headForApp: string | undefined,
+    rest: Buffer,
+  ) {
+    // The client may send frames right behind its handshake, before the app answered: its reader
+    // starts with the first byte after the request head.
+    this.fromClient = createFrameReader({
+      expectMasked: true,
+      onClose: (info) => this.closed('client', info),
+    });
+    if (rest.length > 0) {
+      this.fromClient.push(rest);
+      this.pendingFromClient = rest;
+    }
+  }
+
+  private closed(by: 'client' | 'app', info: CloseInfo): void {
+    if (this.closedBy !== 'none') return;
+    this.closedBy = by;
+    // Codes outside 1000-4999 cannot be sent on the wire (RFC 6455 §7.4): the frame was garbage.
+    this.closeCode =
+      info.code !== undefined && info.code >= 1000 && info.code <= 4999 ? info.code : undefined;
+  }
+
+  appConnected(): void {
+    this.connected = true;
+    const app = this.app;
+    app.write(this.headForApp!, 'latin1');
+    this.headForApp = undefined;
+    if (this.pendingFromClient !== undefined) app.write(this.pendingFromClient);
+    this.pendingFromClient = undefined;
+    // Ends are forwarded by clientEnd, also when the client ended before the app answered.
+    if (this.clientEnded) app.end();
+    else this.client.resume();
+  }
+
+  clientData(chunk: Buffer): void {
+    this.fromClient.push(chunk);
+    if (!this.app.write(chunk)) this.client.pause();
+  }
+
+  appData(chunk: Buffer): void {
+    const client = this.client;
+    if (this.responseHead === undefined) {
+      this.fromApp?.push(chunk);
+      if (!client.write(chunk)) this.app.pause();
+      return;
+    }
+    const buffered = this.responseHead.length === 0 ? chunk : Buffer.concat([this.responseHead, chunk]);
+    const end = buffered.indexOf(HEAD_END);
+    if (end < 0) {
+      this.responseHead = buffered;
+      if (buffered.length > MAX_RESPONSE_HEAD) this.app.destroy();
+      return;
+    }
+    const headText = buffered.subarray(0, end).toString('latin1');
+    const rest = buffered.subarray(end + 4);
+    this.responseHead = undefined;
+    const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(headText)?.[1] ?? 0);
+    const traffic = this.ctx.traffic;
+    // The pod header lets a client learn which pod holds its socket; all later bytes are untouched.
+    client.write(`${headText}\r\n${POD_HEADER}: ${this.ctx.pod}\r\n\r\n`, 'latin1');
+    if (status === 101) {
+      traffic.end(this.record, 'ok', 101);
+      this.ws = traffic.websocketOpened({ url: this.url, probeId: this.probeId });
+      this.fromApp = createFrameReader({ expectMasked: false, onClose: (info) => this.closed('app', info) });
+      if (rest.length > 0) this.fromApp.push(rest);
+    } else {
+      traffic.end(
+        this.record,
+        status >= 500 ? 'http-error' : 'ok',
+        status >= 100 && status <= 599 ? status : undefined,
+      );
+    }
+    if (rest.length > 0 && !client.write(rest)) this.app.pause();
+  }
+
+  appError(err: NodeJS.ErrnoException): void {
+    if (this.connected || this.record.done) return;
+    const outcome = err.code === 'ECONNREFUSED' ? 'upstream-refused' : 'upstream-reset';
+    this.ctx.traffic.end(this.record, outcome, 502);
+    if (this.client.writable) {
+      this.client.end(
+        `HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n${POD_HEADER}: ${this.ctx.pod}\r\n\r\n`,
+      );
+    }
+  }
+
+  appClosed(): void {
+    const client = this.client;
+    if (!client.destroyed) {
+      client.end();
+      setTimeout(() => client.destroy(), END_LINGER_MS).unref();
+    }
+    this.finish();
+  }
+
+  clientEnd(): void {
+    this.clientEnded = true;
+    if (this.connected) this.app.end();
+  }
+
+  finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.ctx.tunnels.delete(this);
+    const traffic = this.ctx.traffic;
+    if (this.ws) {
+      traffic.websocketClosed(this.ws, {
+        code: this.closeCode,
+        closedBy: this.closedBy,
+        closeFrame: this.closedBy !== 'none',
+        framesFromClient: this.fromClient.frames,
+        framesFromApp: this.fromApp?.frames ?? 0,
+      });
+    } else if (!this.record.done) {
+      // Ended before the app answered the handshake.
+      traffic.end(this.record, this.connected ? 'upstream-reset' : 'client-aborted');
+    }
+  }
+}
+
+function onAppConnect(this: TunnelSocket): void {
+  this[kTunnel]?.appConnected();
+}
+function onAppData(this: TunnelSocket, chunk: Buffer): void {
+  this[kTunnel]?.appData(chunk);
+}
+function onAppDrain(this: TunnelSocket): void {
+  this[kTunnel]?.client.resume();
+}
+function onAppError(this: TunnelSocket, err: NodeJS.ErrnoException): void {
+  this[kTunnel]?.appError(err);
+}
+function onAppEnd(this: TunnelSocket): void {
+  this[kTunnel]?.client.end();
+}
+function onAppClose(this: TunnelSocket): void {
+  this[kTunnel]?.appClosed();
+}
+function onClientData(this: TunnelSocket, chunk: Buffer): void {
+  this[kTunnel]?.clientData(chunk);
+}
+function onClientDrain(this: TunnelSocket): void {
+  this[kTunnel]?.app.resume();
+}
+function onClientError(this: TunnelSocket): void {
+  this[kTunnel]?.app.destroy();
+}
+function onClientEnd(this: TunnelSocket): void {
+  this[kTunnel]?.clientEnd();
+}
+function onClientClose(this: TunnelSocket): void {
+  const tunnel = this[kTunnel];
+  if (tunnel === undefined) return;
+  tunnel.app.destroy();
+  tunnel.finish();
+}
 
 export function createWebSocketProxy(options: WebSocketProxyOptions): WebSocketProxy {
   const { upstream, pod, traffic, connections } = options;
-  const tunnels = new Set<{ client: Socket; app: Socket }>();
+  const ctx: TunnelContext = { pod, traffic, tunnels: new Set() };
 
   return {
-    handleUpgrade({ head: req, socket: client, rest: head, reused }) {
+    handleUpgrade({ head, socket, rest, reused }) {
+      const client = socket as TunnelSocket;
       // Upgrade and Connection are hop-by-hop for plain HTTP but are the handshake itself here.
-      const forApp = upstreamRequest(req, client.remoteAddress ?? '', pod, true);
-      const probeId = forApp.probeId;
-      const record = traffic.begin({ method: req.method, url: req.url, probeId, reused });
+      const forApp = upstreamRequest(head, client.remoteAddress ?? '', pod, true);
+      const record = traffic.begin({ method: head.method, url: head.url, probeId: forApp.probeId, reused });
       // The client may already be flowing and may even have sent its FIN: hold its bytes (and its
-      // end) until the app connection exists, then let pipe() deliver them in order.
+      // end) until the app connection exists.
       client.pause();
-      const app = tcpConnect({ host: upstream.host, port: upstream.port });
-      app.setNoDelay(true);
+      const app: TunnelSocket = tcpConnect({ host: upstream.host, port: upstream.port, noDelay: true });
       connections.track(app);
-      const tunnel = { client, app };
-      tunnels.add(tunnel);
-      let responseHead: Buffer | undefined = Buffer.alloc(0);
-      let ws: ReturnType<typeof traffic.websocketOpened> | undefined;
-      let fromApp: FrameReader | undefined;
-      let closedBy: 'client' | 'app' | 'none' = 'none';
-      let closeCode: number | undefined;
-      let connected = false;
-      let clientEnded = false;
-      let finished = false;
-
-      const finish = (): void => {
-        if (finished) return;
-        finished = true;
-        tunnels.delete(tunnel);
-        if (ws) {
-          traffic.websocketClosed(ws, {
-            code: closeCode,
-            closedBy,
-            closeFrame: closedBy !== 'none',
-            framesFromClient: fromClient.frames,
-            framesFromApp: fromApp?.frames ?? 0,
-          });
-        } else if (!record.done) {
-          // Ended before the app answered the handshake.
-          traffic.end(record, connected ? 'upstream-reset' : 'client-aborted');
-        }
-      };
-
-      const onClose = (by: 'client' | 'app') => (info: { code?: number }) => {
-        if (closedBy !== 'none') return;
-        closedBy = by;
-        // Codes outside 1000-4999 cannot be sent on the wire (RFC 6455 §7.4): the frame was garbage.
-        closeCode = info.code !== undefined && info.code >= 1000 && info.code <= 4999 ? info.code : undefined;
-      };
-      // The client may send frames right behind its handshake, before the app answered: its reader
-      // starts with the first byte after the request head.
-      const fromClient = createFrameReader({ expectMasked: true, onClose: onClose('client') });
-      if (head.length > 0) fromClient.push(head);
-
-      app.once('connect', () => {
-        connected = true;
-        app.write(forApp.text, 'latin1');
-        if (head.length > 0) app.write(head);
-        if (clientEnded) {
-          app.end();
-          return;
-        }
-        // Ends are forwarded by the 'end' handlers below, also when the client ended early.
-        client.on('data', (c: Buffer) => fromClient.push(c));
-        client.pipe(app, { end: false });
-      });
-
-      app.on('data', (chunk: Buffer) => {
-        if (responseHead === undefined) {
-          fromApp?.push(chunk);
-          if (!client.write(chunk)) app.pause();
-          return;
-        }
-        responseHead = Buffer.concat([responseHead, chunk]);
-        const end = responseHead.indexOf(HEAD_END);
-        if (end < 0) {
-          if (responseHead.length > MAX_RESPONSE_HEAD) app.destroy();
-          return;
-        }
-        const headText = responseHead.subarray(0, end).toString('latin1');
-        const rest = responseHead.subarray(end + 4);
-        responseHead = undefined;
-        const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(headText)?.[1] ?? 0);
-        // The pod header lets a client learn which pod holds its socket; all later bytes are untouched.
-        client.write(`${headText}\r\n${POD_HEADER}: ${pod}\r\n\r\n`);
-        if (status === 101) {
-          traffic.end(record, 'ok', 101);
-          ws = traffic.websocketOpened({ url: req.url, probeId });
-          fromApp = createFrameReader({ expectMasked: false, onClose: onClose('app') });
-          if (rest.length > 0) fromApp.push(rest);
-        } else {
-          traffic.end(
-            record,
-            status >= 500 ? 'http-error' : 'ok',
-            status >= 100 && status <= 599 ? status : undefined,
-          );
-        }
-        if (rest.length > 0 && !client.write(rest)) app.pause();
-      });
-      client.on('drain', () => app.resume());
-
-      app.on('error', (err: NodeJS.ErrnoException) => {
-        if (!connected && !record.done) {
-          const outcome = err.code === 'ECONNREFUSED' ? 'upstream-refused' : 'upstream-reset';
-          traffic.end(record, outcome, 502);
-          if (client.writable) {
-            client.end(
-              `HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n${POD_HEADER}: ${pod}\r\n\r\n`,
-            );
-          }
-        }
-      });
-      app.on('end', () => client.end());
-      app.on('close', () => {
-        if (!client.destroyed) {
-          client.end();
-          // A client that never answers our FIN must not hold the socket forever.
-          setTimeout(() => client.destroy(), 5000).unref();
-        }
-        finish();
-      });
-      client.on('error', () => app.destroy());
-      client.on('end', () => {
-        clientEnded = true;
-        if (connected) app.end();
-      });
-      client.on('close', () => {
-        app.destroy();
-        finish();
-      });
+      const tunnel = new Tunnel(ctx, client, app, record, head.url, forApp.probeId, forApp.text, rest);
+      ctx.tunnels.add(tunnel);
+      client[kTunnel] = tunnel;
+      app[kTunnel] = tunnel;
+      app.once('connect', onAppConnect);
+      app.on('data', onAppData);
+      app.on('drain', onAppDrain);
+      app.on('error', onAppError);
+      app.on('end', onAppEnd);
+      app.on('close', onAppClose);
+      client.on('data', onClientData);
+      client.on('drain', onClientDrain);
+      client.on('error', onClientError);
+      client.on('end', onClientEnd);
+      client.on('close', onClientClose);
     },
     destroyAll() {
-      for (const t of tunnels) {
+      for (const t of ctx.tunnels) {
         t.client.destroy();
         t.app.destroy();
       }
