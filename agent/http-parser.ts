@@ -82,74 +82,106 @@ export interface MessageParser {
 // Node keeps at most this many header pairs per message; so do we.
 const MAX_HEADER_PAIRS = 2000;
 
-function createParser(type: number, handlers: MessageHandlers): MessageParser {
-  const parser = new HTTPParser();
-  parser.initialize(type, {}, 0, HTTPParser.kLenientNone);
-  // llhttp hands over headers in batches when a head spans reads or has many lines.
-  let pendingHeaders: string[] = [];
-  let pendingUrl = '';
-  parser[HTTPParser.kOnHeaders] = (headers: string[], url: string) => {
-    if (pendingHeaders.length < MAX_HEADER_PAIRS * 2) pendingHeaders.push(...headers);
-    pendingUrl += url;
-  };
-  parser[HTTPParser.kOnHeadersComplete] = (
-    versionMajor: number,
-    versionMinor: number,
-    headers: string[] | undefined,
-    method: number | undefined,
-    url: string | undefined,
-    status: number | undefined,
-    statusText: string | undefined,
-    upgrade: boolean,
-    keepAlive: boolean,
-  ): number => {
-    let raw = headers;
-    if (raw === undefined) {
-      raw = pendingHeaders;
-      pendingHeaders = [];
-    }
-    let target = url;
-    if (target === undefined) {
-      target = pendingUrl;
-      pendingUrl = '';
-    }
-    const skipBody = handlers.onHead({
-      versionMajor,
-      versionMinor,
-      rawHeaders: raw,
-      method: method === undefined ? '' : (methods[method] ?? ''),
-      url: target,
-      status: status ?? 0,
-      statusText: statusText ?? '',
-      upgrade,
-      keepAlive,
-    });
-    return skipBody ? 1 : 0;
-  };
-  parser[HTTPParser.kOnBody] = (chunk: Buffer) => handlers.onBody(chunk);
-  parser[HTTPParser.kOnMessageComplete] = () => handlers.onComplete();
-  const fail = (err: NativeParseError): never => {
-    throw new HttpParseError(err.code ?? 'HPE_UNKNOWN', err.message);
-  };
-  return {
-    execute(chunk) {
-      const r = parser.execute(chunk);
-      return typeof r === 'number' ? r : fail(r);
-    },
-    finish() {
-      const r = parser.finish();
-      if (r !== undefined) fail(r);
-    },
-    close() {
-      parser.close();
-    },
-  };
+// llhttp calls back with `this` set to the native parser: the handlers and the batching state
+// ride on it, so a parser costs no closures (the agent holds one per open connection).
+interface ParserState {
+  handlers: MessageHandlers;
+  pendingHeaders: string[] | undefined;
+  pendingUrl: string;
+}
+const kState = Symbol('drainwatch.parserState');
+type StatefulParser = NativeParser & { [kState]: ParserState };
+
+// llhttp hands over headers in batches when a head spans reads or has many lines.
+function onHeaders(this: StatefulParser, headers: string[], url: string): void {
+  const state = this[kState];
+  state.pendingHeaders ??= [];
+  if (state.pendingHeaders.length < MAX_HEADER_PAIRS * 2) state.pendingHeaders.push(...headers);
+  state.pendingUrl += url;
+}
+
+function onHeadersComplete(
+  this: StatefulParser,
+  versionMajor: number,
+  versionMinor: number,
+  headers: string[] | undefined,
+  method: number | undefined,
+  url: string | undefined,
+  status: number | undefined,
+  statusText: string | undefined,
+  upgrade: boolean,
+  keepAlive: boolean,
+): number {
+  const state = this[kState];
+  let raw = headers;
+  if (raw === undefined) {
+    raw = state.pendingHeaders ?? [];
+    state.pendingHeaders = undefined;
+  }
+  let target = url;
+  if (target === undefined) {
+    target = state.pendingUrl;
+    state.pendingUrl = '';
+  }
+  const skipBody = state.handlers.onHead({
+    versionMajor,
+    versionMinor,
+    rawHeaders: raw,
+    method: method === undefined ? '' : (methods[method] ?? ''),
+    url: target,
+    status: status ?? 0,
+    statusText: statusText ?? '',
+    upgrade,
+    keepAlive,
+  });
+  return skipBody ? 1 : 0;
+}
+
+function onBody(this: StatefulParser, chunk: Buffer): void {
+  this[kState].handlers.onBody(chunk);
+}
+
+function onMessageComplete(this: StatefulParser): void {
+  this[kState].handlers.onComplete();
+}
+
+function fail(err: NativeParseError): never {
+  throw new HttpParseError(err.code ?? 'HPE_UNKNOWN', err.message);
+}
+
+class LlhttpParser implements MessageParser {
+  private readonly parser: StatefulParser;
+
+  constructor(type: number, handlers: MessageHandlers) {
+    const parser = new HTTPParser() as StatefulParser;
+    parser.initialize(type, {}, 0, HTTPParser.kLenientNone);
+    parser[kState] = { handlers, pendingHeaders: undefined, pendingUrl: '' };
+    parser[HTTPParser.kOnHeaders] = onHeaders;
+    parser[HTTPParser.kOnHeadersComplete] = onHeadersComplete;
+    parser[HTTPParser.kOnBody] = onBody;
+    parser[HTTPParser.kOnMessageComplete] = onMessageComplete;
+    this.parser = parser;
+  }
+
+  execute(chunk: Buffer): number {
+    const r = this.parser.execute(chunk);
+    return typeof r === 'number' ? r : fail(r);
+  }
+
+  finish(): void {
+    const r = this.parser.finish();
+    if (r !== undefined) fail(r);
+  }
+
+  close(): void {
+    this.parser.close();
+  }
 }
 
 export function createRequestParser(handlers: MessageHandlers): MessageParser {
-  return createParser(HTTPParser.REQUEST, handlers);
+  return new LlhttpParser(HTTPParser.REQUEST, handlers);
 }
 
 export function createResponseParser(handlers: MessageHandlers): MessageParser {
-  return createParser(HTTPParser.RESPONSE, handlers);
+  return new LlhttpParser(HTTPParser.RESPONSE, handlers);
 }

@@ -2,7 +2,13 @@ import type { Socket } from 'node:net';
 import type { RequestOutcome } from '../contract/events.js';
 import type { HostPort } from './config.js';
 import { BodyFraming, clientResponse, interimResponse, POD_HEADER, upstreamRequest } from './forwarding.js';
-import { createRequestParser, HttpParseError, type MessageHead, type MessageParser } from './http-parser.js';
+import {
+  createRequestParser,
+  HttpParseError,
+  type MessageHandlers,
+  type MessageHead,
+  type MessageParser,
+} from './http-parser.js';
 import type { AgentMetrics } from './metrics.js';
 import type { RequestRecord, Traffic } from './traffic.js';
 import {
@@ -282,7 +288,24 @@ class Exchange implements UpstreamUser {
   }
 }
 
-class ClientConnection {
+const kConnection = Symbol('drainwatch.clientConnection');
+type ClientSocket = Socket & { [kConnection]?: ClientConnection };
+
+// Shared socket handlers that find their connection on the socket: no closures per connection.
+function onClientData(this: ClientSocket, chunk: Buffer): void {
+  this[kConnection]?.data(chunk);
+}
+function onClientEnd(this: ClientSocket): void {
+  this[kConnection]?.ended();
+}
+function onClientDrain(this: ClientSocket): void {
+  this[kConnection]?.drained();
+}
+function onClientClose(this: ClientSocket): void {
+  this[kConnection]?.closed();
+}
+
+class ClientConnection implements MessageHandlers {
   private readonly parser: MessageParser;
   /** The exchange being answered; later pipelined ones wait in `queue`. */
   private current: Exchange | undefined;
@@ -301,23 +324,20 @@ class ClientConnection {
     readonly socket: Socket,
   ) {
     this.idleSince = ctx.tick;
-    this.parser = createRequestParser({
-      onHead: (head) => this.onHead(head),
-      onBody: (chunk) => this.receiving?.requestBody(chunk),
-      onComplete: () => this.onRequestComplete(),
-    });
-    socket.on('data', this.onData);
-    socket.on('end', this.onEnd);
-    socket.on('drain', this.onDrain);
+    this.parser = createRequestParser(this);
+    (socket as ClientSocket)[kConnection] = this;
+    socket.on('data', onClientData);
+    socket.on('end', onClientEnd);
+    socket.on('drain', onClientDrain);
     socket.on('error', noop);
-    socket.on('close', this.onClose);
+    socket.on('close', onClientClose);
   }
 
   get idle(): boolean {
     return this.current === undefined && this.receiving === undefined;
   }
 
-  private readonly onData = (chunk: Buffer): void => {
+  data(chunk: Buffer): void {
     let parsed: number;
     try {
       parsed = this.parser.execute(chunk);
@@ -331,9 +351,9 @@ class ClientConnection {
       return;
     }
     if (this.upgrade !== undefined) this.handOver(chunk.subarray(parsed));
-  };
+  }
 
-  private onHead(head: MessageHead): boolean {
+  onHead(head: MessageHead): boolean {
     this.requests += 1;
     const reused = this.requests > 1;
     if (head.upgrade) {
@@ -371,7 +391,11 @@ class ClientConnection {
     return false;
   }
 
-  private onRequestComplete(): void {
+  onBody(chunk: Buffer): void {
+    this.receiving?.requestBody(chunk);
+  }
+
+  onComplete(): void {
     if (this.upgrade !== undefined) return;
     const ex = this.receiving;
     this.receiving = undefined;
@@ -394,10 +418,10 @@ class ClientConnection {
   private detach(): void {
     this.detached = true;
     this.socket.pause();
-    this.socket.off('data', this.onData);
-    this.socket.off('end', this.onEnd);
-    this.socket.off('drain', this.onDrain);
-    this.socket.off('close', this.onClose);
+    this.socket.off('data', onClientData);
+    this.socket.off('end', onClientEnd);
+    this.socket.off('drain', onClientDrain);
+    this.socket.off('close', onClientClose);
     this.ctx.connections.delete(this);
     this.parser.close();
   }
@@ -420,9 +444,9 @@ class ClientConnection {
     else if (this.queue === undefined) this.socket.resume();
   }
 
-  private readonly onDrain = (): void => {
+  drained(): void {
     this.current?.clientDrained();
-  };
+  }
 
   exchangeFinished(ex: Exchange, keepAlive: boolean): void {
     if (this.current !== ex) return;
@@ -459,10 +483,10 @@ class ClientConnection {
 
   // A client's FIN ends its requests, as with Node's http server (httpAllowHalfOpen off): HTTP
   // clients do not half-close and wait for an answer, they go away.
-  private readonly onEnd = (): void => {
+  ended(): void {
     this.abortAll();
     this.endConnection();
-  };
+  }
 
   private abortAll(): void {
     this.current?.clientGone();
@@ -473,11 +497,11 @@ class ClientConnection {
     this.receiving = undefined;
   }
 
-  private readonly onClose = (): void => {
+  closed(): void {
     this.ctx.connections.delete(this);
     this.abortAll();
     if (!this.detached) this.parser.close();
-  };
+  }
 
   /** Ends the connection if it is idle (the agent is closing, or keep-alive ran out). */
   closeIfIdle(): void {

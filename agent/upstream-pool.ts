@@ -1,7 +1,12 @@
 import { type Socket, connect as tcpConnect } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { HostPort } from './config.js';
-import { createResponseParser, type MessageHead, type MessageParser } from './http-parser.js';
+import {
+  createResponseParser,
+  type MessageHandlers,
+  type MessageHead,
+  type MessageParser,
+} from './http-parser.js';
 
 // Keep-alive connections from the agent to the app. One exchange at a time per connection (no
 // pipelining towards the app); idle ones wait, most recently used first, until reused or closed
@@ -39,7 +44,27 @@ export interface UpstreamUser {
   onUpstreamDrain(): void;
 }
 
-export class UpstreamConnection {
+const kUpstream = Symbol('drainwatch.upstreamConnection');
+type UpstreamSocket = Socket & { [kUpstream]?: UpstreamConnection };
+
+// Shared socket handlers that find their connection on the socket: no closures per connection.
+function onUpstreamData(this: UpstreamSocket, chunk: Buffer): void {
+  this[kUpstream]?.data(chunk);
+}
+function onUpstreamEnd(this: UpstreamSocket): void {
+  this[kUpstream]?.ended();
+}
+function onUpstreamError(this: UpstreamSocket, err: NodeJS.ErrnoException): void {
+  this[kUpstream]?.failed(err);
+}
+function onUpstreamDrain(this: UpstreamSocket): void {
+  this[kUpstream]?.user?.onUpstreamDrain();
+}
+function onUpstreamClose(this: UpstreamSocket): void {
+  this[kUpstream]?.closed();
+}
+
+export class UpstreamConnection implements MessageHandlers {
   readonly socket: Socket;
   user: UpstreamUser | undefined;
   /** Responses completed on this connection: more than none means it was reused. */
@@ -48,63 +73,78 @@ export class UpstreamConnection {
   keepAlive = true;
   private error: NodeJS.ErrnoException | undefined;
   private ending = false;
-  private closed = false;
+  private gone = false;
   private readonly parser: MessageParser;
 
   constructor(
     private readonly pool: UpstreamPoolInternals,
     upstream: HostPort,
   ) {
-    const socket = tcpConnect({ host: upstream.host, port: upstream.port, noDelay: true });
+    const socket: UpstreamSocket = tcpConnect({ host: upstream.host, port: upstream.port, noDelay: true });
     this.socket = socket;
-    this.parser = createResponseParser({
-      onHead: (head) => {
-        if (head.status >= 200) this.keepAlive = head.keepAlive;
-        return this.user?.onResponseHead(head) ?? false;
-      },
-      onBody: (chunk) => this.user?.onResponseBody(chunk),
-      onComplete: () => this.user?.onResponseComplete(),
-    });
-    socket.on('data', (chunk: Buffer) => {
-      // Bytes nobody asked for: the connection's framing is lost.
-      if (this.user === undefined) {
-        socket.destroy();
-        return;
-      }
-      try {
-        this.parser.execute(chunk);
-      } catch (err) {
-        this.error = err as NodeJS.ErrnoException;
-        socket.destroy();
-      }
-    });
-    socket.on('end', () => {
-      this.ending = true;
-      try {
-        // Completes a response whose body ends with the connection.
-        this.parser.finish();
-      } catch (err) {
-        this.error ??= err as NodeJS.ErrnoException;
-      }
-      socket.destroy();
-    });
-    socket.on('error', (err: NodeJS.ErrnoException) => {
-      this.error ??= err;
-    });
-    socket.on('drain', () => this.user?.onUpstreamDrain());
-    socket.on('close', () => {
-      this.closed = true;
-      this.pool.forget(this);
-      this.parser.close();
-      const user = this.user;
-      this.user = undefined;
-      user?.onUpstreamClosed(this.error);
-    });
+    this.parser = createResponseParser(this);
+    socket[kUpstream] = this;
+    socket.on('data', onUpstreamData);
+    socket.on('end', onUpstreamEnd);
+    socket.on('error', onUpstreamError);
+    socket.on('drain', onUpstreamDrain);
+    socket.on('close', onUpstreamClose);
+  }
+
+  onHead(head: MessageHead): boolean {
+    if (head.status >= 200) this.keepAlive = head.keepAlive;
+    return this.user?.onResponseHead(head) ?? false;
+  }
+
+  onBody(chunk: Buffer): void {
+    this.user?.onResponseBody(chunk);
+  }
+
+  onComplete(): void {
+    this.user?.onResponseComplete();
+  }
+
+  data(chunk: Buffer): void {
+    // Bytes nobody asked for: the connection's framing is lost.
+    if (this.user === undefined) {
+      this.socket.destroy();
+      return;
+    }
+    try {
+      this.parser.execute(chunk);
+    } catch (err) {
+      this.error = err as NodeJS.ErrnoException;
+      this.socket.destroy();
+    }
+  }
+
+  ended(): void {
+    this.ending = true;
+    try {
+      // Completes a response whose body ends with the connection.
+      this.parser.finish();
+    } catch (err) {
+      this.error ??= err as NodeJS.ErrnoException;
+    }
+    this.socket.destroy();
+  }
+
+  failed(err: NodeJS.ErrnoException): void {
+    this.error ??= err;
+  }
+
+  closed(): void {
+    this.gone = true;
+    this.pool.forget(this);
+    this.parser.close();
+    const user = this.user;
+    this.user = undefined;
+    user?.onUpstreamClosed(this.error);
   }
 
   /** True while the connection may carry another exchange. */
   get reusable(): boolean {
-    return this.keepAlive && !this.ending && !this.closed;
+    return this.keepAlive && !this.ending && !this.gone;
   }
 }
 
