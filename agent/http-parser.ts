@@ -127,7 +127,14 @@ function createParser(type: number, handlers: MessageHandlers): MessageParser {
     return skipBody ? 1 : 0;
   };
   parser[HTTPParser.kOnBody] = (chunk: Buffer) => handlers.onBody(chunk);
-  parser[HTTPParser.kOnMessageComplete] = () => handlers.onComplete();
+  parser[HTTPParser.kOnMessageComplete] = () => {
+    // A chunked message's trailers arrive through kOnHeaders just before this; nobody reads them,
+    // and left here they would be prepended to the next head that takes the batching path (on a
+    // pooled app connection, another client's response).
+    pendingHeaders = [];
+    pendingUrl = '';
+    handlers.onComplete();
+  };
   const fail = (err: NativeParseError): never => {
     throw new HttpParseError(err.code ?? 'HPE_UNKNOWN', err.message);
   };
