@@ -22,6 +22,11 @@ const HOP_BY_HOP = new Set([
 ]);
 // Connection tokens every client sends that name no header.
 const PLAIN_CONNECTION_TOKENS = new Set(['keep-alive', 'close', 'upgrade']);
+// Content-Length frames the body the agent forwards as it is: dropped because `Connection:
+// Content-Length` listed it, the next hop would read the body as the next message (a request
+// smuggled past the agent to the app; a client left reading a response up to a close that never
+// comes). Transfer-Encoding is restated by the agent itself.
+const FRAMING_NEVER_LISTED = 'content-length';
 
 /** Names a Connection header listed as hop-by-hop and present in the message (rare: usually none). */
 function listedHopByHop(raw: readonly string[], connectionValues: string[]): Set<string> | undefined {
@@ -29,7 +34,7 @@ function listedHopByHop(raw: readonly string[], connectionValues: string[]): Set
   for (const value of connectionValues) {
     for (const token of value.split(',')) {
       const t = token.trim().toLowerCase();
-      if (t === '' || PLAIN_CONNECTION_TOKENS.has(t)) continue;
+      if (t === '' || PLAIN_CONNECTION_TOKENS.has(t) || t === FRAMING_NEVER_LISTED) continue;
       names ??= new Set();
       names.add(t);
     }
@@ -116,6 +121,9 @@ export function upstreamRequest(
   }
   const listed = connection === undefined ? undefined : listedHopByHop(raw, connection);
   if (listed !== undefined) text = rebuildWithout(head, listed, tunnel);
+  // HTTP/1.0 let a client leave Host out; the app hears HTTP/1.1, which requires it, empty when
+  // there is no authority (RFC 9112 §3.2). Without one a Node app answers 400.
+  if (host === undefined && head.versionMajor === 1 && head.versionMinor === 0) text += 'host: \r\n';
   // An ingress in front of the pod knows the original scheme and host better than we do.
   text += `x-forwarded-for: ${xff === undefined ? clientAddress : `${xff}, ${clientAddress}`}\r\n`;
   text += `x-forwarded-proto: ${proto ?? 'http'}\r\n`;

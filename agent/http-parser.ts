@@ -142,7 +142,13 @@ function onBody(this: StatefulParser, chunk: Buffer): void {
 }
 
 function onMessageComplete(this: StatefulParser): void {
-  this[kState].handlers.onComplete();
+  const state = this[kState];
+  // A chunked message's trailers arrive through kOnHeaders just before this; nobody reads them,
+  // and left here they would be prepended to the next head that takes the batching path (on a
+  // pooled app connection, another client's response).
+  state.pendingHeaders = undefined;
+  state.pendingUrl = '';
+  state.handlers.onComplete();
 }
 
 function fail(err: NativeParseError): never {

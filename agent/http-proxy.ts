@@ -64,6 +64,10 @@ const END_LINGER_MS = 5000;
 const COALESCE_MAX = 4096;
 
 const UPSTREAM_TIMEOUT_CODES = new Set(['ETIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT']);
+// RFC 9110 §9.2.2. Only these may be sent again after a stale connection failed: the app may have
+// acted on the first copy, and "a proxy MUST NOT automatically retry non-idempotent requests"
+// (RFC 9112 §9.3.1); a bodyless POST is still a POST.
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
 function outcomeOfUpstreamError(err: NodeJS.ErrnoException | undefined): RequestOutcome {
   const code = err?.code ?? '';
@@ -251,9 +255,15 @@ class Exchange implements UpstreamUser {
     this.up = undefined;
     if (this.settled) return;
     if (!this.responseStarted) {
-      // A pooled connection the app had closed while idle: the request never reached it, so a
-      // bodyless request is sent again once (as an HTTP client should; RFC 9112 §9.3.1).
-      if (!this.retried && !this.hasBody && up !== undefined && up.responses > 0) {
+      // A pooled connection the app had closed while idle: the request most likely never reached
+      // it, so a bodyless idempotent request is sent again once (RFC 9112 §9.3.1).
+      if (
+        !this.retried &&
+        !this.hasBody &&
+        IDEMPOTENT.has(this.method) &&
+        up !== undefined &&
+        up.responses > 0
+      ) {
         this.retried = true;
         this.start(true);
         return;
@@ -338,6 +348,11 @@ class ClientConnection implements MessageHandlers {
   }
 
   data(chunk: Buffer): void {
+    // After the response that closed the connection (or a 400/431) nothing more is a request
+    // (RFC 9112 §9.6). Left to the parser, a request a keep-alive client sent before our FIN
+    // reached it (the agent closes connections while draining) would still go to the app, its
+    // answer written after our FIN, lost; and the rest of an oversize head would count again.
+    if (this.ending) return;
     let parsed: number;
     try {
       parsed = this.parser.execute(chunk);
@@ -428,6 +443,7 @@ class ClientConnection implements MessageHandlers {
 
   private badRequest(err: HttpParseError): void {
     this.ctx.metrics.badRequests.inc();
+    this.ending = true;
     if (this.current !== undefined || !this.socket.writable) {
       this.socket.destroy();
       return;
