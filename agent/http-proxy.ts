@@ -180,7 +180,8 @@ class Exchange implements UpstreamUser {
     if (head.status < 200) {
       // 100 Continue and friends: the client hears them; the final response is still to come.
       this.interim = true;
-      if (head.status !== 101) this.conn.socket.write(interimResponse(head), 'latin1');
+      // HTTP/1.0 has no interim responses (RFC 9110 §15.2): such a client just waits for the final one.
+      if (head.status !== 101 && !this.http10) this.conn.socket.write(interimResponse(head), 'latin1');
       return false;
     }
     this.status = head.status;
@@ -547,7 +548,9 @@ export function createHttpProxy(options: HttpProxyOptions): HttpProxy {
   const sweep = setInterval(() => {
     ctx.tick += 1;
     for (const conn of ctx.connections) {
-      if (conn.idle && ctx.tick - conn.idleSince >= keepAliveTicks) conn.closeIfIdle();
+      // Strictly more ticks than the timeout: a connection is never closed before it has been idle
+      // that long, so a client with a shorter idle timeout of its own (undici: 4 s) closes first.
+      if (conn.idle && ctx.tick - conn.idleSince > keepAliveTicks) conn.closeIfIdle();
     }
   }, SWEEP_MS);
   sweep.unref();
