@@ -1,16 +1,43 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
-import { z } from 'zod';
 
 // The admin port: the preStop hook, the app-exit report of a parent that spawned the app, health,
 // metrics and state. None of its connections is traffic.
 
-export const appExitedSchema = z.object({
-  code: z.number().int().nullable().optional(),
-  signal: z.string().max(32).nullable().optional(),
-  killedAtGrace: z.boolean().optional(),
-});
-export type AppExitedReport = z.infer<typeof appExitedSchema>;
+/** The body of POST /lifecycle/app-exited; every field may be left out. */
+export interface AppExitedReport {
+  readonly code?: number | null;
+  readonly signal?: string | null;
+  readonly killedAtGrace?: boolean;
+}
+
+const MAX_SIGNAL = 32;
+
+/**
+ * Checks a parsed app-exited body by hand (the agent does not load zod): an object whose `code` is
+ * an integer or null, `signal` a string of at most 32 characters or null, `killedAtGrace` a
+ * boolean, each optional. Other fields are ignored. Throws an Error naming the field at fault.
+ */
+export function parseAppExitedReport(body: unknown): AppExitedReport {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new Error('the body must be a JSON object');
+  }
+  const { code, signal, killedAtGrace } = body as Record<string, unknown>;
+  if (code !== undefined && code !== null && !Number.isSafeInteger(code)) {
+    throw new Error('code: expected an integer or null');
+  }
+  if (signal !== undefined && signal !== null && (typeof signal !== 'string' || signal.length > MAX_SIGNAL)) {
+    throw new Error(`signal: expected a string of at most ${MAX_SIGNAL} characters or null`);
+  }
+  if (killedAtGrace !== undefined && typeof killedAtGrace !== 'boolean') {
+    throw new Error('killedAtGrace: expected a boolean');
+  }
+  return {
+    ...(code !== undefined ? { code: code as number | null } : {}),
+    ...(signal !== undefined ? { signal: signal as string | null } : {}),
+    ...(killedAtGrace !== undefined ? { killedAtGrace } : {}),
+  };
+}
 
 export interface AdminHandlers {
   readonly registry: Registry;
@@ -57,7 +84,7 @@ async function route(h: AdminHandlers, req: IncomingMessage, res: ServerResponse
     let parsed: AppExitedReport;
     try {
       const text = await readBody(req);
-      parsed = appExitedSchema.parse(text.trim() === '' ? {} : JSON.parse(text));
+      parsed = parseAppExitedReport(text.trim() === '' ? {} : JSON.parse(text));
     } catch (err) {
       json(res, 400, { error: `expected JSON {code, signal, killedAtGrace}: ${(err as Error).message}` });
       return;

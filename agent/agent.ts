@@ -3,8 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { createServer as createNetServer, type Server } from 'node:net';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Registry } from 'prom-client';
-import { createEventSequencer } from '../contract/envelope.js';
-import type { Phase, PrestopEndReason } from '../contract/events.js';
+import { createUncheckedEventSequencer } from '../contract/event-builder.js';
+import type { Phase, PrestopEndReason } from '../contract/kinds.js';
 import { type AppExitedReport, createAdminServer } from './admin.js';
 import { type AppWatch, createAppWatch } from './app-watch.js';
 import { type AgentConfig, formatHostPort, type HostPort } from './config.js';
@@ -109,7 +109,9 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
   const registry = deps.registry ?? new Registry();
   const version = deps.version ?? '0.0.0';
   const metrics = createAgentMetrics(registry);
-  const sequencer = createEventSequencer({
+  // Unchecked: the agent's events are typed by construction, and validating them would load zod
+  // (~14 MB) into every pod's sidecar. Oversize events are still refused.
+  const sequencer = createUncheckedEventSequencer({
     namespace: config.identity.namespace,
     workload: config.identity.workload,
     pod: config.identity.pod,

@@ -1,5 +1,5 @@
-import type { AnyEvent } from '../contract/envelope.js';
-import { LIFECYCLE_KINDS } from '../contract/events.js';
+import type { AnyEvent } from '../contract/event-builder.js';
+import { LIFECYCLE_KINDS } from '../contract/kinds.js';
 
 // The events waiting for NATS, in seq order. A full buffer drops the oldest traffic summary first,
 // then the oldest per-request/WebSocket event, and never a lifecycle event: those say what happened

@@ -1,4 +1,4 @@
-import type { PrestopEndReason } from '../contract/events.js';
+import type { PrestopEndReason } from '../contract/kinds.js';
 import type { PrestopPolicy } from './config.js';
 import type { Clock } from './traffic.js';
 

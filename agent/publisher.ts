@@ -1,7 +1,8 @@
 import { type JetStreamClient, jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import type { AnyEvent, EventSequencer } from '../contract/envelope.js';
-import type { EventData, EventKind } from '../contract/events.js';
+import type { AnyEvent, EventSequencer } from '../contract/event-builder.js';
+import type { EventData } from '../contract/events.js';
+import type { EventKind } from '../contract/kinds.js';
 import { publishEvent } from '../lib/jetstream.js';
 import { delay } from '../lib/wait.js';
 import { createEventBuffer } from './event-buffer.js';
@@ -118,8 +119,9 @@ export function createEventPublisher(options: PublisherOptions): EventPublisher 
       try {
         event = options.sequencer.next(kind, data) as AnyEvent;
       } catch {
-        // An event the contract rejects is a bug in the agent, never a reason to break traffic:
-        // it is counted as dropped (the sequencer left no seq gap for it).
+        // An event the sequencer refuses (the agent's is unchecked, so only an oversize one) is a
+        // bug in the agent, never a reason to break traffic: it is counted as dropped (the
+        // sequencer left no seq gap for it).
         invalid += 1;
         metrics.eventsDropped.inc({ kind });
         return;

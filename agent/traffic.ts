@@ -1,4 +1,5 @@
-import type { EventData, EventKind, Phase, PhaseCounts, RequestOutcome } from '../contract/events.js';
+import type { EventData, PhaseCounts } from '../contract/events.js';
+import type { EventKind, Phase, RequestOutcome } from '../contract/kinds.js';
 import { type AgentMetrics, statusClass } from './metrics.js';
 
 // What the agent counts about the app's traffic, by pod phase. The proxy reports each request's
@@ -72,6 +73,14 @@ export interface Traffic {
 const zero = (): PhaseCounts => ({ serving: 0, prestop: 0, draining: 0, exited: 0 });
 
 const MAX_ROUTE = 256;
+
+// The agent's events are not validated against the schemas (contract/event-builder.ts), so the
+// numbers it takes from the wire are kept in the contract's ranges here: an HTTP status outside
+// 100-599 or a close code outside 0-4999 (a peer may send either) is left out of the event, which
+// would otherwise be published, refused by the collector and seen there as a seq gap.
+function inRange(n: number | undefined, min: number, max: number): n is number {
+  return n !== undefined && Number.isInteger(n) && n >= min && n <= max;
+}
 
 /** The path without its query string: no parameter value ever leaves the pod. */
 export function routeOf(url: string): string {
@@ -183,7 +192,7 @@ export function createTraffic(options: {
           arrivalPhase: record.arrivalPhase,
           endPhase: phase,
           outcome,
-          ...(status !== undefined ? { status } : {}),
+          ...(inRange(status, 100, 599) ? { status } : {}),
           durationMs: Math.max(0, clock.now() - record.startedAt),
           connection: record.connection,
           lateArrival: late,
@@ -223,7 +232,7 @@ export function createTraffic(options: {
         ...(record.probeId !== undefined ? { probeId: record.probeId } : {}),
         openedPhase: record.openedPhase,
         closedPhase: phase,
-        ...(end.code !== undefined ? { code: end.code } : {}),
+        ...(inRange(end.code, 0, 4999) ? { code: end.code } : {}),
         closedBy: end.closedBy,
         closeFrame: end.closeFrame,
         durationMs: Math.max(0, clock.now() - record.openedAt),

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import {
   InvalidEventDataError,
@@ -8,14 +7,40 @@ import {
   UnknownEventTypeError,
   UnsupportedVersionError,
 } from './errors.js';
-import { cloudEventType, dataSchemas, type EventData, type EventKind, kindOfType } from './events.js';
-import { buildSubject } from './subjects.js';
+import {
+  type AnyEvent,
+  type CreateEventOptions,
+  createUncheckedEvent,
+  type DrainwatchEvent,
+  type EventIdentity,
+  type EventSequencer,
+  MAX_EVENT_BYTES,
+  SCHEMA_VERSION,
+  SPEC_VERSION,
+  sequencerOf,
+} from './event-builder.js';
+import { dataSchemas, type EventData } from './events.js';
+import { type EventKind, kindOfType } from './kinds.js';
 
-/** A CloudEvents 1.0 structured-mode event of drainwatch, in JSON. */
-export const MAX_EVENT_BYTES = 64 * 1024;
-export const SPEC_VERSION = '1.0';
-/** The major.minor of drainwatch's payload schemas; a different major is refused. */
-export const SCHEMA_VERSION = '1.0';
+// The validating half of the envelope: decoding and validation of wire events (the collector), and
+// createEvent/createEventSequencer, which validate an event's data with the zod schemas before
+// building it. Everything that needs no zod lives in event-builder.ts and is re-exported here, so
+// imports of envelope.js keep working; the agent imports event-builder.ts and never loads zod.
+
+export {
+  type AnyEvent,
+  type CreateEventOptions,
+  type DrainwatchEvent,
+  type EventIdentity,
+  type EventSequencer,
+  encodeEvent,
+  eventSource,
+  MAX_EVENT_BYTES,
+  newEventId,
+  SCHEMA_VERSION,
+  SPEC_VERSION,
+  subjectOf,
+} from './event-builder.js';
 
 // Envelope attributes. `namespace`, `workload`, `pod`, `instance`, `seq` and `schemaversion` are
 // CloudEvents extension attributes (lowercase alphanumerics, as the spec requires).
@@ -36,37 +61,6 @@ const envelopeSchema = z.object({
   data: z.unknown(),
 });
 
-export interface EventIdentity {
-  readonly namespace: string;
-  readonly workload: string;
-  /** null for events not emitted by a pod (rollouts, probe results). */
-  readonly pod: string | null;
-}
-
-export interface DrainwatchEvent<K extends EventKind = EventKind> extends EventIdentity {
-  readonly specversion: typeof SPEC_VERSION;
-  readonly id: string;
-  readonly source: string;
-  readonly type: string;
-  readonly time: string;
-  readonly datacontenttype: 'application/json';
-  readonly schemaversion: string;
-  /** Random per emitter process, so a restarted agent's seq starting again at 1 is not a gap. */
-  readonly instance: string;
-  /** Monotonic per (pod, instance), starting at 1, so the collector can see gaps. */
-  readonly seq: number;
-  readonly kind: K;
-  readonly data: EventData<K>;
-}
-
-/** A discriminated union over `kind`, for `switch (event.kind)` with narrowed `data`. */
-export type AnyEvent = { [K in EventKind]: DrainwatchEvent<K> }[EventKind];
-
-export function eventSource(identity: EventIdentity): string {
-  const parts = [identity.namespace, identity.workload, identity.pod ?? '_'].map(encodeURIComponent);
-  return `/drainwatch/${parts.join('/')}`;
-}
-
 function fieldOf(path: ReadonlyArray<PropertyKey>): string {
   return path.map(String).join('.');
 }
@@ -80,52 +74,17 @@ function validateData<K extends EventKind>(kind: K, data: unknown): EventData<K>
   return parsed.data as EventData<K>;
 }
 
-export interface CreateEventOptions {
-  readonly instance: string;
-  readonly seq: number;
-  readonly id?: string;
-  readonly time?: Date;
-}
-
-/** Builds and validates one event. Throws the same typed errors as decodeEvent. */
+/**
+ * Validates one event's data against its schema, then builds it (createUncheckedEvent). Throws the
+ * same typed errors as decodeEvent: InvalidEventDataError naming the field, OversizeEventError.
+ */
 export function createEvent<K extends EventKind>(
   kind: K,
   identity: EventIdentity,
   data: EventData<K>,
   options: CreateEventOptions,
 ): DrainwatchEvent<K> {
-  const event: DrainwatchEvent<K> = {
-    specversion: SPEC_VERSION,
-    id: options.id ?? newEventId(),
-    source: eventSource(identity),
-    type: cloudEventType(kind),
-    time: (options.time ?? new Date()).toISOString(),
-    datacontenttype: 'application/json',
-    schemaversion: SCHEMA_VERSION,
-    namespace: identity.namespace,
-    workload: identity.workload,
-    pod: identity.pod,
-    instance: options.instance,
-    seq: options.seq,
-    kind,
-    data: validateData(kind, data),
-  };
-  // Validate the size now: an oversize event must fail where it is made, not at the consumer.
-  encodeEvent(event);
-  return event;
-}
-
-/** Event ids double as JetStream message ids, so they must be unique across every emitter. */
-export function newEventId(): string {
-  return randomUUID();
-}
-
-/** The structured-mode JSON of an event; `kind` is derived from `type` and not sent. */
-export function encodeEvent(event: AnyEvent | DrainwatchEvent): Uint8Array {
-  const { kind: _kind, ...wire } = event;
-  const bytes = Buffer.from(JSON.stringify(wire), 'utf8');
-  if (bytes.length > MAX_EVENT_BYTES) throw new OversizeEventError(bytes.length, MAX_EVENT_BYTES);
-  return bytes;
+  return createUncheckedEvent(kind, identity, validateData(kind, data), options);
 }
 
 /** Parses and validates one wire event; every refusal is a ContractError naming the field. */
@@ -186,43 +145,11 @@ export function validateEvent(raw: unknown): AnyEvent {
   } as AnyEvent;
 }
 
-/** The NATS subject an event is published on. */
-export function subjectOf(
-  event: Pick<DrainwatchEvent, 'namespace' | 'workload' | 'pod' | 'kind'>,
-  root?: string,
-): string {
-  return buildSubject(event, root);
-}
-
 /**
- * One per emitter process: stamps each event with the next seq and a fresh id.
- * The seq is assigned when the event is made, so buffered events keep their order and identity
- * across NATS outages and replays.
+ * One per emitter process: stamps each event with the next seq and a fresh id, and validates its
+ * data (createEvent); a refused event throws and leaves no seq gap. The agent uses
+ * createUncheckedEventSequencer (event-builder.ts) instead, which does not load zod.
  */
-export interface EventSequencer {
-  readonly instance: string;
-  readonly identity: EventIdentity;
-  next<K extends EventKind>(kind: K, data: EventData<K>, time?: Date): DrainwatchEvent<K>;
-  /** The seq of the last event made, 0 before the first. */
-  readonly lastSeq: number;
-}
-
-export function createEventSequencer(
-  identity: EventIdentity,
-  instance: string = randomUUID().slice(0, 8),
-): EventSequencer {
-  let seq = 0;
-  return {
-    instance,
-    identity,
-    get lastSeq() {
-      return seq;
-    },
-    next(kind, data, time) {
-      // Only advance the counter once the event validated, so a rejected event leaves no gap.
-      const event = createEvent(kind, identity, data, { instance, seq: seq + 1, ...(time ? { time } : {}) });
-      seq += 1;
-      return event;
-    },
-  };
+export function createEventSequencer(identity: EventIdentity, instance?: string): EventSequencer {
+  return sequencerOf(createEvent, identity, instance);
 }

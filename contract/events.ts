@@ -1,12 +1,38 @@
 import { z } from 'zod';
+import {
+  CAUSES,
+  CONNECTIONS,
+  type EventKind,
+  PHASES,
+  PRESTOP_END_REASONS,
+  PROBE_ERRORS,
+  REQUEST_OUTCOMES,
+} from './kinds.js';
 
-// The data payload of every event kind. Both the agent (producer) and the collector (consumer)
-// import these schemas, so a change here is a change of the wire contract: add optional fields
-// within a major version, never rename or retype one.
+// The data payload of every event kind, as zod schemas built from the plain lists of kinds.ts.
+// Both the agent (producer) and the collector (consumer) follow these schemas, so a change here is
+// a change of the wire contract: add optional fields within a major version, never rename or
+// retype one. Only consumers load this module at run time: the agent builds events from their
+// TypeScript types (contract/event-builder.ts) and imports nothing here but types.
 
-export const PHASES = ['serving', 'prestop', 'draining', 'exited'] as const;
+// The zod-free names that used to be defined here, so existing imports of events.js keep working.
+export {
+  CAUSES,
+  type Cause,
+  cloudEventType,
+  EVENT_KINDS,
+  type EventKind,
+  isPodScoped,
+  kindOfType,
+  LIFECYCLE_KINDS,
+  PHASES,
+  type Phase,
+  type PrestopEndReason,
+  type ProbeError,
+  type RequestOutcome,
+} from './kinds.js';
+
 export const phaseSchema = z.enum(PHASES);
-export type Phase = z.infer<typeof phaseSchema>;
 
 const count = z.number().int().nonnegative();
 const millis = z.number().nonnegative();
@@ -21,55 +47,21 @@ const phaseCounts = z.object({
 export type PhaseCounts = z.infer<typeof phaseCounts>;
 
 /** Why a preStop wait ended. `endpoints-terminating` is fed by the Kubernetes adapter. */
-export const prestopEndReasonSchema = z.enum([
-  'fixed-elapsed',
-  'quiet',
-  'max',
-  'endpoints-terminating',
-  'app-exited',
-  'agent-stopping',
-]);
-export type PrestopEndReason = z.infer<typeof prestopEndReasonSchema>;
+export const prestopEndReasonSchema = z.enum(PRESTOP_END_REASONS);
 
 /** What happened to a request, seen from the agent. */
-export const requestOutcomeSchema = z.enum([
-  'ok',
-  'http-error',
-  'upstream-refused',
-  'upstream-reset',
-  'upstream-timeout',
-  'client-aborted',
-  'bad-request',
-]);
-export type RequestOutcome = z.infer<typeof requestOutcomeSchema>;
+export const requestOutcomeSchema = z.enum(REQUEST_OUTCOMES);
 
 /** What went wrong for a probe, seen from the client. */
-export const probeErrorSchema = z.enum([
-  'refused',
-  'reset',
-  'timeout',
-  '5xx',
-  'unauthorized',
-  'identity-mismatch',
-  'other',
-]);
-export type ProbeError = z.infer<typeof probeErrorSchema>;
+export const probeErrorSchema = z.enum(PROBE_ERRORS);
 
-/** Causes a failure can be attributed to (DESIGN §4). */
-export const CAUSES = [
-  'late-arrival',
-  'cut-in-flight',
-  'no-close-frame',
-  'session-in-memory',
-  'killed-at-grace',
-  'never-reached-pod',
-  'other',
-] as const;
 export const causeSchema = z.enum(CAUSES);
-export type Cause = z.infer<typeof causeSchema>;
 
-export const connectionSchema = z.enum(['new', 'reused']);
+export const connectionSchema = z.enum(CONNECTIONS);
 
+// EVENT_KINDS (kinds.ts) and these keys must be the same set: a kind listed there without a schema
+// here fails to compile as a missing property, a schema here for a kind not listed there as an
+// unknown one (and again below, as type checks that a spread cannot escape).
 export const dataSchemas = {
   'agent.started': z.object({
     version: shortText,
@@ -243,49 +235,12 @@ export const dataSchemas = {
     unreliable: z.boolean(),
     maxLoopLagMs: millis,
   }),
-} as const;
+} as const satisfies { readonly [K in EventKind]: z.ZodType };
 
-export type EventKind = keyof typeof dataSchemas;
-export const EVENT_KINDS = Object.keys(dataSchemas) as EventKind[];
 export type EventData<K extends EventKind> = z.infer<(typeof dataSchemas)[K]>;
 
-/** Kinds that describe the pod's life; a full buffer drops traffic summaries, never these. */
-export const LIFECYCLE_KINDS: ReadonlySet<EventKind> = new Set<EventKind>([
-  'agent.started',
-  'prestop.started',
-  'prestop.finished',
-  'sigterm',
-  'app.stopped-listening',
-  'app.exited',
-  'drain.summary',
-]);
-
-// CloudEvents `type` for each kind. Pod-scoped kinds live under `dev.drainwatch.pod.`.
-const TYPE_PREFIX = 'dev.drainwatch.';
-const POD_SCOPED: ReadonlySet<EventKind> = new Set<EventKind>([
-  'prestop.started',
-  'prestop.finished',
-  'sigterm',
-  'app.stopped-listening',
-  'app.exited',
-  'request',
-  'websocket.opened',
-  'websocket.closed',
-  'traffic.summary',
-  'drain.summary',
-  'endpoints.propagated',
-]);
-
-export function cloudEventType(kind: EventKind): string {
-  return TYPE_PREFIX + (POD_SCOPED.has(kind) ? 'pod.' : '') + kind;
-}
-
-const kindByType = new Map<string, EventKind>(EVENT_KINDS.map((k) => [cloudEventType(k), k]));
-
-export function kindOfType(type: string): EventKind | undefined {
-  return kindByType.get(type);
-}
-
-export function isPodScoped(kind: EventKind): boolean {
-  return POD_SCOPED.has(kind);
-}
+// The same check without relying on the literal above (a spread in it would escape the unknown-
+// property check): each line fails to compile, naming the kind found on one side only.
+type Never<T extends never> = T;
+type _KindsWithoutSchema = Never<Exclude<EventKind, keyof typeof dataSchemas>>;
+type _SchemasWithoutKind = Never<Exclude<keyof typeof dataSchemas, EventKind>>;

@@ -1,21 +1,12 @@
 // The event contract shared by every drainwatch component: schemas, types, subjects and the
 // CloudEvents envelope. Neither the agent nor the collector defines wire shapes of its own.
+// kinds.ts, event-builder.ts, subjects.ts, errors.ts and metric-names.ts load no zod; the agent
+// imports only those. events.ts (the schemas) and envelope.ts (decoding, the validating
+// createEvent/createEventSequencer) do.
 export {
-  type AnyEvent,
-  type CreateEventOptions,
   createEvent,
   createEventSequencer,
-  type DrainwatchEvent,
   decodeEvent,
-  type EventIdentity,
-  type EventSequencer,
-  encodeEvent,
-  eventSource,
-  MAX_EVENT_BYTES,
-  newEventId,
-  SCHEMA_VERSION,
-  SPEC_VERSION,
-  subjectOf,
   validateEvent,
 } from './envelope.js';
 export {
@@ -30,25 +21,54 @@ export {
   UnsupportedVersionError,
 } from './errors.js';
 export {
+  type AnyEvent,
+  type CreateEventOptions,
+  createUncheckedEvent,
+  createUncheckedEventSequencer,
+  type DrainwatchEvent,
+  type EventIdentity,
+  type EventSequencer,
+  encodeEvent,
+  eventSource,
+  MAX_EVENT_BYTES,
+  newEventId,
+  SCHEMA_VERSION,
+  SPEC_VERSION,
+  subjectOf,
+} from './event-builder.js';
+export {
+  causeSchema,
+  dataSchemas,
+  type EventData,
+  type PhaseCounts,
+  phaseSchema,
+} from './events.js';
+export {
   CAUSES,
   type Cause,
-  causeSchema,
+  CONNECTIONS,
   cloudEventType,
-  dataSchemas,
   EVENT_KINDS,
-  type EventData,
   type EventKind,
   isPodScoped,
   kindOfType,
   LIFECYCLE_KINDS,
   PHASES,
   type Phase,
-  type PhaseCounts,
+  PRESTOP_END_REASONS,
+  PROBE_ERRORS,
   type PrestopEndReason,
   type ProbeError,
-  phaseSchema,
+  REQUEST_OUTCOMES,
   type RequestOutcome,
-} from './events.js';
+} from './kinds.js';
+export {
+  AGENT_METRICS,
+  DRAIN_METRICS,
+  HEALTH_METRICS,
+  type MetricSpec,
+  type MetricType,
+} from './metric-names.js';
 export {
   buildSubject,
   DEFAULT_STREAM_NAME,
@@ -62,10 +82,3 @@ export {
   unescapeToken,
   workloadFilter,
 } from './subjects.js';
-export {
-  AGENT_METRICS,
-  DRAIN_METRICS,
-  HEALTH_METRICS,
-  type MetricSpec,
-  type MetricType,
-} from './metric-names.js';

@@ -1,5 +1,5 @@
 import { InvalidSubjectError } from './errors.js';
-import { EVENT_KINDS, type EventKind } from './events.js';
+import { EVENT_KINDS, type EventKind } from './kinds.js';
 
 export const DEFAULT_SUBJECT_ROOT = 'drainwatch';
 export const DEFAULT_STREAM_NAME = 'DRAINWATCH';

@@ -1,6 +1,6 @@
 import type { JetStreamClient, JetStreamManager, StreamInfo } from '@nats-io/jetstream';
 import { DiscardPolicy, RetentionPolicy, StorageType } from '@nats-io/jetstream';
-import { type AnyEvent, type DrainwatchEvent, encodeEvent, subjectOf } from '../contract/envelope.js';
+import { type AnyEvent, type DrainwatchEvent, encodeEvent, subjectOf } from '../contract/event-builder.js';
 import { DEFAULT_STREAM_NAME, DEFAULT_SUBJECT_ROOT, streamSubjects } from '../contract/subjects.js';
 
 export interface StreamOptions {

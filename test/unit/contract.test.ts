@@ -4,6 +4,7 @@ import {
   type ContractError,
   createEvent,
   createEventSequencer,
+  createUncheckedEventSequencer,
   decodeEvent,
   EVENT_KINDS,
   type EventKind,
@@ -87,6 +88,34 @@ describe('sequencer', () => {
     expect(new Set([a.id, b.id, c.id]).size).toBe(3);
     expect(seq.lastSeq).toBe(3);
     expect(a.instance).toBe('inst');
+  });
+});
+
+describe('unchecked sequencer (the agent: no zod)', () => {
+  it('makes the same events as the validating one, numbered alike', () => {
+    const checked = createEventSequencer(pod, 'inst');
+    const unchecked = createUncheckedEventSequencer(pod, 'inst');
+    const time = new Date('2025-01-02T03:04:05.678Z');
+    for (const kind of EVENT_KINDS) {
+      const a = checked.next(kind, SAMPLE_DATA[kind] as never, time);
+      const b = unchecked.next(kind, SAMPLE_DATA[kind] as never, time);
+      expect({ ...b, id: a.id }).toEqual(a);
+      expect(decodeEvent(encodeEvent(b))).toEqual(b);
+    }
+    expect(unchecked.lastSeq).toBe(EVENT_KINDS.length);
+  });
+
+  it('does not validate the data, but still refuses an oversize event without a seq gap', () => {
+    const seq = createUncheckedEventSequencer(pod, 'i');
+    expect(seq.next('sigterm', { ...SAMPLE_DATA.sigterm, inFlight: -1 }).seq).toBe(1);
+    expect(() =>
+      seq.next('drain.summary', {
+        ...SAMPLE_DATA['drain.summary'],
+        websocketCloses: Object.fromEntries(Array.from({ length: 6000 }, (_, i) => [String(1000 + i), i])),
+      }),
+    ).toThrow(OversizeEventError);
+    expect(seq.lastSeq).toBe(1);
+    expect(seq.next('app.exited', SAMPLE_DATA['app.exited']).seq).toBe(2);
   });
 });
 

@@ -1,0 +1,121 @@
+// The zod-free facts of the event contract: which event kinds exist, the closed lists their
+// payloads are built from, and how a kind maps to its CloudEvents `type`. The agent (a sidecar with
+// a tight memory budget) loads only this, never the zod schemas of events.ts, which are built from
+// these lists; events.ts fails to compile when its schemas and EVENT_KINDS disagree.
+
+/** Every event kind, in the order of the schemas in events.ts. */
+export const EVENT_KINDS = [
+  'agent.started',
+  'prestop.started',
+  'prestop.finished',
+  'sigterm',
+  'app.stopped-listening',
+  'app.exited',
+  'request',
+  'websocket.opened',
+  'websocket.closed',
+  'traffic.summary',
+  'drain.summary',
+  'endpoints.propagated',
+  'rollout.started',
+  'rollout.finished',
+  'probe.request',
+  'probe.session',
+  'probe.websocket',
+  'probe.summary',
+] as const;
+export type EventKind = (typeof EVENT_KINDS)[number];
+
+export const PHASES = ['serving', 'prestop', 'draining', 'exited'] as const;
+export type Phase = (typeof PHASES)[number];
+
+/** Why a preStop wait ended. `endpoints-terminating` is fed by the Kubernetes adapter. */
+export const PRESTOP_END_REASONS = [
+  'fixed-elapsed',
+  'quiet',
+  'max',
+  'endpoints-terminating',
+  'app-exited',
+  'agent-stopping',
+] as const;
+export type PrestopEndReason = (typeof PRESTOP_END_REASONS)[number];
+
+/** What happened to a request, seen from the agent. */
+export const REQUEST_OUTCOMES = [
+  'ok',
+  'http-error',
+  'upstream-refused',
+  'upstream-reset',
+  'upstream-timeout',
+  'client-aborted',
+  'bad-request',
+] as const;
+export type RequestOutcome = (typeof REQUEST_OUTCOMES)[number];
+
+/** What went wrong for a probe, seen from the client. */
+export const PROBE_ERRORS = [
+  'refused',
+  'reset',
+  'timeout',
+  '5xx',
+  'unauthorized',
+  'identity-mismatch',
+  'other',
+] as const;
+export type ProbeError = (typeof PROBE_ERRORS)[number];
+
+/** Causes a failure can be attributed to (DESIGN §4). */
+export const CAUSES = [
+  'late-arrival',
+  'cut-in-flight',
+  'no-close-frame',
+  'session-in-memory',
+  'killed-at-grace',
+  'never-reached-pod',
+  'other',
+] as const;
+export type Cause = (typeof CAUSES)[number];
+
+/** Whether a request or probe used a fresh connection or a kept-alive one. */
+export const CONNECTIONS = ['new', 'reused'] as const;
+
+/** Kinds that describe the pod's life; a full buffer drops traffic summaries, never these. */
+export const LIFECYCLE_KINDS: ReadonlySet<EventKind> = new Set<EventKind>([
+  'agent.started',
+  'prestop.started',
+  'prestop.finished',
+  'sigterm',
+  'app.stopped-listening',
+  'app.exited',
+  'drain.summary',
+]);
+
+// CloudEvents `type` for each kind. Pod-scoped kinds live under `dev.drainwatch.pod.`.
+const TYPE_PREFIX = 'dev.drainwatch.';
+const POD_SCOPED: ReadonlySet<EventKind> = new Set<EventKind>([
+  'prestop.started',
+  'prestop.finished',
+  'sigterm',
+  'app.stopped-listening',
+  'app.exited',
+  'request',
+  'websocket.opened',
+  'websocket.closed',
+  'traffic.summary',
+  'drain.summary',
+  'endpoints.propagated',
+]);
+
+export function cloudEventType(kind: EventKind): string {
+  return TYPE_PREFIX + (POD_SCOPED.has(kind) ? 'pod.' : '') + kind;
+}
+
+const kindByType = new Map<string, EventKind>(EVENT_KINDS.map((k) => [cloudEventType(k), k]));
+
+export function kindOfType(type: string): EventKind | undefined {
+  return kindByType.get(type);
+}
+
+export function isPodScoped(kind: EventKind): boolean {
+  return POD_SCOPED.has(kind);
+}
