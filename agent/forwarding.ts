@@ -25,8 +25,8 @@ const PLAIN_CONNECTION_TOKENS = new Set(['keep-alive', 'close', 'upgrade']);
 // Content-Length frames the body the agent forwards as it is: dropped because `Connection:
 // Content-Length` listed it, the next hop would read the body as the next message (a request
 // smuggled past the agent to the app; a client left reading a response up to a close that never
-// comes). Transfer-Encoding is restated by the agent itself.
-const FRAMING_NEVER_LISTED = 'content-length';
+// comes). Transfer-Encoding is restated by the agent itself, from what llhttp framed.
+const FRAMING_NEVER_LISTED = new Set(['content-length', 'transfer-encoding']);
 
 /** Names a Connection header listed as hop-by-hop and present in the message (rare: usually none). */
 function listedHopByHop(raw: readonly string[], connectionValues: string[]): Set<string> | undefined {
@@ -34,7 +34,7 @@ function listedHopByHop(raw: readonly string[], connectionValues: string[]): Set
   for (const value of connectionValues) {
     for (const token of value.split(',')) {
       const t = token.trim().toLowerCase();
-      if (t === '' || PLAIN_CONNECTION_TOKENS.has(t) || t === FRAMING_NEVER_LISTED) continue;
+      if (t === '' || PLAIN_CONNECTION_TOKENS.has(t) || FRAMING_NEVER_LISTED.has(t)) continue;
       names ??= new Set();
       names.add(t);
     }
@@ -68,6 +68,19 @@ export function upstreamRequest(
   pod: string,
   tunnel: boolean,
 ): UpstreamRequest {
+  return buildUpstreamRequest(head, clientAddress, pod, tunnel, undefined);
+}
+
+// `listed`: names a Connection header made hop-by-hop. Rare, so the first pass does not look for
+// them; when it finds some it starts again, leaving them out entirely: their values feed neither
+// x-forwarded-* nor the probe id.
+function buildUpstreamRequest(
+  head: MessageHead,
+  clientAddress: string,
+  pod: string,
+  tunnel: boolean,
+  listed: Set<string> | undefined,
+): UpstreamRequest {
   const raw = head.rawHeaders;
   let text = `${head.method} ${head.url} HTTP/1.1\r\n`;
   let xff: string | undefined;
@@ -82,6 +95,7 @@ export function upstreamRequest(
     const name = raw[i]!;
     const value = raw[i + 1]!;
     const lower = name.toLowerCase();
+    if (listed?.has(lower)) continue;
     switch (lower) {
       case 'host':
         host ??= value;
@@ -119,8 +133,10 @@ export function upstreamRequest(
     }
     text += `${name}: ${value}\r\n`;
   }
-  const listed = connection === undefined ? undefined : listedHopByHop(raw, connection);
-  if (listed !== undefined) text = rebuildWithout(head, listed, tunnel);
+  if (listed === undefined && connection !== undefined) {
+    const names = listedHopByHop(raw, connection);
+    if (names !== undefined) return buildUpstreamRequest(head, clientAddress, pod, tunnel, names);
+  }
   // HTTP/1.0 let a client leave Host out; the app hears HTTP/1.1, which requires it, empty when
   // there is no authority (RFC 9112 §3.2). Without one a Node app answers 400.
   if (host === undefined && head.versionMajor === 1 && head.versionMinor === 0) text += 'host: \r\n';
@@ -132,20 +148,6 @@ export function upstreamRequest(
   text += `${POD_HEADER}: ${pod}\r\n`;
   if (chunked) text += 'transfer-encoding: chunked\r\n';
   return { text: `${text}\r\n`, probeId, chunked, hasBody: chunked || contentLength };
-}
-
-// The slow path for a Connection header naming other headers: start again and leave those out.
-function rebuildWithout(head: MessageHead, listed: Set<string>, tunnel: boolean): string {
-  const raw = head.rawHeaders;
-  let text = `${head.method} ${head.url} HTTP/1.1\r\n`;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
-    const lower = name.toLowerCase();
-    if (listed.has(lower) || lower === POD_HEADER || lower.startsWith('x-forwarded-')) continue;
-    if (HOP_BY_HOP.has(lower) && !(tunnel && (lower === 'connection' || lower === 'upgrade'))) continue;
-    text += `${name}: ${raw[i + 1]}\r\n`;
-  }
-  return text;
 }
 
 /** How the response body travels to the client. */

@@ -48,8 +48,14 @@ const kUpstream = Symbol('drainwatch.upstreamConnection');
 type UpstreamSocket = Socket & { [kUpstream]?: UpstreamConnection };
 
 // Shared socket handlers that find their connection on the socket: no closures per connection.
-function onUpstreamData(this: UpstreamSocket, chunk: Buffer): void {
-  this[kUpstream]?.data(chunk);
+// Responses are read with `onread` into one buffer shared by every connection to the app: no
+// Buffer and no stream bookkeeping per read. Sharing is safe because llhttp consumes each read
+// synchronously inside the callback and hands out body chunks as copies.
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+
+function onUpstreamRead(this: UpstreamSocket, nread: number, buffer: Uint8Array): boolean {
+  this[kUpstream]?.data((buffer as Buffer).subarray(0, nread));
+  return true;
 }
 function onUpstreamEnd(this: UpstreamSocket): void {
   this[kUpstream]?.ended();
@@ -80,11 +86,15 @@ export class UpstreamConnection implements MessageHandlers {
     private readonly pool: UpstreamPoolInternals,
     upstream: HostPort,
   ) {
-    const socket: UpstreamSocket = tcpConnect({ host: upstream.host, port: upstream.port, noDelay: true });
+    const socket: UpstreamSocket = tcpConnect({
+      host: upstream.host,
+      port: upstream.port,
+      noDelay: true,
+      onread: { buffer: READ_BUFFER, callback: onUpstreamRead },
+    });
     this.socket = socket;
     this.parser = createResponseParser(this);
     socket[kUpstream] = this;
-    socket.on('data', onUpstreamData);
     socket.on('end', onUpstreamEnd);
     socket.on('error', onUpstreamError);
     socket.on('drain', onUpstreamDrain);

@@ -36,20 +36,22 @@ async function main() {
   const nats = await startNatsServer();
   const app = await spawnUntil(process.execPath, [appScript], { PORT: '0' }, /listening (\d+)/);
   const appPort = Number(app.match[1]);
-  const agent = await spawnUntil(
-    process.execPath,
-    [cli, 'agent'],
-    {
-      DRAINWATCH_LISTEN: '127.0.0.1:0',
-      DRAINWATCH_ADMIN: '127.0.0.1:0',
-      DRAINWATCH_UPSTREAM: `127.0.0.1:${appPort}`,
-      NATS_URL: nats.url,
-      POD_NAME: 'bench-agent',
-      // V8 flags for the agent alone (e.g. --max-semi-space-size=1 to trade GC work for RSS).
-      NODE_OPTIONS: process.env.AGENT_NODE_OPTIONS ?? '',
-    },
-    /traffic=127\.0\.0\.1:(\d+) admin=/,
-  );
+  const startAgent = () =>
+    spawnUntil(
+      process.execPath,
+      [cli, 'agent'],
+      {
+        DRAINWATCH_LISTEN: '127.0.0.1:0',
+        DRAINWATCH_ADMIN: '127.0.0.1:0',
+        DRAINWATCH_UPSTREAM: `127.0.0.1:${appPort}`,
+        NATS_URL: nats.url,
+        POD_NAME: 'bench-agent',
+        // V8 flags for the agent alone (e.g. --max-semi-space-size=1 to trade GC work for RSS).
+        NODE_OPTIONS: process.env.AGENT_NODE_OPTIONS ?? '',
+      },
+      /traffic=127\.0\.0\.1:(\d+) admin=/,
+    );
+  const agent = await startAgent();
   const agentPort = Number(agent.match[1]);
   const nginx = await startNginx(appPort);
   const targets = [
@@ -86,12 +88,26 @@ async function main() {
       const xs = runs.agent.map((a, i) => f(a, runs.nginx[i], runs.direct[i]));
       return `${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))}`;
     };
-    const closeKa = await openKeepAlive(agentPort, 1000);
-    const kaRss = rssMb(agent.child.pid);
-    closeKa();
-    const closeWs = await openWebSockets(agentPort, 1000);
-    const wsRss = rssMb(agent.child.pid);
-    closeWs();
+    // Each memory state on its own agent, after the same warm-up load: measured one after the
+    // other, the second would also carry the first's closed connections until a full GC ran.
+    const rssWith = async (open) => {
+      const fresh = await startAgent();
+      try {
+        const port = Number(fresh.match[1]);
+        await maxThroughput(`http://127.0.0.1:${port}/`, { durationS: DURATION_S });
+        const close = await open(port, 1000);
+        const rss = rssMb(fresh.child.pid);
+        close();
+        return rss;
+      } finally {
+        // SIGTERM would make it wait for the app as a classic sidecar does; this one is done.
+        const exited = new Promise((r) => fresh.child.once('exit', r));
+        fresh.child.kill('SIGKILL');
+        await exited;
+      }
+    };
+    const kaRss = await rssWith(openKeepAlive);
+    const wsRss = await rssWith(openWebSockets);
 
     const d = results.direct;
     const a = results.agent;
@@ -122,7 +138,7 @@ async function main() {
       `| agent RSS, 1,000 keep-alive connections | ${fmt(kaRss, 1)} MB | ≤ 80 MB |`,
       `| agent RSS, 1,000 open WebSockets | ${fmt(wsRss, 1)} MB | ≤ 80 MB |`,
       '',
-      `medians of ${ROUNDS} interleaved rounds; max throughput: ${a.tool}, 64 connections, ${DURATION_S} s per target; latency: open-loop ${RATE} req/s for ${DURATION_S} s over 32 keep-alive connections, timed with hrtime; RSS after the load, 1,000 keep-alive connections first, then (those closed) 1,000 WebSockets.`,
+      `medians of ${ROUNDS} interleaved rounds; max throughput: ${a.tool}, 64 connections, ${DURATION_S} s per target; latency: open-loop ${RATE} req/s for ${DURATION_S} s over 32 keep-alive connections, timed with hrtime; RSS: a fresh agent per state, after ${DURATION_S} s of the max-throughput load, then 1,000 keep-alive connections or 1,000 WebSockets held open.`,
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
   } finally {

@@ -485,6 +485,61 @@ describe('agent HTTP/1.1 proxy, at the byte level', () => {
     // Nor is it a malformed request.
     expect(await badRequests()).toBe(bad);
   });
+
+  it('passes a slow client’s backpressure on to the app instead of buffering the response', async () => {
+    // 64 MiB offered by the app; if the agent read on while the client reads nothing, the app would
+    // finish writing it all into the agent's memory.
+    const total = 64 * 1024 * 1024;
+    const piece = Buffer.alloc(64 * 1024, 0x61);
+    let written = 0;
+    let blocked = false;
+    let done = false;
+    app.setHandler((_req, res) => {
+      res.writeHead(200, { 'content-length': total });
+      const pump = (): void => {
+        while (written < total) {
+          written += piece.length;
+          if (!res.write(piece)) {
+            blocked = true;
+            res.once('drain', pump);
+            return;
+          }
+        }
+        res.end();
+        done = true;
+      };
+      pump();
+    });
+    const c = await client();
+    c.socket.pause();
+    await c.write('GET /big HTTP/1.1\r\nHost: t\r\n\r\n');
+    // The kernel buffers on both hops hold a few MiB; the rest must wait in the app.
+    // Settled: no progress over 20 polls in a row. An agent buffering the response settles only at
+    // the end, with everything written.
+    let last = -1;
+    let same = 0;
+    await pollUntil(
+      () => {
+        if (written === last) same += 1;
+        else [last, same] = [written, 0];
+        return same >= 20;
+      },
+      { timeoutMs: 20_000, intervalMs: 25, what: 'the app’s writes to settle' },
+    );
+    expect(blocked).toBe(true);
+    expect(done).toBe(false);
+    expect(written).toBeLessThan(total / 2);
+    // Reading again lets the whole body through, byte count intact.
+    let received = 0;
+    c.socket.removeAllListeners('data');
+    c.socket.on('data', (chunk: Buffer) => {
+      received += chunk.length;
+    });
+    c.socket.resume();
+    await pollUntil(() => done && received > total, { timeoutMs: 30_000, what: 'the whole body' });
+    expect(received - total).toBeGreaterThan(0);
+    expect(received - total).toBeLessThan(2048);
+  });
 });
 
 describe('client keep-alive timeout (createHttpProxy directly)', () => {

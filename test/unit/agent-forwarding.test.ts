@@ -186,6 +186,28 @@ describe('upstreamRequest', () => {
     expect(all(p, 'x-c')).toEqual(['3']);
   });
 
+  it('leaves a Connection-listed x-forwarded-for or probe header out of the chain and the probe id', () => {
+    const r = upstreamRequest(
+      req([
+        'Host',
+        'h',
+        'X-Forwarded-For',
+        '6.6.6.6',
+        'X-Drainwatch-Probe',
+        'spoofed',
+        'Connection',
+        'X-Forwarded-For, x-drainwatch-probe',
+      ]),
+      '1.2.3.4',
+      POD,
+      false,
+    );
+    const p = parse(r.text);
+    expect(all(p, 'x-forwarded-for')).toEqual(['1.2.3.4']);
+    expect(names(p)).not.toContain('x-drainwatch-probe');
+    expect(r.probeId).toBeUndefined();
+  });
+
   it('keeps the forwarded x-forwarded-* and pod headers correct on the Connection slow path', () => {
     const p = parse(
       upstreamRequest(
