@@ -138,7 +138,7 @@ async function main() {
       `| agent RSS, 1,000 keep-alive connections | ${fmt(kaRss, 1)} MB | ≤ 80 MB |`,
       `| agent RSS, 1,000 open WebSockets | ${fmt(wsRss, 1)} MB | ≤ 80 MB |`,
       '',
-      `medians of ${ROUNDS} interleaved rounds; max throughput: ${a.tool}, 64 connections, ${DURATION_S} s per target; latency: open-loop ${RATE} req/s for ${DURATION_S} s over 32 keep-alive connections, timed with hrtime; RSS: a fresh agent per state, after ${DURATION_S} s of the max-throughput load, then 1,000 keep-alive connections or 1,000 WebSockets held open.`,
+      `medians of ${ROUNDS} interleaved rounds; max throughput: ${a.tool}, 64 connections, ${DURATION_S} s per target; latency: open-loop ${RATE} req/s for ${DURATION_S} s (after 1 s at that rate, discarded) over 32 keep-alive connections, timed with hrtime; RSS: a fresh agent per state, after ${DURATION_S} s of the max-throughput load, then 1,000 keep-alive connections or 1,000 WebSockets held open.`,
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
   } finally {
