@@ -3,6 +3,7 @@
 #   nats-server, redis-server  runtime dependencies (every mode, tests included)
 #   prometheus                 promtool checks and the end-to-end dashboard test
 #   nginx                      the agent benchmark's reference proxy
+#   wrk                        the agent benchmark's load generator (C, one thread; autocannon otherwise)
 set -euo pipefail
 
 need=()
@@ -11,6 +12,7 @@ have nats-server  || need+=(nats-server)
 have redis-server || need+=(redis-server)
 have promtool     || need+=(prometheus)
 have nginx        || need+=(nginx)
+have wrk          || need+=(wrk)
 
 if ! have node; then
   echo "setup: Node.js 20.19+ is required (https://nodejs.org or your distribution's nodejs package)." >&2
@@ -23,7 +25,7 @@ if [ "$major" -lt 20 ]; then
 fi
 
 if [ ${#need[@]} -eq 0 ]; then
-  echo "setup: system packages present (nats-server, redis-server, prometheus, nginx)"
+  echo "setup: system packages present (nats-server, redis-server, prometheus, nginx, wrk)"
   exit 0
 fi
 
@@ -37,6 +39,6 @@ if command -v apt-get >/dev/null 2>&1; then
   echo "setup: installed ${need[*]}"
 else
   echo "setup: this is not Debian/Ubuntu; install these yourself and put them on PATH: ${need[*]}" >&2
-  echo "setup: (nats-server from https://nats.io, redis-server from https://redis.io, prometheus/promtool, nginx)" >&2
+  echo "setup: (nats-server from https://nats.io, redis-server from https://redis.io, prometheus/promtool, nginx, wrk)" >&2
   exit 1
 fi
