@@ -138,6 +138,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
     traffic,
     metrics,
     connections,
+    keepAliveTimeoutMs: config.keepAliveTimeoutMs,
     onUpgrade: (request) => {
       try {
         wsProxy.handleUpgrade(request);

@@ -36,6 +36,8 @@ export interface AgentConfig {
   /** Time the app needs after SIGTERM; the adaptive maximum leaves it free. */
   readonly drainBudgetMs: number;
   readonly summaryIntervalMs: number;
+  /** An idle client keep-alive connection is closed after this long. */
+  readonly keepAliveTimeoutMs: number;
   readonly bufferSize: number;
   readonly subjectRoot: string;
   /** When set, the agent polls this pid to see the app exit. */
@@ -57,6 +59,7 @@ export interface AgentFlags {
   readonly prestopMax?: string;
   readonly drainBudget?: string;
   readonly summaryInterval?: string;
+  readonly keepaliveTimeout?: string;
   readonly bufferSize?: string;
   readonly subjectRoot?: string;
   readonly appPid?: string;
@@ -76,6 +79,10 @@ export const AGENT_DEFAULTS = {
   prestopQuietMs: 2000,
   drainBudgetMs: 10_000,
   summaryIntervalMs: 5000,
+  // Node's own keepAliveTimeout. Behind a load balancer that keeps idle connections longer (an AWS
+  // ALB: 60 s) set it above the balancer's, or the balancer may send a request on a connection we
+  // are closing and answer 502.
+  keepAliveTimeoutMs: 5000,
   bufferSize: 10_000,
   subjectRoot: DEFAULT_SUBJECT_ROOT,
   namespace: 'default',
@@ -94,6 +101,7 @@ export const AGENT_SETTINGS = {
   prestopMax: { flag: '--prestop-max', env: 'DRAINWATCH_PRESTOP_MAX' },
   drainBudget: { flag: '--drain-budget', env: 'DRAINWATCH_DRAIN_BUDGET' },
   summaryInterval: { flag: '--summary-interval', env: 'DRAINWATCH_SUMMARY_INTERVAL' },
+  keepaliveTimeout: { flag: '--keepalive-timeout', env: 'DRAINWATCH_KEEPALIVE_TIMEOUT' },
   bufferSize: { flag: '--buffer-size', env: 'DRAINWATCH_BUFFER_SIZE' },
   subjectRoot: { flag: '--subject-root', env: 'DRAINWATCH_SUBJECT_ROOT' },
   appPid: { flag: '--app-pid', env: 'DRAINWATCH_APP_PID' },
@@ -229,6 +237,10 @@ export function loadAgentConfig(flags: AgentFlags = {}, env: Env = process.env):
   const summaryIntervalMs =
     durationSetting('summaryInterval', flags, env) ?? AGENT_DEFAULTS.summaryIntervalMs;
   if (summaryIntervalMs < 100) fail('summaryInterval', 'must be at least 100ms');
+  const keepAliveTimeoutMs =
+    durationSetting('keepaliveTimeout', flags, env) ?? AGENT_DEFAULTS.keepAliveTimeoutMs;
+  // Idle connections are swept once a second.
+  if (keepAliveTimeoutMs < 1000) fail('keepaliveTimeout', 'must be at least 1s');
   const bufferSize = intSetting('bufferSize', flags, env, 1) ?? AGENT_DEFAULTS.bufferSize;
   const subjectRoot = raw('subjectRoot', flags, env) ?? AGENT_DEFAULTS.subjectRoot;
   if (!/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(subjectRoot)) {
@@ -258,6 +270,7 @@ export function loadAgentConfig(flags: AgentFlags = {}, env: Env = process.env):
     prestopMaxMs,
     drainBudgetMs,
     summaryIntervalMs,
+    keepAliveTimeoutMs,
     bufferSize,
     subjectRoot,
     ...(appPid !== undefined ? { appPid } : {}),

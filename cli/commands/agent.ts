@@ -75,6 +75,13 @@ export function createAgentCommand(): Command {
     )
     .addOption(
       opt(
+        '--keepalive-timeout <duration>',
+        `close an idle client connection after this long; set it above a load balancer's idle timeout (default ${d.keepAliveTimeoutMs / 1000}s)`,
+        'DRAINWATCH_KEEPALIVE_TIMEOUT',
+      ),
+    )
+    .addOption(
+      opt(
         '--buffer-size <events>',
         `events kept while NATS is away (default ${d.bufferSize})`,
         'DRAINWATCH_BUFFER_SIZE',

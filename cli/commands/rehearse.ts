@@ -1,12 +1,12 @@
 import { Command, Option } from 'commander';
+import { rehearse } from '../../rehearse/comparison.js';
 import {
-  DEFAULT_WEBSOCKETS,
   REHEARSE_DEFAULTS as D,
+  DEFAULT_WEBSOCKETS,
   REHEARSE_ENV as E,
   type RehearseInput,
   resolveRehearseConfig,
 } from '../../rehearse/config.js';
-import { rehearse } from '../../rehearse/comparison.js';
 import { EXIT } from '../errors.js';
 import { action } from '../run.js';
 

@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { createReportStore, formatReportText } from '../../collector/index.js';
-import { DEFAULT_REDIS_PREFIX, DEFAULT_REDIS_URL, connectRedis } from '../../lib/redis.js';
+import { connectRedis, DEFAULT_REDIS_PREFIX, DEFAULT_REDIS_URL } from '../../lib/redis.js';
 import { EXIT, RuntimeFailure, UsageError } from '../errors.js';
 import { score } from '../parse.js';
 import { action } from '../run.js';

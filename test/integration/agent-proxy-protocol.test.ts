@@ -542,9 +542,32 @@ describe('agent HTTP/1.1 proxy, at the byte level', () => {
   });
 });
 
+describe('client keep-alive timeout', () => {
+  it('follows DRAINWATCH_KEEPALIVE_TIMEOUT: an idle connection closes after it, not before', async () => {
+    const b = await startAgentUnderTest({
+      upstreamPort: app.port,
+      natsUrl: servers.nats.url,
+      env: { DRAINWATCH_KEEPALIVE_TIMEOUT: '1s' },
+    });
+    try {
+      expect(b.config.keepAliveTimeoutMs).toBe(1000);
+      app.setHandler((_req, res) => res.end('ok'));
+      const c = await RawClient.connect(b.trafficPort);
+      clients.push(c);
+      await c.write('GET /ka HTTP/1.1\r\nHost: t\r\n\r\n');
+      expect((await c.response()).status).toBe(200);
+      const idleFrom = performance.now();
+      await pollUntil(() => c.ended, { timeoutMs: 5000, what: 'the agent to close the idle connection' });
+      expect(performance.now() - idleFrom).toBeGreaterThanOrEqual(1000);
+    } finally {
+      await b.agent.stop({ immediate: true });
+    }
+  });
+});
+
 describe('client keep-alive timeout (createHttpProxy directly)', () => {
-  // createAgent does not pass keepAliveTimeoutMs through, so this part runs the proxy on its own
-  // listener, with the same wiring the agent gives it.
+  // The proxy on its own listener, with the wiring the agent gives it, so the test can also close
+  // it the way a stopping agent does.
   let proxy: HttpProxy;
   let listener: NetServer;
   let port: number;

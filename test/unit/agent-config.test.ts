@@ -21,9 +21,22 @@ describe('agent config', () => {
     expect(c.prestopMaxMs).toBe(30_000 - AGENT_DEFAULTS.drainBudgetMs);
     expect(c.bufferSize).toBe(10_000);
     expect(c.summaryIntervalMs).toBe(5000);
+    expect(c.keepAliveTimeoutMs).toBe(5000);
     expect(c.subjectRoot).toBe('drainwatch');
     expect(c.identity).toEqual({ pod: 'web-7d9f8b6c5d-x2x9q', namespace: 'default', workload: 'web' });
     expect(c.otlpEndpoint).toBeUndefined();
+  });
+
+  it('reads the client keep-alive timeout, flag over environment, and refuses less than a second', () => {
+    const env = { POD_NAME: 'p', DRAINWATCH_KEEPALIVE_TIMEOUT: '65s' };
+    expect(loadAgentConfig({}, env).keepAliveTimeoutMs).toBe(65_000);
+    expect(loadAgentConfig({ keepaliveTimeout: '90' }, env).keepAliveTimeoutMs).toBe(90_000);
+    expect(() => loadAgentConfig({}, { POD_NAME: 'p', DRAINWATCH_KEEPALIVE_TIMEOUT: '500ms' })).toThrow(
+      AgentConfigError,
+    );
+    expect(() => loadAgentConfig({}, { POD_NAME: 'p', DRAINWATCH_KEEPALIVE_TIMEOUT: '500ms' })).toThrow(
+      /DRAINWATCH_KEEPALIVE_TIMEOUT \(--keepalive-timeout\)/,
+    );
   });
 
   it('takes a flag over the environment over the default', () => {
