@@ -167,6 +167,26 @@ export interface ClientResponse {
   readonly framing: BodyFraming;
 }
 
+/** The app's response headers the client gets, as head lines, and what framing needs of them. */
+function responseHeaders(
+  raw: readonly string[],
+  listed: Set<string> | undefined,
+): { lines: string; contentLength: boolean; connection: string[] | undefined } {
+  let lines = '';
+  let contentLength = false;
+  let connection: string[] | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const value = raw[i + 1]!;
+    const lower = name.toLowerCase();
+    if (lower === 'content-length') contentLength = true;
+    else if (lower === 'connection') connection = connection === undefined ? [value] : [...connection, value];
+    if (HOP_BY_HOP.has(lower) || lower === POD_HEADER || listed?.has(lower)) continue;
+    lines += `${name}: ${value}\r\n`;
+  }
+  return { lines, contentLength, connection };
+}
+
 /**
  * The response head for the client. `keepAlive` is what the agent decided for the client
  * connection; `http10` clients cannot take chunked bodies.
@@ -179,31 +199,14 @@ export function clientResponse(
   http10: boolean,
 ): ClientResponse {
   const raw = head.rawHeaders;
-  let text = `HTTP/1.1 ${head.status} ${head.statusText}\r\n`;
-  let contentLength = false;
-  let connection: string[] | undefined;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
-    const lower = name.toLowerCase();
-    if (lower === 'content-length') contentLength = true;
-    else if (lower === 'connection')
-      connection = connection === undefined ? [raw[i + 1]!] : [...connection, raw[i + 1]!];
-    if (HOP_BY_HOP.has(lower) || lower === POD_HEADER) continue;
-    text += `${name}: ${raw[i + 1]}\r\n`;
-  }
-  const listed = connection === undefined ? undefined : listedHopByHop(raw, connection);
-  if (listed !== undefined) {
-    text = `HTTP/1.1 ${head.status} ${head.statusText}\r\n`;
-    for (let i = 0; i < raw.length; i += 2) {
-      const lower = raw[i]!.toLowerCase();
-      if (HOP_BY_HOP.has(lower) || lower === POD_HEADER || listed.has(lower)) continue;
-      text += `${raw[i]}: ${raw[i + 1]}\r\n`;
-    }
-  }
-  text += `${POD_HEADER}: ${pod}\r\n`;
+  let kept = responseHeaders(raw, undefined);
+  // A Connection header naming other headers (rare): go again, leaving those out.
+  const listed = kept.connection === undefined ? undefined : listedHopByHop(raw, kept.connection);
+  if (listed !== undefined) kept = responseHeaders(raw, listed);
+  let text = `HTTP/1.1 ${head.status} ${head.statusText}\r\n${kept.lines}${POD_HEADER}: ${pod}\r\n`;
   let framing: BodyFraming;
   if (noBody) framing = BodyFraming.None;
-  else if (contentLength) framing = BodyFraming.Length;
+  else if (kept.contentLength) framing = BodyFraming.Length;
   else if (http10) framing = BodyFraming.Close;
   else {
     framing = BodyFraming.Chunked;

@@ -48,8 +48,6 @@ export interface HttpProxyOptions {
 export interface HttpProxy {
   /** Takes a new client connection from the listener. */
   accept(socket: Socket): void;
-  /** Client connections open now (tunnels handed to the WebSocket proxy are not counted). */
-  readonly clientConnections: number;
   /** From now on every response closes its connection; idle connections close at once. */
   closeIdle(): void;
   /** Cuts every client connection and every connection to the app. */
@@ -58,12 +56,20 @@ export interface HttpProxy {
 
 const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 5000;
 const SWEEP_MS = 1000;
-// A client that never closes after our FIN must not hold its socket forever.
+// A peer that never closes after our FIN must not hold its socket forever.
 const END_LINGER_MS = 5000;
+
+/** Sends our FIN (after `last`), and destroys the socket if the peer never closes its side. */
+export function endSocket(socket: Socket, last?: string): void {
+  if (last === undefined) socket.end();
+  else socket.end(last, 'latin1');
+  setTimeout(() => socket.destroy(), END_LINGER_MS).unref();
+}
+// The last chunk of a chunked body, with no trailers.
+const LAST_CHUNK = '0\r\n\r\n';
 // Below this a response head and its first body chunk leave as one string in one write.
 const COALESCE_MAX = 4096;
 
-const UPSTREAM_TIMEOUT_CODES = new Set(['ETIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT']);
 // RFC 9110 §9.2.2. Only these may be sent again after a stale connection failed: the app may have
 // acted on the first copy, and "a proxy MUST NOT automatically retry non-idempotent requests"
 // (RFC 9112 §9.3.1); a bodyless POST is still a POST.
@@ -72,7 +78,7 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
 function outcomeOfUpstreamError(err: NodeJS.ErrnoException | undefined): RequestOutcome {
   const code = err?.code ?? '';
   if (code === 'ECONNREFUSED') return 'upstream-refused';
-  if (UPSTREAM_TIMEOUT_CODES.has(code)) return 'upstream-timeout';
+  if (code === 'ETIMEDOUT') return 'upstream-timeout';
   return 'upstream-reset';
 }
 
@@ -125,10 +131,6 @@ class Exchange implements UpstreamUser {
     this.keepAlive = keepAlive;
   }
 
-  get done(): boolean {
-    return this.settled;
-  }
-
   /** Sends the head (and any body already read) to the app. */
   start(fresh = false): void {
     const up = this.conn.ctx.pool.acquire(fresh);
@@ -140,7 +142,7 @@ class Exchange implements UpstreamUser {
       for (const chunk of this.pending) this.writeBody(chunk);
       this.pending = undefined;
     }
-    if (this.requestDone && this.chunkedUpload) s.write('0\r\n\r\n', 'latin1');
+    if (this.requestDone && this.chunkedUpload) s.write(LAST_CHUNK, 'latin1');
   }
 
   /** A piece of the client's body, decoded by llhttp. */
@@ -157,7 +159,7 @@ class Exchange implements UpstreamUser {
   requestComplete(): void {
     this.requestDone = true;
     if (this.up !== undefined && this.chunkedUpload && !this.settled)
-      this.up.socket.write('0\r\n\r\n', 'latin1');
+      this.up.socket.write(LAST_CHUNK, 'latin1');
   }
 
   private writeBody(chunk: Buffer): boolean {
@@ -239,7 +241,7 @@ class Exchange implements UpstreamUser {
     const s = this.conn.socket;
     const head = this.headText ?? '';
     this.headText = undefined;
-    if (this.framing === BodyFraming.Chunked) s.write(`${head}0\r\n\r\n`, 'latin1');
+    if (this.framing === BodyFraming.Chunked) s.write(`${head}${LAST_CHUNK}`, 'latin1');
     else if (head !== '') s.write(head, 'latin1');
     this.settle(this.status >= 500 ? 'http-error' : 'ok', this.status);
     const up = this.up!;
@@ -451,8 +453,7 @@ class ClientConnection implements MessageHandlers {
     }
     const status =
       err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
-    this.socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`, 'latin1');
-    this.lingerThenDestroy();
+    endSocket(this.socket, `HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
   }
 
   setUploadBlocked(blocked: boolean): void {
@@ -490,12 +491,7 @@ class ClientConnection implements MessageHandlers {
     // Requests read behind the one that closed the connection are never answered.
     for (const ex of this.queue ?? []) ex.clientGone();
     this.queue = undefined;
-    this.socket.end();
-    this.lingerThenDestroy();
-  }
-
-  private lingerThenDestroy(): void {
-    setTimeout(() => this.socket.destroy(), END_LINGER_MS).unref();
+    endSocket(this.socket);
   }
 
   // A client's FIN ends its requests, as with Node's http server (httpAllowHalfOpen off): HTTP
@@ -563,9 +559,6 @@ export function createHttpProxy(options: HttpProxyOptions): HttpProxy {
       }
       socket.setNoDelay(true);
       ctx.connections.add(new ClientConnection(ctx, socket));
-    },
-    get clientConnections() {
-      return ctx.connections.size;
     },
     closeIdle() {
       ctx.closing = true;

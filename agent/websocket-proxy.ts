@@ -1,7 +1,7 @@
 import { type Socket, connect as tcpConnect } from 'node:net';
 import type { HostPort } from './config.js';
 import { POD_HEADER, upstreamRequest } from './forwarding.js';
-import type { UpgradeRequest } from './http-proxy.js';
+import { endSocket, type UpgradeRequest } from './http-proxy.js';
 import type { RequestRecord, Traffic, WebSocketRecord } from './traffic.js';
 import type { UpstreamConnections } from './upstream-pool.js';
 import { type CloseInfo, createFrameReader, type FrameReader } from './websocket-frames.js';
@@ -25,8 +25,6 @@ export interface WebSocketProxy {
 
 const HEAD_END = Buffer.from('\r\n\r\n');
 const MAX_RESPONSE_HEAD = 64 * 1024;
-// A client that never answers our FIN must not hold the socket forever.
-const END_LINGER_MS = 5000;
 const EMPTY = Buffer.alloc(0);
 
 interface TunnelContext {
@@ -148,10 +146,7 @@ class Tunnel {
 
   appClosed(): void {
     const client = this.client;
-    if (!client.destroyed) {
-      client.end();
-      setTimeout(() => client.destroy(), END_LINGER_MS).unref();
-    }
+    if (!client.destroyed) endSocket(client);
     this.finish();
   }
 
