@@ -17,6 +17,7 @@ import {
 import { createHttpApp } from './http.js';
 import { type Clock, createIngest, type Ingest, type Logger } from './ingest.js';
 import { createCollectorMetrics } from './metrics.js';
+import type { RolloutNote } from './ops.js';
 import { createReportStore, type ReportStore } from './store.js';
 import { createRolloutTracer } from './tracing.js';
 
@@ -90,10 +91,9 @@ export function createCollector(config: CollectorConfig, deps: CollectorDeps = {
     tracer.record(report);
   }
 
-  function onNotes(notes: readonly string[]): void {
-    for (const note of notes) {
-      const [what, id] = [note.slice(0, note.indexOf('|')), note.slice(note.indexOf('|') + 1)];
-      if (what !== 'closed') continue;
+  function onNotes(notes: readonly RolloutNote[]): void {
+    for (const { kind, rolloutId: id } of notes) {
+      if (kind !== 'closed') continue;
       closeChain = closeChain
         .then(() => onClosed(id))
         .catch((err) => log.error(`reporting closed rollout ${id} failed: ${(err as Error).message}`));
@@ -117,7 +117,7 @@ export function createCollector(config: CollectorConfig, deps: CollectorDeps = {
       // Closing for quiet only when caught up: after an outage, the backlog may hold the activity.
       if (pending === 0 && ingest.idle()) {
         const closed = await applier!.sweep(clock.now(), config.rolloutQuietMs);
-        onNotes(closed.map((id) => `closed|${id}`));
+        onNotes(closed.map((rolloutId) => ({ kind: 'closed', rolloutId })));
       }
       // Cheap figures every time; the score gauges come from reports, which cost a full read of a
       // rollout's events: they are set when a rollout closes, and once per workload at start-up

@@ -60,3 +60,12 @@ export class CollectorStateError extends Error {
     this.name = 'CollectorStateError';
   }
 }
+
+/** A Lua script answered something its caller cannot read: the script and its caller disagree. */
+export class ScriptReplyError extends Error {
+  readonly code = 'script-reply';
+  constructor(script: string, detail: string) {
+    super(`${script} script: ${detail}`);
+    this.name = 'ScriptReplyError';
+  }
+}

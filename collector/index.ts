@@ -15,6 +15,7 @@ export {
   NatsUnavailableError,
   RedisUnavailableError,
   RolloutNotFoundError,
+  ScriptReplyError,
 } from './errors.js';
 export { formatReportText } from './format.js';
 export type { Clock, Logger } from './ingest.js';
@@ -34,10 +35,10 @@ export {
 } from './report.js';
 export {
   createReportStore,
-  type DeadLetterEntry,
   type ListOptions,
   type ReportOptions,
   type ReportStore,
   type RolloutSummary,
   type TimelineEntry,
 } from './store.js';
+export type { DeadLetterEntry } from './stored.js';

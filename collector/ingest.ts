@@ -12,9 +12,11 @@ import { ContractError, InvalidSubjectError } from '../contract/errors.js';
 import { parseSubject, type SubjectParts, streamSubjects } from '../contract/subjects.js';
 import { ensureStream } from '../lib/jetstream.js';
 import { delay } from '../lib/wait.js';
-import { type Applier, deadLetterOp, type Entry, eventOps } from './apply.js';
+import type { Applier } from './apply.js';
 import type { CollectorConfig } from './config.js';
+import { deadLetterOp, eventOps } from './event-ops.js';
 import type { CollectorMetrics } from './metrics.js';
+import type { Entry, RolloutNote } from './ops.js';
 
 // The JetStream side: a durable pull consumer with explicit ack. Messages are applied in
 // micro-batches (whatever has arrived, up to fetchBatch) and acked only after the Redis script
@@ -37,8 +39,8 @@ export interface IngestDeps {
   readonly clock: Clock;
   readonly log: Logger;
   readonly onRedisState: (up: boolean) => void;
-  /** Rollout notes from the apply script (`closed|<id>` ...). */
-  readonly onNotes: (notes: readonly string[]) => void;
+  /** Rollout changes the apply script made. */
+  readonly onNotes: (notes: readonly RolloutNote[]) => void;
   /** Observation hook: events applied for the first time, and when. Tests and bench use it. */
   readonly onApplied?: (events: readonly AnyEvent[], appliedAtMs: number) => void;
 }

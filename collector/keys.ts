@@ -1,13 +1,50 @@
-// The Redis key layout, in one place. Keys are relative to the collector's prefix (ioredis
-// `keyPrefix` adds it; the Lua script adds it itself). Names from users are URI-encoded so a `:`
-// or `/` in a namespace or pod name cannot collide with the layout.
+// The Redis key layout, in one place: every key the collector reads or writes is built here, and
+// the Lua scripts receive them as KEYS. Keys are relative to the collector's prefix (ioredis
+// `keyPrefix` adds it to KEYS). Names from users (namespaces, workloads, pods, rollout ids,
+// session ids, event ids) are encoded with encodeKeyPart, so a `:`, `/`, `|` or space in one
+// cannot collide with the layout.
+//
+// The one key Lua must derive itself is a rollout's hash, from an id it reads out of Redis (the
+// open rollout of a workload, the latest one of its index): it gets ROLLOUT_KEY_PREFIX (with the
+// client prefix) and applies collector/lua/encode.lua, the same encoding as encodeKeyPart (a test
+// runs both on the same random strings).
 
-const enc = encodeURIComponent;
+/** Bytes left as they are: encodeURIComponent's unreserved set, so keys written before stay the same. */
+const UNRESERVED = /^[A-Za-z0-9\-_.!~*'()]$/;
+const HEX = '0123456789ABCDEF';
+
+/**
+ * Percent-encodes the UTF-8 bytes of `s`, except `A-Z a-z 0-9 - _ . ! ~ * ' ( )`. Equal to
+ * encodeURIComponent for well-formed strings; a lone surrogate is encoded as the U+FFFD that
+ * Redis receives for it instead of throwing.
+ */
+export function encodeKeyPart(s: string): string {
+  let out = '';
+  for (const byte of Buffer.from(s, 'utf8')) {
+    const c = String.fromCharCode(byte);
+    out += byte < 0x80 && UNRESERVED.test(c) ? c : `%${HEX[byte >> 4]}${HEX[byte & 15]}`;
+  }
+  return out;
+}
+
+/** The inverse of encodeKeyPart. */
+export function decodeKeyPart(s: string): string {
+  return decodeURIComponent(s);
+}
 
 /** `<namespace>/<workload>`, encoded: the identity of a workload in keys and the open-rollout hash. */
 export function workloadKey(namespace: string, workload: string): string {
-  return `${enc(namespace)}/${enc(workload)}`;
+  return `${encodeKeyPart(namespace)}/${encodeKeyPart(workload)}`;
 }
+
+/** The inverse of workloadKey. */
+export function parseWorkloadKey(wk: string): { namespace: string; workload: string } {
+  const at = wk.indexOf('/');
+  return { namespace: decodeKeyPart(wk.slice(0, at)), workload: decodeKeyPart(wk.slice(at + 1)) };
+}
+
+/** Prefix of a rollout's hash: `ro:` then encodeKeyPart(id). */
+export const ROLLOUT_KEY_PREFIX = 'ro:';
 
 export const KEYS = {
   /** SET of workloadKey. */
@@ -17,14 +54,14 @@ export const KEYS = {
   /** HASH workloadKey → id of its open rollout. */
   open: 'open',
   /** HASH of one rollout. */
-  rollout: (id: string) => `ro:${enc(id)}`,
+  rollout: (id: string) => `${ROLLOUT_KEY_PREFIX}${encodeKeyPart(id)}`,
   /** ZSET rolloutId by start, per workload. */
   workloadRollouts: (wk: string) => `w:${wk}:ro`,
-  /** ZSET `<pod>|<instance>` by the time its termination started (preStop or SIGTERM). */
+  /** ZSET terminationMember by the time its termination started (preStop or SIGTERM). */
   terminations: (wk: string) => `w:${wk}:term`,
-  /** ZSET `<pod>|<instance>` by termination start, while the pod has not exited. */
+  /** ZSET terminationMember by termination start, while the pod has not exited. */
   terminating: (wk: string) => `w:${wk}:terminating`,
-  /** SET `<pod>|<instance>` that exited (so a late preStop cannot mark them terminating again). */
+  /** SET terminationMember that exited (so a late preStop cannot mark them terminating again). */
   exited: (wk: string) => `w:${wk}:exited`,
   /** ZSET of probe events (JSON) by event time. */
   probe: (wk: string) => `w:${wk}:probe`,
@@ -33,13 +70,35 @@ export const KEYS = {
   /** HASH probeId → the agent's request record (JSON). */
   agentRequests: (wk: string) => `w:${wk}:agentreq`,
   /** ZSET of a session's logins (JSON) by time, to find who issued it at any moment. */
-  logins: (wk: string, sessionId: string) => `w:${wk}:login:${enc(sessionId)}`,
+  logins: (wk: string, sessionId: string) => `w:${wk}:login:${encodeKeyPart(sessionId)}`,
   /** ZSET of a pod's events (JSON) by event time: its timeline. */
-  timeline: (namespace: string, pod: string) => `pod:${enc(namespace)}/${enc(pod)}:tl`,
+  timeline: (namespace: string, pod: string) => `pod:${encodeKeyPart(namespace)}/${encodeKeyPart(pod)}:tl`,
   /** HASH `<instance>|n` (events seen) and `<instance>|max` (highest seq) for gap detection. */
-  seqs: (namespace: string, pod: string) => `pod:${enc(namespace)}/${enc(pod)}:seq`,
+  seqs: (namespace: string, pod: string) => `pod:${encodeKeyPart(namespace)}/${encodeKeyPart(pod)}:seq`,
   /** String per applied event id (SET NX EX): the idempotency record. */
-  seen: (id: string) => `seen:${id}`,
+  seen: (eventId: string) => `seen:${encodeKeyPart(eventId)}`,
   /** LIST of refused events, newest first, bounded. */
   deadLetters: 'dead',
+} as const;
+
+/** A member of the termination sets: `<pod>|<instance>`. */
+export interface TerminationMember {
+  readonly pod: string;
+  readonly instance: string;
+}
+
+export function terminationMember(t: TerminationMember): string {
+  return `${t.pod}|${t.instance}`;
+}
+
+/** The inverse of terminationMember: the instance never holds a `|`, the pod name might. */
+export function parseTerminationMember(member: string): TerminationMember {
+  const at = member.lastIndexOf('|');
+  return { pod: member.slice(0, at), instance: member.slice(at + 1) };
+}
+
+/** Fields of the per-pod seq hash, per agent instance. */
+export const SEQ_FIELDS = {
+  count: (instance: string) => `${instance}|n`,
+  max: (instance: string) => `${instance}|max`,
 } as const;

@@ -14,7 +14,7 @@ COPY probe ./probe
 COPY cluster ./cluster
 COPY kube ./kube
 COPY cli ./cli
-RUN npx tsc -p tsconfig.json && npm prune --omit=dev
+RUN npm run build && npm prune --omit=dev
 
 # distroless: no shell, no package manager, runs as uid 65532.
 FROM gcr.io/distroless/nodejs20-debian12:nonroot

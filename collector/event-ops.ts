@@ -1,0 +1,136 @@
+import { type AnyEvent, encodeEvent } from '../contract/envelope.js';
+import { KEYS, terminationMember, workloadKey } from './keys.js';
+import type { Op, WorkloadRef } from './ops.js';
+
+// The writes each event makes (pure: the same event always gives the same writes), and the write
+// of a refused one (a dead letter).
+
+export interface OpsOptions {
+  readonly quietMs: number;
+}
+
+function compactTime(ms: number): string {
+  return new Date(ms)
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
+}
+
+/** The optional fields of rollout.started, as the rollout's hash stores them. */
+function rolloutFields(d: Extract<AnyEvent, { kind: 'rollout.started' }>['data']): Record<string, string> {
+  const fields: Record<string, string> = {};
+  if (d.replicas !== undefined) fields.replicas = String(d.replicas);
+  if (d.label !== undefined) fields.label = d.label;
+  if (d.maxSurge !== undefined) fields.maxSurge = String(d.maxSurge);
+  if (d.maxUnavailable !== undefined) fields.maxUnavailable = String(d.maxUnavailable);
+  return fields;
+}
+
+/** Writes of the kinds that belong to a workload's rollout state. */
+function workloadOps(event: AnyEvent, t: number, wire: string, options: OpsOptions): Op[] {
+  const target: WorkloadRef = { namespace: event.namespace, workload: event.workload };
+  const wk = workloadKey(event.namespace, event.workload);
+  const member = terminationMember({ pod: event.pod ?? '', instance: event.instance });
+  const terminating = KEYS.terminating(wk);
+  const exited = KEYS.exited(wk);
+  switch (event.kind) {
+    case 'prestop.started':
+    case 'sigterm': {
+      const implicitId = `${event.workload}-${compactTime(t)}-${event.id.slice(0, 6)}`;
+      return [
+        { type: 'zadd-lt', key: KEYS.terminations(wk), score: t, member },
+        { type: 'termination-start', terminating, exited, atMs: t, member },
+        { type: 'rollout-touch', target, atMs: t, implicitId, quietMs: options.quietMs },
+      ];
+    }
+    case 'app.exited':
+    case 'drain.summary':
+      return [
+        { type: 'termination-end', terminating, exited, member },
+        { type: 'rollout-activity', target, atMs: t },
+      ];
+    case 'prestop.finished':
+    case 'app.stopped-listening':
+    case 'endpoints.propagated':
+      return [{ type: 'rollout-activity', target, atMs: t }];
+    case 'request':
+      return event.data.probeId
+        ? [{ type: 'hset', key: KEYS.agentRequests(wk), field: event.data.probeId, value: wire }]
+        : [];
+    case 'traffic.summary':
+      return [{ type: 'zadd', key: KEYS.traffic(wk), score: t, member: wire }];
+    case 'rollout.started': {
+      const d = event.data;
+      return [
+        {
+          type: 'rollout-start',
+          target,
+          rolloutId: d.rolloutId,
+          atMs: t,
+          trigger: d.trigger,
+          fields: rolloutFields(d),
+        },
+      ];
+    }
+    case 'rollout.finished': {
+      const d = event.data;
+      return [
+        {
+          type: 'rollout-finish',
+          target,
+          rolloutId: d.rolloutId,
+          atMs: t,
+          outcome: d.outcome,
+          podsReplaced: d.podsReplaced,
+        },
+      ];
+    }
+    case 'probe.request':
+    case 'probe.session':
+    case 'probe.websocket':
+    case 'probe.summary': {
+      const ops: Op[] = [{ type: 'zadd', key: KEYS.probe(wk), score: t, member: wire }];
+      if (event.kind === 'probe.session' && event.data.event === 'login') {
+        const login = JSON.stringify({ id: event.id, issuedBy: event.data.issuedBy ?? null });
+        const key = KEYS.logins(wk, event.data.sessionId);
+        ops.push({ type: 'zadd', key, score: Date.parse(event.data.at), member: login });
+      }
+      return ops;
+    }
+    default:
+      return [];
+  }
+}
+
+/**
+ * The writes one valid event makes. Pure: the same event always gives the same writes. `raw` is
+ * the message as received (valid JSON of this event); without it the event is encoded again.
+ */
+export function eventOps(event: AnyEvent, options: OpsOptions, raw?: string): Op[] {
+  const t = Date.parse(event.time);
+  // Stored members are the event's wire JSON: the collector already holds it, and the store reads it back.
+  const wire = raw ?? Buffer.from(encodeEvent(event)).toString('utf8');
+  const ops: Op[] = [];
+  if (event.pod !== null) {
+    const { namespace, pod } = event;
+    ops.push({ type: 'seq', key: KEYS.seqs(namespace, pod), instance: event.instance, seq: event.seq });
+    ops.push({ type: 'zadd', key: KEYS.timeline(namespace, pod), score: t, member: wire });
+  }
+  ops.push(...workloadOps(event, t, wire, options));
+  return ops;
+}
+
+export interface DeadLetter {
+  readonly reason: string;
+  readonly field: string;
+  readonly subject: string;
+  readonly raw: string;
+}
+
+export const DEAD_LETTER_RAW_MAX = 1024;
+
+/** The write of a refused message: pushed on the bounded dead-letter list (at most `max`). */
+export function deadLetterOp(letter: DeadLetter, max: number): Op {
+  const raw = letter.raw.length > DEAD_LETTER_RAW_MAX ? letter.raw.slice(0, DEAD_LETTER_RAW_MAX) : letter.raw;
+  return { type: 'dead-letter', key: KEYS.deadLetters, value: JSON.stringify({ ...letter, raw }), max };
+}

@@ -1,0 +1,87 @@
+import { z } from 'zod';
+import { type AnyEvent, decodeEvent } from '../contract/envelope.js';
+import type { RolloutRecord, StoredPodEvent } from './report.js';
+
+// Typed readers of what the collector stores. Only the collector writes these keys, so a member
+// that does not decode is skipped, not fatal: one bad member must not hide a whole report.
+
+/** Decodes events' wire JSON (timelines, probe and traffic sets) with the contract's schemas. */
+export function decodeEvents(members: readonly string[]): AnyEvent[] {
+  const out: AnyEvent[] = [];
+  for (const m of members) {
+    try {
+      out.push(decodeEvent(m));
+    } catch {
+      // skipped, see above
+    }
+  }
+  return out;
+}
+
+/** An event as a timeline lists it: the kind instead of the CloudEvents type, no envelope. */
+export function podEventOf(e: AnyEvent): StoredPodEvent {
+  return { id: e.id, kind: e.kind, time: e.time, instance: e.instance, seq: e.seq, data: e.data };
+}
+
+/** `[member, score, member, score, ...]` (WITHSCORES) as pairs. */
+export function withScores(reply: readonly string[]): [string, number][] {
+  const out: [string, number][] = [];
+  for (let i = 0; i + 1 < reply.length; i += 2) out.push([reply[i]!, Number(reply[i + 1])]);
+  return out;
+}
+
+function decodeJson<T>(schema: z.ZodType<T>, member: string): T | undefined {
+  try {
+    const parsed = schema.safeParse(JSON.parse(member));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const loginSchema = z.object({ id: z.string(), issuedBy: z.string().nullable() });
+
+export interface Login {
+  readonly atMs: number;
+  readonly issuedBy: string | null;
+}
+
+/** A session's logins (ZRANGE WITHSCORES), oldest first. */
+export function decodeLogins(reply: readonly string[]): Login[] {
+  return withScores(reply)
+    .map(([m, atMs]) => ({ atMs, issuedBy: decodeJson(loginSchema, m)?.issuedBy ?? null }))
+    .sort((a, b) => a.atMs - b.atMs);
+}
+
+const deadLetterSchema = z.object({
+  reason: z.string(),
+  field: z.string(),
+  subject: z.string(),
+  raw: z.string(),
+});
+
+export type DeadLetterEntry = z.infer<typeof deadLetterSchema>;
+
+export function decodeDeadLetters(members: readonly string[]): DeadLetterEntry[] {
+  const out: DeadLetterEntry[] = [];
+  for (const m of members) {
+    const letter = decodeJson(deadLetterSchema, m);
+    if (letter) out.push(letter);
+  }
+  return out;
+}
+
+/** A rollout's hash (HGETALL); undefined when it has no start (absorbed, or never stored). */
+export function decodeRollout(h: Readonly<Record<string, string>>): RolloutRecord | undefined {
+  if (!h.id || h.startedAt === undefined) return undefined;
+  return {
+    id: h.id,
+    namespace: h.namespace ?? '',
+    workload: h.workload ?? '',
+    trigger: h.trigger ?? 'implicit',
+    startedAt: Number(h.startedAt),
+    finishedAt: h.finishedAt === undefined ? null : Number(h.finishedAt),
+    outcome: h.outcome ?? null,
+    podsReplaced: h.podsReplaced === undefined ? null : Number(h.podsReplaced),
+  };
+}
