@@ -1,0 +1,210 @@
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Redis } from 'ioredis';
+import { Registry } from 'prom-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApplier } from '../../collector/apply.js';
+import { eventOps } from '../../collector/event-ops.js';
+import { createHttpApp } from '../../collector/http.js';
+import { createReportStore, type ReportStore, type RolloutReport } from '../../collector/index.js';
+import { decodeKeyPart, encodeKeyPart } from '../../collector/keys.js';
+import { type AnyEvent, createEventSequencer } from '../../contract/index.js';
+import { createRng, type Rng } from '../../lib/random.js';
+import type { RunningServer } from '../../lib/servers.js';
+import { startRedisServer } from '../../lib/servers.js';
+import { CLI_BIN } from '../helpers/collector-process.js';
+import { SAMPLE_DATA } from '../helpers/sample-events.js';
+import { redisClient, testNamespace } from '../helpers/servers.js';
+
+// Names from users reach Redis keys, the apply script, the API and `drainwatch report`. Whatever
+// printable characters they hold, a rollout stored must be found again by all of them. Random but
+// seeded (DRAINWATCH_TEST_SEED to replay a failure): each failure message names its seed and case.
+
+const SEED = Number(process.env.DRAINWATCH_TEST_SEED ?? 20261130);
+const CASES = 40;
+
+// Printable ASCII, the characters that broke keys before, and non-ASCII up to astral planes.
+const TRICKY = ['/', '|', ' ', '%', ':', '%2F', '%25', '.', '*', '"', '\\', '+', '?', '#', '&', '='];
+const UNICODE = ['é', 'ß', '中', 'Ж', '😀', '\u0301', '\u00a0', '\u2028', 'ﬁ', '🏳️‍🌈'];
+
+function pick<T>(rng: Rng, xs: readonly T[]): T {
+  return xs[Math.floor(rng() * xs.length)]!;
+}
+
+function randomName(rng: Rng, maxLength = 24): string {
+  const length = 1 + Math.floor(rng() * maxLength);
+  let s = '';
+  while (s.length < length) {
+    const r = rng();
+    if (r < 0.5) s += String.fromCharCode(0x20 + Math.floor(rng() * 95));
+    else if (r < 0.8) s += pick(rng, TRICKY);
+    else s += pick(rng, UNICODE);
+  }
+  // `.` and `..` are dot segments to every URL parser, so no path can name them: not storage's concern.
+  return /^\.{1,2}$/.test(s) ? `${s}x` : s;
+}
+
+/** A rollout with two pods: the second pod's preStop comes after the first one's exit. */
+function rolloutEvents(ids: Names, t0: number): AnyEvent[] {
+  const seq = (pod: string | null) =>
+    createEventSequencer({ namespace: ids.namespace, workload: ids.workload, pod });
+  const adapter = seq(null);
+  const [a, b] = [seq(ids.pods[0]), seq(ids.pods[1])];
+  const at = (ms: number) => new Date(t0 + ms);
+  return [
+    adapter.next('rollout.started', { rolloutId: ids.rolloutId, trigger: 'cli' }, at(0)),
+    a.next('prestop.started', SAMPLE_DATA['prestop.started'], at(100)),
+    a.next('app.exited', SAMPLE_DATA['app.exited'], at(200)),
+    b.next('prestop.started', SAMPLE_DATA['prestop.started'], at(300)),
+    b.next('app.exited', SAMPLE_DATA['app.exited'], at(400)),
+    adapter.next(
+      'rollout.finished',
+      { rolloutId: ids.rolloutId, outcome: 'complete', podsReplaced: 2 },
+      at(500),
+    ),
+  ];
+}
+
+interface Names {
+  readonly namespace: string;
+  readonly workload: string;
+  readonly pods: readonly [string, string];
+  readonly rolloutId: string;
+}
+
+function randomNames(rng: Rng): Names {
+  const pod = randomName(rng);
+  let other = randomName(rng);
+  while (other === pod) other = randomName(rng);
+  return {
+    namespace: randomName(rng),
+    workload: randomName(rng),
+    pods: [pod, other],
+    rolloutId: randomName(rng, 40),
+  };
+}
+
+describe('collector keys: any printable name round-trips through apply, the API and report', () => {
+  let server: RunningServer;
+  let redis: Redis;
+  let store: ReportStore;
+  let http: Server;
+  let base: string;
+  const prefix = testNamespace().redisPrefix;
+
+  beforeAll(async () => {
+    server = await startRedisServer();
+    redis = await redisClient(server, prefix);
+    store = createReportStore(redis);
+    const app = createHttpApp({
+      store,
+      registry: new Registry(),
+      ready: () => ({ ready: true, redis: true, nats: true }),
+      apiToken: undefined,
+      gate: 0.99,
+    });
+    http = await new Promise<Server>((resolve) => {
+      const s = app.listen(0, '127.0.0.1', () => resolve(s));
+    });
+    base = `http://127.0.0.1:${(http.address() as AddressInfo).port}/api`;
+  });
+  afterAll(async () => {
+    await new Promise((resolve) => http?.close(resolve));
+    redis?.disconnect();
+    await server?.stop();
+  });
+
+  it('lua/encode.lua encodes exactly as encodeKeyPart, and decodeKeyPart inverts it', async () => {
+    const rng = createRng(SEED);
+    const lua = `${readFileSync(new URL('../../collector/lua/encode.lua', import.meta.url), 'utf8')}
+return encode_key_part(ARGV[1])`;
+    // Lone surrogates too: both sides see the U+FFFD that Redis receives for them.
+    const samples = [
+      '',
+      "plain-Name_1.~*()!'",
+      '\ud800',
+      'a\udc00b',
+      ...Array.from({ length: 300 }, () => randomName(rng, 60)),
+    ];
+    for (const s of samples) {
+      expect(await redis.eval(lua, 0, s), `seed ${SEED}: ${JSON.stringify(s)}`).toBe(encodeKeyPart(s));
+      if (Buffer.from(s).toString() === s) expect(decodeKeyPart(encodeKeyPart(s))).toBe(s);
+    }
+    expect(encodeKeyPart('a/b|c d%:é')).toBe(encodeURIComponent('a/b|c d%:é'));
+  });
+
+  const expectFound = (report: RolloutReport | undefined, names: Names, where: string) => {
+    expect(report, where).toBeDefined();
+    expect(report, where).toMatchObject({
+      rolloutId: names.rolloutId,
+      namespace: names.namespace,
+      workload: names.workload,
+      trigger: 'cli',
+      outcome: 'complete',
+      podsReplaced: 2,
+    });
+    expect(
+      report!.terminations.map((t) => t.pod),
+      where,
+    ).toEqual(names.pods);
+  };
+
+  it('stores random rollouts that the store and the HTTP API both find again', async () => {
+    const rng = createRng(SEED + 1);
+    const applier = createApplier(redis, { retentionSeconds: 3600 });
+    const t0 = Date.parse('2026-11-30T12:00:00Z');
+    for (let i = 0; i < CASES; i++) {
+      const names = randomNames(rng);
+      const where = `seed ${SEED}, case ${i}: ${JSON.stringify(names)}`;
+      const events = rolloutEvents(names, t0 + i * 10_000);
+      await applier.apply(events.map((e) => ({ id: e.id, ops: eventOps(e, { quietMs: 60_000 }) })));
+
+      // One rollout for the workload: the later preStop joined it instead of opening an implicit one.
+      const listed = await store.listRollouts({ namespace: names.namespace, workload: names.workload });
+      expect(
+        listed.map((r) => r.rolloutId),
+        where,
+      ).toEqual([names.rolloutId]);
+      expectFound(await store.getReport(names.rolloutId), names, where);
+      const status = (await store.workloadStatus()).find(
+        (s) => s.namespace === names.namespace && s.workload === names.workload,
+      );
+      expect(status, where).toMatchObject({ openRolloutId: null, terminating: 0 });
+
+      const query = new URLSearchParams({ namespace: names.namespace, workload: names.workload });
+      const list = (await (await fetch(`${base}/rollouts?${query}`)).json()) as {
+        rollouts: { rolloutId: string }[];
+      };
+      expect(
+        list.rollouts.map((r) => r.rolloutId),
+        where,
+      ).toEqual([names.rolloutId]);
+      const res = await fetch(`${base}/rollouts/${encodeURIComponent(names.rolloutId)}`);
+      expect(res.status, where).toBe(200);
+      expectFound((await res.json()) as RolloutReport, names, where);
+    }
+    const all = await store.listRollouts({ limit: 1000 });
+    expect(all).toHaveLength(CASES);
+  });
+
+  it('`drainwatch report <id>` prints a rollout whose id holds / | space % and unicode', async () => {
+    const names: Names = {
+      namespace: 'ns with/slash',
+      workload: 'web|1 %2F',
+      pods: ['pod:a/1', 'pod b|2'],
+      rolloutId: 'release 2026/11 | 50%: é😀',
+    };
+    const applier = createApplier(redis, { retentionSeconds: 3600 });
+    const events = rolloutEvents(names, Date.parse('2026-11-30T15:00:00Z'));
+    await applier.apply(events.map((e) => ({ id: e.id, ops: eventOps(e, { quietMs: 60_000 }) })));
+    const run = spawnSync(process.execPath, [CLI_BIN, 'report', names.rolloutId, '--json'], {
+      encoding: 'utf8',
+      timeout: 30_000,
+      env: { ...process.env, REDIS_URL: server.url, DRAINWATCH_REDIS_PREFIX: prefix },
+    });
+    expect(run.status, run.stderr).toBe(0);
+    expectFound(JSON.parse(run.stdout) as RolloutReport, names, 'drainwatch report');
+  });
+});
