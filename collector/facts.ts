@@ -8,7 +8,7 @@ import type {
   StoredPodEvent,
   StoredProbeEvent,
   StoredTraffic,
-} from './report.js';
+} from './report-types.js';
 import { decodeEvents, decodeLogins, type Login, podEventOf, withScores } from './stored.js';
 
 // Reads the stored facts of one rollout window (ReportFacts) out of Redis: the terminations and

@@ -1,4 +1,4 @@
-import type { Distribution, RolloutReport } from './report.js';
+import type { Distribution, RolloutReport } from './report-types.js';
 
 // The terminal form of a report: aligned label/value rows, one section per topic, no colour codes
 // (CI logs keep them as garbage).

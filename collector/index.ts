@@ -19,20 +19,19 @@ export {
 } from './errors.js';
 export { formatReportText } from './format.js';
 export type { Clock, Logger } from './ingest.js';
+export { computeReport, gateVerdict } from './report.js';
 export {
   CLEAN_CLOSE_CODES,
-  computeReport,
   type Distribution,
   type FailurePhase,
   type FailureRecord,
   type GateVerdict,
-  gateVerdict,
   MAX_FAILURES_LISTED,
   type PodTermination,
   type ReportFacts,
   type RolloutOutcome,
   type RolloutReport,
-} from './report.js';
+} from './report-types.js';
 export {
   createReportStore,
   type ListOptions,

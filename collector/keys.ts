@@ -101,4 +101,6 @@ export function parseTerminationMember(member: string): TerminationMember {
 export const SEQ_FIELDS = {
   count: (instance: string) => `${instance}|n`,
   max: (instance: string) => `${instance}|max`,
+  /** The instance whose count field this is; undefined for another field. */
+  instanceOfCount: (field: string) => (field.endsWith('|n') ? field.slice(0, -2) : undefined),
 } as const;

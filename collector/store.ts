@@ -1,7 +1,8 @@
 import type { Redis } from 'ioredis';
 import { readFacts } from './facts.js';
 import { KEYS, parseWorkloadKey, workloadKey } from './keys.js';
-import { computeReport, type RolloutRecord, type RolloutReport, type StoredPodEvent } from './report.js';
+import { computeReport } from './report.js';
+import type { RolloutRecord, RolloutReport, StoredPodEvent } from './report-types.js';
 import {
   type DeadLetterEntry,
   decodeDeadLetters,

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { type AnyEvent, decodeEvent } from '../contract/envelope.js';
-import type { RolloutRecord, StoredPodEvent } from './report.js';
+import type { RolloutRecord, StoredPodEvent } from './report-types.js';
 
 // Typed readers of what the collector stores. Only the collector writes these keys, so a member
 // that does not decode is skipped, not fatal: one bad member must not hide a whole report.

@@ -1,7 +1,7 @@
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resources, tracing } from '@opentelemetry/sdk-node';
-import type { RolloutReport } from './report.js';
+import type { RolloutReport } from './report-types.js';
 
 // One trace per rollout, one child span per pod termination, emitted when the rollout closes (the
 // times come from the events, so the trace shows the rollout as it happened). A private tracer

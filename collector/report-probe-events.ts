@@ -1,0 +1,51 @@
+import { dataOf } from './report-data.js';
+import { type SessionTally, sessionCause } from './report-sessions.js';
+import type { ReportFacts } from './report-types.js';
+
+// What probes report besides requests: sessions lost, WebSockets dropped, messages lost, and
+// their own run summaries (routing skew, stickiness).
+
+export interface ProbeEventTally {
+  /** Probe WebSockets that ended with 1006 (no close frame). */
+  readonly websocketsDropped: number;
+  /** message-lost events, else (when the probe sent none) the sum of its summaries' counts. */
+  readonly messagesLost: number;
+  /** The highest skew a probe summary reported; null when none did. */
+  readonly summarySkew: number | null;
+  readonly sticky: boolean;
+}
+
+/** Tallies probe sessions, WebSockets and summaries; notes sessions seen and lost. */
+export function tallyProbeEvents(facts: ReportFacts, sessions: SessionTally): ProbeEventTally {
+  let websocketsDropped = 0;
+  let lostEvents = 0;
+  let lostInSummaries = 0;
+  let summarySkew: number | null = null;
+  let sticky = false;
+  for (const p of facts.probes) {
+    const session = dataOf(p, 'probe.session');
+    const ws = dataOf(p, 'probe.websocket');
+    const summary = dataOf(p, 'probe.summary');
+    if (session) {
+      sessions.see(session.sessionId);
+      if (session.event === 'lost') {
+        const t = Date.parse(session.at);
+        sessions.lose(session.sessionId, t, sessionCause(facts, session.sessionId, t, session.issuedBy));
+      }
+    } else if (ws) {
+      sessions.see(ws.sessionId);
+      if (ws.event === 'closed' && ws.code === 1006) websocketsDropped += 1;
+      if (ws.event === 'message-lost') lostEvents += 1;
+    } else if (summary) {
+      lostInSummaries += summary.messagesLost;
+      if (summary.skewRatio !== null) summarySkew = Math.max(summarySkew ?? 0, summary.skewRatio);
+      sticky ||= summary.sticky;
+    }
+  }
+  return {
+    websocketsDropped,
+    messagesLost: lostEvents > 0 ? lostEvents : lostInSummaries,
+    summarySkew,
+    sticky,
+  };
+}

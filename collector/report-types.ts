@@ -1,0 +1,187 @@
+import type { Cause, EventData, Phase, ProbeError } from '../contract/events.js';
+
+// The shapes of the report of one rollout (DESIGN §5), and of the stored facts it is computed from.
+
+export type RolloutOutcome = 'open' | 'complete' | 'failed' | 'aborted' | 'timeout';
+export type FailurePhase = Phase | 'unknown';
+
+export const PROBE_ERROR_KINDS = [
+  '5xx',
+  'reset',
+  'refused',
+  'timeout',
+  'unauthorized',
+  'identity-mismatch',
+  'other',
+] as const satisfies readonly ProbeError[];
+
+/** Close codes that end a WebSocket cleanly during a drain (DESIGN §4). */
+export const CLEAN_CLOSE_CODES: ReadonlySet<string> = new Set(['1000', '1001', '1012']);
+
+export interface Distribution {
+  readonly samples: number;
+  readonly p50Ms: number | null;
+  readonly maxMs: number | null;
+}
+
+export interface PodTermination {
+  readonly pod: string;
+  readonly instance: string;
+  readonly clean: boolean;
+  /** Why it is not clean: failed-requests, in-flight-cut, websocket-close, killed-at-grace, exit-not-seen. */
+  readonly uncleanReasons: readonly string[];
+  readonly startedAt: string;
+  readonly prestopMs: number | null;
+  readonly prestopReason: string | null;
+  readonly sigtermAt: string | null;
+  readonly stoppedListeningAt: string | null;
+  readonly exitedAt: string | null;
+  readonly drainMs: number | null;
+  readonly exitCode: number | null;
+  readonly killedAtGrace: boolean;
+  readonly inFlightAtSigterm: number;
+  readonly inFlightCut: number;
+  readonly lateArrivals: number;
+  readonly websocketCloses: Readonly<Record<string, number>>;
+  readonly failedProbeRequests: number;
+  readonly endpointPropagationMs: number | null;
+  readonly evidenceIncomplete: boolean;
+}
+
+export interface FailureRecord {
+  readonly probeId: string;
+  readonly sessionId: string;
+  readonly kind: string;
+  readonly route: string;
+  readonly time: string;
+  readonly error: string;
+  readonly status: number | null;
+  readonly pod: string | null;
+  readonly phase: FailurePhase;
+  readonly cause: Cause;
+}
+
+export interface GateVerdict {
+  readonly score: 'sessionPersistence';
+  readonly threshold: number;
+  readonly value: number | null;
+  readonly passed: boolean;
+}
+
+export interface RolloutReport {
+  readonly rolloutId: string;
+  readonly namespace: string;
+  readonly workload: string;
+  /** rehearse, verify, kubernetes, cli, or implicit (opened by the first preStop). */
+  readonly trigger: string;
+  readonly outcome: RolloutOutcome;
+  readonly startedAt: string;
+  readonly finishedAt: string | null;
+  readonly durationSeconds: number | null;
+  readonly podsReplaced: number;
+  readonly scores: {
+    readonly sessionPersistence: number | null;
+    readonly requestSuccess: number | null;
+    readonly cleanTerminations: number | null;
+  };
+  readonly sessions: {
+    readonly active: number;
+    readonly lost: number;
+    readonly lostByCause: Readonly<Record<Cause, number>>;
+  };
+  readonly probeRequests: {
+    readonly total: number;
+    readonly ok: number;
+    readonly failed: number;
+    readonly retriedOk: number;
+  };
+  /** Failed probe requests plus probe WebSockets dropped without a close frame, by cause. */
+  readonly failedByCause: Readonly<Record<Cause, number>>;
+  /** Failed probe requests by the pod phase at arrival (unknown when no pod saw it). */
+  readonly failedByPhase: Readonly<Record<FailurePhase, number>>;
+  /** Errors seen by probe clients (5xx, resets, ...). */
+  readonly clientErrors: Readonly<Record<ProbeError, number>>;
+  readonly inFlightAtSigterm: number;
+  readonly inFlightCut: number;
+  readonly lateArrivals: number;
+  /** Non-probe traffic the agents saw fail during the window, by phase (from traffic summaries). */
+  readonly agentFailedRequests: Readonly<Record<Phase, number>>;
+  readonly agentEventsDropped: number;
+  readonly endpointPropagation: Distribution;
+  readonly prestop: Distribution & { readonly byReason: Readonly<Record<string, number>> };
+  readonly drain: Distribution;
+  /** Agent-side WebSocket closes during terminations by code; "none" = no close frame. */
+  readonly websocketCloses: Readonly<Record<string, number>>;
+  /** Probe WebSockets that ended with 1006 (no close frame). */
+  readonly websocketsDropped: number;
+  readonly messagesLost: number;
+  /** Probe requests of the busiest pod ÷ the quietest; null with fewer than two pods. */
+  readonly trafficSkew: number | null;
+  readonly stickyRouting: boolean;
+  readonly terminations: readonly PodTermination[];
+  /** Every failed probe request with its cause, oldest first (at most MAX_FAILURES_LISTED). */
+  readonly failures: readonly FailureRecord[];
+  readonly failuresTruncated: boolean;
+  /** Pods whose event seq had a gap: their part of this report may be incomplete. */
+  readonly evidenceIncomplete: readonly string[];
+  readonly gate?: GateVerdict;
+}
+
+export const MAX_FAILURES_LISTED = 500;
+
+// ---- stored facts, as the store reads them ----
+
+export interface RolloutRecord {
+  readonly id: string;
+  readonly namespace: string;
+  readonly workload: string;
+  readonly trigger: string;
+  readonly startedAt: number;
+  readonly finishedAt: number | null;
+  readonly outcome: string | null;
+  readonly podsReplaced: number | null;
+}
+
+export interface StoredPodEvent {
+  readonly id: string;
+  readonly kind: string;
+  readonly time: string;
+  readonly instance: string;
+  readonly seq: number;
+  readonly data: unknown;
+}
+
+export interface StoredProbeEvent {
+  readonly id: string;
+  readonly kind: string;
+  readonly time: string;
+  readonly data: unknown;
+}
+
+export type AgentRequestRecord = EventData<'request'> & {
+  readonly pod: string;
+  readonly instance: string;
+  readonly time: string;
+};
+
+export interface StoredTraffic {
+  readonly pod: string;
+  readonly time: string;
+  readonly data: EventData<'traffic.summary'>;
+}
+
+export interface ReportFacts {
+  readonly rollout: RolloutRecord;
+  /** Terminations that started in the window: pod, agent instance, start (ms). */
+  readonly terminations: readonly { pod: string; instance: string; startMs: number }[];
+  /** Earliest termination start (ms) of every pod of the workload, for "was the issuer gone?". */
+  readonly terminationStartByPod: ReadonlyMap<string, number>;
+  readonly timelines: ReadonlyMap<string, readonly StoredPodEvent[]>;
+  /** Per pod: `<instance>|n` and `<instance>|max`. */
+  readonly seqs: ReadonlyMap<string, Readonly<Record<string, string>>>;
+  readonly probes: readonly StoredProbeEvent[];
+  readonly agentRequests: ReadonlyMap<string, AgentRequestRecord>;
+  /** Per session: its logins, oldest first (ms, issuing pod). */
+  readonly logins: ReadonlyMap<string, readonly { atMs: number; issuedBy: string | null }[]>;
+  readonly traffic: readonly StoredTraffic[];
+}
