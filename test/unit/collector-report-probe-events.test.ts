@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { tallyProbeEvents } from '../../collector/report-probe-events.js';
+import { createSessionTally } from '../../collector/report-sessions.js';
+import { at, emptyFacts, ms, probeEvent } from '../helpers/report-facts.js';
+
+describe('report probe events: sessions, WebSockets and probe summaries', () => {
+  it('counts dropped WebSockets and lost messages, and notes sessions seen and lost', () => {
+    const facts = emptyFacts({
+      terminationStartByPod: new Map([['web-old', ms(5)]]),
+      probes: [
+        probeEvent('probe.session', 1, { sessionId: 's1', event: 'login', at: at(1) }),
+        probeEvent('probe.session', 10, { sessionId: 's1', event: 'lost', issuedBy: 'web-old', at: at(10) }),
+        probeEvent('probe.websocket', 11, { sessionId: 's2', event: 'closed', code: 1006 }),
+        probeEvent('probe.websocket', 11, { sessionId: 's2', event: 'closed', code: 1001 }),
+        probeEvent('probe.websocket', 12, { sessionId: 's3', event: 'message-lost' }),
+        probeEvent('probe.summary', 60, { messagesLost: 7, skewRatio: 1.5, sticky: false }),
+        probeEvent('probe.summary', 60, { messagesLost: 1, skewRatio: 1.2, sticky: true }),
+        // Requests are another tally's: neither seen nor lost here.
+        probeEvent('probe.request', 3, { sessionId: 's4' }),
+      ],
+    });
+    const sessions = createSessionTally();
+    expect(tallyProbeEvents(facts, sessions)).toEqual({
+      websocketsDropped: 1,
+      messagesLost: 1,
+      summarySkew: 1.5,
+      sticky: true,
+    });
+    expect([...sessions.active]).toEqual(['s1', 's2', 's3']);
+    expect([...sessions.losses]).toEqual([['s1', { atMs: ms(10), cause: 'session-in-memory' }]]);
+  });
+
+  it('without message-lost events, the probes’ summaries say how many were lost; no summary, no skew', () => {
+    const withSummary = emptyFacts({ probes: [probeEvent('probe.summary', 60, { messagesLost: 4 })] });
+    expect(tallyProbeEvents(withSummary, createSessionTally()).messagesLost).toBe(4);
+    expect(tallyProbeEvents(emptyFacts(), createSessionTally())).toEqual({
+      websocketsDropped: 0,
+      messagesLost: 0,
+      summarySkew: null,
+      sticky: false,
+    });
+  });
+});
