@@ -142,6 +142,10 @@ export interface RolloutRecord {
   readonly podsReplaced: number | null;
 }
 
+/**
+ * An event as stored, by kind (not CloudEvents type). Facts are plain data, from Redis or built by
+ * a test: the report reads `data` through the contract's schema of `kind` (report-data.ts dataOf).
+ */
 export interface StoredPodEvent {
   readonly id: string;
   readonly kind: string;
