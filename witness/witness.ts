@@ -119,153 +119,160 @@ interface Followed {
 }
 
 export function createWitness(deps: WitnessDeps): Witness {
+  return { run: (plan) => witnessRollout(deps, plan) };
+}
+
+async function baselineOf(
+  deps: WitnessDeps,
+  plan: WitnessPlan,
+  probe: ProbeRun,
+  config: ProbeConfig,
+): Promise<ProbeSnapshot> {
+  await probe.start();
+  deps.log?.(`baseline: ${config.sessions} sessions against ${config.target} for ${plan.baselineMs} ms`);
+  // Every session logs in before the rollout: sessions that never existed cannot be lost.
+  if (plan.awaitSessions)
+    await pollUntil(() => probe.snapshot().sessionsStarted >= config.sessions, {
+      timeoutMs: 60_000 + config.sessions * 10,
+      intervalMs: 100,
+      what: `${config.sessions} probe sessions to log in`,
+    });
+  await delay(plan.baselineMs, deps.signal);
+  const baseline = probe.snapshot();
+  plan.checkBaseline?.(baseline);
+  return baseline;
+}
+
+function follow(deps: WitnessDeps, evidence: Evidence, followed: Followed): () => void {
+  return deps.adapter.watch((e: ClusterEvent) => {
+    evidence.observe(e);
+    if (followed.rolling && e.type === 'pod-deleted') followed.podsReplaced++;
+    if (followed.rolling && e.type === 'endpoints-terminating')
+      followed.propagationMaxMs = Math.max(followed.propagationMaxMs ?? 0, e.propagationMs);
+    if (e.type === 'pod-terminating') deps.log?.(`pod ${e.pod.name} terminating`);
+    else if (e.type === 'rollout-progress')
+      deps.log?.(`rollout: ${e.updated}/${e.desired} updated, ${e.ready} ready`);
+  });
+}
+
+async function rollOut(
+  deps: WitnessDeps,
+  plan: WitnessPlan,
+  rolloutId: string,
+  replicas: number,
+  evidence: Evidence,
+  followed: Followed,
+): Promise<RolloutResult> {
+  evidence.control('rollout.started', {
+    rolloutId,
+    trigger: plan.trigger,
+    replicas,
+    ...plan.rolloutDetails,
+  });
+  deps.log?.(`rollout ${rolloutId}: restarting ${plan.subject}`);
+  followed.rolling = true;
+  const result = await deps.adapter.rolloutRestart(plan.workload, {
+    rolloutId,
+    timeoutMs: plan.rolloutTimeoutMs,
+    ...(deps.signal ? { signal: deps.signal } : {}),
+  });
+  followed.rolling = false;
+  deps.log?.(`rollout ${result.outcome}: ${result.podsReplaced} pod(s) replaced; tail ${plan.tailMs} ms`);
+  if (result.outcome !== 'aborted' || !plan.reportAborted) await delay(plan.tailMs, deps.signal);
+  return result;
+}
+
+async function reportOf(deps: WitnessDeps, plan: WitnessPlan, rolloutId: string): Promise<RolloutReport> {
+  await deps.reports.settle?.(plan.reportTimeoutMs);
+  return pollUntil(() => deps.reports.closedReport(rolloutId), {
+    timeoutMs: plan.reportTimeoutMs,
+    intervalMs: REPORT_POLL_MS,
+    what: `the collector's report of ${rolloutId}`,
+    fatal: () => false,
+  }).catch((err: Error) => {
+    throw new VerifyReportMissingError(err.message);
+  });
+}
+
+/** Reports the probe's figures and the pods replaced so far to deps.progress. */
+function progressOf(deps: WitnessDeps, probe: ProbeRun, followed: Followed, startedMs: number): () => void {
   const now = deps.now ?? Date.now;
-  const log = deps.log;
-
-  async function baselineOf(plan: WitnessPlan, probe: ProbeRun, config: ProbeConfig): Promise<ProbeSnapshot> {
-    await probe.start();
-    log?.(`baseline: ${config.sessions} sessions against ${config.target} for ${plan.baselineMs} ms`);
-    // Every session logs in before the rollout: sessions that never existed cannot be lost.
-    if (plan.awaitSessions)
-      await pollUntil(() => probe.snapshot().sessionsStarted >= config.sessions, {
-        timeoutMs: 60_000 + config.sessions * 10,
-        intervalMs: 100,
-        what: `${config.sessions} probe sessions to log in`,
-      });
-    await delay(plan.baselineMs, deps.signal);
-    const baseline = probe.snapshot();
-    plan.checkBaseline?.(baseline);
-    return baseline;
-  }
-
-  function follow(evidence: Evidence, followed: Followed): () => void {
-    return deps.adapter.watch((e: ClusterEvent) => {
-      evidence.observe(e);
-      if (followed.rolling && e.type === 'pod-deleted') followed.podsReplaced++;
-      if (followed.rolling && e.type === 'endpoints-terminating')
-        followed.propagationMaxMs = Math.max(followed.propagationMaxMs ?? 0, e.propagationMs);
-      if (e.type === 'pod-terminating') log?.(`pod ${e.pod.name} terminating`);
-      else if (e.type === 'rollout-progress')
-        log?.(`rollout: ${e.updated}/${e.desired} updated, ${e.ready} ready`);
+  return () => {
+    const s = probe.snapshot();
+    deps.progress?.update({
+      podsReplaced: followed.podsReplaced,
+      sessionsOk: s.sessionsOk,
+      sessionsLost: s.sessionsLost,
+      requests: s.requests,
+      errors: s.failed,
+      elapsedMs: now() - startedMs,
     });
-  }
+  };
+}
 
-  async function rollOut(
-    plan: WitnessPlan,
-    rolloutId: string,
-    replicas: number,
-    evidence: Evidence,
-    followed: Followed,
-  ): Promise<RolloutResult> {
-    evidence.control('rollout.started', {
-      rolloutId,
-      trigger: plan.trigger,
-      replicas,
-      ...plan.rolloutDetails,
-    });
-    log?.(`rollout ${rolloutId}: restarting ${plan.subject}`);
-    followed.rolling = true;
-    const result = await deps.adapter.rolloutRestart(plan.workload, {
-      rolloutId,
-      timeoutMs: plan.rolloutTimeoutMs,
-      ...(deps.signal ? { signal: deps.signal } : {}),
-    });
-    followed.rolling = false;
-    log?.(`rollout ${result.outcome}: ${result.podsReplaced} pod(s) replaced; tail ${plan.tailMs} ms`);
-    if (result.outcome !== 'aborted' || !plan.reportAborted) await delay(plan.tailMs, deps.signal);
-    return result;
-  }
-
-  async function reportOf(plan: WitnessPlan, rolloutId: string): Promise<RolloutReport> {
-    await deps.reports.settle?.(plan.reportTimeoutMs);
-    return pollUntil(() => deps.reports.closedReport(rolloutId), {
-      timeoutMs: plan.reportTimeoutMs,
-      intervalMs: REPORT_POLL_MS,
-      what: `the collector's report of ${rolloutId}`,
-      fatal: () => false,
-    }).catch((err: Error) => {
-      throw new VerifyReportMissingError(err.message);
-    });
-  }
-
-  async function run(plan: WitnessPlan): Promise<WitnessResult> {
-    const started = now();
-    const { workload } = plan;
-    await deps.adapter.start();
-    const pods = await deps.adapter.pods(workload);
-    if (pods.length === 0) throw new VerifyNoPodsError(`${plan.subject} has no pods to restart`);
-    const config: ProbeConfig = {
-      ...plan.probe(),
-      namespace: workload.namespace,
-      workload: workload.name,
-      subjectRoot: plan.subjectRoot,
-    };
-    const probe = createProbeRun(config, { nats: deps.nats });
-    const evidence = createEvidence({
-      nats: deps.nats,
-      subjectRoot: plan.subjectRoot,
-      workload,
-      via: plan.propagationVia,
-      ...(plan.instance !== undefined ? { instance: plan.instance } : {}),
-      ...(deps.onPublishError ? { onError: deps.onPublishError } : {}),
-    });
-    const followed: Followed = { rolling: false, podsReplaced: 0, propagationMaxMs: null };
-    const show = (): void => {
-      const s = probe.snapshot();
-      deps.progress?.update({
-        podsReplaced: followed.podsReplaced,
-        sessionsOk: s.sessionsOk,
-        sessionsLost: s.sessionsLost,
-        requests: s.requests,
-        errors: s.failed,
-        elapsedMs: now() - started,
-      });
-    };
-    const timer = deps.progress ? setInterval(show, PROGRESS_INTERVAL_MS) : undefined;
-    timer?.unref();
-    let unwatch: (() => void) | undefined;
-    try {
-      const baseline = await baselineOf(plan, probe, config);
-      const rolloutId = plan.rolloutId();
-      unwatch = follow(evidence, followed);
-      const rollout = await rollOut(plan, rolloutId, pods.length, evidence, followed);
-      const finished = () =>
-        evidence.control('rollout.finished', {
-          rolloutId,
-          outcome: rollout.outcome,
-          podsReplaced: rollout.podsReplaced,
-        });
-      if (!plan.probeSummaryInWindow) finished();
-      const summary = await probe.stop();
-      show();
-      if (plan.probeSummaryInWindow) finished();
-      await evidence.settle();
-      clearInterval(timer);
-      deps.progress?.done();
-      plan.checkRollout?.(rollout);
-      const report = await reportOf(plan, rolloutId);
-      const gate = plan.gate
-        ? await resolveThreshold(plan.gate, deps.reports, workload, rolloutId)
-        : undefined;
-      return {
+async function witnessRollout(deps: WitnessDeps, plan: WitnessPlan): Promise<WitnessResult> {
+  const started = (deps.now ?? Date.now)();
+  const { workload } = plan;
+  await deps.adapter.start();
+  const pods = await deps.adapter.pods(workload);
+  if (pods.length === 0) throw new VerifyNoPodsError(`${plan.subject} has no pods to restart`);
+  const config: ProbeConfig = {
+    ...plan.probe(),
+    namespace: workload.namespace,
+    workload: workload.name,
+    subjectRoot: plan.subjectRoot,
+  };
+  const probe = createProbeRun(config, { nats: deps.nats });
+  const evidence = createEvidence({
+    nats: deps.nats,
+    subjectRoot: plan.subjectRoot,
+    workload,
+    via: plan.propagationVia,
+    ...(plan.instance !== undefined ? { instance: plan.instance } : {}),
+    ...(deps.onPublishError ? { onError: deps.onPublishError } : {}),
+  });
+  const followed: Followed = { rolling: false, podsReplaced: 0, propagationMaxMs: null };
+  const show = progressOf(deps, probe, followed, started);
+  const timer = deps.progress ? setInterval(show, PROGRESS_INTERVAL_MS) : undefined;
+  timer?.unref();
+  let unwatch: (() => void) | undefined;
+  try {
+    const baseline = await baselineOf(deps, plan, probe, config);
+    const rolloutId = plan.rolloutId();
+    unwatch = follow(deps, evidence, followed);
+    const rollout = await rollOut(deps, plan, rolloutId, pods.length, evidence, followed);
+    const finished = () =>
+      evidence.control('rollout.finished', {
         rolloutId,
-        rollout,
-        baseline,
-        probe: summary,
-        report,
-        ...(gate ? { gate: { verdict: gateVerdict(report, gate.threshold), source: gate.source } } : {}),
-        podsReplaced: followed.podsReplaced,
-        propagationMaxMs: followed.propagationMaxMs,
-      };
-    } finally {
-      clearInterval(timer);
-      deps.progress?.done();
-      unwatch?.();
-      // After a failure the probe may still run; stop() returns the same promise after success.
-      await probe.stop().catch(() => undefined);
-      await evidence.settle().catch(() => undefined);
-    }
+        outcome: rollout.outcome,
+        podsReplaced: rollout.podsReplaced,
+      });
+    if (!plan.probeSummaryInWindow) finished();
+    const summary = await probe.stop();
+    show();
+    if (plan.probeSummaryInWindow) finished();
+    await evidence.settle();
+    clearInterval(timer);
+    deps.progress?.done();
+    plan.checkRollout?.(rollout);
+    const report = await reportOf(deps, plan, rolloutId);
+    const gate = plan.gate ? await resolveThreshold(plan.gate, deps.reports, workload, rolloutId) : undefined;
+    return {
+      rolloutId,
+      rollout,
+      baseline,
+      probe: summary,
+      report,
+      ...(gate ? { gate: { verdict: gateVerdict(report, gate.threshold), source: gate.source } } : {}),
+      podsReplaced: followed.podsReplaced,
+      propagationMaxMs: followed.propagationMaxMs,
+    };
+  } finally {
+    clearInterval(timer);
+    deps.progress?.done();
+    unwatch?.();
+    // After a failure the probe may still run; stop() returns the same promise after success.
+    await probe.stop().catch(() => undefined);
+    await evidence.settle().catch(() => undefined);
   }
-
-  return { run };
 }
