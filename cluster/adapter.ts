@@ -1,6 +1,6 @@
 // The seam between drainwatch and whatever runs the pods. `local` (rehearsals: pods are local
 // processes) and `kubernetes` (@kubernetes/client-node) implement the same interface, so `rehearse`
-// and `verify` share the code that follows a rollout and feeds the collector.
+// and `verify` share the code that follows a rollout and feeds the collector: `witness/`.
 
 export interface WorkloadRef {
   readonly namespace: string;

@@ -1,4 +1,4 @@
-import { VERSION } from '../cli/version.js';
+import { VERSION } from '../lib/version.js';
 import { KubeConfigError } from './errors.js';
 
 // Settings of `drainwatch inject` and `drainwatch lint`. The ports and env names match the agent's
@@ -122,15 +122,3 @@ export function resolveInjectOptions(partial: Partial<InjectOptions> = {}): Inje
   if (!o.agentImage.trim()) throw new KubeConfigError('agent image: must not be empty');
   return o;
 }
-
-/** `drainwatch verify` defaults (durations in ms). */
-export const DEFAULT_VERIFY_CONFIG = {
-  sessions: 50,
-  gate: 1,
-  baselineMs: 10_000,
-  tailMs: 10_000,
-  rolloutTimeoutMs: 10 * 60_000,
-  subjectRoot: 'drainwatch',
-  minHistory: 5,
-  reportTimeoutMs: 60_000,
-} as const;

@@ -1,19 +1,15 @@
-// Every way inject, lint and verify fail, one class each with a stable `code`. A bad manifest or
-// option is the caller's to fix (exit 2); a service that does not serve is a runtime failure (3).
+// Every way inject and lint fail, one class each with a stable `code`. A bad manifest or option
+// is the caller's to fix (exit 2).
 
 export type KubeErrorCode =
   | 'config-kube'
   | 'usage-manifest-parse'
   | 'usage-manifest-invalid'
-  | 'usage-manifest-read'
-  | 'config-verify'
-  | 'verify-no-pods'
-  | 'verify-baseline'
-  | 'verify-report-missing';
+  | 'usage-manifest-read';
 
 export abstract class KubeError extends Error {
   abstract readonly code: KubeErrorCode;
-  readonly exitCode: 2 | 3 = 2;
+  readonly exitCode = 2 as const;
   constructor(message: string) {
     super(message);
     this.name = new.target.name;
@@ -50,26 +46,4 @@ export class ManifestInvalidError extends KubeError {
 /** A manifest file that cannot be read. */
 export class ManifestReadError extends KubeError {
   readonly code = 'usage-manifest-read' as const;
-}
-
-/** A bad or missing verify setting (names it). */
-export class VerifyConfigError extends KubeError {
-  readonly code = 'config-verify' as const;
-}
-
-/** The Deployment to verify has no pods (or does not exist) in the namespace. */
-export class VerifyNoPodsError extends KubeError {
-  readonly code = 'verify-no-pods' as const;
-}
-
-/** The probes got no traffic through the target during the baseline. */
-export class VerifyBaselineError extends KubeError {
-  readonly code = 'verify-baseline' as const;
-  override readonly exitCode = 3;
-}
-
-/** The collector produced no closed report for the rollout in time. */
-export class VerifyReportMissingError extends KubeError {
-  readonly code = 'verify-report-missing' as const;
-  override readonly exitCode = 3;
 }

@@ -8,7 +8,6 @@ export {
   ANNOTATIONS,
   DEFAULT_INJECT_OPTIONS,
   DEFAULT_LINT_OPTIONS,
-  DEFAULT_VERIFY_CONFIG,
   type InjectOptions,
   type LintOptions,
   PROXY_PORT_NAME,
@@ -20,7 +19,6 @@ export {
   type KubeErrorCode,
   ManifestInvalidError,
   ManifestParseError,
-  VerifyConfigError,
 } from './errors.js';
 export { type InjectRequest, type InjectResult, injectManifests } from './inject.js';
 export { type ManifestSource, readManifestSource } from './input.js';
@@ -28,13 +26,3 @@ export { type Finding, lintManifests, sessionsExternal } from './lint.js';
 export { formatFindings, LINT_FORMATS, type LintFormat, toSarif } from './lint-format.js';
 export { LINT_RULES, type LintRule, type LintRuleId, type Severity } from './lint-rules.js';
 export { type K8sObject, objectRef, parseManifests, validateObject } from './manifests.js';
-export { httpReportSource, storeReportSource } from './report-sources.js';
-export {
-  checkVerifyConfig,
-  historyThreshold,
-  type ReportSource,
-  runVerify,
-  type VerifyConfig,
-  type VerifyDeps,
-  type VerifyResult,
-} from './verify.js';

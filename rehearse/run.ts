@@ -1,16 +1,11 @@
 import type { NatsConnection } from '@nats-io/transport-node';
-import { jetstream } from '@nats-io/jetstream';
-import type { ClusterEvent } from '../cluster/adapter.js';
 import { createLocalCluster } from '../cluster/local/cluster.js';
 import type { BalanceStrategy } from '../cluster/local/entrypoint.js';
 import { formatPropagation, type PropagationRange } from '../cluster/local/propagation.js';
 import { createPassthroughLauncher, type SidecarLauncher } from '../cluster/local/sidecar.js';
-import type { Collector, RolloutReport } from '../collector/index.js';
-import { createEventSequencer, type EventSequencer } from '../contract/envelope.js';
-import type { EventData, EventKind } from '../contract/events.js';
-import { publishEvent } from '../lib/jetstream.js';
-import { delay, pollUntil } from '../lib/wait.js';
-import { createProbeRun, type ProbeRun, type Scenario, skewedUsers } from '../probe/index.js';
+import type { Collector } from '../collector/index.js';
+import { type ProbeConfig, type Scenario, skewedUsers } from '../probe/index.js';
+import { createWitness, storeReportSource, type WitnessResult } from '../witness/index.js';
 import { createAgentLauncher } from './agent-sidecar.js';
 import type { SidecarKind, UserMix } from './config.js';
 import { RehearseConfigError, RolloutFailedError } from './errors.js';
@@ -18,7 +13,8 @@ import type { ProgressDisplay } from './progress.js';
 import { failurePct, gateOf, type RehearsalRun } from './result.js';
 
 // One rehearsal run: a local workload behind its entry point, probes through the entry point, a
-// real rolling update, and the collector's report of what the probes lost and why.
+// real rolling update witnessed (witness/), and the collector's report of what the probes lost
+// and why.
 
 export interface RunSpec {
   readonly label: string;
@@ -100,14 +96,6 @@ function rolloutIdOf(label: string): string {
 
 export async function runRehearsal(spec: RunSpec, ctx: RunContext): Promise<RehearsalRun> {
   const rolloutId = rolloutIdOf(spec.label);
-  const js = jetstream(ctx.nats);
-  const control = createEventSequencer({ namespace: spec.namespace, workload: spec.workload, pod: null });
-  const podSequencers = new Map<string, EventSequencer>();
-  const publishes: Promise<unknown>[] = [];
-  const publish = <K extends EventKind>(seq: EventSequencer, kind: K, data: EventData<K>): void => {
-    publishes.push(publishEvent(js, seq.next(kind, data), { root: ctx.subjectRoot }));
-  };
-
   const cluster = createLocalCluster({
     workload: { namespace: spec.namespace, name: spec.workload },
     command: spec.command,
@@ -124,164 +112,92 @@ export async function runRehearsal(spec: RunSpec, ctx: RunContext): Promise<Rehe
     readyTimeoutMs: READY_TIMEOUT_MS,
     ...(ctx.onOutput ? { onOutput: (pod: string, line: string) => ctx.onOutput!(`app ${pod}`, line) } : {}),
   });
-
-  let podsReplaced = 0;
-  let rolling = false;
-  let localPropagationMaxMs: number | null = null;
-  cluster.watch((e: ClusterEvent) => {
-    if (!rolling) return;
-    if (e.type === 'pod-deleted') podsReplaced++;
-    // The adapter's view of endpoint propagation becomes evidence for the collector, as the
-    // Kubernetes adapter's EndpointSlice watch would.
-    if (e.type === 'endpoints-terminating') {
-      localPropagationMaxMs = Math.max(localPropagationMaxMs ?? 0, e.propagationMs);
-      let seq = podSequencers.get(e.pod.name);
-      if (!seq) {
-        seq = createEventSequencer({ namespace: e.pod.namespace, workload: e.pod.workload, pod: e.pod.name });
-        podSequencers.set(e.pod.name, seq);
-      }
-      publish(seq, 'endpoints.propagated', {
-        deletionAt: new Date(e.at.getTime() - e.propagationMs).toISOString(),
-        terminatingAt: e.at.toISOString(),
-        propagationMs: e.propagationMs,
-        via: `local entry point (${spec.balance})`,
-      });
-    }
+  const progress = ctx.progress;
+  const witness = createWitness({
+    nats: ctx.nats,
+    adapter: cluster,
+    reports: storeReportSource(ctx.collector.store, ctx.collector),
+    ...(progress
+      ? {
+          progress: {
+            update: (p) => progress.update({ label: spec.label, podsTotal: spec.replicas, ...p }),
+            done: () => progress.done(),
+          },
+        }
+      : {}),
+    ...(ctx.signal ? { signal: ctx.signal } : {}),
   });
-
-  const started = Date.now();
-  let timer: NodeJS.Timeout | undefined;
-  let probe: ProbeRun | undefined;
   try {
-    await cluster.start();
-    probe = createProbeRun(
-      {
-        target: cluster.entrypointUrl(),
-        sessions: spec.sessions,
-        ...(spec.websockets !== undefined ? { websockets: spec.websockets } : {}),
-        ratePerSession: spec.rate,
-        namespace: spec.namespace,
-        workload: spec.workload,
-        runId: rolloutId,
-        subjectRoot: ctx.subjectRoot,
-        // Every pod, agent and the collector share this machine's cores with the probe: lag
-        // up to half a second is load, not a probe too slow to judge a 5 s request timeout.
-        lagThresholdMs: PROBE_LAG_THRESHOLD_MS,
-        // A rollout takes seconds: identity is checked often enough to see a session lost in it.
-        identityIntervalMs: IDENTITY_INTERVAL_MS,
-        ...(spec.scenario ? { scenario: spec.scenario } : {}),
-        ...(spec.userMix === 'skewed'
-          ? {
-              users: skewedUsers({
-                prefix: `${spec.label}-user-`,
-                sessions: spec.sessions,
-                heavyFraction: HEAVY_FRACTION,
-                heavyWeight: HEAVY_WEIGHT,
-              }),
-            }
-          : {}),
-      },
-      { nats: ctx.nats },
-    );
-    const running = probe;
-    const show = (): void => {
-      const s = running.snapshot();
-      ctx.progress?.update({
-        label: spec.label,
-        podsReplaced,
-        podsTotal: spec.replicas,
-        sessionsOk: s.sessionsOk,
-        sessionsLost: s.sessionsLost,
-        requests: s.requests,
-        errors: s.failed,
-        elapsedMs: Date.now() - started,
-      });
-    };
-    timer = setInterval(show, 500);
-    timer.unref();
-    await running.start();
-    // Every session logs in before the rollout: sessions that never existed cannot be lost.
-    await pollUntil(() => running.snapshot().sessionsStarted >= spec.sessions, {
-      timeoutMs: 60_000 + spec.sessions * 10,
-      intervalMs: 100,
-      what: `${spec.sessions} probe sessions to log in`,
-    });
-    // Baseline traffic before the rollout, so sticky routing and skew have something to show.
-    await delay(spec.warmupMs, ctx.signal);
-    const steadySkew = running.snapshot().runSkewRatio;
-
-    publish(control, 'rollout.started', {
-      rolloutId,
+    const w = await witness.run({
+      workload: { namespace: spec.namespace, name: spec.workload },
+      subject: `workload ${spec.namespace}/${spec.workload}`,
+      subjectRoot: ctx.subjectRoot,
       trigger: 'rehearse',
-      replicas: spec.replicas,
-      maxSurge: spec.maxSurge,
-      maxUnavailable: spec.maxUnavailable,
-      label: spec.label,
-    });
-    rolling = true;
-    const result = await cluster.rolloutRestart(
-      { namespace: spec.namespace, name: spec.workload },
-      { rolloutId, timeoutMs: spec.timeoutMs, ...(ctx.signal ? { signal: ctx.signal } : {}) },
-    );
-    rolling = false;
-    // Sessions re-routed at the very end must get one more identity check to show their loss.
-    await delay(COOLDOWN_MS, ctx.signal);
-    const summary = await running.stop();
-    show();
-    publish(control, 'rollout.finished', {
-      rolloutId,
-      outcome: result.outcome,
-      podsReplaced: result.podsReplaced,
-    });
-    await Promise.all(publishes);
-    clearInterval(timer);
-    ctx.progress?.done();
-    if (result.outcome !== 'complete') throw new RolloutFailedError(spec.label, result.outcome);
-    await ctx.collector.drain(DRAIN_TIMEOUT_MS);
-    const report = await pollUntil(
-      async () => {
-        const r = await ctx.collector.store.getReport(
-          rolloutId,
-          spec.gate !== undefined ? { gate: spec.gate } : {},
-        );
-        return r && r.outcome !== 'open' ? r : undefined;
+      rolloutId: () => rolloutId,
+      rolloutDetails: {
+        replicas: spec.replicas,
+        maxSurge: spec.maxSurge,
+        maxUnavailable: spec.maxUnavailable,
+        label: spec.label,
       },
-      { timeoutMs: DRAIN_TIMEOUT_MS, intervalMs: 200, what: `the collector's report of ${rolloutId}` },
-    );
-    const durationSeconds = (result.finishedAt.getTime() - result.startedAt.getTime()) / 1000;
-    return toRun(spec, rolloutId, report, durationSeconds, {
-      closesByCode: summary.websockets.closesByCode,
-      unreliable: summary.unreliableReason,
-      skew: summary.runSkewRatio,
-      steadySkew,
-      propagationMaxMs: localPropagationMaxMs,
+      probe: () => probeOf(spec, rolloutId, cluster.entrypointUrl()),
+      awaitSessions: true,
+      // Baseline traffic before the rollout, so sticky routing and skew have something to show.
+      baselineMs: spec.warmupMs,
+      rolloutTimeoutMs: spec.timeoutMs,
+      tailMs: COOLDOWN_MS,
+      probeSummaryInWindow: true,
+      checkRollout: (result) => {
+        if (result.outcome !== 'complete') throw new RolloutFailedError(spec.label, result.outcome);
+      },
+      reportTimeoutMs: DRAIN_TIMEOUT_MS,
+      ...(spec.gate !== undefined ? { gate: { threshold: spec.gate } } : {}),
+      // The adapter's view of endpoint propagation becomes evidence for the collector, as the
+      // Kubernetes adapter's EndpointSlice watch would.
+      propagationVia: `local entry point (${spec.balance})`,
     });
+    return toRun(spec, w);
   } finally {
-    if (timer) clearInterval(timer);
-    ctx.progress?.done();
-    // After a failure the probe may still run; stop() is idempotent after success.
-    await probe?.stop().catch(() => {});
     await cluster.stop();
   }
 }
 
-function toRun(
+function probeOf(
   spec: RunSpec,
   rolloutId: string,
-  report: RolloutReport,
-  durationSeconds: number,
-  local: {
-    closesByCode: Readonly<Record<string, number>>;
-    unreliable: string | null;
-    skew: number | null;
-    steadySkew: number | null;
-    propagationMaxMs: number | null;
-  },
-): RehearsalRun {
+  target: string,
+): Omit<ProbeConfig, 'namespace' | 'workload' | 'subjectRoot'> {
+  return {
+    target,
+    sessions: spec.sessions,
+    ...(spec.websockets !== undefined ? { websockets: spec.websockets } : {}),
+    ratePerSession: spec.rate,
+    runId: rolloutId,
+    // Every pod, agent and the collector share this machine's cores with the probe: lag
+    // up to half a second is load, not a probe too slow to judge a 5 s request timeout.
+    lagThresholdMs: PROBE_LAG_THRESHOLD_MS,
+    // A rollout takes seconds: identity is checked often enough to see a session lost in it.
+    identityIntervalMs: IDENTITY_INTERVAL_MS,
+    ...(spec.scenario ? { scenario: spec.scenario } : {}),
+    ...(spec.userMix === 'skewed'
+      ? {
+          users: skewedUsers({
+            prefix: `${spec.label}-user-`,
+            sessions: spec.sessions,
+            heavyFraction: HEAVY_FRACTION,
+            heavyWeight: HEAVY_WEIGHT,
+          }),
+        }
+      : {}),
+  };
+}
+
+function toRun(spec: RunSpec, w: WitnessResult): RehearsalRun {
+  const { report, probe } = w;
   const sessionPersistence = report.scores.sessionPersistence;
   return {
     label: spec.label,
-    rolloutId,
+    rolloutId: w.rolloutId,
     settings: {
       app: spec.appLabel,
       replicas: spec.replicas,
@@ -293,7 +209,7 @@ function toRun(
       sidecar: spec.sidecar,
     },
     outcome: report.outcome,
-    durationSeconds,
+    durationSeconds: (w.rollout.finishedAt.getTime() - w.rollout.startedAt.getTime()) / 1000,
     podsReplaced: report.podsReplaced,
     probeRequests: { ...report.probeRequests },
     failurePct: failurePct(report.probeRequests.total, report.probeRequests.failed),
@@ -303,18 +219,19 @@ function toRun(
     cleanTerminations: report.scores.cleanTerminations,
     inFlightLost: report.inFlightCut,
     lateArrivals: report.lateArrivals,
-    websocketCloses: local.closesByCode,
+    websocketCloses: probe.websockets.closesByCode,
     messagesLost: report.messagesLost,
     failedByCause: report.failedByCause,
     sessionsLostByCause: report.sessions.lostByCause,
-    trafficSkew: report.trafficSkew ?? local.skew,
+    trafficSkew: report.trafficSkew ?? probe.runSkewRatio,
     stickyRouting: report.stickyRouting,
     prestopP50Ms: report.prestop.p50Ms,
-    steadySkew: local.steadySkew,
+    steadySkew: w.baseline.runSkewRatio,
     // The adapter saw every propagation itself; the report's figure is the same events.
-    propagationMaxMs: report.endpointPropagation.maxMs ?? local.propagationMaxMs,
-    unreliable: local.unreliable,
+    propagationMaxMs: report.endpointPropagation.maxMs ?? w.propagationMaxMs,
+    unreliable: probe.unreliableReason,
     ...(spec.gate !== undefined ? { gate: gateOf({ sessionPersistence }, spec.gate) } : {}),
-    report,
+    // The report as the collector's API gives it with the gate asked for.
+    report: w.gate ? { ...report, gate: w.gate.verdict } : report,
   };
 }

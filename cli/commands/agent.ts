@@ -8,7 +8,7 @@ import {
   loadAgentConfig,
 } from '../../agent/index.js';
 import { action } from '../run.js';
-import { VERSION } from '../version.js';
+import { VERSION } from '../../lib/version.js';
 
 // Defaults live in AGENT_DEFAULTS (applied by loadAgentConfig), so commander's values are only
 // what the user gave: a flag, else its environment variable.

@@ -6,7 +6,7 @@ import { lintManifests } from '../../kube/lint.js';
 import { formatFindings, LINT_FORMATS, type LintFormat } from '../../kube/lint-format.js';
 import { nonNegativeInt, oneOf } from '../parse.js';
 import { action, optionsOf } from '../run.js';
-import { VERSION } from '../version.js';
+import { VERSION } from '../../lib/version.js';
 
 interface LintFlags {
   format: LintFormat;

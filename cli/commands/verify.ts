@@ -5,10 +5,10 @@ import type { Redis } from 'ioredis';
 import type { KubernetesAdapter } from '../../cluster/kubernetes/index.js';
 import type { Collector } from '../../collector/index.js';
 import { DEFAULT_STREAM_NAME, DEFAULT_SUBJECT_ROOT } from '../../contract/subjects.js';
-import { DEFAULT_VERIFY_CONFIG } from '../../kube/config.js';
-import type { ReportSource, VerifyResult } from '../../kube/verify.js';
 import type { RunningServer } from '../../lib/servers.js';
 import { PROBE_ENV } from '../../probe/config.js';
+import { DEFAULT_VERIFY_CONFIG } from '../../witness/config.js';
+import type { ReportSource, VerifyResult } from '../../witness/index.js';
 import { RuntimeFailure, UsageError } from '../errors.js';
 import { durationMs, positiveInt, score, url } from '../parse.js';
 import { action, optionsOf } from '../run.js';
@@ -153,7 +153,7 @@ async function verify(f: VerifyFlags): Promise<number> {
   const [
     { createKubernetesAdapter, loadKubeConfig },
     collectorMod,
-    kube,
+    witness,
     { connect },
     redisMod,
     serversMod,
@@ -161,14 +161,14 @@ async function verify(f: VerifyFlags): Promise<number> {
   ] = await Promise.all([
     import('../../cluster/kubernetes/index.js'),
     import('../../collector/index.js'),
-    import('../../kube/index.js'),
+    import('../../witness/index.js'),
     import('@nats-io/transport-node'),
     import('../../lib/redis.js'),
     import('../../lib/servers.js'),
     import('../../probe/index.js'),
   ]);
   const { createCollector, createReportStore, formatReportText, loadCollectorConfig } = collectorMod;
-  const { httpReportSource, runVerify, storeReportSource } = kube;
+  const { httpReportSource, runVerify, storeReportSource } = witness;
   const { connectRedis } = redisMod;
   const { startNatsServer, startRedisServer } = serversMod;
   const scenario = await probeMod.loadScenario(f.scenario);

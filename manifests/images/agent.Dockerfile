@@ -13,6 +13,7 @@ COPY collector ./collector
 COPY probe ./probe
 COPY cluster ./cluster
 COPY kube ./kube
+COPY witness ./witness
 COPY cli ./cli
 RUN npx tsc -p tsconfig.json && npm prune --omit=dev
 

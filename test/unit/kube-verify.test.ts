@@ -4,7 +4,7 @@ import {
   DEFAULT_VERIFY_CONFIG,
   historyThreshold,
   VerifyConfigError,
-} from '../../kube/index.js';
+} from '../../witness/index.js';
 
 const base = { ...DEFAULT_VERIFY_CONFIG, namespace: 'shop', deployment: 'web', target: 'http://127.0.0.1:1' };
 

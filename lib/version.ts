@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
-// package.json sits two levels above dist/cli/ and one above cli/ (vitest); try both.
+// package.json sits two levels above dist/lib/ and one above lib/ (vitest); try both.
 function readVersion(): string {
   for (const p of ['../../package.json', '../package.json']) {
     try {

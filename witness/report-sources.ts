@@ -1,8 +1,17 @@
 import type { Collector, ReportStore, RolloutReport, RolloutSummary } from '../collector/index.js';
-import type { ReportSource } from './verify.js';
 
-// Where verify reads the rollout report: the in-process collector's Redis store, or the JSON API
-// of a collector running elsewhere (`--collector-url`).
+// Where a witness reads the rollout report: the in-process collector's Redis store (rehearse, and
+// verify by default), or the JSON API of a collector running elsewhere (verify `--collector-url`).
+
+/** Where the report comes from: the in-process collector's store, or a remote collector's API. */
+export interface ReportSource {
+  /** The report once its rollout is closed, else undefined. */
+  closedReport(rolloutId: string): Promise<RolloutReport | undefined>;
+  /** Session-persistence scores of earlier closed rollouts of the workload, newest first. */
+  pastScores(namespace: string, workload: string, excludeRolloutId: string): Promise<number[]>;
+  /** Waits until every event published so far has been applied (in-process collector only). */
+  settle?(timeoutMs: number): Promise<void>;
+}
 
 const HISTORY_LIMIT = 50;
 

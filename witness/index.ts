@@ -1,0 +1,25 @@
+// Witnessing a rollout (probes, baseline, the rollout followed through a cluster adapter, tail,
+// the collector's report and the gate), shared by `rehearse` and `verify`; and `verify` itself.
+export {
+  VerifyBaselineError,
+  VerifyConfigError,
+  VerifyNoPodsError,
+  VerifyReportMissingError,
+  WitnessError,
+  type WitnessErrorCode,
+} from './errors.js';
+export { type Evidence, type EvidenceOptions, createEvidence } from './evidence.js';
+export { type GatePlan, HISTORY_PERCENTILE, historyThreshold, resolveThreshold } from './gate.js';
+export { httpReportSource, type ReportSource, storeReportSource } from './report-sources.js';
+export { checkVerifyConfig, DEFAULT_VERIFY_CONFIG, type VerifyConfig } from './config.js';
+export { runVerify, type VerifyDeps, type VerifyResult } from './verify.js';
+export {
+  createWitness,
+  PROGRESS_INTERVAL_MS,
+  type Witness,
+  type WitnessDeps,
+  type WitnessPlan,
+  type WitnessProgress,
+  type WitnessProgressSink,
+  type WitnessResult,
+} from './witness.js';
