@@ -9,14 +9,14 @@ import { type AppExitedReport, createAdminServer } from './admin.js';
 import { type AppWatch, createAppWatch } from './app-watch.js';
 import { type AgentConfig, formatHostPort, type HostPort } from './config.js';
 import { AgentPortInUseError, AgentStateError } from './errors.js';
-import { createHttpProxy } from './http-proxy.js';
+import { createHttpProxy } from './proxy/http-proxy.js';
 import { createAgentMetrics } from './metrics.js';
 import { waitPrestop } from './prestop.js';
 import { createEventPublisher, type PublisherStats } from './publisher.js';
 import { createTerminationTracing, type TerminationTracing } from './tracing.js';
 import { type Clock, createTraffic } from './traffic.js';
-import { createUpstreamConnections } from './upstream-pool.js';
-import { createWebSocketProxy } from './websocket-proxy.js';
+import { createUpstreamConnections } from './proxy/upstream-pool.js';
+import { createWebSocketProxy } from './proxy/websocket-proxy.js';
 
 export interface AgentDeps {
   /** Where /metrics registers; a fresh registry by default. */

@@ -22,7 +22,7 @@ export {
   workloadOfPod,
 } from './config.js';
 export { AgentConfigError, AgentPortInUseError, AgentStateError } from './errors.js';
-export { POD_HEADER, PROBE_HEADER } from './forwarding.js';
+export { POD_HEADER, PROBE_HEADER } from './proxy/forwarding.js';
 export { capYoungGeneration } from './heap.js';
 export { decidePrestop, type PrestopDecision, type PrestopLimits } from './prestop.js';
 export {
@@ -32,4 +32,4 @@ export {
   type FrameReader,
   type FrameReaderOptions,
   OPCODES,
-} from './websocket-frames.js';
+} from './proxy/websocket-frames.js';
