@@ -1,4 +1,4 @@
-import { createRequire } from 'node:module';
+import { loadParserBinding, type NativeParseError, type NativeParser } from './llhttp-binding.js';
 
 // HTTP/1.1 message parsing for the proxy, on llhttp through the binding Node's own `http` module
 // uses. Why not `http.createServer` + a client: their IncomingMessage/ServerResponse streams cost
@@ -6,37 +6,12 @@ import { createRequire } from 'node:module';
 // parser alone the agent forwards heads it rewrote and body bytes as they come. Why not a parser of
 // our own: llhttp is what Node and undici trust against request smuggling (conflicting
 // Content-Length, Transfer-Encoding tricks, bare CR/LF), and it is already in the process.
-// `_http_common` is an internal module; the shape used here has been stable since Node 12, and
-// test/unit/agent-http-parser.test.ts fails loudly if a Node upgrade changes it.
+// `_http_common` is an internal module; the shape used here has been stable since Node 12,
+// llhttp-binding.ts checks it at start-up, and test/unit/agent-http-parser.test.ts fails loudly
+// if a Node upgrade changes its behaviour.
 
-interface NativeParser {
-  initialize(type: number, resource: object, maxHeaderSize: number, lenient: number): void;
-  execute(chunk: Buffer): number | NativeParseError;
-  finish(): undefined | NativeParseError;
-  close(): void;
-  [key: number]: unknown;
-}
-
-interface NativeParserClass {
-  new (): NativeParser;
-  readonly REQUEST: number;
-  readonly RESPONSE: number;
-  readonly kOnHeaders: number;
-  readonly kOnHeadersComplete: number;
-  readonly kOnBody: number;
-  readonly kOnMessageComplete: number;
-  readonly kOnExecute: number;
-  readonly kLenientNone: number;
-}
-
-interface NativeParseError extends Error {
-  code?: string;
-  bytesParsed?: number;
-}
-
-const requireNode = createRequire(import.meta.url);
-const common = requireNode('_http_common') as { HTTPParser: NativeParserClass; methods: string[] };
-const { HTTPParser, methods } = common;
+// Checked as the module loads: a Node whose binding changed shape stops the agent here.
+const { HTTPParser, methods } = loadParserBinding();
 
 /** What llhttp reports once a message's head is complete. */
 export interface MessageHead {
