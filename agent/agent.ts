@@ -12,7 +12,7 @@ import { closeServer, listenOn } from './listen.js';
 import { type AgentMetrics, createAgentMetrics } from './metrics.js';
 import { createNatsConnector, type NatsConnector } from './nats-connection.js';
 import type { PrestopResult } from './prestop.js';
-import { createTrafficServer, type TrafficServer } from './proxy/index.js';
+import { createTrafficServer, loadParserBinding, type TrafficServer } from './proxy/index.js';
 import { createEventPublisher, type EventPublisher, type PublisherStats } from './publisher.js';
 import { waitForInFlight } from './sidecar-wait.js';
 import { createTermination, type Termination } from './termination.js';
@@ -165,6 +165,8 @@ class AgentRuntime {
     const { config } = this;
     if (this.started) throw new AgentStateError('the agent was already started');
     this.started = true;
+    // Node's internal HTTP parser changed shape: refuse to start (NodeHttpParserChangedError).
+    loadParserBinding();
     this.tracing = await createTerminationTracing(config.otlpEndpoint, config.identity, this.version);
     const listen = await listenOn(this.proxy.server, config.listen, 'DRAINWATCH_LISTEN (--listen)');
     let admin: AddressInfo;

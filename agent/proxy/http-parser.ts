@@ -10,8 +10,9 @@ import { loadParserBinding, type NativeParseError, type NativeParser } from './l
 // llhttp-binding.ts checks it at start-up, and test/unit/agent-http-parser.test.ts fails loudly
 // if a Node upgrade changes its behaviour.
 
-// Checked as the module loads: a Node whose binding changed shape stops the agent here.
-const { HTTPParser, methods } = loadParserBinding();
+// Loaded and shape-checked on first use, not on import (every CLI command imports the agent's
+// modules; only a running agent parses): the agent's start() loads it before listening.
+const binding = loadParserBinding;
 
 /** What llhttp reports once a message's head is complete. */
 export interface MessageHead {
@@ -102,7 +103,7 @@ function onHeadersComplete(
     versionMajor,
     versionMinor,
     rawHeaders: raw,
-    method: method === undefined ? '' : (methods[method] ?? ''),
+    method: method === undefined ? '' : (binding().methods[method] ?? ''),
     url: target,
     status: status ?? 0,
     statusText: statusText ?? '',
@@ -134,6 +135,7 @@ class LlhttpParser implements MessageParser {
   private readonly parser: StatefulParser;
 
   constructor(type: number, handlers: MessageHandlers) {
+    const { HTTPParser } = binding();
     const parser = new HTTPParser() as StatefulParser;
     parser.initialize(type, {}, 0, HTTPParser.kLenientNone);
     parser[kState] = { handlers, pendingHeaders: undefined, pendingUrl: '' };
@@ -160,9 +162,9 @@ class LlhttpParser implements MessageParser {
 }
 
 export function createRequestParser(handlers: MessageHandlers): MessageParser {
-  return new LlhttpParser(HTTPParser.REQUEST, handlers);
+  return new LlhttpParser(binding().HTTPParser.REQUEST, handlers);
 }
 
 export function createResponseParser(handlers: MessageHandlers): MessageParser {
-  return new LlhttpParser(HTTPParser.RESPONSE, handlers);
+  return new LlhttpParser(binding().HTTPParser.RESPONSE, handlers);
 }

@@ -2,7 +2,12 @@
 // pooled keep-alive connections to the app, passive WebSocket frame reading).
 export { POD_HEADER, PROBE_HEADER } from './forwarding.js';
 export { HttpParseError } from './http-parser.js';
-export { checkParserBinding, NodeHttpParserChangedError, type ParserBinding } from './llhttp-binding.js';
+export {
+  checkParserBinding,
+  loadParserBinding,
+  NodeHttpParserChangedError,
+  type ParserBinding,
+} from './llhttp-binding.js';
 export {
   createTrafficServer,
   type TrafficServer,

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 // The one place the agent touches Node's internal HTTP parser: `_http_common`'s HTTPParser, the
 // llhttp binding Node's own `http` module uses (why the proxy parses with it: http-parser.ts).
 // It is internal and documented as deprecated for outside use (DEP0199), so its shape is checked
-// once, as the proxy loads: if a Node upgrade renamed a callback slot, a constant or a method the
+// once, when the agent starts: if a Node upgrade renamed a callback slot, a constant or a method the
 // wrapper uses, the agent refuses to start with NodeHttpParserChangedError instead of
 // mis-parsing traffic. test/unit/agent-http-parser.test.ts pins the behaviour behind the shape.
 
@@ -90,7 +90,13 @@ export function checkParserBinding(common: unknown): ParserBinding {
   return common as ParserBinding;
 }
 
-/** Loads and checks Node's binding; throws NodeHttpParserChangedError if its shape changed. */
+let loaded: ParserBinding | undefined;
+
+/**
+ * Node's binding, loaded and checked on the first call (the agent's start()) and cached. Throws
+ * NodeHttpParserChangedError if its shape changed.
+ */
 export function loadParserBinding(): ParserBinding {
-  return checkParserBinding(createRequire(import.meta.url)('_http_common'));
+  loaded ??= checkParserBinding(createRequire(import.meta.url)('_http_common'));
+  return loaded;
 }
