@@ -9,12 +9,13 @@ import { type AppWatch, createAppWatch } from './app-watch.js';
 import { type AgentConfig, formatHostPort } from './config.js';
 import { AgentStateError } from './errors.js';
 import { closeServer, listenOn } from './listen.js';
-import { type AgentMetrics, createAgentMetrics } from './metrics.js';
+import { createAgentMetrics } from './metrics.js';
 import { createNatsConnector, type NatsConnector } from './nats-connection.js';
-import type { PrestopResult } from './prestop.js';
+import { type PrestopResult, prestopLimitsOf } from './prestop.js';
 import { createTrafficServer, loadParserBinding, type TrafficServer } from './proxy/index.js';
 import { createEventPublisher, type EventPublisher, type PublisherStats } from './publisher.js';
 import { waitForInFlight } from './sidecar-wait.js';
+import { createTrafficSummaries, type TrafficSummaries } from './summary.js';
 import { createTermination, type Termination } from './termination.js';
 import { type Clock, systemClock, systemScheduler } from './time.js';
 import { createTerminationTracing, type TerminationTracing } from './tracing.js';
@@ -75,7 +76,6 @@ const CLOSE_GRACE_MS = 300;
 class AgentRuntime {
   private readonly clock: Clock;
   private readonly version: string;
-  private readonly metrics: AgentMetrics;
   private readonly publisher: EventPublisher;
   private readonly traffic: Traffic;
   private readonly proxy: TrafficServer;
@@ -84,8 +84,7 @@ class AgentRuntime {
   private readonly nats: NatsConnector | undefined;
   private tracing: TerminationTracing | undefined;
   private appWatch: AppWatch | undefined;
-  private summaryTimer: NodeJS.Timeout | undefined;
-  private lastSummaryAt: number;
+  private readonly summaries: TrafficSummaries;
   private started = false;
   private stopping: Promise<void> | undefined;
 
@@ -94,20 +93,19 @@ class AgentRuntime {
     private readonly deps: AgentDeps,
   ) {
     this.clock = deps.clock ?? systemClock;
-    this.lastSummaryAt = this.clock.now();
     this.version = deps.version ?? '0.0.0';
     const registry = deps.registry ?? new Registry();
-    this.metrics = createAgentMetrics(registry);
+    const metrics = createAgentMetrics(registry);
     // Unchecked: the agent's events are typed by construction, and validating them would load zod
     // (~14 MB) into every pod's sidecar. Oversize events are still refused.
     const { namespace, workload, pod } = config.identity;
     const sequencer = createUncheckedEventSequencer({ namespace, workload, pod });
     const { subjectRoot, bufferSize: capacity } = config;
-    this.publisher = createEventPublisher({ sequencer, subjectRoot, capacity, metrics: this.metrics });
+    this.publisher = createEventPublisher({ sequencer, subjectRoot, capacity, metrics });
     const emit = this.publisher.emit.bind(this.publisher) as EventPublisher['emit'];
     this.traffic = createTraffic({
       clock: this.clock,
-      metrics: this.metrics,
+      metrics,
       emit,
       idPrefix: sequencer.instance,
     });
@@ -115,8 +113,14 @@ class AgentRuntime {
       upstream: config.upstream,
       pod,
       traffic: this.traffic,
-      metrics: this.metrics,
+      metrics,
       keepAliveTimeoutMs: config.keepAliveTimeoutMs,
+    });
+    this.summaries = createTrafficSummaries({
+      clock: this.clock,
+      traffic: this.traffic,
+      emit,
+      eventsDropped: () => this.publisher.stats().dropped,
     });
     this.termination = this.createTermination(emit);
     this.admin = createAdminServer({
@@ -146,12 +150,7 @@ class AgentRuntime {
       app: () => this.appWatch,
       upstreamConnections: () => this.proxy.connections.open,
       graceSeconds: config.graceSeconds,
-      prestop: {
-        policy: config.prestop,
-        minMs: config.prestopMinMs,
-        quietMs: config.prestopQuietMs,
-        maxMs: config.prestopMaxMs,
-      },
+      prestop: prestopLimitsOf(config),
       ...(this.deps.endpointsTerminating ? { endpointsTerminating: this.deps.endpointsTerminating } : {}),
       trace: {
         begin: (phase) => this.tracing?.begin(phase),
@@ -197,8 +196,7 @@ class AgentRuntime {
       onListening: () => undefined,
       onPidGone: () => this.termination.appExited('pid', {}),
     });
-    this.summaryTimer = setInterval(() => this.emitSummary(), config.summaryIntervalMs);
-    this.summaryTimer.unref();
+    this.summaries.start(config.summaryIntervalMs);
     return { listen, admin };
   }
 
@@ -210,11 +208,11 @@ class AgentRuntime {
 
   private async doStop(options: AgentStopOptions): Promise<void> {
     await this.termination.sigterm(options);
-    if (this.summaryTimer) clearInterval(this.summaryTimer);
+    this.summaries.stop();
     this.appWatch?.stop();
     this.termination.stop();
     await this.closeTraffic();
-    this.emitSummary();
+    this.summaries.emitNow();
     this.termination.emitDrainSummary(this.traffic.drainCounts(), this.publisher.stats().dropped);
     await Promise.all([this.publisher.flush(FLUSH_BUDGET_MS), this.tracing?.finish(FLUSH_BUDGET_MS)]);
     this.publisher.stop();
@@ -231,22 +229,6 @@ class AgentRuntime {
     await waitForInFlight(this.traffic, this.clock, systemScheduler, CLOSE_GRACE_MS);
     this.proxy.destroyAll();
     await trafficClosed;
-  }
-
-  private emitSummary(): void {
-    const now = this.clock.now();
-    const interval = this.traffic.takeInterval();
-    this.publisher.emit('traffic.summary', {
-      intervalMs: Math.max(0, now - this.lastSummaryAt),
-      phase: this.traffic.phase,
-      requests: interval.requests,
-      failed: interval.failed,
-      inFlight: this.traffic.inFlight,
-      websockets: this.traffic.websockets,
-      lateArrivals: interval.lateArrivals,
-      eventsDropped: this.publisher.stats().dropped,
-    });
-    this.lastSummaryAt = now;
   }
 
   state(): AgentState {

@@ -1,5 +1,5 @@
 import type { PrestopEndReason } from '../contract/kinds.js';
-import type { PrestopPolicy } from './config.js';
+import type { AgentConfig, PrestopPolicy } from './config.js';
 import type { CancelTimer, Clock, Scheduler } from './time.js';
 
 // The preStop wait: how long the app keeps serving after termination started, so that every
@@ -17,6 +17,18 @@ export interface PrestopResult {
   readonly mode: 'adaptive' | 'fixed';
   readonly reason: PrestopEndReason;
   readonly durationMs: number;
+}
+
+/** The limits the agent's settings give (DRAINWATCH_PRESTOP, _PRESTOP_MIN, _QUIET, _MAX). */
+export function prestopLimitsOf(
+  config: Pick<AgentConfig, 'prestop' | 'prestopMinMs' | 'prestopQuietMs' | 'prestopMaxMs'>,
+): PrestopLimits {
+  return {
+    policy: config.prestop,
+    minMs: config.prestopMinMs,
+    quietMs: config.prestopQuietMs,
+    maxMs: config.prestopMaxMs,
+  };
 }
 
 export type PrestopDecision = { readonly done: PrestopEndReason } | { readonly wakeAt: number };
