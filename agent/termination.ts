@@ -63,9 +63,13 @@ export interface SigtermOptions {
 }
 
 export interface Termination {
+  /** The pod's phase now (held by the traffic counters, moved only by this machine). */
   readonly phase: Phase;
+  /** The app's exit was seen, however. */
   readonly exited: boolean;
+  /** How the preStop wait ended; null until it did. */
   readonly prestopResult: PrestopResult | null;
+  /** sigterm() was called (the app watch polls fast from then on). */
   readonly sigtermSeen: boolean;
   /** The preStop hook was called: resolves when the app may get SIGTERM. Repeated calls share one wait. */
   prestop(): Promise<PrestopResult>;
@@ -76,7 +80,8 @@ export interface Termination {
   /**
    * The agent got SIGTERM: emits `sigterm`, then, if the app still runs (a classic sidecar), waits
    * until it stopped listening and its in-flight requests ended, or until 2 s before the end of
-   * the grace period. Resolves once a preStop wait still running has ended too. Called once.
+   * the grace period. Resolves once a preStop wait still running has ended too. Later calls return
+   * the first call's promise.
    */
   sigterm(options: SigtermOptions): Promise<void>;
   /** Ends the classic-sidecar wait now (a second signal). */
