@@ -1,13 +1,6 @@
 // The drainwatch agent: a reverse proxy in front of the app port that witnesses the pod's
 // termination and publishes it to NATS JetStream.
-export {
-  type Agent,
-  type AgentDeps,
-  type AgentState,
-  type AgentStopOptions,
-  createAgent,
-  type PrestopResult,
-} from './agent.js';
+export { type Agent, type AgentDeps, type AgentState, type AgentStopOptions, createAgent } from './agent.js';
 export {
   AGENT_DEFAULTS,
   AGENT_SETTINGS,
@@ -22,14 +15,27 @@ export {
   workloadOfPod,
 } from './config.js';
 export { AgentConfigError, AgentPortInUseError, AgentStateError } from './errors.js';
-export { POD_HEADER, PROBE_HEADER } from './forwarding.js';
 export { capYoungGeneration } from './heap.js';
-export { decidePrestop, type PrestopDecision, type PrestopLimits } from './prestop.js';
+export { createNatsConnector, type NatsConnector, type NatsConnectorOptions } from './nats-connection.js';
+export { decidePrestop, type PrestopDecision, type PrestopLimits, type PrestopResult } from './prestop.js';
 export {
   type CloseInfo,
   createFrameReader,
   type FrameHeader,
   type FrameReader,
   type FrameReaderOptions,
+  NodeHttpParserChangedError,
   OPCODES,
-} from './websocket-frames.js';
+  POD_HEADER,
+  PROBE_HEADER,
+} from './proxy/index.js';
+export {
+  createTermination,
+  type ExitDetector,
+  type SigtermOptions,
+  type Termination,
+  type TerminationOptions,
+  type TerminationTraffic,
+  type WatchedApp,
+} from './termination.js';
+export { type CancelTimer, type Clock, type Scheduler, systemClock, systemScheduler } from './time.js';

@@ -1,6 +1,6 @@
 import type { PrestopEndReason } from '../contract/kinds.js';
-import type { PrestopPolicy } from './config.js';
-import type { Clock } from './traffic.js';
+import type { AgentConfig, PrestopPolicy } from './config.js';
+import type { CancelTimer, Clock, Scheduler } from './time.js';
 
 // The preStop wait: how long the app keeps serving after termination started, so that every
 // proxy in front of the pod has stopped routing to it before the app gets SIGTERM.
@@ -10,6 +10,25 @@ export interface PrestopLimits {
   readonly minMs: number;
   readonly quietMs: number;
   readonly maxMs: number;
+}
+
+/** How a preStop wait ended, as the hook's HTTP response and AgentState report it. */
+export interface PrestopResult {
+  readonly mode: 'adaptive' | 'fixed';
+  readonly reason: PrestopEndReason;
+  readonly durationMs: number;
+}
+
+/** The limits the agent's settings give (DRAINWATCH_PRESTOP, _PRESTOP_MIN, _QUIET, _MAX). */
+export function prestopLimitsOf(
+  config: Pick<AgentConfig, 'prestop' | 'prestopMinMs' | 'prestopQuietMs' | 'prestopMaxMs'>,
+): PrestopLimits {
+  return {
+    policy: config.prestop,
+    minMs: config.prestopMinMs,
+    quietMs: config.prestopQuietMs,
+    maxMs: config.prestopMaxMs,
+  };
 }
 
 export type PrestopDecision = { readonly done: PrestopEndReason } | { readonly wakeAt: number };
@@ -42,6 +61,7 @@ export function decidePrestop(
 export interface PrestopWaitOptions {
   readonly limits: PrestopLimits;
   readonly clock: Clock;
+  readonly scheduler: Scheduler;
   readonly lastArrivalAt: () => number;
   /** The Kubernetes adapter's seam: resolves when the pod's endpoints are marked terminating. */
   readonly endpointsTerminating?: (signal: AbortSignal) => Promise<void>;
@@ -51,24 +71,24 @@ export interface PrestopWaitOptions {
 
 /** Waits as the policy says; resolves with why it ended. */
 export function waitPrestop(options: PrestopWaitOptions): Promise<PrestopEndReason> {
-  const { limits, clock } = options;
+  const { limits, clock, scheduler } = options;
   const startedAt = clock.now();
   const abort = new AbortController();
   let endpointsTerminating = false;
-  let timer: NodeJS.Timeout | undefined;
+  let cancelTimer: CancelTimer | undefined;
 
   return new Promise<PrestopEndReason>((resolve) => {
     let done = false;
     const finish = (reason: PrestopEndReason): void => {
       if (done) return;
       done = true;
-      if (timer) clearTimeout(timer);
+      cancelTimer?.();
       abort.abort();
       resolve(reason);
     };
     const evaluate = (): void => {
       if (done) return;
-      if (timer) clearTimeout(timer);
+      cancelTimer?.();
       const d = decidePrestop(
         limits,
         { startedAt, lastArrivalAt: options.lastArrivalAt(), endpointsTerminating },
@@ -80,8 +100,7 @@ export function waitPrestop(options: PrestopWaitOptions): Promise<PrestopEndReas
       }
       // The quiet window may move as requests arrive; waking at its earliest end and re-checking
       // keeps the resolution at one timer tick without polling.
-      timer = setTimeout(evaluate, Math.max(1, d.wakeAt - clock.now()));
-      timer.unref();
+      cancelTimer = scheduler.setTimeout(evaluate, Math.max(1, d.wakeAt - clock.now()));
     };
     options.interrupt.then(finish, () => undefined);
     if (limits.policy.mode === 'adaptive' && options.endpointsTerminating) {

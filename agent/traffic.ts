@@ -1,13 +1,10 @@
 import type { EventData, PhaseCounts } from '../contract/events.js';
 import type { EventKind, Phase, RequestOutcome } from '../contract/kinds.js';
 import { type AgentMetrics, statusClass } from './metrics.js';
+import type { Clock } from './time.js';
 
 // What the agent counts about the app's traffic, by pod phase. The proxy reports each request's
 // beginning and end here; the lifecycle moves the phase; summaries are cut from these counters.
-
-export interface Clock {
-  now(): number;
-}
 
 export type Emit = <K extends EventKind>(kind: K, data: EventData<K>) => void;
 

@@ -1,4 +1,4 @@
-import { OPCODES } from '../../agent/websocket-frames.js';
+import { OPCODES } from '../../agent/proxy/websocket-frames.js';
 import { createRng as seededRandom } from '../../lib/random.js';
 
 // Builds RFC 6455 frames byte by byte (independently of the reader under test) and random frame

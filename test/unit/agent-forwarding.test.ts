@@ -5,8 +5,8 @@ import {
   interimResponse,
   POD_HEADER,
   upstreamRequest,
-} from '../../agent/forwarding.js';
-import type { MessageHead } from '../../agent/http-parser.js';
+} from '../../agent/proxy/forwarding.js';
+import type { MessageHead } from '../../agent/proxy/http-parser.js';
 
 // How heads are rewritten on their way through the agent, on MessageHead objects built by hand.
 

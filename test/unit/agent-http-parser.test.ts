@@ -5,7 +5,7 @@ import {
   HttpParseError,
   type MessageHead,
   type MessageParser,
-} from '../../agent/http-parser.js';
+} from '../../agent/proxy/http-parser.js';
 
 // The agent parses both sides of the proxy with llhttp through Node's internal `_http_common`
 // binding. These tests pin what the wrapper relies on, so a Node upgrade that changes the binding

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createFrameReader, type FrameHeader, OPCODES } from '../../agent/websocket-frames.js';
+import { createFrameReader, type FrameHeader, OPCODES } from '../../agent/proxy/websocket-frames.js';
 import {
   buildFrame,
   closePayload,

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
-import type { RequestOutcome } from '../contract/events.js';
-import type { HostPort } from './config.js';
+import type { RequestOutcome } from '../../contract/events.js';
+import type { HostPort } from '../config.js';
 import { BodyFraming, clientResponse, interimResponse, POD_HEADER, upstreamRequest } from './forwarding.js';
 import {
   createRequestParser,
@@ -9,8 +9,8 @@ import {
   type MessageHead,
   type MessageParser,
 } from './http-parser.js';
-import type { AgentMetrics } from './metrics.js';
-import type { RequestRecord, Traffic } from './traffic.js';
+import type { AgentMetrics } from '../metrics.js';
+import type { RequestRecord, Traffic } from '../traffic.js';
 import {
   createUpstreamPool,
   type UpstreamConnection,

@@ -1,4 +1,4 @@
-import { createRequire } from 'node:module';
+import { loadParserBinding, type NativeParseError, type NativeParser } from './llhttp-binding.js';
 
 // HTTP/1.1 message parsing for the proxy, on llhttp through the binding Node's own `http` module
 // uses. Why not `http.createServer` + a client: their IncomingMessage/ServerResponse streams cost
@@ -6,37 +6,13 @@ import { createRequire } from 'node:module';
 // parser alone the agent forwards heads it rewrote and body bytes as they come. Why not a parser of
 // our own: llhttp is what Node and undici trust against request smuggling (conflicting
 // Content-Length, Transfer-Encoding tricks, bare CR/LF), and it is already in the process.
-// `_http_common` is an internal module; the shape used here has been stable since Node 12, and
-// test/unit/agent-http-parser.test.ts fails loudly if a Node upgrade changes it.
+// `_http_common` is an internal module; the shape used here has been stable since Node 12,
+// llhttp-binding.ts checks it at start-up, and test/unit/agent-http-parser.test.ts fails loudly
+// if a Node upgrade changes its behaviour.
 
-interface NativeParser {
-  initialize(type: number, resource: object, maxHeaderSize: number, lenient: number): void;
-  execute(chunk: Buffer): number | NativeParseError;
-  finish(): undefined | NativeParseError;
-  close(): void;
-  [key: number]: unknown;
-}
-
-interface NativeParserClass {
-  new (): NativeParser;
-  readonly REQUEST: number;
-  readonly RESPONSE: number;
-  readonly kOnHeaders: number;
-  readonly kOnHeadersComplete: number;
-  readonly kOnBody: number;
-  readonly kOnMessageComplete: number;
-  readonly kOnExecute: number;
-  readonly kLenientNone: number;
-}
-
-interface NativeParseError extends Error {
-  code?: string;
-  bytesParsed?: number;
-}
-
-const requireNode = createRequire(import.meta.url);
-const common = requireNode('_http_common') as { HTTPParser: NativeParserClass; methods: string[] };
-const { HTTPParser, methods } = common;
+// Loaded and shape-checked on first use, not on import (every CLI command imports the agent's
+// modules; only a running agent parses): the agent's start() loads it before listening.
+const binding = loadParserBinding;
 
 /** What llhttp reports once a message's head is complete. */
 export interface MessageHead {
@@ -127,7 +103,7 @@ function onHeadersComplete(
     versionMajor,
     versionMinor,
     rawHeaders: raw,
-    method: method === undefined ? '' : (methods[method] ?? ''),
+    method: method === undefined ? '' : (binding().methods[method] ?? ''),
     url: target,
     status: status ?? 0,
     statusText: statusText ?? '',
@@ -159,6 +135,7 @@ class LlhttpParser implements MessageParser {
   private readonly parser: StatefulParser;
 
   constructor(type: number, handlers: MessageHandlers) {
+    const { HTTPParser } = binding();
     const parser = new HTTPParser() as StatefulParser;
     parser.initialize(type, {}, 0, HTTPParser.kLenientNone);
     parser[kState] = { handlers, pendingHeaders: undefined, pendingUrl: '' };
@@ -185,9 +162,9 @@ class LlhttpParser implements MessageParser {
 }
 
 export function createRequestParser(handlers: MessageHandlers): MessageParser {
-  return new LlhttpParser(HTTPParser.REQUEST, handlers);
+  return new LlhttpParser(binding().HTTPParser.REQUEST, handlers);
 }
 
 export function createResponseParser(handlers: MessageHandlers): MessageParser {
-  return new LlhttpParser(HTTPParser.RESPONSE, handlers);
+  return new LlhttpParser(binding().HTTPParser.RESPONSE, handlers);
 }
