@@ -1,9 +1,13 @@
 import { jetstream } from '@nats-io/jetstream';
 import { Registry } from 'prom-client';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Collector, createCollector } from '../../collector/index.js';
+import { type Collector, createCollector, createReportStore } from '../../collector/index.js';
+import { createHttpApp } from '../../collector/http.js';
 import { KEYS } from '../../collector/keys.js';
 import { createEventSequencer, type EventKind, MAX_EVENT_DEPTH, subjectOf } from '../../contract/index.js';
+import { createRedis } from '../../lib/redis.js';
 import { pollUntil } from '../../lib/wait.js';
 import { type CollectorEnv, startCollectorEnv } from '../helpers/collector-harness.js';
 import { publishAll } from '../helpers/collector-scenario.js';
@@ -89,6 +93,38 @@ describe('collector HTTP under faults', () => {
     });
     console.log(`frozen Redis: /readyz answered 200 again ${Date.now() - thawedAt} ms after SIGCONT`);
     expect((await get(`${base}/api/rollouts`)).status).toBe(200);
+  });
+
+  it('an API call still waiting on a frozen Redis answers 503 at its deadline', async () => {
+    // No PING gate here: only the per-request deadline stands between the call and a hang.
+    const redis = createRedis(env.servers.redis.url, { prefix: env.ns.redisPrefix, failFast: true });
+    redis.on('error', () => undefined);
+    await redis.connect();
+    const app = createHttpApp({
+      store: createReportStore(redis),
+      registry: new Registry(),
+      ready: () => ({ ready: true, redis: true, nats: true }),
+      apiTimeoutMs: 1000,
+      apiToken: undefined,
+      gate: 1,
+    });
+    const server = await new Promise<Server>((resolve) => {
+      const s = app.listen(0, '127.0.0.1', () => resolve(s));
+    });
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const pid = env.servers.redis.pid;
+    process.kill(pid, 'SIGSTOP');
+    try {
+      const r = await get(`${url}/api/rollouts`, 10_000);
+      expect(r.status).toBe(503);
+      const body = await jsonOf(r);
+      expect(body.error.code).toBe('redis-unavailable');
+      expect(body.error.message).toContain('within 1000 ms');
+    } finally {
+      process.kill(pid, 'SIGCONT');
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      redis.disconnect();
+    }
   });
 
   it(`dead-letters an event nested deeper than ${MAX_EVENT_DEPTH}; the pod's timeline keeps answering`, async () => {
