@@ -207,7 +207,7 @@ describe('rejection', () => {
   it('jsonDepth counts brackets outside strings only, escapes included', () => {
     expect(jsonDepth('{"a":[1,{"b":[]}]}')).toBe(4);
     expect(jsonDepth('{"a":"[[[[{{{{"}')).toBe(1);
-    expect(jsonDepth('{"a":"\\\"[[[[","b":[]}')).toBe(2);
+    expect(jsonDepth('{"a":"\\"[[[[","b":[]}')).toBe(2);
     expect(jsonDepth('"x"')).toBe(0);
   });
 
