@@ -1,5 +1,6 @@
 import type { EventData, PhaseCounts } from '../contract/events.js';
 import type { EventKind, Phase, RequestOutcome } from '../contract/kinds.js';
+import { routeOf } from '../lib/route.js';
 import { type AgentMetrics, statusClass } from './metrics.js';
 import type { Clock } from './time.js';
 
@@ -69,21 +70,12 @@ export interface Traffic {
 
 const zero = (): PhaseCounts => ({ serving: 0, prestop: 0, draining: 0, exited: 0 });
 
-const MAX_ROUTE = 256;
-
 // The agent's events are not validated against the schemas (contract/event-builder.ts), so the
 // numbers it takes from the wire are kept in the contract's ranges here: an HTTP status outside
 // 100-599 or a close code outside 0-4999 (a peer may send either) is left out of the event, which
 // would otherwise be published, refused by the collector and seen there as a seq gap.
 function inRange(n: number | undefined, min: number, max: number): n is number {
   return n !== undefined && Number.isInteger(n) && n >= min && n <= max;
-}
-
-/** The path without its query string: no parameter value ever leaves the pod. */
-export function routeOf(url: string): string {
-  const q = url.indexOf('?');
-  const path = q < 0 ? url : url.slice(0, q);
-  return path.length > MAX_ROUTE ? path.slice(0, MAX_ROUTE) : path;
 }
 
 export function createTraffic(options: {

@@ -18,6 +18,7 @@ import { createHttpApp } from './http.js';
 import { type Clock, createIngest, type Ingest, type Logger } from './ingest.js';
 import { createCollectorMetrics } from './metrics.js';
 import type { RolloutNote } from './ops.js';
+import { createRedisHealth } from './redis-health.js';
 import { createReportStore, type ReportStore } from './store.js';
 import { createRolloutTracer } from './tracing.js';
 
@@ -221,6 +222,7 @@ export function createCollector(config: CollectorConfig, deps: CollectorDeps = {
       store,
       registry,
       ready: () => ({ ready: redisUp && natsUp && !stopping, redis: redisUp, nats: natsUp }),
+      redisAlive: createRedisHealth(redis!).alive,
       apiToken: config.apiToken,
       gate: config.gate,
     });

@@ -4,6 +4,7 @@ import {
   MalformedEnvelopeError,
   NotJsonError,
   OversizeEventError,
+  TooDeepEventError,
   UnknownEventTypeError,
   UnsupportedVersionError,
 } from './errors.js';
@@ -87,13 +88,47 @@ export function createEvent<K extends EventKind>(
   return createUncheckedEvent(kind, identity, validateData(kind, data), options);
 }
 
-/** Parses and validates one wire event; every refusal is a ContractError naming the field. */
+/**
+ * The deepest nesting of objects and arrays a wire event may have: the envelope is 1, its `data` 2,
+ * and no event of the contract goes past 4. Deeper JSON is refused before it is parsed, because
+ * anything that later walks it recursively (JSON.stringify when the collector answers an API call
+ * with a stored event) overflows the stack at a few thousand levels.
+ */
+export const MAX_EVENT_DEPTH = 32;
+
+/** The deepest nesting of `{`/`[` in JSON text, strings skipped; one pass, no parsing, no recursion. */
+export function jsonDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c)
+        i++; // backslash: the next character is escaped
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      depth++;
+      if (depth > max) max = depth;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return max;
+}
+
+/**
+ * Parses and validates one wire event; every refusal is a ContractError naming the field:
+ * OversizeEventError over MAX_EVENT_BYTES, TooDeepEventError past MAX_EVENT_DEPTH, NotJsonError,
+ * then the envelope and data errors of validateEvent.
+ */
 export function decodeEvent(input: Uint8Array | string): AnyEvent {
   const size = typeof input === 'string' ? Buffer.byteLength(input, 'utf8') : input.byteLength;
   if (size > MAX_EVENT_BYTES) throw new OversizeEventError(size, MAX_EVENT_BYTES);
+  const text = typeof input === 'string' ? input : Buffer.from(input).toString('utf8');
+  if (jsonDepth(text) > MAX_EVENT_DEPTH) throw new TooDeepEventError(MAX_EVENT_DEPTH);
   let raw: unknown;
   try {
-    raw = JSON.parse(typeof input === 'string' ? input : Buffer.from(input).toString('utf8'));
+    raw = JSON.parse(text);
   } catch (err) {
     throw new NotJsonError('', `not JSON: ${(err as Error).message}`);
   }

@@ -6,6 +6,7 @@ export type ContractErrorCode =
   | 'unknown-type'
   | 'unsupported-version'
   | 'oversize'
+  | 'too-deep'
   | 'invalid-data'
   | 'invalid-subject'
   | 'not-json';
@@ -46,6 +47,16 @@ export class OversizeEventError extends ContractError {
   constructor(size: number, limit: number) {
     super('', `event is ${size} bytes, over the ${limit}-byte limit`);
     this.size = size;
+    this.limit = limit;
+  }
+}
+
+export class TooDeepEventError extends ContractError {
+  readonly code = 'too-deep' as const;
+  readonly limit: number;
+
+  constructor(limit: number) {
+    super('', `event nests objects or arrays more than ${limit} deep`);
     this.limit = limit;
   }
 }

@@ -7,6 +7,8 @@ export {
   createEvent,
   createEventSequencer,
   decodeEvent,
+  jsonDepth,
+  MAX_EVENT_DEPTH,
   validateEvent,
 } from './envelope.js';
 export {
@@ -17,6 +19,7 @@ export {
   MalformedEnvelopeError,
   NotJsonError,
   OversizeEventError,
+  TooDeepEventError,
   UnknownEventTypeError,
   UnsupportedVersionError,
 } from './errors.js';

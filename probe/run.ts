@@ -202,8 +202,10 @@ export function createProbeRun(input: ProbeConfig, deps: ProbeDeps = {}): ProbeR
     startedAt = clock.now();
     startedPerf = performance.now();
     lag = createLoopLagMonitor();
+    // The one timer left ref'ed: a started run holds the process open until stop(), as a listening
+    // server does. Without it, while the target is down every session only sleeps on unref'ed
+    // backoff timers, the loop empties, and `drainwatch probe` exits mid-run (code 13, no summary).
     tickTimer = setInterval(tick, config.progressIntervalMs);
-    tickTimer.unref();
     sweepTimer = setInterval(
       () => {
         const now = clock.now();

@@ -1,4 +1,5 @@
 import type { ProbeError } from '../contract/events.js';
+import { routeOf } from '../lib/route.js';
 import type { ProbeContext } from './context.js';
 import { bump } from './context.js';
 import { createCookieJar } from './cookies.js';
@@ -160,7 +161,8 @@ export function createProbeSession(ctx: ProbeContext, index: number, withWebSock
         sessionId: id,
         kind,
         method,
-        route,
+        // The scenario's path may carry a token in its query: only the path leaves the probe.
+        route: routeOf(route),
         ok: !first.error,
         ...(r.status ? { status: r.status } : {}),
         ...(first.error ? { error: first.error } : {}),

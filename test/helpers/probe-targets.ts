@@ -42,6 +42,8 @@ export interface ScenarioAppOptions {
   readonly sessions?: 'cookie' | 'bearer';
   /** /whoami answers another user's name: the identity check must catch it. */
   readonly whoamiLies?: boolean;
+  /** A fixed port, to bring an app back where a stopped one was (default: any free port). */
+  readonly port?: number;
 }
 
 export interface ScenarioApp {
@@ -56,10 +58,10 @@ export interface ScenarioApp {
   stop(): Promise<void>;
 }
 
-function listen(server: Server): Promise<number> {
+function listen(server: Server, port = 0): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.listen(port, '127.0.0.1', () => {
       const addr = server.address();
       resolve(typeof addr === 'object' && addr ? addr.port : 0);
     });
@@ -166,7 +168,7 @@ export async function startScenarioApp(options: ScenarioAppOptions): Promise<Sce
       });
     });
   });
-  const port = await listen(server);
+  const port = await listen(server, options.port);
   let stopping: Promise<void> | undefined;
   return {
     url: `http://127.0.0.1:${port}`,

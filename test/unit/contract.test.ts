@@ -12,12 +12,15 @@ import {
   escapeToken,
   InvalidEventDataError,
   InvalidSubjectError,
+  jsonDepth,
   MAX_EVENT_BYTES,
+  MAX_EVENT_DEPTH,
   MalformedEnvelopeError,
   NotJsonError,
   OversizeEventError,
   parseSubject,
   subjectOf,
+  TooDeepEventError,
   UnknownEventTypeError,
   UnsupportedVersionError,
   unescapeToken,
@@ -187,6 +190,25 @@ describe('rejection', () => {
       }),
     ).toThrow(OversizeEventError);
     expect(seq.lastSeq).toBe(0);
+  });
+
+  it('an event nested deeper than MAX_EVENT_DEPTH is refused before it is parsed', () => {
+    const withExtra = (depth: number): string =>
+      JSON.stringify(wire('request')).replace(
+        '"data":{',
+        `"data":{"extra":${'['.repeat(depth)}${']'.repeat(depth)},`,
+      );
+    // The envelope is level 1 and data level 2: an extra value may nest MAX_EVENT_DEPTH - 2 arrays.
+    expect(decodeEvent(withExtra(MAX_EVENT_DEPTH - 2)).kind).toBe('request');
+    expect(() => decodeEvent(withExtra(MAX_EVENT_DEPTH - 1))).toThrow(TooDeepEventError);
+    expect(() => decodeEvent(withExtra(20_000))).toThrow(TooDeepEventError);
+  });
+
+  it('jsonDepth counts brackets outside strings only, escapes included', () => {
+    expect(jsonDepth('{"a":[1,{"b":[]}]}')).toBe(4);
+    expect(jsonDepth('{"a":"[[[[{{{{"}')).toBe(1);
+    expect(jsonDepth('{"a":"\\"[[[[","b":[]}')).toBe(2);
+    expect(jsonDepth('"x"')).toBe(0);
   });
 
   it('non-JSON and non-objects are refused', () => {
