@@ -4,6 +4,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { Registry } from 'prom-client';
 import { createUncheckedEventSequencer } from '../contract/event-builder.js';
 import type { Phase } from '../contract/kinds.js';
+import { type Logger, SILENT_LOGGER } from '../lib/log.js';
 import { createAdminServer } from './admin.js';
 import { type AppWatch, createAppWatch } from './app-watch.js';
 import { type AgentConfig, formatHostPort } from './config.js';
@@ -35,6 +36,8 @@ export interface AgentDeps {
   readonly endpointsTerminating?: (signal: AbortSignal) => Promise<void>;
   /** Reported in agent.started and on the trace. */
   readonly version?: string;
+  /** Start, NATS down/up, buffer high-water and drops, phases, the final flush; silent by default. */
+  readonly log?: Logger;
 }
 
 export interface AgentState {
@@ -61,17 +64,40 @@ export interface AgentStopOptions {
 
 export interface Agent {
   start(): Promise<{ listen: AddressInfo; admin: AddressInfo }>;
-  /** SIGTERM semantics: waits for the app if it still runs, then flushes (≤ 2 s) and closes. */
+  /**
+   * SIGTERM semantics: waits for the app if it still runs, then flushes until every event is
+   * acknowledged or the pod's grace deadline is 1 s away (see finalFlushBudgetMs), and closes.
+   */
   stop(options?: AgentStopOptions): Promise<void>;
   state(): AgentState;
 }
 
 // Poll the app port every second while serving and at ≤ 50 ms once the pod terminates (the issue);
-// the final flush fits in 2 s; in-flight requests get 300 ms once the agent closes its listener.
+// in-flight requests get 300 ms once the agent closes its listener; the trace export gets 1.5 s.
 const SLOW_POLL_MS = 1000;
 const FAST_POLL_MS = 50;
-const FLUSH_BUDGET_MS = 1500;
+const TRACE_BUDGET_MS = 1500;
 const CLOSE_GRACE_MS = 300;
+// The final flush stops this long before the pod's grace deadline: time to log what was not
+// delivered, close and exit before the kubelet's SIGKILL (issue #16). It never gets less than
+// FLUSH_MIN_MS, so an agent stopped outside a termination still tries once.
+export const FLUSH_DEADLINE_MARGIN_MS = 1000;
+const FLUSH_MIN_MS = 250;
+
+/**
+ * How long the final flush may run, in ms: until `FLUSH_DEADLINE_MARGIN_MS` before the grace
+ * deadline, which is `graceSeconds` after the termination started (the first preStop call,
+ * stopped-listening, exit or SIGTERM the agent saw; `now` when none was seen), at least FLUSH_MIN_MS.
+ * With a native sidecar the agent is the pod's last container, so nothing else needs that time.
+ */
+export function finalFlushBudgetMs(
+  graceSeconds: number,
+  terminationStartedAt: number | undefined,
+  now: number,
+): number {
+  const start = terminationStartedAt ?? now;
+  return Math.max(FLUSH_MIN_MS, start + graceSeconds * 1000 - FLUSH_DEADLINE_MARGIN_MS - now);
+}
 
 class AgentRuntime {
   private readonly clock: Clock;
@@ -85,7 +111,11 @@ class AgentRuntime {
   private tracing: TerminationTracing | undefined;
   private appWatch: AppWatch | undefined;
   private readonly summaries: TrafficSummaries;
+  private readonly log: Logger;
+  // Clock ms of the first sign of termination: the grace period counts from about then.
+  private terminationStartedAt: number | undefined;
   private started = false;
+  private flushEnded = false;
   private stopping: Promise<void> | undefined;
 
   constructor(
@@ -94,6 +124,7 @@ class AgentRuntime {
   ) {
     this.clock = deps.clock ?? systemClock;
     this.version = deps.version ?? '0.0.0';
+    this.log = deps.log ?? SILENT_LOGGER;
     const registry = deps.registry ?? new Registry();
     const metrics = createAgentMetrics(registry);
     // Unchecked: the agent's events are typed by construction, and validating them would load zod
@@ -101,7 +132,7 @@ class AgentRuntime {
     const { namespace, workload, pod } = config.identity;
     const sequencer = createUncheckedEventSequencer({ namespace, workload, pod });
     const { subjectRoot, bufferSize: capacity } = config;
-    this.publisher = createEventPublisher({ sequencer, subjectRoot, capacity, metrics });
+    this.publisher = createEventPublisher({ sequencer, subjectRoot, capacity, metrics, log: this.log });
     const emit = this.publisher.emit.bind(this.publisher) as EventPublisher['emit'];
     this.traffic = createTraffic({
       clock: this.clock,
@@ -136,7 +167,9 @@ class AgentRuntime {
           servers: config.natsUrl,
           name: `drainwatch-agent ${pod}`,
           onConnect: (nc) => this.publisher.attach(nc),
-          active: () => !this.stopping,
+          // Keep trying through the final flush: NATS may come back before the grace deadline.
+          active: () => !this.flushEnded,
+          log: this.log,
         });
   }
 
@@ -156,7 +189,11 @@ class AgentRuntime {
         begin: (phase) => this.tracing?.begin(phase),
         event: (name, attributes) => this.tracing?.event(name, attributes),
       },
-      onPhase: () => this.appWatch?.poke(),
+      onPhase: (phase) => {
+        this.terminationStartedAt ??= this.clock.now();
+        this.log.info({ phase }, `phase ${phase}`);
+        this.appWatch?.poke();
+      },
     });
   }
 
@@ -197,6 +234,17 @@ class AgentRuntime {
       onPidGone: () => this.termination.appExited('pid', {}),
     });
     this.summaries.start(config.summaryIntervalMs);
+    this.log.info(
+      {
+        version: this.version,
+        listen: formatHostPort({ host: listen.address, port: listen.port }),
+        admin: formatHostPort({ host: admin.address, port: admin.port }),
+        upstream: formatHostPort(config.upstream),
+        graceSeconds: config.graceSeconds,
+        bufferSize: config.bufferSize,
+      },
+      'agent started',
+    );
     return { listen, admin };
   }
 
@@ -207,6 +255,8 @@ class AgentRuntime {
   }
 
   private async doStop(options: AgentStopOptions): Promise<void> {
+    this.terminationStartedAt ??= this.clock.now();
+    this.log.info({ immediate: options.immediate === true }, 'agent stopping');
     await this.termination.sigterm(options);
     this.summaries.stop();
     this.appWatch?.stop();
@@ -214,12 +264,39 @@ class AgentRuntime {
     await this.closeTraffic();
     this.summaries.emitNow();
     this.termination.emitDrainSummary(this.traffic.drainCounts(), this.publisher.stats().dropped);
-    await Promise.all([this.publisher.flush(FLUSH_BUDGET_MS), this.tracing?.finish(FLUSH_BUDGET_MS)]);
+    await Promise.all([this.finalFlush(), this.tracing?.finish(TRACE_BUDGET_MS)]);
+    this.flushEnded = true;
     this.publisher.stop();
     const adminClosed = closeServer(this.admin);
     this.admin.closeAllConnections();
     await adminClosed;
     await this.nats?.close();
+  }
+
+  // Deliver what is buffered while the grace period allows; say exactly what was not delivered
+  // (kinds and counts), since a lost tail leaves no seq gap for the collector to notice.
+  private async finalFlush(): Promise<void> {
+    const before = this.publisher.stats();
+    const budgetMs = finalFlushBudgetMs(
+      this.config.graceSeconds,
+      this.terminationStartedAt,
+      this.clock.now(),
+    );
+    this.log.info({ pending: before.buffered, budgetMs }, 'final flush started');
+    const outcome = await this.publisher.flush(budgetMs);
+    const { published, dropped } = this.publisher.stats();
+    if (outcome.delivered) {
+      this.log.info(
+        { published, dropped, failedAttempts: outcome.failedAttempts },
+        'final flush done: every event acknowledged',
+      );
+      return;
+    }
+    const lost = Object.values(outcome.undelivered).reduce((a, b) => a + b, 0);
+    this.log.error(
+      { undelivered: outcome.undelivered, undeliveredTotal: lost, published, dropped, budgetMs },
+      'final flush gave up near the grace deadline: these events were not acknowledged and are likely lost',
+    );
   }
 
   // Stop accepting, let in-flight requests finish for a moment, then cut what is left.

@@ -1,5 +1,14 @@
 import { hostname } from 'node:os';
 import { DEFAULT_SUBJECT_ROOT } from '../contract/subjects.js';
+import {
+  LOG_DEFAULTS,
+  LOG_FORMATS,
+  LOG_LEVELS,
+  type LogFormat,
+  type LogLevel,
+  parseLogFormat,
+  parseLogLevel,
+} from '../lib/log.js';
 import { AgentConfigError } from './errors.js';
 
 export interface HostPort {
@@ -44,6 +53,8 @@ export interface AgentConfig {
   readonly appPid?: number;
   /** OTLP/HTTP endpoint (OTEL_EXPORTER_OTLP_ENDPOINT); no tracing when absent. */
   readonly otlpEndpoint?: string;
+  readonly logLevel: LogLevel;
+  readonly logFormat: LogFormat;
 }
 
 /** Raw option values as strings (commander's flags); undefined means "not given". */
@@ -66,6 +77,8 @@ export interface AgentFlags {
   readonly podName?: string;
   readonly namespace?: string;
   readonly workload?: string;
+  readonly logLevel?: string;
+  readonly logFormat?: string;
 }
 
 export const AGENT_DEFAULTS = {
@@ -86,6 +99,8 @@ export const AGENT_DEFAULTS = {
   bufferSize: 10_000,
   subjectRoot: DEFAULT_SUBJECT_ROOT,
   namespace: 'default',
+  logLevel: LOG_DEFAULTS.level,
+  logFormat: LOG_DEFAULTS.format,
 } as const;
 
 /** Each setting's flag and environment variable, so an error names both. */
@@ -108,6 +123,8 @@ export const AGENT_SETTINGS = {
   podName: { flag: '--pod-name', env: 'POD_NAME' },
   namespace: { flag: '--namespace', env: 'POD_NAMESPACE' },
   workload: { flag: '--workload', env: 'DRAINWATCH_WORKLOAD' },
+  logLevel: { flag: '--log-level', env: 'DRAINWATCH_LOG_LEVEL' },
+  logFormat: { flag: '--log-format', env: 'DRAINWATCH_LOG_FORMAT' },
 } as const satisfies Record<keyof AgentFlags, { flag: string; env: string }>;
 
 type SettingKey = keyof typeof AGENT_SETTINGS;
@@ -257,6 +274,15 @@ export function loadAgentConfig(flags: AgentFlags = {}, env: Env = process.env):
     ...(env.NODE_NAME ? { nodeName: env.NODE_NAME } : {}),
   };
 
+  const logLevelRaw = raw('logLevel', flags, env) ?? AGENT_DEFAULTS.logLevel;
+  const logLevel =
+    parseLogLevel(logLevelRaw) ??
+    fail('logLevel', `expected one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevelRaw)}`);
+  const logFormatRaw = raw('logFormat', flags, env) ?? AGENT_DEFAULTS.logFormat;
+  const logFormat =
+    parseLogFormat(logFormatRaw) ??
+    fail('logFormat', `expected one of ${LOG_FORMATS.join(', ')}, got ${JSON.stringify(logFormatRaw)}`);
+
   return {
     listen,
     upstream,
@@ -275,5 +301,7 @@ export function loadAgentConfig(flags: AgentFlags = {}, env: Env = process.env):
     subjectRoot,
     ...(appPid !== undefined ? { appPid } : {}),
     ...(env.OTEL_EXPORTER_OTLP_ENDPOINT ? { otlpEndpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT } : {}),
+    logLevel,
+    logFormat,
   };
 }

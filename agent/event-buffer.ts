@@ -25,6 +25,10 @@ class Fifo<T> {
   peek(): T | undefined {
     return this.items[this.head];
   }
+  /** The items still held, oldest first. */
+  *values(): IterableIterator<T> {
+    for (let i = this.head; i < this.items.length; i++) yield this.items[i]!;
+  }
   shift(): T | undefined {
     if (this.head >= this.items.length) return undefined;
     const item = this.items[this.head];
@@ -44,6 +48,8 @@ export interface EventBuffer {
   peek(): AnyEvent | undefined;
   /** Removes the event peek() returned. */
   shift(): AnyEvent | undefined;
+  /** The events held, counted by kind (what a give-up log line reports). */
+  countByKind(): Record<string, number>;
   readonly size: number;
   readonly dropped: number;
 }
@@ -86,6 +92,13 @@ export function createEventBuffer(capacity: number): EventBuffer {
     },
     shift() {
       return lowest()?.shift();
+    },
+    countByKind() {
+      const counts: Record<string, number> = {};
+      for (const fifo of Object.values(tiers)) {
+        for (const e of fifo.values()) counts[e.kind] = (counts[e.kind] ?? 0) + 1;
+      }
+      return counts;
     },
     get size() {
       return size();

@@ -1,4 +1,5 @@
 import { connect, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
+import { type Logger, SILENT_LOGGER } from '../lib/log.js';
 import { type Scheduler, sleep, systemScheduler } from './time.js';
 
 // The agent's own NATS connection. NATS down at start is not fatal: this keeps trying, backing off
@@ -22,6 +23,8 @@ export interface NatsConnectorOptions {
   /** The client's connect(); injectable for tests. */
   readonly connect?: (options: NodeConnectionOptions) => Promise<NatsConnection>;
   readonly scheduler?: Scheduler;
+  /** The first failed attempt and the connection made; silent by default. */
+  readonly log?: Logger;
 }
 
 export interface NatsConnector {
@@ -47,10 +50,12 @@ export function agentConnectionOptions(servers: string, name: string): NodeConne
 export function createNatsConnector(options: NatsConnectorOptions): NatsConnector {
   const open = options.connect ?? connect;
   const scheduler = options.scheduler ?? systemScheduler;
+  const log = options.log ?? SILENT_LOGGER;
   let own: NatsConnection | undefined;
 
   const loop = async (): Promise<void> => {
     let wait = FIRST_RETRY_MS;
+    let failures = 0;
     while (options.active()) {
       try {
         const nc = await open(agentConnectionOptions(options.servers, options.name));
@@ -59,9 +64,14 @@ export function createNatsConnector(options: NatsConnectorOptions): NatsConnecto
           return;
         }
         own = nc;
+        log.info({ failedAttempts: failures }, 'connected to NATS');
         options.onConnect(nc);
         return;
-      } catch {
+      } catch (err) {
+        failures += 1;
+        if (failures === 1) {
+          log.warn({ error: (err as Error).message }, 'NATS unreachable; retrying, events are buffered');
+        }
         await sleep(scheduler, wait);
         wait = Math.min(wait * 2, MAX_RETRY_MS);
       }

@@ -4,6 +4,7 @@ import type { AnyEvent, EventSequencer } from '../contract/event-builder.js';
 import type { EventData } from '../contract/events.js';
 import type { EventKind } from '../contract/kinds.js';
 import { publishEvent } from '../lib/jetstream.js';
+import { type Logger, SILENT_LOGGER } from '../lib/log.js';
 import { delay } from '../lib/wait.js';
 import { createEventBuffer } from './event-buffer.js';
 import type { AgentMetrics } from './metrics.js';
@@ -20,6 +21,10 @@ export interface PublisherOptions {
   readonly publishTimeoutMs?: number;
   /** Called for every event made, before it is buffered (tracing uses it). */
   readonly onEvent?: (event: AnyEvent) => void;
+  /** Outages, drops and the final flush's attempts; kinds and counts only, never payloads. */
+  readonly log?: Logger;
+  /** Wall clock in ms (rate-limits the drop lines); Date.now by default. */
+  readonly now?: () => number;
 }
 
 export interface PublisherStats {
@@ -28,13 +33,25 @@ export interface PublisherStats {
   readonly dropped: number;
 }
 
+/** What flush() leaves behind: the events not acknowledged, by kind. */
+export interface FlushOutcome {
+  readonly delivered: boolean;
+  /** Publish attempts that failed during this flush. */
+  readonly failedAttempts: number;
+  /** Unacknowledged events by kind (the one in flight included); empty when delivered. */
+  readonly undelivered: Readonly<Record<string, number>>;
+}
+
 export interface EventPublisher {
   /** Makes the next event (next seq) and queues it; never blocks, never throws on NATS trouble. */
   emit<K extends EventKind>(kind: K, data: EventData<K>): void;
   /** Publishes through this connection from now on (the agent may connect after it started). */
   attach(nc: NatsConnection): void;
-  /** Resolves true once everything made so far is acknowledged, false at the deadline. */
-  flush(timeoutMs: number): Promise<boolean>;
+  /**
+   * Resolves once everything made so far is acknowledged, or at the deadline (timeoutMs) with
+   * what was not. Each failed publish attempt meanwhile is logged (warn).
+   */
+  flush(timeoutMs: number): Promise<FlushOutcome>;
   /** Stops publishing; events still buffered are abandoned (flush first). */
   stop(): void;
   stats(): PublisherStats;
@@ -42,6 +59,8 @@ export interface EventPublisher {
 
 const MIN_BACKOFF_MS = 50;
 const MAX_BACKOFF_MS = 1000;
+// At most one "events dropped" line per this long, however fast the buffer overflows.
+const DROP_LOG_INTERVAL_MS = 10_000;
 
 export function createEventPublisher(options: PublisherOptions): EventPublisher {
   const buffer = createEventBuffer(options.capacity);
@@ -55,6 +74,54 @@ export function createEventPublisher(options: PublisherOptions): EventPublisher 
   let invalid = 0;
   let wake: (() => void) | undefined;
   let idleWaiters: Array<() => void> = [];
+  const log = options.log ?? SILENT_LOGGER;
+  const now = options.now ?? Date.now;
+  // Failed attempts since the last success; flushing: failed attempts are logged one by one.
+  let failing = 0;
+  let flushing: { attempts: number } | undefined;
+  let highWater = false;
+  let dropsLogged = 0;
+  let dropLogAt = Number.NEGATIVE_INFINITY;
+
+  const pendingByKind = (): Record<string, number> => {
+    const counts = buffer.countByKind();
+    if (sending) counts[sending.kind] = (counts[sending.kind] ?? 0) + 1;
+    return counts;
+  };
+  const noteFailure = (err: unknown): void => {
+    failing += 1;
+    const fields = { attempt: failing, pending: pending(), error: (err as Error)?.message ?? String(err) };
+    if (flushing) {
+      flushing.attempts += 1;
+      log.warn(fields, 'final flush: publish attempt failed, retrying');
+    } else if (failing === 1)
+      log.warn(fields, 'publishing to NATS failed; buffering events until it answers');
+  };
+  const noteSuccess = (): void => {
+    if (failing > 0) log.info({ failedAttempts: failing, pending: pending() }, 'publishing to NATS again');
+    failing = 0;
+  };
+  const noteBuffered = (): void => {
+    const size = pending();
+    if (!highWater && size >= options.capacity / 2) {
+      highWater = true;
+      log.warn({ buffered: size, capacity: options.capacity }, 'event buffer half full');
+    } else if (highWater && size === 0) {
+      highWater = false;
+      log.info({ capacity: options.capacity }, 'event buffer empty again');
+    }
+  };
+  const noteDrop = (): void => {
+    const t = now();
+    if (t - dropLogAt < DROP_LOG_INTERVAL_MS) return;
+    dropLogAt = t;
+    const dropped = buffer.dropped + invalid;
+    log.warn(
+      { dropped, droppedSinceLastLine: dropped - dropsLogged, capacity: options.capacity },
+      'event buffer full: dropping traffic events (never lifecycle ones)',
+    );
+    dropsLogged = dropped;
+  };
 
   const pending = (): number => buffer.size + (sending ? 1 : 0);
   const updateGauge = (): void => {
@@ -90,9 +157,12 @@ export function createEventPublisher(options: PublisherOptions): EventPublisher 
           metrics.eventsPublished.inc();
           backoff = MIN_BACKOFF_MS;
           updateGauge();
-        } catch {
+          noteSuccess();
+          noteBuffered();
+        } catch (err) {
           // NATS down, slow, or the stream missing: the same event is retried (its id makes a
           // retry of an event that was in fact stored a duplicate JetStream drops).
+          noteFailure(err);
           await pause(backoff);
           backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
         }
@@ -106,7 +176,11 @@ export function createEventPublisher(options: PublisherOptions): EventPublisher 
   const watchStatus = async (nc: NatsConnection): Promise<void> => {
     try {
       for await (const s of nc.status()) {
-        if (s.type === 'reconnect') wake?.();
+        if (s.type === 'disconnect') log.warn({ pending: pending() }, 'NATS connection lost');
+        if (s.type === 'reconnect') {
+          log.info({ pending: pending() }, 'NATS connection back');
+          wake?.();
+        }
       }
     } catch {
       // The status iterator ends with the connection.
@@ -124,12 +198,17 @@ export function createEventPublisher(options: PublisherOptions): EventPublisher 
         // sequencer left no seq gap for it).
         invalid += 1;
         metrics.eventsDropped.inc({ kind });
+        log.error({ kind }, 'an event the agent made was refused (oversize); dropped');
         return;
       }
       options.onEvent?.(event);
       const victim = buffer.push(event);
-      if (victim) metrics.eventsDropped.inc({ kind: victim.kind });
+      if (victim) {
+        metrics.eventsDropped.inc({ kind: victim.kind });
+        noteDrop();
+      }
       updateGauge();
+      noteBuffered();
       void pump();
     },
     attach(nc) {
@@ -138,14 +217,25 @@ export function createEventPublisher(options: PublisherOptions): EventPublisher 
       void pump();
     },
     flush(flushTimeoutMs) {
-      if (pending() === 0) return Promise.resolve(true);
-      return new Promise<boolean>((resolve) => {
-        const done = (): void => resolve(true);
+      const run = { attempts: 0 };
+      const outcome = (): FlushOutcome => {
+        if (flushing === run) flushing = undefined;
+        const left = pending();
+        return {
+          delivered: left === 0,
+          failedAttempts: run.attempts,
+          undelivered: left ? pendingByKind() : {},
+        };
+      };
+      if (pending() === 0) return Promise.resolve(outcome());
+      flushing = run;
+      return new Promise<FlushOutcome>((resolve) => {
+        const done = (): void => resolve(outcome());
         idleWaiters.push(done);
         wake?.();
         delay(flushTimeoutMs).then(() => {
           idleWaiters = idleWaiters.filter((w) => w !== done);
-          resolve(pending() === 0);
+          resolve(outcome());
         });
       });
     },

@@ -4,6 +4,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import type { AnyEvent } from '../contract/envelope.js';
+import { createLogger, type Logger } from '../lib/log.js';
 import { createRedis } from '../lib/redis.js';
 import { pollUntil } from '../lib/wait.js';
 import { type Applier, createApplier } from './apply.js';
@@ -14,8 +15,9 @@ import {
   NatsUnavailableError,
   RedisUnavailableError,
 } from './errors.js';
+import { createHistory, type History, type RebuildResult } from './history.js';
 import { createHttpApp } from './http.js';
-import { type Clock, createIngest, type Ingest, type Logger } from './ingest.js';
+import { type Clock, createIngest, type Ingest } from './ingest.js';
 import { createCollectorMetrics } from './metrics.js';
 import type { RolloutNote } from './ops.js';
 import { createRedisHealth } from './redis-health.js';
@@ -33,6 +35,8 @@ export interface CollectorDeps {
   readonly log?: Logger;
   /** Called with events applied for the first time (not redeliveries), and when. */
   readonly onApplied?: (events: readonly AnyEvent[], appliedAtMs: number) => void;
+  /** Called after Redis state was rebuilt from the stream (Redis had lost its data). */
+  readonly onRebuilt?: (result: RebuildResult) => void;
 }
 
 export interface Collector {
@@ -46,15 +50,11 @@ export interface Collector {
   readonly registry: Registry;
 }
 
-const STDERR_LOG: Logger = {
-  warn: (m) => process.stderr.write(`drainwatch collector: ${m}\n`),
-  error: (m) => process.stderr.write(`drainwatch collector: ${m}\n`),
-};
-
 export function createCollector(config: CollectorConfig, deps: CollectorDeps = {}): Collector {
   const registry = deps.registry ?? new Registry();
   const clock = deps.clock ?? { now: () => Date.now() };
-  const log = deps.log ?? STDERR_LOG;
+  // Without an injected logger, warnings and errors still reach stderr as text.
+  const log = deps.log ?? createLogger({ name: 'collector', level: 'warn', format: 'text' });
   const metrics = createCollectorMetrics(registry, { podSeriesExpiryMs: config.podSeriesExpiryMs });
   const tracer = createRolloutTracer({ endpoint: config.otlpEndpoint });
 
@@ -63,6 +63,7 @@ export function createCollector(config: CollectorConfig, deps: CollectorDeps = {
   let store: ReportStore | undefined;
   let applier: Applier | undefined;
   let ingest: Ingest | undefined;
+  let history: History | undefined;
   let server: Server | undefined;
   let timer: NodeJS.Timeout | undefined;
   let redisUp = false;
@@ -75,10 +76,20 @@ export function createCollector(config: CollectorConfig, deps: CollectorDeps = {
   const scored = new Set<string>();
 
   const setRedis = (up: boolean) => {
+    if (up !== redisUp) {
+      if (up) log.info('Redis up');
+      else log.warn('Redis down; events wait in the stream until it answers');
+      // A Redis that came back may have come back empty.
+      if (up && history) void history.check();
+    }
     redisUp = up;
     metrics.health.redisUp.set(up ? 1 : 0);
   };
   const setNats = (up: boolean) => {
+    if (up !== natsUp) {
+      if (up) log.info('NATS up');
+      else log.warn('NATS down; reconnecting');
+    }
     natsUp = up;
     metrics.health.natsUp.set(up ? 1 : 0);
   };
@@ -97,7 +108,9 @@ export function createCollector(config: CollectorConfig, deps: CollectorDeps = {
       if (kind !== 'closed') continue;
       closeChain = closeChain
         .then(() => onClosed(id))
-        .catch((err) => log.error(`reporting closed rollout ${id} failed: ${(err as Error).message}`));
+        .catch((err) =>
+          log.error({ rolloutId: id, error: (err as Error).message }, 'reporting a closed rollout failed'),
+        );
     }
   }
 
@@ -115,8 +128,10 @@ export function createCollector(config: CollectorConfig, deps: CollectorDeps = {
     try {
       const { pending } = await ingest.pending();
       metrics.health.consumerPending.set(pending);
+      // Redis may have restarted empty while no event arrived to notice it.
+      await history?.check();
       // Closing for quiet only when caught up: after an outage, the backlog may hold the activity.
-      if (pending === 0 && ingest.idle()) {
+      if (pending === 0 && ingest.idle() && !history?.rebuilding) {
         const closed = await applier!.sweep(clock.now(), config.rolloutQuietMs);
         onNotes(closed.map((rolloutId) => ({ kind: 'closed', rolloutId })));
       }
@@ -137,7 +152,7 @@ export function createCollector(config: CollectorConfig, deps: CollectorDeps = {
       metrics.expirePodSeries(clock.now());
     } catch (err) {
       metrics.health.redisErrors.inc();
-      log.error(`refresh failed: ${(err as Error).message}`);
+      log.error({ error: (err as Error).message }, 'refresh failed');
     }
   }
 
@@ -206,9 +221,20 @@ export function createCollector(config: CollectorConfig, deps: CollectorDeps = {
       log,
       onRedisState: setRedis,
       onNotes,
+      onBatchApplied: (seq) => history?.applied(seq),
       ...(deps.onApplied ? { onApplied: deps.onApplied } : {}),
     });
+    const replaying = ingest;
+    history = createHistory(config, {
+      nats: nc!,
+      redis: redis!,
+      log,
+      apply: (msgs) => replaying.applyReplayed(msgs),
+      ...(deps.onRebuilt ? { onRebuilt: deps.onRebuilt } : {}),
+    });
     try {
+      // Before consuming: a Redis that lost its data is rebuilt first (or marked fresh).
+      await history.check();
       await ingest.start();
     } catch (err) {
       throw new NatsUnavailableError(
@@ -234,7 +260,12 @@ export function createCollector(config: CollectorConfig, deps: CollectorDeps = {
     timer = setInterval(() => void refresh(), Math.min(config.refreshIntervalMs, config.rolloutQuietMs));
     timer.unref();
     void refresh();
-    return { http: server.address() as AddressInfo };
+    const http = server.address() as AddressInfo;
+    log.info(
+      { listen: `${http.address}:${http.port}`, stream: config.stream, consumer: config.consumer },
+      'collector started',
+    );
+    return { http };
   }
 
   return {

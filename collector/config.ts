@@ -1,4 +1,13 @@
 import { DEFAULT_STREAM_NAME, DEFAULT_SUBJECT_ROOT } from '../contract/subjects.js';
+import {
+  LOG_DEFAULTS,
+  LOG_FORMATS,
+  LOG_LEVELS,
+  type LogFormat,
+  type LogLevel,
+  parseLogFormat,
+  parseLogLevel,
+} from '../lib/log.js';
 import { CollectorConfigError } from './errors.js';
 
 /** Every collector setting with its default; flag > env > default. */
@@ -29,6 +38,8 @@ export const COLLECTOR_DEFAULTS = {
   refreshIntervalMs: 10_000,
   /** Session-persistence threshold behind `drainwatch_gate_passed`. */
   gate: 1,
+  logLevel: LOG_DEFAULTS.level,
+  logFormat: LOG_DEFAULTS.format,
 } as const;
 
 export interface ListenAddress {
@@ -57,6 +68,8 @@ export interface CollectorConfig {
   readonly gate: number;
   /** OTLP/HTTP base URL; traces are exported only when it is set. */
   readonly otlpEndpoint: string | undefined;
+  readonly logLevel: LogLevel;
+  readonly logFormat: LogFormat;
 }
 
 /** The flags of `drainwatch collector`, as commander parsed them (strings unless noted). */
@@ -77,6 +90,8 @@ export interface CollectorFlags {
   readonly deadLetterMax?: string | number;
   readonly ackWait?: string | number;
   readonly gate?: string | number;
+  readonly logLevel?: string;
+  readonly logFormat?: string;
 }
 
 /** Environment variable of each setting (the names DESIGN §3 fixes, plus the collector's own). */
@@ -98,6 +113,8 @@ export const COLLECTOR_ENV = {
   ackWait: 'DRAINWATCH_ACK_WAIT',
   gate: 'DRAINWATCH_GATE',
   otlpEndpoint: 'OTEL_EXPORTER_OTLP_ENDPOINT',
+  logLevel: 'DRAINWATCH_LOG_LEVEL',
+  logFormat: 'DRAINWATCH_LOG_FORMAT',
 } as const;
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -244,6 +261,20 @@ function load(flags: CollectorFlags, env: Env): CollectorConfig {
       return v ? ratio(E.gate, v) : D.gate;
     })(),
     otlpEndpoint: pick(undefined, env, E.otlpEndpoint),
+    logLevel: (() => {
+      const v = get('logLevel') ?? D.logLevel;
+      const level = parseLogLevel(v);
+      if (!level)
+        throw new CollectorConfigError(E.logLevel, `expected one of ${LOG_LEVELS.join(', ')}, got ${v}`);
+      return level;
+    })(),
+    logFormat: (() => {
+      const v = get('logFormat') ?? D.logFormat;
+      const format = parseLogFormat(v);
+      if (!format)
+        throw new CollectorConfigError(E.logFormat, `expected one of ${LOG_FORMATS.join(', ')}, got ${v}`);
+      return format;
+    })(),
   };
   if (config.otlpEndpoint) urlOf(E.otlpEndpoint, config.otlpEndpoint, ['http', 'https']);
   // Cross-field rules: checked here so a bad combination fails at start-up, not mid-rollout.

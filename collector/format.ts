@@ -1,3 +1,4 @@
+import { hasVerdict } from './report-terminations.js';
 import type { Distribution, RolloutReport } from './report-types.js';
 
 // The terminal form of a report: aligned label/value rows, one section per topic, no colour codes
@@ -5,6 +6,12 @@ import type { Distribution, RolloutReport } from './report-types.js';
 
 function pct(v: number | null): string {
   return v === null ? 'n/a (nothing observed)' : `${(v * 100).toFixed(2)}%`;
+}
+
+/** ", N without a verdict" when some terminations lost their closing events. */
+function noVerdict(r: RolloutReport): string {
+  const n = r.terminations.filter((t) => !hasVerdict(t)).length;
+  return n === 0 ? '' : `, ${n} without a verdict: evidence incomplete`;
 }
 
 function ms(v: number | null): string {
@@ -53,7 +60,7 @@ export function formatReportText(report: RolloutReport): string {
       ],
       [
         'clean terminations',
-        `${pct(r.scores.cleanTerminations)}  (${r.terminations.filter((t) => t.clean).length}/${r.terminations.length})`,
+        `${pct(r.scores.cleanTerminations)}  (${r.terminations.filter((t) => t.clean).length}/${r.terminations.filter(hasVerdict).length}${noVerdict(r)})`,
       ],
     ]),
   );

@@ -18,7 +18,7 @@ export {
   ScriptReplyError,
 } from './errors.js';
 export { formatReportText } from './format.js';
-export type { Clock, Logger } from './ingest.js';
+export type { Clock } from './ingest.js';
 export { computeReport, gateVerdict } from './report.js';
 export {
   CLEAN_CLOSE_CODES,

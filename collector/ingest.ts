@@ -11,6 +11,7 @@ import { type AnyEvent, decodeEvent } from '../contract/envelope.js';
 import { ContractError, InvalidSubjectError } from '../contract/errors.js';
 import { parseSubject, type SubjectParts, streamSubjects } from '../contract/subjects.js';
 import { ensureStream } from '../lib/jetstream.js';
+import type { Logger } from '../lib/log.js';
 import { delay } from '../lib/wait.js';
 import type { Applier } from './apply.js';
 import type { CollectorConfig } from './config.js';
@@ -27,11 +28,6 @@ export interface Clock {
   now(): number;
 }
 
-export interface Logger {
-  warn(message: string): void;
-  error(message: string): void;
-}
-
 export interface IngestDeps {
   readonly nats: NatsConnection;
   readonly applier: Applier;
@@ -43,6 +39,8 @@ export interface IngestDeps {
   readonly onNotes: (notes: readonly RolloutNote[]) => void;
   /** Observation hook: events applied for the first time, and when. Tests and bench use it. */
   readonly onApplied?: (events: readonly AnyEvent[], appliedAtMs: number) => void;
+  /** A batch of the durable consumer was applied and acked; `maxSeq` is its highest stream seq. */
+  readonly onBatchApplied?: (maxSeq: number) => void;
 }
 
 export interface Ingest {
@@ -52,6 +50,8 @@ export interface Ingest {
   idle(): boolean;
   /** Messages the stream holds that the consumer has not delivered, and delivered but unacked. */
   pending(): Promise<{ pending: number; ackPending: number }>;
+  /** Applies messages re-read from the stream (a rebuild), retrying until Redis answers; no ack. */
+  applyReplayed(msgs: readonly JsMsg[]): Promise<void>;
 }
 
 const NANOS_PER_MS = 1_000_000;
@@ -131,7 +131,7 @@ export function createIngest(config: CollectorConfig, deps: IngestDeps): Ingest 
     }
   }
 
-  async function flush(msgs: readonly JsMsg[]): Promise<void> {
+  async function flush(msgs: readonly JsMsg[], durable = true): Promise<void> {
     const valid: AnyEvent[] = [];
     const entries = msgs.map((m) => toEntry(m, valid));
     let result: Awaited<ReturnType<Applier['apply']>> | undefined;
@@ -144,11 +144,14 @@ export function createIngest(config: CollectorConfig, deps: IngestDeps): Ingest 
         metrics.health.redisErrors.inc();
         deps.onRedisState(false);
         if (once('redis-apply')) {
-          log.error(`applying events failed, retrying until Redis answers: ${(err as Error).message}`);
+          log.error(
+            { error: (err as Error).message },
+            'Redis down: applying events failed, retrying until it answers',
+          );
         }
         if (stopController.signal.aborted) return; // unacked: JetStream redelivers them
         // Keep this batch and everything queued behind it from being redelivered meanwhile.
-        for (const m of msgs) m.working();
+        if (durable) for (const m of msgs) m.working();
         for (const m of queue) m.working();
         try {
           await delay(backoff, stopController.signal);
@@ -158,7 +161,10 @@ export function createIngest(config: CollectorConfig, deps: IngestDeps): Ingest 
         backoff = Math.min(backoff * 2, 2000);
       }
     }
-    for (const m of msgs) m.ack();
+    if (durable) {
+      for (const m of msgs) m.ack();
+      deps.onBatchApplied?.(Math.max(...msgs.map((m) => m.seq)));
+    }
     const now = clock.now();
     const applied: AnyEvent[] = [];
     let v = 0;
@@ -215,7 +221,9 @@ export function createIngest(config: CollectorConfig, deps: IngestDeps): Ingest 
       // Apply whatever has arrived: a full batch under load, a single event when traffic is thin.
       const batch = queue.splice(0, config.fetchBatch);
       const p: Promise<void> = flush(batch)
-        .catch((err) => log.error(`a batch failed and will be redelivered: ${(err as Error).message}`))
+        .catch((err) =>
+          log.error({ error: (err as Error).message }, 'a batch failed and will be redelivered'),
+        )
         .finally(() => {
           inflight.delete(p);
         });
@@ -252,8 +260,8 @@ export function createIngest(config: CollectorConfig, deps: IngestDeps): Ingest 
       messages = await consumer.consume({ max_messages: config.fetchBatch * 2 });
       const iter = messages;
       loop = Promise.all([
-        pump(iter).catch((err) => log.error(`consumer ended: ${(err as Error).message}`)),
-        work().catch((err) => log.error(`applying ended: ${(err as Error).message}`)),
+        pump(iter).catch((err) => log.error({ error: (err as Error).message }, 'consumer ended')),
+        work().catch((err) => log.error({ error: (err as Error).message }, 'applying ended')),
       ]).then(() => undefined);
     },
     stop() {
@@ -267,6 +275,9 @@ export function createIngest(config: CollectorConfig, deps: IngestDeps): Ingest 
     },
     idle() {
       return inflight.size === 0 && queue.length === 0;
+    },
+    applyReplayed(msgs) {
+      return flush(msgs, false);
     },
     async pending() {
       const consumer = await js.consumers.get(config.stream, config.consumer);

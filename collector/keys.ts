@@ -79,6 +79,8 @@ export const KEYS = {
   seen: (eventId: string) => `seen:${encodeKeyPart(eventId)}`,
   /** LIST of refused events, newest first, bounded. */
   deadLetters: 'dead',
+  /** String: highest stream seq applied; its absence after acked messages means Redis lost its data (history.ts). */
+  appliedSeq: 'applied-seq',
 } as const;
 
 /** A member of the termination sets: `<pod>|<instance>`. */

@@ -1,5 +1,5 @@
 import { SEQ_FIELDS } from './keys.js';
-import { bump, iso } from './report-data.js';
+import { bump, iso, ratio } from './report-data.js';
 import type { PodLife } from './report-lives.js';
 import { CLEAN_CLOSE_CODES, type PodTermination } from './report-types.js';
 
@@ -17,7 +17,26 @@ export function hasGap(seqs: Readonly<Record<string, string>> | undefined): bool
   return false;
 }
 
-/** Why a termination is not clean, in a fixed order; none when it is. */
+/**
+ * The termination's closing events — `app.exited` and the agent's `drain.summary` — both never
+ * arrived. Once the rollout closed, that is lost evidence (e.g. NATS away across the agent's exit,
+ * issue #16), never proof of an unclean exit: the termination gets no verdict (docs/collector.md,
+ * "Attribution").
+ */
+export function closingEventsMissing(life: PodLife): boolean {
+  return life.exitedMs === null && !life.summary;
+}
+
+/** Evidence incomplete: a seq gap, or (once the rollout closed) the closing events missing. */
+export function evidenceIncompleteOf(
+  life: PodLife,
+  seqs: Readonly<Record<string, string>> | undefined,
+  rolloutClosed: boolean,
+): boolean {
+  return hasGap(seqs) || (rolloutClosed && closingEventsMissing(life));
+}
+
+/** Why a termination is not clean, in a fixed order; none when it is (or when no verdict is possible). */
 export function uncleanReasons(
   life: PodLife,
   failedProbeRequests: number,
@@ -31,11 +50,14 @@ export function uncleanReasons(
     reasons.push('websocket-close');
   }
   if (killedAtGrace) reasons.push('killed-at-grace');
-  if (life.exitedMs === null && !life.summary) reasons.push('exit-not-seen');
   return reasons;
 }
 
-/** One pod's termination record; the agent's drain summary wins over figures from single events. */
+/**
+ * One pod's termination record; the agent's drain summary wins over figures from single events.
+ * Clean needs no unclean reason and the closing events: without them (still terminating, or their
+ * events lost) and without a proven reason, the record has no verdict (see hasVerdict).
+ */
 export function terminationOf(
   life: PodLife,
   failedProbeRequests: number,
@@ -48,7 +70,7 @@ export function terminationOf(
   return {
     pod: life.pod,
     instance: life.instance,
-    clean: reasons.length === 0,
+    clean: reasons.length === 0 && !closingEventsMissing(life),
     uncleanReasons: reasons,
     startedAt: new Date(life.startMs).toISOString(),
     prestopMs: life.prestopFinished?.durationMs ?? s?.prestopMs ?? null,
@@ -69,6 +91,17 @@ export function terminationOf(
     endpointPropagationMs: life.propagationMs,
     evidenceIncomplete: incomplete,
   };
+}
+
+/** Judged: clean, or unclean for a proven reason. A termination without a verdict is left out of the score. */
+export function hasVerdict(t: PodTermination): boolean {
+  return t.clean || t.uncleanReasons.length > 0;
+}
+
+/** The clean-terminations score: clean ÷ terminations with a verdict; null without any. */
+export function cleanTerminationsScore(terminations: readonly PodTermination[]): number | null {
+  const judged = terminations.filter(hasVerdict);
+  return ratio(judged.filter((t) => t.clean).length, judged.length);
 }
 
 export interface TerminationTotals {

@@ -28,7 +28,10 @@ export interface PodTermination {
   readonly pod: string;
   readonly instance: string;
   readonly clean: boolean;
-  /** Why it is not clean: failed-requests, in-flight-cut, websocket-close, killed-at-grace, exit-not-seen. */
+  /**
+   * Why it is not clean: failed-requests, in-flight-cut, websocket-close, killed-at-grace. Not
+   * clean with no reason: no verdict (its closing events never arrived), left out of the score.
+   */
   readonly uncleanReasons: readonly string[];
   readonly startedAt: string;
   readonly prestopMs: number | null;

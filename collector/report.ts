@@ -4,7 +4,12 @@ import { podLives } from './report-lives.js';
 import { tallyProbeEvents } from './report-probe-events.js';
 import { type RequestTally, tallyProbeRequests } from './report-requests.js';
 import { createSessionTally } from './report-sessions.js';
-import { hasGap, sumTerminations, terminationOf } from './report-terminations.js';
+import {
+  cleanTerminationsScore,
+  evidenceIncompleteOf,
+  sumTerminations,
+  terminationOf,
+} from './report-terminations.js';
 import {
   type GateVerdict,
   MAX_FAILURES_LISTED,
@@ -55,7 +60,11 @@ function terminationsOf(
   const terminations: PodTermination[] = [];
   const evidenceIncomplete: string[] = [];
   for (const life of lives.terminated.values()) {
-    const incomplete = hasGap(facts.seqs.get(life.pod));
+    const incomplete = evidenceIncompleteOf(
+      life,
+      facts.seqs.get(life.pod),
+      facts.rollout.finishedAt !== null,
+    );
     if (incomplete) evidenceIncomplete.push(life.pod);
     terminations.push(terminationOf(life, requests.failedByPod.get(life.pod) ?? 0, incomplete));
   }
@@ -87,7 +96,7 @@ export function computeReport(facts: ReportFacts, options: { gate?: number } = {
     scores: {
       sessionPersistence: ratio(sessions.active.size - sessions.losses.size, sessions.active.size),
       requestSuccess: ratio(requests.ok, requests.total),
-      cleanTerminations: ratio(terminations.filter((t) => t.clean).length, terminations.length),
+      cleanTerminations: cleanTerminationsScore(terminations),
     },
     sessions: { active: sessions.active.size, lost: sessions.losses.size, lostByCause },
     probeRequests: {

@@ -7,6 +7,7 @@ import {
   formatHostPort,
   loadAgentConfig,
 } from '../../agent/index.js';
+import { createLogger } from '../../lib/log.js';
 import { action } from '../run.js';
 import { VERSION } from '../../lib/version.js';
 
@@ -96,6 +97,12 @@ export function createAgentCommand(): Command {
     .addOption(
       opt('--workload <name>', 'workload (default: pod name without its hashes)', 'DRAINWATCH_WORKLOAD'),
     )
+    .addOption(
+      opt('--log-level <level>', `fatal … trace, or silent (default ${d.logLevel})`, 'DRAINWATCH_LOG_LEVEL'),
+    )
+    .addOption(
+      opt('--log-format <format>', `json lines or text (default ${d.logFormat})`, 'DRAINWATCH_LOG_FORMAT'),
+    )
     .action(
       action('agent', async (flags: AgentFlags) => {
         const config = loadAgentConfig(flags, process.env);
@@ -105,8 +112,10 @@ export function createAgentCommand(): Command {
         const endpointsTerminating = process.env.KUBERNETES_SERVICE_HOST
           ? (await import('../../cluster/kubernetes/index.js')).inClusterEndpointsSeam(process.env)
           : undefined;
+        const log = createLogger({ name: 'agent', level: config.logLevel, format: config.logFormat });
         const agent = createAgent(config, {
           version: VERSION,
+          log,
           ...(endpointsTerminating ? { endpointsTerminating } : {}),
         });
         const { listen, admin } = await agent.start();

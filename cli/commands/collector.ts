@@ -5,6 +5,7 @@ import {
   createCollector,
   loadCollectorConfig,
 } from '../../collector/index.js';
+import { createLogger } from '../../lib/log.js';
 import { action } from '../run.js';
 
 export function createCollectorCommand(): Command {
@@ -76,12 +77,23 @@ export function createCollectorCommand(): Command {
         '--gate <score>',
         'session-persistence threshold behind drainwatch_gate_passed (default 1)',
       ).env('DRAINWATCH_GATE'),
+    )
+    .addOption(
+      new Option('--log-level <level>', `fatal … trace, or silent (default ${D.logLevel})`).env(
+        'DRAINWATCH_LOG_LEVEL',
+      ),
+    )
+    .addOption(
+      new Option('--log-format <format>', `json lines or text (default ${D.logFormat})`).env(
+        'DRAINWATCH_LOG_FORMAT',
+      ),
     );
   return cmd.action(
     action('collector', async () => {
       // Commander already applied flag > env; the loader adds defaults and the cross-field rules.
       const config = loadCollectorConfig(cmd.opts() as CollectorFlags, process.env);
-      const collector = createCollector(config);
+      const log = createLogger({ name: 'collector', level: config.logLevel, format: config.logFormat });
+      const collector = createCollector(config, { log });
       const stopped = new Promise<void>((resolve) => {
         const stop = () => void collector.stop().then(resolve, resolve);
         process.once('SIGTERM', stop);

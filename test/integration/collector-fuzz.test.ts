@@ -12,6 +12,7 @@ import {
   parseSubject,
   subjectOf,
 } from '../../contract/index.js';
+import { SILENT_LOGGER } from '../../lib/log.js';
 import { createRng } from '../../lib/random.js';
 import { pollUntil } from '../../lib/wait.js';
 import { type CollectorEnv, startCollectorEnv } from '../helpers/collector-harness.js';
@@ -56,7 +57,7 @@ describe('collector fuzz', () => {
         nats: env.nc,
         redis: env.redis,
         registry,
-        log: { warn: (m) => warnings.push(m), error() {} },
+        log: { ...SILENT_LOGGER, warn: (...args: unknown[]) => warnings.push(String(args.at(-1))) },
         // A clock that stands still: the whole run is "within one minute", however slow the machine.
         clock: { now: () => frozen },
       },

@@ -10,6 +10,7 @@ import {
 } from '../../collector/index.js';
 import { DRAIN_METRICS } from '../../contract/metric-names.js';
 import { buildDashboards, expandGrafanaVariables, listDashboardQueries } from '../../grafana/src/index.js';
+import { SILENT_LOGGER } from '../../lib/log.js';
 import { pollUntil } from '../../lib/wait.js';
 import { QUICK, type RehearseCliResult, runRehearseCli } from '../helpers/rehearse-cli.js';
 import { startTestServers, type TestServers } from '../helpers/servers.js';
@@ -53,7 +54,12 @@ beforeAll(async () => {
       // Gauges are recomputed every refresh (10 s by default); 1 s keeps the test short.
       refreshIntervalMs: 1000,
     },
-    { log: { warn: () => {}, error: (m) => process.stderr.write(`collector: ${m}\n`) } },
+    {
+      log: {
+        ...SILENT_LOGGER,
+        error: (...args: unknown[]) => process.stderr.write(`collector: ${JSON.stringify(args)}\n`),
+      },
+    },
   );
   const { http } = await collector.start();
   prom = await startPrometheus({

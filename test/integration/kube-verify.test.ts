@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCollector, loadCollectorConfig } from '../../collector/index.js';
+import { SILENT_LOGGER } from '../../lib/log.js';
 import { delay } from '../../lib/wait.js';
 import { startFakeApiServer } from '../helpers/kube-fake-apiserver.js';
 import { createFakeCluster, type FakePod, type PodScript } from '../helpers/kube-fake-cluster.js';
@@ -163,7 +164,7 @@ describe('drainwatch verify against the fake API server', () => {
           DRAINWATCH_API_TOKEN: 'secret-token',
         },
       ),
-      { log: { warn: () => undefined, error: () => undefined } },
+      { log: SILENT_LOGGER },
     );
     const { http } = await collector.start();
     try {

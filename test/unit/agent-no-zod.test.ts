@@ -91,7 +91,13 @@ describe('the agent process does not load zod', () => {
     const log = join(dir, 'agent.log');
     // Nothing listens on port 1: the app is "down" (requests get a 502) and NATS is unreachable.
     const agent = await spawnAgent(
-      { ...hookEnv(log), DRAINWATCH_UPSTREAM: '127.0.0.1:1', NATS_URL: 'nats://127.0.0.1:1' },
+      // A short grace period: the final flush tries NATS until 1 s before its end.
+      {
+        ...hookEnv(log),
+        DRAINWATCH_UPSTREAM: '127.0.0.1:1',
+        NATS_URL: 'nats://127.0.0.1:1',
+        DRAINWATCH_GRACE_SECONDS: '3',
+      },
       10_000,
     );
     try {

@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { podLife } from '../../collector/report-lives.js';
 import {
+  cleanTerminationsScore,
+  evidenceIncompleteOf,
   hasGap,
+  hasVerdict,
   sumTerminations,
   terminationOf,
   uncleanReasons,
@@ -83,7 +86,16 @@ describe('report terminations: one record per pod, and their totals', () => {
       evidenceIncomplete: true,
     });
     const silent = podLife('web-3', 'agent-3', ms(30), [podEvent('sigterm', 30, {}, 'agent-3')]);
-    expect(uncleanReasons(silent, 0, {}, false)).toEqual(['exit-not-seen']);
+    // Closing events missing: no verdict, not unclean (issue #16); lost evidence once the rollout closed.
+    expect(uncleanReasons(silent, 0, {}, false)).toEqual([]);
+    expect(terminationOf(silent, 0, false)).toMatchObject({ clean: false, uncleanReasons: [] });
+    expect(hasVerdict(terminationOf(silent, 0, false))).toBe(false);
+    expect(evidenceIncompleteOf(silent, undefined, false)).toBe(false);
+    expect(evidenceIncompleteOf(silent, undefined, true)).toBe(true);
+    expect(cleanTerminationsScore([terminationOf(clean, 0, false), terminationOf(silent, 0, true)])).toBe(1);
+    expect(cleanTerminationsScore([terminationOf(silent, 0, true)])).toBeNull();
+    // A proven reason still counts against the score, lost closing events or not.
+    expect(hasVerdict(terminationOf(silent, 1, true))).toBe(true);
   });
 
   it('sums closes, reasons, durations and counts over the terminations', () => {
