@@ -284,17 +284,19 @@ class AgentRuntime {
     );
     this.log.info({ pending: before.buffered, budgetMs }, 'final flush started');
     const outcome = await this.publisher.flush(budgetMs);
-    const { published, dropped } = this.publisher.stats();
+    const { published, dropped, buffered } = this.publisher.stats();
+    // Every event made: acknowledged, still unacknowledged, or dropped from a full buffer.
+    const emitted = published + buffered + dropped;
     if (outcome.delivered) {
       this.log.info(
-        { published, dropped, failedAttempts: outcome.failedAttempts },
+        { emitted, published, dropped, failedAttempts: outcome.failedAttempts },
         'final flush done: every event acknowledged',
       );
       return;
     }
     const lost = Object.values(outcome.undelivered).reduce((a, b) => a + b, 0);
     this.log.error(
-      { undelivered: outcome.undelivered, undeliveredTotal: lost, published, dropped, budgetMs },
+      { undelivered: outcome.undelivered, undeliveredTotal: lost, emitted, published, dropped, budgetMs },
       'final flush gave up near the grace deadline: these events were not acknowledged and are likely lost',
     );
   }

@@ -101,10 +101,13 @@ export function createIngest(config: CollectorConfig, deps: IngestDeps): Ingest 
     return true;
   }
 
-  function logInvalid(reason: string, message: string): void {
+  // The reason and the field only: a decoder's message may quote the refused payload, and a log
+  // line must never carry payload values (query strings, headers a buggy sender put in an event).
+  function logInvalid(reason: string, field: string, subject: string): void {
     if (!once(reason)) return;
     log.warn(
-      `refused event (${reason}): ${message} — further ${reason} refusals are counted, not logged, for a minute`,
+      { reason, field, subject },
+      `refused event (${reason}); it is kept as a dead letter, and further ${reason} refusals are counted, not logged, for a minute`,
     );
   }
 
@@ -122,7 +125,7 @@ export function createIngest(config: CollectorConfig, deps: IngestDeps): Ingest 
       const field = err instanceof ContractError ? err.field : '';
       metrics.health.eventsReceived.inc({ kind: 'invalid' });
       metrics.health.eventsInvalid.inc({ reason });
-      logInvalid(reason, (err as Error).message);
+      logInvalid(reason, field, m.subject);
       const raw = Buffer.from(m.data.subarray(0, 2048)).toString('utf8');
       return {
         id: null,
