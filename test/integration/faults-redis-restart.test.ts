@@ -3,10 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createReportStore } from '../../collector/index.js';
 import { pollUntil } from '../../lib/wait.js';
 import { type CollectorEnv, startCollectorEnv } from '../helpers/collector-harness.js';
-import { spawnCollector, waitCaughtUp } from '../helpers/collector-process.js';
+import { appliedCount, spawnCollector, waitCaughtUp } from '../helpers/collector-process.js';
 import { expectedReport, publishAll, scriptedRollout } from '../helpers/collector-scenario.js';
 import { captureLog, type LogRecord } from '../helpers/log-lines.js';
-import { redisClient } from '../helpers/servers.js';
+import { redisClient, testNamespace } from '../helpers/servers.js';
 
 // Issue #16, "nothing lost": redis-server (no persistence) killed and started again empty while the
 // collector process runs. The stream still holds every event and the durable consumer has
@@ -53,6 +53,51 @@ describe('faults: Redis restarted empty under a running collector', () => {
         const after = await createReportStore(check).getReport(scenario.rolloutId);
         expect(after).toEqual(before);
         expect(await check.get('applied-seq')).toBe(String(state.last_seq));
+      } finally {
+        check.disconnect();
+      }
+    } finally {
+      await proc.kill('SIGTERM');
+    }
+  }, 120_000);
+
+  it('Redis hangs (SIGSTOP) mid-ingest: events wait in the stream, then each is applied exactly once', async () => {
+    const scenario = scriptedRollout(undefined, 500);
+    // A stream and prefix of its own: the first test's rollout has the same times and workload.
+    const ns = testNamespace();
+    const childEnv = env.childEnv({
+      DRAINWATCH_REDIS_PREFIX: ns.redisPrefix,
+      DRAINWATCH_SUBJECT_ROOT: ns.subjectRoot,
+      DRAINWATCH_STREAM: ns.streamName,
+    });
+    const proc = await spawnCollector(childEnv);
+    const half = Math.floor(scenario.events.length / 2);
+    try {
+      await publishAll(env.nc, scenario.events.slice(0, half), ns.subjectRoot);
+      await pollUntil(async () => (await appliedCount(proc.url)) > 0, {
+        timeoutMs: 30_000,
+        what: 'some applied',
+      });
+      process.kill(env.servers.redis.pid, 'SIGSTOP');
+      try {
+        // Published while Redis hangs: JetStream keeps them; redeliveries (ack wait 3 s) are not applied twice.
+        await publishAll(env.nc, scenario.events.slice(half), ns.subjectRoot);
+      } finally {
+        process.kill(env.servers.redis.pid, 'SIGCONT');
+      }
+      await waitCaughtUp(env.nc, ns.streamName, childEnv.DRAINWATCH_CONSUMER!);
+      // Emitted = stored = applied once each.
+      const { state } = await (await jetstreamManager(env.nc)).streams.info(ns.streamName);
+      expect(state.messages).toBe(scenario.events.length);
+      await pollUntil(async () => (await appliedCount(proc.url)) === state.messages, {
+        timeoutMs: 30_000,
+        what: 'every event applied once',
+      });
+      const check = await redisClient(env.servers.redis, childEnv.DRAINWATCH_REDIS_PREFIX!);
+      try {
+        expect(await createReportStore(check).getReport(scenario.rolloutId)).toMatchObject(
+          expectedReport(scenario.rolloutId),
+        );
       } finally {
         check.disconnect();
       }
