@@ -1,3 +1,4 @@
+import { jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createReportStore } from '../../collector/index.js';
 import { pollUntil } from '../../lib/wait.js';
@@ -69,6 +70,9 @@ describe('collector process killed with SIGKILL mid-rollout', () => {
     } finally {
       await proc.kill('SIGTERM');
     }
+    // Emitted = stored: the kill cost the stream nothing.
+    const { state } = await (await jetstreamManager(env.nc)).streams.info(env.ns.streamName);
+    expect(state.messages).toBe(events.length);
 
     const aRedis = await redisClient(env.servers.redis, a.redisPrefix);
     try {
