@@ -10,14 +10,12 @@ export {
 } from './agent.js';
 export {
   AGENT_DEFAULTS,
-  AGENT_SETTINGS,
   type AgentConfig,
   type AgentFlags,
   type AgentIdentity,
   formatHostPort,
   type HostPort,
   loadAgentConfig,
-  type PrestopPolicy,
   parseHostPort,
   workloadOfPod,
 } from './config.js';
