@@ -53,7 +53,7 @@ export function parseDurationMs(setting: string, value: string, bareUnit: Durati
 /** How help text names a duration setting's bare unit: `<duration>` with `(a bare number is seconds)`. */
 export function durationHelp(bareUnit: DurationUnit = 's'): string {
   const name = { ms: 'milliseconds', s: 'seconds', m: 'minutes', h: 'hours', d: 'days' }[bareUnit];
-  return `ms, s, m or h; a bare number is ${name}`;
+  return `ms, s, m, h or d; a bare number is ${name}`;
 }
 
 /** `3000` → `3s`, `500` → `500ms`: the shortest exact text of a duration, for help and labels. */
