@@ -1,6 +1,6 @@
 import { VERSION } from '../cli/version.js';
 import { AGENT_PORTS, type PrestopPolicy, parsePrestopPolicy } from '../contract/agent-settings.js';
-import { InvalidValueError } from '../lib/values.js';
+import { InvalidValueError, parseWholeNumber } from '../lib/values.js';
 import { KubeConfigError } from './errors.js';
 
 // Settings of `drainwatch inject` and `drainwatch lint`. The ports and env names match the agent's
@@ -106,6 +106,23 @@ export function parsePreStopPolicy(value: string): PreStopPolicy {
   throw new KubeConfigError(
     `preStop policy: expected auto, adaptive or fixed:<seconds>, got ${JSON.stringify(value)}`,
   );
+}
+
+/**
+ * The workload's `drainwatch.dev/drain-budget-seconds` annotation as whole seconds (the shared
+ * whole-number grammar), else `fallback` when absent or not a whole number.
+ */
+export function drainBudgetSecondsOf(
+  annotations: Readonly<Record<string, string>>,
+  fallback: number,
+): number {
+  const text = annotations[ANNOTATIONS.drainBudget];
+  if (text === undefined) return fallback;
+  try {
+    return parseWholeNumber(ANNOTATIONS.drainBudget, text);
+  } catch {
+    return fallback;
+  }
 }
 
 /** Cross-field checks, run once before any manifest is touched. */

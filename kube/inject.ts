@@ -11,6 +11,7 @@ import {
   AGENT_CONTAINER_NAME,
   AGENT_POD_LABEL,
   ANNOTATIONS,
+  drainBudgetSecondsOf,
   type InjectOptions,
   PROXY_PORT_NAME,
   parsePreStopPolicy,
@@ -173,11 +174,7 @@ function planWorkload(
         ? { mode: 'fixed', seconds: sleepSeconds }
         : { mode: 'adaptive' };
   const preStopSeconds = prestopPolicySeconds(prestop, options.preStopMaxSeconds);
-  const budgetAnnotation = Number(annotationsOf(workload)[ANNOTATIONS.drainBudget]);
-  const drainBudget =
-    Number.isInteger(budgetAnnotation) && budgetAnnotation >= 0
-      ? budgetAnnotation
-      : options.drainBudgetSeconds;
+  const drainBudget = drainBudgetSecondsOf(annotationsOf(workload), options.drainBudgetSeconds);
   const required = preStopSeconds + drainBudget;
   const current = pod.terminationGracePeriodSeconds;
   let grace = current ?? Math.max(options.defaultGraceSeconds, required);

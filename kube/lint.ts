@@ -6,6 +6,7 @@ import {
   AGENT_CONTAINER_NAME,
   ANNOTATIONS,
   DEFAULT_LINT_OPTIONS,
+  drainBudgetSecondsOf,
   type LintOptions,
 } from './config.js';
 import type { ManifestSource } from './input.js';
@@ -198,9 +199,7 @@ function lintWorkload(e: Entry, objects: readonly K8sObject[], o: LintOptions, r
     }
   }
 
-  const budgetAnnotation = Number(annotations(w)[ANNOTATIONS.drainBudget]);
-  const drain =
-    Number.isInteger(budgetAnnotation) && budgetAnnotation >= 0 ? budgetAnnotation : o.drainBudgetSeconds;
+  const drain = drainBudgetSecondsOf(annotations(w), o.drainBudgetSeconds);
   const grace = spec.terminationGracePeriodSeconds ?? o.defaultGraceSeconds;
   if (grace < longestPreStop + drain) {
     report(
