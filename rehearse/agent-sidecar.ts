@@ -9,7 +9,7 @@ import {
   type PrestopPolicy,
 } from '../contract/agent-settings.js';
 import type { AppExit, Sidecar, SidecarLauncher, SidecarSpec } from '../cluster/local/sidecar.js';
-import { formatHostPort } from '../lib/values.js';
+import { formatHostPort, tryParseHostPort } from '../lib/values.js';
 import { pollUntil } from '../lib/wait.js';
 
 // drainwatch's agent as the local pod's sidecar: `drainwatch agent` as a child process, given the
@@ -31,7 +31,15 @@ export interface AgentSidecarOptions {
 const S = AGENT_SETTINGS;
 const LOOPBACK = '127.0.0.1';
 
-const LISTENING = /drainwatch agent listening traffic=([^\s]+):(\d+) admin=([^\s]+):(\d+)/;
+// The line `drainwatch agent` prints once it listens (cli/commands/agent.ts), in host:port.
+const LISTENING = /drainwatch agent listening traffic=(\S+) admin=(\S+)/;
+
+function listeningPorts(out: string): { traffic: number; admin: number } | undefined {
+  const m = LISTENING.exec(out);
+  const traffic = m ? tryParseHostPort(m[1]!) : undefined;
+  const admin = m ? tryParseHostPort(m[2]!) : undefined;
+  return traffic && admin ? { traffic: traffic.port, admin: admin.port } : undefined;
+}
 
 function adminCall(port: number, method: string, path: string, body: string | undefined, timeoutMs: number) {
   return new Promise<number>((resolve, reject) => {
@@ -111,8 +119,7 @@ export function createAgentLauncher(options: AgentSidecarOptions): SidecarLaunch
               spec.pod.name,
               `the agent exited (${exitedWith}): ${out.trim().slice(-500)}`,
             );
-          const m = LISTENING.exec(out);
-          return m ? { traffic: Number(m[2]), admin: Number(m[4]) } : undefined;
+          return listeningPorts(out);
         },
         {
           timeoutMs: options.startTimeoutMs ?? 60_000,
