@@ -1,12 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import {
-  AGENT_PORTS,
-  AGENT_SETTINGS,
-  agentSettingHelp,
-  formatPrestopPolicy,
-  parsePrestopPolicy,
-} from '../../contract/index.js';
-import {
   formatDurationMs,
   formatHostPort,
   InvalidValueError,
@@ -140,32 +133,5 @@ describe('choices', () => {
     const err = refusal(() => parseChoice('--user-mix', 'random', MIXES));
     expect(err.message).toBe('--user-mix: expected one of uniform, skewed, got "random"');
     expectRefused(() => parseChoiceList('--variants', 'uniform,clever', MIXES), '--variants', 'clever');
-  });
-});
-
-describe('the agent settings contract', () => {
-  it('reads and writes the preStop policy with one grammar', () => {
-    expect(parsePrestopPolicy('p', 'adaptive')).toEqual({ mode: 'adaptive' });
-    expect(parsePrestopPolicy('p', 'fixed:10')).toEqual({ mode: 'fixed', seconds: 10 });
-    expect(parsePrestopPolicy('p', 'fixed:2.5')).toEqual({ mode: 'fixed', seconds: 2.5 });
-    expect(parsePrestopPolicy('p', 'fixed:500ms')).toEqual({ mode: 'fixed', seconds: 0.5 });
-    for (const text of ['adaptive', 'fixed:10', 'fixed:0.3', 'fixed:0'])
-      expect(formatPrestopPolicy(parsePrestopPolicy('p', text))).toBe(text);
-    for (const value of ['sometimes', 'fixed:', 'fixed:soon', 'auto'])
-      expectRefused(() => parsePrestopPolicy('DRAINWATCH_PRESTOP', value), 'DRAINWATCH_PRESTOP', value);
-  });
-
-  it('names the ports once, in the listen and admin defaults', () => {
-    expect(AGENT_SETTINGS.listen.default).toBe(`0.0.0.0:${AGENT_PORTS.traffic}`);
-    expect(AGENT_SETTINGS.admin.default).toBe(`0.0.0.0:${AGENT_PORTS.admin}`);
-    expect(AGENT_PORTS).toEqual({ traffic: 15080, admin: 15021 });
-  });
-
-  it('every setting has a distinct env var and flag, and a duration says its units in its help', () => {
-    const all = Object.values(AGENT_SETTINGS);
-    expect(new Set(all.map((s) => s.env)).size).toBe(all.length);
-    expect(new Set(all.map((s) => s.flag.split(' ')[0])).size).toBe(all.length);
-    expect(agentSettingHelp('prestopMin')).toContain('default 3s');
-    expect(agentSettingHelp('prestopMin')).toContain('a bare number is seconds');
   });
 });
