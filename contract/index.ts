@@ -4,6 +4,21 @@
 // imports only those. events.ts (the schemas) and envelope.ts (decoding, the validating
 // createEvent/createEventSequencer) do.
 export {
+  AGENT_EXTRA_ENV,
+  AGENT_PORTS,
+  AGENT_SETTINGS,
+  type AgentSetting,
+  type AgentSettingKey,
+  type AgentSettingKind,
+  agentFlagName,
+  agentSettingHelp,
+  agentSettingName,
+  formatPrestopPolicy,
+  type PrestopPolicy,
+  parsePrestopPolicy,
+  prestopPolicySeconds,
+} from './agent-settings.js';
+export {
   createEvent,
   createEventSequencer,
   decodeEvent,

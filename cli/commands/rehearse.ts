@@ -1,8 +1,11 @@
 import { Command, Option } from 'commander';
+import { BALANCE_STRATEGIES } from '../../cluster/local/entrypoint.js';
+import { durationHelp } from '../../lib/values.js';
 import { rehearse } from '../../rehearse/comparison.js';
 import {
   REHEARSE_DEFAULTS as D,
   DEFAULT_WEBSOCKETS,
+  defaultBalance,
   REHEARSE_ENV as E,
   type RehearseInput,
   resolveRehearseConfig,
@@ -44,7 +47,7 @@ export function createRehearseCommand(): Command {
     .addOption(
       opt(
         '--balance <strategy>',
-        'round-robin, least-connections, cookie, client-ip (default: cookie for the example app, round-robin for --app)',
+        `${BALANCE_STRATEGIES.join(', ')} (default: ${defaultBalance('example')} for the example app, ${defaultBalance('app')} for --app)`,
         E.balance,
       ),
     )
@@ -79,8 +82,20 @@ export function createRehearseCommand(): Command {
         E.sidecar,
       ),
     )
-    .addOption(opt('--warmup <duration>', `traffic before the rollout (default ${D.warmup})`, E.warmup))
-    .addOption(opt('--timeout <duration>', `give up on a rollout after (default ${D.timeout})`, E.timeout))
+    .addOption(
+      opt(
+        '--warmup <duration>',
+        `traffic before the rollout (default ${D.warmup}; ${durationHelp()})`,
+        E.warmup,
+      ),
+    )
+    .addOption(
+      opt(
+        '--timeout <duration>',
+        `give up on a rollout after (default ${D.timeout}; ${durationHelp()})`,
+        E.timeout,
+      ),
+    )
     .addOption(opt('--gate <score>', 'session persistence required (0..1 or %); exit 1 below it', E.gate))
     .addOption(opt('--seed <n>', 'seed of propagation delays and pod names (default random)', E.seed))
     .addOption(opt('--nats-url <url>', 'NATS with JetStream (default: start nats-server)', E.natsUrl))
