@@ -139,6 +139,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
     metrics,
     connections,
     keepAliveTimeoutMs: config.keepAliveTimeoutMs,
+    maxResponseHeaderBytes: config.maxResponseHeaderBytes,
     onUpgrade: (request) => {
       try {
         wsProxy.handleUpgrade(request);
@@ -191,6 +192,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
   const setPhase = (phase: Phase): void => {
     if (traffic.phase === phase || traffic.phase === 'exited') return;
     traffic.setPhase(phase);
+    httpProxy.drain();
     if (phase === 'draining') drainingAt = clock.now();
     appWatch?.poke();
   };

@@ -38,6 +38,8 @@ export interface AgentConfig {
   readonly summaryIntervalMs: number;
   /** An idle client keep-alive connection is closed after this long. */
   readonly keepAliveTimeoutMs: number;
+  /** The largest response head (status line and headers, bytes) relayed from the app. */
+  readonly maxResponseHeaderBytes: number;
   readonly bufferSize: number;
   readonly subjectRoot: string;
   /** When set, the agent polls this pid to see the app exit. */
@@ -60,6 +62,7 @@ export interface AgentFlags {
   readonly drainBudget?: string;
   readonly summaryInterval?: string;
   readonly keepaliveTimeout?: string;
+  readonly maxResponseHeaderBytes?: string;
   readonly bufferSize?: string;
   readonly subjectRoot?: string;
   readonly appPid?: string;
@@ -79,10 +82,13 @@ export const AGENT_DEFAULTS = {
   prestopQuietMs: 2000,
   drainBudgetMs: 10_000,
   summaryIntervalMs: 5000,
-  // Node's own keepAliveTimeout. Behind a load balancer that keeps idle connections longer (an AWS
-  // ALB: 60 s) set it above the balancer's, or the balancer may send a request on a connection we
-  // are closing and answer 502.
-  keepAliveTimeoutMs: 5000,
+  // Envoy's downstream idle timeout (1 h): above every load balancer's idle timeout (AWS ALB 60 s,
+  // GCP 600 s), so a balancer never sends a request on a connection the agent is closing and
+  // answers 502. At drain the agent closes idle connections itself (issue #14).
+  keepAliveTimeoutMs: 3_600_000,
+  // Envoy's max_response_headers_kb default is 60 KiB; llhttp's own default (16 KiB) turned apps
+  // setting many cookies into 502s.
+  maxResponseHeaderBytes: 64 * 1024,
   bufferSize: 10_000,
   subjectRoot: DEFAULT_SUBJECT_ROOT,
   namespace: 'default',
@@ -102,6 +108,10 @@ export const AGENT_SETTINGS = {
   drainBudget: { flag: '--drain-budget', env: 'DRAINWATCH_DRAIN_BUDGET' },
   summaryInterval: { flag: '--summary-interval', env: 'DRAINWATCH_SUMMARY_INTERVAL' },
   keepaliveTimeout: { flag: '--keepalive-timeout', env: 'DRAINWATCH_KEEPALIVE_TIMEOUT' },
+  maxResponseHeaderBytes: {
+    flag: '--max-response-header-bytes',
+    env: 'DRAINWATCH_MAX_RESPONSE_HEADER_BYTES',
+  },
   bufferSize: { flag: '--buffer-size', env: 'DRAINWATCH_BUFFER_SIZE' },
   subjectRoot: { flag: '--subject-root', env: 'DRAINWATCH_SUBJECT_ROOT' },
   appPid: { flag: '--app-pid', env: 'DRAINWATCH_APP_PID' },
@@ -241,6 +251,9 @@ export function loadAgentConfig(flags: AgentFlags = {}, env: Env = process.env):
     durationSetting('keepaliveTimeout', flags, env) ?? AGENT_DEFAULTS.keepAliveTimeoutMs;
   // Idle connections are swept once a second.
   if (keepAliveTimeoutMs < 1000) fail('keepaliveTimeout', 'must be at least 1s');
+  // Below 1 KiB not even an ordinary head fits.
+  const maxResponseHeaderBytes =
+    intSetting('maxResponseHeaderBytes', flags, env, 1024) ?? AGENT_DEFAULTS.maxResponseHeaderBytes;
   const bufferSize = intSetting('bufferSize', flags, env, 1) ?? AGENT_DEFAULTS.bufferSize;
   const subjectRoot = raw('subjectRoot', flags, env) ?? AGENT_DEFAULTS.subjectRoot;
   if (!/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(subjectRoot)) {
@@ -271,6 +284,7 @@ export function loadAgentConfig(flags: AgentFlags = {}, env: Env = process.env):
     drainBudgetMs,
     summaryIntervalMs,
     keepAliveTimeoutMs,
+    maxResponseHeaderBytes,
     bufferSize,
     subjectRoot,
     ...(appPid !== undefined ? { appPid } : {}),

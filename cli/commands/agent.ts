@@ -82,6 +82,13 @@ export function createAgentCommand(): Command {
     )
     .addOption(
       opt(
+        '--max-response-header-bytes <bytes>',
+        `largest response head accepted from the app; a larger one is answered 502 (default ${d.maxResponseHeaderBytes})`,
+        'DRAINWATCH_MAX_RESPONSE_HEADER_BYTES',
+      ),
+    )
+    .addOption(
+      opt(
         '--buffer-size <events>',
         `events kept while NATS is away (default ${d.bufferSize})`,
         'DRAINWATCH_BUFFER_SIZE',

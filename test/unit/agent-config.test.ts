@@ -21,7 +21,8 @@ describe('agent config', () => {
     expect(c.prestopMaxMs).toBe(30_000 - AGENT_DEFAULTS.drainBudgetMs);
     expect(c.bufferSize).toBe(10_000);
     expect(c.summaryIntervalMs).toBe(5000);
-    expect(c.keepAliveTimeoutMs).toBe(5000);
+    expect(c.keepAliveTimeoutMs).toBe(3_600_000);
+    expect(c.maxResponseHeaderBytes).toBe(65_536);
     expect(c.subjectRoot).toBe('drainwatch');
     expect(c.identity).toEqual({ pod: 'web-7d9f8b6c5d-x2x9q', namespace: 'default', workload: 'web' });
     expect(c.otlpEndpoint).toBeUndefined();
