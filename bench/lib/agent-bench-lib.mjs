@@ -151,7 +151,12 @@ export async function maxThroughput(url, { connections = 64, durationS = 5 } = {
     return { rps, requests, errors, tool: 'wrk' };
   }
   const r = await autocannon({ url, connections, duration: durationS });
-  return { rps: r.requests.average, requests: r.requests.total, errors: r.errors + r.non2xx, tool: 'autocannon' };
+  return {
+    rps: r.requests.average,
+    requests: r.requests.total,
+    errors: r.errors + r.non2xx,
+    tool: 'autocannon',
+  };
 }
 
 /**
@@ -159,7 +164,10 @@ export async function maxThroughput(url, { connections = 64, durationS = 5 } = {
  * whether or not earlier ones finished, each timed with hrtime, so sub-millisecond differences are
  * visible.
  */
-export async function fixedRateLatency(url, { rate = 1000, durationS = 5, connections = 32, warmupS = 1 } = {}) {
+export async function fixedRateLatency(
+  url,
+  { rate = 1000, durationS = 5, connections = 32, warmupS = 1 } = {},
+) {
   const agent = new HttpAgent({ keepAlive: true, maxSockets: connections });
   const u = new URL(url);
   const samples = [];
@@ -239,7 +247,13 @@ export function withChildren(pid) {
   } catch {
     // Kernels without CONFIG_PROC_CHILDREN: the master alone.
   }
-  return [pid, ...children.split(' ').filter((s) => s !== '').map(Number)];
+  return [
+    pid,
+    ...children
+      .split(' ')
+      .filter((s) => s !== '')
+      .map(Number),
+  ];
 }
 
 export function rssMb(pid) {

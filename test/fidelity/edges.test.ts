@@ -33,18 +33,20 @@ describe('fidelity: half-closed clients (wget, nc -N)', () => {
     const slow = nodeApp((_req, res) => {
       setTimeout(() => res.end('late'), 50).unref();
     });
-    const { viaAgent } = await fx.compare(slow, async (port) => {
-      const conn = await Conn.open(port);
-      try {
-        await conn.write(GET());
-        // Our FIN only once the app is busy with the request.
-        conn.halfClose();
-        const r = await conn.response();
-        return { body: r?.body, fate: await conn.ended() };
-      } finally {
-        conn.destroy();
-      }
-    }).catch((err: Error) => ({ viaAgent: err.message }));
+    const { viaAgent } = await fx
+      .compare(slow, async (port) => {
+        const conn = await Conn.open(port);
+        try {
+          await conn.write(GET());
+          // Our FIN only once the app is busy with the request.
+          conn.halfClose();
+          const r = await conn.response();
+          return { body: r?.body, fate: await conn.ended() };
+        } finally {
+          conn.destroy();
+        }
+      })
+      .catch((err: Error) => ({ viaAgent: err.message }));
     // Node's own server aborts a request whose client half-closed before it was answered, so the
     // two sides may not compare; the agent must still answer.
     if (typeof viaAgent === 'string') {

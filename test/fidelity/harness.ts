@@ -9,6 +9,7 @@ import { type RunningServer, startNatsServer } from '../../lib/servers.js';
 import { pollUntil } from '../../lib/wait.js';
 import { type AgentUnderTest, startAgentUnderTest } from '../helpers/agent-harness.js';
 import { parseResponse } from '../helpers/raw-http.js';
+import type { TestNamespace } from '../helpers/servers.js';
 
 // Differential fidelity: the same client script runs against the app on its own port and through
 // an agent in front of it, and both runs must see the same thing: status lines, end-to-end headers,
@@ -162,7 +163,7 @@ function seen(r: ReturnType<typeof parseResponse>): SeenResponse {
 
 /** A raw client connection whose reads and end are recorded, for scripts. */
 export class Conn {
-  private buf = Buffer.alloc(0);
+  private parts: Buffer[] = [];
   /** The server's FIN arrived (before any reset). */
   fin = false;
   reset = false;
@@ -171,7 +172,7 @@ export class Conn {
 
   constructor(readonly socket: Socket) {
     socket.on('data', (c: Buffer) => {
-      this.buf = Buffer.concat([this.buf, c]);
+      this.parts.push(c);
     });
     socket.on('end', () => {
       if (!this.reset) this.fin = true;
@@ -208,6 +209,16 @@ export class Conn {
   /** Our FIN: the request is complete and nothing more will be sent. */
   halfClose(): void {
     this.socket.end();
+  }
+
+  /** Bytes received and not yet read as a response (joined lazily: big bodies come in many reads). */
+  private get buf(): Buffer {
+    if (this.parts.length !== 1) this.parts = [Buffer.concat(this.parts)];
+    return this.parts[0]!;
+  }
+
+  private set buf(b: Buffer) {
+    this.parts = [b];
   }
 
   get received(): Buffer {
@@ -322,8 +333,10 @@ export interface Fidelity {
   viaAgent<T>(
     app: AppStarter,
     script: (port: number, agent: AgentUnderTest) => Promise<T>,
-    options?: { env?: Record<string, string> },
+    options?: { env?: Record<string, string>; ns?: TestNamespace },
   ): Promise<T>;
+  /** The suite's NATS server (for reading the agent's events). */
+  readonly natsUrl: string;
 }
 
 /** Registers the suite's NATS server (one per file) and returns the comparison helpers. */
@@ -340,12 +353,14 @@ export function useFidelity(): Fidelity {
     app: AppStarter,
     env: Record<string, string> | undefined,
     run: (agent: AgentUnderTest) => Promise<T>,
+    ns?: TestNamespace,
   ): Promise<T> => {
     const upstream = await app();
     const agent = await startAgentUnderTest({
       upstreamPort: upstream.port,
       natsUrl: nats!.url,
       env: { DRAINWATCH_GRACE_SECONDS: '5', ...env },
+      ...(ns ? { ns } : {}),
     });
     try {
       return await run(agent);
@@ -372,7 +387,10 @@ export function useFidelity(): Fidelity {
       });
     },
     viaAgent(app, script, options = {}) {
-      return withAgent(app, options.env, (agent) => script(agent.trafficPort, agent));
+      return withAgent(app, options.env, (agent) => script(agent.trafficPort, agent), options.ns);
+    },
+    get natsUrl() {
+      return nats!.url;
     },
   };
 }
@@ -393,4 +411,5 @@ export async function agentTotals(
   );
 }
 
-export const GET = (path = '/', extra = ''): string => `GET ${path} HTTP/1.1\r\nHost: fidelity\r\n${extra}\r\n`;
+export const GET = (path = '/', extra = ''): string =>
+  `GET ${path} HTTP/1.1\r\nHost: fidelity\r\n${extra}\r\n`;

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { exchange, expressApp, GET, nodeApp, pythonApp, useFidelity } from './harness.js';
+import { Conn, exchange, expressApp, GET, nodeApp, pythonApp, useFidelity } from './harness.js';
 
 // Ordinary messages: the agent must be invisible in status, headers, body and connection reuse.
 
@@ -31,8 +31,21 @@ describe('fidelity: plain messages', () => {
   });
 
   it('keep-alive reuse: three requests one after the other on one connection', async () => {
-    const { direct } = await fx.compare(hello, exchange([GET('/a')], { expect: 1 }));
-    expect(direct.fate).toBe('kept-alive');
+    const app = nodeApp((req, res) => res.end(`answer ${req.url}`));
+    const { direct } = await fx.compare(app, async (port) => {
+      const conn = await Conn.open(port);
+      try {
+        const bodies: (string | undefined)[] = [];
+        for (const path of ['/a', '/b', '/c']) {
+          await conn.write(GET(path));
+          bodies.push((await conn.response())?.body);
+        }
+        return { bodies, fate: await conn.fate() };
+      } finally {
+        conn.destroy();
+      }
+    });
+    expect(direct).toEqual({ bodies: ['answer /a', 'answer /b', 'answer /c'], fate: 'kept-alive' });
   });
 
   it('pipelining: three requests in one write, answered in order', async () => {
@@ -91,7 +104,10 @@ describe('fidelity: plain messages', () => {
   });
 
   it('HTTP/1.0 request: close-delimited answer, then FIN', async () => {
-    const { direct } = await fx.compare(helloWithLength, exchange('GET / HTTP/1.0\r\n\r\n', { closes: true }));
+    const { direct } = await fx.compare(
+      helloWithLength,
+      exchange('GET / HTTP/1.0\r\n\r\n', { closes: true }),
+    );
     expect(direct.responses[0]!.body).toBe('hello');
     expect(direct.fate).toBe('fin');
   });
@@ -128,7 +144,9 @@ describe('fidelity: plain messages', () => {
       app,
       exchange([`PUT /u HTTP/1.1\r\nHost: fidelity\r\nContent-Length: ${body.length}\r\n\r\n`, body]),
     );
-    expect(direct.responses[0]!.body).toBe(`${body.length} ${createHash('sha256').update(body).digest('hex')}`);
+    expect(direct.responses[0]!.body).toBe(
+      `${body.length} ${createHash('sha256').update(body).digest('hex')}`,
+    );
   });
 
   it('Express: JSON, status and headers set by the framework', async () => {
@@ -182,10 +200,11 @@ describe('fidelity: plain messages', () => {
       req.on('end', () => res.end(`read ${n}`));
     });
     const script = async (port: number) => {
-      const { Conn } = await import('./harness.js');
       const conn = await Conn.open(port);
       try {
-        await conn.write('POST / HTTP/1.1\r\nHost: fidelity\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n');
+        await conn.write(
+          'POST / HTTP/1.1\r\nHost: fidelity\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n',
+        );
         const interim = await conn.response();
         await conn.write('hello');
         const final = await conn.response();
