@@ -211,10 +211,6 @@ class Exchange implements UpstreamUser {
     // A client still sending a body the app did not wait for cannot keep its connection: the
     // rest of that body would be read as its next request.
     if (!this.requestDone || this.conn.ctx.draining) this.keepAlive = false;
-    // The app closes its connection after this response (Connection: close, or a body ending
-    // with the close): the client's closes too, as it would without the agent. An app shedding
-    // connections during its own shutdown moves clients away through the agent as well.
-    if (!head.keepAlive) this.keepAlive = false;
     const r = clientResponse(head, this.conn.ctx.pod, noBody, this.keepAlive, this.http10);
     this.framing = r.framing;
     if (r.framing === BodyFraming.Close) this.keepAlive = false;

@@ -133,8 +133,11 @@ export class UpstreamConnection implements MessageHandlers {
     try {
       // Completes a response whose body ends with the connection.
       this.parser.finish();
-    } catch (err) {
-      this.error ??= err as NodeJS.ErrnoException;
+    } catch {
+      // The app closed inside a response: a cut, not a response it sent wrong.
+      this.error ??= Object.assign(new Error('the app closed the connection mid-response'), {
+        code: 'ECONNRESET',
+      });
     }
     this.socket.destroy();
   }

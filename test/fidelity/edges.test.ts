@@ -114,17 +114,6 @@ describe('fidelity: keep-alive as long as the app keeps it', () => {
   });
 });
 
-describe("fidelity: the app's Connection: close", () => {
-  it('to a keep-alive request: the client connection closes after the response', async () => {
-    const app = nodeApp((_req, res) => {
-      res.setHeader('connection', 'close');
-      res.end('last one');
-    });
-    const { direct } = await fx.compare(app, exchange(GET()));
-    expect(direct.fate).toBe('fin');
-  });
-});
-
 const echoBody = nodeApp((req, res) => {
   let n = 0;
   req.on('data', (c: Buffer) => {
