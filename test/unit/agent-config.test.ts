@@ -40,6 +40,17 @@ describe('agent config', () => {
     );
   });
 
+  it('reads the response head limit in bytes, flag over environment, and refuses less than 1 KiB', () => {
+    const env = { POD_NAME: 'p', DRAINWATCH_MAX_RESPONSE_HEADER_BYTES: '131072' };
+    expect(loadAgentConfig({}, env).maxResponseHeaderBytes).toBe(131_072);
+    expect(loadAgentConfig({ maxResponseHeaderBytes: '32768' }, env).maxResponseHeaderBytes).toBe(32_768);
+    for (const bad of ['512', '64k', '-1']) {
+      expect(() => loadAgentConfig({}, { POD_NAME: 'p', DRAINWATCH_MAX_RESPONSE_HEADER_BYTES: bad })).toThrow(
+        /DRAINWATCH_MAX_RESPONSE_HEADER_BYTES \(--max-response-header-bytes\)/,
+      );
+    }
+  });
+
   it('takes a flag over the environment over the default', () => {
     const env = {
       DRAINWATCH_LISTEN: '127.0.0.1:0',
