@@ -115,6 +115,7 @@ class AgentRuntime {
       traffic: this.traffic,
       metrics,
       keepAliveTimeoutMs: config.keepAliveTimeoutMs,
+      maxResponseHeaderBytes: config.maxResponseHeaderBytes,
     });
     this.summaries = createTrafficSummaries({
       clock: this.clock,
@@ -156,7 +157,10 @@ class AgentRuntime {
         begin: (phase) => this.tracing?.begin(phase),
         event: (name, attributes) => this.tracing?.event(name, attributes),
       },
-      onPhase: () => this.appWatch?.poke(),
+      onPhase: () => {
+        this.proxy.drain();
+        this.appWatch?.poke();
+      },
     });
   }
 

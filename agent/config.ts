@@ -20,7 +20,7 @@ import { AgentConfigError } from './errors.js';
 export { formatHostPort, type HostPort, tryParseHostPort as parseHostPort } from '../lib/values.js';
 
 /** The agent's run-time form of the contract's PrestopPolicy: the fixed wait in ms. */
-export type PrestopPolicy =
+export type PrestopWait =
   | { readonly mode: 'adaptive' }
   | { readonly mode: 'fixed'; readonly fixedMs: number };
 
@@ -39,7 +39,7 @@ export interface AgentConfig {
   readonly natsUrl: string;
   readonly identity: AgentIdentity;
   readonly graceSeconds: number;
-  readonly prestop: PrestopPolicy;
+  readonly prestop: PrestopWait;
   /** Adaptive preStop: never return before this. */
   readonly prestopMinMs: number;
   /** Adaptive preStop: return once no request arrived for this long (after the minimum). */
@@ -51,6 +51,8 @@ export interface AgentConfig {
   readonly summaryIntervalMs: number;
   /** An idle client keep-alive connection is closed after this long. */
   readonly keepAliveTimeoutMs: number;
+  /** The largest response head (status line and headers, bytes) relayed from the app. */
+  readonly maxResponseHeaderBytes: number;
   readonly bufferSize: number;
   readonly subjectRoot: string;
   /** When set, the agent polls this pid to see the app exit. */
@@ -75,6 +77,7 @@ export const AGENT_DEFAULTS = {
   drainBudgetMs: parseDurationMs('', AGENT_SETTINGS.drainBudget.default),
   summaryIntervalMs: parseDurationMs('', AGENT_SETTINGS.summaryInterval.default),
   keepAliveTimeoutMs: parseDurationMs('', AGENT_SETTINGS.keepaliveTimeout.default),
+  maxResponseHeaderBytes: Number(AGENT_SETTINGS.maxResponseHeaderBytes.default),
   bufferSize: Number(AGENT_SETTINGS.bufferSize.default),
   subjectRoot: AGENT_SETTINGS.subjectRoot.default,
   namespace: AGENT_SETTINGS.namespace.default,
@@ -146,7 +149,7 @@ export function loadAgentConfig(flags: AgentFlags = {}, env: Env = process.env):
 
   const prestopRaw = raw('prestop', flags, env) ?? AGENT_DEFAULTS.prestop;
   const policy = parsed('prestop', (setting) => parsePrestopPolicy(setting, prestopRaw));
-  const prestop: PrestopPolicy =
+  const prestop: PrestopWait =
     policy.mode === 'fixed' ? { mode: 'fixed', fixedMs: Math.round(policy.seconds * 1000) } : policy;
   if (prestop.mode === 'fixed' && prestop.fixedMs > graceMs) {
     fail('prestop', `fixed wait ${prestop.fixedMs / 1000}s is above the grace period of ${graceSeconds}s`);
@@ -176,6 +179,9 @@ export function loadAgentConfig(flags: AgentFlags = {}, env: Env = process.env):
     durationSetting('keepaliveTimeout', flags, env) ?? AGENT_DEFAULTS.keepAliveTimeoutMs;
   // Idle connections are swept once a second.
   if (keepAliveTimeoutMs < 1000) fail('keepaliveTimeout', 'must be at least 1s');
+  // Below 1 KiB not even an ordinary head fits.
+  const maxResponseHeaderBytes =
+    intSetting('maxResponseHeaderBytes', flags, env, 1024) ?? AGENT_DEFAULTS.maxResponseHeaderBytes;
   const bufferSize = intSetting('bufferSize', flags, env, 1) ?? AGENT_DEFAULTS.bufferSize;
   const subjectRoot = raw('subjectRoot', flags, env) ?? AGENT_DEFAULTS.subjectRoot;
   if (!SUBJECT_ROOT.test(subjectRoot)) {
@@ -209,6 +215,7 @@ export function loadAgentConfig(flags: AgentFlags = {}, env: Env = process.env):
     drainBudgetMs,
     summaryIntervalMs,
     keepAliveTimeoutMs,
+    maxResponseHeaderBytes,
     bufferSize,
     subjectRoot,
     ...(appPid !== undefined ? { appPid } : {}),

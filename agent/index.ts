@@ -9,6 +9,7 @@ export {
   formatHostPort,
   type HostPort,
   loadAgentConfig,
+  type PrestopWait,
   parseHostPort,
   workloadOfPod,
 } from './config.js';

@@ -1,6 +1,6 @@
 import { type Command, Command as CommandClass, CommanderError } from 'commander';
-import { EXIT } from './errors.js';
 import { VERSION } from '../lib/version.js';
+import { EXIT } from './errors.js';
 
 // Each command is loaded on demand: the agent runs as a sidecar in every pod and must not carry the
 // collector's, the probes' or client-node's modules in its memory.

@@ -116,11 +116,20 @@ export const AGENT_SETTINGS = {
     flag: '--keepalive-timeout <duration>',
     env: 'DRAINWATCH_KEEPALIVE_TIMEOUT',
     kind: 'duration',
-    // Node's own keepAliveTimeout. Behind a load balancer that keeps idle connections longer (an
-    // AWS ALB: 60 s) set it above the balancer's, or the balancer may send a request on a
-    // connection we are closing and answer 502.
-    default: '5s',
-    help: "close an idle client connection after this long; set it above a load balancer's idle timeout",
+    // Envoy's downstream idle timeout (1 h): above every load balancer's idle timeout (AWS ALB 60 s,
+    // GCP 600 s), so a balancer never sends a request on a connection the agent is closing and
+    // answers 502. At drain the agent closes idle connections itself (docs/agent.md).
+    default: '1h',
+    help: "close an idle client connection after this long; keep it above a load balancer's idle timeout",
+  },
+  maxResponseHeaderBytes: {
+    flag: '--max-response-header-bytes <bytes>',
+    env: 'DRAINWATCH_MAX_RESPONSE_HEADER_BYTES',
+    kind: 'whole-number',
+    // Envoy's max_response_headers_kb default is 60 KiB; llhttp's own default (16 KiB) turned apps
+    // setting many cookies into 502s.
+    default: '65536',
+    help: 'largest response head from the app (status line and headers, bytes); a larger one answers 502',
   },
   bufferSize: {
     flag: '--buffer-size <events>',

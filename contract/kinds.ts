@@ -47,6 +47,8 @@ export const REQUEST_OUTCOMES = [
   'upstream-refused',
   'upstream-reset',
   'upstream-timeout',
+  /** The app's response could not be relayed (a head over the agent's limit, malformed HTTP): 502. */
+  'upstream-invalid',
   'client-aborted',
   'bad-request',
 ] as const;

@@ -303,4 +303,10 @@ export const AGENT_METRICS = {
     help: 'Malformed client HTTP answered 400.',
     labels: [],
   },
+  upstreamInvalid: {
+    name: 'drainwatch_agent_upstream_invalid_responses_total',
+    type: 'counter',
+    help: 'App responses the agent could not relay and answered 502, by reason (header-overflow, malformed).',
+    labels: ['reason'],
+  },
 } as const satisfies Record<string, MetricSpec>;

@@ -6,6 +6,7 @@ import {
   type PrestopPolicy,
   prestopPolicySeconds,
 } from '../contract/agent-settings.js';
+import { formatHostPort } from '../lib/values.js';
 import {
   ADMIN_PORT_NAME,
   AGENT_CONTAINER_NAME,
@@ -28,7 +29,6 @@ import {
   validateObject,
 } from './manifests.js';
 import { type ContainerSpec, podSpecOf, sleepSecondsOf } from './pod-spec.js';
-import { formatHostPort } from '../lib/values.js';
 
 // `drainwatch inject`: a pure YAML → YAML transformation. Untouched documents keep their text;
 // edited ones keep comments and key order because the edits go through the yaml Document API.

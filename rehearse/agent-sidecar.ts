@@ -2,13 +2,13 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { SidecarStartError } from '../cluster/local/errors.js';
+import type { AppExit, Sidecar, SidecarLauncher, SidecarSpec } from '../cluster/local/sidecar.js';
 import {
   AGENT_EXTRA_ENV,
   AGENT_SETTINGS,
   formatPrestopPolicy,
   type PrestopPolicy,
 } from '../contract/agent-settings.js';
-import type { AppExit, Sidecar, SidecarLauncher, SidecarSpec } from '../cluster/local/sidecar.js';
 import { formatHostPort, tryParseHostPort } from '../lib/values.js';
 import { pollUntil } from '../lib/wait.js';
 

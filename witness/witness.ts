@@ -10,8 +10,8 @@ import {
   type ProbeSnapshot,
   type ProbeSummary,
 } from '../probe/index.js';
-import { createEvidence, type Evidence } from './evidence.js';
 import { VerifyNoPodsError, VerifyReportMissingError } from './errors.js';
+import { createEvidence, type Evidence } from './evidence.js';
 import { type GatePlan, resolveThreshold } from './gate.js';
 import type { ReportSource } from './report-sources.js';
 

@@ -1,5 +1,4 @@
 import { Command, Option } from 'commander';
-import { AGENT_SETTINGS, type AgentSettingKey, agentSettingHelp } from '../../contract/agent-settings.js';
 import {
   type AgentFlags,
   capYoungGeneration,
@@ -7,8 +6,9 @@ import {
   formatHostPort,
   loadAgentConfig,
 } from '../../agent/index.js';
-import { action } from '../run.js';
+import { AGENT_SETTINGS, type AgentSettingKey, agentSettingHelp } from '../../contract/agent-settings.js';
 import { VERSION } from '../../lib/version.js';
+import { action } from '../run.js';
 
 // Generated from the contract's settings table. Defaults are applied by loadAgentConfig, so
 // commander's values are only what the user gave: a flag, else its environment variable.

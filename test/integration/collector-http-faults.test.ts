@@ -1,10 +1,10 @@
-import { jetstream } from '@nats-io/jetstream';
-import { Registry } from 'prom-client';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { jetstream } from '@nats-io/jetstream';
+import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Collector, createCollector, createReportStore } from '../../collector/index.js';
 import { createHttpApp } from '../../collector/http.js';
+import { type Collector, createCollector, createReportStore } from '../../collector/index.js';
 import { KEYS } from '../../collector/keys.js';
 import { createEventSequencer, type EventKind, MAX_EVENT_DEPTH, subjectOf } from '../../contract/index.js';
 import { createRedis } from '../../lib/redis.js';

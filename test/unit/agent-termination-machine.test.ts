@@ -2,8 +2,8 @@ import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import {
   createTermination,
-  type PrestopPolicy,
   type PrestopResult,
+  type PrestopWait,
   type Termination,
   type WatchedApp,
 } from '../../agent/index.js';
@@ -53,7 +53,7 @@ interface Setup {
   data<K extends EventKind>(kind: K): Record<string, unknown> | undefined;
 }
 
-function setup(options: { policy?: PrestopPolicy; graceSeconds?: number; emit?: Emit } = {}): Setup {
+function setup(options: { policy?: PrestopWait; graceSeconds?: number; emit?: Emit } = {}): Setup {
   const time = createManualTime();
   const events: Recorded[] = [];
   const record: Emit = <K extends EventKind>(kind: K, data: EventData<K>) => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { COLLECTOR_DEFAULTS, CollectorConfigError, loadCollectorConfig } from '../../collector/index.js';
 import { exitCodeOf } from '../../cli/errors.js';
+import { COLLECTOR_DEFAULTS, CollectorConfigError, loadCollectorConfig } from '../../collector/index.js';
 
 describe('collector config', () => {
   it('uses the defaults of DESIGN §3 with an empty environment', () => {
