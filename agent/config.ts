@@ -5,7 +5,7 @@ import {
   type AgentSettingKey,
   agentSettingName,
   parsePrestopPolicy,
-} from '../contract/agent-settings.js';
+} from '../contract/index.js';
 import {
   type HostPort,
   InvalidValueError,

@@ -1,4 +1,4 @@
-import { DEFAULT_STREAM_NAME, DEFAULT_SUBJECT_ROOT } from '../contract/subjects.js';
+import { DEFAULT_STREAM_NAME, DEFAULT_SUBJECT_ROOT } from '../contract/index.js';
 import {
   type HostPort,
   InvalidValueError,

@@ -1,4 +1,5 @@
-import { CAUSES, type Cause, type EventData, PHASES, type ProbeError } from '../contract/events.js';
+import { CAUSES, type Cause, PHASES, type ProbeError } from '../contract/index.js';
+import type { EventData } from '../contract/validate.js';
 import { eventsOf, zeroes } from './report-data.js';
 import { type PodLife, type PodLives, phaseAt, reachedPod } from './report-lives.js';
 import { latestLogin, type SessionTally, sessionCause } from './report-sessions.js';

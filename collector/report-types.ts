@@ -1,4 +1,5 @@
-import type { Cause, EventData, Phase, ProbeError } from '../contract/events.js';
+import type { Cause, Phase, ProbeError } from '../contract/index.js';
+import type { EventData } from '../contract/validate.js';
 
 // The shapes of the report of one rollout (DESIGN §5), and of the stored facts it is computed from.
 

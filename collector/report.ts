@@ -1,4 +1,4 @@
-import { CAUSES, PHASES } from '../contract/events.js';
+import { CAUSES, PHASES } from '../contract/index.js';
 import { distribution, iso, ratio, zeroes } from './report-data.js';
 import { podLives } from './report-lives.js';
 import { tallyProbeEvents } from './report-probe-events.js';

@@ -1,4 +1,4 @@
-import { AGENT_PORTS, type PrestopPolicy, parsePrestopPolicy } from '../contract/agent-settings.js';
+import { AGENT_PORTS, type PrestopPolicy, parsePrestopPolicy } from '../contract/index.js';
 import { InvalidValueError, parseWholeNumber } from '../lib/values.js';
 import { VERSION } from '../lib/version.js';
 import { KubeConfigError } from './errors.js';

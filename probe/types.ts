@@ -1,4 +1,4 @@
-import type { ProbeError } from '../contract/events.js';
+import type { ProbeError } from '../contract/index.js';
 
 /** Wall-clock milliseconds; injected so window and timeout logic can be tested. */
 export interface Clock {

@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { connect } from '@nats-io/transport-node';
 import { createCollector, loadCollectorConfig } from '../collector/index.js';
-import { DEFAULT_SUBJECT_ROOT } from '../contract/subjects.js';
+import { DEFAULT_SUBJECT_ROOT } from '../contract/index.js';
 import { DEFAULT_SCENARIO, loadScenario, type Scenario } from '../probe/index.js';
 import { DEFAULT_WEBSOCKETS, defaultBalance, type ExampleVariant, type RehearseConfig } from './config.js';
 import { startDependencies } from './dependencies.js';

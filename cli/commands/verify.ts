@@ -4,7 +4,7 @@ import { Command, Option } from 'commander';
 import type { Redis } from 'ioredis';
 import type { KubernetesAdapter } from '../../cluster/kubernetes/index.js';
 import type { Collector } from '../../collector/index.js';
-import { DEFAULT_STREAM_NAME, DEFAULT_SUBJECT_ROOT } from '../../contract/subjects.js';
+import { DEFAULT_STREAM_NAME, DEFAULT_SUBJECT_ROOT } from '../../contract/index.js';
 import type { RunningServer } from '../../lib/servers.js';
 import { PROBE_ENV } from '../../probe/config.js';
 import { DEFAULT_VERIFY_CONFIG } from '../../witness/config.js';

@@ -1,13 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import {
-  type AnyEvent,
-  createEventSequencer,
-  type EventData,
-  type EventKind,
-  type EventSequencer,
-} from '../../contract/index.js';
+import type { AnyEvent, EventKind, EventSequencer } from '../../contract/index.js';
+import { createEventSequencer, type EventData } from '../../contract/validate.js';
 import { publishEvent } from '../../lib/jetstream.js';
 import { SAMPLE_DATA } from './sample-events.js';
 
