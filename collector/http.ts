@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { type Metric, type OpenMetricsContentType, Registry } from 'prom-client';
 import type { ReportStore } from './store.js';
+import { mountTimelineRoutes } from '../timeline/index.js';
 
 // The collector's HTTP surface (DESIGN §3). Every error is JSON `{ error: { code, message } }`.
 
@@ -105,6 +106,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   api.get('/dead-letters', async (_req, res) => {
     res.json({ deadLetters: await deps.store.deadLetters() });
   });
+  mountTimelineRoutes(api, deps.store);
   app.use('/api', api);
 
   app.use((_req: Request, res: Response) => {

@@ -69,6 +69,8 @@ export interface ReportStore {
    */
   workloadStatus(): Promise<WorkloadStatus[]>;
   timeline(namespace: string, pod: string): Promise<TimelineEntry[]>;
+  /** The stored facts a report is computed from, for other views of one rollout (the timeline). */
+  facts(rolloutId: string): Promise<ReportFacts | undefined>;
   deadLetters(limit?: number): Promise<DeadLetterEntry[]>;
 }
 
@@ -312,6 +314,10 @@ export function createReportStore(redis: Redis): ReportStore {
       return events(await redis.zrange(KEYS.timeline(namespace, pod), '0', '-1')).map(
         ({ pod: _pod, ...e }) => e,
       );
+    },
+    async facts(rolloutId) {
+      const ro = await record(rolloutId);
+      return ro ? facts(ro) : undefined;
     },
     async deadLetters(limit = 100) {
       return parseAll<DeadLetterEntry>(await redis.lrange(KEYS.deadLetters, '0', String(limit - 1)));
