@@ -158,10 +158,7 @@ export async function maxThroughput(url, { connections = 64, durationS = 5 } = {
  * whether or not earlier ones finished, each timed with hrtime, so sub-millisecond differences are
  * visible.
  */
-export async function fixedRateLatency(
-  url,
-  { rate = 1000, durationS = 5, connections = 32, warmupS = 1 } = {},
-) {
+export async function fixedRateLatency(url, { rate = 1000, durationS = 5, connections = 32, warmupS = 1 } = {}) {
   const agent = new HttpAgent({ keepAlive: true, maxSockets: connections });
   const u = new URL(url);
   const samples = [];
