@@ -104,7 +104,7 @@ export function timelineOption(timeline: Timeline): TimelineChart {
     titles.push({
       left: `${colW * i + 1}%`,
       top: 4,
-      text: `${r.label}: ${r.namespace}/${r.workload}`,
+      text: `${r.label === r.rolloutId ? '' : `${r.label}: `}${r.namespace}/${r.workload}`,
       subtext: `requests ok ${pct(r.summary.requestSuccess)} (${r.summary.failed} of ${r.summary.requests} failed) · sessions kept ${pct(r.summary.sessionPersistence)} · rollout ${r.rolloutId}, ${r.outcome}`,
       textStyle: { fontSize: 14 },
       subtextStyle: { fontSize: 11 },
@@ -127,6 +127,7 @@ export function timelineOption(timeline: Timeline): TimelineChart {
       gridIndex: cg,
       min: 0,
       name: 'sessions',
+      minInterval: 1,
       position: 'right',
       splitLine: { show: false },
     });
@@ -154,6 +155,8 @@ export function timelineOption(timeline: Timeline): TimelineChart {
       xAxisIndex: x[0],
       yAxisIndex: y.success,
       showSymbol: false,
+      // Buckets without requests are gaps, not 0 %: the line joins across them.
+      connectNulls: true,
       color: '#3ba272',
       data: r.buckets.map((b) => [sec(b.atMs, r) + half, b.requests ? (100 * b.ok) / b.requests : null]),
     });
@@ -275,7 +278,8 @@ export function timelineOption(timeline: Timeline): TimelineChart {
       return table(`failed probe request (${r.label})`, {
         probe: f.probeId,
         route: f.route,
-        status: f.status ?? f.error,
+        status: f.status ?? 'none',
+        error: f.error,
         pod: f.pod ?? NO_POD,
         phase: f.phase,
         cause: f.cause,

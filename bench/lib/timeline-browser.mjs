@@ -44,3 +44,15 @@ export async function openTimeline(browser, file, { width = 1600, height = 900, 
     renderMs: Number(body.renderMs),
   };
 }
+
+/** Where (page px) the chart draws `value` ([x, y] in the axes of series `seriesId`). */
+export function pixelOf(page, seriesId, value) {
+  return page.evaluate(
+    ({ seriesId, value }) => {
+      const [px, py] = window.timelineChart.convertToPixel({ seriesId }, value);
+      const box = document.getElementById('chart').getBoundingClientRect();
+      return { x: box.left + px, y: box.top + py };
+    },
+    { seriesId, value },
+  );
+}
