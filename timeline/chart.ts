@@ -98,7 +98,7 @@ export function timelineOption(timeline: Timeline): TimelineChart {
       const at = pod === null ? -1 : lanes.indexOf(pod);
       return at >= 0 ? at : lanes.indexOf(NO_POD);
     };
-    const maxX = Math.max(sec(r.endMs, r), 0.001);
+    const maxX = Math.max(Math.ceil(sec(r.endMs, r)), 1);
     const cg = i * 2;
     const lg = cg + 1;
     titles.push({
@@ -136,10 +136,13 @@ export function timelineOption(timeline: Timeline): TimelineChart {
       gridIndex: lg,
       data: lanes,
       inverse: true,
-      // Pod names differ at their end (the ReplicaSet hash and pod suffix): keep the end.
+      // Pod names differ at their end (ReplicaSet hash, pod suffix): drop the workload's prefix, keep the end.
       axisLabel: {
         fontSize: 10,
-        formatter: (name: string) => (name.length > 24 ? `…${name.slice(-23)}` : name),
+        formatter: (name: string) => {
+          const short = name.startsWith(`${r.workload}-`) ? name.slice(r.workload.length + 1) : name;
+          return short.length > 20 ? `…${short.slice(-19)}` : short;
+        },
       },
       splitLine: { show: true, lineStyle: { color: '#eeeeee' } },
       max: laneCount - 1,
@@ -335,5 +338,5 @@ export function timelineOption(timeline: Timeline): TimelineChart {
     series,
   };
   // The legend wraps below the lanes: about 24 px a row of ~6 entries.
-  return { option, height: height + 24 * Math.ceil(new Set(series.map((s) => s.name)).size / 6) };
+  return { option, height: height + 24 * Math.ceil(new Set(series.map((s) => s.name)).size / 8) };
 }
