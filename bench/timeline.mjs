@@ -32,19 +32,20 @@ const run = timeline.runs[0];
 
 const browser = await launchChromium();
 const times = [];
+const chartTimes = [];
 try {
   for (let i = 0; i < Number(args.runs); i++) {
-    const { page, renderMs, external, errors } = await openTimeline(browser, file);
+    const { page, renderMs, chartMs, external, errors } = await openTimeline(browser, file);
     if (external.length > 0 || errors.length > 0) throw new Error(`page asked for ${external} / ${errors}`);
     times.push(renderMs);
+    chartTimes.push(chartMs);
     if (i === 0) await page.screenshot({ path: '.tmp/timeline-bench.png', fullPage: true });
     await page.close();
   }
 } finally {
   await browser.close();
 }
-times.sort((a, b) => a - b);
-const median = times[Math.floor(times.length / 2)];
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 console.log(
   `timeline: ${run.pods.length} pods, ${run.summary.requests} probe requests, ${run.failures.length} failure marks, ${run.inFlight.length} in-flight bars`,
 );
@@ -53,5 +54,14 @@ console.log(
   `  page ${(bytes / 1024 / 1024).toFixed(2)} MB (${bytes} bytes; target < 2 MB) ${bytes < 2 * 1024 * 1024 ? 'OK' : 'OVER'}`,
 );
 console.log(
-  `  rendered in ${median} ms median (runs: ${times.join(', ')} ms; target < 2000 ms) ${median < 2000 ? 'OK' : 'OVER'}`,
+  `  rendered in ${median(times)} ms median from navigation start (runs: ${times.join(', ')} ms; target < 2000 ms) ${median(times) < 2000 ? 'OK' : 'OVER'}`,
+);
+console.log(
+  `  of which chart (data parsed, option built, drawn): ${median(chartTimes)} ms median (runs: ${chartTimes.join(', ')} ms)`,
+);
+console.log(
+  `  load average ${(await import('node:os'))
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')} (the figures depend on it)`,
 );

@@ -19,7 +19,14 @@ export function openTimeline(
   browser: Browser,
   file: string,
   options?: { width?: number; height?: number; timeoutMs?: number },
-): Promise<{ page: Page; external: string[]; errors: string[]; drawn: DrawnRun[]; renderMs: number }>;
+): Promise<{
+  page: Page;
+  external: string[];
+  errors: string[];
+  drawn: DrawnRun[];
+  renderMs: number;
+  chartMs: number;
+}>;
 
 /** Where (page px) the chart draws `value` ([x, y] in the axes of series `seriesId`). */
 export function pixelOf(

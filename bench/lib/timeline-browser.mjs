@@ -20,7 +20,8 @@ export async function launchChromium() {
 /**
  * Loads `file` in a fresh page and waits for ECharts' first 'finished' event (data-rendered).
  * Returns the page, the non-file: URLs it asked for, what it drew (data-drawn) and the time from
- * navigation start to that event (ms, the page's own performance.now()).
+ * navigation start to that event (ms, the page's own performance.now()), and chartMs, the part of
+ * it after ECharts was loaded (data parsed, option built, chart drawn).
  */
 export async function openTimeline(browser, file, { width = 1600, height = 900, timeoutMs = 30_000 } = {}) {
   const page = await browser.newPage({ viewport: { width, height } });
@@ -42,6 +43,7 @@ export async function openTimeline(browser, file, { width = 1600, height = 900, 
     errors,
     drawn: JSON.parse(body.drawn),
     renderMs: Number(body.renderMs),
+    chartMs: Number(body.chartMs),
   };
 }
 
