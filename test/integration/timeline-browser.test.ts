@@ -134,7 +134,11 @@ describe('timeline: a scripted rollout drawn in a real browser', () => {
     expect(res.status).toBe(0);
     const timeline: Timeline = validateTimeline(JSON.parse(readFileSync(out('json'), 'utf8')));
     expect(timeline.runs[0]!.failures.map((f) => f.probeId).sort()).toEqual(FAILED);
-    expect(readFileSync(out('svg'), 'utf8')).toMatch(/^<svg[\s\S]*quote-b[\s\S]*<\/svg>$/);
+    const svg = readFileSync(out('svg'), 'utf8');
+    expect(svg).toMatch(/^<svg[\s\S]*<\/svg>$/);
+    // The title names the workload; lanes are labelled without its prefix (quote-b → b).
+    expect(svg).toContain('>shop/quote<');
+    for (const lane of ['a', 'b', 'e', '(no pod)']) expect(svg).toContain(`>${lane}<`);
     expect(readFileSync(out('html'), 'utf8')).toContain(`"rolloutId":"${first.rolloutId}"`);
   });
 

@@ -88,6 +88,7 @@ describe('timeline model', () => {
     const run = buildTimelineRun(syntheticFacts({ requests: 1000 }), 'svg');
     const svg = await renderTimelineSvg(buildTimeline([run]));
     expect(svg).toMatch(/^<svg[^>]+width="900"/);
-    for (const p of run.pods) expect(svg).toContain(`>${p.pod}<`);
+    // Lanes are labelled without the workload's prefix (web-old-0 → old-0).
+    for (const p of run.pods) expect(svg).toContain(`>${p.pod.slice('web-'.length)}<`);
   });
 });
