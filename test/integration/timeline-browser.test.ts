@@ -9,8 +9,10 @@ import {
   storeTimelineSource,
   type Timeline,
   type TimelineRun,
+  TimelineNotFoundError,
   validateTimeline,
   writeTimelineFiles,
+  writeVerifyTimeline,
 } from '../../timeline/index.js';
 import { type CollectorEnv, startCollectorEnv } from '../helpers/collector-harness.js';
 import { CLI_BIN } from '../helpers/collector-process.js';
@@ -172,5 +174,15 @@ describe('timeline: a scripted rollout drawn in a real browser', () => {
     } finally {
       await shown.page.close();
     }
+  });
+
+  it('verify with --collector-url draws its rollout from that collector’s API', async () => {
+    const file = resolve(TMP, 'verify-remote.json');
+    const flags = { timelineJson: file, collectorUrl: base };
+    await writeVerifyTimeline(flags, second.rolloutId, undefined);
+    const remote = validateTimeline(JSON.parse(readFileSync(file, 'utf8'))).runs[0]!;
+    const local = await storeTimelineSource(collector.store).run(second.rolloutId);
+    expect(remote).toEqual(local);
+    await expect(writeVerifyTimeline(flags, 'ro-nope', undefined)).rejects.toThrow(TimelineNotFoundError);
   });
 });
