@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { timelineOption } from './chart.js';
+import { CHART_FUNCTIONS } from './chart.js';
 import type { Timeline } from './model.js';
 
 // The self-contained HTML page of a timeline: ECharts (the pinned npm package's one-file build),
@@ -91,7 +91,7 @@ p { margin: 0 0 8px; color: #555; }
 <div id="chart"></div>
 <script id="timeline-data" type="application/json">${jsonSafe(JSON.stringify(timeline))}</script>
 <script>${scriptSafe(await echartsScript())}</script>
-<script>${scriptSafe(timelineOption.toString())}
+<script>${scriptSafe(CHART_FUNCTIONS.map((f) => f.toString()).join('\n'))}
 ${BOOT}</script>
 </body>
 </html>
