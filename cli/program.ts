@@ -26,7 +26,7 @@ export async function createProgram(only?: string): Promise<Command> {
   return program;
 }
 
-// Commander's defaults exit 1 on a usage error; DESIGN §3 reserves 1 for a failed gate, so every
+// Commander's defaults exit 1 on a usage error; docs/architecture.md §3 reserves 1 for a failed gate, so every
 // command throws instead and runCli maps usage errors to 2.
 function applyCommon(cmd: Command): void {
   cmd.exitOverride();

@@ -6,7 +6,7 @@ import { API_REDIS_TIMEOUT_MS, withDeadline } from './redis-health.js';
 import { sendJson } from './safe-json.js';
 import type { ReportStore } from './store.js';
 
-// The collector's HTTP surface (DESIGN §3). Every error is JSON `{ error: { code, message } }`:
+// The collector's HTTP surface (docs/architecture.md §3). Every error is JSON `{ error: { code, message } }`:
 // 400 `bad-request` (a bad parameter or path), 401, 404, 503 `redis-unavailable` (Redis down or
 // not answering within API_REDIS_TIMEOUT_MS), 503 `not-ready` (/readyz), 500 `internal` (a bug).
 

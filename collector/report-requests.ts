@@ -12,7 +12,7 @@ import {
 } from './report-types.js';
 
 // Probe requests: how many succeeded, and for each one that failed, why (its cause), where (the
-// pod and its phase at the time) and what the client saw (DESIGN §5).
+// pod and its phase at the time) and what the client saw (docs/architecture.md §5).
 
 type ProbeRequest = EventData<'probe.request'>;
 

@@ -78,7 +78,7 @@ export interface ProbeSnapshot {
 export interface ProbeSummary extends ProbeSnapshot {
   readonly startedAt: string;
   readonly endedAt: string;
-  /** Started sessions that were never lost ÷ started sessions (DESIGN §4), null without sessions. */
+  /** Started sessions that were never lost ÷ started sessions (docs/architecture.md §4), null without sessions. */
   readonly sessionPersistence: number | null;
   /** Raw successes ÷ requests, null without requests. */
   readonly requestSuccess: number | null;

@@ -18,7 +18,7 @@ import { AGENT_METRICS, DRAIN_METRICS, HEALTH_METRICS, type MetricSpec } from '.
 import { gaugeBy, increaseBy, quantile, rateBy, selector } from './promql.js';
 
 // The two dashboards as data (rows of panel specs), turned into Grafana JSON by the foundation
-// SDK. Keeping the specs declarative makes the panel list easy to review next to DESIGN §5.
+// SDK. Keeping the specs declarative makes the panel list easy to review next to docs/architecture.md §5.
 
 export interface TargetSpec {
   readonly expr: string;

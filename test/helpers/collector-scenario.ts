@@ -6,7 +6,7 @@ import { createEventSequencer, type EventData } from '../../contract/validate.js
 import { publishEvent } from '../../lib/jetstream.js';
 import { SAMPLE_DATA } from './sample-events.js';
 
-// A scripted rollout of shop/quote with every cause of DESIGN §4 in it, and the report it must
+// A scripted rollout of shop/quote with every cause of docs/architecture.md §4 in it, and the report it must
 // produce (worked out by hand from the events, not by running the collector).
 
 export const NS = 'shop';
