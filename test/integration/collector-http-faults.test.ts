@@ -177,8 +177,10 @@ describe('collector HTTP under faults', () => {
     const tl = await get(`${base}/api/pods/shop/old-1/timeline`);
     expect(tl.status).toBe(200);
     const body = await jsonOf(tl);
-    expect(body.events).toHaveLength(2);
-    expect(JSON.stringify(body)).toContain('[nested too deep]');
+    // Stored events are decoded through the contract on the way out (collector/stored.ts), so the
+    // too-deep one is left out like any stored event that no longer validates; the rest is served.
+    expect(body.events.map((e: { kind: string }) => e.kind)).toEqual(['prestop.started']);
+    expect(JSON.stringify(body)).not.toContain('extra');
     const report = await get(`${base}/api/rollouts/${rolloutId}`);
     expect(report.status).toBe(200);
     expect((await jsonOf(report)).rolloutId).toBe(rolloutId);
