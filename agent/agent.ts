@@ -2,8 +2,7 @@ import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Registry } from 'prom-client';
-import { createUncheckedEventSequencer } from '../contract/event-builder.js';
-import type { Phase } from '../contract/kinds.js';
+import { createUncheckedEventSequencer, type Phase } from '../contract/index.js';
 import { type Logger, SILENT_LOGGER } from '../lib/log.js';
 import { createAdminServer } from './admin.js';
 import { type AppWatch, createAppWatch } from './app-watch.js';
@@ -146,6 +145,7 @@ class AgentRuntime {
       traffic: this.traffic,
       metrics,
       keepAliveTimeoutMs: config.keepAliveTimeoutMs,
+      maxResponseHeaderBytes: config.maxResponseHeaderBytes,
     });
     this.summaries = createTrafficSummaries({
       clock: this.clock,
@@ -192,6 +192,7 @@ class AgentRuntime {
       onPhase: (phase) => {
         this.terminationStartedAt ??= this.clock.now();
         this.log.info({ phase }, `phase ${phase}`);
+        this.proxy.drain();
         this.appWatch?.poke();
       },
     });

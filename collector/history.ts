@@ -1,7 +1,7 @@
 import { DeliverPolicy, type JsMsg, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Redis } from 'ioredis';
-import { streamSubjects } from '../contract/subjects.js';
+import { streamSubjects } from '../contract/index.js';
 import type { Logger } from '../lib/log.js';
 import type { CollectorConfig } from './config.js';
 import { KEYS } from './keys.js';

@@ -2,7 +2,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCollector, loadCollectorConfig } from '../../collector/index.js';
-import type { AnyEvent } from '../../contract/envelope.js';
+import type { AnyEvent } from '../../contract/index.js';
 import { createLogger } from '../../lib/log.js';
 import { pollUntil } from '../../lib/wait.js';
 import {
