@@ -240,4 +240,29 @@ describe('faults: NATS away across the agent exit', () => {
       await collector.stop();
     }
   }, 90_000);
+
+  it('NATS killed before the preStop and back only after the exit: emitted = stored + what the agent logged as lost', async () => {
+    const run = await acrossExit(restart(), 'after-exit', 5);
+    expect(run.exit.code).toBe(0);
+    const gaveUp = run.log.find('final flush gave up') as LogRecord & {
+      undelivered: Record<string, number>;
+      undeliveredTotal: number;
+      emitted: number;
+      published: number;
+    };
+    expect(gaveUp, run.log.text()).toBeDefined();
+    // The test's own client reconnects to the restarted server first.
+    const stored = await pollUntil(() => readStream(nc, run.ns).catch(() => undefined), {
+      timeoutMs: 30_000,
+      what: 'the stream readable after the restart',
+    });
+    // A killed server keeps nothing that was in flight: the books balance exactly.
+    expect(stored).toHaveLength(gaveUp.published);
+    expect(stored.length + gaveUp.undeliveredTotal).toBe(gaveUp.emitted);
+    expect(kinds(stored).filter((k) => k !== 'request')).toEqual(['agent.started']);
+    for (const kind of ['prestop.started', 'prestop.finished', 'app.exited', 'sigterm', 'drain.summary']) {
+      expect(gaveUp.undelivered[kind]).toBe(1);
+    }
+    expectNoSecrets(run.log.text());
+  }, 60_000);
 });
