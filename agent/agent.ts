@@ -8,6 +8,7 @@ import { createAdminServer } from './admin.js';
 import { type AppWatch, createAppWatch } from './app-watch.js';
 import { type AgentConfig, formatHostPort } from './config.js';
 import { AgentStateError } from './errors.js';
+import { finalFlushBudgetMs, runFinalFlush } from './final-flush.js';
 import { closeServer, listenOn } from './listen.js';
 import { createAgentMetrics } from './metrics.js';
 import { createNatsConnector, type NatsConnector } from './nats-connection.js';
@@ -65,7 +66,7 @@ export interface Agent {
   start(): Promise<{ listen: AddressInfo; admin: AddressInfo }>;
   /**
    * SIGTERM semantics: waits for the app if it still runs, then flushes until every event is
-   * acknowledged or the pod's grace deadline is 1 s away (see finalFlushBudgetMs), and closes.
+   * acknowledged or the pod's grace deadline is 1 s away (final-flush.ts), and closes.
    */
   stop(options?: AgentStopOptions): Promise<void>;
   state(): AgentState;
@@ -77,27 +78,6 @@ const SLOW_POLL_MS = 1000;
 const FAST_POLL_MS = 50;
 const TRACE_BUDGET_MS = 1500;
 const CLOSE_GRACE_MS = 300;
-// The final flush stops this long before the pod's grace deadline: time to log what was not
-// delivered, close and exit before the kubelet's SIGKILL (issue #16). It never gets less than
-// FLUSH_MIN_MS, so an agent stopped outside a termination still tries once.
-export const FLUSH_DEADLINE_MARGIN_MS = 1000;
-const FLUSH_MIN_MS = 250;
-
-/**
- * How long the final flush may run, in ms: until `FLUSH_DEADLINE_MARGIN_MS` before the grace
- * deadline, which is `graceSeconds` after the termination started (the first preStop call,
- * stopped-listening, exit or SIGTERM the agent saw; `now` when none was seen), at least FLUSH_MIN_MS.
- * With a native sidecar the agent is the pod's last container, so nothing else needs that time.
- */
-export function finalFlushBudgetMs(
-  graceSeconds: number,
-  terminationStartedAt: number | undefined,
-  now: number,
-): number {
-  const start = terminationStartedAt ?? now;
-  return Math.max(FLUSH_MIN_MS, start + graceSeconds * 1000 - FLUSH_DEADLINE_MARGIN_MS - now);
-}
-
 class AgentRuntime {
   private readonly clock: Clock;
   private readonly version: string;
@@ -274,32 +254,11 @@ class AgentRuntime {
     await this.nats?.close();
   }
 
-  // Deliver what is buffered while the grace period allows; say exactly what was not delivered
-  // (kinds and counts), since a lost tail leaves no seq gap for the collector to notice.
-  private async finalFlush(): Promise<void> {
-    const before = this.publisher.stats();
-    const budgetMs = finalFlushBudgetMs(
-      this.config.graceSeconds,
-      this.terminationStartedAt,
-      this.clock.now(),
-    );
-    this.log.info({ pending: before.buffered, budgetMs }, 'final flush started');
-    const outcome = await this.publisher.flush(budgetMs);
-    const { published, dropped, buffered } = this.publisher.stats();
-    // Every event made: acknowledged, still unacknowledged, or dropped from a full buffer.
-    const emitted = published + buffered + dropped;
-    if (outcome.delivered) {
-      this.log.info(
-        { emitted, published, dropped, failedAttempts: outcome.failedAttempts },
-        'final flush done: every event acknowledged',
-      );
-      return;
-    }
-    const lost = Object.values(outcome.undelivered).reduce((a, b) => a + b, 0);
-    this.log.error(
-      { undelivered: outcome.undelivered, undeliveredTotal: lost, emitted, published, dropped, budgetMs },
-      'final flush gave up near the grace deadline: these events were not acknowledged and are likely lost',
-    );
+  // Deliver what is buffered while the grace period allows (final-flush.ts).
+  private finalFlush(): Promise<void> {
+    const { graceSeconds } = this.config;
+    const budgetMs = finalFlushBudgetMs(graceSeconds, this.terminationStartedAt, this.clock.now());
+    return runFinalFlush(this.publisher, this.log, budgetMs);
   }
 
   // Stop accepting, let in-flight requests finish for a moment, then cut what is left.

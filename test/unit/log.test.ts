@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { finalFlushBudgetMs, FLUSH_DEADLINE_MARGIN_MS } from '../../agent/agent.js';
 import { loadAgentConfig } from '../../agent/config.js';
+import { FLUSH_DEADLINE_MARGIN_MS, finalFlushBudgetMs } from '../../agent/final-flush.js';
 import { loadCollectorConfig } from '../../collector/config.js';
 import { createLogger, formatTextLine, parseLogFormat, parseLogLevel } from '../../lib/log.js';
 
