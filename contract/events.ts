@@ -7,6 +7,7 @@ import {
   PRESTOP_END_REASONS,
   PROBE_ERRORS,
   REQUEST_OUTCOMES,
+  WEBSOCKET_OUTCOMES,
 } from './kinds.js';
 
 // The data payload of every event kind, as zod schemas built from the plain lists of kinds.ts.
@@ -18,6 +19,8 @@ import {
 // The zod-free names that used to be defined here, so existing imports of events.js keep working.
 export {
   CAUSES,
+  WEBSOCKET_OUTCOMES,
+  type WebSocketOutcome,
   type Cause,
   cloudEventType,
   EVENT_KINDS,
@@ -56,6 +59,8 @@ export const requestOutcomeSchema = z.enum(REQUEST_OUTCOMES);
 export const probeErrorSchema = z.enum(PROBE_ERRORS);
 
 export const causeSchema = z.enum(CAUSES);
+
+export const websocketOutcomeSchema = z.enum(WEBSOCKET_OUTCOMES);
 
 export const connectionSchema = z.enum(CONNECTIONS);
 
@@ -111,6 +116,8 @@ export const dataSchemas = {
   request: z.object({
     requestId: shortText,
     probeId: shortText.optional(),
+    /** A kubelet health or readiness check (`User-Agent: kube-probe/…`), counted apart from users. */
+    healthCheck: z.boolean().optional(),
     method: z.string().max(16),
     route: shortText,
     arrivalPhase: phaseSchema,
@@ -148,6 +155,9 @@ export const dataSchemas = {
     inFlight: count,
     websockets: count,
     lateArrivals: count,
+    /** Health and readiness checks in the interval, apart from `requests` and `failed`. */
+    healthChecks: count.optional(),
+    healthChecksFailed: count.optional(),
     eventsDropped: count,
   }),
   'drain.summary': z.object({

@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { createReportStore, formatReportText } from '../../collector/index.js';
 import { connectRedis, DEFAULT_REDIS_PREFIX, DEFAULT_REDIS_URL } from '../../lib/redis.js';
-import { EXIT, RuntimeFailure, UsageError } from '../errors.js';
+import { gateExitCode, RuntimeFailure, UsageError } from '../errors.js';
 import { score } from '../parse.js';
 import { action } from '../run.js';
 
@@ -16,7 +16,9 @@ interface ReportFlags {
 
 export function createReportCommand(): Command {
   const cmd = new Command('report')
-    .description('Print a stored rollout report again (exit 1 when --gate is given and fails).')
+    .description(
+      'Print a stored rollout report again (with --gate: exit 1 when it fails, 4 when the run is inconclusive).',
+    )
     .argument('[id]', 'rollout id (default: the latest)')
     .addOption(new Option('--redis-url <url>', 'Redis').env('REDIS_URL').default(DEFAULT_REDIS_URL))
     .addOption(
@@ -62,7 +64,7 @@ export function createReportCommand(): Command {
           throw new UsageError(id ? `no rollout with id ${JSON.stringify(id)}` : 'no rollout stored yet');
         }
         process.stdout.write(o.json ? `${JSON.stringify(report, null, 2)}\n` : formatReportText(report));
-        return report.gate && !report.gate.passed ? EXIT.gateFailed : EXIT.ok;
+        return gateExitCode(report.gate);
       } finally {
         redis.disconnect();
       }
