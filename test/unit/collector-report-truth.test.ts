@@ -22,7 +22,7 @@ const req = (s: number, over: Partial<Req>) =>
     startedAt: at(s),
     ...over,
   });
-const login = (sessionId: string, issuedBy: string, s = 0) => ({ atMs: ms(s), issuedBy });
+const login = (issuedBy: string, s = 0) => ({ atMs: ms(s), issuedBy });
 
 describe('#15.1 health checks are counted apart', () => {
   it('traffic summaries’ health checks are shown apart and never in agent-side failures', () => {
@@ -50,8 +50,8 @@ describe('#15.2 a baseline window before the first pod terminates', () => {
       terminations: [{ pod: 'web-a', instance: 'agent-a', startMs: ms(20) }],
       terminationStartByPod: new Map([['web-a', ms(20)]]),
       logins: new Map([
-        ['s1', [login('s1', 'web-a')]],
-        ['s2', [login('s2', 'web-a')]],
+        ['s1', [login('web-a')]],
+        ['s2', [login('web-a')]],
       ]),
       probes: [
         req(1, { sessionId: 's1', pod: 'web-a' }),
