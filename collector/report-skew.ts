@@ -9,14 +9,21 @@ import type { ReportFacts } from './report-types.js';
 /** A pod that served for less than this (ms) is left out: its rate says nothing yet. */
 export const MIN_SERVING_MS = 2000;
 
-/** Probe requests per second of each pod over the time it served (pods served ≥ MIN_SERVING_MS). */
+/**
+ * Probe requests per second of each pod over the time it served (pods served ≥ MIN_SERVING_MS):
+ * from its first answer to the start of its termination in the window, else to its last answer.
+ */
 export function servingRates(
   perPod: ReadonlyMap<string, PodAnswers>,
-  facts: Pick<ReportFacts, 'terminationStartByPod'>,
+  facts: Pick<ReportFacts, 'terminations'>,
 ): Map<string, number> {
+  // Terminations in this window only: a pod name may have terminated in an earlier rollout too.
+  const termStarts = new Map<string, number>();
+  for (const t of facts.terminations)
+    termStarts.set(t.pod, Math.min(termStarts.get(t.pod) ?? t.startMs, t.startMs));
   const rates = new Map<string, number>();
   for (const [pod, a] of perPod) {
-    const termStart = facts.terminationStartByPod.get(pod);
+    const termStart = termStarts.get(pod);
     const end = termStart !== undefined && termStart > a.firstMs ? termStart : a.lastMs;
     const servedMs = end - a.firstMs;
     if (servedMs >= MIN_SERVING_MS) rates.set(pod, a.count / (servedMs / 1000));

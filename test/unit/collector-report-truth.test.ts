@@ -221,14 +221,14 @@ describe('#15.7 skew compares request rates over the time each pod served', () =
       ['web-a', { count: 550, firstMs: ms(0), lastMs: ms(55) }],
       ['web-new', { count: 20, firstMs: ms(58), lastMs: ms(60) }],
     ]);
-    const rates = servingRates(perPod, { terminationStartByPod: new Map([['web-a', ms(55)]]) });
+    const rates = servingRates(perPod, { terminations: [{ pod: 'web-a', instance: 'i', startMs: ms(55) }] });
     expect(550 / 20).toBe(27.5);
     expect(trafficSkew(rates, null)).toBeCloseTo(1, 5);
   });
 
   it('a pod that served less than MIN_SERVING_MS has no rate yet', () => {
     const rates = servingRates(new Map([['web-x', { count: 1, firstMs: ms(59), lastMs: ms(59.5) }]]), {
-      terminationStartByPod: new Map(),
+      terminations: [],
     });
     expect(rates.size).toBe(0);
   });
