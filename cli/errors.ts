@@ -1,4 +1,4 @@
-// The CLI's exit codes (DESIGN §3) and the errors that map to them.
+// The CLI's exit codes (docs/architecture.md §3) and the errors that map to them.
 
 /**
  * 0 ok (or the gate passed), 1 the gate failed, 2 usage, 3 runtime failure, 4 inconclusive: a gate
@@ -17,15 +17,6 @@ export class UsageError extends Error {
   }
 }
 
-/** A command that a later issue will implement; saying so plainly beats pretending. */
-export class NotImplementedError extends Error {
-  readonly code = 'not-implemented';
-  readonly exitCode = EXIT.usage;
-  constructor(command: string) {
-    super(`'${command}' is not implemented yet in this version of drainwatch`);
-    this.name = 'NotImplementedError';
-  }
-}
 
 /** A dependency unreachable or another failure at run time: exit 3. */
 export class RuntimeFailure extends Error {
@@ -37,15 +28,6 @@ export class RuntimeFailure extends Error {
   }
 }
 
-/** The run worked but the gate did not pass: exit 1. */
-export class GateFailed extends Error {
-  readonly code = 'gate-failed';
-  readonly exitCode = EXIT.gateFailed;
-  constructor(message: string) {
-    super(message);
-    this.name = 'GateFailed';
-  }
-}
 
 /** The exit code of a gate verdict: none asked is ok; an inconclusive run never passes nor fails. */
 export function gateExitCode(gate: { passed: boolean; inconclusive?: string } | undefined): ExitCode {
@@ -54,7 +36,7 @@ export function gateExitCode(gate: { passed: boolean; inconclusive?: string } | 
   return gate.passed ? EXIT.ok : EXIT.gateFailed;
 }
 
-/** Maps any error to the exit code DESIGN §3 assigns it; errors that carry no code are runtime failures. */
+/** Maps any error to the exit code docs/architecture.md §3 assigns it; errors that carry no code are runtime failures. */
 export function exitCodeOf(err: unknown): ExitCode {
   const code = (err as { exitCode?: unknown })?.exitCode;
   if (code === EXIT.gateFailed || code === EXIT.usage || code === EXIT.runtime) return code;

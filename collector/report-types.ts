@@ -1,6 +1,7 @@
-import type { Cause, EventData, Phase, ProbeError, WebSocketOutcome } from '../contract/events.js';
+import type { Cause, Phase, ProbeError, WebSocketOutcome } from '../contract/index.js';
+import type { EventData } from '../contract/validate.js';
 
-// The shapes of the report of one rollout (DESIGN §5), and of the stored facts it is computed from.
+// The shapes of the report of one rollout (docs/architecture.md §5), and of the stored facts it is computed from.
 
 export type RolloutOutcome = 'open' | 'complete' | 'failed' | 'aborted' | 'timeout';
 export type FailurePhase = Phase | 'unknown';

@@ -1,4 +1,4 @@
-import { WEBSOCKET_OUTCOMES, type WebSocketOutcome } from '../contract/events.js';
+import { WEBSOCKET_OUTCOMES, type WebSocketOutcome } from '../contract/index.js';
 import { dataOf, zeroes } from './report-data.js';
 import type { PodLife, PodLives } from './report-lives.js';
 import type { ReportFacts } from './report-types.js';

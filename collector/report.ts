@@ -1,4 +1,4 @@
-import { CAUSES, type Cause, PHASES } from '../contract/events.js';
+import { CAUSES, type Cause, PHASES } from '../contract/index.js';
 import { distribution, iso, ratio, zeroes } from './report-data.js';
 import { podLives } from './report-lives.js';
 import { reportInvariantViolations } from './report-invariants.js';
@@ -19,7 +19,7 @@ import {
   type RolloutReport,
 } from './report-types.js';
 
-// The report of one rollout (DESIGN §5), computed from stored facts on every read. Nothing here
+// The report of one rollout (docs/architecture.md §5), computed from stored facts on every read. Nothing here
 // depends on the order events arrived in: late or replayed events change the answer exactly as if
 // they had arrived on time.
 
@@ -109,7 +109,7 @@ function baselineOf(
 }
 
 /**
- * Computes the report of DESIGN §5 from the facts stored for one rollout window, by the counting
+ * Computes the report of docs/architecture.md §5 from the facts stored for one rollout window, by the counting
  * rules of docs/collector.md: what failed before the first pod's termination is the baseline's.
  */
 export function computeReport(facts: ReportFacts, options: { gate?: number } = {}): RolloutReport {

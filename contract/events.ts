@@ -1,13 +1,11 @@
 import { z } from 'zod';
 import {
-  CAUSES,
   CONNECTIONS,
   type EventKind,
   PHASES,
   PRESTOP_END_REASONS,
   PROBE_ERRORS,
   REQUEST_OUTCOMES,
-  WEBSOCKET_OUTCOMES,
 } from './kinds.js';
 
 // The data payload of every event kind, as zod schemas built from the plain lists of kinds.ts.
@@ -17,23 +15,6 @@ import {
 // TypeScript types (contract/event-builder.ts) and imports nothing here but types.
 
 // The zod-free names that used to be defined here, so existing imports of events.js keep working.
-export {
-  CAUSES,
-  WEBSOCKET_OUTCOMES,
-  type WebSocketOutcome,
-  type Cause,
-  cloudEventType,
-  EVENT_KINDS,
-  type EventKind,
-  isPodScoped,
-  kindOfType,
-  LIFECYCLE_KINDS,
-  PHASES,
-  type Phase,
-  type PrestopEndReason,
-  type ProbeError,
-  type RequestOutcome,
-} from './kinds.js';
 
 export const phaseSchema = z.enum(PHASES);
 
@@ -57,10 +38,6 @@ export const requestOutcomeSchema = z.enum(REQUEST_OUTCOMES);
 
 /** What went wrong for a probe, seen from the client. */
 export const probeErrorSchema = z.enum(PROBE_ERRORS);
-
-export const causeSchema = z.enum(CAUSES);
-
-export const websocketOutcomeSchema = z.enum(WEBSOCKET_OUTCOMES);
 
 export const connectionSchema = z.enum(CONNECTIONS);
 

@@ -47,6 +47,8 @@ export const REQUEST_OUTCOMES = [
   'upstream-refused',
   'upstream-reset',
   'upstream-timeout',
+  /** The app's response could not be relayed (a head over the agent's limit, malformed HTTP): 502. */
+  'upstream-invalid',
   'client-aborted',
   'bad-request',
 ] as const;
@@ -65,9 +67,9 @@ export const PROBE_ERRORS = [
 export type ProbeError = (typeof PROBE_ERRORS)[number];
 
 /**
- * Causes a failed probe request or a lost session can be attributed to (DESIGN §4; the counting
- * rules are in docs/collector.md). `session-not-shared`: a replica refused a session another,
- * still serving, replica issued — the app loses sessions even without a rollout.
+ * Causes a failed probe request or a lost session can be attributed to (docs/architecture.md §4;
+ * the counting rules are in docs/collector.md). `session-not-shared`: a replica refused a session
+ * another, still serving, replica issued — the app loses sessions even without a rollout.
  */
 export const CAUSES = [
   'late-arrival',

@@ -1,9 +1,9 @@
 import { fileURLToPath } from 'node:url';
 import { connect } from '@nats-io/transport-node';
-import { createCollector, loadCollectorConfig } from '../collector/index.js';
-import { DEFAULT_SUBJECT_ROOT } from '../contract/subjects.js';
+import { createCollector, loadCollectorConfig, type ReportStore } from '../collector/index.js';
+import { DEFAULT_SUBJECT_ROOT } from '../contract/index.js';
 import { DEFAULT_SCENARIO, loadScenario, type Scenario } from '../probe/index.js';
-import { DEFAULT_WEBSOCKETS, type ExampleVariant, type RehearseConfig } from './config.js';
+import { DEFAULT_WEBSOCKETS, defaultBalance, type ExampleVariant, type RehearseConfig } from './config.js';
 import { startDependencies } from './dependencies.js';
 import { DependencyUnavailableError } from './errors.js';
 import { createProgressDisplay, type ProgressOutput } from './progress.js';
@@ -17,10 +17,16 @@ import { formatComparison } from './table.js';
 /** The compiled example app next to this module (dist/rehearse → dist/examples). */
 export const QUOTE_APP_MAIN = fileURLToPath(new URL('../examples/quote-app/main.js', import.meta.url));
 
-const VARIANTS: Record<ExampleVariant, { env: Record<string, string>; prestop?: string; app: string }> = {
+/** The naive run has no preStop: the agent's fixed wait of 0, labelled `none` in the table. */
+const NO_PRESTOP = { prestop: 'none', prestopPolicy: { mode: 'fixed', seconds: 0 } } as const;
+
+const VARIANTS: Record<
+  ExampleVariant,
+  { env: Record<string, string>; prestop?: typeof NO_PRESTOP; app: string }
+> = {
   naive: {
     env: { QUOTE_SESSIONS: 'memory', QUOTE_GRACEFUL: 'off', QUOTE_WS_CLOSE: 'none' },
-    prestop: 'none',
+    prestop: NO_PRESTOP,
     app: 'quote-app: memory sessions, no graceful shutdown',
   },
   drained: {
@@ -65,11 +71,12 @@ export function planRuns(config: RehearseConfig, scenario: Scenario | undefined)
       {
         ...common,
         label: 'app',
-        balance: config.balance ?? 'round-robin',
+        balance: config.balance ?? defaultBalance('app'),
         command: config.app,
         appLabel: config.app,
         appEnv: {},
         prestop: config.prestop,
+        prestopPolicy: config.prestopPolicy,
         workload: 'app',
         ...(config.gate !== undefined ? { gate: config.gate } : {}),
       },
@@ -80,11 +87,11 @@ export function planRuns(config: RehearseConfig, scenario: Scenario | undefined)
   return config.variants.map((v) => ({
     ...common,
     label: v,
-    balance: config.balance ?? 'cookie',
+    balance: config.balance ?? defaultBalance('example'),
     command: `exec ${shellQuote(process.execPath)} ${shellQuote(QUOTE_APP_MAIN)}`,
     appLabel: VARIANTS[v].app,
     appEnv: { ...VARIANTS[v].env, QUOTE_REDIS_PREFIX: `quote-app:${v}:` },
-    prestop: VARIANTS[v].prestop ?? config.prestop,
+    ...(VARIANTS[v].prestop ?? { prestop: config.prestop, prestopPolicy: config.prestopPolicy }),
     workload: `quote-${v}`,
     ...(config.gate !== undefined && v === gated ? { gate: config.gate } : {}),
   }));
@@ -95,6 +102,8 @@ export interface RehearseIo {
   readonly stderr: ProgressOutput;
   readonly env?: NodeJS.ProcessEnv;
   readonly signal?: AbortSignal;
+  /** Runs after the last run while the collector's store is still up (the timeline files). */
+  readonly afterRuns?: (runs: readonly RehearsalRun[], store: ReportStore) => Promise<void>;
 }
 
 export interface RehearseOutcome {
@@ -152,6 +161,7 @@ export async function rehearse(config: RehearseConfig, io: RehearseIo): Promise<
         }),
       );
     }
+    await io.afterRuns?.(runs, collector.store);
     const passed = runs.every((r) => !r.gate || r.gate.passed);
     const inconclusive = runs.some((r) => r.gate?.inconclusive !== undefined);
     if (config.json) io.stdout.write(`${JSON.stringify({ runs, passed, inconclusive }, null, 2)}\n`);
