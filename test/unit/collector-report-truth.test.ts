@@ -7,7 +7,7 @@ import { terminationOf } from '../../collector/report-terminations.js';
 import { terminationWebsocketOutcomes, websocketOutcome } from '../../collector/report-websockets.js';
 import type { ReportFacts } from '../../collector/report-types.js';
 import { EXIT, gateExitCode } from '../../cli/errors.js';
-import type { EventData } from '../../contract/index.js';
+import type { EventData } from '../../contract/validate.js';
 import { at, emptyFacts, ms, podEvent, probeEvent } from '../helpers/report-facts.js';
 import { SAMPLE_DATA } from '../helpers/sample-events.js';
 
