@@ -35,6 +35,8 @@ export function createTrafficSummaries(options: TrafficSummariesOptions): Traffi
       inFlight: traffic.inFlight,
       websockets: traffic.websockets,
       lateArrivals: interval.lateArrivals,
+      healthChecks: interval.healthChecks,
+      healthChecksFailed: interval.healthChecksFailed,
       eventsDropped: options.eventsDropped(),
     });
     lastAt = now;

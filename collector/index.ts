@@ -19,8 +19,10 @@ export {
 export { formatReportText } from './format.js';
 export type { Clock } from './ingest.js';
 export { computeReport, gateVerdict } from './report.js';
+export { reportInvariantViolations } from './report-invariants.js';
+export { CLEAN_CLOSE_CODES } from './report-websockets.js';
 export {
-  CLEAN_CLOSE_CODES,
+  type BaselineDefects,
   type Distribution,
   type FailurePhase,
   type FailureRecord,

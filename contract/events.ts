@@ -93,6 +93,8 @@ export const dataSchemas = {
   request: z.object({
     requestId: shortText,
     probeId: shortText.optional(),
+    /** A kubelet health or readiness check (`User-Agent: kube-probe/…`), counted apart from users. */
+    healthCheck: z.boolean().optional(),
     method: z.string().max(16),
     route: shortText,
     arrivalPhase: phaseSchema,
@@ -130,6 +132,9 @@ export const dataSchemas = {
     inFlight: count,
     websockets: count,
     lateArrivals: count,
+    /** Health and readiness checks in the interval, apart from `requests` and `failed`. */
+    healthChecks: count.optional(),
+    healthChecksFailed: count.optional(),
     eventsDropped: count,
   }),
   'drain.summary': z.object({

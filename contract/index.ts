@@ -49,6 +49,8 @@ export {
 export {
   CAUSES,
   type Cause,
+  WEBSOCKET_OUTCOMES,
+  type WebSocketOutcome,
   CONNECTIONS,
   cloudEventType,
   EVENT_KINDS,

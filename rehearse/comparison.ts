@@ -110,6 +110,8 @@ export interface RehearseOutcome {
   readonly runs: readonly RehearsalRun[];
   /** Every gate that applied passed (true without a gate). */
   readonly passed: boolean;
+  /** A gate applied to a run that cannot be judged (its probe was overloaded): exit 4. */
+  readonly inconclusive: boolean;
 }
 
 export async function rehearse(config: RehearseConfig, io: RehearseIo): Promise<RehearseOutcome> {
@@ -161,7 +163,8 @@ export async function rehearse(config: RehearseConfig, io: RehearseIo): Promise<
     }
     await io.afterRuns?.(runs, collector.store);
     const passed = runs.every((r) => !r.gate || r.gate.passed);
-    if (config.json) io.stdout.write(`${JSON.stringify({ runs, passed }, null, 2)}\n`);
+    const inconclusive = runs.some((r) => r.gate?.inconclusive !== undefined);
+    if (config.json) io.stdout.write(`${JSON.stringify({ runs, passed, inconclusive }, null, 2)}\n`);
     else {
       io.stdout.write(formatComparison(runs));
       io.stdout.write(
@@ -171,7 +174,7 @@ export async function rehearse(config: RehearseConfig, io: RehearseIo): Promise<
             : `\`drainwatch report <id>\` prints one again from ${deps.redisUrl}\n`),
       );
     }
-    return { runs, passed };
+    return { runs, passed, inconclusive };
   } finally {
     await collector?.stop();
     await nats?.drain().catch(() => {});

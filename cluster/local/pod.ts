@@ -44,12 +44,19 @@ export interface LocalPod {
 
 const PORT_ATTEMPTS = 3;
 
+/** The kubelet's probe User-Agent, so agents count the readiness check apart from users. */
+const READINESS_USER_AGENT = 'kube-probe/1.31 (drainwatch-local)';
+
 function httpStatus(url: string, timeoutMs: number): Promise<number> {
   return new Promise((resolve) => {
-    const req = httpGet(url, { agent: false, timeout: timeoutMs }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
+    const req = httpGet(
+      url,
+      { agent: false, timeout: timeoutMs, headers: { 'user-agent': READINESS_USER_AGENT } },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      },
+    );
     req.on('timeout', () => req.destroy());
     req.on('error', () => resolve(0));
   });

@@ -25,6 +25,7 @@ describe('report probe events: sessions, WebSockets and probe summaries', () => 
       messagesLost: 1,
       summarySkew: 1.5,
       sticky: true,
+      inconclusive: null,
     });
     expect([...sessions.active]).toEqual(['s1', 's2', 's3']);
     expect([...sessions.losses]).toEqual([['s1', { atMs: ms(10), cause: 'session-in-memory' }]]);
@@ -38,6 +39,7 @@ describe('report probe events: sessions, WebSockets and probe summaries', () => 
       messagesLost: 0,
       summarySkew: null,
       sticky: false,
+      inconclusive: null,
     });
   });
 });

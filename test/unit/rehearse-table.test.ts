@@ -31,6 +31,10 @@ function run(label: string, over: Partial<RehearsalRun> = {}): RehearsalRun {
     requestSuccess: 0.97,
     cleanTerminations: 0,
     inFlightLost: 4,
+    inFlightCutAllTraffic: 4,
+    baseline: { failed: 0, requests: 40, sessionsLost: 0, failedByCause: {}, sessionsLostByCause: {} },
+    healthChecks: { requests: 0, failed: 0 },
+    websocketOutcomes: { 'no-close-frame': 5 },
     lateArrivals: 8,
     websocketCloses: { '1006': 5 },
     messagesLost: 7,
@@ -42,6 +46,7 @@ function run(label: string, over: Partial<RehearsalRun> = {}): RehearsalRun {
     prestopP50Ms: 0,
     propagationMaxMs: 4200,
     unreliable: null,
+    inconclusive: null,
     ...over,
   };
 }
