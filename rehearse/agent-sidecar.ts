@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
 import { fileURLToPath } from 'node:url';
+import { loadAgentConfig } from '../agent/index.js';
 import { SidecarStartError } from '../cluster/local/errors.js';
 import type { AppExit, Sidecar, SidecarLauncher, SidecarSpec } from '../cluster/local/sidecar.js';
 import { pollUntil } from '../lib/wait.js';
@@ -54,22 +55,23 @@ export function createAgentLauncher(options: AgentSidecarOptions): SidecarLaunch
   return {
     name: `agent(prestop ${options.prestop})`,
     async launch(spec: SidecarSpec): Promise<Sidecar> {
+      const env = {
+        ...process.env,
+        ...options.env,
+        DRAINWATCH_LISTEN: '127.0.0.1:0',
+        DRAINWATCH_ADMIN: '127.0.0.1:0',
+        DRAINWATCH_UPSTREAM: `127.0.0.1:${spec.appPort}`,
+        NATS_URL: options.natsUrl,
+        POD_NAME: spec.pod.name,
+        POD_NAMESPACE: spec.pod.namespace,
+        POD_IP: '127.0.0.1',
+        DRAINWATCH_WORKLOAD: spec.pod.workload,
+        DRAINWATCH_PRESTOP: options.prestop,
+        DRAINWATCH_GRACE_SECONDS: String(spec.graceMs / 1000),
+        DRAINWATCH_SUBJECT_ROOT: options.subjectRoot,
+      };
       const child: ChildProcess = spawn(process.execPath, [CLI_MAIN, 'agent'], {
-        env: {
-          ...process.env,
-          ...options.env,
-          DRAINWATCH_LISTEN: '127.0.0.1:0',
-          DRAINWATCH_ADMIN: '127.0.0.1:0',
-          DRAINWATCH_UPSTREAM: `127.0.0.1:${spec.appPort}`,
-          NATS_URL: options.natsUrl,
-          POD_NAME: spec.pod.name,
-          POD_NAMESPACE: spec.pod.namespace,
-          POD_IP: '127.0.0.1',
-          DRAINWATCH_WORKLOAD: spec.pod.workload,
-          DRAINWATCH_PRESTOP: options.prestop,
-          DRAINWATCH_GRACE_SECONDS: String(spec.graceMs / 1000),
-          DRAINWATCH_SUBJECT_ROOT: options.subjectRoot,
-        },
+        env,
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       // A crashed rehearsal must not leave agents behind.
@@ -120,6 +122,9 @@ export function createAgentLauncher(options: AgentSidecarOptions): SidecarLaunch
       let stopping: Promise<void> | undefined;
       return {
         trafficPort: ports.traffic,
+        // The agent's idle client timeout, read with the agent's own rules from the environment it
+        // was given: the entry point must close its idle connections before the agent does.
+        keepAliveTimeoutMs: loadAgentConfig({}, env).keepAliveTimeoutMs,
         async prestop() {
           // The kubelet's httpGet preStop hook; it may take up to the whole grace period.
           await adminCall(ports.admin, 'GET', '/prestop', undefined, spec.graceMs + 1000);
