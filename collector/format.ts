@@ -82,6 +82,7 @@ export function formatReportText(report: RolloutReport): string {
       ['WebSocket closes', counts(r.websocketCloses)],
       ['WebSockets dropped', String(r.websocketsDropped)],
       ['messages lost', String(r.messagesLost)],
+      ['messages re-sent', String(r.messagesResent)],
       ['traffic skew', r.trafficSkew === null ? '-' : `${r.trafficSkew.toFixed(2)}x`],
       ['sticky routing', r.stickyRouting ? 'detected' : 'no'],
     ]),

@@ -10,6 +10,8 @@ export interface ProbeEventTally {
   readonly websocketsDropped: number;
   /** message-lost events, else (when the probe sent none) the sum of its summaries' counts. */
   readonly messagesLost: number;
+  /** message-resent events, else the sum of the summaries' counts. */
+  readonly messagesResent: number;
   /** The highest skew a probe summary reported; null when none did. */
   readonly summarySkew: number | null;
   readonly sticky: boolean;
@@ -20,6 +22,8 @@ export function tallyProbeEvents(facts: ReportFacts, sessions: SessionTally): Pr
   let websocketsDropped = 0;
   let lostEvents = 0;
   let lostInSummaries = 0;
+  let resentEvents = 0;
+  let resentInSummaries = 0;
   let summarySkew: number | null = null;
   let sticky = false;
   for (const p of facts.probes) {
@@ -36,8 +40,10 @@ export function tallyProbeEvents(facts: ReportFacts, sessions: SessionTally): Pr
       sessions.see(ws.sessionId);
       if (ws.event === 'closed' && ws.code === 1006) websocketsDropped += 1;
       if (ws.event === 'message-lost') lostEvents += 1;
+      if (ws.event === 'message-resent') resentEvents += 1;
     } else if (summary) {
       lostInSummaries += summary.messagesLost;
+      resentInSummaries += summary.messagesResent ?? 0;
       if (summary.skewRatio !== null) summarySkew = Math.max(summarySkew ?? 0, summary.skewRatio);
       sticky ||= summary.sticky;
     }
@@ -45,6 +51,7 @@ export function tallyProbeEvents(facts: ReportFacts, sessions: SessionTally): Pr
   return {
     websocketsDropped,
     messagesLost: lostEvents > 0 ? lostEvents : lostInSummaries,
+    messagesResent: resentEvents > 0 ? resentEvents : resentInSummaries,
     summarySkew,
     sticky,
   };

@@ -115,6 +115,8 @@ export interface RolloutReport {
   /** Probe WebSockets that ended with 1006 (no close frame). */
   readonly websocketsDropped: number;
   readonly messagesLost: number;
+  /** Lost messages the probes sent again after reconnecting; apart from the losses. */
+  readonly messagesResent: number;
   /** Probe requests of the busiest pod ÷ the quietest; null with fewer than two pods. */
   readonly trafficSkew: number | null;
   readonly stickyRouting: boolean;

@@ -114,6 +114,7 @@ export function computeReport(facts: ReportFacts, options: { gate?: number } = {
     websocketCloses: totals.websocketCloses,
     websocketsDropped: probes.websocketsDropped,
     messagesLost: probes.messagesLost,
+    messagesResent: probes.messagesResent,
     trafficSkew: trafficSkew(requests.perPod, probes.summarySkew),
     stickyRouting: probes.sticky,
     terminations,

@@ -60,8 +60,10 @@ export {
   type Phase,
   PRESTOP_END_REASONS,
   PROBE_ERRORS,
+  PROBE_WEBSOCKET_EVENTS,
   type PrestopEndReason,
   type ProbeError,
+  type ProbeWebsocketEvent,
   REQUEST_OUTCOMES,
   type RequestOutcome,
 } from './kinds.js';

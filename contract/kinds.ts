@@ -64,6 +64,14 @@ export const PROBE_ERRORS = [
 ] as const;
 export type ProbeError = (typeof PROBE_ERRORS)[number];
 
+/**
+ * What a probe reports of its WebSockets. `message-lost`: no pod acknowledged the message before
+ * the connection it was sent on ended (or within the ack timeout), once per correlation id.
+ * `message-resent`: a lost message sent again on a new connection, counted apart from losses.
+ */
+export const PROBE_WEBSOCKET_EVENTS = ['opened', 'closed', 'message-lost', 'message-resent'] as const;
+export type ProbeWebsocketEvent = (typeof PROBE_WEBSOCKET_EVENTS)[number];
+
 /** Causes a failure can be attributed to (DESIGN §4). */
 export const CAUSES = [
   'late-arrival',

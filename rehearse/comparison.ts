@@ -19,12 +19,24 @@ export const QUOTE_APP_MAIN = fileURLToPath(new URL('../examples/quote-app/main.
 
 const VARIANTS: Record<ExampleVariant, { env: Record<string, string>; prestop?: string; app: string }> = {
   naive: {
-    env: { QUOTE_SESSIONS: 'memory', QUOTE_GRACEFUL: 'off', QUOTE_WS_CLOSE: 'none' },
+    // Acks batched each second and never flushed: a pod that dies drops the messages in flight.
+    env: {
+      QUOTE_SESSIONS: 'memory',
+      QUOTE_GRACEFUL: 'off',
+      QUOTE_WS_CLOSE: 'none',
+      QUOTE_ACK_DELAY_MS: '1000',
+    },
     prestop: 'none',
     app: 'quote-app: memory sessions, no graceful shutdown',
   },
   drained: {
-    env: { QUOTE_SESSIONS: 'redis', QUOTE_GRACEFUL: 'on', QUOTE_WS_CLOSE: '1001' },
+    // The same batched acks, flushed by the graceful shutdown before the sockets close.
+    env: {
+      QUOTE_SESSIONS: 'redis',
+      QUOTE_GRACEFUL: 'on',
+      QUOTE_WS_CLOSE: '1001',
+      QUOTE_ACK_DELAY_MS: '1000',
+    },
     app: 'quote-app: Redis sessions, graceful shutdown',
   },
 };

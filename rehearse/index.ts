@@ -1,3 +1,11 @@
+export { type AgentSidecarOptions, CLI_MAIN, createAgentLauncher } from './agent-sidecar.js';
+export {
+  planRuns,
+  QUOTE_APP_MAIN,
+  type RehearseIo,
+  type RehearseOutcome,
+  rehearse,
+} from './comparison.js';
 export {
   DEFAULT_WEBSOCKETS,
   EXAMPLE_VARIANTS,
@@ -13,14 +21,6 @@ export {
   USER_MIXES,
   type UserMix,
 } from './config.js';
-export { createAgentLauncher, type AgentSidecarOptions, CLI_MAIN } from './agent-sidecar.js';
-export {
-  planRuns,
-  QUOTE_APP_MAIN,
-  type RehearseIo,
-  type RehearseOutcome,
-  rehearse,
-} from './comparison.js';
 export { type RehearsalDependencies, startDependencies } from './dependencies.js';
 export { DependencyUnavailableError, RehearseConfigError, RolloutFailedError } from './errors.js';
 export {

@@ -46,6 +46,7 @@ export const TABLE_ROWS: ReadonlyArray<readonly [string, (r: RehearsalRun) => st
   ['late arrivals', (r) => String(r.lateArrivals)],
   ['WebSocket closes', (r) => counts(r.websocketCloses)],
   ['messages lost', (r) => String(r.messagesLost)],
+  ['messages re-sent', (r) => String(r.messagesResent)],
   ['clean terminations', (r) => ratio(r.cleanTerminations)],
   ['traffic skew (before rollout)', (r) => skew(r.steadySkew)],
   ['traffic skew (during rollout)', (r) => skew(r.trafficSkew)],

@@ -118,6 +118,14 @@ export function createQuoteApp(config: QuoteAppConfig, sessions: SessionStore): 
   const server: Server = createServer(app);
   const wss = new WebSocketServer({ noServer: true, maxPayload: 16 * 1024 });
   const sockets = new Set<WebSocket>();
+  // Acks waiting for the next batch write, per socket (config.ackDelayMs > 0).
+  const unacked = new Map<WebSocket, string[]>();
+  const flushAcks = (): void => {
+    for (const [ws, ids] of unacked) for (const id of ids) ws.send(JSON.stringify({ type: 'ack', id }));
+    unacked.clear();
+  };
+  const ackTimer = config.ackDelayMs > 0 ? setInterval(flushAcks, config.ackDelayMs) : undefined;
+  ackTimer?.unref();
 
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     const path = (req.url ?? '').split('?')[0];
@@ -127,8 +135,12 @@ export function createQuoteApp(config: QuoteAppConfig, sessions: SessionStore): 
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
       sockets.add(ws);
-      ws.on('close', () => sockets.delete(ws));
-      ws.on('error', () => sockets.delete(ws));
+      const forget = (): void => {
+        sockets.delete(ws);
+        unacked.delete(ws);
+      };
+      ws.on('close', forget);
+      ws.on('error', forget);
       ws.on('message', (raw) => {
         let msg: { type?: unknown; id?: unknown };
         try {
@@ -136,7 +148,9 @@ export function createQuoteApp(config: QuoteAppConfig, sessions: SessionStore): 
         } catch {
           return;
         }
-        if (msg?.type === 'ping') ws.send(JSON.stringify({ type: 'ack', id: msg.id }));
+        if (msg?.type !== 'ping') return;
+        if (!ackTimer) ws.send(JSON.stringify({ type: 'ack', id: msg.id }));
+        else unacked.set(ws, [...(unacked.get(ws) ?? []), String(msg.id)]);
       });
     });
   });
@@ -167,6 +181,9 @@ export function createQuoteApp(config: QuoteAppConfig, sessions: SessionStore): 
       shuttingDown ??= (async () => {
         closing = true;
         clearInterval(priceTimer);
+        if (ackTimer) clearInterval(ackTimer);
+        // Every message received gets its ack before its socket is closed.
+        flushAcks();
         for (const res of pending) if (!res.headersSent) res.setHeader('connection', 'close');
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         // server.close() drops the connections idle right now; a connection that finishes its
@@ -187,6 +204,7 @@ export function createQuoteApp(config: QuoteAppConfig, sessions: SessionStore): 
     destroy() {
       closing = true;
       clearInterval(priceTimer);
+      if (ackTimer) clearInterval(ackTimer);
       for (const ws of sockets) ws.terminate();
       server.closeAllConnections();
       server.close();
