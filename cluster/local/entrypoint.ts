@@ -198,8 +198,8 @@ export function createEntrypoint(options: EntrypointOptions): Entrypoint {
     });
     upstream.on('error', (err) => {
       release();
-      ep.failed++;
       if (answered || res.headersSent) {
+        ep.failed++;
         res.destroy();
         return;
       }
@@ -209,10 +209,12 @@ export function createEntrypoint(options: EntrypointOptions): Entrypoint {
         method: req.method,
         freshRetried: attempt.freshRetried,
       });
+      // A connection the pod had closed while it sat idle here is not the pod's failure.
       if (decision === 'fresh-connection') {
         forward(req, res, body, ep, setCookie, { ...attempt, freshRetried: true, fresh: true });
         return;
       }
+      ep.failed++;
       const next =
         decision === 'next-endpoint' ? routableList().find((e) => !attempt.tried.has(e.pod)) : undefined;
       if (next) {
