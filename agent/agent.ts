@@ -2,8 +2,7 @@ import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Registry } from 'prom-client';
-import { createUncheckedEventSequencer } from '../contract/event-builder.js';
-import type { Phase } from '../contract/kinds.js';
+import { createUncheckedEventSequencer, type Phase } from '../contract/index.js';
 import { createAdminServer } from './admin.js';
 import { type AppWatch, createAppWatch } from './app-watch.js';
 import { type AgentConfig, formatHostPort } from './config.js';
@@ -115,6 +114,7 @@ class AgentRuntime {
       traffic: this.traffic,
       metrics,
       keepAliveTimeoutMs: config.keepAliveTimeoutMs,
+      maxResponseHeaderBytes: config.maxResponseHeaderBytes,
     });
     this.summaries = createTrafficSummaries({
       clock: this.clock,
@@ -156,7 +156,10 @@ class AgentRuntime {
         begin: (phase) => this.tracing?.begin(phase),
         event: (name, attributes) => this.tracing?.event(name, attributes),
       },
-      onPhase: () => this.appWatch?.poke(),
+      onPhase: () => {
+        this.proxy.drain();
+        this.appWatch?.poke();
+      },
     });
   }
 

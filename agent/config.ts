@@ -1,13 +1,26 @@
 import { hostname } from 'node:os';
-import { DEFAULT_SUBJECT_ROOT } from '../contract/subjects.js';
+import {
+  AGENT_EXTRA_ENV,
+  AGENT_SETTINGS,
+  type AgentSettingKey,
+  agentSettingName,
+  parsePrestopPolicy,
+} from '../contract/index.js';
+import {
+  type HostPort,
+  InvalidValueError,
+  parseDurationMs,
+  parseHostPort,
+  parsePositiveNumber,
+  parseUrl,
+  parseWholeNumber,
+} from '../lib/values.js';
 import { AgentConfigError } from './errors.js';
 
-export interface HostPort {
-  readonly host: string;
-  readonly port: number;
-}
+export { formatHostPort, type HostPort, tryParseHostPort as parseHostPort } from '../lib/values.js';
 
-export type PrestopPolicy =
+/** The agent's run-time form of the contract's PrestopPolicy: the fixed wait in ms. */
+export type PrestopWait =
   | { readonly mode: 'adaptive' }
   | { readonly mode: 'fixed'; readonly fixedMs: number };
 
@@ -26,7 +39,7 @@ export interface AgentConfig {
   readonly natsUrl: string;
   readonly identity: AgentIdentity;
   readonly graceSeconds: number;
-  readonly prestop: PrestopPolicy;
+  readonly prestop: PrestopWait;
   /** Adaptive preStop: never return before this. */
   readonly prestopMinMs: number;
   /** Adaptive preStop: return once no request arrived for this long (after the minimum). */
@@ -38,6 +51,8 @@ export interface AgentConfig {
   readonly summaryIntervalMs: number;
   /** An idle client keep-alive connection is closed after this long. */
   readonly keepAliveTimeoutMs: number;
+  /** The largest response head (status line and headers, bytes) relayed from the app. */
+  readonly maxResponseHeaderBytes: number;
   readonly bufferSize: number;
   readonly subjectRoot: string;
   /** When set, the agent polls this pid to see the app exit. */
@@ -46,80 +61,33 @@ export interface AgentConfig {
   readonly otlpEndpoint?: string;
 }
 
-/** Raw option values as strings (commander's flags); undefined means "not given". */
-export interface AgentFlags {
-  readonly listen?: string;
-  readonly upstream?: string;
-  readonly admin?: string;
-  readonly natsUrl?: string;
-  readonly grace?: string;
-  readonly prestop?: string;
-  readonly prestopMin?: string;
-  readonly prestopQuiet?: string;
-  readonly prestopMax?: string;
-  readonly drainBudget?: string;
-  readonly summaryInterval?: string;
-  readonly keepaliveTimeout?: string;
-  readonly bufferSize?: string;
-  readonly subjectRoot?: string;
-  readonly appPid?: string;
-  readonly podName?: string;
-  readonly namespace?: string;
-  readonly workload?: string;
-}
+/** Raw option values as strings (commander's flags), one per contract setting; undefined means "not given". */
+export type AgentFlags = { readonly [K in AgentSettingKey]?: string };
 
+/** Each setting's default, parsed from the contract's table (durations in ms). */
 export const AGENT_DEFAULTS = {
-  listen: '0.0.0.0:15080',
-  upstream: '127.0.0.1:8080',
-  admin: '0.0.0.0:15021',
-  natsUrl: 'nats://127.0.0.1:4222',
-  graceSeconds: 30,
-  prestop: 'adaptive',
-  prestopMinMs: 3000,
-  prestopQuietMs: 2000,
-  drainBudgetMs: 10_000,
-  summaryIntervalMs: 5000,
-  // Node's own keepAliveTimeout. Behind a load balancer that keeps idle connections longer (an AWS
-  // ALB: 60 s) set it above the balancer's, or the balancer may send a request on a connection we
-  // are closing and answer 502.
-  keepAliveTimeoutMs: 5000,
-  bufferSize: 10_000,
-  subjectRoot: DEFAULT_SUBJECT_ROOT,
-  namespace: 'default',
+  listen: AGENT_SETTINGS.listen.default,
+  upstream: AGENT_SETTINGS.upstream.default,
+  admin: AGENT_SETTINGS.admin.default,
+  natsUrl: AGENT_SETTINGS.natsUrl.default,
+  graceSeconds: Number(AGENT_SETTINGS.grace.default),
+  prestop: AGENT_SETTINGS.prestop.default,
+  prestopMinMs: parseDurationMs('', AGENT_SETTINGS.prestopMin.default),
+  prestopQuietMs: parseDurationMs('', AGENT_SETTINGS.prestopQuiet.default),
+  drainBudgetMs: parseDurationMs('', AGENT_SETTINGS.drainBudget.default),
+  summaryIntervalMs: parseDurationMs('', AGENT_SETTINGS.summaryInterval.default),
+  keepAliveTimeoutMs: parseDurationMs('', AGENT_SETTINGS.keepaliveTimeout.default),
+  maxResponseHeaderBytes: Number(AGENT_SETTINGS.maxResponseHeaderBytes.default),
+  bufferSize: Number(AGENT_SETTINGS.bufferSize.default),
+  subjectRoot: AGENT_SETTINGS.subjectRoot.default,
+  namespace: AGENT_SETTINGS.namespace.default,
 } as const;
 
-/** Each setting's flag and environment variable, so an error names both. */
-export const AGENT_SETTINGS = {
-  listen: { flag: '--listen', env: 'DRAINWATCH_LISTEN' },
-  upstream: { flag: '--upstream', env: 'DRAINWATCH_UPSTREAM' },
-  admin: { flag: '--admin', env: 'DRAINWATCH_ADMIN' },
-  natsUrl: { flag: '--nats-url', env: 'NATS_URL' },
-  grace: { flag: '--grace', env: 'DRAINWATCH_GRACE_SECONDS' },
-  prestop: { flag: '--prestop', env: 'DRAINWATCH_PRESTOP' },
-  prestopMin: { flag: '--prestop-min', env: 'DRAINWATCH_PRESTOP_MIN' },
-  prestopQuiet: { flag: '--prestop-quiet', env: 'DRAINWATCH_PRESTOP_QUIET' },
-  prestopMax: { flag: '--prestop-max', env: 'DRAINWATCH_PRESTOP_MAX' },
-  drainBudget: { flag: '--drain-budget', env: 'DRAINWATCH_DRAIN_BUDGET' },
-  summaryInterval: { flag: '--summary-interval', env: 'DRAINWATCH_SUMMARY_INTERVAL' },
-  keepaliveTimeout: { flag: '--keepalive-timeout', env: 'DRAINWATCH_KEEPALIVE_TIMEOUT' },
-  bufferSize: { flag: '--buffer-size', env: 'DRAINWATCH_BUFFER_SIZE' },
-  subjectRoot: { flag: '--subject-root', env: 'DRAINWATCH_SUBJECT_ROOT' },
-  appPid: { flag: '--app-pid', env: 'DRAINWATCH_APP_PID' },
-  podName: { flag: '--pod-name', env: 'POD_NAME' },
-  namespace: { flag: '--namespace', env: 'POD_NAMESPACE' },
-  workload: { flag: '--workload', env: 'DRAINWATCH_WORKLOAD' },
-} as const satisfies Record<keyof AgentFlags, { flag: string; env: string }>;
-
-type SettingKey = keyof typeof AGENT_SETTINGS;
+type SettingKey = AgentSettingKey;
 type Env = Readonly<Record<string, string | undefined>>;
 
-function settingName(key: SettingKey): string {
-  const s = AGENT_SETTINGS[key];
-  return `${s.env} (${s.flag})`;
-}
-
 function fail(key: SettingKey, message: string): never {
-  throw new AgentConfigError(settingName(key), message);
+  throw new AgentConfigError(agentSettingName(key), message);
 }
 
 function raw(key: SettingKey, flags: AgentFlags, env: Env): string | undefined {
@@ -127,57 +95,32 @@ function raw(key: SettingKey, flags: AgentFlags, env: Env): string | undefined {
   return v === undefined || v === '' ? undefined : v;
 }
 
-/** `host:port`, `[v6]:port` or `:port` (all interfaces). Port 0 lets the kernel choose. */
-export function parseHostPort(value: string): HostPort | undefined {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^\s:[\]]*)):(\d{1,5})$/.exec(value.trim());
-  if (!m) return undefined;
-  const port = Number(m[3]);
-  if (port > 65535) return undefined;
-  const host = m[1] ?? (m[2] || '0.0.0.0');
-  return { host, port };
-}
-
-export function formatHostPort(hp: HostPort): string {
-  return hp.host.includes(':') ? `[${hp.host}]:${hp.port}` : `${hp.host}:${hp.port}`;
-}
-
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000 };
-
-/** `500ms`, `3s`, `1m`, or a bare number of seconds. */
-function parseDurationMs(value: string): number | undefined {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(value.trim());
-  if (!m) return undefined;
-  return Math.round(Number(m[1]) * UNIT_MS[m[2] ?? 's']!);
+/** Runs a lib/values.ts grammar, turning its InvalidValueError into AgentConfigError naming the setting. */
+function parsed<T>(key: SettingKey, parse: (setting: string) => T): T {
+  try {
+    return parse(agentSettingName(key));
+  } catch (err) {
+    if (err instanceof InvalidValueError) fail(key, err.detail);
+    throw err;
+  }
 }
 
 function hostPortSetting(key: SettingKey, flags: AgentFlags, env: Env, fallback: string): HostPort {
   const v = raw(key, flags, env) ?? fallback;
-  return parseHostPort(v) ?? fail(key, `expected host:port, got ${JSON.stringify(v)}`);
+  return parsed(key, (s) => parseHostPort(s, v));
 }
 
 function durationSetting(key: SettingKey, flags: AgentFlags, env: Env): number | undefined {
   const v = raw(key, flags, env);
-  if (v === undefined) return undefined;
-  return parseDurationMs(v) ?? fail(key, `expected a duration like 3s or 500ms, got ${JSON.stringify(v)}`);
+  return v === undefined ? undefined : parsed(key, (s) => parseDurationMs(s, v, 's'));
 }
 
 function intSetting(key: SettingKey, flags: AgentFlags, env: Env, min: number): number | undefined {
   const v = raw(key, flags, env);
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < min) {
-    fail(key, `expected a whole number ≥ ${min}, got ${JSON.stringify(v)}`);
-  }
-  return n;
+  return v === undefined ? undefined : parsed(key, (s) => parseWholeNumber(s, v, min));
 }
 
-function parsePrestop(value: string): PrestopPolicy | undefined {
-  if (value === 'adaptive') return { mode: 'adaptive' };
-  const m = /^fixed:(.+)$/.exec(value);
-  if (!m) return undefined;
-  const ms = parseDurationMs(m[1]!);
-  return ms === undefined ? undefined : { mode: 'fixed', fixedMs: ms };
-}
+const SUBJECT_ROOT = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
 
 // Deployment pods are named <workload>-<pod-template-hash>-<5 random chars>.
 const POD_SUFFIX = /-[a-z0-9]{5,10}-[a-z0-9]{5}$/;
@@ -195,24 +138,19 @@ export function loadAgentConfig(flags: AgentFlags = {}, env: Env = process.env):
   if (upstream.port === 0) fail('upstream', 'the app port cannot be 0');
 
   const natsUrl = raw('natsUrl', flags, env) ?? AGENT_DEFAULTS.natsUrl;
-  try {
-    const u = new URL(natsUrl);
-    if (!['nats:', 'tls:'].includes(u.protocol)) throw new Error('protocol');
-  } catch {
-    fail('natsUrl', `expected a nats:// URL, got ${JSON.stringify(natsUrl)}`);
-  }
+  parsed('natsUrl', (setting) => parseUrl(setting, natsUrl, ['nats', 'tls']));
 
   const graceRaw = raw('grace', flags, env);
-  const graceSeconds = graceRaw === undefined ? AGENT_DEFAULTS.graceSeconds : Number(graceRaw);
-  if (!Number.isFinite(graceSeconds) || graceSeconds <= 0 || !/^\d+(\.\d+)?$/.test(String(graceRaw ?? 30))) {
-    fail('grace', `expected a number of seconds > 0, got ${JSON.stringify(graceRaw)}`);
-  }
+  const graceSeconds =
+    graceRaw === undefined
+      ? AGENT_DEFAULTS.graceSeconds
+      : parsed('grace', (setting) => parsePositiveNumber(setting, graceRaw));
   const graceMs = graceSeconds * 1000;
 
   const prestopRaw = raw('prestop', flags, env) ?? AGENT_DEFAULTS.prestop;
-  const prestop =
-    parsePrestop(prestopRaw) ??
-    fail('prestop', `expected adaptive or fixed:<seconds>, got ${JSON.stringify(prestopRaw)}`);
+  const policy = parsed('prestop', (setting) => parsePrestopPolicy(setting, prestopRaw));
+  const prestop: PrestopWait =
+    policy.mode === 'fixed' ? { mode: 'fixed', fixedMs: Math.round(policy.seconds * 1000) } : policy;
   if (prestop.mode === 'fixed' && prestop.fixedMs > graceMs) {
     fail('prestop', `fixed wait ${prestop.fixedMs / 1000}s is above the grace period of ${graceSeconds}s`);
   }
@@ -241,22 +179,28 @@ export function loadAgentConfig(flags: AgentFlags = {}, env: Env = process.env):
     durationSetting('keepaliveTimeout', flags, env) ?? AGENT_DEFAULTS.keepAliveTimeoutMs;
   // Idle connections are swept once a second.
   if (keepAliveTimeoutMs < 1000) fail('keepaliveTimeout', 'must be at least 1s');
+  // Below 1 KiB not even an ordinary head fits.
+  const maxResponseHeaderBytes =
+    intSetting('maxResponseHeaderBytes', flags, env, 1024) ?? AGENT_DEFAULTS.maxResponseHeaderBytes;
   const bufferSize = intSetting('bufferSize', flags, env, 1) ?? AGENT_DEFAULTS.bufferSize;
   const subjectRoot = raw('subjectRoot', flags, env) ?? AGENT_DEFAULTS.subjectRoot;
-  if (!/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(subjectRoot)) {
+  if (!SUBJECT_ROOT.test(subjectRoot)) {
     fail('subjectRoot', `expected dot-separated NATS tokens, got ${JSON.stringify(subjectRoot)}`);
   }
   const appPid = intSetting('appPid', flags, env, 1);
 
   const pod = raw('podName', flags, env) ?? hostname();
+  const podIp = env[AGENT_EXTRA_ENV.podIp];
+  const nodeName = env[AGENT_EXTRA_ENV.nodeName];
   const identity: AgentIdentity = {
     pod,
     namespace: raw('namespace', flags, env) ?? AGENT_DEFAULTS.namespace,
     workload: raw('workload', flags, env) ?? workloadOfPod(pod),
-    ...(env.POD_IP ? { podIp: env.POD_IP } : {}),
-    ...(env.NODE_NAME ? { nodeName: env.NODE_NAME } : {}),
+    ...(podIp ? { podIp } : {}),
+    ...(nodeName ? { nodeName } : {}),
   };
 
+  const otlpEndpoint = env[AGENT_EXTRA_ENV.otlpEndpoint];
   return {
     listen,
     upstream,
@@ -271,9 +215,10 @@ export function loadAgentConfig(flags: AgentFlags = {}, env: Env = process.env):
     drainBudgetMs,
     summaryIntervalMs,
     keepAliveTimeoutMs,
+    maxResponseHeaderBytes,
     bufferSize,
     subjectRoot,
     ...(appPid !== undefined ? { appPid } : {}),
-    ...(env.OTEL_EXPORTER_OTLP_ENDPOINT ? { otlpEndpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT } : {}),
+    ...(otlpEndpoint ? { otlpEndpoint } : {}),
   };
 }

@@ -3,14 +3,13 @@
 export { type Agent, type AgentDeps, type AgentState, type AgentStopOptions, createAgent } from './agent.js';
 export {
   AGENT_DEFAULTS,
-  AGENT_SETTINGS,
   type AgentConfig,
   type AgentFlags,
   type AgentIdentity,
   formatHostPort,
   type HostPort,
   loadAgentConfig,
-  type PrestopPolicy,
+  type PrestopWait,
   parseHostPort,
   workloadOfPod,
 } from './config.js';

@@ -1,5 +1,5 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { AGENT_METRICS } from '../contract/metric-names.js';
+import { AGENT_METRICS } from '../contract/index.js';
 
 /** The agent's metrics, from the shared catalogue, registered on an injected registry. */
 export interface AgentMetrics {
@@ -10,6 +10,7 @@ export interface AgentMetrics {
   readonly eventsBuffered: Gauge;
   readonly eventsDropped: Counter<'kind'>;
   readonly badRequests: Counter;
+  readonly upstreamInvalid: Counter<'reason'>;
 }
 
 export function createAgentMetrics(registry: Registry): AgentMetrics {
@@ -40,6 +41,12 @@ export function createAgentMetrics(registry: Registry): AgentMetrics {
       registers: [registry],
     }),
     badRequests: new Counter({ name: m.badRequests.name, help: m.badRequests.help, registers: [registry] }),
+    upstreamInvalid: new Counter({
+      name: m.upstreamInvalid.name,
+      help: m.upstreamInvalid.help,
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
   };
 }
 

@@ -1,12 +1,12 @@
-import type { PrestopEndReason } from '../contract/kinds.js';
-import type { AgentConfig, PrestopPolicy } from './config.js';
+import type { PrestopEndReason } from '../contract/index.js';
+import type { AgentConfig, PrestopWait } from './config.js';
 import type { CancelTimer, Clock, Scheduler } from './time.js';
 
 // The preStop wait: how long the app keeps serving after termination started, so that every
 // proxy in front of the pod has stopped routing to it before the app gets SIGTERM.
 
 export interface PrestopLimits {
-  readonly policy: PrestopPolicy;
+  readonly policy: PrestopWait;
   readonly minMs: number;
   readonly quietMs: number;
   readonly maxMs: number;

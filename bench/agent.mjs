@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // bench/agent: the agent's cost as a reverse proxy, against the app direct and nginx (one worker)
 // in the same run on the same machine. Prints req/s, p50/p99 latency at a fixed 1,000 req/s, the
-// ratios, and the agent's RSS with 1,000 keep-alive connections and with 1,000 WebSockets.
+// ratios, the CPU time per proxied request of the agent and of nginx (from /proc/<pid>/stat, the
+// figure to compare on a shared machine), and the agent's RSS with 1,000 keep-alive connections
+// and with 1,000 WebSockets.
 // On a 2-core machine the load generator, the app and the proxy share the cores, so one run
 // swings by ±15 %: the targets are measured in several interleaved rounds (the order rotates)
 // and the medians are compared, with the per-round range of the ratio printed beside them.
@@ -9,6 +11,7 @@
 import { fileURLToPath } from 'node:url';
 import { startNatsServer } from '../dist/lib/servers.js';
 import {
+  cpuMicros,
   fixedRateLatency,
   maxThroughput,
   openKeepAlive,
@@ -17,6 +20,7 @@ import {
   spawnUntil,
   startNginx,
   stop,
+  withChildren,
 } from './lib/agent-bench-lib.mjs';
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 4);
@@ -60,15 +64,19 @@ async function main() {
     ['nginx', nginx.port],
   ];
   const runs = { direct: [], agent: [], nginx: [] };
+  // The processes whose CPU time the proxied requests cost (the app's is the same for both).
+  const proxyPids = { direct: [], agent: [agent.child.pid], nginx: withChildren(nginx.child.pid) };
   try {
     const idleRss = rssMb(agent.child.pid);
     for (let round = 0; round < ROUNDS; round += 1) {
       for (let k = 0; k < targets.length; k += 1) {
         const [name, port] = targets[(k + round) % targets.length];
         const url = `http://127.0.0.1:${port}/`;
+        const cpuBefore = cpuMicros(proxyPids[name]);
         const tp = await maxThroughput(url, { durationS: DURATION_S });
+        const cpuPerRequest = (cpuMicros(proxyPids[name]) - cpuBefore) / tp.requests;
         const lat = await fixedRateLatency(url, { rate: RATE, durationS: DURATION_S });
-        runs[name].push({ ...tp, ...lat });
+        runs[name].push({ ...tp, ...lat, cpuPerRequest });
         process.stderr.write(
           `round ${round + 1}/${ROUNDS} ${name}: ${fmt(tp.rps, 0)} req/s, p50 ${fmt(lat.p50, 3)} ms, p99 ${fmt(lat.p99, 3)} ms\n`,
         );
@@ -80,6 +88,7 @@ async function main() {
         rps: median(rs.map((r) => r.rps)),
         p50: median(rs.map((r) => r.p50)),
         p99: median(rs.map((r) => r.p99)),
+        cpu: median(rs.map((r) => r.cpuPerRequest)),
         errors: rs.reduce((n, r) => n + r.errors, 0),
         tool: rs[0].tool,
       };
@@ -134,11 +143,13 @@ async function main() {
       `| added p50 vs direct @${RATE}/s | ${fmt(a.p50 - d.p50, 3)} ms | ≤ 0.5 ms |`,
       `| added p99 vs direct @${RATE}/s (median; per-round range) | ${fmt(a.p99 - d.p99, 3)} ms (${perRound((x, _y, z) => x.p99 - z.p99)}) | ≤ 1 ms |`,
       `| nginx added p50 / p99 | ${fmt(n.p50 - d.p50, 3)} / ${fmt(n.p99 - d.p99, 3)} ms | — |`,
+      `| CPU per proxied request, agent / nginx (median) | ${fmt(a.cpu, 1)} / ${fmt(n.cpu, 1)} µs | — |`,
+      `| agent ÷ nginx CPU per request (median; per-round range) | ${fmt(a.cpu / n.cpu)}× (${perRound((x, y) => x.cpuPerRequest / y.cpuPerRequest)}) | — |`,
       `| agent RSS idle | ${fmt(idleRss, 1)} MB | — |`,
       `| agent RSS, 1,000 keep-alive connections | ${fmt(kaRss, 1)} MB | ≤ 80 MB |`,
       `| agent RSS, 1,000 open WebSockets | ${fmt(wsRss, 1)} MB | ≤ 80 MB |`,
       '',
-      `medians of ${ROUNDS} interleaved rounds; max throughput: ${a.tool}, 64 connections, ${DURATION_S} s per target; latency: open-loop ${RATE} req/s for ${DURATION_S} s (after 1 s at that rate, discarded) over 32 keep-alive connections, timed with hrtime; RSS: a fresh agent per state, after ${DURATION_S} s of the max-throughput load, then 1,000 keep-alive connections or 1,000 WebSockets held open.`,
+      `medians of ${ROUNDS} interleaved rounds; max throughput: ${a.tool}, 64 connections, ${DURATION_S} s per target; latency: open-loop ${RATE} req/s for ${DURATION_S} s (after 1 s at that rate, discarded) over 32 keep-alive connections, timed with hrtime; CPU: utime+stime of the agent process and of nginx's master and worker over the max-throughput run, divided by the requests wrk counted; RSS: a fresh agent per state, after ${DURATION_S} s of the max-throughput load, then 1,000 keep-alive connections or 1,000 WebSockets held open.`,
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
   } finally {

@@ -1,4 +1,13 @@
-import { DEFAULT_STREAM_NAME, DEFAULT_SUBJECT_ROOT } from '../contract/subjects.js';
+import { DEFAULT_STREAM_NAME, DEFAULT_SUBJECT_ROOT } from '../contract/index.js';
+import {
+  type HostPort,
+  InvalidValueError,
+  parseDurationMs,
+  parseHostPort,
+  parsePositiveInt,
+  parseScore,
+  parseUrl,
+} from '../lib/values.js';
 import { CollectorConfigError } from './errors.js';
 
 /** Every collector setting with its default; flag > env > default. */
@@ -31,10 +40,7 @@ export const COLLECTOR_DEFAULTS = {
   gate: 1,
 } as const;
 
-export interface ListenAddress {
-  readonly host: string;
-  readonly port: number;
-}
+export type ListenAddress = HostPort;
 
 export interface CollectorConfig {
   readonly listen: ListenAddress;
@@ -79,7 +85,7 @@ export interface CollectorFlags {
   readonly gate?: string | number;
 }
 
-/** Environment variable of each setting (the names DESIGN §3 fixes, plus the collector's own). */
+/** Environment variable of each setting (the names docs/architecture.md §3 fixes, plus the collector's own). */
 export const COLLECTOR_ENV = {
   listen: 'DRAINWATCH_LISTEN',
   natsUrl: 'NATS_URL',
@@ -108,16 +114,24 @@ function pick(flag: string | number | undefined, env: Env, name: string): string
   return v === undefined || v === '' ? undefined : v;
 }
 
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+/** Runs a lib/values.ts grammar, turning its InvalidValueError into CollectorConfigError. */
+function parsed<T>(setting: string, parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    if (err instanceof InvalidValueError) throw new CollectorConfigError(setting, err.detail);
+    throw err;
+  }
+}
 
+/** The shared duration grammar (a bare number is seconds), above zero. */
 function durationMs(setting: string, value: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(value.trim());
-  if (!m) throw new CollectorConfigError(setting, `expected a duration like 30s, 500ms or 5m, got ${value}`);
-  const ms = Math.round(Number(m[1]) * UNIT_MS[m[2] ?? 's']!);
+  const ms = parsed(setting, () => parseDurationMs(setting, value, 's'));
   if (ms <= 0) throw new CollectorConfigError(setting, `must be above zero, got ${value}`);
   return ms;
 }
 
+// Sizes are a grammar of the collector alone (JetStream's max bytes).
 const SIZE: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
 
 function bytes(setting: string, value: string): number {
@@ -128,41 +142,13 @@ function bytes(setting: string, value: string): number {
   return n;
 }
 
-function positiveInt(setting: string, value: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n <= 0) {
-    throw new CollectorConfigError(setting, `expected a positive whole number, got ${value}`);
-  }
-  return n;
-}
-
+/** `host:port`, `[v6]:port` or `:port`; throws CollectorConfigError naming `setting`. */
 export function parseListen(setting: string, value: string): ListenAddress {
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(value.trim());
-  const port = m ? Number(m[3]) : Number.NaN;
-  if (!m || port > 65535) throw new CollectorConfigError(setting, `expected host:port, got ${value}`);
-  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+  return parsed(setting, () => parseHostPort(setting, value));
 }
 
 function urlOf(setting: string, value: string, protocols: readonly string[]): string {
-  let u: URL;
-  try {
-    u = new URL(value);
-  } catch {
-    throw new CollectorConfigError(setting, `expected a URL, got ${value}`);
-  }
-  if (!protocols.includes(u.protocol.replace(/:$/, ''))) {
-    throw new CollectorConfigError(setting, `expected a ${protocols.join(' or ')} URL, got ${value}`);
-  }
-  return value;
-}
-
-function ratio(setting: string, value: string): number {
-  const v = value.trim();
-  const n = v.endsWith('%') ? Number(v.slice(0, -1)) / 100 : Number(v);
-  if (v === '' || !Number.isFinite(n) || n < 0 || n > 1) {
-    throw new CollectorConfigError(setting, `expected a score between 0 and 1, got ${value}`);
-  }
-  return n;
+  return parsed(setting, () => parseUrl(setting, value, protocols));
 }
 
 const NAME = /^[A-Za-z0-9_-]+$/;
@@ -230,7 +216,7 @@ function load(flags: CollectorFlags, env: Env): CollectorConfig {
     podSeriesExpiryMs: rawExpiry ? durationMs(E.podSeriesExpiry, rawExpiry) : D.podSeriesExpiryMs,
     deadLetterMax: (() => {
       const v = get('deadLetterMax');
-      return v ? positiveInt(E.deadLetterMax, v) : D.deadLetterMax;
+      return v ? parsed(E.deadLetterMax, () => parsePositiveInt(E.deadLetterMax, v)) : D.deadLetterMax;
     })(),
     ackWaitMs: rawAck ? durationMs(E.ackWait, rawAck) : D.ackWaitMs,
     fetchBatch: D.fetchBatch,
@@ -241,7 +227,7 @@ function load(flags: CollectorFlags, env: Env): CollectorConfig {
     refreshIntervalMs: D.refreshIntervalMs,
     gate: (() => {
       const v = get('gate');
-      return v ? ratio(E.gate, v) : D.gate;
+      return v ? parsed(E.gate, () => parseScore(E.gate, v)) : D.gate;
     })(),
     otlpEndpoint: pick(undefined, env, E.otlpEndpoint),
   };

@@ -47,6 +47,8 @@ export const REQUEST_OUTCOMES = [
   'upstream-refused',
   'upstream-reset',
   'upstream-timeout',
+  /** The app's response could not be relayed (a head over the agent's limit, malformed HTTP): 502. */
+  'upstream-invalid',
   'client-aborted',
   'bad-request',
 ] as const;
@@ -72,7 +74,7 @@ export type ProbeError = (typeof PROBE_ERRORS)[number];
 export const PROBE_WEBSOCKET_EVENTS = ['opened', 'closed', 'message-lost', 'message-resent'] as const;
 export type ProbeWebsocketEvent = (typeof PROBE_WEBSOCKET_EVENTS)[number];
 
-/** Causes a failure can be attributed to (DESIGN §4). */
+/** Causes a failure can be attributed to (docs/architecture.md §4). */
 export const CAUSES = [
   'late-arrival',
   'cut-in-flight',

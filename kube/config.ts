@@ -1,8 +1,10 @@
+import { AGENT_PORTS, type PrestopPolicy, parsePrestopPolicy } from '../contract/index.js';
+import { InvalidValueError, parseWholeNumber } from '../lib/values.js';
 import { VERSION } from '../lib/version.js';
 import { KubeConfigError } from './errors.js';
 
 // Settings of `drainwatch inject` and `drainwatch lint`. The ports and env names match the agent's
-// (DESIGN §3) so an injected pod talks to the agent the CLI ships.
+// (docs/architecture.md §3) so an injected pod talks to the agent the CLI ships.
 
 export const AGENT_CONTAINER_NAME = 'drainwatch-agent';
 export const PROXY_PORT_NAME = 'dw-proxy';
@@ -56,8 +58,8 @@ export interface InjectOptions {
 export const DEFAULT_INJECT_OPTIONS: InjectOptions = {
   agentImage: `ghcr.io/drainwatch/agent:${VERSION}`,
   version: VERSION,
-  adminPort: 15021,
-  proxyPort: 15080,
+  adminPort: AGENT_PORTS.admin,
+  proxyPort: AGENT_PORTS.traffic,
   natsUrl: 'nats://nats.drainwatch.svc.cluster.local:4222',
   preStop: 'auto',
   preStopMaxSeconds: 15,
@@ -85,17 +87,42 @@ export const DEFAULT_LINT_OPTIONS: LintOptions = {
   defaultGraceSeconds: DEFAULT_INJECT_OPTIONS.defaultGraceSeconds,
 };
 
-export type PreStopPolicy =
-  | { readonly mode: 'auto' | 'adaptive' }
-  | { readonly mode: 'fixed'; seconds: number };
+/** Inject's preStop: the agent's policy, or `auto` (adaptive unless an existing `sleep N` stays fixed). */
+export type PreStopPolicy = { readonly mode: 'auto' } | PrestopPolicy;
 
+/**
+ * `auto`, or the agent's policy text (contract parsePrestopPolicy). A fixed wait must be whole
+ * seconds, as terminationGracePeriodSeconds is a whole number. Throws KubeConfigError.
+ */
 export function parsePreStopPolicy(value: string): PreStopPolicy {
-  if (value === 'auto' || value === 'adaptive') return { mode: value };
-  const m = /^fixed:(\d+)$/.exec(value);
-  if (m) return { mode: 'fixed', seconds: Number(m[1]) };
+  if (value === 'auto') return { mode: 'auto' };
+  let policy: PrestopPolicy | undefined;
+  try {
+    policy = parsePrestopPolicy('preStop policy', value);
+  } catch (err) {
+    if (!(err instanceof InvalidValueError)) throw err;
+  }
+  if (policy && (policy.mode === 'adaptive' || Number.isInteger(policy.seconds))) return policy;
   throw new KubeConfigError(
     `preStop policy: expected auto, adaptive or fixed:<seconds>, got ${JSON.stringify(value)}`,
   );
+}
+
+/**
+ * The workload's `drainwatch.dev/drain-budget-seconds` annotation as whole seconds (the shared
+ * whole-number grammar), else `fallback` when absent or not a whole number.
+ */
+export function drainBudgetSecondsOf(
+  annotations: Readonly<Record<string, string>>,
+  fallback: number,
+): number {
+  const text = annotations[ANNOTATIONS.drainBudget];
+  if (text === undefined) return fallback;
+  try {
+    return parseWholeNumber(ANNOTATIONS.drainBudget, text);
+  } catch {
+    return fallback;
+  }
 }
 
 /** Cross-field checks, run once before any manifest is touched. */

@@ -1,9 +1,18 @@
 import { type Document, isMap, isSeq, stringify } from 'yaml';
 import {
+  AGENT_EXTRA_ENV,
+  AGENT_SETTINGS,
+  formatPrestopPolicy,
+  type PrestopPolicy,
+  prestopPolicySeconds,
+} from '../contract/index.js';
+import { formatHostPort } from '../lib/values.js';
+import {
   ADMIN_PORT_NAME,
   AGENT_CONTAINER_NAME,
   AGENT_POD_LABEL,
   ANNOTATIONS,
+  drainBudgetSecondsOf,
   type InjectOptions,
   PROXY_PORT_NAME,
   parsePreStopPolicy,
@@ -157,19 +166,15 @@ function planWorkload(
     );
   }
 
-  const policy = parsePreStopPolicy(options.preStop);
-  const prestop =
-    policy.mode === 'fixed'
-      ? `fixed:${policy.seconds}`
-      : policy.mode === 'auto' && sleepSeconds !== undefined
-        ? `fixed:${sleepSeconds}`
-        : 'adaptive';
-  const preStopSeconds = prestop.startsWith('fixed:') ? Number(prestop.slice(6)) : options.preStopMaxSeconds;
-  const budgetAnnotation = Number(annotationsOf(workload)[ANNOTATIONS.drainBudget]);
-  const drainBudget =
-    Number.isInteger(budgetAnnotation) && budgetAnnotation >= 0
-      ? budgetAnnotation
-      : options.drainBudgetSeconds;
+  const asked = parsePreStopPolicy(options.preStop);
+  const prestop: PrestopPolicy =
+    asked.mode !== 'auto'
+      ? asked
+      : sleepSeconds !== undefined
+        ? { mode: 'fixed', seconds: sleepSeconds }
+        : { mode: 'adaptive' };
+  const preStopSeconds = prestopPolicySeconds(prestop, options.preStopMaxSeconds);
+  const drainBudget = drainBudgetSecondsOf(annotationsOf(workload), options.drainBudgetSeconds);
   const required = preStopSeconds + drainBudget;
   const current = pod.terminationGracePeriodSeconds;
   let grace = current ?? Math.max(options.defaultGraceSeconds, required);
@@ -256,9 +261,10 @@ function agentContainer(
   workload: K8sObject,
   app: AppPort,
   grace: number,
-  prestop: string,
+  prestop: PrestopPolicy,
   o: InjectOptions,
 ): JsonObject {
+  const S = AGENT_SETTINGS;
   const fieldEnv = (name: string, fieldPath: string): JsonObject => ({
     name,
     valueFrom: { fieldRef: { fieldPath } },
@@ -278,17 +284,17 @@ function agentContainer(
       { name: ADMIN_PORT_NAME, containerPort: o.adminPort, protocol: 'TCP' },
     ],
     env: [
-      { name: 'DRAINWATCH_LISTEN', value: `0.0.0.0:${o.proxyPort}` },
-      { name: 'DRAINWATCH_UPSTREAM', value: `127.0.0.1:${app.port}` },
-      { name: 'DRAINWATCH_ADMIN', value: `0.0.0.0:${o.adminPort}` },
-      { name: 'NATS_URL', value: o.natsUrl },
-      fieldEnv('POD_NAME', 'metadata.name'),
-      fieldEnv('POD_NAMESPACE', 'metadata.namespace'),
-      fieldEnv('POD_IP', 'status.podIP'),
-      fieldEnv('NODE_NAME', 'spec.nodeName'),
-      { name: 'DRAINWATCH_WORKLOAD', value: workload.metadata.name ?? '' },
-      { name: 'DRAINWATCH_GRACE_SECONDS', value: String(grace) },
-      { name: 'DRAINWATCH_PRESTOP', value: prestop },
+      { name: S.listen.env, value: formatHostPort({ host: '0.0.0.0', port: o.proxyPort }) },
+      { name: S.upstream.env, value: formatHostPort({ host: '127.0.0.1', port: app.port }) },
+      { name: S.admin.env, value: formatHostPort({ host: '0.0.0.0', port: o.adminPort }) },
+      { name: S.natsUrl.env, value: o.natsUrl },
+      fieldEnv(S.podName.env, 'metadata.name'),
+      fieldEnv(S.namespace.env, 'metadata.namespace'),
+      fieldEnv(AGENT_EXTRA_ENV.podIp, 'status.podIP'),
+      fieldEnv(AGENT_EXTRA_ENV.nodeName, 'spec.nodeName'),
+      { name: S.workload.env, value: workload.metadata.name ?? '' },
+      { name: S.grace.env, value: String(grace) },
+      { name: S.prestop.env, value: formatPrestopPolicy(prestop) },
     ],
     resources: { requests: { ...o.resources.requests }, limits: { ...o.resources.limits } },
     startupProbe: probe('/healthz', { periodSeconds: 1, failureThreshold: 30 }),

@@ -1,9 +1,12 @@
 import { type Document, isNode, type LineCounter } from 'yaml';
+import { AGENT_SETTINGS, parsePrestopPolicy, prestopPolicySeconds } from '../contract/index.js';
+import { tryParseHostPort } from '../lib/values.js';
 import {
   ADMIN_PORT_NAME,
   AGENT_CONTAINER_NAME,
   ANNOTATIONS,
   DEFAULT_LINT_OPTIONS,
+  drainBudgetSecondsOf,
   type LintOptions,
 } from './config.js';
 import type { ManifestSource } from './input.js';
@@ -111,8 +114,9 @@ function servingContainers(w: K8sObject, objects: readonly K8sObject[]): [Contai
   );
   // An injected pod's Service targets the agent, which forwards to the app port.
   const agent = (podSpecOf(w)?.initContainers ?? []).find((c) => c.name === AGENT_CONTAINER_NAME);
-  const upstream = agent?.env?.find((v) => v.name === 'DRAINWATCH_UPSTREAM')?.value;
-  if (upstream) targets.push(Number(upstream.slice(upstream.lastIndexOf(':') + 1)));
+  const upstream = agent?.env?.find((v) => v.name === AGENT_SETTINGS.upstream.env)?.value;
+  const upstreamPort = upstream === undefined ? undefined : tryParseHostPort(upstream)?.port;
+  if (upstreamPort !== undefined) targets.push(upstreamPort);
   const targeted = indexed.filter(([c]) =>
     (c.ports ?? []).some(
       (p) => targets.includes(p.containerPort) || (p.name !== undefined && targets.includes(p.name)),
@@ -129,14 +133,23 @@ function isAgentPreStop(h: LifecycleHandler, agent: ContainerSpec | undefined): 
   return h.httpGet.port === adminPort || h.httpGet.port === ADMIN_PORT_NAME;
 }
 
+/** The agent's policy as a manifest sets it; one the agent would refuse counts as adaptive. */
+function agentPolicyOf(text: string): ReturnType<typeof parsePrestopPolicy> {
+  try {
+    return parsePrestopPolicy(AGENT_SETTINGS.prestop.env, text);
+  } catch {
+    return { mode: 'adaptive' };
+  }
+}
+
 /** The longest a preStop can take, when it can be told from the manifest. */
 function preStopSeconds(h: LifecycleHandler, agent: ContainerSpec | undefined, o: LintOptions): number {
   const sleep = sleepSecondsOf(h);
   if (sleep !== undefined) return sleep;
   if (isAgentPreStop(h, agent)) {
-    const policy = agent?.env?.find((v) => v.name === 'DRAINWATCH_PRESTOP')?.value ?? 'adaptive';
-    const fixed = /^fixed:(\d+)$/.exec(policy);
-    return fixed ? Number(fixed[1]) : o.agentPreStopMaxSeconds;
+    const env = AGENT_SETTINGS.prestop;
+    const text = agent?.env?.find((v) => v.name === env.env)?.value ?? env.default;
+    return prestopPolicySeconds(agentPolicyOf(text), o.agentPreStopMaxSeconds);
   }
   return 0;
 }
@@ -186,9 +199,7 @@ function lintWorkload(e: Entry, objects: readonly K8sObject[], o: LintOptions, r
     }
   }
 
-  const budgetAnnotation = Number(annotations(w)[ANNOTATIONS.drainBudget]);
-  const drain =
-    Number.isInteger(budgetAnnotation) && budgetAnnotation >= 0 ? budgetAnnotation : o.drainBudgetSeconds;
+  const drain = drainBudgetSecondsOf(annotations(w), o.drainBudgetSeconds);
   const grace = spec.terminationGracePeriodSeconds ?? o.defaultGraceSeconds;
   if (grace < longestPreStop + drain) {
     report(

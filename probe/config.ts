@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { DEFAULT_SUBJECT_ROOT } from '../contract/subjects.js';
+import { DEFAULT_SUBJECT_ROOT } from '../contract/index.js';
+import { InvalidValueError, parseUrl } from '../lib/values.js';
 import { ProbeConfigError } from './errors.js';
 import { DEFAULT_SCENARIO, type Scenario } from './scenario.js';
 
@@ -139,15 +140,10 @@ export function websocketCount(spec: number | string, sessions: number): number 
 export function resolveProbeConfig(config: ProbeConfig): ResolvedProbeConfig {
   let target: URL;
   try {
-    target = new URL(config.target);
-  } catch {
-    throw new ProbeConfigError('target', `expected a URL, got ${JSON.stringify(config.target)}`);
-  }
-  if (target.protocol !== 'http:' && target.protocol !== 'https:') {
-    throw new ProbeConfigError(
-      'target',
-      `expected an http or https URL, got ${JSON.stringify(config.target)}`,
-    );
+    target = new URL(parseUrl('target', config.target, ['http', 'https']));
+  } catch (err) {
+    if (err instanceof InvalidValueError) throw new ProbeConfigError('target', err.detail);
+    throw err;
   }
   if (!Number.isInteger(config.sessions) || config.sessions < 1) {
     throw new ProbeConfigError('sessions', `expected a whole number ≥ 1, got ${config.sessions}`);

@@ -4,6 +4,13 @@ import { fileURLToPath } from 'node:url';
 import { loadAgentConfig } from '../agent/index.js';
 import { SidecarStartError } from '../cluster/local/errors.js';
 import type { AppExit, Sidecar, SidecarLauncher, SidecarSpec } from '../cluster/local/sidecar.js';
+import {
+  AGENT_EXTRA_ENV,
+  AGENT_SETTINGS,
+  formatPrestopPolicy,
+  type PrestopPolicy,
+} from '../contract/index.js';
+import { formatHostPort, tryParseHostPort } from '../lib/values.js';
 import { pollUntil } from '../lib/wait.js';
 
 // drainwatch's agent as the local pod's sidecar: `drainwatch agent` as a child process, given the
@@ -15,15 +22,25 @@ export const CLI_MAIN = fileURLToPath(new URL('../cli/main.js', import.meta.url)
 export interface AgentSidecarOptions {
   readonly natsUrl: string;
   readonly subjectRoot: string;
-  /** `adaptive` or `fixed:<seconds>`. */
-  readonly prestop: string;
-  /** Extra agent settings (DRAINWATCH_PRESTOP_MIN, ...), on top of the caller's environment. */
+  readonly prestop: PrestopPolicy;
+  /** Extra agent settings (by their AGENT_SETTINGS env names), on top of the caller's environment. */
   readonly env?: Readonly<Record<string, string>>;
   readonly startTimeoutMs?: number;
   readonly onOutput?: (pod: string, line: string) => void;
 }
 
-const LISTENING = /drainwatch agent listening traffic=([^\s]+):(\d+) admin=([^\s]+):(\d+)/;
+const S = AGENT_SETTINGS;
+const LOOPBACK = '127.0.0.1';
+
+// The line `drainwatch agent` prints once it listens (cli/commands/agent.ts), in host:port.
+const LISTENING = /drainwatch agent listening traffic=(\S+) admin=(\S+)/;
+
+function listeningPorts(out: string): { traffic: number; admin: number } | undefined {
+  const m = LISTENING.exec(out);
+  const traffic = m ? tryParseHostPort(m[1]!) : undefined;
+  const admin = m ? tryParseHostPort(m[2]!) : undefined;
+  return traffic && admin ? { traffic: traffic.port, admin: admin.port } : undefined;
+}
 
 function adminCall(port: number, method: string, path: string, body: string | undefined, timeoutMs: number) {
   return new Promise<number>((resolve, reject) => {
@@ -53,22 +70,23 @@ function adminCall(port: number, method: string, path: string, body: string | un
 
 export function createAgentLauncher(options: AgentSidecarOptions): SidecarLauncher {
   return {
-    name: `agent(prestop ${options.prestop})`,
+    name: `agent(prestop ${formatPrestopPolicy(options.prestop)})`,
     async launch(spec: SidecarSpec): Promise<Sidecar> {
       const env = {
         ...process.env,
         ...options.env,
-        DRAINWATCH_LISTEN: '127.0.0.1:0',
-        DRAINWATCH_ADMIN: '127.0.0.1:0',
-        DRAINWATCH_UPSTREAM: `127.0.0.1:${spec.appPort}`,
-        NATS_URL: options.natsUrl,
-        POD_NAME: spec.pod.name,
-        POD_NAMESPACE: spec.pod.namespace,
-        POD_IP: '127.0.0.1',
-        DRAINWATCH_WORKLOAD: spec.pod.workload,
-        DRAINWATCH_PRESTOP: options.prestop,
-        DRAINWATCH_GRACE_SECONDS: String(spec.graceMs / 1000),
-        DRAINWATCH_SUBJECT_ROOT: options.subjectRoot,
+        // Port 0 everywhere: the agent prints the ports it got (LISTENING).
+        [S.listen.env]: formatHostPort({ host: LOOPBACK, port: 0 }),
+        [S.admin.env]: formatHostPort({ host: LOOPBACK, port: 0 }),
+        [S.upstream.env]: formatHostPort({ host: LOOPBACK, port: spec.appPort }),
+        [S.natsUrl.env]: options.natsUrl,
+        [S.podName.env]: spec.pod.name,
+        [S.namespace.env]: spec.pod.namespace,
+        [AGENT_EXTRA_ENV.podIp]: LOOPBACK,
+        [S.workload.env]: spec.pod.workload,
+        [S.prestop.env]: formatPrestopPolicy(options.prestop),
+        [S.grace.env]: String(spec.graceMs / 1000),
+        [S.subjectRoot.env]: options.subjectRoot,
       };
       const child: ChildProcess = spawn(process.execPath, [CLI_MAIN, 'agent'], {
         env,
@@ -103,8 +121,7 @@ export function createAgentLauncher(options: AgentSidecarOptions): SidecarLaunch
               spec.pod.name,
               `the agent exited (${exitedWith}): ${out.trim().slice(-500)}`,
             );
-          const m = LISTENING.exec(out);
-          return m ? { traffic: Number(m[2]), admin: Number(m[4]) } : undefined;
+          return listeningPorts(out);
         },
         {
           timeoutMs: options.startTimeoutMs ?? 60_000,

@@ -1,9 +1,9 @@
 import { fileURLToPath } from 'node:url';
 import { connect } from '@nats-io/transport-node';
-import { createCollector, loadCollectorConfig } from '../collector/index.js';
-import { DEFAULT_SUBJECT_ROOT } from '../contract/subjects.js';
+import { createCollector, loadCollectorConfig, type ReportStore } from '../collector/index.js';
+import { DEFAULT_SUBJECT_ROOT } from '../contract/index.js';
 import { DEFAULT_SCENARIO, loadScenario, type Scenario } from '../probe/index.js';
-import { DEFAULT_WEBSOCKETS, type ExampleVariant, type RehearseConfig } from './config.js';
+import { DEFAULT_WEBSOCKETS, defaultBalance, type ExampleVariant, type RehearseConfig } from './config.js';
 import { startDependencies } from './dependencies.js';
 import { DependencyUnavailableError } from './errors.js';
 import { createProgressDisplay, type ProgressOutput } from './progress.js';
@@ -17,7 +17,13 @@ import { formatComparison } from './table.js';
 /** The compiled example app next to this module (dist/rehearse → dist/examples). */
 export const QUOTE_APP_MAIN = fileURLToPath(new URL('../examples/quote-app/main.js', import.meta.url));
 
-const VARIANTS: Record<ExampleVariant, { env: Record<string, string>; prestop?: string; app: string }> = {
+/** The naive run has no preStop: the agent's fixed wait of 0, labelled `none` in the table. */
+const NO_PRESTOP = { prestop: 'none', prestopPolicy: { mode: 'fixed', seconds: 0 } } as const;
+
+const VARIANTS: Record<
+  ExampleVariant,
+  { env: Record<string, string>; prestop?: typeof NO_PRESTOP; app: string }
+> = {
   naive: {
     // Acks batched each second and never flushed: a pod that dies drops the messages in flight.
     env: {
@@ -26,7 +32,7 @@ const VARIANTS: Record<ExampleVariant, { env: Record<string, string>; prestop?: 
       QUOTE_WS_CLOSE: 'none',
       QUOTE_ACK_DELAY_MS: '1000',
     },
-    prestop: 'none',
+    prestop: NO_PRESTOP,
     app: 'quote-app: memory sessions, no graceful shutdown',
   },
   drained: {
@@ -77,11 +83,12 @@ export function planRuns(config: RehearseConfig, scenario: Scenario | undefined)
       {
         ...common,
         label: 'app',
-        balance: config.balance ?? 'round-robin',
+        balance: config.balance ?? defaultBalance('app'),
         command: config.app,
         appLabel: config.app,
         appEnv: {},
         prestop: config.prestop,
+        prestopPolicy: config.prestopPolicy,
         workload: 'app',
         ...(config.gate !== undefined ? { gate: config.gate } : {}),
       },
@@ -92,11 +99,11 @@ export function planRuns(config: RehearseConfig, scenario: Scenario | undefined)
   return config.variants.map((v) => ({
     ...common,
     label: v,
-    balance: config.balance ?? 'cookie',
+    balance: config.balance ?? defaultBalance('example'),
     command: `exec ${shellQuote(process.execPath)} ${shellQuote(QUOTE_APP_MAIN)}`,
     appLabel: VARIANTS[v].app,
     appEnv: { ...VARIANTS[v].env, QUOTE_REDIS_PREFIX: `quote-app:${v}:` },
-    prestop: VARIANTS[v].prestop ?? config.prestop,
+    ...(VARIANTS[v].prestop ?? { prestop: config.prestop, prestopPolicy: config.prestopPolicy }),
     workload: `quote-${v}`,
     ...(config.gate !== undefined && v === gated ? { gate: config.gate } : {}),
   }));
@@ -107,6 +114,8 @@ export interface RehearseIo {
   readonly stderr: ProgressOutput;
   readonly env?: NodeJS.ProcessEnv;
   readonly signal?: AbortSignal;
+  /** Runs after the last run while the collector's store is still up (the timeline files). */
+  readonly afterRuns?: (runs: readonly RehearsalRun[], store: ReportStore) => Promise<void>;
 }
 
 export interface RehearseOutcome {
@@ -162,6 +171,7 @@ export async function rehearse(config: RehearseConfig, io: RehearseIo): Promise<
         }),
       );
     }
+    await io.afterRuns?.(runs, collector.store);
     const passed = runs.every((r) => !r.gate || r.gate.passed);
     if (config.json) io.stdout.write(`${JSON.stringify({ runs, passed }, null, 2)}\n`);
     else {

@@ -1,6 +1,23 @@
+import { LOCAL_CLUSTER_DEFAULTS } from '../cluster/local/config.js';
 import { BALANCE_STRATEGIES, type BalanceStrategy } from '../cluster/local/entrypoint.js';
 import { LocalClusterConfigError } from '../cluster/local/errors.js';
 import { type PropagationRange, parsePropagation } from '../cluster/local/propagation.js';
+import {
+  formatPrestopPolicy,
+  type PrestopPolicy,
+  parsePrestopPolicy as parseAgentPrestop,
+} from '../contract/index.js';
+import {
+  InvalidValueError,
+  parseChoice,
+  parseChoiceList,
+  parseDurationMs,
+  parsePositiveInt,
+  parsePositiveNumber,
+  parseScore,
+  parseUrl,
+  parseWholeNumber,
+} from '../lib/values.js';
 import { RehearseConfigError } from './errors.js';
 
 // The settings of `drainwatch rehearse`: flag > environment (REHEARSE_ENV) > REHEARSE_DEFAULTS.
@@ -26,12 +43,14 @@ export interface RehearseConfig {
   /** Requests per second of one weight-1 session. */
   readonly rate: number;
   readonly userMix: UserMix;
-  /** Absent = the mode's default: `cookie` for the example app (memory sessions need affinity to work at all), `round-robin` for `--app`. */
+  /** Absent = the mode's default (defaultBalance): `cookie` for the example app, `round-robin` for `--app`. */
   readonly balance?: BalanceStrategy;
   readonly propagation: PropagationRange;
   readonly propagationText: string;
   readonly graceSeconds: number;
-  /** The agent's preStop policy for the drained run (or the `--app` run): adaptive | fixed:<s>. */
+  /** The agent's preStop policy for the drained run (or the `--app` run), parsed once here. */
+  readonly prestopPolicy: PrestopPolicy;
+  /** prestopPolicy as text (formatPrestopPolicy), for tables and logs. */
   readonly prestop: string;
   readonly maxSurge: number;
   readonly maxUnavailable: number;
@@ -95,87 +114,43 @@ export const REHEARSE_ENV = {
 
 export type RehearseInput = Partial<Record<keyof typeof REHEARSE_ENV | 'json', string | boolean | undefined>>;
 
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000 };
-
 function text(input: RehearseInput, key: keyof typeof REHEARSE_DEFAULTS): string {
   const v = input[key];
   return typeof v === 'string' && v.trim() !== '' ? v.trim() : REHEARSE_DEFAULTS[key];
 }
 
-function whole(setting: string, value: string, min: number): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < min)
-    throw new RehearseConfigError(setting, `expected a whole number ≥ ${min}, got ${JSON.stringify(value)}`);
-  return n;
+function given(input: RehearseInput, key: keyof RehearseInput): string | undefined {
+  const v = input[key];
+  return typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined;
 }
 
-function positiveNumber(setting: string, value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0)
-    throw new RehearseConfigError(setting, `expected a number > 0, got ${JSON.stringify(value)}`);
-  return n;
-}
-
-function duration(setting: string, value: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(value);
-  if (!m)
-    throw new RehearseConfigError(
-      setting,
-      `expected a duration like 3s or 500ms, got ${JSON.stringify(value)}`,
-    );
-  return Math.round(Number(m[1]) * UNIT_MS[m[2] ?? 's']!);
-}
-
-function oneOf<T extends string>(setting: string, value: string, choices: readonly T[]): T {
-  if (!(choices as readonly string[]).includes(value))
-    throw new RehearseConfigError(
-      setting,
-      `expected one of ${choices.join(', ')}, got ${JSON.stringify(value)}`,
-    );
-  return value as T;
-}
-
-/** `adaptive`, or `fixed:<seconds>` (`fixed:10`, `fixed:2.5`); returns the text the agent takes. */
-export function parsePrestopPolicy(value: string): string {
-  if (value === 'adaptive') return value;
-  const m = /^fixed:(\d+(?:\.\d+)?)(ms|s)?$/.exec(value);
-  if (!m)
-    throw new RehearseConfigError(
-      'prestop',
-      `expected adaptive or fixed:<seconds>, got ${JSON.stringify(value)}`,
-    );
-  return value;
-}
-
-function score(value: string): number {
-  const n = value.endsWith('%') ? Number(value.slice(0, -1)) / 100 : Number(value);
-  if (!Number.isFinite(n) || n < 0 || n > 1)
-    throw new RehearseConfigError(
-      'gate',
-      `expected a score between 0 and 1 (or a percentage), got ${JSON.stringify(value)}`,
-    );
-  return n;
-}
-
-function urlOf(setting: string, value: unknown, protocol: string): string | undefined {
-  if (typeof value !== 'string' || value.trim() === '') return undefined;
-  let u: URL;
+/** Runs a lib/values.ts grammar, turning its InvalidValueError into RehearseConfigError. */
+function parsed<T>(setting: string, parse: (setting: string) => T): T {
   try {
-    u = new URL(value);
-  } catch {
-    throw new RehearseConfigError(setting, `expected a URL, got ${JSON.stringify(value)}`);
+    return parse(setting);
+  } catch (err) {
+    if (err instanceof InvalidValueError) throw new RehearseConfigError(setting, err.detail);
+    throw err;
   }
-  if (u.protocol !== `${protocol}:`)
-    throw new RehearseConfigError(setting, `expected a ${protocol}:// URL, got ${JSON.stringify(value)}`);
-  return value;
+}
+
+/**
+ * `adaptive`, or `fixed:<seconds>` (`fixed:10`, `fixed:2.5`): the contract's one preStop grammar.
+ * Throws RehearseConfigError naming `prestop`.
+ */
+function parsePrestopPolicy(value: string): PrestopPolicy {
+  return parsed('prestop', (setting) => parseAgentPrestop(setting, value));
+}
+
+/** The rehearsal's balance when none is given: affinity for the example app, whose memory sessions need it. */
+export function defaultBalance(mode: 'app' | 'example'): BalanceStrategy {
+  return mode === 'app' ? LOCAL_CLUSTER_DEFAULTS.balance : 'cookie';
 }
 
 /** Parses every setting and checks the cross-field rules; throws one RehearseConfigError naming the setting. */
 export function resolveRehearseConfig(input: RehearseInput): RehearseConfig {
-  const app = typeof input.app === 'string' && input.app.trim() !== '' ? input.app.trim() : undefined;
-  const variants = text(input, 'variants')
-    .split(',')
-    .map((v) => oneOf('variants', v.trim(), EXAMPLE_VARIANTS));
+  const app = given(input, 'app');
+  const variants = parsed('variants', (s) => parseChoiceList(s, text(input, 'variants'), EXAMPLE_VARIANTS));
   const propagationText = text(input, 'propagation');
   let propagation: PropagationRange;
   try {
@@ -185,20 +160,24 @@ export function resolveRehearseConfig(input: RehearseInput): RehearseConfig {
       throw new RehearseConfigError('propagation', err.message.replace(/^propagation: /, ''));
     throw err;
   }
-  const maxSurge = whole('max-surge', text(input, 'maxSurge'), 0);
-  const maxUnavailable = whole('max-unavailable', text(input, 'maxUnavailable'), 0);
+  const maxSurge = parsed('max-surge', (s) => parseWholeNumber(s, text(input, 'maxSurge')));
+  const maxUnavailable = parsed('max-unavailable', (s) => parseWholeNumber(s, text(input, 'maxUnavailable')));
   if (maxSurge === 0 && maxUnavailable === 0)
     throw new RehearseConfigError('max-surge', 'max-surge and max-unavailable cannot both be 0');
   const readyPath = text(input, 'readyPath');
   if (!readyPath.startsWith('/'))
     throw new RehearseConfigError('ready-path', `must start with /, got ${JSON.stringify(readyPath)}`);
-  const gateText = typeof input.gate === 'string' && input.gate.trim() !== '' ? input.gate.trim() : undefined;
-  const seedText = typeof input.seed === 'string' && input.seed.trim() !== '' ? input.seed.trim() : undefined;
-  const scenario =
-    typeof input.scenario === 'string' && input.scenario.trim() !== '' ? input.scenario.trim() : undefined;
-  const natsUrl = urlOf('nats-url', input.natsUrl, 'nats');
-  const redisUrl = urlOf('redis-url', input.redisUrl, 'redis');
-  const replicas = whole('replicas', text(input, 'replicas'), 1);
+  const gateText = given(input, 'gate');
+  const seedText = given(input, 'seed');
+  const scenario = given(input, 'scenario');
+  const websockets = given(input, 'websockets');
+  const balanceText = given(input, 'balance');
+  const natsUrlText = given(input, 'natsUrl');
+  const redisUrlText = given(input, 'redisUrl');
+  const natsUrl = natsUrlText && parsed('nats-url', (s) => parseUrl(s, natsUrlText, ['nats']));
+  const redisUrl = redisUrlText && parsed('redis-url', (s) => parseUrl(s, redisUrlText, ['redis']));
+  const replicas = parsed('replicas', (s) => parsePositiveInt(s, text(input, 'replicas')));
+  const prestopPolicy = parsePrestopPolicy(text(input, 'prestop'));
   if (maxUnavailable >= replicas && maxSurge === 0)
     throw new RehearseConfigError(
       'max-unavailable',
@@ -207,30 +186,29 @@ export function resolveRehearseConfig(input: RehearseInput): RehearseConfig {
   return {
     variants,
     replicas,
-    sessions: whole('sessions', text(input, 'sessions'), 1),
-    rate: positiveNumber('rate', text(input, 'rate')),
-    userMix: oneOf('user-mix', text(input, 'userMix'), USER_MIXES),
+    sessions: parsed('sessions', (s) => parsePositiveInt(s, text(input, 'sessions'))),
+    rate: parsed('rate', (s) => parsePositiveNumber(s, text(input, 'rate'))),
+    userMix: parsed('user-mix', (s) => parseChoice(s, text(input, 'userMix'), USER_MIXES)),
     propagation,
     propagationText,
-    graceSeconds: positiveNumber('grace', text(input, 'grace')),
-    prestop: parsePrestopPolicy(text(input, 'prestop')),
+    graceSeconds: parsed('grace', (s) => parsePositiveNumber(s, text(input, 'grace'))),
+    prestop: formatPrestopPolicy(prestopPolicy),
+    prestopPolicy,
     maxSurge,
     maxUnavailable,
     readyPath,
-    sidecar: oneOf('sidecar', text(input, 'sidecar'), SIDECARS),
+    sidecar: parsed('sidecar', (s) => parseChoice(s, text(input, 'sidecar'), SIDECARS)),
     json: input.json === true,
-    warmupMs: duration('warmup', text(input, 'warmup')),
-    timeoutMs: duration('timeout', text(input, 'timeout')),
+    warmupMs: parsed('warmup', (s) => parseDurationMs(s, text(input, 'warmup'), 's')),
+    timeoutMs: parsed('timeout', (s) => parseDurationMs(s, text(input, 'timeout'), 's')),
     ...(app ? { app } : {}),
-    ...(typeof input.websockets === 'string' && input.websockets.trim() !== ''
-      ? { websockets: input.websockets.trim() }
-      : {}),
-    ...(typeof input.balance === 'string' && input.balance.trim() !== ''
-      ? { balance: oneOf('balance', input.balance.trim(), BALANCE_STRATEGIES) }
+    ...(websockets ? { websockets } : {}),
+    ...(balanceText
+      ? { balance: parsed('balance', (s) => parseChoice(s, balanceText, BALANCE_STRATEGIES)) }
       : {}),
     ...(scenario ? { scenarioFile: scenario } : {}),
-    ...(gateText !== undefined ? { gate: score(gateText) } : {}),
-    ...(seedText !== undefined ? { seed: whole('seed', seedText, 0) } : {}),
+    ...(gateText !== undefined ? { gate: parsed('gate', (s) => parseScore(s, gateText)) } : {}),
+    ...(seedText !== undefined ? { seed: parsed('seed', (s) => parseWholeNumber(s, seedText)) } : {}),
     ...(natsUrl ? { natsUrl } : {}),
     ...(redisUrl ? { redisUrl } : {}),
   };

@@ -10,7 +10,6 @@ export {
   DEFAULT_WEBSOCKETS,
   EXAMPLE_VARIANTS,
   type ExampleVariant,
-  parsePrestopPolicy,
   REHEARSE_DEFAULTS,
   REHEARSE_ENV,
   type RehearseConfig,

@@ -4,6 +4,7 @@ import type { BalanceStrategy } from '../cluster/local/entrypoint.js';
 import { formatPropagation, type PropagationRange } from '../cluster/local/propagation.js';
 import { createPassthroughLauncher, type SidecarLauncher } from '../cluster/local/sidecar.js';
 import type { Collector } from '../collector/index.js';
+import type { PrestopPolicy } from '../contract/index.js';
 import { type ProbeConfig, type Scenario, skewedUsers } from '../probe/index.js';
 import { createWitness, storeReportSource, type WitnessResult } from '../witness/index.js';
 import { createAgentLauncher } from './agent-sidecar.js';
@@ -31,8 +32,10 @@ export interface RunSpec {
   readonly balance: BalanceStrategy;
   readonly propagation: PropagationRange;
   readonly graceMs: number;
-  /** The sidecar's preStop: `adaptive`, `fixed:<s>`, or `none`. */
+  /** The sidecar's preStop as the table shows it: `adaptive`, `fixed:<s>`, or `none`. */
   readonly prestop: string;
+  /** The sidecar's preStop (`none` is a fixed wait of 0). */
+  readonly prestopPolicy: PrestopPolicy;
   readonly sidecar: SidecarKind;
   readonly sessions: number;
   readonly websockets?: string;
@@ -72,19 +75,18 @@ const COOLDOWN_MS = 2 * IDENTITY_INTERVAL_MS;
 
 function sidecarFor(spec: RunSpec, ctx: RunContext): SidecarLauncher {
   if (spec.sidecar === 'passthrough') {
-    if (spec.prestop === 'adaptive')
+    const policy = spec.prestopPolicy;
+    if (policy.mode === 'adaptive')
       throw new RehearseConfigError(
         'prestop',
         'adaptive preStop needs the agent; use fixed:<s> with --sidecar passthrough',
       );
-    const m = /^fixed:(\d+(?:\.\d+)?)(ms|s)?$/.exec(spec.prestop);
-    const prestopMs = m ? Number(m[1]) * (m[2] === 'ms' ? 1 : 1000) : 0;
-    return createPassthroughLauncher({ prestopMs });
+    return createPassthroughLauncher({ prestopMs: Math.round(policy.seconds * 1000) });
   }
   return createAgentLauncher({
     natsUrl: ctx.natsUrl,
     subjectRoot: ctx.subjectRoot,
-    prestop: spec.prestop === 'none' ? 'fixed:0' : spec.prestop,
+    prestop: spec.prestopPolicy,
     ...(ctx.onOutput ? { onOutput: (pod: string, line: string) => ctx.onOutput!(`agent ${pod}`, line) } : {}),
   });
 }

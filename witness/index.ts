@@ -1,5 +1,7 @@
 // Witnessing a rollout (probes, baseline, the rollout followed through a cluster adapter, tail,
 // the collector's report and the gate), shared by `rehearse` and `verify`; and `verify` itself.
+
+export { checkVerifyConfig, DEFAULT_VERIFY_CONFIG, type VerifyConfig } from './config.js';
 export {
   VerifyBaselineError,
   VerifyConfigError,
@@ -8,10 +10,9 @@ export {
   WitnessError,
   type WitnessErrorCode,
 } from './errors.js';
-export { type Evidence, type EvidenceOptions, createEvidence } from './evidence.js';
+export { createEvidence, type Evidence, type EvidenceOptions } from './evidence.js';
 export { type GatePlan, HISTORY_PERCENTILE, historyThreshold, resolveThreshold } from './gate.js';
 export { httpReportSource, type ReportSource, storeReportSource } from './report-sources.js';
-export { checkVerifyConfig, DEFAULT_VERIFY_CONFIG, type VerifyConfig } from './config.js';
 export { runVerify, type VerifyDeps, type VerifyResult } from './verify.js';
 export {
   createWitness,

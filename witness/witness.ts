@@ -1,7 +1,8 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { ClusterAdapter, ClusterEvent, RolloutResult, WorkloadRef } from '../cluster/adapter.js';
 import { type GateVerdict, gateVerdict, type RolloutReport } from '../collector/index.js';
-import type { EventData, EventKind } from '../contract/events.js';
+import type { EventKind } from '../contract/index.js';
+import type { EventData } from '../contract/validate.js';
 import { delay, pollUntil } from '../lib/wait.js';
 import {
   createProbeRun,
@@ -10,8 +11,8 @@ import {
   type ProbeSnapshot,
   type ProbeSummary,
 } from '../probe/index.js';
-import { createEvidence, type Evidence } from './evidence.js';
 import { VerifyNoPodsError, VerifyReportMissingError } from './errors.js';
+import { createEvidence, type Evidence } from './evidence.js';
 import { type GatePlan, resolveThreshold } from './gate.js';
 import type { ReportSource } from './report-sources.js';
 

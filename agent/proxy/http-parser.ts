@@ -134,10 +134,11 @@ function fail(err: NativeParseError): never {
 class LlhttpParser implements MessageParser {
   private readonly parser: StatefulParser;
 
-  constructor(type: number, handlers: MessageHandlers) {
+  constructor(type: number, handlers: MessageHandlers, maxHeaderBytes: number) {
     const { HTTPParser } = binding();
     const parser = new HTTPParser() as StatefulParser;
-    parser.initialize(type, {}, 0, HTTPParser.kLenientNone);
+    // 0: Node's own limit (--max-http-header-size, 16 KiB), what the app's Node server applies too.
+    parser.initialize(type, {}, maxHeaderBytes, HTTPParser.kLenientNone);
     parser[kState] = { handlers, pendingHeaders: undefined, pendingUrl: '' };
     parser[HTTPParser.kOnHeaders] = onHeaders;
     parser[HTTPParser.kOnHeadersComplete] = onHeadersComplete;
@@ -161,10 +162,15 @@ class LlhttpParser implements MessageParser {
   }
 }
 
+/** Request heads are held to Node's limit (16 KiB by default): the bare Node app's 431 is ours too. */
 export function createRequestParser(handlers: MessageHandlers): MessageParser {
-  return new LlhttpParser(binding().HTTPParser.REQUEST, handlers);
+  return new LlhttpParser(binding().HTTPParser.REQUEST, handlers, 0);
 }
 
-export function createResponseParser(handlers: MessageHandlers): MessageParser {
-  return new LlhttpParser(binding().HTTPParser.RESPONSE, handlers);
+/**
+ * `maxHeaderBytes`: the largest response head (status line and headers, bytes) accepted; 0 means
+ * Node's default (16 KiB). A larger head fails with HttpParseError code HPE_HEADER_OVERFLOW.
+ */
+export function createResponseParser(handlers: MessageHandlers, maxHeaderBytes = 0): MessageParser {
+  return new LlhttpParser(binding().HTTPParser.RESPONSE, handlers, maxHeaderBytes);
 }

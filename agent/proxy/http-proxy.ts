@@ -1,6 +1,8 @@
 import type { Socket } from 'node:net';
-import type { RequestOutcome } from '../../contract/events.js';
+import type { RequestOutcome } from '../../contract/index.js';
 import type { HostPort } from '../config.js';
+import type { AgentMetrics } from '../metrics.js';
+import type { RequestRecord, Traffic } from '../traffic.js';
 import { BodyFraming, clientResponse, interimResponse, POD_HEADER, upstreamRequest } from './forwarding.js';
 import {
   createRequestParser,
@@ -9,8 +11,6 @@ import {
   type MessageHead,
   type MessageParser,
 } from './http-parser.js';
-import type { AgentMetrics } from '../metrics.js';
-import type { RequestRecord, Traffic } from '../traffic.js';
 import {
   createUpstreamPool,
   type UpstreamConnection,
@@ -41,20 +41,29 @@ export interface HttpProxyOptions {
   readonly metrics: AgentMetrics;
   readonly connections: UpstreamConnections;
   readonly onUpgrade: (request: UpgradeRequest) => void;
-  /** Idle client keep-alive connections are closed after this long (Node's http default). */
+  /** Idle client keep-alive connections are closed after this long (ms). */
   readonly keepAliveTimeoutMs?: number;
+  /** The largest response head (bytes) read from the app; a larger one is answered 502. */
+  readonly maxResponseHeaderBytes?: number;
 }
 
 export interface HttpProxy {
   /** Takes a new client connection from the listener. */
   accept(socket: Socket): void;
-  /** From now on every response closes its connection; idle connections close at once. */
+  /**
+   * The pod is draining: idle client connections close at once and every response from now on
+   * carries `Connection: close`, so clients move to another pod without meeting a closed
+   * connection. New connections are still served.
+   */
+  drain(): void;
+  /** As drain(), and new connections are refused from now on. */
   closeIdle(): void;
   /** Cuts every client connection and every connection to the app. */
   destroyAll(): void;
 }
 
-const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 5000;
+const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 3_600_000;
+const DEFAULT_MAX_RESPONSE_HEADER_BYTES = 64 * 1024;
 const SWEEP_MS = 1000;
 // A peer that never closes after our FIN must not hold its socket forever.
 const END_LINGER_MS = 5000;
@@ -76,14 +85,20 @@ const COALESCE_MAX = 4096;
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
 function outcomeOfUpstreamError(err: NodeJS.ErrnoException | undefined): RequestOutcome {
+  if (err instanceof HttpParseError) return 'upstream-invalid';
   const code = err?.code ?? '';
   if (code === 'ECONNREFUSED') return 'upstream-refused';
   if (code === 'ETIMEDOUT') return 'upstream-timeout';
   return 'upstream-reset';
 }
 
+const BAD_GATEWAY_BODY: Partial<Record<RequestOutcome, string>> = {
+  'upstream-refused': 'drainwatch: upstream refused the connection\n',
+  'upstream-invalid': 'drainwatch: upstream sent a response the agent cannot relay\n',
+};
+
 function badGateway(outcome: RequestOutcome, pod: string, close: boolean): string {
-  const body = `drainwatch: upstream ${outcome === 'upstream-refused' ? 'refused the connection' : 'failed'}\n`;
+  const body = BAD_GATEWAY_BODY[outcome] ?? 'drainwatch: upstream failed\n';
   return (
     'HTTP/1.1 502 Bad Gateway\r\ncontent-type: text/plain; charset=utf-8\r\n' +
     `content-length: ${Buffer.byteLength(body)}\r\n${POD_HEADER}: ${pod}\r\n` +
@@ -98,7 +113,10 @@ interface ProxyContext {
   readonly pool: UpstreamPool;
   readonly onUpgrade: (request: UpgradeRequest) => void;
   readonly connections: Set<ClientConnection>;
+  /** New connections are refused. */
   closing: boolean;
+  /** Responses close their connection (the pod drains or the agent closes). */
+  draining: boolean;
   tick: number;
 }
 
@@ -192,7 +210,7 @@ class Exchange implements UpstreamUser {
     const noBody = isHead || head.status === 204 || head.status === 304;
     // A client still sending a body the app did not wait for cannot keep its connection: the
     // rest of that body would be read as its next request.
-    if (!this.requestDone || this.conn.ctx.closing) this.keepAlive = false;
+    if (!this.requestDone || this.conn.ctx.draining) this.keepAlive = false;
     const r = clientResponse(head, this.conn.ctx.pod, noBody, this.keepAlive, this.http10);
     this.framing = r.framing;
     if (r.framing === BodyFraming.Close) this.keepAlive = false;
@@ -262,6 +280,7 @@ class Exchange implements UpstreamUser {
       // it, so a bodyless idempotent request is sent again once (RFC 9112 §9.3.1).
       if (
         !this.retried &&
+        !(error instanceof HttpParseError) &&
         !this.hasBody &&
         IDEMPOTENT.has(this.method) &&
         up !== undefined &&
@@ -272,8 +291,13 @@ class Exchange implements UpstreamUser {
         return;
       }
       const outcome = outcomeOfUpstreamError(error);
+      if (error instanceof HttpParseError) {
+        this.conn.ctx.metrics.upstreamInvalid
+          .labels({ reason: error.code === 'HPE_HEADER_OVERFLOW' ? 'header-overflow' : 'malformed' })
+          .inc();
+      }
       this.settle(outcome, 502);
-      const close = !this.requestDone || this.conn.ctx.closing || !this.keepAlive;
+      const close = !this.requestDone || this.conn.ctx.draining || !this.keepAlive;
       this.conn.socket.write(badGateway(outcome, this.conn.ctx.pod, close), 'latin1');
       this.conn.exchangeFinished(this, !close);
       return;
@@ -281,6 +305,11 @@ class Exchange implements UpstreamUser {
     // The app went away mid-body: the client must see a broken response, not a short one.
     this.settle(outcomeOfUpstreamError(error), this.status);
     this.conn.socket.destroy();
+  }
+
+  /** The request was malformed before it reached the app: the client gets `status`. */
+  rejected(status: number): void {
+    if (!this.settled) this.settle('bad-request', status);
   }
 
   /** The client connection closed before the response was complete. */
@@ -327,6 +356,10 @@ class ClientConnection implements MessageHandlers {
   private receiving: Exchange | undefined;
   private upgrade: MessageHead | undefined;
   private requests = 0;
+  /** Read in the current execute(); sent to the app only once the whole read parsed cleanly. */
+  private toStart: Exchange | undefined;
+  /** The client sent its FIN after whole requests: answer them, then close. */
+  private clientEnded = false;
   private ending = false;
   private uploadBlocked = false;
   private detached = false;
@@ -359,6 +392,13 @@ class ClientConnection implements MessageHandlers {
     let parsed: number;
     try {
       parsed = this.parser.execute(chunk);
+      // A head is sent on only after the rest of its read parsed: a request whose body is already
+      // malformed is answered 400 without the app seeing a byte of it, as the bare app answers it.
+      const ex = this.toStart;
+      if (ex !== undefined) {
+        this.toStart = undefined;
+        ex.start();
+      }
     } catch (err) {
       if (err instanceof HttpParseError) this.badRequest(err);
       else {
@@ -399,7 +439,7 @@ class ClientConnection implements MessageHandlers {
     this.receiving = ex;
     if (this.current === undefined) {
       this.current = ex;
-      ex.start();
+      this.toStart = ex;
     } else {
       this.queue ??= [];
       this.queue.push(ex);
@@ -447,13 +487,22 @@ class ClientConnection implements MessageHandlers {
   private badRequest(err: HttpParseError): void {
     this.ctx.metrics.badRequests.inc();
     this.ending = true;
+    const unsent = this.toStart;
+    this.toStart = undefined;
+    const overflow = err.code === 'HPE_HEADER_OVERFLOW';
+    if (unsent !== undefined && unsent === this.current) {
+      // Its head never left: the client hears the error as the app alone would have answered it.
+      unsent.rejected(overflow ? 431 : 400);
+      this.current = undefined;
+      this.receiving = undefined;
+    }
     if (this.current !== undefined || !this.socket.writable) {
       this.socket.destroy();
       return;
     }
-    const status =
-      err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
-    endSocket(this.socket, `HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+    // Byte for byte what Node's http server answers (lib/_http_server.js).
+    const status = overflow ? '431 Request Header Fields Too Large' : '400 Bad Request';
+    endSocket(this.socket, `HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
   }
 
   setUploadBlocked(blocked: boolean): void {
@@ -470,7 +519,7 @@ class ClientConnection implements MessageHandlers {
     if (this.current !== ex) return;
     this.current = undefined;
     if (this.receiving === ex && ex.requestDone) this.receiving = undefined;
-    if (!keepAlive || this.ctx.closing) {
+    if (!keepAlive || this.ctx.draining) {
       this.endConnection();
       return;
     }
@@ -480,6 +529,11 @@ class ClientConnection implements MessageHandlers {
       this.current = next;
       next.start();
       if (this.queue === undefined && !this.uploadBlocked) this.socket.resume();
+      return;
+    }
+    // Everything the half-closed client asked for has been answered.
+    if (this.clientEnded) {
+      this.endConnection();
       return;
     }
     this.idleSince = this.ctx.tick;
@@ -494,11 +548,26 @@ class ClientConnection implements MessageHandlers {
     endSocket(this.socket);
   }
 
-  // A client's FIN ends its requests, as with Node's http server (httpAllowHalfOpen off): HTTP
-  // clients do not half-close and wait for an answer, they go away.
+  // A client's FIN after whole requests is a half-close (BusyBox wget, `nc -N`): it still reads,
+  // and RFC 9112 §9.6 asks a server to answer what it received. Its requests are served, then
+  // the connection closes. A FIN inside a request (a cut head or body) ends everything.
   ended(): void {
-    this.abortAll();
-    this.endConnection();
+    let cut = this.receiving !== undefined && !this.receiving.requestDone;
+    if (!cut) {
+      try {
+        // Throws when the FIN fell inside a head.
+        this.parser.finish();
+      } catch {
+        cut = true;
+      }
+    }
+    if (cut) {
+      this.abortAll();
+      this.endConnection();
+      return;
+    }
+    this.clientEnded = true;
+    if (this.idle && this.queue === undefined) this.endConnection();
   }
 
   private abortAll(): void {
@@ -526,6 +595,7 @@ function noop(): void {}
 
 export function createHttpProxy(options: HttpProxyOptions): HttpProxy {
   const { upstream, pod, traffic, metrics, connections: upstreamConnections, onUpgrade } = options;
+  const maxResponseHeaderBytes = options.maxResponseHeaderBytes ?? DEFAULT_MAX_RESPONSE_HEADER_BYTES;
   const keepAliveTicks = Math.max(
     1,
     Math.ceil((options.keepAliveTimeoutMs ?? DEFAULT_KEEP_ALIVE_TIMEOUT_MS) / SWEEP_MS),
@@ -534,10 +604,11 @@ export function createHttpProxy(options: HttpProxyOptions): HttpProxy {
     pod,
     traffic,
     metrics,
-    pool: createUpstreamPool(upstream, upstreamConnections),
+    pool: createUpstreamPool(upstream, upstreamConnections, undefined, maxResponseHeaderBytes),
     onUpgrade,
     connections: new Set(),
     closing: false,
+    draining: false,
     tick: 0,
   };
   // One timer for all keep-alive deadlines instead of one per connection.
@@ -560,8 +631,13 @@ export function createHttpProxy(options: HttpProxyOptions): HttpProxy {
       socket.setNoDelay(true);
       ctx.connections.add(new ClientConnection(ctx, socket));
     },
+    drain() {
+      ctx.draining = true;
+      for (const conn of ctx.connections) conn.closeIfIdle();
+    },
     closeIdle() {
       ctx.closing = true;
+      ctx.draining = true;
       clearInterval(sweep);
       for (const conn of ctx.connections) conn.closeIfIdle();
     },

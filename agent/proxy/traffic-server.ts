@@ -17,6 +17,8 @@ export interface TrafficServerOptions {
   readonly metrics: AgentMetrics;
   /** Idle client keep-alive connections are closed after this long, in ms. */
   readonly keepAliveTimeoutMs?: number;
+  /** The largest response head from the app accepted, in bytes; a larger one answers 502. */
+  readonly maxResponseHeaderBytes?: number;
 }
 
 export interface TrafficServer {
@@ -26,6 +28,8 @@ export interface TrafficServer {
   readonly connections: UpstreamConnections;
   /** From now on every response closes its connection; idle client connections close at once. */
   closeIdle(): void;
+  /** The pod left `serving`: idle client connections close, busy ones close after their response. */
+  drain(): void;
   /** Cuts every client connection, tunnel and connection to the app. */
   destroyAll(): void;
 }
@@ -45,6 +49,9 @@ export function createTrafficServer(options: TrafficServerOptions): TrafficServe
     metrics: options.metrics,
     connections,
     ...(options.keepAliveTimeoutMs !== undefined ? { keepAliveTimeoutMs: options.keepAliveTimeoutMs } : {}),
+    ...(options.maxResponseHeaderBytes !== undefined
+      ? { maxResponseHeaderBytes: options.maxResponseHeaderBytes }
+      : {}),
     onUpgrade: (request) => {
       try {
         wsProxy.handleUpgrade(request);
@@ -61,6 +68,7 @@ export function createTrafficServer(options: TrafficServerOptions): TrafficServe
     server,
     connections,
     closeIdle: () => httpProxy.closeIdle(),
+    drain: () => httpProxy.drain(),
     destroyAll() {
       httpProxy.destroyAll();
       wsProxy.destroyAll();

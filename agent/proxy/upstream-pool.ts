@@ -93,7 +93,7 @@ export class UpstreamConnection implements MessageHandlers {
       onread: { buffer: READ_BUFFER, callback: onUpstreamRead },
     });
     this.socket = socket;
-    this.parser = createResponseParser(this);
+    this.parser = createResponseParser(this, pool.maxResponseHeaderBytes);
     socket[kUpstream] = this;
     socket.on('end', onUpstreamEnd);
     socket.on('error', onUpstreamError);
@@ -133,8 +133,11 @@ export class UpstreamConnection implements MessageHandlers {
     try {
       // Completes a response whose body ends with the connection.
       this.parser.finish();
-    } catch (err) {
-      this.error ??= err as NodeJS.ErrnoException;
+    } catch {
+      // The app closed inside a response: a cut, not a response it sent wrong.
+      this.error ??= Object.assign(new Error('the app closed the connection mid-response'), {
+        code: 'ECONNRESET',
+      });
     }
     this.socket.destroy();
   }
@@ -159,6 +162,7 @@ export class UpstreamConnection implements MessageHandlers {
 }
 
 interface UpstreamPoolInternals {
+  readonly maxResponseHeaderBytes: number;
   forget(conn: UpstreamConnection): void;
 }
 
@@ -176,15 +180,18 @@ export interface UpstreamPool {
 // needs as many as it has concurrent requests; nginx's `keepalive` directive is the same idea.
 export const MAX_IDLE_UPSTREAM = 128;
 
+/** `maxResponseHeaderBytes`: the largest response head read from the app (0: Node's 16 KiB). */
 export function createUpstreamPool(
   upstream: HostPort,
   connections: UpstreamConnections,
   maxIdle = MAX_IDLE_UPSTREAM,
+  maxResponseHeaderBytes = 0,
 ): UpstreamPool {
   const idle: UpstreamConnection[] = [];
   const all = new Set<UpstreamConnection>();
   let closed = false;
   const internals: UpstreamPoolInternals = {
+    maxResponseHeaderBytes,
     forget(conn) {
       all.delete(conn);
       const i = idle.lastIndexOf(conn);

@@ -1,8 +1,8 @@
 import { type Socket, connect as tcpConnect } from 'node:net';
 import type { HostPort } from '../config.js';
+import type { RequestRecord, Traffic, WebSocketRecord } from '../traffic.js';
 import { POD_HEADER, upstreamRequest } from './forwarding.js';
 import { endSocket, type UpgradeRequest } from './http-proxy.js';
-import type { RequestRecord, Traffic, WebSocketRecord } from '../traffic.js';
 import type { UpstreamConnections } from './upstream-pool.js';
 import { type CloseInfo, createFrameReader, type FrameReader } from './websocket-frames.js';
 

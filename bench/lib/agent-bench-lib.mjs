@@ -146,11 +146,17 @@ export async function maxThroughput(url, { connections = 64, durationS = 5 } = {
       child.once('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`wrk exited ${code}`))));
     });
     const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? Number.NaN);
+    const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? Number.NaN);
     const errors = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
-    return { rps, errors, tool: 'wrk' };
+    return { rps, requests, errors, tool: 'wrk' };
   }
   const r = await autocannon({ url, connections, duration: durationS });
-  return { rps: r.requests.average, errors: r.errors + r.non2xx, tool: 'autocannon' };
+  return {
+    rps: r.requests.average,
+    requests: r.requests.total,
+    errors: r.errors + r.non2xx,
+    tool: 'autocannon',
+  };
 }
 
 /**
@@ -158,7 +164,10 @@ export async function maxThroughput(url, { connections = 64, durationS = 5 } = {
  * whether or not earlier ones finished, each timed with hrtime, so sub-millisecond differences are
  * visible.
  */
-export async function fixedRateLatency(url, { rate = 1000, durationS = 5, connections = 32, warmupS = 1 } = {}) {
+export async function fixedRateLatency(
+  url,
+  { rate = 1000, durationS = 5, connections = 32, warmupS = 1 } = {},
+) {
   const agent = new HttpAgent({ keepAlive: true, maxSockets: connections });
   const u = new URL(url);
   const samples = [];
@@ -210,6 +219,41 @@ export async function fixedRateLatency(url, { rate = 1000, durationS = 5, connec
   samples.sort((a, b) => a - b);
   const pct = (p) => samples[Math.min(samples.length - 1, Math.floor((p / 100) * samples.length))];
   return { p50: pct(50), p99: pct(99), count: samples.length, errors };
+}
+
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+/**
+ * CPU time (user + system, µs) the processes have used so far, from /proc/<pid>/stat (utime and
+ * stime, fields 14 and 15, in clock ticks). On a shared machine this, divided by the requests
+ * served, is the figure that does not depend on what else runs: throughput does.
+ */
+export function cpuMicros(pids) {
+  let ticks = 0;
+  for (const pid of pids) {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name may hold spaces: fields are counted after its closing parenthesis.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return (ticks * 1e6) / CLK_TCK;
+}
+
+/** The pid and its direct children (nginx's master and its workers). */
+export function withChildren(pid) {
+  let children = '';
+  try {
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8');
+  } catch {
+    // Kernels without CONFIG_PROC_CHILDREN: the master alone.
+  }
+  return [
+    pid,
+    ...children
+      .split(' ')
+      .filter((s) => s !== '')
+      .map(Number),
+  ];
 }
 
 export function rssMb(pid) {

@@ -1,81 +1,79 @@
 import { Command, Option } from 'commander';
 import {
   COLLECTOR_DEFAULTS,
+  COLLECTOR_ENV,
   type CollectorFlags,
   createCollector,
   loadCollectorConfig,
 } from '../../collector/index.js';
+import { durationHelp } from '../../lib/values.js';
 import { action } from '../run.js';
 
 export function createCollectorCommand(): Command {
   const D = COLLECTOR_DEFAULTS;
+  const E = COLLECTOR_ENV;
+  const UNITS = durationHelp();
   const cmd = new Command('collector')
     .description(
       'Consume agent and probe events, correlate them, keep state in Redis, expose metrics and reports.',
     )
     .addOption(
-      new Option('--listen <host:port>', `HTTP API and /metrics (default ${D.listen})`).env(
-        'DRAINWATCH_LISTEN',
-      ),
+      new Option('--listen <host:port>', `HTTP API and /metrics (default ${D.listen})`).env(E.listen),
     )
-    .addOption(new Option('--nats-url <url>', `NATS with JetStream (default ${D.natsUrl})`).env('NATS_URL'))
-    .addOption(new Option('--redis-url <url>', `Redis (default ${D.redisUrl})`).env('REDIS_URL'))
+    .addOption(new Option('--nats-url <url>', `NATS with JetStream (default ${D.natsUrl})`).env(E.natsUrl))
+    .addOption(new Option('--redis-url <url>', `Redis (default ${D.redisUrl})`).env(E.redisUrl))
     .addOption(
-      new Option('--redis-prefix <prefix>', `Redis key prefix (default ${D.redisPrefix})`).env(
-        'DRAINWATCH_REDIS_PREFIX',
-      ),
+      new Option('--redis-prefix <prefix>', `Redis key prefix (default ${D.redisPrefix})`).env(E.redisPrefix),
     )
-    .addOption(new Option('--api-token <token>', 'bearer token required on /api').env('DRAINWATCH_API_TOKEN'))
+    .addOption(new Option('--api-token <token>', 'bearer token required on /api').env(E.apiToken))
     .addOption(
-      new Option('--subject-root <root>', `NATS subject root (default ${D.subjectRoot})`).env(
-        'DRAINWATCH_SUBJECT_ROOT',
-      ),
+      new Option('--subject-root <root>', `NATS subject root (default ${D.subjectRoot})`).env(E.subjectRoot),
     )
-    .addOption(
-      new Option('--stream <name>', `JetStream stream (default ${D.stream})`).env('DRAINWATCH_STREAM'),
-    )
+    .addOption(new Option('--stream <name>', `JetStream stream (default ${D.stream})`).env(E.stream))
     .addOption(
       new Option('--consumer <name>', `durable consumer, shared by replicas (default ${D.consumer})`).env(
-        'DRAINWATCH_CONSUMER',
+        E.consumer,
       ),
     )
     .addOption(
       new Option(
         '--stream-max-age <duration>',
-        'how long the stream keeps events, if it creates it (default 7d)',
-      ).env('DRAINWATCH_STREAM_MAX_AGE'),
+        `how long the stream keeps events, if it creates it (default 7d; ${UNITS})`,
+      ).env(E.streamMaxAge),
     )
     .addOption(
       new Option('--stream-max-bytes <size>', 'stream size limit, if it creates it (default 1g)').env(
-        'DRAINWATCH_STREAM_MAX_BYTES',
+        E.streamMaxBytes,
       ),
     )
     .addOption(
       new Option(
         '--rollout-quiet <duration>',
-        'close a rollout after this long without pod activity (default 5m)',
-      ).env('DRAINWATCH_ROLLOUT_QUIET'),
+        `close a rollout after this long without pod activity (default 5m; ${UNITS})`,
+      ).env(E.rolloutQuiet),
     )
     .addOption(
-      new Option('--pod-series-expiry <duration>', 'drop per-termination pod series after (default 15m)').env(
-        'DRAINWATCH_POD_SERIES_EXPIRY',
-      ),
+      new Option(
+        '--pod-series-expiry <duration>',
+        `drop per-termination pod series after (default 15m; ${UNITS})`,
+      ).env(E.podSeriesExpiry),
     )
     .addOption(
       new Option('--dead-letter-max <n>', `refused events kept in Redis (default ${D.deadLetterMax})`).env(
-        'DRAINWATCH_DEAD_LETTER_MAX',
+        E.deadLetterMax,
       ),
     )
     .addOption(
-      new Option('--ack-wait <duration>', 'redelivery delay for unacknowledged events (default 30s)').env(
-        'DRAINWATCH_ACK_WAIT',
-      ),
+      new Option(
+        '--ack-wait <duration>',
+        `redelivery delay for unacknowledged events (default 30s; ${UNITS})`,
+      ).env(E.ackWait),
     )
     .addOption(
       new Option(
         '--gate <score>',
         'session-persistence threshold behind drainwatch_gate_passed (default 1)',
-      ).env('DRAINWATCH_GATE'),
+      ).env(E.gate),
     );
   return cmd.action(
     action('collector', async () => {

@@ -4,9 +4,9 @@ import { DEFAULT_LINT_OPTIONS } from '../../kube/config.js';
 import { readManifestSource } from '../../kube/input.js';
 import { lintManifests } from '../../kube/lint.js';
 import { formatFindings, LINT_FORMATS, type LintFormat } from '../../kube/lint-format.js';
+import { VERSION } from '../../lib/version.js';
 import { nonNegativeInt, oneOf } from '../parse.js';
 import { action, optionsOf } from '../run.js';
-import { VERSION } from '../../lib/version.js';
 
 interface LintFlags {
   format: LintFormat;

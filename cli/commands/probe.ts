@@ -1,13 +1,14 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { Command, InvalidArgumentError, Option } from 'commander';
-import { DEFAULT_STREAM_NAME } from '../../contract/subjects.js';
+import { Command, Option } from 'commander';
+import { DEFAULT_STREAM_NAME } from '../../contract/index.js';
 import { ensureStream } from '../../lib/jetstream.js';
+import { durationHelp } from '../../lib/values.js';
 import { delay } from '../../lib/wait.js';
 import { PROBE_ENV, resolveProbeConfig } from '../../probe/config.js';
 import { createProbeRun, formatProgress, formatSummary, loadScenario } from '../../probe/index.js';
 import { RuntimeFailure, UsageError } from '../errors.js';
-import { durationMs, positiveInt, url } from '../parse.js';
+import { durationMs, positiveInt, positiveNumber, url } from '../parse.js';
 import { action, optionsOf } from '../run.js';
 
 interface ProbeOptions {
@@ -24,13 +25,6 @@ interface ProbeOptions {
   subjectRoot?: string;
   stream?: string;
   json?: boolean;
-}
-
-function positiveNumber(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0)
-    throw new InvalidArgumentError(`expected a number > 0, got ${JSON.stringify(value)}`);
-  return n;
 }
 
 // Commander applies parsers to flags and env values but not to defaults given as strings.
@@ -118,7 +112,7 @@ export function createProbeCommand(): Command {
         .argParser(positiveInt),
     )
     .addOption(
-      new Option('--duration <d>', 'how long to run (30s, 2m)')
+      new Option('--duration <d>', `how long to run (default 30s; ${durationHelp()})`)
         .env(PROBE_ENV.duration)
         .default('30s')
         .argParser(durationMs),

@@ -1,12 +1,17 @@
 import { Command, Option } from 'commander';
+import { BALANCE_STRATEGIES } from '../../cluster/local/entrypoint.js';
+import { durationHelp } from '../../lib/values.js';
 import { rehearse } from '../../rehearse/comparison.js';
 import {
   REHEARSE_DEFAULTS as D,
   DEFAULT_WEBSOCKETS,
+  defaultBalance,
   REHEARSE_ENV as E,
   type RehearseInput,
   resolveRehearseConfig,
 } from '../../rehearse/config.js';
+import { type TimelineFlags, timelineFlag } from '../../timeline/flags.js';
+import { rehearsalTimelineWriter } from '../../timeline/index.js';
 import { EXIT } from '../errors.js';
 import { action } from '../run.js';
 
@@ -44,7 +49,7 @@ export function createRehearseCommand(): Command {
     .addOption(
       opt(
         '--balance <strategy>',
-        'round-robin, least-connections, cookie, client-ip (default: cookie for the example app, round-robin for --app)',
+        `${BALANCE_STRATEGIES.join(', ')} (default: ${defaultBalance('example')} for the example app, ${defaultBalance('app')} for --app)`,
         E.balance,
       ),
     )
@@ -79,13 +84,28 @@ export function createRehearseCommand(): Command {
         E.sidecar,
       ),
     )
-    .addOption(opt('--warmup <duration>', `traffic before the rollout (default ${D.warmup})`, E.warmup))
-    .addOption(opt('--timeout <duration>', `give up on a rollout after (default ${D.timeout})`, E.timeout))
+    .addOption(
+      opt(
+        '--warmup <duration>',
+        `traffic before the rollout (default ${D.warmup}; ${durationHelp()})`,
+        E.warmup,
+      ),
+    )
+    .addOption(
+      opt(
+        '--timeout <duration>',
+        `give up on a rollout after (default ${D.timeout}; ${durationHelp()})`,
+        E.timeout,
+      ),
+    )
     .addOption(opt('--gate <score>', 'session persistence required (0..1 or %); exit 1 below it', E.gate))
     .addOption(opt('--seed <n>', 'seed of propagation delays and pod names (default random)', E.seed))
     .addOption(opt('--nats-url <url>', 'NATS with JetStream (default: start nats-server)', E.natsUrl))
     .addOption(opt('--redis-url <url>', 'Redis (default: start redis-server)', E.redisUrl))
     .addOption(new Option('--json', 'print the runs and reports as JSON').env('DRAINWATCH_JSON'))
+    .addOption(timelineFlag('html'))
+    .addOption(timelineFlag('timelineJson'))
+    .addOption(timelineFlag('timelineSvg'))
     .action(
       action('rehearse', async (opts: RehearseInput) => {
         const config = resolveRehearseConfig(opts);
@@ -98,6 +118,7 @@ export function createRehearseCommand(): Command {
             stdout: process.stdout,
             stderr: process.stderr,
             signal: abort.signal,
+            afterRuns: rehearsalTimelineWriter(opts as TimelineFlags),
           });
           return outcome.passed ? EXIT.ok : EXIT.gateFailed;
         } finally {

@@ -1,5 +1,5 @@
 import type { WorkloadRef } from '../adapter.js';
-import { BALANCE_STRATEGIES, type BalanceStrategy } from './entrypoint.js';
+import type { BalanceStrategy } from './entrypoint.js';
 import { LocalClusterConfigError } from './errors.js';
 import { DEFAULT_PROPAGATION, type PropagationRange } from './propagation.js';
 import type { SidecarLauncher } from './sidecar.js';
@@ -31,6 +31,7 @@ export const LOCAL_CLUSTER_DEFAULTS = {
   replicas: 3,
   readyPath: '/healthz',
   readyTimeoutMs: 30_000,
+  // The one default balance; the rehearsal's example app overrides it (rehearse defaultBalance).
   balance: 'round-robin',
   propagation: DEFAULT_PROPAGATION,
   graceMs: 30_000,
@@ -41,7 +42,10 @@ export const LOCAL_CLUSTER_DEFAULTS = {
 export type LocalClusterInput = Pick<LocalClusterConfig, 'command' | 'sidecar'> &
   Partial<Omit<LocalClusterConfig, 'command' | 'sidecar'>>;
 
-/** Fills in defaults and checks the cross-field rules, naming the setting that breaks one. */
+/**
+ * Fills in defaults and checks the cross-field rules, naming the setting that breaks one. Values
+ * arrive typed (the rehearsal parsed them from text), so only the rules between them are checked.
+ */
 export function resolveLocalClusterConfig(input: LocalClusterInput): LocalClusterConfig {
   const c: LocalClusterConfig = {
     ...LOCAL_CLUSTER_DEFAULTS,
@@ -53,8 +57,6 @@ export function resolveLocalClusterConfig(input: LocalClusterInput): LocalCluste
     throw new LocalClusterConfigError('replicas', `expected ≥ 1, got ${c.replicas}`);
   if (!c.readyPath.startsWith('/'))
     throw new LocalClusterConfigError('ready-path', `must start with /, got ${JSON.stringify(c.readyPath)}`);
-  if (!(BALANCE_STRATEGIES as readonly string[]).includes(c.balance))
-    throw new LocalClusterConfigError('balance', `expected one of ${BALANCE_STRATEGIES.join(', ')}`);
   if (c.maxSurge < 0 || c.maxUnavailable < 0)
     throw new LocalClusterConfigError('max-surge', 'maxSurge and maxUnavailable must be ≥ 0');
   if (c.maxSurge === 0 && c.maxUnavailable === 0)

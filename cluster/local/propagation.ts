@@ -1,4 +1,5 @@
 import type { Rng } from '../../lib/random.js';
+import { type DurationUnit, InvalidValueError, parseDurationMs } from '../../lib/values.js';
 import { LocalClusterConfigError } from './errors.js';
 
 // How long the entry point takes to learn of an endpoint change. Kubernetes gives no bound: the
@@ -12,24 +13,23 @@ export interface PropagationRange {
 
 export const DEFAULT_PROPAGATION: PropagationRange = { minMs: 1000, maxMs: 5000 };
 
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000 };
-
-function durationOf(setting: string, text: string, defaultUnit: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
-  if (!m)
-    throw new LocalClusterConfigError(
-      setting,
-      `expected a duration like 2s or 500ms, got ${JSON.stringify(text)}`,
-    );
-  return Math.round(Number(m[1]) * UNIT_MS[m[2] ?? defaultUnit]!);
+/** The shared duration grammar; a bare number takes `bareUnit` (the range's unit). */
+function durationOf(setting: string, text: string, bareUnit: DurationUnit): number {
+  try {
+    return parseDurationMs(setting, text, bareUnit);
+  } catch (err) {
+    if (err instanceof InvalidValueError) throw new LocalClusterConfigError(setting, err.detail);
+    throw err;
+  }
 }
 
 /** `2s` (fixed), `1-5s` or `500ms-2s` (uniform range), `0` (instant). */
 export function parsePropagation(text: string, setting = 'propagation'): PropagationRange {
   const t = text.trim();
-  const range = /^([\d.]+(?:ms|s|m)?)-([\d.]+(?:ms|s|m)?)$/.exec(t);
+  const range = /^([\d.]+(?:ms|s|m|h|d)?)-([\d.]+(?:ms|s|m|h|d)?)$/.exec(t);
   if (range) {
-    const unit = /(ms|s|m)$/.exec(range[2]!)?.[1] ?? 's';
+    // `1-5s`: the unit of the upper bound applies to a bare lower bound.
+    const unit = (/(ms|s|m|h|d)$/.exec(range[2]!)?.[1] ?? 's') as DurationUnit;
     const minMs = durationOf(setting, range[1]!, unit);
     const maxMs = durationOf(setting, range[2]!, unit);
     if (minMs > maxMs)

@@ -4,10 +4,10 @@ import { type AddressInfo, createServer as createNetServer, type Server as NetSe
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Registry } from 'prom-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createHttpProxy, type HttpProxy } from '../../agent/proxy/http-proxy.js';
 import { createAgentMetrics } from '../../agent/metrics.js';
-import { createTraffic } from '../../agent/traffic.js';
+import { createHttpProxy, type HttpProxy } from '../../agent/proxy/http-proxy.js';
 import { createUpstreamConnections } from '../../agent/proxy/upstream-pool.js';
+import { createTraffic } from '../../agent/traffic.js';
 import { pollUntil } from '../../lib/wait.js';
 import {
   type AgentUnderTest,

@@ -1,7 +1,7 @@
 import { connect as tcpConnect } from 'node:net';
 import type { NatsConnection } from '@nats-io/transport-node';
 import autocannon from 'autocannon';
-import { Agent as UndiciAgent, request } from 'undici';
+import { request, Agent as UndiciAgent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pollUntil } from '../../lib/wait.js';
 import {
@@ -192,14 +192,13 @@ describe('agent HTTP proxy', () => {
     app.setHandler((_req, res) => {
       release = () => res.end('late');
     });
-    const controller = new AbortController();
-    const pending = request(`${a.trafficUrl}/slow`, {
-      signal: controller.signal,
-      headers: { 'x-drainwatch-probe': 'abort-1' },
-    }).catch((err: Error) => err);
+    // A client that goes away resets its connection. (A FIN alone is a half-close: the agent
+    // still answers it, as wget and `nc -N` expect; see test/fidelity/edges.test.ts.)
+    const sock = tcpConnect({ host: '127.0.0.1', port: a.trafficPort });
+    sock.on('error', () => undefined);
+    sock.write('GET /slow HTTP/1.1\r\nHost: x\r\nx-drainwatch-probe: abort-1\r\n\r\n');
     await pollUntil(() => a.agent.state().inFlight === 1, { timeoutMs: 5000, what: 'request in flight' });
-    controller.abort();
-    await pending;
+    sock.resetAndDestroy();
     await pollUntil(() => a.agent.state().inFlight === 0, { timeoutMs: 5000, what: 'abort recorded' });
     release();
     const events = await waitForEvents(

@@ -1,13 +1,7 @@
-import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type AgentUnderTest,
-  createTestStream,
-  startAgentUnderTest,
-  waitForEvents,
-} from '../helpers/agent-harness.js';
 import {
   createRng,
   type GeneratedStream,
@@ -15,6 +9,12 @@ import {
   randomChunks,
   validStream,
 } from '../helpers/agent-frames.js';
+import {
+  type AgentUnderTest,
+  createTestStream,
+  startAgentUnderTest,
+  waitForEvents,
+} from '../helpers/agent-harness.js';
 import { natsClient, startTestServers, type TestServers } from '../helpers/servers.js';
 
 // A raw TCP "app" that answers the upgrade and then sends and records bytes exactly, so the test

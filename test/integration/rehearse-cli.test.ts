@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type RehearseCliResult, QUICK, runRehearseCli } from '../helpers/rehearse-cli.js';
+import { QUICK, type RehearseCliResult, runRehearseCli } from '../helpers/rehearse-cli.js';
 import { writeMinimalApp } from '../helpers/rehearse-minimal-app.js';
 import { uniqueTag } from '../helpers/servers.js';
 

@@ -8,7 +8,7 @@ import {
 } from '../../agent/index.js';
 
 describe('agent config', () => {
-  it('uses the DESIGN defaults when nothing is set', () => {
+  it('uses the defaults of docs/architecture.md when nothing is set', () => {
     const c = loadAgentConfig({}, { POD_NAME: 'web-7d9f8b6c5d-x2x9q' });
     expect(c.listen).toEqual({ host: '0.0.0.0', port: 15080 });
     expect(c.upstream).toEqual({ host: '127.0.0.1', port: 8080 });
@@ -21,7 +21,8 @@ describe('agent config', () => {
     expect(c.prestopMaxMs).toBe(30_000 - AGENT_DEFAULTS.drainBudgetMs);
     expect(c.bufferSize).toBe(10_000);
     expect(c.summaryIntervalMs).toBe(5000);
-    expect(c.keepAliveTimeoutMs).toBe(5000);
+    expect(c.keepAliveTimeoutMs).toBe(3_600_000);
+    expect(c.maxResponseHeaderBytes).toBe(65_536);
     expect(c.subjectRoot).toBe('drainwatch');
     expect(c.identity).toEqual({ pod: 'web-7d9f8b6c5d-x2x9q', namespace: 'default', workload: 'web' });
     expect(c.otlpEndpoint).toBeUndefined();
@@ -37,6 +38,17 @@ describe('agent config', () => {
     expect(() => loadAgentConfig({}, { POD_NAME: 'p', DRAINWATCH_KEEPALIVE_TIMEOUT: '500ms' })).toThrow(
       /DRAINWATCH_KEEPALIVE_TIMEOUT \(--keepalive-timeout\)/,
     );
+  });
+
+  it('reads the response head limit in bytes, flag over environment, and refuses less than 1 KiB', () => {
+    const env = { POD_NAME: 'p', DRAINWATCH_MAX_RESPONSE_HEADER_BYTES: '131072' };
+    expect(loadAgentConfig({}, env).maxResponseHeaderBytes).toBe(131_072);
+    expect(loadAgentConfig({ maxResponseHeaderBytes: '32768' }, env).maxResponseHeaderBytes).toBe(32_768);
+    for (const bad of ['512', '64k', '-1']) {
+      expect(() => loadAgentConfig({}, { POD_NAME: 'p', DRAINWATCH_MAX_RESPONSE_HEADER_BYTES: bad })).toThrow(
+        /DRAINWATCH_MAX_RESPONSE_HEADER_BYTES \(--max-response-header-bytes\)/,
+      );
+    }
   });
 
   it('takes a flag over the environment over the default', () => {

@@ -2,22 +2,22 @@ import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import {
   createTermination,
-  type PrestopPolicy,
   type PrestopResult,
+  type PrestopWait,
   type Termination,
   type WatchedApp,
 } from '../../agent/index.js';
 import { createAgentMetrics } from '../../agent/metrics.js';
 import { createEventPublisher } from '../../agent/publisher.js';
 import { createTraffic, type Emit, type Traffic } from '../../agent/traffic.js';
-import { type AnyEvent, createUncheckedEventSequencer } from '../../contract/event-builder.js';
 import {
-  dataSchemas,
-  type EventData,
+  type AnyEvent,
+  createUncheckedEventSequencer,
   type EventKind,
   LIFECYCLE_KINDS,
   type Phase,
 } from '../../contract/index.js';
+import { dataSchemas, type EventData } from '../../contract/validate.js';
 import { createManualTime, type ManualTime } from '../helpers/manual-time.js';
 
 // The termination state machine on its own: real traffic counters, a hand-driven clock, and an app
@@ -53,7 +53,7 @@ interface Setup {
   data<K extends EventKind>(kind: K): Record<string, unknown> | undefined;
 }
 
-function setup(options: { policy?: PrestopPolicy; graceSeconds?: number; emit?: Emit } = {}): Setup {
+function setup(options: { policy?: PrestopWait; graceSeconds?: number; emit?: Emit } = {}): Setup {
   const time = createManualTime();
   const events: Recorded[] = [];
   const record: Emit = <K extends EventKind>(kind: K, data: EventData<K>) => {

@@ -1,0 +1,165 @@
+// The one grammar per kind of setting value, shared by every command and component: durations,
+// host:port, URLs, scores, whole numbers, positive numbers and choices. Zod-free on purpose: the
+// agent loads this module and must stay small. Each parser throws InvalidValueError, which a
+// component may rewrap into its own config error class (the `detail` is the one-line reason).
+
+/** A setting value that does not fit its grammar. `config-*` codes map to exit 2 in the CLI. */
+export class InvalidValueError extends Error {
+  readonly code = 'config-invalid-value';
+  /** The setting as the user knows it (an env var, a flag, or both). */
+  readonly setting: string;
+  /** The value as given. */
+  readonly value: string;
+  /** The reason without the setting, e.g. `expected a duration like 3s or 500ms, got "soon"`. */
+  readonly detail: string;
+  constructor(setting: string, value: string, detail: string) {
+    super(setting ? `${setting}: ${detail}` : detail);
+    this.name = 'InvalidValueError';
+    this.setting = setting;
+    this.value = value;
+    this.detail = detail;
+  }
+}
+
+function invalid(setting: string, value: string, expected: string): never {
+  throw new InvalidValueError(setting, value, `expected ${expected}, got ${JSON.stringify(value)}`);
+}
+
+// ---- durations ----------------------------------------------------------------------------------
+
+/** Units of a duration. `d` is kept because the collector's retention settings took it (`7d`). */
+export type DurationUnit = 'ms' | 's' | 'm' | 'h' | 'd';
+
+export const DURATION_UNIT_MS: Readonly<Record<DurationUnit, number>> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+};
+
+const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/;
+
+/**
+ * `500ms`, `3s`, `2m`, `1h`, `7d`, or a bare number in `bareUnit` (seconds unless a setting declares
+ * otherwise). Returns milliseconds, rounded. Throws InvalidValueError.
+ */
+export function parseDurationMs(setting: string, value: string, bareUnit: DurationUnit = 's'): number {
+  const m = DURATION.exec(value.trim());
+  if (!m) invalid(setting, value, 'a duration like 3s, 500ms or 2m');
+  return Math.round(Number(m[1]) * DURATION_UNIT_MS[(m[2] as DurationUnit | undefined) ?? bareUnit]);
+}
+
+/** How help text names a duration setting's bare unit: `<duration>` with `(a bare number is seconds)`. */
+export function durationHelp(bareUnit: DurationUnit = 's'): string {
+  const name = { ms: 'milliseconds', s: 'seconds', m: 'minutes', h: 'hours', d: 'days' }[bareUnit];
+  return `ms, s, m, h or d; a bare number is ${name}`;
+}
+
+/** `3000` → `3s`, `500` → `500ms`: the shortest exact text of a duration, for help and labels. */
+export function formatDurationMs(ms: number): string {
+  if (ms % 1000 !== 0) return `${ms}ms`;
+  return `${ms / 1000}s`;
+}
+
+// ---- host:port ----------------------------------------------------------------------------------
+
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
+
+const HOST_PORT = /^(?:\[([0-9a-fA-F:.]+)\]|([^\s:[\]]*)):(\d{1,5})$/;
+
+/** `host:port`, `[v6]:port` or `:port` (all interfaces: 0.0.0.0). Port 0 lets the kernel choose. */
+export function tryParseHostPort(value: string): HostPort | undefined {
+  const m = HOST_PORT.exec(value.trim());
+  if (!m) return undefined;
+  const port = Number(m[3]);
+  if (port > 65535) return undefined;
+  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+}
+
+/** As tryParseHostPort; throws InvalidValueError. */
+export function parseHostPort(setting: string, value: string): HostPort {
+  return tryParseHostPort(value) ?? invalid(setting, value, 'host:port');
+}
+
+export function formatHostPort(hp: HostPort): string {
+  return hp.host.includes(':') ? `[${hp.host}]:${hp.port}` : `${hp.host}:${hp.port}`;
+}
+
+// ---- URLs ---------------------------------------------------------------------------------------
+
+/** A URL whose scheme (without `:`) is one of `schemes`; returns the text as given. */
+export function parseUrl(setting: string, value: string, schemes: readonly string[]): string {
+  let u: URL;
+  try {
+    u = new URL(value);
+  } catch {
+    invalid(setting, value, 'a URL');
+  }
+  if (!schemes.includes(u.protocol.replace(/:$/, ''))) {
+    invalid(setting, value, `a ${schemes.join(' or ')} URL`);
+  }
+  return value;
+}
+
+// ---- numbers ------------------------------------------------------------------------------------
+
+/** A ratio between 0 and 1; `95%` is accepted too. */
+export function parseScore(setting: string, value: string): number {
+  const v = value.trim();
+  const n = v.endsWith('%') ? Number(v.slice(0, -1)) / 100 : Number(v);
+  if (v === '' || !Number.isFinite(n) || n < 0 || n > 1) {
+    invalid(setting, value, 'a score between 0 and 1 (or a percentage)');
+  }
+  return n;
+}
+
+/** Digits only, as a safe integer ≥ `min` (default 0). */
+export function parseWholeNumber(setting: string, value: string, min = 0): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min) {
+    invalid(setting, value, min === 1 ? 'a positive whole number' : `a whole number ≥ ${min}`);
+  }
+  return n;
+}
+
+/** A whole number ≥ 1. */
+export function parsePositiveInt(setting: string, value: string): number {
+  return parseWholeNumber(setting, value, 1);
+}
+
+/** A TCP port, 1..65535. */
+export function parsePort(setting: string, value: string): number {
+  const n = parseWholeNumber(setting, value, 1);
+  if (n > 65535) invalid(setting, value, 'a port 1-65535');
+  return n;
+}
+
+/** A decimal number > 0 (`2`, `0.5`). */
+export function parsePositiveNumber(setting: string, value: string): number {
+  const v = value.trim();
+  const n = Number(v);
+  if (!/^\d+(\.\d+)?$/.test(v) || !Number.isFinite(n) || n <= 0) invalid(setting, value, 'a number > 0');
+  return n;
+}
+
+// ---- choices ------------------------------------------------------------------------------------
+
+/** One of `choices`, exactly. */
+export function parseChoice<T extends string>(setting: string, value: string, choices: readonly T[]): T {
+  if (!(choices as readonly string[]).includes(value))
+    invalid(setting, value, `one of ${choices.join(', ')}`);
+  return value as T;
+}
+
+/** A comma-separated list of `choices` (`naive,drained`). */
+export function parseChoiceList<T extends string>(
+  setting: string,
+  value: string,
+  choices: readonly T[],
+): T[] {
+  return value.split(',').map((v) => parseChoice(setting, v.trim(), choices));
+}

@@ -1,0 +1,192 @@
+import { once } from 'node:events';
+import { describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { pollUntil } from '../../lib/wait.js';
+import { Conn, exchange, GET, nodeApp, useFidelity, wsApp } from './harness.js';
+
+// Long-lived and streamed exchanges: Server-Sent Events, WebSockets, slow readers, cut uploads.
+
+const fx = useFidelity();
+
+describe('fidelity: streams', () => {
+  it('Server-Sent Events: each event arrives as the app writes it', async () => {
+    const app = nodeApp((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+      let n = 0;
+      const timer = setInterval(() => {
+        n += 1;
+        res.write(`id: ${n}\ndata: tick ${n}\n\n`);
+        if (n === 3) {
+          clearInterval(timer);
+          res.end();
+        }
+      }, 20);
+      timer.unref();
+    });
+    const { direct } = await fx.compare(app, async (port) => {
+      const conn = await Conn.open(port);
+      try {
+        await conn.write(GET('/events', 'Accept: text/event-stream\r\n'));
+        // The first event is readable before the stream ends (it is not buffered whole).
+        await pollUntil(() => conn.received.includes('data: tick 1'), { timeoutMs: 5000, what: 'tick 1' });
+        const early = !conn.received.includes('data: tick 3');
+        const r = await conn.response();
+        return { early, body: r?.body, headers: r?.headers, fate: await conn.fate() };
+      } finally {
+        conn.destroy();
+      }
+    });
+    expect(direct.early).toBe(true);
+    expect(direct.body).toBe('id: 1\ndata: tick 1\n\nid: 2\ndata: tick 2\n\nid: 3\ndata: tick 3\n\n');
+  });
+
+  it('WebSocket: messages echo, binary stays binary', async () => {
+    const { direct } = await fx.compare(wsApp(), async (port) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/echo`);
+      await once(ws, 'open');
+      const got: string[] = [];
+      ws.on('message', (data, isBinary) => got.push(`${isBinary ? 'bin' : 'text'}:${data.toString()}`));
+      ws.send('hello');
+      ws.send(Buffer.from('bytes'), { binary: true });
+      await pollUntil(() => got.length === 2, { timeoutMs: 5000, what: 'two echoes' });
+      ws.close(1000, 'done');
+      const [code] = (await once(ws, 'close')) as [number, Buffer];
+      return { got, code };
+    });
+    expect(direct).toEqual({ got: ['text:hello', 'bin:bytes'], code: 1000 });
+  });
+
+  it('WebSocket close from the client: the app sees its code and reason', async () => {
+    let appSaw: string[] = [];
+    const app = wsApp((ws) => {
+      ws.on('close', (code, reason) => appSaw.push(`${code} ${reason.toString()}`));
+    });
+    const { direct } = await fx.compare(app, async (port) => {
+      appSaw = [];
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
+      await once(ws, 'open');
+      ws.close(4001, 'client leaving');
+      const [code, reason] = (await once(ws, 'close')) as [number, Buffer];
+      await pollUntil(() => appSaw.length === 1, { timeoutMs: 5000, what: 'the app to see the close' });
+      return { client: `${code} ${reason.toString()}`, app: appSaw[0] };
+    });
+    expect(direct).toEqual({ client: '4001 client leaving', app: '4001 client leaving' });
+  });
+
+  it('WebSocket close from the app: the client sees its code and reason', async () => {
+    const app = wsApp((ws) => {
+      ws.on('message', () => ws.close(4002, 'app leaving'));
+    });
+    const { direct } = await fx.compare(app, async (port) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
+      await once(ws, 'open');
+      ws.send('bye?');
+      const [code, reason] = (await once(ws, 'close')) as [number, Buffer];
+      return `${code} ${reason.toString()}`;
+    });
+    expect(direct).toBe('4002 app leaving');
+  });
+
+  it('WebSocket handshake refused by the app: its HTTP answer reaches the client', async () => {
+    const app = nodeApp((_req, res) => {
+      res.statusCode = 403;
+      res.end('no sockets here');
+    });
+    const { direct } = await fx.compare(
+      app,
+      exchange(
+        GET(
+          '/ws',
+          'Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n',
+        ),
+      ),
+    );
+    expect(direct.responses[0]!.statusLine).toBe('403 Forbidden');
+  });
+
+  it('a slow reader: backpressure reaches the app, then every byte of 16 MiB arrives', async () => {
+    const piece = Buffer.alloc(64 * 1024, 'slow');
+    const pieces = 256;
+    let stalled = false;
+    const app = nodeApp((_req, res) => {
+      res.setHeader('content-length', String(piece.length * pieces));
+      let sent = 0;
+      const more = (): void => {
+        while (sent < pieces) {
+          sent += 1;
+          if (!res.write(piece)) {
+            // The reader is not keeping up: the kernel's buffers (and the agent's) are full.
+            stalled = true;
+            res.once('drain', more);
+            return;
+          }
+        }
+        res.end();
+      };
+      more();
+    });
+    const { direct } = await fx.compare(app, async (port) => {
+      stalled = false;
+      const conn = await Conn.open(port);
+      try {
+        conn.socket.pause();
+        await conn.write(GET());
+        await pollUntil(() => stalled, { timeoutMs: 10_000, what: 'the app to feel the backpressure' });
+        conn.socket.resume();
+        const r = await conn.response({ timeoutMs: 30_000 });
+        return { body: r?.body.slice(0, 9), fate: await conn.fate() };
+      } finally {
+        conn.destroy();
+      }
+    });
+    expect(direct).toEqual({ body: '16777216 ', fate: 'kept-alive' });
+  });
+
+  it('an upload the client cuts: the app sees the request aborted', async () => {
+    let appSaw: string[] = [];
+    let bodyArrived = false;
+    const app = nodeApp((req, res) => {
+      let n = 0;
+      req.on('data', (c: Buffer) => {
+        n += c.length;
+        bodyArrived = true;
+      });
+      req.on('end', () => res.end('complete'));
+      req.on('close', () =>
+        appSaw.push(req.complete ? 'complete' : `cut after ${n > 0 ? 'some' : 'no'} bytes`),
+      );
+    });
+    const { direct } = await fx.compare(app, async (port) => {
+      appSaw = [];
+      bodyArrived = false;
+      const conn = await Conn.open(port);
+      await conn.write('POST /up HTTP/1.1\r\nHost: fidelity\r\nContent-Length: 100000\r\n\r\n');
+      await conn.write(Buffer.alloc(1000, 'a'));
+      await pollUntil(() => bodyArrived, { timeoutMs: 5000, what: 'the body to reach the app' });
+      conn.destroy();
+      await pollUntil(() => appSaw.length === 1, { timeoutMs: 5000, what: 'the app to see the cut' });
+      return appSaw[0];
+    });
+    expect(direct).toMatch(/^cut after/);
+  });
+
+  it('an upload the app refuses early (413 and close): the client gets the 413', async () => {
+    const app = nodeApp((req, res) => {
+      res.writeHead(413, { connection: 'close', 'content-length': '8' });
+      res.end('too big\n');
+      req.destroy();
+    });
+    const { direct } = await fx.compare(app, async (port) => {
+      const conn = await Conn.open(port);
+      try {
+        await conn.write('POST /up HTTP/1.1\r\nHost: fidelity\r\nContent-Length: 10000000\r\n\r\n');
+        await conn.write(Buffer.alloc(64 * 1024, 'a'));
+        const r = await conn.response();
+        return { status: r?.statusLine, body: r?.body, fate: await conn.ended() };
+      } finally {
+        conn.destroy();
+      }
+    });
+    expect(direct.status).toBe('413 Payload Too Large');
+  });
+});
