@@ -118,14 +118,24 @@ export function createQuoteApp(config: QuoteAppConfig, sessions: SessionStore): 
   const server: Server = createServer(app);
   const wss = new WebSocketServer({ noServer: true, maxPayload: 16 * 1024 });
   const sockets = new Set<WebSocket>();
-  // Acks waiting for the next batch write, per socket (config.ackDelayMs > 0).
-  const unacked = new Map<WebSocket, string[]>();
+  // Acks not written yet, per socket: each is written config.ackDelayMs after its message.
+  const unacked = new Map<WebSocket, Map<string, NodeJS.Timeout>>();
+  const ack = (ws: WebSocket, id: string): void => {
+    unacked.get(ws)?.delete(id);
+    ws.send(JSON.stringify({ type: 'ack', id }));
+  };
   const flushAcks = (): void => {
-    for (const [ws, ids] of unacked) for (const id of ids) ws.send(JSON.stringify({ type: 'ack', id }));
+    for (const [ws, timers] of unacked)
+      for (const [id, timer] of timers) {
+        clearTimeout(timer);
+        ack(ws, id);
+      }
     unacked.clear();
   };
-  const ackTimer = config.ackDelayMs > 0 ? setInterval(flushAcks, config.ackDelayMs) : undefined;
-  ackTimer?.unref();
+  const dropAcks = (ws: WebSocket): void => {
+    for (const timer of unacked.get(ws)?.values() ?? []) clearTimeout(timer);
+    unacked.delete(ws);
+  };
 
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     const path = (req.url ?? '').split('?')[0];
@@ -137,7 +147,7 @@ export function createQuoteApp(config: QuoteAppConfig, sessions: SessionStore): 
       sockets.add(ws);
       const forget = (): void => {
         sockets.delete(ws);
-        unacked.delete(ws);
+        dropAcks(ws);
       };
       ws.on('close', forget);
       ws.on('error', forget);
@@ -149,8 +159,13 @@ export function createQuoteApp(config: QuoteAppConfig, sessions: SessionStore): 
           return;
         }
         if (msg?.type !== 'ping') return;
-        if (!ackTimer) ws.send(JSON.stringify({ type: 'ack', id: msg.id }));
-        else unacked.set(ws, [...(unacked.get(ws) ?? []), String(msg.id)]);
+        const id = String(msg.id);
+        if (config.ackDelayMs === 0) return ack(ws, id);
+        const timers = unacked.get(ws) ?? new Map<string, NodeJS.Timeout>();
+        unacked.set(ws, timers);
+        const timer = setTimeout(() => ack(ws, id), config.ackDelayMs);
+        timer.unref();
+        timers.set(id, timer);
       });
     });
   });
@@ -181,7 +196,6 @@ export function createQuoteApp(config: QuoteAppConfig, sessions: SessionStore): 
       shuttingDown ??= (async () => {
         closing = true;
         clearInterval(priceTimer);
-        if (ackTimer) clearInterval(ackTimer);
         // Every message received gets its ack before its socket is closed.
         flushAcks();
         for (const res of pending) if (!res.headersSent) res.setHeader('connection', 'close');
@@ -204,7 +218,7 @@ export function createQuoteApp(config: QuoteAppConfig, sessions: SessionStore): 
     destroy() {
       closing = true;
       clearInterval(priceTimer);
-      if (ackTimer) clearInterval(ackTimer);
+      for (const ws of unacked.keys()) dropAcks(ws);
       for (const ws of sockets) ws.terminate();
       server.closeAllConnections();
       server.close();

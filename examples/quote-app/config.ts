@@ -21,9 +21,9 @@ export interface QuoteAppConfig {
   readonly workMs: number;
   readonly priceIntervalMs: number;
   /**
-   * Acks of WebSocket pings are written in batches this often (0: at once), as an app that
-   * batches its writes does; a graceful shutdown flushes the batch before closing the sockets,
-   * an abrupt exit leaves it unsent.
+   * Each WebSocket ping is acknowledged this long after it arrived (0: at once), as an app that
+   * processes a message before confirming it does; a graceful shutdown writes every pending ack
+   * before closing the sockets, an abrupt exit leaves them unsent.
    */
   readonly ackDelayMs: number;
   readonly redisUrl?: string;
