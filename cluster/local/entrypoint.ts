@@ -9,9 +9,10 @@ import {
 } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Rng } from '../../lib/random.js';
-import { clientAddress, cookieValue, forwardedHeaders, HOP_BY_HOP } from './forwarding.js';
+import { AFFINITY_COOKIE, clientAddress, cookieValue, forwardedHeaders, HOP_BY_HOP } from './forwarding.js';
 import { type PropagationRange, samplePropagation } from './propagation.js';
-import { errorKind, readBody, retryDecision, upstreamIdleMs } from './upstream.js';
+import { proxyUpgrade, type UpgradeContext } from './upgrade.js';
+import { type Endpoint, errorKind, readBody, retryDecision, upstreamIdleMs } from './upstream.js';
 
 // The local stand-in for a Service plus its ingress: an HTTP and WebSocket-upgrade reverse proxy
 // on loopback that balances each request over the endpoints it believes ready. It learns of every
@@ -21,9 +22,6 @@ import { errorKind, readBody, retryDecision, upstreamIdleMs } from './upstream.j
 
 export const BALANCE_STRATEGIES = ['round-robin', 'least-connections', 'cookie', 'client-ip'] as const;
 export type BalanceStrategy = (typeof BALANCE_STRATEGIES)[number];
-
-/** The affinity cookie, named as ingress-nginx names it by default, so probes recognise it. */
-export const AFFINITY_COOKIE = 'INGRESSCOOKIE';
 
 export interface EntrypointOptions {
   readonly balance: BalanceStrategy;
@@ -54,21 +52,6 @@ export interface Entrypoint {
   routable(): readonly string[];
   /** Requests and WebSockets routed to each pod since start. */
   counts(): ReadonlyMap<string, EndpointCounts>;
-}
-
-interface Endpoint {
-  readonly pod: string;
-  readonly port: number;
-  readonly agent: Agent;
-  routable: boolean;
-  /** HTTP requests in flight. */
-  active: number;
-  openWebsockets: number;
-  requests: number;
-  websockets: number;
-  failed: number;
-  /** Changes are applied in the order they were made, even when a later one draws a shorter delay. */
-  lastApplied: number;
 }
 
 export function createEntrypoint(options: EntrypointOptions): Entrypoint {
@@ -231,6 +214,11 @@ export function createEntrypoint(options: EntrypointOptions): Entrypoint {
     upstream.end(body);
   }
 
+  const upgradeContext: UpgradeContext = {
+    routable: routableList,
+    cookieOnRetry: options.balance === 'cookie',
+  };
+
   function onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
     socket.on('error', () => socket.destroy());
     const choice = pick(req, 'websocket');
@@ -238,75 +226,7 @@ export function createEntrypoint(options: EntrypointOptions): Entrypoint {
       socket.end('HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
       return;
     }
-    upgradeTo(req, socket, head, choice.endpoint, choice.setCookie, new Set());
-  }
-
-  function upgradeTo(
-    req: IncomingMessage,
-    socket: Socket,
-    head: Buffer,
-    ep: Endpoint,
-    setCookie: boolean,
-    tried: Set<string>,
-  ): void {
-    tried.add(ep.pod);
-    ep.openWebsockets++;
-    ep.websockets++;
-    let released = false;
-    const release = (): void => {
-      if (!released) {
-        released = true;
-        ep.openWebsockets--;
-      }
-    };
-    socket.once('close', release);
-    const upstream = httpRequest({
-      host: '127.0.0.1',
-      port: ep.port,
-      method: req.method,
-      path: req.url,
-      headers: forwardedHeaders(req, true),
-      agent: false,
-    });
-    upstream.on('upgrade', (ures, usocket, uhead) => {
-      const lines = [`HTTP/1.1 ${ures.statusCode} ${ures.statusMessage ?? 'Switching Protocols'}`];
-      for (let i = 0; i < ures.rawHeaders.length; i += 2)
-        lines.push(`${ures.rawHeaders[i]}: ${ures.rawHeaders[i + 1]}`);
-      if (setCookie) lines.push(`Set-Cookie: ${AFFINITY_COOKIE}=${ep.pod}; Path=/; HttpOnly`);
-      socket.write(`${lines.join('\r\n')}\r\n\r\n`);
-      if (uhead.length) socket.write(uhead);
-      if (head.length) usocket.write(head);
-      usocket.on('error', () => socket.destroy());
-      socket.on('error', () => usocket.destroy());
-      // A FIN from either side is passed on as a FIN: a pod that dies without a close frame
-      // looks to the client exactly as it would through a real load balancer.
-      usocket.pipe(socket);
-      socket.pipe(usocket);
-      usocket.once('close', () => socket.destroy());
-      socket.once('close', () => usocket.destroy());
-    });
-    upstream.on('response', (ures) => {
-      socket.write(`HTTP/1.1 ${ures.statusCode} ${ures.statusMessage ?? ''}\r\nconnection: close\r\n\r\n`);
-      ures.pipe(socket);
-    });
-    upstream.on('error', (err) => {
-      ep.failed++;
-      release();
-      socket.off('close', release);
-      // A refused connect reached no pod: another endpoint gets the handshake, as for a request.
-      const next =
-        errorKind(err) === 'refused' && !socket.destroyed
-          ? routableList().find((e) => !tried.has(e.pod))
-          : undefined;
-      if (next) {
-        upgradeTo(req, socket, head, next, options.balance === 'cookie', tried);
-        return;
-      }
-      socket.end(
-        `HTTP/1.1 502 Bad Gateway\r\nx-drainwatch-entry-error: ${errorKind(err)}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`,
-      );
-    });
-    upstream.end();
+    proxyUpgrade(upgradeContext, req, socket, head, choice.endpoint, choice.setCookie);
   }
 
   const server: Server = createServer({ keepAliveTimeout: 30_000 }, onRequest);

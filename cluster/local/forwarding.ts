@@ -2,6 +2,9 @@ import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 
 // The headers the entry point passes on, drops or adds, as a reverse proxy does.
 
+/** The affinity cookie, named as ingress-nginx names it by default, so probes recognise it. */
+export const AFFINITY_COOKIE = 'INGRESSCOOKIE';
+
 /** Headers of one connection (RFC 9110 §7.6.1), never forwarded (an upgrade keeps its own). */
 export const HOP_BY_HOP = new Set([
   'connection',

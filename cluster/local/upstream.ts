@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { Agent, IncomingMessage } from 'node:http';
 
 // How the entry point treats its connections to the pods, after what real balancers do (nginx's
 // upstream module, which ingress-nginx runs): idle keep-alive connections are closed before the
@@ -80,4 +80,20 @@ export function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
     req.once('end', () => resolve(tooLarge ? undefined : Buffer.concat(chunks)));
     req.once('error', reject);
   });
+}
+
+/** One pod as the entry point sees it. */
+export interface Endpoint {
+  readonly pod: string;
+  readonly port: number;
+  readonly agent: Agent;
+  routable: boolean;
+  /** HTTP requests in flight. */
+  active: number;
+  openWebsockets: number;
+  requests: number;
+  websockets: number;
+  failed: number;
+  /** Changes are applied in the order they were made, even when a later one draws a shorter delay. */
+  lastApplied: number;
 }
