@@ -17,7 +17,6 @@ export class UsageError extends Error {
   }
 }
 
-
 /** A dependency unreachable or another failure at run time: exit 3. */
 export class RuntimeFailure extends Error {
   readonly code = 'runtime';
@@ -27,7 +26,6 @@ export class RuntimeFailure extends Error {
     this.name = 'RuntimeFailure';
   }
 }
-
 
 /** The exit code of a gate verdict: none asked is ok; an inconclusive run never passes nor fails. */
 export function gateExitCode(gate: { passed: boolean; inconclusive?: string } | undefined): ExitCode {

@@ -110,6 +110,7 @@ export function formatReportText(report: RolloutReport): string {
       ['probe WebSockets', counts(r.websocketOutcomes.probe)],
       ['WebSockets dropped', String(r.websocketsDropped)],
       ['messages lost', String(r.messagesLost)],
+      ['messages re-sent', String(r.messagesResent)],
       ['traffic skew (rate)', r.trafficSkew === null ? '-' : `${r.trafficSkew.toFixed(2)}x`],
       ['sticky routing', r.stickyRouting ? 'detected' : 'no'],
     ]),

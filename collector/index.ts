@@ -20,7 +20,6 @@ export { formatReportText } from './format.js';
 export type { Clock } from './ingest.js';
 export { computeReport, gateVerdict } from './report.js';
 export { reportInvariantViolations } from './report-invariants.js';
-export { CLEAN_CLOSE_CODES } from './report-websockets.js';
 export {
   type BaselineDefects,
   type Distribution,
@@ -33,6 +32,7 @@ export {
   type RolloutOutcome,
   type RolloutReport,
 } from './report-types.js';
+export { CLEAN_CLOSE_CODES } from './report-websockets.js';
 export {
   createReportStore,
   type ListOptions,

@@ -10,6 +10,8 @@ export interface ProbeEventTally {
   readonly websocketsDropped: number;
   /** message-lost events, else (when the probe sent none) the sum of its summaries' counts. */
   readonly messagesLost: number;
+  /** message-resent events, else the sum of the summaries' counts. */
+  readonly messagesResent: number;
   /** The highest skew a probe summary reported; null when none did. */
   readonly summarySkew: number | null;
   readonly sticky: boolean;
@@ -22,6 +24,8 @@ export function tallyProbeEvents(facts: ReportFacts, sessions: SessionTally): Pr
   let websocketsDropped = 0;
   let lostEvents = 0;
   let lostInSummaries = 0;
+  let resentEvents = 0;
+  let resentInSummaries = 0;
   let summarySkew: number | null = null;
   let sticky = false;
   let unreliableLagMs: number | null = null;
@@ -43,8 +47,10 @@ export function tallyProbeEvents(facts: ReportFacts, sessions: SessionTally): Pr
       sessions.see(ws.sessionId);
       if (ws.event === 'closed' && (ws.code === 1006 || ws.code === undefined)) websocketsDropped += 1;
       if (ws.event === 'message-lost') lostEvents += 1;
+      if (ws.event === 'message-resent') resentEvents += 1;
     } else if (summary) {
       lostInSummaries += summary.messagesLost;
+      resentInSummaries += summary.messagesResent ?? 0;
       if (summary.skewRatio !== null) summarySkew = Math.max(summarySkew ?? 0, summary.skewRatio);
       sticky ||= summary.sticky;
       if (summary.unreliable) unreliableLagMs = Math.max(unreliableLagMs ?? 0, summary.maxLoopLagMs);
@@ -53,6 +59,7 @@ export function tallyProbeEvents(facts: ReportFacts, sessions: SessionTally): Pr
   return {
     websocketsDropped,
     messagesLost: lostEvents > 0 ? lostEvents : lostInSummaries,
+    messagesResent: resentEvents > 0 ? resentEvents : resentInSummaries,
     summarySkew,
     sticky,
     inconclusive:

@@ -4,10 +4,10 @@ import type { PodLife } from './report-lives.js';
 import type { PodTermination } from './report-types.js';
 import {
   closesFromEvents,
-  killedAtGrace as wasKilled,
   noOutcomes,
   terminationWebsocketOutcomes,
   type WebSocketOutcomes,
+  killedAtGrace as wasKilled,
 } from './report-websockets.js';
 
 // Pod terminations: one record per pod whose termination started in the window, whether it was

@@ -155,6 +155,8 @@ export interface RolloutReport {
   /** Probe WebSockets that ended with 1006 (no close frame). */
   readonly websocketsDropped: number;
   readonly messagesLost: number;
+  /** Lost messages the probes sent again after reconnecting; apart from the losses. */
+  readonly messagesResent: number;
   /**
    * Probe request rate of the busiest pod ÷ the quietest, each over the time it served (see
    * report-skew.ts); else the probes' own figure; null without either.

@@ -1,7 +1,7 @@
 import { CAUSES, type Cause, PHASES } from '../contract/index.js';
 import { distribution, iso, ratio, zeroes } from './report-data.js';
-import { podLives } from './report-lives.js';
 import { reportInvariantViolations } from './report-invariants.js';
+import { podLives } from './report-lives.js';
 import { tallyProbeEvents } from './report-probe-events.js';
 import { type RequestTally, tallyProbeRequests } from './report-requests.js';
 import { createSessionTally, type SessionTally } from './report-sessions.js';
@@ -12,7 +12,6 @@ import {
   sumTerminations,
   terminationOf,
 } from './report-terminations.js';
-import { probeWebsocketOutcomes } from './report-websockets.js';
 import {
   type BaselineDefects,
   type GateVerdict,
@@ -23,6 +22,7 @@ import {
   type RolloutRecord,
   type RolloutReport,
 } from './report-types.js';
+import { probeWebsocketOutcomes } from './report-websockets.js';
 
 // The report of one rollout (docs/architecture.md §5), computed from stored facts on every read. Nothing here
 // depends on the order events arrived in: late or replayed events change the answer exactly as if
@@ -176,6 +176,7 @@ export function computeReport(facts: ReportFacts, options: { gate?: number } = {
     websocketOutcomes,
     websocketsDropped: probes.websocketsDropped,
     messagesLost: probes.messagesLost,
+    messagesResent: probes.messagesResent,
     trafficSkew: trafficSkew(servingRates(requests.perPod, facts), probes.summarySkew),
     stickyRouting: probes.sticky,
     terminations,

@@ -5,6 +5,7 @@ import {
   PHASES,
   PRESTOP_END_REASONS,
   PROBE_ERRORS,
+  PROBE_WEBSOCKET_EVENTS,
   REQUEST_OUTCOMES,
 } from './kinds.js';
 
@@ -202,7 +203,7 @@ export const dataSchemas = {
     runId: shortText,
     sessionId: shortText,
     connectionId: shortText,
-    event: z.enum(['opened', 'closed', 'message-lost']),
+    event: z.enum(PROBE_WEBSOCKET_EVENTS),
     code: z.number().int().min(0).max(4999).optional(),
     pod: shortText.optional(),
     messageId: shortText.optional(),
@@ -217,6 +218,8 @@ export const dataSchemas = {
     retriedOk: count,
     messagesSent: count,
     messagesLost: count,
+    /** Lost messages sent again after a reconnect; not part of sent or lost. */
+    messagesResent: count.optional(),
     skewRatio: z.number().nonnegative().nullable(),
     sticky: z.boolean(),
     unreliable: z.boolean(),

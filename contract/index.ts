@@ -49,8 +49,6 @@ export {
 export {
   CAUSES,
   type Cause,
-  WEBSOCKET_OUTCOMES,
-  type WebSocketOutcome,
   CONNECTIONS,
   cloudEventType,
   EVENT_KINDS,
@@ -62,10 +60,14 @@ export {
   type Phase,
   PRESTOP_END_REASONS,
   PROBE_ERRORS,
+  PROBE_WEBSOCKET_EVENTS,
   type PrestopEndReason,
   type ProbeError,
+  type ProbeWebsocketEvent,
   REQUEST_OUTCOMES,
   type RequestOutcome,
+  WEBSOCKET_OUTCOMES,
+  type WebSocketOutcome,
 } from './kinds.js';
 export {
   AGENT_METRICS,

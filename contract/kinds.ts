@@ -67,6 +67,14 @@ export const PROBE_ERRORS = [
 export type ProbeError = (typeof PROBE_ERRORS)[number];
 
 /**
+ * What a probe reports of its WebSockets. `message-lost`: no pod acknowledged the message before
+ * the connection it was sent on ended (or within the ack timeout), once per correlation id.
+ * `message-resent`: a lost message sent again on a new connection, counted apart from losses.
+ */
+export const PROBE_WEBSOCKET_EVENTS = ['opened', 'closed', 'message-lost', 'message-resent'] as const;
+export type ProbeWebsocketEvent = (typeof PROBE_WEBSOCKET_EVENTS)[number];
+
+/**
  * Causes a failed probe request or a lost session can be attributed to (docs/architecture.md §4;
  * the counting rules are in docs/collector.md). `session-not-shared`: a replica refused a session
  * another, still serving, replica issued — the app loses sessions even without a rollout.

@@ -25,12 +25,24 @@ const VARIANTS: Record<
   { env: Record<string, string>; prestop?: typeof NO_PRESTOP; app: string }
 > = {
   naive: {
-    env: { QUOTE_SESSIONS: 'memory', QUOTE_GRACEFUL: 'off', QUOTE_WS_CLOSE: 'none' },
+    // Acks 1.5 s after each message (the probe pings each second): a pod that dies leaves some unsent.
+    env: {
+      QUOTE_SESSIONS: 'memory',
+      QUOTE_GRACEFUL: 'off',
+      QUOTE_WS_CLOSE: 'none',
+      QUOTE_ACK_DELAY_MS: '1500',
+    },
     prestop: NO_PRESTOP,
     app: 'quote-app: memory sessions, no graceful shutdown',
   },
   drained: {
-    env: { QUOTE_SESSIONS: 'redis', QUOTE_GRACEFUL: 'on', QUOTE_WS_CLOSE: '1001' },
+    // The same slow acks, all written by the graceful shutdown before the sockets close.
+    env: {
+      QUOTE_SESSIONS: 'redis',
+      QUOTE_GRACEFUL: 'on',
+      QUOTE_WS_CLOSE: '1001',
+      QUOTE_ACK_DELAY_MS: '1500',
+    },
     app: 'quote-app: Redis sessions, graceful shutdown',
   },
 };

@@ -57,6 +57,8 @@ export interface RehearsalRun {
   /** WebSocket closes the probes saw, by code (1006 = no close frame). */
   readonly websocketCloses: Readonly<Record<string, number>>;
   readonly messagesLost: number;
+  /** Lost messages the probes sent again after reconnecting (not counted as lost twice). */
+  readonly messagesResent: number;
   readonly failedByCause: Readonly<Record<string, number>>;
   readonly sessionsLostByCause: Readonly<Record<string, number>>;
   /** Busiest ÷ quietest pod's request rate, each over the time it served. */

@@ -235,6 +235,7 @@ function toRun(spec: RunSpec, w: WitnessResult): RehearsalRun {
     lateArrivals: report.lateArrivals,
     websocketCloses: probe.websockets.closesByCode,
     messagesLost: report.messagesLost,
+    messagesResent: report.messagesResent,
     failedByCause: report.failedByCause,
     sessionsLostByCause: report.sessions.lostByCause,
     trafficSkew: report.trafficSkew ?? probe.runSkewRatio,

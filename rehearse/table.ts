@@ -64,6 +64,7 @@ export const TABLE_ROWS: ReadonlyArray<readonly [string, (r: RehearsalRun) => st
   ['WebSocket closes', (r) => counts(r.websocketCloses)],
   ['WebSocket outcomes', (r) => counts(r.websocketOutcomes, ', ')],
   ['messages lost', (r) => String(r.messagesLost)],
+  ['messages re-sent', (r) => String(r.messagesResent)],
   ['clean terminations', (r) => ratio(r.cleanTerminations)],
   ['traffic skew (before rollout)', (r) => skew(r.steadySkew)],
   ['traffic skew (during rollout, by rate)', (r) => skew(r.trafficSkew)],

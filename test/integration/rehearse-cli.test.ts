@@ -38,6 +38,9 @@ describe('drainwatch rehearse', () => {
     expect(causes.length).toBeGreaterThan(0);
     for (const [cause] of causes) expect(FLAW_CAUSES, `cause ${cause}`).toContain(cause);
     expect(naive!.sessionsLostByCause['session-in-memory']).toBeGreaterThan(0);
+    // Its pods die with WebSocket messages unacknowledged (acks batched, never flushed): each is
+    // lost, whatever its re-send after the reconnect brought.
+    expect(naive!.messagesLost).toBeGreaterThan(0);
     expect(naive!.gate).toBeUndefined();
 
     expect(drained!.podsReplaced).toBe(3);

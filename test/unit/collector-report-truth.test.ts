@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import { EXIT, gateExitCode } from '../../cli/errors.js';
 import { computeReport, gateVerdict } from '../../collector/report.js';
 import { reportInvariantViolations } from '../../collector/report-invariants.js';
 import { podLife } from '../../collector/report-lives.js';
 import { servingRates, trafficSkew } from '../../collector/report-skew.js';
 import { terminationOf } from '../../collector/report-terminations.js';
-import { terminationWebsocketOutcomes, websocketOutcome } from '../../collector/report-websockets.js';
 import type { ReportFacts } from '../../collector/report-types.js';
-import { EXIT, gateExitCode } from '../../cli/errors.js';
+import { terminationWebsocketOutcomes, websocketOutcome } from '../../collector/report-websockets.js';
 import type { EventData } from '../../contract/validate.js';
 import { at, emptyFacts, ms, podEvent, probeEvent } from '../helpers/report-facts.js';
 import { SAMPLE_DATA } from '../helpers/sample-events.js';
