@@ -178,6 +178,13 @@ export function resolveRehearseConfig(input: RehearseInput): RehearseConfig {
   const redisUrl = redisUrlText && parsed('redis-url', (s) => parseUrl(s, redisUrlText, ['redis']));
   const replicas = parsed('replicas', (s) => parsePositiveInt(s, text(input, 'replicas')));
   const prestopPolicy = parsePrestopPolicy(text(input, 'prestop'));
+  const graceSeconds = parsed('grace', (s) => parsePositiveNumber(s, text(input, 'grace')));
+  // The agent refuses this at start (agent/config.ts); checked here so nothing starts first.
+  if (prestopPolicy.mode === 'fixed' && prestopPolicy.seconds > graceSeconds)
+    throw new RehearseConfigError(
+      'prestop',
+      `fixed wait ${prestopPolicy.seconds}s is above the grace period of ${graceSeconds}s (--grace)`,
+    );
   if (maxUnavailable >= replicas && maxSurge === 0)
     throw new RehearseConfigError(
       'max-unavailable',
@@ -191,7 +198,7 @@ export function resolveRehearseConfig(input: RehearseInput): RehearseConfig {
     userMix: parsed('user-mix', (s) => parseChoice(s, text(input, 'userMix'), USER_MIXES)),
     propagation,
     propagationText,
-    graceSeconds: parsed('grace', (s) => parsePositiveNumber(s, text(input, 'grace'))),
+    graceSeconds,
     prestop: formatPrestopPolicy(prestopPolicy),
     prestopPolicy,
     maxSurge,

@@ -6,6 +6,7 @@ import type { KubernetesAdapter } from '../../cluster/kubernetes/index.js';
 import type { Collector, ReportStore } from '../../collector/index.js';
 import { DEFAULT_STREAM_NAME, DEFAULT_SUBJECT_ROOT } from '../../contract/index.js';
 import type { RunningServer } from '../../lib/servers.js';
+import { formatDurationMs } from '../../lib/values.js';
 import { PROBE_ENV } from '../../probe/config.js';
 import { type TimelineFlags, timelineFlag, wantsTimeline } from '../../timeline/flags.js';
 import { DEFAULT_VERIFY_CONFIG } from '../../witness/config.js';
@@ -79,19 +80,19 @@ export function createVerifyCommand(): Command {
       new Option('--baseline <d>', 'probe time before the restart')
         .env('DRAINWATCH_BASELINE')
         .argParser(durationMs)
-        .default(D.baselineMs),
+        .default(D.baselineMs, formatDurationMs(D.baselineMs)),
     )
     .addOption(
       new Option('--tail <d>', 'probe time after the rollout completed')
         .env('DRAINWATCH_TAIL')
         .argParser(durationMs)
-        .default(D.tailMs),
+        .default(D.tailMs, formatDurationMs(D.tailMs)),
     )
     .addOption(
       new Option('--timeout <d>', 'give up on the rollout after this long')
         .env('DRAINWATCH_ROLLOUT_TIMEOUT')
         .argParser(durationMs)
-        .default(D.rolloutTimeoutMs),
+        .default(D.rolloutTimeoutMs, formatDurationMs(D.rolloutTimeoutMs)),
     )
     .addOption(
       new Option(

@@ -55,6 +55,7 @@ describe('rehearse config', () => {
     [{ replicas: '1', maxSurge: '0', maxUnavailable: '1' }, 'max-unavailable'],
     [{ variants: 'naive,clever' }, 'variants'],
     [{ redisUrl: 'http://x' }, 'redis-url'],
+    [{ prestop: 'fixed:40', grace: '30' }, 'prestop'],
   ])('rejects %j naming %s', (input, setting) => {
     expect(() => resolveRehearseConfig(input)).toThrow(RehearseConfigError);
     expect(() => resolveRehearseConfig(input)).toThrow(new RegExp(`^${setting}:`));
