@@ -3,7 +3,9 @@ import {
   AGENT_EXTRA_ENV,
   AGENT_SETTINGS,
   type AgentSettingKey,
+  type AgentProtocol,
   agentSettingName,
+  parseAgentProtocol,
   parsePrestopPolicy,
 } from '../contract/agent-settings.js';
 import {
@@ -53,6 +55,8 @@ export interface AgentConfig {
   readonly keepAliveTimeoutMs: number;
   /** The largest response head (status line and headers, bytes) relayed from the app. */
   readonly maxResponseHeaderBytes: number;
+  /** http: parse HTTP/1.x and tunnel the rest; tcp: tunnel every connection from its accept. */
+  readonly protocol: AgentProtocol;
   readonly bufferSize: number;
   readonly subjectRoot: string;
   /** When set, the agent polls this pid to see the app exit. */
@@ -78,6 +82,7 @@ export const AGENT_DEFAULTS = {
   summaryIntervalMs: parseDurationMs('', AGENT_SETTINGS.summaryInterval.default),
   keepAliveTimeoutMs: parseDurationMs('', AGENT_SETTINGS.keepaliveTimeout.default),
   maxResponseHeaderBytes: Number(AGENT_SETTINGS.maxResponseHeaderBytes.default),
+  protocol: AGENT_SETTINGS.protocol.default,
   bufferSize: Number(AGENT_SETTINGS.bufferSize.default),
   subjectRoot: AGENT_SETTINGS.subjectRoot.default,
   namespace: AGENT_SETTINGS.namespace.default,
@@ -182,6 +187,8 @@ export function loadAgentConfig(flags: AgentFlags = {}, env: Env = process.env):
   // Below 1 KiB not even an ordinary head fits.
   const maxResponseHeaderBytes =
     intSetting('maxResponseHeaderBytes', flags, env, 1024) ?? AGENT_DEFAULTS.maxResponseHeaderBytes;
+  const protocolRaw = raw('protocol', flags, env) ?? AGENT_DEFAULTS.protocol;
+  const protocol = parsed('protocol', (setting) => parseAgentProtocol(setting, protocolRaw));
   const bufferSize = intSetting('bufferSize', flags, env, 1) ?? AGENT_DEFAULTS.bufferSize;
   const subjectRoot = raw('subjectRoot', flags, env) ?? AGENT_DEFAULTS.subjectRoot;
   if (!SUBJECT_ROOT.test(subjectRoot)) {
@@ -216,6 +223,7 @@ export function loadAgentConfig(flags: AgentFlags = {}, env: Env = process.env):
     summaryIntervalMs,
     keepAliveTimeoutMs,
     maxResponseHeaderBytes,
+    protocol,
     bufferSize,
     subjectRoot,
     ...(appPid !== undefined ? { appPid } : {}),

@@ -36,6 +36,10 @@ export function createTrafficSummaries(options: TrafficSummariesOptions): Traffi
       websockets: traffic.websockets,
       lateArrivals: interval.lateArrivals,
       eventsDropped: options.eventsDropped(),
+      // Only pods that tunnel TCP carry the fields: HTTP pods' summaries stay as they were.
+      ...(interval.tcpOpened > 0 || traffic.tcpOpen > 0
+        ? { tcpOpened: interval.tcpOpened, tcpOpen: traffic.tcpOpen }
+        : {}),
     });
     lastAt = now;
   };

@@ -1,5 +1,5 @@
 import type { EventData, PhaseCounts } from '../contract/events.js';
-import type { EventKind, Phase, RequestOutcome } from '../contract/kinds.js';
+import type { EventKind, Phase, RequestOutcome, TcpClosedBy } from '../contract/kinds.js';
 import { routeOf } from '../lib/route.js';
 import { type AgentMetrics, statusClass } from './metrics.js';
 import type { Clock } from './time.js';
@@ -39,6 +39,12 @@ export interface WebSocketEnd {
   readonly framesFromApp: number;
 }
 
+/** A connection tunnelled as TCP (not parsed): counted, never reported one by one. */
+export interface TcpRecord {
+  atSigterm: boolean;
+  done: boolean;
+}
+
 export interface DrainCounts {
   readonly requestsTotal: number;
   readonly inFlightAtSigterm: number;
@@ -47,6 +53,9 @@ export interface DrainCounts {
   readonly lateArrivals: number;
   readonly websocketsAtSigterm: number;
   readonly websocketCloses: Record<string, number>;
+  /** Present once a connection was tunnelled as TCP: HTTP pods' drain summaries stay as they were. */
+  readonly tcpAtSigterm?: number;
+  readonly tcpCloses?: Partial<Record<TcpClosedBy, number>>;
 }
 
 export interface Traffic {
@@ -56,14 +65,18 @@ export interface Traffic {
   end(record: RequestRecord, outcome: RequestOutcome, status?: number): void;
   websocketOpened(input: { url: string; probeId: string | undefined }): WebSocketRecord;
   websocketClosed(record: WebSocketRecord, end: WebSocketEnd): void;
+  tcpOpened(): TcpRecord;
+  tcpClosed(record: TcpRecord, closedBy: TcpClosedBy): void;
   readonly inFlight: number;
+  /** Tunnelled TCP connections open now. */
+  readonly tcpOpen: number;
   readonly websockets: number;
   /** Clock time of the last request or WebSocket arrival (the adaptive preStop's quiet window). */
   readonly lastArrivalAt: number;
   /** Requests and WebSockets that arrived so far (preStop's `requestsDuring` is a difference). */
   readonly arrivals: number;
   /** Counters since the previous call, for a traffic summary. */
-  takeInterval(): { requests: PhaseCounts; failed: PhaseCounts; lateArrivals: number };
+  takeInterval(): { requests: PhaseCounts; failed: PhaseCounts; lateArrivals: number; tcpOpened: number };
   drainCounts(): DrainCounts;
   totals(): { requests: PhaseCounts; failed: PhaseCounts; lateArrivals: number };
 }
@@ -92,13 +105,17 @@ export function createTraffic(options: {
   const inFlight = new Set<RequestRecord>();
   const sockets = new Set<WebSocketRecord>();
   let arrivals = 0;
-  let interval = { requests: zero(), failed: zero(), lateArrivals: 0 };
+  let interval = { requests: zero(), failed: zero(), lateArrivals: 0, tcpOpened: 0 };
   const total = { requests: zero(), failed: zero(), lateArrivals: 0 };
   let inFlightAtSigterm = 0;
   let inFlightCompleted = 0;
   let inFlightCut = 0;
   let websocketsAtSigterm = 0;
   const websocketCloses: Record<string, number> = {};
+  const tcp = new Set<TcpRecord>();
+  let tcpAtSigterm = 0;
+  let tcpSeen = false;
+  const tcpCloses: Partial<Record<TcpClosedBy, number>> = {};
 
   // prom-client hashes the labels on every inc(); the children are few (4 phases × 6 classes).
   const counters = new Map<string, ReturnType<AgentMetrics['requests']['labels']>>();
@@ -127,8 +144,10 @@ export function createTraffic(options: {
       if (next === 'draining') {
         for (const r of inFlight) r.inFlightAtSigterm = true;
         for (const w of sockets) w.atSigterm = true;
+        for (const t of tcp) t.atSigterm = true;
         inFlightAtSigterm = inFlight.size;
         websocketsAtSigterm = sockets.size;
+        tcpAtSigterm = tcp.size;
       }
     },
     begin({ method, url, probeId, reused }) {
@@ -229,8 +248,29 @@ export function createTraffic(options: {
         framesFromApp: end.framesFromApp,
       });
     },
+    tcpOpened() {
+      // A tunnelled connection is an arrival too: the adaptive preStop waits for quiet on it.
+      arrive();
+      tcpSeen = true;
+      interval.tcpOpened += 1;
+      const record: TcpRecord = { atSigterm: false, done: false };
+      tcp.add(record);
+      metrics.tcpOpen.set(tcp.size);
+      return record;
+    },
+    tcpClosed(record, closedBy) {
+      if (record.done) return;
+      record.done = true;
+      tcp.delete(record);
+      metrics.tcpOpen.set(tcp.size);
+      metrics.tcpClosed.labels({ closed_by: closedBy, phase }).inc();
+      tcpCloses[closedBy] = (tcpCloses[closedBy] ?? 0) + 1;
+    },
     get inFlight() {
       return inFlight.size;
+    },
+    get tcpOpen() {
+      return tcp.size;
     },
     get websockets() {
       return sockets.size;
@@ -243,7 +283,7 @@ export function createTraffic(options: {
     },
     takeInterval() {
       const out = interval;
-      interval = { requests: zero(), failed: zero(), lateArrivals: 0 };
+      interval = { requests: zero(), failed: zero(), lateArrivals: 0, tcpOpened: 0 };
       return out;
     },
     drainCounts() {
@@ -255,6 +295,7 @@ export function createTraffic(options: {
         lateArrivals: total.lateArrivals,
         websocketsAtSigterm,
         websocketCloses: { ...websocketCloses },
+        ...(tcpSeen ? { tcpAtSigterm, tcpCloses: { ...tcpCloses } } : {}),
       };
     },
     totals() {

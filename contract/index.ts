@@ -6,7 +6,9 @@
 export {
   AGENT_EXTRA_ENV,
   AGENT_PORTS,
+  AGENT_PROTOCOLS,
   AGENT_SETTINGS,
+  type AgentProtocol,
   type AgentSetting,
   type AgentSettingKey,
   type AgentSettingKind,
@@ -15,6 +17,7 @@ export {
   agentSettingName,
   formatPrestopPolicy,
   type PrestopPolicy,
+  parseAgentProtocol,
   parsePrestopPolicy,
   prestopPolicySeconds,
 } from './agent-settings.js';
@@ -79,6 +82,8 @@ export {
   type ProbeError,
   REQUEST_OUTCOMES,
   type RequestOutcome,
+  TCP_CLOSED_BY,
+  type TcpClosedBy,
 } from './kinds.js';
 export {
   AGENT_METRICS,

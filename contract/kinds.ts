@@ -11,6 +11,7 @@ export const EVENT_KINDS = [
   'sigterm',
   'app.stopped-listening',
   'app.exited',
+  'agent.listener',
   'request',
   'websocket.opened',
   'websocket.closed',
@@ -78,6 +79,13 @@ export const CAUSES = [
 ] as const;
 export type Cause = (typeof CAUSES)[number];
 
+/**
+ * Who ended a tunnelled TCP connection (traffic the agent does not parse): the client, the app,
+ * the agent (cut as it exited), or nobody because the app refused the connect.
+ */
+export const TCP_CLOSED_BY = ['client', 'app', 'agent', 'refused'] as const;
+export type TcpClosedBy = (typeof TCP_CLOSED_BY)[number];
+
 /** Whether a request or probe used a fresh connection or a kept-alive one. */
 export const CONNECTIONS = ['new', 'reused'] as const;
 
@@ -89,6 +97,7 @@ export const LIFECYCLE_KINDS: ReadonlySet<EventKind> = new Set<EventKind>([
   'sigterm',
   'app.stopped-listening',
   'app.exited',
+  'agent.listener',
   'drain.summary',
 ]);
 
@@ -100,6 +109,7 @@ const POD_SCOPED: ReadonlySet<EventKind> = new Set<EventKind>([
   'sigterm',
   'app.stopped-listening',
   'app.exited',
+  'agent.listener',
   'request',
   'websocket.opened',
   'websocket.closed',
