@@ -220,7 +220,11 @@ describe('fidelity: server-first and binary protocols on a tcp port', () => {
           const done = (async () => {
             for await (const m of sub) got.push(`${m.subject}:${m.string()}`);
           })();
-          nc.subscribe('svc.echo', { callback: (_e, m) => m.respond(`echo ${m.string()}`) });
+          nc.subscribe('svc.echo', {
+            callback: (_e, m) => {
+              m.respond(`echo ${m.string()}`);
+            },
+          });
           nc.publish('fidelity.a', 'one');
           nc.publish('fidelity.b', 'two');
           await done;
