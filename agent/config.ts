@@ -7,7 +7,7 @@ import {
   agentSettingName,
   parseAgentProtocol,
   parsePrestopPolicy,
-} from '../contract/agent-settings.js';
+} from '../contract/index.js';
 import {
   type HostPort,
   InvalidValueError,

@@ -1,5 +1,4 @@
-import type { AnyEvent } from '../contract/event-builder.js';
-import { LIFECYCLE_KINDS } from '../contract/kinds.js';
+import { type AnyEvent, LIFECYCLE_KINDS } from '../contract/index.js';
 
 // The events waiting for NATS, in seq order. A full buffer drops the oldest traffic summary first,
 // then the oldest per-request/WebSocket event, and never a lifecycle event: those say what happened

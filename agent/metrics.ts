@@ -1,5 +1,5 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { AGENT_METRICS } from '../contract/metric-names.js';
+import { AGENT_METRICS } from '../contract/index.js';
 
 /** The agent's metrics, from the shared catalogue, registered on an injected registry. */
 export interface AgentMetrics {

@@ -1,4 +1,4 @@
-import type { PrestopEndReason } from '../contract/kinds.js';
+import type { PrestopEndReason } from '../contract/index.js';
 import type { AgentConfig, PrestopWait } from './config.js';
 import type { CancelTimer, Clock, Scheduler } from './time.js';
 

@@ -1,8 +1,7 @@
 import { type JetStreamClient, jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import type { AnyEvent, EventSequencer } from '../contract/event-builder.js';
-import type { EventData } from '../contract/events.js';
-import type { EventKind } from '../contract/kinds.js';
+import type { AnyEvent, EventKind, EventSequencer } from '../contract/index.js';
+import type { EventData } from '../contract/validate.js';
 import { publishEvent } from '../lib/jetstream.js';
 import { delay } from '../lib/wait.js';
 import { createEventBuffer } from './event-buffer.js';

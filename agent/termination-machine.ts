@@ -1,4 +1,4 @@
-import type { Phase, PrestopEndReason } from '../contract/kinds.js';
+import type { Phase, PrestopEndReason } from '../contract/index.js';
 import type { AppExitedReport } from './admin.js';
 import { type PrestopResult, waitPrestop } from './prestop.js';
 import { waitForApp } from './sidecar-wait.js';

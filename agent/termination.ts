@@ -1,4 +1,4 @@
-import type { Phase } from '../contract/kinds.js';
+import type { Phase } from '../contract/index.js';
 import type { AppExitedReport } from './admin.js';
 import type { PrestopLimits, PrestopResult } from './prestop.js';
 import { TerminationMachine } from './termination-machine.js';

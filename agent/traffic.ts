@@ -1,5 +1,5 @@
-import type { EventData, PhaseCounts } from '../contract/events.js';
-import type { EventKind, Phase, RequestOutcome, TcpClosedBy } from '../contract/kinds.js';
+import type { EventKind, Phase, RequestOutcome, TcpClosedBy } from '../contract/index.js';
+import type { EventData, PhaseCounts } from '../contract/validate.js';
 import { routeOf } from '../lib/route.js';
 import { type AgentMetrics, statusClass } from './metrics.js';
 import type { Clock } from './time.js';

@@ -12,7 +12,8 @@ import { jetstream } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { Registry } from 'prom-client';
 import { createCollector, loadCollectorConfig } from '../dist/collector/index.js';
-import { createEventSequencer, encodeEvent, subjectOf } from '../dist/contract/index.js';
+import { encodeEvent, subjectOf } from '../dist/contract/index.js';
+import { createEventSequencer } from '../dist/contract/validate.js';
 import { connectRedis } from '../dist/lib/redis.js';
 import { startNatsServer, startRedisServer } from '../dist/lib/servers.js';
 

@@ -1,4 +1,4 @@
-// The CLI's exit codes (DESIGN §3) and the errors that map to them.
+// The CLI's exit codes (docs/architecture.md §3) and the errors that map to them.
 
 export const EXIT = { ok: 0, gateFailed: 1, usage: 2, runtime: 3 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
@@ -13,15 +13,6 @@ export class UsageError extends Error {
   }
 }
 
-/** A command that a later issue will implement; saying so plainly beats pretending. */
-export class NotImplementedError extends Error {
-  readonly code = 'not-implemented';
-  readonly exitCode = EXIT.usage;
-  constructor(command: string) {
-    super(`'${command}' is not implemented yet in this version of drainwatch`);
-    this.name = 'NotImplementedError';
-  }
-}
 
 /** A dependency unreachable or another failure at run time: exit 3. */
 export class RuntimeFailure extends Error {
@@ -33,17 +24,8 @@ export class RuntimeFailure extends Error {
   }
 }
 
-/** The run worked but the gate did not pass: exit 1. */
-export class GateFailed extends Error {
-  readonly code = 'gate-failed';
-  readonly exitCode = EXIT.gateFailed;
-  constructor(message: string) {
-    super(message);
-    this.name = 'GateFailed';
-  }
-}
 
-/** Maps any error to the exit code DESIGN §3 assigns it; errors that carry no code are runtime failures. */
+/** Maps any error to the exit code docs/architecture.md §3 assigns it; errors that carry no code are runtime failures. */
 export function exitCodeOf(err: unknown): ExitCode {
   const code = (err as { exitCode?: unknown })?.exitCode;
   if (code === EXIT.gateFailed || code === EXIT.usage || code === EXIT.runtime) return code;

@@ -2,31 +2,25 @@ import { type Command, Command as CommandClass, CommanderError } from 'commander
 import { VERSION } from '../lib/version.js';
 import { EXIT } from './errors.js';
 
-// Each command is loaded on demand: the agent runs as a sidecar in every pod and must not carry the
-// collector's, the probes' or client-node's modules in its memory.
-const COMMANDS: ReadonlyArray<readonly [string, () => Promise<Command>]> = [
-  ['agent', async () => (await import('./commands/agent.js')).createAgentCommand()],
-  ['collector', async () => (await import('./commands/collector.js')).createCollectorCommand()],
-  ['probe', async () => (await import('./commands/probe.js')).createProbeCommand()],
-  ['rehearse', async () => (await import('./commands/rehearse.js')).createRehearseCommand()],
-  ['verify', async () => (await import('./commands/verify.js')).createVerifyCommand()],
-  ['inject', async () => (await import('./commands/inject.js')).createInjectCommand()],
-  ['lint', async () => (await import('./commands/lint.js')).createLintCommand()],
-  ['report', async () => (await import('./commands/report.js')).createReportCommand()],
-];
+/**
+ * A command's name and the loader that imports its module on demand. Each entrypoint (the full CLI
+ * in main.ts, each container image's in *-main.ts) lists its own table, so a compiler or an image
+ * build following one entrypoint's imports reaches only the commands it can run.
+ */
+export type CommandTable = ReadonlyArray<readonly [name: string, load: () => Promise<Command>]>;
 
-/** The program; with `only`, just that command (its own --help and parsing are unchanged). */
-export async function createProgram(only?: string): Promise<Command> {
+/** The program over `commands`; with `only`, just that command (its own --help and parsing are unchanged). */
+export async function createProgram(commands: CommandTable, only?: string): Promise<Command> {
   const program = new CommandClass('drainwatch')
     .description('Proof that a Kubernetes rollout was invisible to users.')
     .version(VERSION, '-V, --version');
-  const wanted = COMMANDS.filter(([name]) => only === undefined || name === only);
-  for (const [, load] of wanted.length ? wanted : COMMANDS) program.addCommand(await load());
+  const wanted = commands.filter(([name]) => only === undefined || name === only);
+  for (const [, load] of wanted.length ? wanted : commands) program.addCommand(await load());
   applyCommon(program);
   return program;
 }
 
-// Commander's defaults exit 1 on a usage error; DESIGN §3 reserves 1 for a failed gate, so every
+// Commander's defaults exit 1 on a usage error; docs/architecture.md §3 reserves 1 for a failed gate, so every
 // command throws instead and runCli maps usage errors to 2.
 function applyCommon(cmd: Command): void {
   cmd.exitOverride();
@@ -36,10 +30,11 @@ function applyCommon(cmd: Command): void {
   for (const sub of cmd.commands) applyCommon(sub);
 }
 
-/** Runs the CLI and returns the exit code (it never calls process.exit itself). */
-export async function runCli(argv: readonly string[]): Promise<number> {
+/** Runs the CLI over `commands` and returns the exit code (it never calls process.exit itself). */
+export async function runCli(argv: readonly string[], commands: CommandTable): Promise<number> {
   const first = argv[0];
-  const program = await createProgram(first && COMMANDS.some(([name]) => name === first) ? first : undefined);
+  const only = first && commands.some(([name]) => name === first) ? first : undefined;
+  const program = await createProgram(commands, only);
   try {
     await program.parseAsync([...argv], { from: 'user' });
   } catch (err) {

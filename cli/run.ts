@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { EXIT, exitCodeOf } from './errors.js';
 
 /**
- * Wraps a command's action so every failure ends as one line on stderr and the exit code DESIGN §3
+ * Wraps a command's action so every failure ends as one line on stderr and the exit code docs/architecture.md §3
  * gives it; the action itself returns the code for success or a failed gate.
  */
 export function action<A extends unknown[]>(

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
-import type { AnyEvent } from '../contract/envelope.js';
+import type { AnyEvent } from '../contract/index.js';
 import { createRedis } from '../lib/redis.js';
 import { pollUntil } from '../lib/wait.js';
 import { type Applier, createApplier } from './apply.js';

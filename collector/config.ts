@@ -1,4 +1,4 @@
-import { DEFAULT_STREAM_NAME, DEFAULT_SUBJECT_ROOT } from '../contract/subjects.js';
+import { DEFAULT_STREAM_NAME, DEFAULT_SUBJECT_ROOT } from '../contract/index.js';
 import {
   type HostPort,
   InvalidValueError,
@@ -85,7 +85,7 @@ export interface CollectorFlags {
   readonly gate?: string | number;
 }
 
-/** Environment variable of each setting (the names DESIGN §3 fixes, plus the collector's own). */
+/** Environment variable of each setting (the names docs/architecture.md §3 fixes, plus the collector's own). */
 export const COLLECTOR_ENV = {
   listen: 'DRAINWATCH_LISTEN',
   natsUrl: 'NATS_URL',

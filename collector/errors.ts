@@ -42,15 +42,6 @@ export class DrainTimeoutError extends Error {
   }
 }
 
-/** A rollout id that is not stored. */
-export class RolloutNotFoundError extends Error {
-  readonly code = 'rollout-not-found';
-  readonly exitCode = 2;
-  constructor(id: string) {
-    super(`no rollout with id ${JSON.stringify(id)}`);
-    this.name = 'RolloutNotFoundError';
-  }
-}
 
 /** The collector was started twice, or used after stop(). */
 export class CollectorStateError extends Error {

@@ -1,4 +1,4 @@
-import { type AnyEvent, encodeEvent } from '../contract/envelope.js';
+import { type AnyEvent, encodeEvent } from '../contract/index.js';
 import { KEYS, terminationMember, workloadKey } from './keys.js';
 import type { Op, WorkloadRef } from './ops.js';
 

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { AnyEvent, DrainwatchEvent } from '../contract/envelope.js';
+import type { AnyEvent, DrainwatchEvent } from '../contract/index.js';
 import { KEYS, parseTerminationMember, type TerminationMember, workloadKey } from './keys.js';
 import type {
   AgentRequestRecord,

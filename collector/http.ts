@@ -1,11 +1,12 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { type Metric, type OpenMetricsContentType, Registry } from 'prom-client';
+import { mountTimelineRoutes } from '../timeline/index.js';
 import { API_REDIS_TIMEOUT_MS, withDeadline } from './redis-health.js';
 import { sendJson } from './safe-json.js';
 import type { ReportStore } from './store.js';
 
-// The collector's HTTP surface (DESIGN §3). Every error is JSON `{ error: { code, message } }`:
+// The collector's HTTP surface (docs/architecture.md §3). Every error is JSON `{ error: { code, message } }`:
 // 400 `bad-request` (a bad parameter or path), 401, 404, 503 `redis-unavailable` (Redis down or
 // not answering within API_REDIS_TIMEOUT_MS), 503 `not-ready` (/readyz), 500 `internal` (a bug).
 
@@ -159,6 +160,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     if (!queryOf(req, res, [])) return;
     sendJson(res, 200, { deadLetters: await bounded(deps.store.deadLetters(), 'the dead letters') });
   });
+  mountTimelineRoutes(api, deps.store);
   app.use('/api', api);
 
   app.use((_req: Request, res: Response) => {

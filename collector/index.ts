@@ -1,4 +1,4 @@
-// The collector's public surface (DESIGN §3–5).
+// The collector's public surface (docs/architecture.md §3–5).
 export { type Collector, type CollectorDeps, createCollector } from './collector.js';
 export {
   COLLECTOR_DEFAULTS,
@@ -14,7 +14,6 @@ export {
   DrainTimeoutError,
   NatsUnavailableError,
   RedisUnavailableError,
-  RolloutNotFoundError,
   ScriptReplyError,
 } from './errors.js';
 export { formatReportText } from './format.js';

@@ -7,9 +7,15 @@ import {
   jetstreamManager,
 } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { type AnyEvent, decodeEvent } from '../contract/envelope.js';
-import { ContractError, InvalidSubjectError } from '../contract/errors.js';
-import { parseSubject, type SubjectParts, streamSubjects } from '../contract/subjects.js';
+import {
+  type AnyEvent,
+  ContractError,
+  InvalidSubjectError,
+  parseSubject,
+  type SubjectParts,
+  streamSubjects,
+} from '../contract/index.js';
+import { decodeEvent } from '../contract/validate.js';
 import { ensureStream } from '../lib/jetstream.js';
 import { delay } from '../lib/wait.js';
 import type { Applier } from './apply.js';

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { DRAIN_METRICS, HEALTH_METRICS, type MetricSpec } from '../contract/metric-names.js';
+import { DRAIN_METRICS, HEALTH_METRICS, type MetricSpec } from '../contract/index.js';
 import type { RolloutReport } from './report-types.js';
 
 // The collector's Prometheus metrics, built from the shared catalogue so names, types, labels and

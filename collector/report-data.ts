@@ -1,4 +1,5 @@
-import { dataSchemas, type EventData, type EventKind } from '../contract/events.js';
+import type { EventKind } from '../contract/index.js';
+import { dataSchemas, type EventData } from '../contract/validate.js';
 import type { Distribution } from './report-types.js';
 
 // What every part of the report shares: the typed reading of an event's data, and the figures

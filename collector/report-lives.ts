@@ -1,4 +1,4 @@
-import type { EventData } from '../contract/events.js';
+import type { EventData } from '../contract/validate.js';
 import { dataOf } from './report-data.js';
 import type { FailurePhase, ReportFacts, StoredPodEvent } from './report-types.js';
 

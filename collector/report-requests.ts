@@ -1,4 +1,5 @@
-import { CAUSES, type Cause, type EventData, PHASES, type ProbeError } from '../contract/events.js';
+import { CAUSES, type Cause, PHASES, type ProbeError } from '../contract/index.js';
+import type { EventData } from '../contract/validate.js';
 import { eventsOf, zeroes } from './report-data.js';
 import { type PodLife, type PodLives, phaseAt, reachedPod } from './report-lives.js';
 import { latestLogin, type SessionTally, sessionCause } from './report-sessions.js';
@@ -11,7 +12,7 @@ import {
 } from './report-types.js';
 
 // Probe requests: how many succeeded, and for each one that failed, why (its cause), where (the
-// pod and its phase at the time) and what the client saw (DESIGN §5).
+// pod and its phase at the time) and what the client saw (docs/architecture.md §5).
 
 type ProbeRequest = EventData<'probe.request'>;
 

@@ -1,4 +1,4 @@
-import type { Cause } from '../contract/events.js';
+import type { Cause } from '../contract/index.js';
 import type { ReportFacts } from './report-types.js';
 
 // Sessions: who issued each one, whether it was lost, and why. A session whose issuing pod was

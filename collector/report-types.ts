@@ -1,6 +1,7 @@
-import type { Cause, EventData, Phase, ProbeError } from '../contract/events.js';
+import type { Cause, Phase, ProbeError } from '../contract/index.js';
+import type { EventData } from '../contract/validate.js';
 
-// The shapes of the report of one rollout (DESIGN §5), and of the stored facts it is computed from.
+// The shapes of the report of one rollout (docs/architecture.md §5), and of the stored facts it is computed from.
 
 export type RolloutOutcome = 'open' | 'complete' | 'failed' | 'aborted' | 'timeout';
 export type FailurePhase = Phase | 'unknown';
@@ -15,7 +16,7 @@ export const PROBE_ERROR_KINDS = [
   'other',
 ] as const satisfies readonly ProbeError[];
 
-/** Close codes that end a WebSocket cleanly during a drain (DESIGN §4). */
+/** Close codes that end a WebSocket cleanly during a drain (docs/architecture.md §4). */
 export const CLEAN_CLOSE_CODES: ReadonlySet<string> = new Set(['1000', '1001', '1012']);
 
 export interface Distribution {

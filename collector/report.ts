@@ -1,4 +1,4 @@
-import { CAUSES, PHASES } from '../contract/events.js';
+import { CAUSES, PHASES } from '../contract/index.js';
 import { distribution, iso, ratio, zeroes } from './report-data.js';
 import { podLives } from './report-lives.js';
 import { tallyProbeEvents } from './report-probe-events.js';
@@ -15,7 +15,7 @@ import {
   type RolloutReport,
 } from './report-types.js';
 
-// The report of one rollout (DESIGN §5), computed from stored facts on every read. Nothing here
+// The report of one rollout (docs/architecture.md §5), computed from stored facts on every read. Nothing here
 // depends on the order events arrived in: late or replayed events change the answer exactly as if
 // they had arrived on time.
 
@@ -62,7 +62,7 @@ function terminationsOf(
   return { terminations, evidenceIncomplete: evidenceIncomplete.sort() };
 }
 
-/** Computes the report of DESIGN §5 from the facts stored for one rollout window. */
+/** Computes the report of docs/architecture.md §5 from the facts stored for one rollout window. */
 export function computeReport(facts: ReportFacts, options: { gate?: number } = {}): RolloutReport {
   const ro = facts.rollout;
   const lives = podLives(facts);

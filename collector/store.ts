@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { readFacts } from './facts.js';
 import { KEYS, parseWorkloadKey, workloadKey } from './keys.js';
 import { computeReport } from './report.js';
-import type { RolloutRecord, RolloutReport, StoredPodEvent } from './report-types.js';
+import type { ReportFacts, RolloutRecord, RolloutReport, StoredPodEvent } from './report-types.js';
 import {
   type DeadLetterEntry,
   decodeDeadLetters,
@@ -61,6 +61,8 @@ export interface ReportStore {
    */
   workloadStatus(): Promise<WorkloadStatus[]>;
   timeline(namespace: string, pod: string): Promise<TimelineEntry[]>;
+  /** The stored facts a report is computed from, for other views of one rollout (the timeline). */
+  facts(rolloutId: string): Promise<ReportFacts | undefined>;
   deadLetters(limit?: number): Promise<DeadLetterEntry[]>;
 }
 
@@ -142,6 +144,10 @@ export function createReportStore(redis: Redis): ReportStore {
     },
     async timeline(namespace, pod) {
       return decodeEvents(await redis.zrange(KEYS.timeline(namespace, pod), '0', '-1')).map(podEventOf);
+    },
+    async facts(rolloutId) {
+      const ro = await record(rolloutId);
+      return ro ? readFacts(redis, ro) : undefined;
     },
     async deadLetters(limit = 100) {
       return decodeDeadLetters(await redis.lrange(KEYS.deadLetters, '0', String(limit - 1)));

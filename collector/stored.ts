@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { type AnyEvent, decodeEvent } from '../contract/envelope.js';
+import type { AnyEvent } from '../contract/index.js';
+import { decodeEvent } from '../contract/validate.js';
 import type { RolloutRecord, StoredPodEvent } from './report-types.js';
 
 // Typed readers of what the collector stores. Only the collector writes these keys, so a member

@@ -7,7 +7,7 @@ import { DEFAULT_SUBJECT_ROOT } from './subjects.js';
 // lint, the rehearsal's sidecar) writes the same names, so none is retyped. Zod-free: the agent
 // loads this module.
 
-/** The agent's ports in a pod (DESIGN §3): traffic arrives on one, preStop/health/metrics on the other. */
+/** The agent's ports in a pod (docs/architecture.md §3): traffic arrives on one, preStop/health/metrics on the other. */
 export const AGENT_PORTS = { traffic: 15080, admin: 15021 } as const;
 
 /** How a setting's value is read; each kind has one grammar in lib/values.ts. */

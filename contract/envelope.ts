@@ -25,23 +25,7 @@ import { type EventKind, kindOfType } from './kinds.js';
 
 // The validating half of the envelope: decoding and validation of wire events (the collector), and
 // createEvent/createEventSequencer, which validate an event's data with the zod schemas before
-// building it. Everything that needs no zod lives in event-builder.ts and is re-exported here, so
-// imports of envelope.js keep working; the agent imports event-builder.ts and never loads zod.
-
-export {
-  type AnyEvent,
-  type CreateEventOptions,
-  type DrainwatchEvent,
-  type EventIdentity,
-  type EventSequencer,
-  encodeEvent,
-  eventSource,
-  MAX_EVENT_BYTES,
-  newEventId,
-  SCHEMA_VERSION,
-  SPEC_VERSION,
-  subjectOf,
-} from './event-builder.js';
+// building it. Everything that needs no zod lives in event-builder.ts (contract/index.ts).
 
 // Envelope attributes. `namespace`, `workload`, `pod`, `instance`, `seq` and `schemaversion` are
 // CloudEvents extension attributes (lowercase alphanumerics, as the spec requires).

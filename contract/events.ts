@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import {
-  CAUSES,
   CONNECTIONS,
   type EventKind,
   PHASES,
@@ -17,21 +16,6 @@ import {
 // TypeScript types (contract/event-builder.ts) and imports nothing here but types.
 
 // The zod-free names that used to be defined here, so existing imports of events.js keep working.
-export {
-  CAUSES,
-  type Cause,
-  cloudEventType,
-  EVENT_KINDS,
-  type EventKind,
-  isPodScoped,
-  kindOfType,
-  LIFECYCLE_KINDS,
-  PHASES,
-  type Phase,
-  type PrestopEndReason,
-  type ProbeError,
-  type RequestOutcome,
-} from './kinds.js';
 
 export const phaseSchema = z.enum(PHASES);
 
@@ -55,8 +39,6 @@ export const requestOutcomeSchema = z.enum(REQUEST_OUTCOMES);
 
 /** What went wrong for a probe, seen from the client. */
 export const probeErrorSchema = z.enum(PROBE_ERRORS);
-
-export const causeSchema = z.enum(CAUSES);
 
 export const connectionSchema = z.enum(CONNECTIONS);
 

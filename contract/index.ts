@@ -1,8 +1,8 @@
-// The event contract shared by every drainwatch component: schemas, types, subjects and the
-// CloudEvents envelope. Neither the agent nor the collector defines wire shapes of its own.
-// kinds.ts, event-builder.ts, subjects.ts, errors.ts and metric-names.ts load no zod; the agent
-// imports only those. events.ts (the schemas) and envelope.ts (decoding, the validating
-// createEvent/createEventSequencer) do.
+// The event contract shared by every drainwatch component (docs/architecture.md §3): event kinds,
+// the event builder, subjects, errors, metric names and the agent's settings table. Nothing here
+// loads zod, so this is the entry point the agent (a sidecar with a tight memory budget) uses.
+// The zod schemas and the validating envelope are the other entry point, contract/validate.ts;
+// no name is exported from both, and a lint rule refuses any other path into contract/.
 export {
   AGENT_EXTRA_ENV,
   AGENT_PORTS,
@@ -21,14 +21,6 @@ export {
   parsePrestopPolicy,
   prestopPolicySeconds,
 } from './agent-settings.js';
-export {
-  createEvent,
-  createEventSequencer,
-  decodeEvent,
-  jsonDepth,
-  MAX_EVENT_DEPTH,
-  validateEvent,
-} from './envelope.js';
 export {
   ContractError,
   type ContractErrorCode,
@@ -57,13 +49,6 @@ export {
   SPEC_VERSION,
   subjectOf,
 } from './event-builder.js';
-export {
-  causeSchema,
-  dataSchemas,
-  type EventData,
-  type PhaseCounts,
-  phaseSchema,
-} from './events.js';
 export {
   CAUSES,
   type Cause,
@@ -103,5 +88,4 @@ export {
   type SubjectParts,
   streamSubjects,
   unescapeToken,
-  workloadFilter,
 } from './subjects.js';

@@ -67,7 +67,7 @@ export const PROBE_ERRORS = [
 ] as const;
 export type ProbeError = (typeof PROBE_ERRORS)[number];
 
-/** Causes a failure can be attributed to (DESIGN §4). */
+/** Causes a failure can be attributed to (docs/architecture.md §4). */
 export const CAUSES = [
   'late-arrival',
   'cut-in-flight',

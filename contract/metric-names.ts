@@ -1,6 +1,6 @@
 // drainwatch's metric catalogue (collector and agent): names, types, labels and help text. The collector builds its
 // prom-client metrics from this table and the Grafana generator and alert rules read the same
-// names, so a rename here is a breaking change for dashboards and alerts (DESIGN §3).
+// names, so a rename here is a breaking change for dashboards and alerts (docs/architecture.md §3).
 //
 // Labels: namespace and workload everywhere; never a request, session or client id. Only the
 // `drainwatch_pod_*` series carry a pod label, and they expire after a termination has been

@@ -92,12 +92,3 @@ export function parseSubject(subject: string, root: string = DEFAULT_SUBJECT_ROO
 export function streamSubjects(root: string = DEFAULT_SUBJECT_ROOT): string {
   return `${root}.${SUBJECT_VERSION}.>`;
 }
-
-/** A filter for one workload's events (all pods, all kinds). */
-export function workloadFilter(
-  namespace: string,
-  workload: string,
-  root: string = DEFAULT_SUBJECT_ROOT,
-): string {
-  return `${root}.${SUBJECT_VERSION}.${escapeToken(namespace)}.${escapeToken(workload)}.>`;
-}

@@ -1,10 +1,10 @@
-import { AGENT_PORTS, type PrestopPolicy, parsePrestopPolicy } from '../contract/agent-settings.js';
+import { AGENT_PORTS, type PrestopPolicy, parsePrestopPolicy } from '../contract/index.js';
 import { InvalidValueError, parseWholeNumber } from '../lib/values.js';
 import { VERSION } from '../lib/version.js';
 import { KubeConfigError } from './errors.js';
 
 // Settings of `drainwatch inject` and `drainwatch lint`. The ports and env names match the agent's
-// (DESIGN §3) so an injected pod talks to the agent the CLI ships.
+// (docs/architecture.md §3) so an injected pod talks to the agent the CLI ships.
 
 export const AGENT_CONTAINER_NAME = 'drainwatch-agent';
 export const PROXY_PORT_NAME = 'dw-proxy';

@@ -6,7 +6,7 @@ import {
   formatPrestopPolicy,
   type PrestopPolicy,
   prestopPolicySeconds,
-} from '../contract/agent-settings.js';
+} from '../contract/index.js';
 import { formatHostPort } from '../lib/values.js';
 import {
   ADMIN_PORT_NAME,

@@ -1,5 +1,5 @@
 import { type Document, isNode, type LineCounter } from 'yaml';
-import { AGENT_SETTINGS, parsePrestopPolicy, prestopPolicySeconds } from '../contract/agent-settings.js';
+import { AGENT_SETTINGS, parsePrestopPolicy, prestopPolicySeconds } from '../contract/index.js';
 import { tryParseHostPort } from '../lib/values.js';
 import {
   ADMIN_PORT_NAME,

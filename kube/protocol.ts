@@ -1,4 +1,4 @@
-import type { AgentProtocol } from '../contract/agent-settings.js';
+import type { AgentProtocol } from '../contract/index.js';
 
 // Which way the agent fronts a workload's port: parsing HTTP/1.x (requests, WebSockets, drain),
 // tunnelling TCP byte for byte (HTTP/2, gRPC, NATS, Redis, databases: any protocol that is not

@@ -1,7 +1,14 @@
 import type { JetStreamClient, JetStreamManager, StreamInfo } from '@nats-io/jetstream';
 import { DiscardPolicy, RetentionPolicy, StorageType } from '@nats-io/jetstream';
-import { type AnyEvent, type DrainwatchEvent, encodeEvent, subjectOf } from '../contract/event-builder.js';
-import { DEFAULT_STREAM_NAME, DEFAULT_SUBJECT_ROOT, streamSubjects } from '../contract/subjects.js';
+import {
+  type AnyEvent,
+  DEFAULT_STREAM_NAME,
+  DEFAULT_SUBJECT_ROOT,
+  type DrainwatchEvent,
+  encodeEvent,
+  streamSubjects,
+  subjectOf,
+} from '../contract/index.js';
 
 export interface StreamOptions {
   /** Stream name; tests use their own so they never see each other's events. */

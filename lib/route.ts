@@ -1,5 +1,5 @@
 // What a request's path may say about it once it leaves the process that sent or saw it: the
-// agent's request records and the probe's probe.request events both carry it (DESIGN §3).
+// agent's request records and the probe's probe.request events both carry it (docs/architecture.md §3).
 
 /** The longest route kept in an event, in UTF-16 code units (the contract's short-text limit is above it). */
 export const MAX_ROUTE = 256;

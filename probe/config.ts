@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { DEFAULT_SUBJECT_ROOT } from '../contract/subjects.js';
+import { DEFAULT_SUBJECT_ROOT } from '../contract/index.js';
 import { InvalidValueError, parseUrl } from '../lib/values.js';
 import { ProbeConfigError } from './errors.js';
 import { DEFAULT_SCENARIO, type Scenario } from './scenario.js';

@@ -1,4 +1,5 @@
-import type { EventData, ProbeError } from '../contract/events.js';
+import type { ProbeError } from '../contract/index.js';
+import type { EventData } from '../contract/validate.js';
 import type { ResolvedProbeConfig } from './config.js';
 import type { Clock } from './types.js';
 

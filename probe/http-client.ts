@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { Client } from 'undici';
-import type { ProbeError } from '../contract/events.js';
+import type { ProbeError } from '../contract/index.js';
 
 // One undici Client (one keep-alive connection) per session, as a browser tab would hold: behind
 // an L4 balancer the connection, not the request, picks the pod. A session sends one request at a

@@ -1,6 +1,6 @@
 import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import type { AnyEvent, DrainwatchEvent } from '../contract/envelope.js';
+import type { AnyEvent, DrainwatchEvent } from '../contract/index.js';
 import { publishEvent } from '../lib/jetstream.js';
 
 // A bounded, non-blocking queue in front of JetStream: a slow or absent NATS never slows the probe;

@@ -3,7 +3,7 @@ import { parse as parseYaml } from 'yaml';
 import { type ZodError, z } from 'zod';
 import { ScenarioError } from './errors.js';
 
-// The probe scenario of DESIGN §3: how a synthetic user logs in, proves who it is, what it asks for,
+// The probe scenario of docs/architecture.md §3: how a synthetic user logs in, proves who it is, what it asks for,
 // and where its WebSocket lives. Unknown keys are refused so a typo is an error, not a silent default.
 
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;

@@ -1,4 +1,4 @@
-import type { ProbeError } from '../contract/events.js';
+import type { ProbeError } from '../contract/index.js';
 import { routeOf } from '../lib/route.js';
 import type { ProbeContext } from './context.js';
 import { bump } from './context.js';

@@ -1,4 +1,4 @@
-import type { ProbeError } from '../contract/events.js';
+import type { ProbeError } from '../contract/index.js';
 
 /** Wall-clock milliseconds; injected so window and timeout logic can be tested. */
 export interface Clock {
@@ -78,7 +78,7 @@ export interface ProbeSnapshot {
 export interface ProbeSummary extends ProbeSnapshot {
   readonly startedAt: string;
   readonly endedAt: string;
-  /** Started sessions that were never lost ÷ started sessions (DESIGN §4), null without sessions. */
+  /** Started sessions that were never lost ÷ started sessions (docs/architecture.md §4), null without sessions. */
   readonly sessionPersistence: number | null;
   /** Raw successes ÷ requests, null without requests. */
   readonly requestSuccess: number | null;

@@ -8,7 +8,7 @@ import {
   AGENT_SETTINGS,
   formatPrestopPolicy,
   type PrestopPolicy,
-} from '../contract/agent-settings.js';
+} from '../contract/index.js';
 import { formatHostPort, tryParseHostPort } from '../lib/values.js';
 import { pollUntil } from '../lib/wait.js';
 

@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { connect } from '@nats-io/transport-node';
-import { createCollector, loadCollectorConfig } from '../collector/index.js';
-import { DEFAULT_SUBJECT_ROOT } from '../contract/subjects.js';
+import { createCollector, loadCollectorConfig, type ReportStore } from '../collector/index.js';
+import { DEFAULT_SUBJECT_ROOT } from '../contract/index.js';
 import { DEFAULT_SCENARIO, loadScenario, type Scenario } from '../probe/index.js';
 import { DEFAULT_WEBSOCKETS, defaultBalance, type ExampleVariant, type RehearseConfig } from './config.js';
 import { startDependencies } from './dependencies.js';
@@ -102,6 +102,8 @@ export interface RehearseIo {
   readonly stderr: ProgressOutput;
   readonly env?: NodeJS.ProcessEnv;
   readonly signal?: AbortSignal;
+  /** Runs after the last run while the collector's store is still up (the timeline files). */
+  readonly afterRuns?: (runs: readonly RehearsalRun[], store: ReportStore) => Promise<void>;
 }
 
 export interface RehearseOutcome {
@@ -157,6 +159,7 @@ export async function rehearse(config: RehearseConfig, io: RehearseIo): Promise<
         }),
       );
     }
+    await io.afterRuns?.(runs, collector.store);
     const passed = runs.every((r) => !r.gate || r.gate.passed);
     if (config.json) io.stdout.write(`${JSON.stringify({ runs, passed }, null, 2)}\n`);
     else {

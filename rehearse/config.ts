@@ -6,7 +6,7 @@ import {
   formatPrestopPolicy,
   type PrestopPolicy,
   parsePrestopPolicy as parseAgentPrestop,
-} from '../contract/agent-settings.js';
+} from '../contract/index.js';
 import {
   InvalidValueError,
   parseChoice,

@@ -4,7 +4,7 @@ import type { BalanceStrategy } from '../cluster/local/entrypoint.js';
 import { formatPropagation, type PropagationRange } from '../cluster/local/propagation.js';
 import { createPassthroughLauncher, type SidecarLauncher } from '../cluster/local/sidecar.js';
 import type { Collector } from '../collector/index.js';
-import type { PrestopPolicy } from '../contract/agent-settings.js';
+import type { PrestopPolicy } from '../contract/index.js';
 import { type ProbeConfig, type Scenario, skewedUsers } from '../probe/index.js';
 import { createWitness, storeReportSource, type WitnessResult } from '../witness/index.js';
 import { createAgentLauncher } from './agent-sidecar.js';

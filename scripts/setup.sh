@@ -4,6 +4,7 @@
 #   prometheus                 promtool checks and the end-to-end dashboard test
 #   nginx                      the agent benchmark's reference proxy
 #   wrk                        the agent benchmark's load generator (C, one thread; autocannon otherwise)
+#   chromium                   the timeline page's browser test and bench (driven by playwright-core)
 set -euo pipefail
 
 need=()
@@ -13,6 +14,7 @@ have redis-server || need+=(redis-server)
 have promtool     || need+=(prometheus)
 have nginx        || need+=(nginx)
 have wrk          || need+=(wrk)
+have chromium     || need+=(chromium)
 
 if ! have node; then
   echo "setup: Node.js 20.19+ is required (https://nodejs.org or your distribution's nodejs package)." >&2
@@ -25,7 +27,7 @@ if [ "$major" -lt 20 ]; then
 fi
 
 if [ ${#need[@]} -eq 0 ]; then
-  echo "setup: system packages present (nats-server, redis-server, prometheus, nginx, wrk)"
+  echo "setup: system packages present (nats-server, redis-server, prometheus, nginx, wrk, chromium)"
   exit 0
 fi
 
@@ -39,6 +41,6 @@ if command -v apt-get >/dev/null 2>&1; then
   echo "setup: installed ${need[*]}"
 else
   echo "setup: this is not Debian/Ubuntu; install these yourself and put them on PATH: ${need[*]}" >&2
-  echo "setup: (nats-server from https://nats.io, redis-server from https://redis.io, prometheus/promtool, nginx, wrk)" >&2
+  echo "setup: (nats-server from https://nats.io, redis-server from https://redis.io, prometheus/promtool, nginx, wrk, chromium)" >&2
   exit 1
 fi

@@ -1,8 +1,8 @@
 import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { ClusterEvent, WorkloadRef } from '../cluster/adapter.js';
-import { createEventSequencer, type EventSequencer } from '../contract/envelope.js';
-import type { EventData, EventKind } from '../contract/events.js';
+import type { EventKind, EventSequencer } from '../contract/index.js';
+import { createEventSequencer, type EventData } from '../contract/validate.js';
 import { publishEvent } from '../lib/jetstream.js';
 
 // What a witness publishes itself, next to the probes' and agents' events: the rollout's start and

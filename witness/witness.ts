@@ -1,7 +1,8 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { ClusterAdapter, ClusterEvent, RolloutResult, WorkloadRef } from '../cluster/adapter.js';
 import { type GateVerdict, gateVerdict, type RolloutReport } from '../collector/index.js';
-import type { EventData, EventKind } from '../contract/events.js';
+import type { EventKind } from '../contract/index.js';
+import type { EventData } from '../contract/validate.js';
 import { delay, pollUntil } from '../lib/wait.js';
 import {
   createProbeRun,

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import type { RequestOutcome } from '../../contract/events.js';
+import type { RequestOutcome } from '../../contract/index.js';
 import type { HostPort } from '../config.js';
 import type { AgentMetrics } from '../metrics.js';
 import type { RequestRecord, Traffic } from '../traffic.js';

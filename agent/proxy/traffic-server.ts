@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:net';
 import type { HostPort } from '../config.js';
 import type { AgentMetrics } from '../metrics.js';
 import type { Traffic } from '../traffic.js';
-import type { AgentProtocol } from '../../contract/agent-settings.js';
+import type { AgentProtocol } from '../../contract/index.js';
 import { createHttpProxy } from './http-proxy.js';
 import { createTcpTunnels } from './tcp-tunnel.js';
 import { createUpstreamConnections, type UpstreamConnections } from './upstream-pool.js';

@@ -6,7 +6,7 @@ import {
   formatHostPort,
   loadAgentConfig,
 } from '../../agent/index.js';
-import { AGENT_SETTINGS, type AgentSettingKey, agentSettingHelp } from '../../contract/agent-settings.js';
+import { AGENT_SETTINGS, type AgentSettingKey, agentSettingHelp } from '../../contract/index.js';
 import { VERSION } from '../../lib/version.js';
 import { action } from '../run.js';
 

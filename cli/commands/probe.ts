@@ -1,7 +1,7 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Command, Option } from 'commander';
-import { DEFAULT_STREAM_NAME } from '../../contract/subjects.js';
+import { DEFAULT_STREAM_NAME } from '../../contract/index.js';
 import { ensureStream } from '../../lib/jetstream.js';
 import { durationHelp } from '../../lib/values.js';
 import { delay } from '../../lib/wait.js';

@@ -10,6 +10,8 @@ import {
   type RehearseInput,
   resolveRehearseConfig,
 } from '../../rehearse/config.js';
+import { type TimelineFlags, timelineFlag } from '../../timeline/flags.js';
+import { rehearsalTimelineWriter } from '../../timeline/index.js';
 import { EXIT } from '../errors.js';
 import { action } from '../run.js';
 
@@ -101,6 +103,9 @@ export function createRehearseCommand(): Command {
     .addOption(opt('--nats-url <url>', 'NATS with JetStream (default: start nats-server)', E.natsUrl))
     .addOption(opt('--redis-url <url>', 'Redis (default: start redis-server)', E.redisUrl))
     .addOption(new Option('--json', 'print the runs and reports as JSON').env('DRAINWATCH_JSON'))
+    .addOption(timelineFlag('html'))
+    .addOption(timelineFlag('timelineJson'))
+    .addOption(timelineFlag('timelineSvg'))
     .action(
       action('rehearse', async (opts: RehearseInput) => {
         const config = resolveRehearseConfig(opts);
@@ -113,6 +118,7 @@ export function createRehearseCommand(): Command {
             stdout: process.stdout,
             stderr: process.stderr,
             signal: abort.signal,
+            afterRuns: rehearsalTimelineWriter(opts as TimelineFlags),
           });
           return outcome.passed ? EXIT.ok : EXIT.gateFailed;
         } finally {

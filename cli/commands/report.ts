@@ -1,11 +1,13 @@
 import { Command, Option } from 'commander';
 import { createReportStore, formatReportText } from '../../collector/index.js';
 import { connectRedis, DEFAULT_REDIS_PREFIX, DEFAULT_REDIS_URL } from '../../lib/redis.js';
+import { type TimelineFlags, timelineFlag } from '../../timeline/flags.js';
+import { storeTimelineSource, writeTimelineFiles } from '../../timeline/index.js';
 import { EXIT, RuntimeFailure, UsageError } from '../errors.js';
 import { score } from '../parse.js';
 import { action } from '../run.js';
 
-interface ReportFlags {
+interface ReportFlags extends TimelineFlags {
   readonly redisUrl?: string;
   readonly redisPrefix?: string;
   readonly json?: boolean;
@@ -39,7 +41,10 @@ export function createReportCommand(): Command {
         .env('DRAINWATCH_GATE')
         .argParser(score),
     )
-    .addOption(new Option('--json', 'print JSON').env('DRAINWATCH_JSON'));
+    .addOption(new Option('--json', 'print JSON').env('DRAINWATCH_JSON'))
+    .addOption(timelineFlag('html'))
+    .addOption(timelineFlag('timelineJson'))
+    .addOption(timelineFlag('timelineSvg'));
   return cmd.action(
     action('report', async (id: string | undefined) => {
       const o = cmd.opts() as ReportFlags;
@@ -62,6 +67,7 @@ export function createReportCommand(): Command {
           throw new UsageError(id ? `no rollout with id ${JSON.stringify(id)}` : 'no rollout stored yet');
         }
         process.stdout.write(o.json ? `${JSON.stringify(report, null, 2)}\n` : formatReportText(report));
+        await writeTimelineFiles(o, storeTimelineSource(store), [{ rolloutId: report.rolloutId }]);
         return report.gate && !report.gate.passed ? EXIT.gateFailed : EXIT.ok;
       } finally {
         redis.disconnect();

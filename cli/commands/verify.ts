@@ -3,17 +3,18 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { Command, Option } from 'commander';
 import type { Redis } from 'ioredis';
 import type { KubernetesAdapter } from '../../cluster/kubernetes/index.js';
-import type { Collector } from '../../collector/index.js';
-import { DEFAULT_STREAM_NAME, DEFAULT_SUBJECT_ROOT } from '../../contract/subjects.js';
+import type { Collector, ReportStore } from '../../collector/index.js';
+import { DEFAULT_STREAM_NAME, DEFAULT_SUBJECT_ROOT } from '../../contract/index.js';
 import type { RunningServer } from '../../lib/servers.js';
 import { PROBE_ENV } from '../../probe/config.js';
+import { type TimelineFlags, timelineFlag, wantsTimeline } from '../../timeline/flags.js';
 import { DEFAULT_VERIFY_CONFIG } from '../../witness/config.js';
 import type { ReportSource, VerifyResult } from '../../witness/index.js';
 import { RuntimeFailure, UsageError } from '../errors.js';
 import { durationMs, positiveInt, score, url } from '../parse.js';
 import { action, optionsOf } from '../run.js';
 
-interface VerifyFlags {
+interface VerifyFlags extends TimelineFlags {
   namespace?: string;
   deployment?: string;
   target?: string;
@@ -132,6 +133,9 @@ export function createVerifyCommand(): Command {
     )
     .addOption(new Option('--api-token <token>', "the collector's API token").env('DRAINWATCH_API_TOKEN'))
     .addOption(new Option('--json', 'print the result as JSON').env('DRAINWATCH_JSON'))
+    .addOption(timelineFlag('html'))
+    .addOption(timelineFlag('timelineJson'))
+    .addOption(timelineFlag('timelineSvg'))
     .action(action('verify', () => verify(optionsOf<VerifyFlags>(cmd))));
   return cmd;
 }
@@ -198,6 +202,7 @@ async function verify(f: VerifyFlags): Promise<number> {
     cleanup.push(() => nc.drain());
 
     let reports: ReportSource;
+    let store: ReportStore | undefined;
     if (f.collectorUrl) {
       reports = httpReportSource(f.collectorUrl, f.apiToken);
     } else {
@@ -232,7 +237,8 @@ async function verify(f: VerifyFlags): Promise<number> {
       );
       await collector.start();
       cleanup.push(() => collector.stop());
-      reports = storeReportSource(createReportStore(redis), collector);
+      store = createReportStore(redis);
+      reports = storeReportSource(store, collector);
     }
 
     const adapter: KubernetesAdapter = createKubernetesAdapter({ kubeConfig, namespace: f.namespace! });
@@ -258,6 +264,8 @@ async function verify(f: VerifyFlags): Promise<number> {
     process.stdout.write(
       f.json ? `${JSON.stringify(result, null, 2)}\n` : formatResult(result, formatReportText),
     );
+    if (wantsTimeline(f))
+      await (await import('../../timeline/index.js')).writeVerifyTimeline(f, result.rolloutId, store);
     return result.passed ? 0 : 1;
   } finally {
     process.off('SIGINT', onSigint);

@@ -1,8 +1,6 @@
 export type { DashboardSpec, PanelSpec, RowSpec, TargetSpec } from './dashboards.js';
 export { buildDashboards, DASHBOARD_SPECS, renderDashboardFiles } from './dashboards.js';
 export { DEFAULT_DASHBOARD_DIR, writeDashboardFiles } from './generate.js';
-export type { DashboardQuery } from './queries.js';
-export { listDashboardQueries } from './queries.js';
 export type { Scope } from './promql.js';
 export {
   DASHBOARD_VARIABLES,
@@ -14,3 +12,5 @@ export {
   recentIncrease,
   selector,
 } from './promql.js';
+export type { DashboardQuery } from './queries.js';
+export { listDashboardQueries } from './queries.js';

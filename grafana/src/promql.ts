@@ -1,4 +1,4 @@
-import type { MetricSpec } from '../../contract/metric-names.js';
+import type { MetricSpec } from '../../contract/index.js';
 
 // PromQL building blocks for the dashboards. Every expression names its metric through the
 // catalogue entry (contract/metric-names.ts), so a renamed metric fails the type-check or the

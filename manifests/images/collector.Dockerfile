@@ -1,21 +1,25 @@
 # syntax=docker/dockerfile:1
 # The drainwatch collector. Build from the repository root:
-#   docker build -f manifests/images/collector.Dockerfile -t ghcr.io/drainwatch/collector:0.1.0 .
-FROM node:20-alpine AS build
+#   docker build -f manifests/images/collector.Dockerfile -t ghcr.io/drainwatch/collector:$VERSION .
+# ($VERSION is package.json's version, as in manifests/collector/deployment.yaml.)
+# test/integration/images.test.ts replays this build and starts the result; docs/kubernetes.md
+# holds the size budget it checks.
+FROM --platform=$BUILDPLATFORM node:20-alpine AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts
-COPY tsconfig.json ./
+COPY tsconfig.json tsconfig.collector.json ./
 COPY contract ./contract
 COPY lib ./lib
-COPY agent ./agent
 COPY collector ./collector
-COPY probe ./probe
-COPY cluster ./cluster
-COPY kube ./kube
-COPY witness ./witness
+COPY timeline ./timeline
 COPY cli ./cli
-RUN npm run build && npm prune --omit=dev
+# tsconfig.collector.json compiles what cli/collector-main.ts reaches, nothing else; the Lua scripts
+# the collector loads at start go beside its compiled code. The uninstall drops the dev dependencies
+# and the runtime ones only the other commands load.
+RUN npx tsc -p tsconfig.collector.json \
+ && node -e "require('node:fs').cpSync('collector/lua', 'dist/collector/lua', { recursive: true })" \
+ && npm uninstall --no-save --omit=dev --ignore-scripts @grafana/grafana-foundation-sdk kubernetes-models @kubernetes-models/validate @kubernetes/client-node undici ws yaml
 
 # distroless: no shell, no package manager, runs as uid 65532.
 FROM gcr.io/distroless/nodejs20-debian12:nonroot
@@ -25,5 +29,5 @@ COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 USER nonroot
 EXPOSE 15090
-ENTRYPOINT ["/nodejs/bin/node", "/app/dist/cli/main.js"]
+ENTRYPOINT ["/nodejs/bin/node", "/app/dist/cli/collector-main.js"]
 CMD ["collector"]

@@ -11,7 +11,8 @@ import {
   createAgent,
   loadAgentConfig,
 } from '../../agent/index.js';
-import { type AnyEvent, decodeEvent } from '../../contract/envelope.js';
+import type { AnyEvent } from '../../contract/index.js';
+import { decodeEvent } from '../../contract/validate.js';
 import { ensureStream } from '../../lib/jetstream.js';
 import { pollUntil } from '../../lib/wait.js';
 import { type TestNamespace, testNamespace } from './servers.js';

@@ -1,17 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import {
-  type AnyEvent,
-  createEventSequencer,
-  type EventData,
-  type EventKind,
-  type EventSequencer,
-} from '../../contract/index.js';
+import type { AnyEvent, EventKind, EventSequencer } from '../../contract/index.js';
+import { createEventSequencer, type EventData } from '../../contract/validate.js';
 import { publishEvent } from '../../lib/jetstream.js';
 import { SAMPLE_DATA } from './sample-events.js';
 
-// A scripted rollout of shop/quote with every cause of DESIGN §4 in it, and the report it must
+// A scripted rollout of shop/quote with every cause of docs/architecture.md §4 in it, and the report it must
 // produce (worked out by hand from the events, not by running the collector).
 
 export const NS = 'shop';

@@ -10,7 +10,7 @@ import {
 import type { Socket } from 'node:net';
 import { type WebSocket, WebSocketServer } from 'ws';
 
-// Real HTTP/WebSocket servers on loopback that speak the probe scenario of DESIGN §3, and a small
+// Real HTTP/WebSocket servers on loopback that speak the probe scenario of docs/architecture.md §3, and a small
 // HTTP balancer in front of several of them, for the probe tests. Every server records what it did
 // so a test can compute the expected result from the server's side, independently of the probe.
 

@@ -1,5 +1,6 @@
 import type { ReportFacts, StoredPodEvent, StoredProbeEvent } from '../../collector/report-types.js';
-import type { EventData, EventKind } from '../../contract/index.js';
+import type { EventKind } from '../../contract/index.js';
+import type { EventData } from '../../contract/validate.js';
 import { SAMPLE_DATA } from './sample-events.js';
 
 // Building blocks for unit tests of the report's parts: times relative to one start, events with

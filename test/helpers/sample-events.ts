@@ -1,4 +1,5 @@
-import type { EventData, EventKind } from '../../contract/index.js';
+import type { EventKind } from '../../contract/index.js';
+import type { EventData } from '../../contract/validate.js';
 
 const at = '2026-11-21T10:00:00.000Z';
 

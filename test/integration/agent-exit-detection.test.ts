@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AnyEvent } from '../../contract/envelope.js';
+import type { AnyEvent } from '../../contract/index.js';
 import { pollUntil } from '../../lib/wait.js';
 import {
   createTestStream,

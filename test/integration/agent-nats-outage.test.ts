@@ -1,7 +1,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LIFECYCLE_KINDS } from '../../contract/events.js';
+import { LIFECYCLE_KINDS } from '../../contract/index.js';
 import { pollUntil } from '../../lib/wait.js';
 import {
   createTestStream,

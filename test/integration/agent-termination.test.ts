@@ -3,7 +3,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import type { AnyEvent } from '../../contract/envelope.js';
+import type { AnyEvent } from '../../contract/index.js';
 import { pollUntil } from '../../lib/wait.js';
 import {
   type AgentUnderTest,

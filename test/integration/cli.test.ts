@@ -42,7 +42,8 @@ describe('drainwatch CLI', () => {
 
   it('gives every option of every command an environment variable (flag > env > default)', async () => {
     const { createProgram } = await import('../../cli/program.js');
-    const program = await createProgram();
+    const { ALL_COMMANDS } = await import('../../cli/all-commands.js');
+    const program = await createProgram(ALL_COMMANDS);
     const missing = program.commands.flatMap((c) =>
       c.options.filter((o) => !o.envVar && o.long !== '--help').map((o) => `${c.name()} ${o.long}`),
     );

@@ -4,7 +4,7 @@ import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Agent, createAgent, loadAgentConfig, PROBE_HEADER } from '../../agent/index.js';
 import { type Collector, createCollector } from '../../collector/index.js';
-import { createEventSequencer } from '../../contract/index.js';
+import { createEventSequencer } from '../../contract/validate.js';
 import { pollUntil } from '../../lib/wait.js';
 import { type CollectorEnv, startCollectorEnv } from '../helpers/collector-harness.js';
 import { publishAll } from '../helpers/collector-scenario.js';

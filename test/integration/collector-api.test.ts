@@ -71,7 +71,7 @@ describe('collector HTTP API, metrics and traces', () => {
     const r = spawnSync(promtool, ['check', 'metrics'], { input: text, encoding: 'utf8' });
     expect(r.stderr + r.stdout).toBe('');
     expect(r.status).toBe(0);
-    const { DRAIN_METRICS, HEALTH_METRICS } = await import('../../contract/metric-names.js');
+    const { DRAIN_METRICS, HEALTH_METRICS } = await import('../../contract/index.js');
     for (const spec of [...Object.values(DRAIN_METRICS), ...Object.values(HEALTH_METRICS)]) {
       expect(text).toContain(`# TYPE ${spec.name} ${spec.type}`);
     }

@@ -3,8 +3,6 @@ import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Collector, createCollector } from '../../collector/index.js';
 import {
-  createEvent,
-  decodeEvent,
   EVENT_KINDS,
   type EventKind,
   encodeEvent,
@@ -12,6 +10,7 @@ import {
   parseSubject,
   subjectOf,
 } from '../../contract/index.js';
+import { createEvent, decodeEvent } from '../../contract/validate.js';
 import { createRng } from '../../lib/random.js';
 import { pollUntil } from '../../lib/wait.js';
 import { type CollectorEnv, startCollectorEnv } from '../helpers/collector-harness.js';

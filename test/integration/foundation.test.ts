@@ -3,7 +3,7 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEventSequencer, decodeEvent } from '../../contract/index.js';
+import { createEventSequencer, decodeEvent } from '../../contract/validate.js';
 import { ensureStream, publishEvent } from '../../lib/jetstream.js';
 import { canConnect, freePort, startRedisServer } from '../../lib/servers.js';
 import { SAMPLE_DATA } from '../helpers/sample-events.js';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { type Collector, createCollector, type RolloutReport } from '../../collector/index.js';
-import { DRAIN_METRICS } from '../../contract/metric-names.js';
+import { DRAIN_METRICS } from '../../contract/index.js';
 import { buildDashboards, expandGrafanaVariables, listDashboardQueries } from '../../grafana/src/index.js';
 import { pollUntil } from '../../lib/wait.js';
 import {

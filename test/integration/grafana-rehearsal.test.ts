@@ -8,7 +8,7 @@ import {
   loadCollectorConfig,
   type RolloutReport,
 } from '../../collector/index.js';
-import { DRAIN_METRICS } from '../../contract/metric-names.js';
+import { DRAIN_METRICS } from '../../contract/index.js';
 import { buildDashboards, expandGrafanaVariables, listDashboardQueries } from '../../grafana/src/index.js';
 import { pollUntil } from '../../lib/wait.js';
 import { QUICK, type RehearseCliResult, runRehearseCli } from '../helpers/rehearse-cli.js';

@@ -1,7 +1,8 @@
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AnyEvent, decodeEvent } from '../../contract/index.js';
+import type { AnyEvent } from '../../contract/index.js';
+import { decodeEvent } from '../../contract/validate.js';
 import { ensureStream } from '../../lib/jetstream.js';
 import { type RunningServer, startNatsServer } from '../../lib/servers.js';
 import { pollUntil } from '../../lib/wait.js';

@@ -8,7 +8,7 @@ import {
 } from '../../agent/index.js';
 
 describe('agent config', () => {
-  it('uses the DESIGN defaults when nothing is set', () => {
+  it('uses the defaults of docs/architecture.md when nothing is set', () => {
     const c = loadAgentConfig({}, { POD_NAME: 'web-7d9f8b6c5d-x2x9q' });
     expect(c.listen).toEqual({ host: '0.0.0.0', port: 15080 });
     expect(c.upstream).toEqual({ host: '127.0.0.1', port: 8080 });

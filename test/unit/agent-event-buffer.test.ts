@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createEventBuffer } from '../../agent/event-buffer.js';
-import { type AnyEvent, createEventSequencer } from '../../contract/envelope.js';
+import type { AnyEvent } from '../../contract/index.js';
+import { createEventSequencer } from '../../contract/validate.js';
 import { SAMPLE_DATA } from '../helpers/sample-events.js';
 
 const seq = () => createEventSequencer({ namespace: 'ns', workload: 'w', pod: 'p-1' });

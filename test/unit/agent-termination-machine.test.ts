@@ -10,14 +10,14 @@ import {
 import { createAgentMetrics } from '../../agent/metrics.js';
 import { createEventPublisher } from '../../agent/publisher.js';
 import { createTraffic, type Emit, type Traffic } from '../../agent/traffic.js';
-import { type AnyEvent, createUncheckedEventSequencer } from '../../contract/event-builder.js';
 import {
-  dataSchemas,
-  type EventData,
+  type AnyEvent,
+  createUncheckedEventSequencer,
   type EventKind,
   LIFECYCLE_KINDS,
   type Phase,
 } from '../../contract/index.js';
+import { dataSchemas, type EventData } from '../../contract/validate.js';
 import { createManualTime, type ManualTime } from '../helpers/manual-time.js';
 
 // The termination state machine on its own: real traffic counters, a hand-driven clock, and an app

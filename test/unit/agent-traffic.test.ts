@@ -2,7 +2,8 @@ import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { createAgentMetrics } from '../../agent/metrics.js';
 import { createTraffic } from '../../agent/traffic.js';
-import { dataSchemas, type EventData, type EventKind } from '../../contract/index.js';
+import type { EventKind } from '../../contract/index.js';
+import { dataSchemas, type EventData } from '../../contract/validate.js';
 
 // The agent builds its events without validating them (contract/event-builder.ts), so what it takes
 // from the wire must already fit the schemas: these are checked here against the zod schemas.

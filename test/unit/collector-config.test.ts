@@ -3,7 +3,7 @@ import { exitCodeOf } from '../../cli/errors.js';
 import { COLLECTOR_DEFAULTS, CollectorConfigError, loadCollectorConfig } from '../../collector/index.js';
 
 describe('collector config', () => {
-  it('uses the defaults of DESIGN §3 with an empty environment', () => {
+  it('uses the defaults of docs/architecture.md §3 with an empty environment', () => {
     const c = loadCollectorConfig({}, {});
     expect(c.listen).toEqual({ host: '0.0.0.0', port: 15090 });
     expect(c.redisUrl).toBe(COLLECTOR_DEFAULTS.redisUrl);

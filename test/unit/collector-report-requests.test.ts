@@ -9,7 +9,7 @@ import {
 } from '../../collector/report-requests.js';
 import { createSessionTally } from '../../collector/report-sessions.js';
 import type { AgentRequestRecord, ReportFacts } from '../../collector/report-types.js';
-import type { EventData } from '../../contract/index.js';
+import type { EventData } from '../../contract/validate.js';
 import { at, emptyFacts, ms, podEvent, probeEvent } from '../helpers/report-facts.js';
 import { SAMPLE_DATA } from '../helpers/sample-events.js';
 

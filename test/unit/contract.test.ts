@@ -2,19 +2,14 @@ import { describe, expect, it } from 'vitest';
 import {
   buildSubject,
   type ContractError,
-  createEvent,
-  createEventSequencer,
   createUncheckedEventSequencer,
-  decodeEvent,
   EVENT_KINDS,
   type EventKind,
   encodeEvent,
   escapeToken,
   InvalidEventDataError,
   InvalidSubjectError,
-  jsonDepth,
   MAX_EVENT_BYTES,
-  MAX_EVENT_DEPTH,
   MalformedEnvelopeError,
   NotJsonError,
   OversizeEventError,
@@ -25,6 +20,13 @@ import {
   UnsupportedVersionError,
   unescapeToken,
 } from '../../contract/index.js';
+import {
+  createEvent,
+  createEventSequencer,
+  decodeEvent,
+  jsonDepth,
+  MAX_EVENT_DEPTH,
+} from '../../contract/validate.js';
 import { SAMPLE_DATA } from '../helpers/sample-events.js';
 
 const pod = { namespace: 'shop', workload: 'quote', pod: 'quote-7d9f-abcde' };

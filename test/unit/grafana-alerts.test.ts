@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { AGENT_METRICS, DRAIN_METRICS, HEALTH_METRICS } from '../../contract/metric-names.js';
+import { AGENT_METRICS, DRAIN_METRICS, HEALTH_METRICS } from '../../contract/index.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 const read = (path: string): string => readFileSync(join(ROOT, path), 'utf8');

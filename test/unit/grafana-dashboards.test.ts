@@ -1,12 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import {
-  AGENT_METRICS,
-  DRAIN_METRICS,
-  HEALTH_METRICS,
-  type MetricSpec,
-} from '../../contract/metric-names.js';
+import { AGENT_METRICS, DRAIN_METRICS, HEALTH_METRICS, type MetricSpec } from '../../contract/index.js';
 import {
   buildDashboards,
   expandGrafanaVariables,

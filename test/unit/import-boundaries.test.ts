@@ -64,7 +64,7 @@ describe('import boundaries', () => {
     const has = (from: string, to: string) => edges.some((e) => e.from === from && e.to === to);
     expect(has('kube/config.ts', 'lib/version.ts')).toBe(true);
     expect(has('witness/index.ts', 'witness/witness.ts')).toBe(true);
-    expect(has('cli/program.ts', 'cli/commands/agent.ts')).toBe(true);
+    expect(has('cli/all-commands.ts', 'cli/commands/agent.ts')).toBe(true);
     expect(edges.filter((e) => under(e.from, 'agent')).length).toBeGreaterThan(10);
   });
 

@@ -22,7 +22,7 @@ async function scenarioFile(text: string): Promise<string> {
 }
 
 describe('probe scenario', () => {
-  it('defaults fit the example app of DESIGN §3', async () => {
+  it('defaults fit the example app of docs/architecture.md §3', async () => {
     expect(await loadScenario()).toEqual(DEFAULT_SCENARIO);
     expect(DEFAULT_SCENARIO).toEqual({
       login: { method: 'POST', path: '/login', body: { user: '{{user}}' }, session: 'cookie' },
