@@ -1,10 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer as createH2Server, connect as h2Connect, type ServerHttp2Session } from 'node:http2';
 import { createServer as createNetServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect as tlsConnect, createServer as createTlsServer } from 'node:tls';
-import { connect as h2Connect, createServer as createH2Server, type ServerHttp2Session } from 'node:http2';
+import { createServer as createTlsServer, connect as tlsConnect } from 'node:tls';
 import { connect as natsConnect } from '@nats-io/transport-node';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

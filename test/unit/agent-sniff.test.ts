@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { sniffProtocol } from '../../agent/proxy/http-proxy.js';
 import { loadAgentConfig } from '../../agent/index.js';
+import { sniffProtocol } from '../../agent/proxy/index.js';
 
 // What the agent makes of a connection's first bytes on its http port, and its protocol setting.
 
