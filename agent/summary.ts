@@ -35,6 +35,8 @@ export function createTrafficSummaries(options: TrafficSummariesOptions): Traffi
       inFlight: traffic.inFlight,
       websockets: traffic.websockets,
       lateArrivals: interval.lateArrivals,
+      healthChecks: interval.healthChecks,
+      healthChecksFailed: interval.healthChecksFailed,
       eventsDropped: options.eventsDropped(),
       // Only pods that tunnel TCP carry the fields: HTTP pods' summaries stay as they were.
       ...(interval.tcpOpened > 0 || traffic.tcpOpen > 0

@@ -14,6 +14,8 @@ export interface RequestRecord {
   readonly method: string;
   readonly route: string;
   readonly probeId: string | undefined;
+  /** A kubelet health or readiness check: counted apart, never in requests, failures or drain counts. */
+  readonly healthCheck: boolean;
   readonly arrivalPhase: Phase;
   readonly startedAt: number;
   readonly connection: 'new' | 'reused';
@@ -58,10 +60,27 @@ export interface DrainCounts {
   readonly tcpCloses?: Partial<Record<TcpClosedBy, number>>;
 }
 
+/** What a traffic summary carries: user requests by phase at arrival, and health checks apart. */
+export interface IntervalCounts {
+  readonly requests: PhaseCounts;
+  readonly failed: PhaseCounts;
+  readonly lateArrivals: number;
+  readonly healthChecks: number;
+  readonly healthChecksFailed: number;
+  /** Connections tunnelled as TCP (not parsed) in the interval. */
+  readonly tcpOpened: number;
+}
+
 export interface Traffic {
   readonly phase: Phase;
   setPhase(phase: Phase): void;
-  begin(input: { method: string; url: string; probeId: string | undefined; reused: boolean }): RequestRecord;
+  begin(input: {
+    method: string;
+    url: string;
+    probeId: string | undefined;
+    healthCheck?: boolean;
+    reused: boolean;
+  }): RequestRecord;
   end(record: RequestRecord, outcome: RequestOutcome, status?: number): void;
   websocketOpened(input: { url: string; probeId: string | undefined }): WebSocketRecord;
   websocketClosed(record: WebSocketRecord, end: WebSocketEnd): void;
@@ -76,7 +95,7 @@ export interface Traffic {
   /** Requests and WebSockets that arrived so far (preStop's `requestsDuring` is a difference). */
   readonly arrivals: number;
   /** Counters since the previous call, for a traffic summary. */
-  takeInterval(): { requests: PhaseCounts; failed: PhaseCounts; lateArrivals: number; tcpOpened: number };
+  takeInterval(): IntervalCounts;
   drainCounts(): DrainCounts;
   totals(): { requests: PhaseCounts; failed: PhaseCounts; lateArrivals: number };
 }
@@ -105,7 +124,15 @@ export function createTraffic(options: {
   const inFlight = new Set<RequestRecord>();
   const sockets = new Set<WebSocketRecord>();
   let arrivals = 0;
-  let interval = { requests: zero(), failed: zero(), lateArrivals: 0, tcpOpened: 0 };
+  const zeroInterval = () => ({
+    requests: zero(),
+    failed: zero(),
+    lateArrivals: 0,
+    healthChecks: 0,
+    healthChecksFailed: 0,
+    tcpOpened: 0,
+  });
+  let interval = zeroInterval();
   const total = { requests: zero(), failed: zero(), lateArrivals: 0 };
   let inFlightAtSigterm = 0;
   let inFlightCompleted = 0;
@@ -129,6 +156,29 @@ export function createTraffic(options: {
     return c;
   };
 
+  const emitRequest = (
+    record: RequestRecord,
+    outcome: RequestOutcome,
+    status: number | undefined,
+    late: boolean,
+  ): void => {
+    emit('request', {
+      requestId: `${options.idPrefix}-${record.seq}`,
+      ...(record.probeId !== undefined ? { probeId: record.probeId } : {}),
+      ...(record.healthCheck ? { healthCheck: true } : {}),
+      method: record.method,
+      route: record.route,
+      arrivalPhase: record.arrivalPhase,
+      endPhase: phase,
+      outcome,
+      ...(inRange(status, 100, 599) ? { status } : {}),
+      durationMs: Math.max(0, clock.now() - record.startedAt),
+      connection: record.connection,
+      lateArrival: late,
+      startedAt: new Date(record.startedAt).toISOString(),
+    });
+  };
+
   const arrive = (): void => {
     lastArrivalAt = clock.now();
     arrivals += 1;
@@ -142,15 +192,19 @@ export function createTraffic(options: {
       if (next === phase) return;
       phase = next;
       if (next === 'draining') {
-        for (const r of inFlight) r.inFlightAtSigterm = true;
+        inFlightAtSigterm = 0;
+        for (const r of inFlight) {
+          if (r.healthCheck) continue;
+          r.inFlightAtSigterm = true;
+          inFlightAtSigterm += 1;
+        }
         for (const w of sockets) w.atSigterm = true;
         for (const t of tcp) t.atSigterm = true;
-        inFlightAtSigterm = inFlight.size;
         websocketsAtSigterm = sockets.size;
         tcpAtSigterm = tcp.size;
       }
     },
-    begin({ method, url, probeId, reused }) {
+    begin({ method, url, probeId, healthCheck = false, reused }) {
       arrive();
       seq += 1;
       const record: RequestRecord = {
@@ -158,6 +212,7 @@ export function createTraffic(options: {
         method: method.length > 16 ? method.slice(0, 16) : method,
         route: routeOf(url),
         probeId,
+        healthCheck,
         arrivalPhase: phase,
         startedAt: clock.now(),
         connection: reused ? 'reused' : 'new',
@@ -174,6 +229,13 @@ export function createTraffic(options: {
       inFlight.delete(record);
       metrics.inFlight.set(inFlight.size);
       const failed = outcome !== 'ok';
+      if (record.healthCheck) {
+        // A kubelet check of a booting or draining app fails by design: it is no user's failure.
+        interval.healthChecks += 1;
+        if (failed) interval.healthChecksFailed += 1;
+        if (failed || record.arrivalPhase !== phase) emitRequest(record, outcome, status, false);
+        return;
+      }
       const late = record.arrivalPhase !== 'serving' && outcome === 'upstream-refused';
       const arrival = record.arrivalPhase;
       interval.requests[arrival] += 1;
@@ -192,20 +254,7 @@ export function createTraffic(options: {
       }
       requestCounter(arrival, statusClass(status)).inc();
       if (record.probeId !== undefined || failed || record.arrivalPhase !== phase) {
-        emit('request', {
-          requestId: `${options.idPrefix}-${record.seq}`,
-          ...(record.probeId !== undefined ? { probeId: record.probeId } : {}),
-          method: record.method,
-          route: record.route,
-          arrivalPhase: record.arrivalPhase,
-          endPhase: phase,
-          outcome,
-          ...(inRange(status, 100, 599) ? { status } : {}),
-          durationMs: Math.max(0, clock.now() - record.startedAt),
-          connection: record.connection,
-          lateArrival: late,
-          startedAt: new Date(record.startedAt).toISOString(),
-        });
+        emitRequest(record, outcome, status, late);
       }
     },
     websocketOpened({ url, probeId }) {
@@ -283,7 +332,7 @@ export function createTraffic(options: {
     },
     takeInterval() {
       const out = interval;
-      interval = { requests: zero(), failed: zero(), lateArrivals: 0, tcpOpened: 0 };
+      interval = zeroInterval();
       return out;
     },
     drainCounts() {

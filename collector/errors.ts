@@ -42,7 +42,6 @@ export class DrainTimeoutError extends Error {
   }
 }
 
-
 /** The collector was started twice, or used after stop(). */
 export class CollectorStateError extends Error {
   readonly code = 'collector-state';

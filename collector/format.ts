@@ -57,17 +57,36 @@ export function formatReportText(report: RolloutReport): string {
       ],
     ]),
   );
-  lines.push('', 'Failures');
+  const b = r.baseline;
+  lines.push(
+    '',
+    `Before the rollout (until the first pod terminated${b.rolloutBeganAt ? `, ${b.rolloutBeganAt}` : ''})`,
+  );
   lines.push(
     ...table([
+      [
+        'failed requests',
+        `${b.failed} of ${b.requests}${b.failed > 0 ? `: ${counts(b.failedByCause)}` : ''}`,
+      ],
+      ['sessions lost', `${b.sessionsLost}${b.sessionsLost > 0 ? `: ${counts(b.sessionsLostByCause)}` : ''}`],
+    ]),
+  );
+  lines.push('', 'Failures during the rollout (each failed request counted once)');
+  lines.push(
+    ...table([
+      ['failed requests', String(r.probeRequests.failed)],
       ['by cause', counts(r.failedByCause)],
       ['by pod phase', counts(r.failedByPhase)],
-      ['sessions lost by cause', counts(r.sessions.lostByCause)],
       ['seen by clients', counts(r.clientErrors)],
-      ['in flight at SIGTERM', String(r.inFlightAtSigterm)],
-      ['in flight cut', String(r.inFlightCut)],
+      ['sessions lost by cause', counts(r.sessions.lostByCause)],
+      ['in-flight requests lost', `${r.inFlightLost} (probe requests cut by an exit or reset)`],
+      ['in flight at SIGTERM', `${r.inFlightAtSigterm} (all traffic, agents), ${r.inFlightCut} of them cut`],
       ['late arrivals', String(r.lateArrivals)],
       ['agent-side failed', counts(r.agentFailedRequests)],
+      [
+        'health checks',
+        `${r.healthChecks.requests} (${r.healthChecks.failed} failed; not counted as failures)`,
+      ],
     ]),
   );
   lines.push('', 'Timing and connections');
@@ -80,9 +99,12 @@ export function formatReportText(report: RolloutReport): string {
       ],
       ['drain', dist(r.drain)],
       ['WebSocket closes', counts(r.websocketCloses)],
+      ['WebSockets at termination', counts(r.websocketOutcomes.atTermination)],
+      ['probe WebSockets', counts(r.websocketOutcomes.probe)],
       ['WebSockets dropped', String(r.websocketsDropped)],
       ['messages lost', String(r.messagesLost)],
-      ['traffic skew', r.trafficSkew === null ? '-' : `${r.trafficSkew.toFixed(2)}x`],
+      ['messages re-sent', String(r.messagesResent)],
+      ['traffic skew (rate)', r.trafficSkew === null ? '-' : `${r.trafficSkew.toFixed(2)}x`],
       ['sticky routing', r.stickyRouting ? 'detected' : 'no'],
     ]),
   );
@@ -106,12 +128,24 @@ export function formatReportText(report: RolloutReport): string {
   if (r.evidenceIncomplete.length > 0) {
     lines.push('', `* evidence incomplete (events missing) for: ${r.evidenceIncomplete.join(', ')}`);
   }
-  if (r.gate) {
-    const g = r.gate;
+  if (
+    r.websocketOutcomes.atTermination['normal-close-at-shutdown'] +
+      r.websocketOutcomes.probe['normal-close-at-shutdown'] >
+    0
+  ) {
     lines.push(
       '',
-      `Gate: session persistence ${pct(g.value)} ${g.passed ? '>=' : '<'} ${pct(g.threshold)} — ${g.passed ? 'PASSED' : 'FAILED'}`,
+      'advice: WebSockets closed with 1000 at shutdown; clients read 1000 as "done, do not reconnect". Close with 1001 (going away) or 1012 (restart).',
     );
+  }
+  if (r.inconclusive) lines.push('', `INCONCLUSIVE: ${r.inconclusive}`);
+  for (const v of r.invariantViolations) lines.push(`figures do not reconcile: ${v}`);
+  if (r.gate) {
+    const g = r.gate;
+    const verdict = g.inconclusive ? 'INCONCLUSIVE' : g.passed ? 'PASSED' : 'FAILED';
+    const cmp = g.value !== null && g.value >= g.threshold ? '>=' : '<';
+    lines.push('', `Gate: session persistence ${pct(g.value)} ${cmp} ${pct(g.threshold)} — ${verdict}`);
+    for (const reason of g.reasons ?? []) lines.push(`  ${reason}`);
   }
   return `${lines.join('\n')}\n`;
 }

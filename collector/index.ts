@@ -19,8 +19,9 @@ export {
 export { formatReportText } from './format.js';
 export type { Clock, Logger } from './ingest.js';
 export { computeReport, gateVerdict } from './report.js';
+export { reportInvariantViolations } from './report-invariants.js';
 export {
-  CLEAN_CLOSE_CODES,
+  type BaselineDefects,
   type Distribution,
   type FailurePhase,
   type FailureRecord,
@@ -31,6 +32,7 @@ export {
   type RolloutOutcome,
   type RolloutReport,
 } from './report-types.js';
+export { CLEAN_CLOSE_CODES } from './report-websockets.js';
 export {
   createReportStore,
   type ListOptions,

@@ -64,10 +64,12 @@ export function createCollectorMetrics(
       drain.probeRequests.inc({ ...wl, result: 'ok' }, r.probeRequests.ok);
       drain.probeRequests.inc({ ...wl, result: 'failed' }, r.probeRequests.failed);
       drain.probeRequests.inc({ ...wl, result: 'retried_ok' }, r.probeRequests.retriedOk);
-      for (const f of r.failures) drain.probeFailures.inc({ ...wl, cause: f.cause, phase: f.phase });
+      // The rollout's failures only: the baseline's are the app's own defects (r.baseline).
+      const rolloutFailures = r.failures.filter((f) => !f.beforeRollout);
+      for (const f of rolloutFailures) drain.probeFailures.inc({ ...wl, cause: f.cause, phase: f.phase });
       if (r.failuresTruncated) {
         // The listed failures stop at a cap; the remainder is counted without a phase.
-        const listed = r.failures.length;
+        const listed = rolloutFailures.length;
         const extra = r.probeRequests.failed - listed;
         if (extra > 0) drain.probeFailures.inc({ ...wl, cause: 'other', phase: 'unknown' }, extra);
       }

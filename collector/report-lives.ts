@@ -19,6 +19,10 @@ export interface PodLife {
   summary: EventData<'drain.summary'> | null;
   propagationMs: number | null;
   wsCloses: Record<string, number>;
+  /** The same closes one by one: code (`none` without a close frame) and when (ms). */
+  wsCloseEvents: { code: string; atMs: number }[];
+  /** websocket.closed events of this instance in any phase (serving included). */
+  wsClosedEventsAll: number;
 }
 
 const earliest = (prev: number | null, t: number): number => Math.min(prev ?? t, t);
@@ -50,9 +54,11 @@ function applyEvent(life: PodLife, e: StoredPodEvent, t: number): void {
       break;
     case 'websocket.closed': {
       const d = dataOf(e, 'websocket.closed');
+      if (d) life.wsClosedEventsAll += 1;
       if (!d || d.closedPhase === 'serving') break;
       const code = d.closeFrame && d.code !== undefined ? String(d.code) : 'none';
       life.wsCloses[code] = (life.wsCloses[code] ?? 0) + 1;
+      life.wsCloseEvents.push({ code, atMs: t });
       break;
     }
     default:
@@ -81,6 +87,8 @@ export function podLife(
     summary: null,
     propagationMs: null,
     wsCloses: {},
+    wsCloseEvents: [],
+    wsClosedEventsAll: 0,
   };
   for (const e of events) {
     // Endpoint propagation is measured by a cluster adapter (Kubernetes watch, local entry point),

@@ -10,9 +10,13 @@ export interface ProbeEventTally {
   readonly websocketsDropped: number;
   /** message-lost events, else (when the probe sent none) the sum of its summaries' counts. */
   readonly messagesLost: number;
+  /** message-resent events, else the sum of the summaries' counts. */
+  readonly messagesResent: number;
   /** The highest skew a probe summary reported; null when none did. */
   readonly summarySkew: number | null;
   readonly sticky: boolean;
+  /** Why the run is inconclusive (a probe flagged itself overloaded), or null. */
+  readonly inconclusive: string | null;
 }
 
 /** Tallies probe sessions, WebSockets and summaries; notes sessions seen and lost. */
@@ -20,8 +24,11 @@ export function tallyProbeEvents(facts: ReportFacts, sessions: SessionTally): Pr
   let websocketsDropped = 0;
   let lostEvents = 0;
   let lostInSummaries = 0;
+  let resentEvents = 0;
+  let resentInSummaries = 0;
   let summarySkew: number | null = null;
   let sticky = false;
+  let unreliableLagMs: number | null = null;
   for (const p of facts.probes) {
     const session = dataOf(p, 'probe.session');
     const ws = dataOf(p, 'probe.websocket');
@@ -30,22 +37,34 @@ export function tallyProbeEvents(facts: ReportFacts, sessions: SessionTally): Pr
       sessions.see(session.sessionId);
       if (session.event === 'lost') {
         const t = Date.parse(session.at);
-        sessions.lose(session.sessionId, t, sessionCause(facts, session.sessionId, t, session.issuedBy));
+        sessions.lose(
+          session.sessionId,
+          t,
+          sessionCause(facts, session.sessionId, t, session.issuedBy, session.pod),
+        );
       }
     } else if (ws) {
       sessions.see(ws.sessionId);
-      if (ws.event === 'closed' && ws.code === 1006) websocketsDropped += 1;
+      if (ws.event === 'closed' && (ws.code === 1006 || ws.code === undefined)) websocketsDropped += 1;
       if (ws.event === 'message-lost') lostEvents += 1;
+      if (ws.event === 'message-resent') resentEvents += 1;
     } else if (summary) {
       lostInSummaries += summary.messagesLost;
+      resentInSummaries += summary.messagesResent ?? 0;
       if (summary.skewRatio !== null) summarySkew = Math.max(summarySkew ?? 0, summary.skewRatio);
       sticky ||= summary.sticky;
+      if (summary.unreliable) unreliableLagMs = Math.max(unreliableLagMs ?? 0, summary.maxLoopLagMs);
     }
   }
   return {
     websocketsDropped,
     messagesLost: lostEvents > 0 ? lostEvents : lostInSummaries,
+    messagesResent: resentEvents > 0 ? resentEvents : resentInSummaries,
     summarySkew,
     sticky,
+    inconclusive:
+      unreliableLagMs === null
+        ? null
+        : `a probe was overloaded (event-loop lag up to ${Math.round(unreliableLagMs)} ms): its figures cannot judge the rollout`,
   };
 }

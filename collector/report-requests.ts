@@ -43,8 +43,13 @@ export function agentCause(agent: AgentRequestRecord, life: PodLife | undefined)
   return 'other';
 }
 
-/** One failed probe request, attributed. */
-export function failureOf(d: ProbeRequest, facts: ReportFacts, lives: PodLives): FailureRecord {
+/** One failed probe request, attributed; before `rolloutBeganMs` (null: never) it is a baseline defect. */
+export function failureOf(
+  d: ProbeRequest,
+  facts: ReportFacts,
+  lives: PodLives,
+  rolloutBeganMs: number | null = null,
+): FailureRecord {
   const t = Date.parse(d.startedAt);
   const agent = facts.agentRequests.get(d.probeId);
   let pod: string | null = agent?.pod ?? d.pod ?? null;
@@ -52,7 +57,7 @@ export function failureOf(d: ProbeRequest, facts: ReportFacts, lives: PodLives):
   const phase: FailurePhase = agent?.arrivalPhase ?? phaseAt(life, t);
   let cause: Cause;
   if (isSessionFailure(d)) {
-    cause = sessionCause(facts, d.sessionId, t);
+    cause = sessionCause(facts, d.sessionId, t, undefined, agent?.pod ?? d.pod ?? null);
     // The dying pod that held the session is the one at fault, not the pod that answered.
     const login = cause === 'session-in-memory' ? latestLogin(facts, d.sessionId, t) : undefined;
     if (login) pod = login.issuedBy;
@@ -75,58 +80,94 @@ export function failureOf(d: ProbeRequest, facts: ReportFacts, lives: PodLives):
     pod,
     phase,
     cause,
+    beforeRollout: rolloutBeganMs !== null && t < rolloutBeganMs,
   };
 }
 
-export interface RequestTally {
-  readonly total: number;
-  readonly ok: number;
-  readonly retriedOk: number;
+/** Probe requests of one window (the baseline, or the rollout): every failure counted once. */
+export interface WindowTally {
+  total: number;
+  ok: number;
+  retriedOk: number;
   readonly failedByCause: Record<Cause, number>;
   readonly failedByPhase: Record<FailurePhase, number>;
   readonly clientErrors: Record<ProbeError, number>;
-  readonly failedByPod: ReadonlyMap<string, number>;
-  /** Probe requests per pod that answered them. */
-  readonly perPod: ReadonlyMap<string, number>;
-  /** Every failure, oldest first. */
-  readonly failures: readonly FailureRecord[];
 }
 
-/** Counts the probe requests (oldest first), attributes each failure, and notes lost sessions. */
-export function tallyProbeRequests(
-  facts: ReportFacts,
-  lives: PodLives,
-  sessions: SessionTally,
-): RequestTally {
-  const requests = eventsOf(facts.probes, 'probe.request').sort(
-    (a, b) => a.time.localeCompare(b.time) || a.id.localeCompare(b.id),
-  );
-  const tally = {
-    total: requests.length,
+function windowTally(): WindowTally {
+  return {
+    total: 0,
     ok: 0,
     retriedOk: 0,
     failedByCause: zeroes(CAUSES),
     failedByPhase: zeroes<FailurePhase>([...PHASES, 'unknown']),
     clientErrors: zeroes<ProbeError>(PROBE_ERROR_KINDS),
-    failedByPod: new Map<string, number>(),
-    perPod: new Map<string, number>(),
-    failures: [] as FailureRecord[],
   };
+}
+
+/** The probe requests a pod answered: how many, and the first and last (ms). */
+export interface PodAnswers {
+  readonly count: number;
+  readonly firstMs: number;
+  readonly lastMs: number;
+}
+
+export interface RequestTally {
+  /** From the first pod's termination on (everything when no pod terminated). */
+  readonly rollout: WindowTally;
+  /** Before the first pod's termination. */
+  readonly baseline: WindowTally;
+  /** Failed probe requests of the rollout by the pod at fault. */
+  readonly failedByPod: ReadonlyMap<string, number>;
+  /** Probe requests per pod that answered them, over the whole window. */
+  readonly perPod: ReadonlyMap<string, PodAnswers>;
+  /** Every failure (baseline ones marked), oldest first. */
+  readonly failures: readonly FailureRecord[];
+}
+
+/**
+ * Counts the probe requests (oldest first) of the baseline (before `rolloutBeganMs`) and of the
+ * rollout, attributes each failure, and notes lost sessions.
+ */
+export function tallyProbeRequests(
+  facts: ReportFacts,
+  lives: PodLives,
+  sessions: SessionTally,
+  rolloutBeganMs: number | null = null,
+): RequestTally {
+  const requests = eventsOf(facts.probes, 'probe.request').sort(
+    (a, b) => a.time.localeCompare(b.time) || a.id.localeCompare(b.id),
+  );
+  const rollout = windowTally();
+  const baseline = windowTally();
+  const failedByPod = new Map<string, number>();
+  const perPod = new Map<string, PodAnswers>();
+  const failures: FailureRecord[] = [];
   for (const { data: d } of requests) {
     sessions.see(d.sessionId);
-    if (d.pod) tally.perPod.set(d.pod, (tally.perPod.get(d.pod) ?? 0) + 1);
+    const t = Date.parse(d.startedAt);
+    if (d.pod) {
+      const prev = perPod.get(d.pod);
+      perPod.set(d.pod, {
+        count: (prev?.count ?? 0) + 1,
+        firstMs: Math.min(prev?.firstMs ?? t, t),
+        lastMs: Math.max(prev?.lastMs ?? t, t),
+      });
+    }
+    const w = rolloutBeganMs !== null && t < rolloutBeganMs ? baseline : rollout;
+    w.total += 1;
     if (d.ok) {
-      tally.ok += 1;
+      w.ok += 1;
       continue;
     }
-    if (d.retry?.ok) tally.retriedOk += 1;
-    tally.clientErrors[probeErrorOf(d)] += 1;
-    const f = failureOf(d, facts, lives);
-    if (isSessionFailure(d)) sessions.lose(d.sessionId, Date.parse(d.startedAt), f.cause);
-    tally.failedByCause[f.cause] += 1;
-    tally.failedByPhase[f.phase] += 1;
-    if (f.pod) tally.failedByPod.set(f.pod, (tally.failedByPod.get(f.pod) ?? 0) + 1);
-    tally.failures.push(f);
+    if (d.retry?.ok) w.retriedOk += 1;
+    w.clientErrors[probeErrorOf(d)] += 1;
+    const f = failureOf(d, facts, lives, rolloutBeganMs);
+    if (isSessionFailure(d)) sessions.lose(d.sessionId, t, f.cause);
+    w.failedByCause[f.cause] += 1;
+    w.failedByPhase[f.phase] += 1;
+    if (f.pod && w === rollout) failedByPod.set(f.pod, (failedByPod.get(f.pod) ?? 0) + 1);
+    failures.push(f);
   }
-  return tally;
+  return { rollout, baseline, failedByPod, perPod, failures };
 }

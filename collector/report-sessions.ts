@@ -18,14 +18,22 @@ export function latestLogin(facts: ReportFacts, sessionId: string, t: number): L
 
 /**
  * Why a session was lost at `t`: `session-in-memory` when its issuer's termination had started by
- * then, else `other`. The loss event may name the issuer itself (the probe knows it); else the
- * latest login says.
+ * then; `session-not-shared` when another pod (`answeredBy`) refused it while the issuer was still
+ * serving (the replicas do not share sessions, rollout or not); else `other`. The loss event may
+ * name the issuer itself (the probe knows it); else the latest login says.
  */
-export function sessionCause(facts: ReportFacts, sessionId: string, t: number, issuedBy?: string): Cause {
+export function sessionCause(
+  facts: ReportFacts,
+  sessionId: string,
+  t: number,
+  issuedBy?: string,
+  answeredBy?: string | null,
+): Cause {
   const issuer = issuedBy ?? latestLogin(facts, sessionId, t)?.issuedBy ?? null;
   if (issuer === null) return 'other';
   const termStart = facts.terminationStartByPod.get(issuer);
-  return termStart !== undefined && termStart <= t ? 'session-in-memory' : 'other';
+  if (termStart !== undefined && termStart <= t) return 'session-in-memory';
+  return answeredBy && answeredBy !== issuer ? 'session-not-shared' : 'other';
 }
 
 export interface SessionLoss {

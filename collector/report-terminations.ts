@@ -1,7 +1,14 @@
 import { SEQ_FIELDS } from './keys.js';
 import { bump, iso } from './report-data.js';
 import type { PodLife } from './report-lives.js';
-import { CLEAN_CLOSE_CODES, type PodTermination } from './report-types.js';
+import type { PodTermination } from './report-types.js';
+import {
+  closesFromEvents,
+  noOutcomes,
+  terminationWebsocketOutcomes,
+  type WebSocketOutcomes,
+  killedAtGrace as wasKilled,
+} from './report-websockets.js';
 
 // Pod terminations: one record per pod whose termination started in the window, whether it was
 // clean and why not, and the figures summed over all of them.
@@ -21,13 +28,13 @@ export function hasGap(seqs: Readonly<Record<string, string>> | undefined): bool
 export function uncleanReasons(
   life: PodLife,
   failedProbeRequests: number,
-  closes: Readonly<Record<string, number>>,
+  outcomes: Readonly<Partial<WebSocketOutcomes>>,
   killedAtGrace: boolean,
 ): string[] {
   const reasons: string[] = [];
   if (failedProbeRequests > 0) reasons.push('failed-requests');
   if ((life.summary?.inFlightCut ?? 0) > 0) reasons.push('in-flight-cut');
-  if (Object.entries(closes).some(([code, n]) => n > 0 && !CLEAN_CLOSE_CODES.has(code))) {
+  if (Object.entries(outcomes).some(([outcome, n]) => n > 0 && outcome !== 'clean')) {
     reasons.push('websocket-close');
   }
   if (killedAtGrace) reasons.push('killed-at-grace');
@@ -42,9 +49,11 @@ export function terminationOf(
   incomplete: boolean,
 ): PodTermination {
   const s = life.summary;
-  const closes = s ? { ...s.websocketCloses } : life.wsCloses;
-  const killedAtGrace = life.exited?.killedAtGrace === true || s?.killedAtGrace === true;
-  const reasons = uncleanReasons(life, failedProbeRequests, closes, killedAtGrace);
+  // The same source as the outcomes (report-websockets.ts closesFromEvents).
+  const closes = closesFromEvents(life) ? life.wsCloses : { ...(s?.websocketCloses ?? {}) };
+  const killedAtGrace = wasKilled(life);
+  const websocketOutcomes = terminationWebsocketOutcomes(life);
+  const reasons = uncleanReasons(life, failedProbeRequests, websocketOutcomes, killedAtGrace);
   return {
     pod: life.pod,
     instance: life.instance,
@@ -65,6 +74,7 @@ export function terminationOf(
     inFlightCut: s?.inFlightCut ?? 0,
     lateArrivals: s?.lateArrivals ?? 0,
     websocketCloses: closes,
+    websocketOutcomes,
     failedProbeRequests,
     endpointPropagationMs: life.propagationMs,
     evidenceIncomplete: incomplete,
@@ -73,6 +83,7 @@ export function terminationOf(
 
 export interface TerminationTotals {
   readonly websocketCloses: Record<string, number>;
+  readonly websocketOutcomes: WebSocketOutcomes;
   readonly prestopByReason: Record<string, number>;
   readonly prestopMs: number[];
   readonly drainMs: number[];
@@ -90,6 +101,7 @@ export function sumTerminations(
 ): TerminationTotals {
   const totals = {
     websocketCloses: {} as Record<string, number>,
+    websocketOutcomes: noOutcomes(),
     prestopByReason: {} as Record<string, number>,
     prestopMs: [] as number[],
     drainMs: [] as number[],
@@ -101,6 +113,7 @@ export function sumTerminations(
   };
   for (const t of terminations) {
     for (const [code, n] of Object.entries(t.websocketCloses)) bump(totals.websocketCloses, code, n);
+    for (const [o, n] of Object.entries(t.websocketOutcomes)) bump(totals.websocketOutcomes, o, n);
     if (t.prestopReason !== null) bump(totals.prestopByReason, t.prestopReason);
     if (t.prestopMs !== null) totals.prestopMs.push(t.prestopMs);
     if (t.drainMs !== null) totals.drainMs.push(t.drainMs);

@@ -1,4 +1,4 @@
-import type { Cause, Phase, ProbeError } from '../contract/index.js';
+import type { Cause, Phase, ProbeError, WebSocketOutcome } from '../contract/index.js';
 import type { EventData } from '../contract/validate.js';
 
 // The shapes of the report of one rollout (docs/architecture.md §5), and of the stored facts it is computed from.
@@ -15,9 +15,6 @@ export const PROBE_ERROR_KINDS = [
   'identity-mismatch',
   'other',
 ] as const satisfies readonly ProbeError[];
-
-/** Close codes that end a WebSocket cleanly during a drain (docs/architecture.md §4). */
-export const CLEAN_CLOSE_CODES: ReadonlySet<string> = new Set(['1000', '1001', '1012']);
 
 export interface Distribution {
   readonly samples: number;
@@ -44,6 +41,9 @@ export interface PodTermination {
   readonly inFlightCut: number;
   readonly lateArrivals: number;
   readonly websocketCloses: Readonly<Record<string, number>>;
+  /** The same closes by outcome (docs/collector.md, "Counting rules"). */
+  readonly websocketOutcomes: Readonly<Record<WebSocketOutcome, number>>;
+  /** Failed probe requests of the rollout (not its baseline) this pod is at fault for. */
   readonly failedProbeRequests: number;
   readonly endpointPropagationMs: number | null;
   readonly evidenceIncomplete: boolean;
@@ -60,6 +60,8 @@ export interface FailureRecord {
   readonly pod: string | null;
   readonly phase: FailurePhase;
   readonly cause: Cause;
+  /** It failed before the first pod's termination: a baseline defect, not the rollout's. */
+  readonly beforeRollout: boolean;
 }
 
 export interface GateVerdict {
@@ -67,6 +69,23 @@ export interface GateVerdict {
   readonly threshold: number;
   readonly value: number | null;
   readonly passed: boolean;
+  /** Why the run cannot be judged (it never passes); absent when it can. */
+  readonly inconclusive?: string;
+  /** Why the gate failed besides the threshold (e.g. sessions lost before the rollout); absent when none. */
+  readonly reasons?: readonly string[];
+}
+
+/** What went wrong before the first pod terminated: the app's own defects, not the rollout's. */
+export interface BaselineDefects {
+  /** When the first pod's termination started (the rollout proper began); null when none did. */
+  readonly rolloutBeganAt: string | null;
+  readonly requests: number;
+  readonly failed: number;
+  /** Sums to `failed`. */
+  readonly failedByCause: Readonly<Record<Cause, number>>;
+  readonly sessionsLost: number;
+  /** Sums to `sessionsLost`. */
+  readonly sessionsLostByCause: Readonly<Record<Cause, number>>;
 }
 
 export interface RolloutReport {
@@ -85,26 +104,38 @@ export interface RolloutReport {
     readonly requestSuccess: number | null;
     readonly cleanTerminations: number | null;
   };
+  /** Sessions alive when the rollout began (seen, not lost in the baseline), and those it lost. */
   readonly sessions: {
     readonly active: number;
     readonly lost: number;
     readonly lostByCause: Readonly<Record<Cause, number>>;
   };
+  readonly baseline: BaselineDefects;
+  /** Probe requests of the rollout (from the first pod's termination on). */
   readonly probeRequests: {
     readonly total: number;
     readonly ok: number;
     readonly failed: number;
     readonly retriedOk: number;
   };
-  /** Failed probe requests plus probe WebSockets dropped without a close frame, by cause. */
+  /** Failed probe requests of the rollout by cause; sums to probeRequests.failed. */
   readonly failedByCause: Readonly<Record<Cause, number>>;
   /** Failed probe requests by the pod phase at arrival (unknown when no pod saw it). */
   readonly failedByPhase: Readonly<Record<FailurePhase, number>>;
-  /** Errors seen by probe clients (5xx, resets, ...). */
+  /** Errors seen by probe clients (5xx, resets, ...); sums to probeRequests.failed. */
   readonly clientErrors: Readonly<Record<ProbeError, number>>;
+  /** Requests (all traffic, from the agents' drain summaries) running in the app at SIGTERM. */
   readonly inFlightAtSigterm: number;
+  /** Of those, the ones that did not complete (all traffic, agents). */
   readonly inFlightCut: number;
+  /**
+   * Probe requests a pod accepted and lost when its app exited or reset the connection: the
+   * rollout's failures of cause cut-in-flight or killed-at-grace.
+   */
+  readonly inFlightLost: number;
   readonly lateArrivals: number;
+  /** Kubelet health and readiness checks the agents saw, apart from every other figure. */
+  readonly healthChecks: { readonly requests: number; readonly failed: number };
   /** Non-probe traffic the agents saw fail during the window, by phase (from traffic summaries). */
   readonly agentFailedRequests: Readonly<Record<Phase, number>>;
   readonly agentEventsDropped: number;
@@ -113,10 +144,20 @@ export interface RolloutReport {
   readonly drain: Distribution;
   /** Agent-side WebSocket closes during terminations by code; "none" = no close frame. */
   readonly websocketCloses: Readonly<Record<string, number>>;
+  /** WebSockets by outcome: agent-side at terminations, and the probes' own. */
+  readonly websocketOutcomes: {
+    readonly atTermination: Readonly<Record<WebSocketOutcome, number>>;
+    readonly probe: Readonly<Record<WebSocketOutcome, number>>;
+  };
   /** Probe WebSockets that ended with 1006 (no close frame). */
   readonly websocketsDropped: number;
   readonly messagesLost: number;
-  /** Probe requests of the busiest pod ÷ the quietest; null with fewer than two pods. */
+  /** Lost messages the probes sent again after reconnecting; apart from the losses. */
+  readonly messagesResent: number;
+  /**
+   * Probe request rate of the busiest pod ÷ the quietest, each over the time it served (see
+   * report-skew.ts); else the probes' own figure; null without either.
+   */
   readonly trafficSkew: number | null;
   readonly stickyRouting: boolean;
   readonly terminations: readonly PodTermination[];
@@ -125,6 +166,10 @@ export interface RolloutReport {
   readonly failuresTruncated: boolean;
   /** Pods whose event seq had a gap: their part of this report may be incomplete. */
   readonly evidenceIncomplete: readonly string[];
+  /** Why the run cannot be judged (a probe was overloaded); null when it can. */
+  readonly inconclusive: string | null;
+  /** Figures that do not reconcile (report-invariants.ts); empty in a sound report. */
+  readonly invariantViolations: readonly string[];
   readonly gate?: GateVerdict;
 }
 

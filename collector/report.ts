@@ -1,11 +1,14 @@
-import { CAUSES, PHASES } from '../contract/index.js';
+import { CAUSES, type Cause, PHASES } from '../contract/index.js';
 import { distribution, iso, ratio, zeroes } from './report-data.js';
+import { reportInvariantViolations } from './report-invariants.js';
 import { podLives } from './report-lives.js';
 import { tallyProbeEvents } from './report-probe-events.js';
 import { type RequestTally, tallyProbeRequests } from './report-requests.js';
-import { createSessionTally } from './report-sessions.js';
+import { createSessionTally, type SessionTally } from './report-sessions.js';
+import { servingRates, trafficSkew } from './report-skew.js';
 import { hasGap, sumTerminations, terminationOf } from './report-terminations.js';
 import {
+  type BaselineDefects,
   type GateVerdict,
   MAX_FAILURES_LISTED,
   type PodTermination,
@@ -14,6 +17,7 @@ import {
   type RolloutRecord,
   type RolloutReport,
 } from './report-types.js';
+import { probeWebsocketOutcomes } from './report-websockets.js';
 
 // The report of one rollout (docs/architecture.md §5), computed from stored facts on every read. Nothing here
 // depends on the order events arrived in: late or replayed events change the answer exactly as if
@@ -32,18 +36,45 @@ export function outcomeOf(ro: RolloutRecord): RolloutOutcome {
   return isOutcome(outcome) ? outcome : 'complete';
 }
 
-/** Probe requests of the busiest pod ÷ the quietest; else the probes' own figure; null without either. */
-export function trafficSkew(perPod: ReadonlyMap<string, number>, summarySkew: number | null): number | null {
-  const counts = [...perPod.values()];
-  if (counts.length >= 2) return Math.max(...counts) / Math.min(...counts);
-  return summarySkew;
-}
-
 /** Non-probe requests the agents saw fail in the window, by phase (from traffic summaries). */
 export function agentFailedRequests(facts: ReportFacts): RolloutReport['agentFailedRequests'] {
   const failed = zeroes(PHASES);
   for (const t of facts.traffic) for (const ph of PHASES) failed[ph] += t.data.failed[ph];
   return failed;
+}
+
+/** Kubelet health and readiness checks the agents saw, summed from traffic summaries. */
+export function healthChecksSeen(facts: ReportFacts): RolloutReport['healthChecks'] {
+  let requests = 0;
+  let failed = 0;
+  for (const t of facts.traffic) {
+    requests += t.data.healthChecks ?? 0;
+    failed += t.data.healthChecksFailed ?? 0;
+  }
+  return { requests, failed };
+}
+
+/** When the rollout proper began: the first termination in the window (ms); null without one. */
+export function rolloutBeganMs(facts: ReportFacts): number | null {
+  const starts = facts.terminations.map((t) => t.startMs).filter((t) => Number.isFinite(t));
+  return starts.length === 0 ? null : Math.min(...starts);
+}
+
+/** Sessions lost before `began` (baseline defects) and the rest (the rollout's), by cause. */
+export function splitSessionLosses(
+  sessions: SessionTally,
+  began: number | null,
+): { baseline: Record<Cause, number>; rollout: Record<Cause, number>; baselineLost: number } {
+  const baseline = zeroes(CAUSES);
+  const rollout = zeroes(CAUSES);
+  let baselineLost = 0;
+  for (const loss of sessions.losses.values()) {
+    if (began !== null && loss.atMs < began) {
+      baseline[loss.cause] += 1;
+      baselineLost += 1;
+    } else rollout[loss.cause] += 1;
+  }
+  return { baseline, rollout, baselineLost };
 }
 
 /** A record per pod whose termination started in the window, with the pods whose evidence has gaps. */
@@ -62,18 +93,45 @@ function terminationsOf(
   return { terminations, evidenceIncomplete: evidenceIncomplete.sort() };
 }
 
-/** Computes the report of docs/architecture.md §5 from the facts stored for one rollout window. */
+function baselineOf(
+  began: number | null,
+  w: RequestTally['baseline'],
+  lost: ReturnType<typeof splitSessionLosses>,
+): BaselineDefects {
+  return {
+    rolloutBeganAt: iso(began),
+    requests: w.total,
+    failed: w.total - w.ok,
+    failedByCause: w.failedByCause,
+    sessionsLost: lost.baselineLost,
+    sessionsLostByCause: lost.baseline,
+  };
+}
+
+/**
+ * Computes the report of docs/architecture.md §5 from the facts stored for one rollout window, by the counting
+ * rules of docs/collector.md: what failed before the first pod's termination is the baseline's.
+ */
 export function computeReport(facts: ReportFacts, options: { gate?: number } = {}): RolloutReport {
   const ro = facts.rollout;
   const lives = podLives(facts);
+  const began = rolloutBeganMs(facts);
   const sessions = createSessionTally();
-  const requests = tallyProbeRequests(facts, lives, sessions);
+  const requests = tallyProbeRequests(facts, lives, sessions, began);
   const probes = tallyProbeEvents(facts, sessions);
   const { terminations, evidenceIncomplete } = terminationsOf(facts, lives, requests);
   const totals = sumTerminations(terminations, [...lives.terminated.values()]);
-  const lostByCause = zeroes(CAUSES);
-  for (const loss of sessions.losses.values()) lostByCause[loss.cause] += 1;
+  const lost = splitSessionLosses(sessions, began);
+  // Sessions alive when the rollout began: those seen, less those the baseline already lost.
+  const active = sessions.active.size - lost.baselineLost;
+  const lostInRollout = sessions.losses.size - lost.baselineLost;
+  const w = requests.rollout;
+  const failed = w.total - w.ok;
   const failures = requests.failures;
+  const websocketOutcomes = {
+    atTermination: totals.websocketOutcomes,
+    probe: probeWebsocketOutcomes(facts, lives),
+  };
   const report: RolloutReport = {
     rolloutId: ro.id,
     namespace: ro.namespace,
@@ -85,48 +143,71 @@ export function computeReport(facts: ReportFacts, options: { gate?: number } = {
     durationSeconds: ro.finishedAt === null ? null : (ro.finishedAt - ro.startedAt) / 1000,
     podsReplaced: ro.podsReplaced ?? terminations.length,
     scores: {
-      sessionPersistence: ratio(sessions.active.size - sessions.losses.size, sessions.active.size),
-      requestSuccess: ratio(requests.ok, requests.total),
+      sessionPersistence: ratio(active - lostInRollout, active),
+      requestSuccess: ratio(w.ok, w.total),
       cleanTerminations: ratio(terminations.filter((t) => t.clean).length, terminations.length),
     },
-    sessions: { active: sessions.active.size, lost: sessions.losses.size, lostByCause },
-    probeRequests: {
-      total: requests.total,
-      ok: requests.ok,
-      failed: requests.total - requests.ok,
-      retriedOk: requests.retriedOk,
-    },
-    // Probe WebSockets dropped without a close frame fail the user as surely as a failed request.
-    failedByCause: {
-      ...requests.failedByCause,
-      'no-close-frame': requests.failedByCause['no-close-frame'] + probes.websocketsDropped,
-    },
-    failedByPhase: requests.failedByPhase,
-    clientErrors: requests.clientErrors,
+    sessions: { active, lost: lostInRollout, lostByCause: lost.rollout },
+    baseline: baselineOf(began, requests.baseline, lost),
+    probeRequests: { total: w.total, ok: w.ok, failed, retriedOk: w.retriedOk },
+    failedByCause: w.failedByCause,
+    failedByPhase: w.failedByPhase,
+    clientErrors: w.clientErrors,
     inFlightAtSigterm: totals.inFlightAtSigterm,
     inFlightCut: totals.inFlightCut,
+    inFlightLost: w.failedByCause['cut-in-flight'] + w.failedByCause['killed-at-grace'],
     lateArrivals: totals.lateArrivals,
+    healthChecks: healthChecksSeen(facts),
     agentFailedRequests: agentFailedRequests(facts),
     agentEventsDropped: totals.agentEventsDropped,
     endpointPropagation: distribution(totals.propagationMs),
     prestop: { ...distribution(totals.prestopMs), byReason: totals.prestopByReason },
     drain: distribution(totals.drainMs),
     websocketCloses: totals.websocketCloses,
+    websocketOutcomes,
     websocketsDropped: probes.websocketsDropped,
     messagesLost: probes.messagesLost,
-    trafficSkew: trafficSkew(requests.perPod, probes.summarySkew),
+    messagesResent: probes.messagesResent,
+    trafficSkew: trafficSkew(servingRates(requests.perPod, facts), probes.summarySkew),
     stickyRouting: probes.sticky,
     terminations,
     failures: failures.slice(0, MAX_FAILURES_LISTED),
     failuresTruncated: failures.length > MAX_FAILURES_LISTED,
     evidenceIncomplete,
+    inconclusive: probes.inconclusive,
+    invariantViolations: [],
   };
-  if (options.gate === undefined) return report;
-  return { ...report, gate: gateVerdict(report, options.gate) };
+  const checked = { ...report, invariantViolations: reportInvariantViolations(report) };
+  if (options.gate === undefined) return checked;
+  return { ...checked, gate: gateVerdict(checked, options.gate) };
 }
 
-/** The session-persistence gate: no sessions observed is no evidence, so it does not pass. */
+/**
+ * The session-persistence gate. It does not pass without evidence (no sessions), when the app lost
+ * sessions before the rollout (it loses them without one: the score would hide it), nor when the
+ * run is inconclusive (an overloaded probe's figures judge nothing).
+ */
 export function gateVerdict(report: RolloutReport, threshold: number): GateVerdict {
   const value = report.scores.sessionPersistence;
-  return { score: 'sessionPersistence', threshold, value, passed: value !== null && value >= threshold };
+  const reasons: string[] = [];
+  const b = report.baseline;
+  if (b && b.sessionsLost > 0) {
+    const causes = Object.entries(b.sessionsLostByCause)
+      .filter(([, n]) => n > 0)
+      .map(([c, n]) => `${c} ${n}`)
+      .join(', ');
+    reasons.push(
+      `the app loses sessions even without a rollout: ${b.sessionsLost} session(s) lost before the first pod terminated (${causes})`,
+    );
+  }
+  const inconclusive = report.inconclusive ?? null;
+  const passed = value !== null && value >= threshold && reasons.length === 0 && inconclusive === null;
+  return {
+    score: 'sessionPersistence',
+    threshold,
+    value,
+    passed,
+    ...(inconclusive !== null ? { inconclusive } : {}),
+    ...(reasons.length > 0 ? { reasons } : {}),
+  };
 }

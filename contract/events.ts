@@ -5,6 +5,7 @@ import {
   PHASES,
   PRESTOP_END_REASONS,
   PROBE_ERRORS,
+  PROBE_WEBSOCKET_EVENTS,
   REQUEST_OUTCOMES,
   TCP_CLOSED_BY,
 } from './kinds.js';
@@ -104,6 +105,8 @@ export const dataSchemas = {
   request: z.object({
     requestId: shortText,
     probeId: shortText.optional(),
+    /** A kubelet health or readiness check (`User-Agent: kube-probe/…`), counted apart from users. */
+    healthCheck: z.boolean().optional(),
     method: z.string().max(16),
     route: shortText,
     arrivalPhase: phaseSchema,
@@ -141,6 +144,9 @@ export const dataSchemas = {
     inFlight: count,
     websockets: count,
     lateArrivals: count,
+    /** Health and readiness checks in the interval, apart from `requests` and `failed`. */
+    healthChecks: count.optional(),
+    healthChecksFailed: count.optional(),
     eventsDropped: count,
     /** Tunnelled TCP connections (traffic not parsed as HTTP/1.x) opened in the interval, and open now. */
     tcpOpened: count.optional(),
@@ -215,7 +221,7 @@ export const dataSchemas = {
     runId: shortText,
     sessionId: shortText,
     connectionId: shortText,
-    event: z.enum(['opened', 'closed', 'message-lost']),
+    event: z.enum(PROBE_WEBSOCKET_EVENTS),
     code: z.number().int().min(0).max(4999).optional(),
     pod: shortText.optional(),
     messageId: shortText.optional(),
@@ -230,6 +236,8 @@ export const dataSchemas = {
     retriedOk: count,
     messagesSent: count,
     messagesLost: count,
+    /** Lost messages sent again after a reconnect; not part of sent or lost. */
+    messagesResent: count.optional(),
     skewRatio: z.number().nonnegative().nullable(),
     sticky: z.boolean(),
     unreliable: z.boolean(),

@@ -63,12 +63,16 @@ export {
   type Phase,
   PRESTOP_END_REASONS,
   PROBE_ERRORS,
+  PROBE_WEBSOCKET_EVENTS,
   type PrestopEndReason,
   type ProbeError,
+  type ProbeWebsocketEvent,
   REQUEST_OUTCOMES,
   type RequestOutcome,
   TCP_CLOSED_BY,
   type TcpClosedBy,
+  WEBSOCKET_OUTCOMES,
+  type WebSocketOutcome,
 } from './kinds.js';
 export {
   AGENT_METRICS,

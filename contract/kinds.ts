@@ -67,12 +67,25 @@ export const PROBE_ERRORS = [
 ] as const;
 export type ProbeError = (typeof PROBE_ERRORS)[number];
 
-/** Causes a failure can be attributed to (docs/architecture.md §4). */
+/**
+ * What a probe reports of its WebSockets. `message-lost`: no pod acknowledged the message before
+ * the connection it was sent on ended (or within the ack timeout), once per correlation id.
+ * `message-resent`: a lost message sent again on a new connection, counted apart from losses.
+ */
+export const PROBE_WEBSOCKET_EVENTS = ['opened', 'closed', 'message-lost', 'message-resent'] as const;
+export type ProbeWebsocketEvent = (typeof PROBE_WEBSOCKET_EVENTS)[number];
+
+/**
+ * Causes a failed probe request or a lost session can be attributed to (docs/architecture.md §4;
+ * the counting rules are in docs/collector.md). `session-not-shared`: a replica refused a session
+ * another, still serving, replica issued — the app loses sessions even without a rollout.
+ */
 export const CAUSES = [
   'late-arrival',
   'cut-in-flight',
   'no-close-frame',
   'session-in-memory',
+  'session-not-shared',
   'killed-at-grace',
   'never-reached-pod',
   'other',
@@ -85,6 +98,21 @@ export type Cause = (typeof CAUSES)[number];
  */
 export const TCP_CLOSED_BY = ['client', 'app', 'agent', 'refused'] as const;
 export type TcpClosedBy = (typeof TCP_CLOSED_BY)[number];
+
+/**
+ * How a WebSocket ended when its pod terminated: `clean` (close code 1001 or 1012),
+ * `normal-close-at-shutdown` (1000, which clients read as "done, do not reconnect"),
+ * `no-close-frame` (none, 1006), `killed-at-grace` (cut by the SIGKILL at the grace period),
+ * `other-code` (any other close code).
+ */
+export const WEBSOCKET_OUTCOMES = [
+  'clean',
+  'normal-close-at-shutdown',
+  'no-close-frame',
+  'killed-at-grace',
+  'other-code',
+] as const;
+export type WebSocketOutcome = (typeof WEBSOCKET_OUTCOMES)[number];
 
 /** Whether a request or probe used a fresh connection or a kept-alive one. */
 export const CONNECTIONS = ['new', 'reused'] as const;

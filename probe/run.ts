@@ -280,6 +280,7 @@ export function createProbeRun(input: ProbeConfig, deps: ProbeDeps = {}): ProbeR
           retriedOk: summary.retriedOk,
           messagesSent: summary.websockets.messagesSent,
           messagesLost: summary.websockets.messagesLost,
+          messagesResent: summary.websockets.resent,
           skewRatio: summary.maxSkewRatio,
           sticky: summary.sticky,
           unreliable: summary.unreliable,

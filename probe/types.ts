@@ -18,8 +18,12 @@ export interface ProbeWebSocketStats {
   /** Distinct messages; a re-send after reconnect is counted in `resent`, not here. */
   readonly messagesSent: number;
   readonly messagesAcked: number;
-  /** Sent and never acknowledged within the ack timeout, re-sends included. */
+  /**
+   * Distinct messages no pod acknowledged before the connection they were sent on ended, or within
+   * the ack timeout; once per correlation id, whatever a re-send brought later.
+   */
   readonly messagesLost: number;
+  /** Re-sends of lost messages after a reconnect; counted apart from sent, acked and lost. */
   readonly resent: number;
   /** Closes the probe did not ask for, by code; 1006 when no close frame arrived. */
   readonly closesByCode: Readonly<Record<string, number>>;

@@ -3,8 +3,10 @@ import { delay } from '../lib/wait.js';
 import { bump, type ProbeContext } from './context.js';
 
 // A session's WebSocket: pings carrying correlation ids, acks matched by id, reconnect with backoff
-// and re-send of whatever is unacknowledged. A message is lost when no ack came within the ack
-// timeout counted from its first send, re-sends included.
+// and re-send of whatever is unacknowledged. A message is lost, once, by correlation id, when the
+// connection it was sent on ended before any pod acknowledged it, or when no ack came within the
+// ack timeout. A re-send after reconnecting is counted apart (`resent`): a later ack of it does not
+// take the loss back, since the user's message did not get through on the connection it was sent on.
 
 export interface ProbeSocket {
   /** Connects unless already connected or connecting. */
@@ -18,6 +20,8 @@ export interface ProbeSocket {
 interface Pending {
   readonly firstSentAt: number;
   pod: string | undefined;
+  /** Already counted lost; kept only to be re-sent after a reconnect. */
+  lost: boolean;
 }
 
 export interface ProbeSocketOptions {
@@ -57,7 +61,7 @@ export function createProbeSocket(ctx: ProbeContext, options: ProbeSocketOptions
     if (draining || !ws || ws.readyState !== WebSocket.OPEN) return;
     msgSeq += 1;
     const id = `${options.sessionId}.m${msgSeq}`;
-    pending.set(id, { firstSentAt: ctx.clock.now(), pod });
+    pending.set(id, { firstSentAt: ctx.clock.now(), pod, lost: false });
     counters.messagesSent += 1;
     send(ws, id);
   };
@@ -109,6 +113,14 @@ export function createProbeSocket(ctx: ProbeContext, options: ProbeSocketOptions
         p.pod = pod;
         counters.resent += 1;
         send(socket, id);
+        ctx.emit('probe.websocket', {
+          ...base,
+          connectionId,
+          event: 'message-resent',
+          messageId: id,
+          ...(pod ? { pod } : {}),
+          at: new Date(ctx.clock.now()).toISOString(),
+        });
       }
       pingTimer = setInterval(ping, config.wsPingIntervalMs);
       pingTimer.unref();
@@ -120,8 +132,11 @@ export function createProbeSocket(ctx: ProbeContext, options: ProbeSocketOptions
       } catch {
         return;
       }
-      if (msg?.type === 'ack' && typeof msg.id === 'string' && pending.delete(msg.id))
-        counters.messagesAcked += 1;
+      if (msg?.type !== 'ack' || typeof msg.id !== 'string') return;
+      const p = pending.get(msg.id);
+      if (!p) return;
+      pending.delete(msg.id);
+      if (!p.lost) counters.messagesAcked += 1;
     });
     // 'error' always precedes 'close' here; the close carries what the probe records.
     socket.on('error', () => undefined);
@@ -129,6 +144,9 @@ export function createProbeSocket(ctx: ProbeContext, options: ProbeSocketOptions
       if (ws === socket) ws = undefined;
       if (pingTimer) clearInterval(pingTimer);
       pingTimer = undefined;
+      // The connection is gone: what it carried and no pod acknowledged is lost, whatever a
+      // re-send on the next connection brings.
+      if (opened) loseAll(connectionId, connPod);
       if (!opened) {
         counters.wsConnectFailures += 1;
       } else {
@@ -150,6 +168,28 @@ export function createProbeSocket(ctx: ProbeContext, options: ProbeSocketOptions
     });
   }
 
+  const lose = (id: string, p: Pending, connectionId: string, at: number): void => {
+    p.lost = true;
+    counters.messagesLost += 1;
+    ctx.emit('probe.websocket', {
+      ...base,
+      connectionId,
+      event: 'message-lost',
+      messageId: id,
+      ...(p.pod ? { pod: p.pod } : {}),
+      at: new Date(at).toISOString(),
+    });
+  };
+
+  function loseAll(connectionId: string, connPod: string | undefined): void {
+    const now = ctx.clock.now();
+    for (const [id, p] of pending) {
+      if (p.lost) continue;
+      p.pod ??= connPod;
+      lose(id, p, connectionId, now);
+    }
+  }
+
   function sweep(now: number): void {
     const overdue: string[] = [];
     for (const [id, p] of pending) if (now - p.firstSentAt >= config.wsAckTimeoutMs) overdue.push(id);
@@ -161,15 +201,8 @@ export function createProbeSocket(ctx: ProbeContext, options: ProbeSocketOptions
         const p = pending.get(id);
         if (!p) continue;
         pending.delete(id);
-        counters.messagesLost += 1;
-        ctx.emit('probe.websocket', {
-          ...base,
-          connectionId: `${options.sessionId}.w${connSeq}`,
-          event: 'message-lost',
-          messageId: id,
-          ...(p.pod ? { pod: p.pod } : {}),
-          at: new Date(now).toISOString(),
-        });
+        // A message already lost with its connection is not counted again; it stops being re-sent.
+        if (!p.lost) lose(id, p, `${options.sessionId}.w${connSeq}`, now);
       }
     });
   }
@@ -187,9 +220,10 @@ export function createProbeSocket(ctx: ProbeContext, options: ProbeSocketOptions
       draining = true;
       if (pingTimer) clearInterval(pingTimer);
       const deadline = Date.now() + config.wsAckTimeoutMs + 1000;
-      while (pending.size > 0 && Date.now() < deadline) {
+      const unsettled = (): boolean => [...pending.values()].some((p) => !p.lost);
+      while (unsettled() && Date.now() < deadline) {
         sweep(ctx.clock.now());
-        if (pending.size > 0) await delay(20);
+        if (unsettled()) await delay(20);
       }
       closed = true;
       if (reconnectTimer) clearTimeout(reconnectTimer);

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
 import { fileURLToPath } from 'node:url';
+import { loadAgentConfig } from '../agent/index.js';
 import { SidecarStartError } from '../cluster/local/errors.js';
 import type { AppExit, Sidecar, SidecarLauncher, SidecarSpec } from '../cluster/local/sidecar.js';
 import {
@@ -71,23 +72,24 @@ export function createAgentLauncher(options: AgentSidecarOptions): SidecarLaunch
   return {
     name: `agent(prestop ${formatPrestopPolicy(options.prestop)})`,
     async launch(spec: SidecarSpec): Promise<Sidecar> {
+      const env = {
+        ...process.env,
+        ...options.env,
+        // Port 0 everywhere: the agent prints the ports it got (LISTENING).
+        [S.listen.env]: formatHostPort({ host: LOOPBACK, port: 0 }),
+        [S.admin.env]: formatHostPort({ host: LOOPBACK, port: 0 }),
+        [S.upstream.env]: formatHostPort({ host: LOOPBACK, port: spec.appPort }),
+        [S.natsUrl.env]: options.natsUrl,
+        [S.podName.env]: spec.pod.name,
+        [S.namespace.env]: spec.pod.namespace,
+        [AGENT_EXTRA_ENV.podIp]: LOOPBACK,
+        [S.workload.env]: spec.pod.workload,
+        [S.prestop.env]: formatPrestopPolicy(options.prestop),
+        [S.grace.env]: String(spec.graceMs / 1000),
+        [S.subjectRoot.env]: options.subjectRoot,
+      };
       const child: ChildProcess = spawn(process.execPath, [CLI_MAIN, 'agent'], {
-        env: {
-          ...process.env,
-          ...options.env,
-          // Port 0 everywhere: the agent prints the ports it got (LISTENING).
-          [S.listen.env]: formatHostPort({ host: LOOPBACK, port: 0 }),
-          [S.admin.env]: formatHostPort({ host: LOOPBACK, port: 0 }),
-          [S.upstream.env]: formatHostPort({ host: LOOPBACK, port: spec.appPort }),
-          [S.natsUrl.env]: options.natsUrl,
-          [S.podName.env]: spec.pod.name,
-          [S.namespace.env]: spec.pod.namespace,
-          [AGENT_EXTRA_ENV.podIp]: LOOPBACK,
-          [S.workload.env]: spec.pod.workload,
-          [S.prestop.env]: formatPrestopPolicy(options.prestop),
-          [S.grace.env]: String(spec.graceMs / 1000),
-          [S.subjectRoot.env]: options.subjectRoot,
-        },
+        env,
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       // A crashed rehearsal must not leave agents behind.
@@ -137,6 +139,9 @@ export function createAgentLauncher(options: AgentSidecarOptions): SidecarLaunch
       let stopping: Promise<void> | undefined;
       return {
         trafficPort: ports.traffic,
+        // The agent's idle client timeout, read with the agent's own rules from the environment it
+        // was given: the entry point must close its idle connections before the agent does.
+        keepAliveTimeoutMs: loadAgentConfig({}, env).keepAliveTimeoutMs,
         async prestop() {
           // The kubelet's httpGet preStop hook; it may take up to the whole grace period.
           await adminCall(ports.admin, 'GET', '/prestop', undefined, spec.graceMs + 1000);

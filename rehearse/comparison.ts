@@ -25,12 +25,24 @@ const VARIANTS: Record<
   { env: Record<string, string>; prestop?: typeof NO_PRESTOP; app: string }
 > = {
   naive: {
-    env: { QUOTE_SESSIONS: 'memory', QUOTE_GRACEFUL: 'off', QUOTE_WS_CLOSE: 'none' },
+    // Acks 1.5 s after each message (the probe pings each second): a pod that dies leaves some unsent.
+    env: {
+      QUOTE_SESSIONS: 'memory',
+      QUOTE_GRACEFUL: 'off',
+      QUOTE_WS_CLOSE: 'none',
+      QUOTE_ACK_DELAY_MS: '1500',
+    },
     prestop: NO_PRESTOP,
     app: 'quote-app: memory sessions, no graceful shutdown',
   },
   drained: {
-    env: { QUOTE_SESSIONS: 'redis', QUOTE_GRACEFUL: 'on', QUOTE_WS_CLOSE: '1001' },
+    // The same slow acks, all written by the graceful shutdown before the sockets close.
+    env: {
+      QUOTE_SESSIONS: 'redis',
+      QUOTE_GRACEFUL: 'on',
+      QUOTE_WS_CLOSE: '1001',
+      QUOTE_ACK_DELAY_MS: '1500',
+    },
     app: 'quote-app: Redis sessions, graceful shutdown',
   },
 };
@@ -110,6 +122,8 @@ export interface RehearseOutcome {
   readonly runs: readonly RehearsalRun[];
   /** Every gate that applied passed (true without a gate). */
   readonly passed: boolean;
+  /** A gate applied to a run that cannot be judged (its probe was overloaded): exit 4. */
+  readonly inconclusive: boolean;
 }
 
 export async function rehearse(config: RehearseConfig, io: RehearseIo): Promise<RehearseOutcome> {
@@ -161,7 +175,8 @@ export async function rehearse(config: RehearseConfig, io: RehearseIo): Promise<
     }
     await io.afterRuns?.(runs, collector.store);
     const passed = runs.every((r) => !r.gate || r.gate.passed);
-    if (config.json) io.stdout.write(`${JSON.stringify({ runs, passed }, null, 2)}\n`);
+    const inconclusive = runs.some((r) => r.gate?.inconclusive !== undefined);
+    if (config.json) io.stdout.write(`${JSON.stringify({ runs, passed, inconclusive }, null, 2)}\n`);
     else {
       io.stdout.write(formatComparison(runs));
       io.stdout.write(
@@ -171,7 +186,7 @@ export async function rehearse(config: RehearseConfig, io: RehearseIo): Promise<
             : `\`drainwatch report <id>\` prints one again from ${deps.redisUrl}\n`),
       );
     }
-    return { runs, passed };
+    return { runs, passed, inconclusive };
   } finally {
     await collector?.stop();
     await nats?.drain().catch(() => {});

@@ -17,6 +17,10 @@ export interface GateResult {
   readonly threshold: number;
   readonly value: number | null;
   readonly passed: boolean;
+  /** Why the run cannot be judged; absent when it can. */
+  readonly inconclusive?: string;
+  /** Why it failed besides the threshold (sessions lost before the rollout); absent when none. */
+  readonly reasons?: readonly string[];
 }
 
 export interface RehearsalRun {
@@ -33,15 +37,31 @@ export interface RehearsalRun {
   readonly sessionPersistence: number | null;
   readonly requestSuccess: number | null;
   readonly cleanTerminations: number | null;
-  /** Requests running in the app when it exited (cut), as the agents saw them. */
+  /** Probe requests cut in flight by an app's exit or reset (causes cut-in-flight + killed-at-grace). */
   readonly inFlightLost: number;
+  /** Requests of all traffic in flight at SIGTERM that did not complete, as the agents counted them. */
+  readonly inFlightCutAllTraffic: number;
+  /** What failed before the first pod terminated: the app's own defects (report.baseline). */
+  readonly baseline: {
+    readonly failed: number;
+    readonly requests: number;
+    readonly sessionsLost: number;
+    readonly failedByCause: Readonly<Record<string, number>>;
+    readonly sessionsLostByCause: Readonly<Record<string, number>>;
+  };
+  /** Kubelet/readiness checks the agents saw, apart from every failure figure. */
+  readonly healthChecks: { readonly requests: number; readonly failed: number };
+  /** WebSockets at pod termination by outcome (agent-side; the probes' own without an agent). */
+  readonly websocketOutcomes: Readonly<Record<string, number>>;
   readonly lateArrivals: number;
   /** WebSocket closes the probes saw, by code (1006 = no close frame). */
   readonly websocketCloses: Readonly<Record<string, number>>;
   readonly messagesLost: number;
+  /** Lost messages the probes sent again after reconnecting (not counted as lost twice). */
+  readonly messagesResent: number;
   readonly failedByCause: Readonly<Record<string, number>>;
   readonly sessionsLostByCause: Readonly<Record<string, number>>;
-  /** Busiest ÷ quietest pod over the rollout (pods that lived briefly get little traffic). */
+  /** Busiest ÷ quietest pod's request rate, each over the time it served. */
   readonly trafficSkew: number | null;
   /** Busiest ÷ quietest pod before the rollout, every pod up: what the balancing itself does. */
   readonly steadySkew: number | null;
@@ -50,6 +70,8 @@ export interface RehearsalRun {
   readonly propagationMaxMs: number | null;
   /** Why the probe's own figures may be off (event-loop lag), or null. */
   readonly unreliable: string | null;
+  /** Why the run cannot be judged (report.inconclusive, else the probe's unreliability), or null. */
+  readonly inconclusive: string | null;
   readonly gate?: GateResult;
   /** The collector's report, as its API returns it. */
   readonly report?: unknown;

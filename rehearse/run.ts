@@ -11,7 +11,7 @@ import { createAgentLauncher } from './agent-sidecar.js';
 import type { SidecarKind, UserMix } from './config.js';
 import { RehearseConfigError, RolloutFailedError } from './errors.js';
 import type { ProgressDisplay } from './progress.js';
-import { failurePct, gateOf, type RehearsalRun } from './result.js';
+import { failurePct, type RehearsalRun } from './result.js';
 
 // One rehearsal run: a local workload behind its entry point, probes through the entry point, a
 // real rolling update witnessed (witness/), and the collector's report of what the probes lost
@@ -219,10 +219,23 @@ function toRun(spec: RunSpec, w: WitnessResult): RehearsalRun {
     sessionPersistence,
     requestSuccess: report.scores.requestSuccess,
     cleanTerminations: report.scores.cleanTerminations,
-    inFlightLost: report.inFlightCut,
+    inFlightLost: report.inFlightLost,
+    inFlightCutAllTraffic: report.inFlightCut,
+    baseline: {
+      failed: report.baseline.failed,
+      requests: report.baseline.requests,
+      sessionsLost: report.baseline.sessionsLost,
+      failedByCause: report.baseline.failedByCause,
+      sessionsLostByCause: report.baseline.sessionsLostByCause,
+    },
+    healthChecks: report.healthChecks,
+    // Without an agent (passthrough) only the probes saw how their WebSockets ended.
+    websocketOutcomes:
+      spec.sidecar === 'agent' ? report.websocketOutcomes.atTermination : report.websocketOutcomes.probe,
     lateArrivals: report.lateArrivals,
     websocketCloses: probe.websockets.closesByCode,
     messagesLost: report.messagesLost,
+    messagesResent: report.messagesResent,
     failedByCause: report.failedByCause,
     sessionsLostByCause: report.sessions.lostByCause,
     trafficSkew: report.trafficSkew ?? probe.runSkewRatio,
@@ -232,7 +245,9 @@ function toRun(spec: RunSpec, w: WitnessResult): RehearsalRun {
     // The adapter saw every propagation itself; the report's figure is the same events.
     propagationMaxMs: report.endpointPropagation.maxMs ?? w.propagationMaxMs,
     unreliable: probe.unreliableReason,
-    ...(spec.gate !== undefined ? { gate: gateOf({ sessionPersistence }, spec.gate) } : {}),
+    inconclusive: report.inconclusive ?? probe.unreliableReason,
+    // The witness's verdict: the collector's gate, made inconclusive by an overloaded probe.
+    ...(w.gate ? { gate: w.gate.verdict } : {}),
     // The report as the collector's API gives it with the gate asked for.
     report: w.gate ? { ...report, gate: w.gate.verdict } : report,
   };

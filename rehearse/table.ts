@@ -31,6 +31,20 @@ function ms(v: number | null): string {
   return v === null ? 'n/a' : v >= 1000 ? `${(v / 1000).toFixed(1)} s` : `${Math.round(v)} ms`;
 }
 
+/** Failed requests and lost sessions before the first pod terminated, with their causes. */
+function baseline(r: RehearsalRun): string {
+  const b = r.baseline;
+  const requests = `${b.failed} of ${b.requests} requests${b.failed ? ` (${counts(b.failedByCause, ', ')})` : ''}`;
+  const sessions = `${b.sessionsLost} sessions lost${b.sessionsLost ? ` (${counts(b.sessionsLostByCause, ', ')})` : ''}`;
+  return `${requests}; ${sessions}`;
+}
+
+function gate(r: RehearsalRun): string {
+  if (!r.gate) return '-';
+  const verdict = r.gate.inconclusive !== undefined ? 'INCONCLUSIVE' : r.gate.passed ? 'PASS' : 'FAIL';
+  return `${verdict} (≥ ${ratio(r.gate.threshold)})`;
+}
+
 export const TABLE_ROWS: ReadonlyArray<readonly [string, (r: RehearsalRun) => string]> = [
   ['app', (r) => r.settings.app],
   ['preStop', (r) => r.settings.prestop],
@@ -38,23 +52,28 @@ export const TABLE_ROWS: ReadonlyArray<readonly [string, (r: RehearsalRun) => st
   ['pods replaced', (r) => String(r.podsReplaced)],
   ['rollout duration', (r) => seconds(r.durationSeconds)],
   ['probe requests', (r) => String(r.probeRequests.total)],
+  ['failed before the rollout', (r) => baseline(r)],
   ['failed requests', (r) => String(r.probeRequests.failed)],
   ['failure %', (r) => pct(r.failurePct, 2)],
   ['session persistence', (r) => ratio(r.sessionPersistence)],
   ['sessions lost', (r) => `${r.sessions.lost} of ${r.sessions.active}`],
   ['in-flight requests lost', (r) => String(r.inFlightLost)],
+  ['cut in flight (all traffic)', (r) => String(r.inFlightCutAllTraffic)],
+  ['health checks (not failures)', (r) => `${r.healthChecks.requests} (${r.healthChecks.failed} failed)`],
   ['late arrivals', (r) => String(r.lateArrivals)],
   ['WebSocket closes', (r) => counts(r.websocketCloses)],
+  ['WebSocket outcomes', (r) => counts(r.websocketOutcomes, ', ')],
   ['messages lost', (r) => String(r.messagesLost)],
+  ['messages re-sent', (r) => String(r.messagesResent)],
   ['clean terminations', (r) => ratio(r.cleanTerminations)],
   ['traffic skew (before rollout)', (r) => skew(r.steadySkew)],
-  ['traffic skew (during rollout)', (r) => skew(r.trafficSkew)],
+  ['traffic skew (during rollout, by rate)', (r) => skew(r.trafficSkew)],
   ['sticky routing', (r) => (r.stickyRouting ? 'yes' : 'no')],
   ['preStop p50', (r) => ms(r.prestopP50Ms)],
   ['propagation max', (r) => ms(r.propagationMaxMs)],
   ['causes of failed requests', (r) => counts(r.failedByCause, ', ')],
   ['causes of lost sessions', (r) => counts(r.sessionsLostByCause, ', ')],
-  ['gate', (r) => (r.gate ? `${r.gate.passed ? 'PASS' : 'FAIL'} (≥ ${ratio(r.gate.threshold)})` : '-')],
+  ['gate', (r) => gate(r)],
 ];
 
 /** Renders the runs as columns; long cells wrap onto continuation lines at `cellWidth`. */
@@ -98,7 +117,14 @@ export function formatComparison(runs: readonly RehearsalRun[], cellWidth = 40):
         runs.map((r) => wrap(f(r))),
       ),
     );
-  const unreliable = runs.filter((r) => r.unreliable);
-  for (const r of unreliable) lines.push(`note (${r.label}): ${r.unreliable}`);
+  for (const r of runs) {
+    if (r.inconclusive) lines.push(`INCONCLUSIVE (${r.label}): ${r.inconclusive}`);
+    else if (r.unreliable) lines.push(`note (${r.label}): ${r.unreliable}`);
+    for (const reason of r.gate?.reasons ?? []) lines.push(`gate (${r.label}): ${reason}`);
+    if ((r.websocketOutcomes['normal-close-at-shutdown'] ?? 0) > 0)
+      lines.push(
+        `advice (${r.label}): WebSockets closed with 1000 at shutdown, which clients read as "done, do not reconnect"; close with 1001 or 1012`,
+      );
+  }
   return `${lines.join('\n')}\n`;
 }

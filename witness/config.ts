@@ -26,6 +26,13 @@ export interface VerifyConfig {
   readonly reportTimeoutMs: number;
 }
 
+/**
+ * Probe event-loop lag (ms) beyond which verify's run is inconclusive: its figures judge the
+ * machine, not the rollout, and the gate neither passes nor fails (exit 4). The rehearsal uses
+ * the same 500 ms (rehearse/run.ts).
+ */
+export const VERIFY_PROBE_LAG_MS = 500;
+
 /** `drainwatch verify` defaults (durations in ms). */
 export const DEFAULT_VERIFY_CONFIG = {
   sessions: 50,

@@ -2,7 +2,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { ClusterAdapter } from '../cluster/adapter.js';
 import type { GateVerdict, RolloutReport } from '../collector/index.js';
 import type { ProbeSummary } from '../probe/index.js';
-import { checkVerifyConfig, type VerifyConfig } from './config.js';
+import { checkVerifyConfig, VERIFY_PROBE_LAG_MS, type VerifyConfig } from './config.js';
 import { VerifyBaselineError } from './errors.js';
 import type { ReportSource } from './report-sources.js';
 import { createWitness } from './witness.js';
@@ -52,6 +52,7 @@ export async function runVerify(config: VerifyConfig, deps: VerifyDeps): Promise
     probe: () => ({
       target: config.target,
       sessions: config.sessions,
+      lagThresholdMs: VERIFY_PROBE_LAG_MS,
       ...(config.websockets !== undefined ? { websockets: config.websockets } : {}),
       ...(config.scenario ? { scenario: config.scenario } : {}),
     }),

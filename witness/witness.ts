@@ -211,6 +211,14 @@ function progressOf(deps: WitnessDeps, probe: ProbeRun, followed: Followed, star
   };
 }
 
+/** The gate's verdict; a probe that flagged itself overloaded makes it inconclusive even when its summary fell outside the report's window. */
+function verdictOf(report: RolloutReport, probe: ProbeSummary, threshold: number): GateVerdict {
+  return gateVerdict(
+    { ...report, inconclusive: report.inconclusive ?? probe.unreliableReason ?? null },
+    threshold,
+  );
+}
+
 async function witnessRollout(deps: WitnessDeps, plan: WitnessPlan): Promise<WitnessResult> {
   const started = (deps.now ?? Date.now)();
   const { workload } = plan;
@@ -264,7 +272,7 @@ async function witnessRollout(deps: WitnessDeps, plan: WitnessPlan): Promise<Wit
       baseline,
       probe: summary,
       report,
-      ...(gate ? { gate: { verdict: gateVerdict(report, gate.threshold), source: gate.source } } : {}),
+      ...(gate ? { gate: { verdict: verdictOf(report, summary, gate.threshold), source: gate.source } } : {}),
       podsReplaced: followed.podsReplaced,
       propagationMaxMs: followed.propagationMaxMs,
     };

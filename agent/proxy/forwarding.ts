@@ -49,10 +49,20 @@ function listedHopByHop(raw: readonly string[], connectionValues: string[]): Set
   return present.size > 0 ? present : undefined;
 }
 
+/**
+ * The kubelet's probes send `User-Agent: kube-probe/<major>.<minor>` (Kubernetes docs, "Configure
+ * Liveness, Readiness and Startup Probes"); the local cluster's readiness check sends the same.
+ */
+export function isHealthCheckAgent(userAgent: string): boolean {
+  return userAgent.startsWith('kube-probe/');
+}
+
 export interface UpstreamRequest {
   /** The head to write to the app, ending with the blank line. */
   readonly text: string;
   readonly probeId: string | undefined;
+  /** A kubelet health or readiness check (`User-Agent: kube-probe/…`): counted apart from user traffic. */
+  readonly healthCheck: boolean;
   /** The client's body is chunked: the agent re-chunks what llhttp decoded. */
   readonly chunked: boolean;
   readonly hasBody: boolean;
@@ -88,6 +98,7 @@ function buildUpstreamRequest(
   let forwardedHost: string | undefined;
   let host: string | undefined;
   let probeId: string | undefined;
+  let healthCheck = false;
   let chunked = false;
   let contentLength = false;
   let connection: string[] | undefined;
@@ -102,6 +113,9 @@ function buildUpstreamRequest(
         break;
       case 'content-length':
         contentLength = true;
+        break;
+      case 'user-agent':
+        healthCheck ||= isHealthCheckAgent(value);
         break;
       case PROBE_HEADER:
         if (value !== '') probeId ??= value.length > MAX_PROBE_ID ? value.slice(0, MAX_PROBE_ID) : value;
@@ -147,7 +161,7 @@ function buildUpstreamRequest(
   if (fwdHost !== undefined) text += `x-forwarded-host: ${fwdHost}\r\n`;
   text += `${POD_HEADER}: ${pod}\r\n`;
   if (chunked) text += 'transfer-encoding: chunked\r\n';
-  return { text: `${text}\r\n`, probeId, chunked, hasBody: chunked || contentLength };
+  return { text: `${text}\r\n`, probeId, healthCheck, chunked, hasBody: chunked || contentLength };
 }
 
 /** How the response body travels to the client. */

@@ -469,6 +469,7 @@ class ClientConnection implements MessageHandlers {
       method: head.method,
       url: head.url,
       probeId: forApp.probeId,
+      healthCheck: forApp.healthCheck,
       reused,
     });
     const http10 = head.versionMajor === 1 && head.versionMinor === 0;

@@ -221,7 +221,13 @@ export function createWebSocketProxy(options: WebSocketProxyOptions): WebSocketP
       const client = socket as TunnelSocket;
       // Upgrade and Connection are hop-by-hop for plain HTTP but are the handshake itself here.
       const forApp = upstreamRequest(head, client.remoteAddress ?? '', pod, true);
-      const record = traffic.begin({ method: head.method, url: head.url, probeId: forApp.probeId, reused });
+      const record = traffic.begin({
+        method: head.method,
+        url: head.url,
+        probeId: forApp.probeId,
+        healthCheck: forApp.healthCheck,
+        reused,
+      });
       // The client may already be flowing and may even have sent its FIN: hold its bytes (and its
       // end) until the app connection exists.
       client.pause();

@@ -98,7 +98,13 @@ export function createRehearseCommand(): Command {
         E.timeout,
       ),
     )
-    .addOption(opt('--gate <score>', 'session persistence required (0..1 or %); exit 1 below it', E.gate))
+    .addOption(
+      opt(
+        '--gate <score>',
+        'session persistence required (0..1 or %); exit 1 below it, 4 when the run is inconclusive',
+        E.gate,
+      ),
+    )
     .addOption(opt('--seed <n>', 'seed of propagation delays and pod names (default random)', E.seed))
     .addOption(opt('--nats-url <url>', 'NATS with JetStream (default: start nats-server)', E.natsUrl))
     .addOption(opt('--redis-url <url>', 'Redis (default: start redis-server)', E.redisUrl))
@@ -120,6 +126,7 @@ export function createRehearseCommand(): Command {
             signal: abort.signal,
             afterRuns: rehearsalTimelineWriter(opts as TimelineFlags),
           });
+          if (outcome.inconclusive) return EXIT.inconclusive;
           return outcome.passed ? EXIT.ok : EXIT.gateFailed;
         } finally {
           process.off('SIGINT', onSignal);

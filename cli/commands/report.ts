@@ -3,7 +3,7 @@ import { createReportStore, formatReportText } from '../../collector/index.js';
 import { connectRedis, DEFAULT_REDIS_PREFIX, DEFAULT_REDIS_URL } from '../../lib/redis.js';
 import { type TimelineFlags, timelineFlag } from '../../timeline/flags.js';
 import { storeTimelineSource, writeTimelineFiles } from '../../timeline/index.js';
-import { EXIT, RuntimeFailure, UsageError } from '../errors.js';
+import { gateExitCode, RuntimeFailure, UsageError } from '../errors.js';
 import { score } from '../parse.js';
 import { action } from '../run.js';
 
@@ -18,7 +18,9 @@ interface ReportFlags extends TimelineFlags {
 
 export function createReportCommand(): Command {
   const cmd = new Command('report')
-    .description('Print a stored rollout report again (exit 1 when --gate is given and fails).')
+    .description(
+      'Print a stored rollout report again (with --gate: exit 1 when it fails, 4 when the run is inconclusive).',
+    )
     .argument('[id]', 'rollout id (default: the latest)')
     .addOption(new Option('--redis-url <url>', 'Redis').env('REDIS_URL').default(DEFAULT_REDIS_URL))
     .addOption(
@@ -68,7 +70,7 @@ export function createReportCommand(): Command {
         }
         process.stdout.write(o.json ? `${JSON.stringify(report, null, 2)}\n` : formatReportText(report));
         await writeTimelineFiles(o, storeTimelineSource(store), [{ rolloutId: report.rolloutId }]);
-        return report.gate && !report.gate.passed ? EXIT.gateFailed : EXIT.ok;
+        return gateExitCode(report.gate);
       } finally {
         redis.disconnect();
       }

@@ -10,7 +10,7 @@ import { PROBE_ENV } from '../../probe/config.js';
 import { type TimelineFlags, timelineFlag, wantsTimeline } from '../../timeline/flags.js';
 import { DEFAULT_VERIFY_CONFIG } from '../../witness/config.js';
 import type { ReportSource, VerifyResult } from '../../witness/index.js';
-import { RuntimeFailure, UsageError } from '../errors.js';
+import { EXIT, RuntimeFailure, UsageError } from '../errors.js';
 import { durationMs, positiveInt, score, url } from '../parse.js';
 import { action, optionsOf } from '../run.js';
 
@@ -43,7 +43,7 @@ const D = DEFAULT_VERIFY_CONFIG;
 export function createVerifyCommand(): Command {
   const cmd: Command = new Command('verify')
     .description(
-      'Probe a Kubernetes Deployment through a rollout restart and gate on the session-persistence score (exit 1 when the gate fails).',
+      'Probe a Kubernetes Deployment through a rollout restart and gate on the session-persistence score (exit 1 when the gate fails, 4 when the run is inconclusive).',
     )
     .addOption(new Option('--namespace <ns>', 'namespace').env('DRAINWATCH_NAMESPACE'))
     .addOption(new Option('--deployment <name>', 'Deployment to restart').env('DRAINWATCH_DEPLOYMENT'))
@@ -266,7 +266,8 @@ async function verify(f: VerifyFlags): Promise<number> {
     );
     if (wantsTimeline(f))
       await (await import('../../timeline/index.js')).writeVerifyTimeline(f, result.rolloutId, store);
-    return result.passed ? 0 : 1;
+    if (result.gate.inconclusive !== undefined) return EXIT.inconclusive;
+    return result.passed ? EXIT.ok : EXIT.gateFailed;
   } finally {
     process.off('SIGINT', onSigint);
     while (cleanup.length > 0) await cleanup.pop()!().catch(() => undefined);
@@ -278,8 +279,12 @@ function formatResult(r: VerifyResult, formatReportText: (report: VerifyResult['
   const lines = [formatReportText(r.report).trimEnd(), ''];
   if (r.rollout.outcome !== 'complete')
     lines.push(`Rollout ${r.rollout.outcome}: the Deployment did not finish rolling out.`);
+  const cmp = r.gate.value !== null && r.gate.value >= r.gate.threshold ? '≥' : '<';
+  const verdict = r.gate.inconclusive !== undefined ? 'INCONCLUSIVE' : r.passed ? 'PASSED' : 'FAILED';
   lines.push(
-    `Gate: session persistence ${pct(r.gate.value)} ${r.gate.passed ? '≥' : '<'} ${pct(r.gate.threshold)} (${r.gate.source}) — ${r.passed ? 'PASSED' : 'FAILED'}`,
+    `Gate: session persistence ${pct(r.gate.value)} ${cmp} ${pct(r.gate.threshold)} (${r.gate.source}) — ${verdict}`,
   );
+  for (const reason of r.gate.reasons ?? []) lines.push(`  ${reason}`);
+  if (r.gate.inconclusive !== undefined) lines.push(`  inconclusive: ${r.gate.inconclusive}`);
   return `${lines.join('\n')}\n`;
 }

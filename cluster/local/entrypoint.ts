@@ -3,14 +3,16 @@ import {
   Agent,
   createServer,
   request as httpRequest,
-  type IncomingHttpHeaders,
   type IncomingMessage,
   type Server,
   type ServerResponse,
 } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Rng } from '../../lib/random.js';
+import { AFFINITY_COOKIE, clientAddress, cookieValue, forwardedHeaders, HOP_BY_HOP } from './forwarding.js';
 import { type PropagationRange, samplePropagation } from './propagation.js';
+import { proxyUpgrade, type UpgradeContext } from './upgrade.js';
+import { type Endpoint, errorKind, readBody, retryDecision, upstreamIdleMs } from './upstream.js';
 
 // The local stand-in for a Service plus its ingress: an HTTP and WebSocket-upgrade reverse proxy
 // on loopback that balances each request over the endpoints it believes ready. It learns of every
@@ -20,9 +22,6 @@ import { type PropagationRange, samplePropagation } from './propagation.js';
 
 export const BALANCE_STRATEGIES = ['round-robin', 'least-connections', 'cookie', 'client-ip'] as const;
 export type BalanceStrategy = (typeof BALANCE_STRATEGIES)[number];
-
-/** The affinity cookie, named as ingress-nginx names it by default, so probes recognise it. */
-export const AFFINITY_COOKIE = 'INGRESSCOOKIE';
 
 export interface EntrypointOptions {
   readonly balance: BalanceStrategy;
@@ -41,76 +40,18 @@ export interface Entrypoint {
   start(): Promise<{ url: string; port: number }>;
   /** Repeated calls return the same promise. */
   stop(): Promise<void>;
-  /** The pod is ready: it becomes routable after a propagation delay. */
-  addEndpoint(pod: string, port: number): void;
+  /**
+   * The pod is ready: it becomes routable after a propagation delay. `keepAliveTimeoutMs` is how
+   * long the pod keeps an idle client connection; the entry point closes its own sooner
+   * (upstreamIdleMs).
+   */
+  addEndpoint(pod: string, port: number, keepAliveTimeoutMs?: number): void;
   /** The pod is terminating: it stops being routable after a propagation delay; resolves with that delay. */
   markTerminating(pod: string): Promise<number>;
   /** Pods routed to right now, in the order they became routable. */
   routable(): readonly string[];
   /** Requests and WebSockets routed to each pod since start. */
   counts(): ReadonlyMap<string, EndpointCounts>;
-}
-
-interface Endpoint {
-  readonly pod: string;
-  readonly port: number;
-  readonly agent: Agent;
-  routable: boolean;
-  /** HTTP requests in flight. */
-  active: number;
-  openWebsockets: number;
-  requests: number;
-  websockets: number;
-  failed: number;
-  /** Changes are applied in the order they were made, even when a later one draws a shorter delay. */
-  lastApplied: number;
-}
-
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'te',
-  'trailer',
-  'upgrade',
-]);
-
-function cookieValue(header: string | undefined, name: string): string | undefined {
-  if (!header) return undefined;
-  for (const part of header.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
-  }
-  return undefined;
-}
-
-/** The client address the balancer hashes: a forwarded one when the client sent it (probes on one host), else the peer. */
-function clientAddress(req: IncomingMessage): string {
-  const fwd = req.headers['x-forwarded-for'];
-  const first = (Array.isArray(fwd) ? fwd[0] : fwd)?.split(',')[0]?.trim();
-  return first || req.socket.remoteAddress || '';
-}
-
-function forwardedHeaders(req: IncomingMessage, keepUpgrade: boolean): IncomingHttpHeaders {
-  const headers: IncomingHttpHeaders = {};
-  for (const [k, v] of Object.entries(req.headers)) {
-    if (!keepUpgrade && HOP_BY_HOP.has(k)) continue;
-    headers[k] = v;
-  }
-  const peer = req.socket.remoteAddress ?? '';
-  const prior = req.headers['x-forwarded-for'];
-  headers['x-forwarded-for'] = prior ? `${prior}, ${peer}` : peer;
-  headers['x-forwarded-proto'] = 'http';
-  if (req.headers.host) headers['x-forwarded-host'] = req.headers.host;
-  return headers;
-}
-
-function errorCode(err: unknown): string {
-  const code = (err as { code?: string }).code ?? '';
-  if (code === 'ECONNREFUSED') return 'refused';
-  if (code === 'ECONNRESET' || code === 'EPIPE') return 'reset';
-  return 'other';
 }
 
 export function createEntrypoint(options: EntrypointOptions): Entrypoint {
@@ -175,7 +116,29 @@ export function createEntrypoint(options: EntrypointOptions): Entrypoint {
       req.resume();
       return;
     }
-    const ep = choice.endpoint;
+    // The body is read whole first, as nginx does, so a failed attempt can be repeated.
+    readBody(req).then(
+      (body) => {
+        if (body === undefined) {
+          res.writeHead(413, { 'content-type': 'text/plain', 'x-drainwatch-entry-error': 'body-too-large' });
+          res.end('request body above 1 MiB\n');
+          return;
+        }
+        forward(req, res, body, choice.endpoint, choice.setCookie, { tried: new Set(), freshRetried: false });
+      },
+      () => res.destroy(),
+    );
+  }
+
+  function forward(
+    req: IncomingMessage,
+    res: ServerResponse,
+    body: Buffer,
+    ep: Endpoint,
+    setCookie: boolean,
+    attempt: { tried: Set<string>; freshRetried: boolean; fresh?: boolean },
+  ): void {
+    attempt.tried.add(ep.pod);
     ep.active++;
     ep.requests++;
     let released = false;
@@ -190,15 +153,23 @@ export function createEntrypoint(options: EntrypointOptions): Entrypoint {
       port: ep.port,
       method: req.method,
       path: req.url,
-      headers: forwardedHeaders(req, false),
-      agent: ep.agent,
+      headers: {
+        ...forwardedHeaders(req, false),
+        ...(body.length > 0 || req.headers['content-length'] !== undefined
+          ? { 'content-length': String(body.length) }
+          : {}),
+      },
+      // A repeat after a stale kept-alive connection goes on a new one.
+      agent: attempt.fresh ? false : ep.agent,
     });
+    let answered = false;
     upstream.on('response', (ures) => {
+      answered = true;
       const headers: Record<string, string | string[]> = {};
       for (const [k, v] of Object.entries(ures.headers)) {
         if (v !== undefined && !HOP_BY_HOP.has(k)) headers[k] = v;
       }
-      if (choice.setCookie) {
+      if (setCookie) {
         const prior = headers['set-cookie'];
         const ours = `${AFFINITY_COOKIE}=${ep.pod}; Path=/; HttpOnly`;
         headers['set-cookie'] = prior ? [...(Array.isArray(prior) ? prior : [prior]), ours] : ours;
@@ -210,20 +181,43 @@ export function createEntrypoint(options: EntrypointOptions): Entrypoint {
     });
     upstream.on('error', (err) => {
       release();
-      ep.failed++;
-      if (!res.headersSent) {
-        res.writeHead(502, { 'content-type': 'text/plain', 'x-drainwatch-entry-error': errorCode(err) });
-        res.end(`upstream ${ep.pod}: ${errorCode(err)}\n`);
-      } else {
+      if (answered || res.headersSent) {
+        ep.failed++;
         res.destroy();
+        return;
       }
+      if (res.destroyed) return;
+      const decision = retryDecision(err, {
+        reusedSocket: upstream.reusedSocket,
+        method: req.method,
+        freshRetried: attempt.freshRetried,
+      });
+      // A connection the pod had closed while it sat idle here is not the pod's failure.
+      if (decision === 'fresh-connection') {
+        forward(req, res, body, ep, setCookie, { ...attempt, freshRetried: true, fresh: true });
+        return;
+      }
+      ep.failed++;
+      const next =
+        decision === 'next-endpoint' ? routableList().find((e) => !attempt.tried.has(e.pod)) : undefined;
+      if (next) {
+        forward(req, res, body, next, options.balance === 'cookie', { ...attempt, fresh: false });
+        return;
+      }
+      res.writeHead(502, { 'content-type': 'text/plain', 'x-drainwatch-entry-error': errorKind(err) });
+      res.end(`upstream ${ep.pod}: ${errorKind(err)}\n`);
     });
-    res.on('close', () => {
+    res.once('close', () => {
       release();
       if (!res.writableFinished) upstream.destroy();
     });
-    req.pipe(upstream);
+    upstream.end(body);
   }
+
+  const upgradeContext: UpgradeContext = {
+    routable: routableList,
+    cookieOnRetry: options.balance === 'cookie',
+  };
 
   function onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
     socket.on('error', () => socket.destroy());
@@ -232,54 +226,7 @@ export function createEntrypoint(options: EntrypointOptions): Entrypoint {
       socket.end('HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
       return;
     }
-    const ep = choice.endpoint;
-    ep.openWebsockets++;
-    ep.websockets++;
-    let released = false;
-    const release = (): void => {
-      if (!released) {
-        released = true;
-        ep.openWebsockets--;
-      }
-    };
-    socket.once('close', release);
-    const upstream = httpRequest({
-      host: '127.0.0.1',
-      port: ep.port,
-      method: req.method,
-      path: req.url,
-      headers: forwardedHeaders(req, true),
-      agent: false,
-    });
-    upstream.on('upgrade', (ures, usocket, uhead) => {
-      const lines = [`HTTP/1.1 ${ures.statusCode} ${ures.statusMessage ?? 'Switching Protocols'}`];
-      for (let i = 0; i < ures.rawHeaders.length; i += 2)
-        lines.push(`${ures.rawHeaders[i]}: ${ures.rawHeaders[i + 1]}`);
-      if (choice.setCookie) lines.push(`Set-Cookie: ${AFFINITY_COOKIE}=${ep.pod}; Path=/; HttpOnly`);
-      socket.write(`${lines.join('\r\n')}\r\n\r\n`);
-      if (uhead.length) socket.write(uhead);
-      if (head.length) usocket.write(head);
-      usocket.on('error', () => socket.destroy());
-      socket.on('error', () => usocket.destroy());
-      // A FIN from either side is passed on as a FIN: a pod that dies without a close frame
-      // looks to the client exactly as it would through a real load balancer.
-      usocket.pipe(socket);
-      socket.pipe(usocket);
-      usocket.once('close', () => socket.destroy());
-      socket.once('close', () => usocket.destroy());
-    });
-    upstream.on('response', (ures) => {
-      socket.write(`HTTP/1.1 ${ures.statusCode} ${ures.statusMessage ?? ''}\r\nconnection: close\r\n\r\n`);
-      ures.pipe(socket);
-    });
-    upstream.on('error', (err) => {
-      ep.failed++;
-      release();
-      socket.end(
-        `HTTP/1.1 502 Bad Gateway\r\nx-drainwatch-entry-error: ${errorCode(err)}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`,
-      );
-    });
-    upstream.end();
+    proxyUpgrade(upgradeContext, req, socket, head, choice.endpoint, choice.setCookie);
   }
 
   const server: Server = createServer({ keepAliveTimeout: 30_000 }, onRequest);
@@ -308,12 +255,13 @@ export function createEntrypoint(options: EntrypointOptions): Entrypoint {
       });
       return stopping;
     },
-    addEndpoint(pod, port) {
+    addEndpoint(pod, port, keepAliveTimeoutMs) {
       const seq = ++changeSeq;
       const ep: Endpoint = {
         pod,
         port,
-        agent: new Agent({ keepAlive: true, maxSockets: 64 }),
+        // `timeout` closes a connection that stayed idle this long in the free list.
+        agent: new Agent({ keepAlive: true, maxSockets: 64, timeout: upstreamIdleMs(keepAliveTimeoutMs) }),
         routable: false,
         active: 0,
         openWebsockets: 0,

@@ -7,7 +7,6 @@ export {
   resolveLocalClusterConfig,
 } from './config.js';
 export {
-  AFFINITY_COOKIE,
   BALANCE_STRATEGIES,
   type BalanceStrategy,
   createEntrypoint,
@@ -21,6 +20,7 @@ export {
   SidecarStartError,
   UnknownWorkloadError,
 } from './errors.js';
+export { AFFINITY_COOKIE } from './forwarding.js';
 export {
   DEFAULT_PROPAGATION,
   formatPropagation,

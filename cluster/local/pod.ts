@@ -3,14 +3,16 @@ import { get as httpGet } from 'node:http';
 import { canConnect, freePort } from '../../lib/servers.js';
 import { delay, pollUntil } from '../../lib/wait.js';
 import type { ClusterEvent, PodRef, PodStatus } from '../adapter.js';
+import { afterTopExit, execScript, groupAlive, signalGroup, signalTop } from './container-process.js';
 import type { Entrypoint } from './entrypoint.js';
 import { PodStartError } from './errors.js';
 import type { AppExit, Sidecar, SidecarLauncher } from './sidecar.js';
 
-// One local pod: the app (any shell command, in its own process group so the whole tree gets
-// the signals) and a sidecar in front of it. Termination follows the kubelet's order: the
-// endpoint is marked terminating while preStop runs, SIGTERM follows preStop, SIGKILL comes at
-// the grace period, and the sidecar is stopped only after the app is gone.
+// One local pod: the app (any shell command, run as the top process of its own process group, as
+// a container's PID 1) and a sidecar in front of it. Termination follows the kubelet's order: the
+// endpoint is marked terminating while preStop runs, SIGTERM to the top process follows preStop,
+// SIGKILL to the whole group comes at the grace period (container-process.ts), and the sidecar is
+// stopped only after the app is gone.
 
 export interface LocalPodOptions {
   readonly ref: PodRef;
@@ -44,33 +46,22 @@ export interface LocalPod {
 
 const PORT_ATTEMPTS = 3;
 
+/** The kubelet's probe User-Agent, so agents count the readiness check apart from users. */
+const READINESS_USER_AGENT = 'kube-probe/1.31 (drainwatch-local)';
+
 function httpStatus(url: string, timeoutMs: number): Promise<number> {
   return new Promise((resolve) => {
-    const req = httpGet(url, { agent: false, timeout: timeoutMs }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
+    const req = httpGet(
+      url,
+      { agent: false, timeout: timeoutMs, headers: { 'user-agent': READINESS_USER_AGENT } },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      },
+    );
     req.on('timeout', () => req.destroy());
     req.on('error', () => resolve(0));
   });
-}
-
-function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined) return;
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    // The group is already gone.
-  }
-}
-
-function groupAlive(pid: number): boolean {
-  try {
-    process.kill(-pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 export function createLocalPod(options: LocalPodOptions): LocalPod {
@@ -82,6 +73,7 @@ export function createLocalPod(options: LocalPodOptions): LocalPod {
   let child: ChildProcess | undefined;
   let sidecar: Sidecar | undefined;
   let killedAtGrace = false;
+  let sigtermSent = false;
   let tail = '';
 
   let resolveExit!: (exit: AppExit) => void;
@@ -93,7 +85,7 @@ export function createLocalPod(options: LocalPodOptions): LocalPod {
   const now = (): Date => new Date();
 
   async function spawnApp(port: number): Promise<void> {
-    const proc = spawn('sh', ['-c', options.command], {
+    const proc = spawn('sh', ['-c', execScript(options.command)], {
       cwd: options.cwd,
       env: { ...process.env, ...options.env, PORT: String(port) },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -111,17 +103,24 @@ export function createLocalPod(options: LocalPodOptions): LocalPod {
       tail += `\n${err.message}`;
     });
     proc.once('exit', (code, signal) => {
-      // The shell may exit before what it started (a pipeline, a wrapper script): the app has
-      // exited only when its whole process group has.
+      // The rest of the group either goes with the top process (the container ended) or runs on
+      // until it exits or the grace period's SIGKILL (a wrapper that died of a SIGTERM PID 1
+      // would have ignored): the app has exited only when its whole process group has.
       void (async () => {
-        if (proc.pid !== undefined) {
-          await pollUntil(() => !groupAlive(proc.pid!), {
+        const pid = proc.pid;
+        if (pid !== undefined && groupAlive(pid)) {
+          if (afterTopExit(signal, sigtermSent) === 'kill') signalGroup(proc, 'SIGKILL');
+          await pollUntil(() => !groupAlive(pid), {
             timeoutMs: options.graceMs + 10_000,
             intervalMs: 20,
             what: `process group of ${ref.name}`,
           }).catch(() => signalGroup(proc, 'SIGKILL'));
         }
-        exited = { code, signal, killedAtGrace };
+        // Killed at the grace period, the container's PID 1 ends by that SIGKILL, whatever
+        // became of the local top process before.
+        exited = killedAtGrace
+          ? { code: null, signal: 'SIGKILL', killedAtGrace: true }
+          : { code, signal, killedAtGrace: false };
         resolveExit(exited);
       })();
     });
@@ -194,7 +193,7 @@ export function createLocalPod(options: LocalPodOptions): LocalPod {
       }
       ready = true;
       options.emit({ type: 'pod-ready', pod: ref, at: now() });
-      options.entrypoint.addEndpoint(ref.name, sidecar!.trafficPort);
+      options.entrypoint.addEndpoint(ref.name, sidecar!.trafficPort, sidecar!.keepAliveTimeoutMs);
     },
     terminate() {
       terminating ??= (async () => {
@@ -212,7 +211,8 @@ export function createLocalPod(options: LocalPodOptions): LocalPod {
         const prestopDone = sidecar ? sidecar.prestop().catch(() => {}) : Promise.resolve();
         await Promise.race([prestopDone, delay(graceLeft())]);
         if (child && !exited) {
-          signalGroup(child, 'SIGTERM');
+          sigtermSent = true;
+          signalTop(child, 'SIGTERM');
           const killTimer = setTimeout(() => {
             if (!exited && child) {
               killedAtGrace = true;

@@ -23,6 +23,8 @@ export interface SidecarSpec {
 export interface Sidecar {
   /** Where traffic for the pod arrives (127.0.0.1). */
   readonly trafficPort: number;
+  /** How long the sidecar keeps an idle client connection (ms); absent when it does not know (a plain forwarder). */
+  readonly keepAliveTimeoutMs?: number;
   /** The preStop hook: resolves when the app may get SIGTERM. */
   prestop(): Promise<void>;
   appExited(exit: AppExit): Promise<void>;

@@ -118,6 +118,24 @@ export function createQuoteApp(config: QuoteAppConfig, sessions: SessionStore): 
   const server: Server = createServer(app);
   const wss = new WebSocketServer({ noServer: true, maxPayload: 16 * 1024 });
   const sockets = new Set<WebSocket>();
+  // Acks not written yet, per socket: each is written config.ackDelayMs after its message.
+  const unacked = new Map<WebSocket, Map<string, NodeJS.Timeout>>();
+  const ack = (ws: WebSocket, id: string): void => {
+    unacked.get(ws)?.delete(id);
+    ws.send(JSON.stringify({ type: 'ack', id }));
+  };
+  const flushAcks = (): void => {
+    for (const [ws, timers] of unacked)
+      for (const [id, timer] of timers) {
+        clearTimeout(timer);
+        ack(ws, id);
+      }
+    unacked.clear();
+  };
+  const dropAcks = (ws: WebSocket): void => {
+    for (const timer of unacked.get(ws)?.values() ?? []) clearTimeout(timer);
+    unacked.delete(ws);
+  };
 
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     const path = (req.url ?? '').split('?')[0];
@@ -127,8 +145,12 @@ export function createQuoteApp(config: QuoteAppConfig, sessions: SessionStore): 
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
       sockets.add(ws);
-      ws.on('close', () => sockets.delete(ws));
-      ws.on('error', () => sockets.delete(ws));
+      const forget = (): void => {
+        sockets.delete(ws);
+        dropAcks(ws);
+      };
+      ws.on('close', forget);
+      ws.on('error', forget);
       ws.on('message', (raw) => {
         let msg: { type?: unknown; id?: unknown };
         try {
@@ -136,7 +158,14 @@ export function createQuoteApp(config: QuoteAppConfig, sessions: SessionStore): 
         } catch {
           return;
         }
-        if (msg?.type === 'ping') ws.send(JSON.stringify({ type: 'ack', id: msg.id }));
+        if (msg?.type !== 'ping') return;
+        const id = String(msg.id);
+        if (config.ackDelayMs === 0) return ack(ws, id);
+        const timers = unacked.get(ws) ?? new Map<string, NodeJS.Timeout>();
+        unacked.set(ws, timers);
+        const timer = setTimeout(() => ack(ws, id), config.ackDelayMs);
+        timer.unref();
+        timers.set(id, timer);
       });
     });
   });
@@ -167,6 +196,8 @@ export function createQuoteApp(config: QuoteAppConfig, sessions: SessionStore): 
       shuttingDown ??= (async () => {
         closing = true;
         clearInterval(priceTimer);
+        // Every message received gets its ack before its socket is closed.
+        flushAcks();
         for (const res of pending) if (!res.headersSent) res.setHeader('connection', 'close');
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         // server.close() drops the connections idle right now; a connection that finishes its
@@ -187,6 +218,7 @@ export function createQuoteApp(config: QuoteAppConfig, sessions: SessionStore): 
     destroy() {
       closing = true;
       clearInterval(priceTimer);
+      for (const ws of unacked.keys()) dropAcks(ws);
       for (const ws of sockets) ws.terminate();
       server.closeAllConnections();
       server.close();

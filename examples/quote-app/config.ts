@@ -20,6 +20,12 @@ export interface QuoteAppConfig {
   /** Simulated work per quote. */
   readonly workMs: number;
   readonly priceIntervalMs: number;
+  /**
+   * Each WebSocket ping is acknowledged this long after it arrived (0: at once), as an app that
+   * processes a message before confirming it does; a graceful shutdown writes every pending ack
+   * before closing the sockets, an abrupt exit leaves them unsent.
+   */
+  readonly ackDelayMs: number;
   readonly redisUrl?: string;
   readonly redisPrefix: string;
   readonly sessionTtlSeconds: number;
@@ -35,6 +41,7 @@ export const QUOTE_DEFAULTS = {
   wsClose: '1001',
   workMs: 5,
   priceIntervalMs: 500,
+  ackDelayMs: 0,
   redisPrefix: 'quote-app:',
   sessionTtlSeconds: 3600,
   shutdownTimeoutMs: 20_000,
@@ -79,6 +86,7 @@ export function readQuoteConfig(
         'ws-close': { type: 'string' },
         'work-ms': { type: 'string' },
         'price-interval-ms': { type: 'string' },
+        'ack-delay-ms': { type: 'string' },
         'redis-url': { type: 'string' },
       },
       strict: true,
@@ -96,6 +104,7 @@ export function readQuoteConfig(
     wsClose: pick('ws-close', 'QUOTE_WS_CLOSE'),
     workMs: pick('work-ms', 'QUOTE_WORK_MS'),
     priceIntervalMs: pick('price-interval-ms', 'QUOTE_PRICE_INTERVAL_MS'),
+    ackDelayMs: pick('ack-delay-ms', 'QUOTE_ACK_DELAY_MS'),
     redisUrl: pick('redis-url', 'REDIS_URL'),
   };
   const config: QuoteAppConfig = {
@@ -108,6 +117,7 @@ export function readQuoteConfig(
     priceIntervalMs: raw.priceIntervalMs
       ? wholeNumber('QUOTE_PRICE_INTERVAL_MS', raw.priceIntervalMs, 10)
       : d.priceIntervalMs,
+    ackDelayMs: raw.ackDelayMs ? wholeNumber('QUOTE_ACK_DELAY_MS', raw.ackDelayMs) : d.ackDelayMs,
     redisPrefix: env.QUOTE_REDIS_PREFIX || d.redisPrefix,
     sessionTtlSeconds: d.sessionTtlSeconds,
     shutdownTimeoutMs: d.shutdownTimeoutMs,

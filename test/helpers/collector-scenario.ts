@@ -366,7 +366,7 @@ export function scriptedRollout(t0Ms: number = Date.parse('2026-11-21T10:00:00.0
 }
 
 /** The report fields the scripted rollout must produce, every score and every cause count. */
-export function expectedReport(rolloutId: string) {
+export function expectedReport(rolloutId: string, t0Ms: number = Date.parse('2026-11-21T10:00:00.000Z')) {
   return {
     rolloutId,
     namespace: NS,
@@ -377,7 +377,10 @@ export function expectedReport(rolloutId: string) {
     finishedAt: '2026-11-21T10:00:50.000Z',
     durationSeconds: 50,
     podsReplaced: 3,
-    scores: { sessionPersistence: 1 / 3, requestSuccess: 10 / 15, cleanTerminations: 1 / 3 },
+    // Issue #15: the 6 ok requests before quote-a's termination (1 s) are the baseline's, so the
+    // rollout's are 9 (4 ok); quote-e closed a WebSocket with 1000 at shutdown, so no termination
+    // is clean (it was 1 of 3 when 1000 counted as clean).
+    scores: { sessionPersistence: 1 / 3, requestSuccess: 4 / 9, cleanTerminations: 0 },
     sessions: {
       active: 3,
       lost: 2,
@@ -386,17 +389,27 @@ export function expectedReport(rolloutId: string) {
         'cut-in-flight': 0,
         'no-close-frame': 0,
         'session-in-memory': 2,
+        'session-not-shared': 0,
         'killed-at-grace': 0,
         'never-reached-pod': 0,
         other: 0,
       },
     },
-    probeRequests: { total: 15, ok: 10, failed: 5, retriedOk: 1 },
+    baseline: {
+      rolloutBeganAt: new Date(t0Ms + 1000).toISOString(),
+      requests: 6,
+      failed: 0,
+      sessionsLost: 0,
+    },
+    probeRequests: { total: 9, ok: 4, failed: 5, retriedOk: 1 },
+    // Issue #15: the dropped probe WebSocket is no failed request (no-close-frame was 1): the
+    // causes sum to the 5 failed requests.
     failedByCause: {
       'late-arrival': 1,
       'cut-in-flight': 0,
-      'no-close-frame': 1,
+      'no-close-frame': 0,
       'session-in-memory': 1,
+      'session-not-shared': 0,
       'killed-at-grace': 1,
       'never-reached-pod': 1,
       other: 1,
@@ -413,18 +426,40 @@ export function expectedReport(rolloutId: string) {
     },
     inFlightAtSigterm: 5,
     inFlightCut: 1,
+    inFlightLost: 1,
     lateArrivals: 1,
+    healthChecks: { requests: 0, failed: 0 },
     agentFailedRequests: { serving: 2, prestop: 0, draining: 0, exited: 0 },
     agentEventsDropped: 0,
     endpointPropagation: { samples: 3, p50Ms: 1200, maxMs: 3000 },
     prestop: { samples: 3, p50Ms: 5000, maxMs: 5000, byReason: { quiet: 2, max: 1 } },
     drain: { samples: 3, p50Ms: 1000, maxMs: 30000 },
     websocketCloses: { '1001': 3, none: 1, '1000': 1 },
+    websocketOutcomes: {
+      atTermination: {
+        clean: 3,
+        'normal-close-at-shutdown': 1,
+        'no-close-frame': 0,
+        'killed-at-grace': 1,
+        'other-code': 0,
+      },
+      probe: {
+        clean: 0,
+        'normal-close-at-shutdown': 0,
+        'no-close-frame': 1,
+        'killed-at-grace': 0,
+        'other-code': 0,
+      },
+    },
     websocketsDropped: 1,
     messagesLost: 2,
-    trafficSkew: 1.5,
+    // Issue #15: request rates over the time each pod served (was 1.5, the probe summary's,
+    // standing in for counts): quote-c 6 in 10 s ÷ quote-b 4 in 9.4 s; quote-a served 0.5 s, left out.
+    trafficSkew: 0.6 / (4 / 9.4),
     stickyRouting: false,
     evidenceIncomplete: ['quote-e'],
+    inconclusive: null,
+    invariantViolations: [],
   };
 }
 

@@ -39,6 +39,8 @@ websocket: null
 export interface MinimalApp {
   /** The shell command for --app. */
   readonly command: string;
+  /** The app's script, for commands that wrap it. */
+  readonly file: string;
   readonly scenarioFile: string;
   readonly readyPath: string;
 }
@@ -48,5 +50,5 @@ export function writeMinimalApp(tag: string): MinimalApp {
   const scenarioFile = join(tmpdir(), `drainwatch-minimal-app-${tag}.yaml`);
   writeFileSync(file, SOURCE);
   writeFileSync(scenarioFile, SCENARIO);
-  return { command: `exec "${process.execPath}" "${file}"`, scenarioFile, readyPath: '/ready' };
+  return { command: `exec "${process.execPath}" "${file}"`, file, scenarioFile, readyPath: '/ready' };
 }

@@ -15,7 +15,18 @@ export interface TrafficLoop {
   tally(): TrafficTally;
 }
 
-export function startTraffic(baseUrl: string, path: string, workers = 4, maxRequests = 100_000): TrafficLoop {
+/** A JSON POST instead of a GET: not idempotent, so the entry point never sends it twice. */
+export interface TrafficPost {
+  readonly json: unknown;
+}
+
+export function startTraffic(
+  baseUrl: string,
+  path: string,
+  workers = 4,
+  maxRequests = 100_000,
+  post?: TrafficPost,
+): TrafficLoop {
   const dispatcher = new Agent({ keepAliveTimeout: 10_000, connections: workers });
   const t: TrafficTally = { ok: 0, failed: 0, byStatus: new Map(), byPod: new Map() };
   let running = true;
@@ -30,6 +41,13 @@ export function startTraffic(baseUrl: string, path: string, workers = 4, maxRequ
           dispatcher,
           headersTimeout: 10_000,
           bodyTimeout: 10_000,
+          ...(post
+            ? {
+                method: 'POST' as const,
+                body: JSON.stringify(post.json),
+                headers: { 'content-type': 'application/json' },
+              }
+            : {}),
         });
         await r.body.dump();
         bump(t.byStatus, String(r.statusCode));

@@ -138,7 +138,10 @@ describe('collector with the real agent', () => {
     const failure = report!.failures.find((f) => f.probeId === 'p-late');
     expect(failure).toMatchObject({ cause: 'late-arrival', pod: 'web-1' });
     expect(failure!.phase).not.toBe('serving');
-    expect(report!.probeRequests).toMatchObject({ total: 2, ok: 1, failed: 1 });
+    // Issue #15: p-ok came before the pod's termination began, so it is the baseline's (it was
+    // counted in the rollout's probe requests: total 2, ok 1).
+    expect(report!.probeRequests).toMatchObject({ total: 1, ok: 0, failed: 1 });
+    expect(report!.baseline).toMatchObject({ requests: 1, failed: 0 });
     const timeline = (await collector.store.timeline('shop', 'web-1')).map((e) => e.kind);
     expect(timeline).toEqual(
       expect.arrayContaining(['agent.started', 'prestop.started', 'prestop.finished', 'drain.summary']),

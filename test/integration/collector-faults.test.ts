@@ -94,7 +94,7 @@ describe('collector faults', () => {
     );
     await collector.drain(60_000);
     expect(await collector.store.getReport(scenario.rolloutId)).toMatchObject({
-      ...expectedReport(scenario.rolloutId),
+      ...expectedReport(scenario.rolloutId, Date.parse('2026-11-21T16:00:00.000Z')),
       startedAt: '2026-11-21T16:00:00.000Z',
       finishedAt: '2026-11-21T16:00:50.000Z',
     });
@@ -123,7 +123,7 @@ describe('collector faults', () => {
     const [r1, r2] = await Promise.all(replicas.map((c) => c.store.getReport(scenario.rolloutId)));
     expect(r1).toEqual(r2);
     expect(r1).toMatchObject({
-      ...expectedReport(scenario.rolloutId),
+      ...expectedReport(scenario.rolloutId, Date.parse('2026-11-21T14:00:00.000Z')),
       startedAt: '2026-11-21T14:00:00.000Z',
       finishedAt: '2026-11-21T14:00:50.000Z',
     });

@@ -49,7 +49,15 @@ describe('collector: a scripted rollout gives exactly the expected report', () =
       killedAtGrace: true,
       failedProbeRequests: 1,
     });
-    expect(byPod['quote-e']).toMatchObject({ clean: true, evidenceIncomplete: true, drainMs: 1000 });
+    // Issue #15 point 9: its WebSocket closed with 1000 at shutdown (clients will not reconnect),
+    // so it is no longer clean.
+    expect(byPod['quote-e']).toMatchObject({
+      clean: false,
+      uncleanReasons: ['websocket-close'],
+      evidenceIncomplete: true,
+      drainMs: 1000,
+    });
+    expect(byPod['quote-e']!.websocketOutcomes['normal-close-at-shutdown']).toBe(1);
     const causes = Object.fromEntries(report!.failures.map((f) => [f.probeId, [f.cause, f.phase, f.pod]]));
     expect(causes).toEqual({
       'p-late': ['late-arrival', 'draining', 'quote-a'],
@@ -125,7 +133,7 @@ describe('collector: a scripted rollout gives exactly the expected report', () =
     await publishAll(env.nc, [...scenario.events].reverse(), env.ns.subjectRoot);
     await collector.drain(30_000);
     const report = await collector.store.getReport(scenario.rolloutId);
-    const expected = expectedReport(scenario.rolloutId);
+    const expected = expectedReport(scenario.rolloutId, Date.parse('2026-11-21T12:00:00.000Z'));
     expect(report).toMatchObject({
       ...expected,
       startedAt: '2026-11-21T12:00:00.000Z',

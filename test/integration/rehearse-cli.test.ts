@@ -21,7 +21,10 @@ function explain(r: RehearseCliResult): string {
 describe('drainwatch rehearse', () => {
   it('with no app: the naive run loses sessions and requests to its flaws, the drained run loses nothing', async () => {
     const r = await runRehearseCli([...QUICK, '--json', '--gate', '1']);
-    expect(r.code, explain(r)).toBe(0);
+    // Issue #15 point 10: a run whose probe was overloaded (this machine under load) is
+    // inconclusive: exit 4, and its gate never passes. It used to pass with exit 0.
+    const inconclusive = r.runs[1]?.inconclusive ?? null;
+    expect(r.code, explain(r)).toBe(inconclusive ? 4 : 0);
     const [naive, drained] = r.runs;
     expect(naive?.label).toBe('naive');
     expect(drained?.label).toBe('drained');
@@ -35,13 +38,18 @@ describe('drainwatch rehearse', () => {
     expect(causes.length).toBeGreaterThan(0);
     for (const [cause] of causes) expect(FLAW_CAUSES, `cause ${cause}`).toContain(cause);
     expect(naive!.sessionsLostByCause['session-in-memory']).toBeGreaterThan(0);
+    // Its pods die with WebSocket messages unacknowledged (acks batched, never flushed): each is
+    // lost, whatever its re-send after the reconnect brought.
+    expect(naive!.messagesLost).toBeGreaterThan(0);
     expect(naive!.gate).toBeUndefined();
 
     expect(drained!.podsReplaced).toBe(3);
     expect(drained!.sessionPersistence).toBe(1);
     expect(drained!.probeRequests.failed).toBe(0);
     expect(drained!.probeRequests.total).toBeGreaterThan(0);
-    expect(drained!.gate).toMatchObject({ passed: true, threshold: 1 });
+    expect(drained!.gate).toMatchObject(
+      inconclusive ? { passed: false, threshold: 1, inconclusive } : { passed: true, threshold: 1 },
+    );
   }, 300_000);
 
   it('prints the side-by-side table and exits 1 when the gate fails', async () => {

@@ -108,6 +108,52 @@ describe('entry point', () => {
     expect(r.headers['x-drainwatch-entry-error']).toBe('refused');
   });
 
+  it('sends a request whose connect was refused to another endpoint, as nginx does', async () => {
+    const b = await upstream('b');
+    const { ep, url } = await entry('round-robin');
+    ep.addEndpoint('gone', await freePort());
+    ep.addEndpoint('b', b.port);
+    await pollUntil(() => ep.routable().length === 2, { timeoutMs: 5000 });
+    // Round-robin sends every other request to the dead endpoint first; none of them fails.
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, (_, i) =>
+        i % 2
+          ? get(`${url}/`)
+          : request(`${url}/post`, { method: 'POST', body: 'x' }).then(async (r) => ({
+              status: r.statusCode,
+              body: await r.body.text(),
+            })),
+      ),
+    );
+    expect(answers.map((r) => `${r.status} ${r.body}`)).toEqual(Array(6).fill('200 b'));
+    expect(ep.counts().get('gone')?.failed).toBeGreaterThan(0);
+    const ws = new WebSocket(`${url.replace('http', 'ws')}/ws`);
+    const opened = await new Promise<boolean>((resolve) => {
+      ws.once('open', () => resolve(true));
+      ws.once('error', () => resolve(false));
+    });
+    ws.terminate();
+    expect(opened).toBe(true);
+  });
+
+  it('closes an idle connection to a pod before the pod would', async () => {
+    const a = await upstream('a');
+    a.server.keepAliveTimeout = 60_000;
+    const { ep, url } = await entry('round-robin');
+    // The pod says it keeps idle connections 400 ms (it really keeps them a minute): the entry
+    // point must be the one that closes, at half that.
+    ep.addEndpoint('a', a.port, 400);
+    await pollUntil(() => ep.routable().length === 1, { timeoutMs: 5000 });
+    expect((await get(`${url}/`)).body).toBe('a');
+    const open = (): Promise<number> =>
+      new Promise((resolve) => a.server.getConnections((_e, n) => resolve(n)));
+    expect(await open()).toBe(1);
+    await pollUntil(async () => (await open()) === 0, {
+      timeoutMs: 20_000,
+      what: 'the idle connection closed',
+    });
+  });
+
   it('sets x-forwarded-* and hashes the client address under client-ip', async () => {
     const ups = await Promise.all(['a', 'b', 'c'].map((n) => upstream(n)));
     const { ep, url } = await entry('client-ip');

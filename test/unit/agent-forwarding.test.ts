@@ -58,6 +58,18 @@ function names(p: Parsed): string[] {
 }
 
 describe('upstreamRequest', () => {
+  it('marks a kubelet health check by its User-Agent (kube-probe/…)', () => {
+    const probe = upstreamRequest(
+      req(['Host', 'h', 'User-Agent', 'kube-probe/1.31 (drainwatch-local)']),
+      '10.0.0.9',
+      POD,
+      false,
+    );
+    const user = upstreamRequest(req(['Host', 'h', 'User-Agent', 'curl/8.5']), '10.0.0.9', POD, false);
+    expect(probe.healthCheck).toBe(true);
+    expect(user.healthCheck).toBe(false);
+  });
+
   it('keeps the request line and end-to-end headers as received, names in their case', () => {
     const r = upstreamRequest(
       req(['Host', 'shop.example', 'Accept', 'text/html', 'X-Custom', 'Value With Case', 'Set-Thing', 'a']),

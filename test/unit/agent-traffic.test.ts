@@ -63,4 +63,40 @@ describe('agent traffic events fit the contract', () => {
     expect(events).toHaveLength(1);
     expect(valid()).toEqual([true]);
   });
+
+  // Issue #15 point 1: readiness checks of a booting app failed by the dozen and were reported as
+  // users' failures ("agent-side failed serving N").
+  it('counts kubelet health checks apart: never in requests, failures or in-flight at SIGTERM', () => {
+    const { traffic, events, valid } = setup();
+    for (let i = 0; i < 3; i++) {
+      const r = traffic.begin({
+        method: 'GET',
+        url: '/ready',
+        probeId: undefined,
+        healthCheck: true,
+        reused: false,
+      });
+      traffic.end(r, 'upstream-refused');
+    }
+    const user = traffic.begin({ method: 'GET', url: '/', probeId: undefined, reused: false });
+    const check = traffic.begin({
+      method: 'GET',
+      url: '/ready',
+      probeId: undefined,
+      healthCheck: true,
+      reused: false,
+    });
+    traffic.setPhase('draining');
+    traffic.end(check, 'upstream-reset');
+    traffic.end(user, 'upstream-reset');
+    const interval = traffic.takeInterval();
+    expect(interval.healthChecks).toBe(4);
+    expect(interval.healthChecksFailed).toBe(4);
+    expect(interval.failed).toEqual({ serving: 1, prestop: 0, draining: 0, exited: 0 });
+    expect(interval.requests.serving).toBe(1);
+    expect(traffic.drainCounts()).toMatchObject({ inFlightAtSigterm: 1, inFlightCut: 1 });
+    const marked = events.filter((e) => (e.data as { healthCheck?: boolean }).healthCheck === true);
+    expect(marked).toHaveLength(4);
+    expect(valid().every(Boolean)).toBe(true);
+  });
 });

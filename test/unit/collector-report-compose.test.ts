@@ -1,11 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  agentFailedRequests,
-  computeReport,
-  gateVerdict,
-  outcomeOf,
-  trafficSkew,
-} from '../../collector/report.js';
+import { agentFailedRequests, computeReport, gateVerdict, outcomeOf } from '../../collector/report.js';
+import { trafficSkew } from '../../collector/report-skew.js';
 import { emptyFacts, ms } from '../helpers/report-facts.js';
 import { SAMPLE_DATA } from '../helpers/sample-events.js';
 
@@ -58,7 +53,9 @@ describe('report: the parts put together', () => {
     expect(gateVerdict(withScore, 0.51).passed).toBe(false);
   });
 
-  it('computeReport adds dropped probe WebSockets to the no-close-frame failures', () => {
+  // Issue #15 point 6: a dropped WebSocket is no failed request; it used to be added to the
+  // no-close-frame cause, so the causes summed to more than the failed requests.
+  it('computeReport counts dropped probe WebSockets apart from the causes of failed requests', () => {
     const facts = emptyFacts({
       probes: [
         {
@@ -70,8 +67,11 @@ describe('report: the parts put together', () => {
       ],
     });
     const r = computeReport(facts);
-    expect(r.failedByCause['no-close-frame']).toBe(1);
+    expect(r.failedByCause['no-close-frame']).toBe(0);
+    expect(r.probeRequests.failed).toBe(0);
     expect(r.websocketsDropped).toBe(1);
+    expect(r.websocketOutcomes.probe['no-close-frame']).toBe(1);
+    expect(r.invariantViolations).toEqual([]);
     expect(r.sessions).toMatchObject({ active: 1, lost: 0 });
   });
 });

@@ -13,6 +13,7 @@ describe('report probe events: sessions, WebSockets and probe summaries', () => 
         probeEvent('probe.websocket', 11, { sessionId: 's2', event: 'closed', code: 1006 }),
         probeEvent('probe.websocket', 11, { sessionId: 's2', event: 'closed', code: 1001 }),
         probeEvent('probe.websocket', 12, { sessionId: 's3', event: 'message-lost' }),
+        probeEvent('probe.websocket', 13, { sessionId: 's3', event: 'message-resent' }),
         probeEvent('probe.summary', 60, { messagesLost: 7, skewRatio: 1.5, sticky: false }),
         probeEvent('probe.summary', 60, { messagesLost: 1, skewRatio: 1.2, sticky: true }),
         // Requests are another tally's: neither seen nor lost here.
@@ -23,21 +24,30 @@ describe('report probe events: sessions, WebSockets and probe summaries', () => 
     expect(tallyProbeEvents(facts, sessions)).toEqual({
       websocketsDropped: 1,
       messagesLost: 1,
+      messagesResent: 1,
       summarySkew: 1.5,
       sticky: true,
+      inconclusive: null,
     });
     expect([...sessions.active]).toEqual(['s1', 's2', 's3']);
     expect([...sessions.losses]).toEqual([['s1', { atMs: ms(10), cause: 'session-in-memory' }]]);
   });
 
   it('without message-lost events, the probes’ summaries say how many were lost; no summary, no skew', () => {
-    const withSummary = emptyFacts({ probes: [probeEvent('probe.summary', 60, { messagesLost: 4 })] });
-    expect(tallyProbeEvents(withSummary, createSessionTally()).messagesLost).toBe(4);
+    const withSummary = emptyFacts({
+      probes: [probeEvent('probe.summary', 60, { messagesLost: 4, messagesResent: 2 })],
+    });
+    expect(tallyProbeEvents(withSummary, createSessionTally())).toMatchObject({
+      messagesLost: 4,
+      messagesResent: 2,
+    });
     expect(tallyProbeEvents(emptyFacts(), createSessionTally())).toEqual({
       websocketsDropped: 0,
       messagesLost: 0,
+      messagesResent: 0,
       summarySkew: null,
       sticky: false,
+      inconclusive: null,
     });
   });
 });

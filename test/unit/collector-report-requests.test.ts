@@ -139,14 +139,14 @@ describe('report requests: each failed probe request attributed', () => {
     });
     const sessions = createSessionTally();
     const tally = tallyProbeRequests(facts, podLives(facts), sessions);
-    expect(tally).toMatchObject({ total: 5, ok: 3, retriedOk: 1 });
+    expect(tally.rollout).toMatchObject({ total: 5, ok: 3, retriedOk: 1 });
     expect(tally.failures.map((f) => f.probeId)).toEqual(['auth', 'late']);
-    expect([...tally.perPod]).toEqual([
+    expect([...tally.perPod].map(([pod, a]) => [pod, a.count])).toEqual([
       ['web-1', 2],
       ['web-2', 2],
     ]);
-    expect(tally.clientErrors).toMatchObject({ unauthorized: 1, '5xx': 1 });
-    expect(tally.failedByPhase).toMatchObject({ prestop: 1, serving: 0, unknown: 1 });
+    expect(tally.rollout.clientErrors).toMatchObject({ unauthorized: 1, '5xx': 1 });
+    expect(tally.rollout.failedByPhase).toMatchObject({ prestop: 1, serving: 0, unknown: 1 });
     expect([...tally.failedByPod]).toEqual([['web-1', 1]]);
     expect([...sessions.active].sort()).toEqual(['a', 'b', 'c', 's-abc']);
     expect([...sessions.losses.keys()]).toEqual(['c']);

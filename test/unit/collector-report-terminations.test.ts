@@ -61,6 +61,13 @@ describe('report terminations: one record per pod, and their totals', () => {
       inFlightCut: 0,
       lateArrivals: 0,
       websocketCloses: {},
+      websocketOutcomes: {
+        clean: 0,
+        'normal-close-at-shutdown': 0,
+        'no-close-frame': 0,
+        'killed-at-grace': 0,
+        'other-code': 0,
+      },
       failedProbeRequests: 0,
       endpointPropagationMs: 2000,
       evidenceIncomplete: false,
@@ -90,6 +97,14 @@ describe('report terminations: one record per pod, and their totals', () => {
     const records = [terminationOf(clean, 0, false), terminationOf(killed, 2, false)];
     expect(sumTerminations(records, [clean, killed])).toEqual({
       websocketCloses: { '1001': 1, '1006': 2 },
+      // The drain summary has no times: every frameless close of an app killed at grace is the kill's.
+      websocketOutcomes: {
+        clean: 1,
+        'normal-close-at-shutdown': 0,
+        'no-close-frame': 0,
+        'killed-at-grace': 2,
+        'other-code': 0,
+      },
       prestopByReason: { quiet: 1 },
       prestopMs: [5000, 0],
       drainMs: [4000, 10_000],

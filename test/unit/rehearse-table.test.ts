@@ -31,9 +31,14 @@ function run(label: string, over: Partial<RehearsalRun> = {}): RehearsalRun {
     requestSuccess: 0.97,
     cleanTerminations: 0,
     inFlightLost: 4,
+    inFlightCutAllTraffic: 4,
+    baseline: { failed: 0, requests: 40, sessionsLost: 0, failedByCause: {}, sessionsLostByCause: {} },
+    healthChecks: { requests: 0, failed: 0 },
+    websocketOutcomes: { 'no-close-frame': 5 },
     lateArrivals: 8,
     websocketCloses: { '1006': 5 },
     messagesLost: 7,
+    messagesResent: 5,
     failedByCause: { 'late-arrival': 8, 'session-in-memory': 9, 'no-close-frame': 0 },
     sessionsLostByCause: { 'session-in-memory': 9 },
     trafficSkew: 1.2,
@@ -42,6 +47,7 @@ function run(label: string, over: Partial<RehearsalRun> = {}): RehearsalRun {
     prestopP50Ms: 0,
     propagationMaxMs: 4200,
     unreliable: null,
+    inconclusive: null,
     ...over,
   };
 }
@@ -57,6 +63,7 @@ describe('comparison table', () => {
       inFlightLost: 0,
       websocketCloses: { '1001': 6 },
       messagesLost: 0,
+      messagesResent: 0,
       failedByCause: {},
       sessionsLostByCause: {},
       gate: gateOf({ sessionPersistence: 1 }, 1),
@@ -72,6 +79,7 @@ describe('comparison table', () => {
     expect(line('in-flight requests lost')).toMatch(/4\s+0$/);
     expect(line('WebSocket closes')).toMatch(/1006×5\s+1001×6$/);
     expect(line('messages lost')).toMatch(/7\s+0$/);
+    expect(line('messages re-sent')).toMatch(/5\s+0$/);
     expect(line('rollout duration')).toMatch(/12\.3 s/);
     expect(line('causes of failed requests')).toMatch(/session-in-memory×9, late-arrival×8\s+-$/);
     expect(line('gate')).toMatch(/-\s+PASS/);

@@ -24,16 +24,19 @@ describe('timeline model', () => {
         ...Array.from({ length: 6 }, (_, k) => `web-new-${k}`),
       ].sort(),
     );
-    expect(run.failures).toHaveLength(report.probeRequests.failed);
+    // Every failed request, the baseline's (before the first termination) and the rollout's (#15).
+    expect(run.failures).toHaveLength(report.probeRequests.failed + report.baseline.failed);
     const listed = new Map(report.failures.map((f) => [f.probeId, f.cause]));
     for (const f of run.failures) if (listed.has(f.probeId)) expect(f.cause).toBe(listed.get(f.probeId));
     const byCause: Record<string, number> = {};
     for (const f of run.failures) byCause[f.cause] = (byCause[f.cause] ?? 0) + 1;
-    // The report's no-close-frame count is of dropped WebSockets, not of failed requests.
-    const requestCauses = {
-      ...report.failedByCause,
-      'no-close-frame': report.failedByCause['no-close-frame'] - report.websocketsDropped,
-    };
+    // Causes sum to failed requests in each window (#15); dropped WebSockets are no failed request.
+    const requestCauses = Object.fromEntries(
+      Object.entries(report.failedByCause).map(([c, n]) => [
+        c,
+        n + report.baseline.failedByCause[c as keyof typeof report.failedByCause],
+      ]),
+    );
     expect(byCause).toEqual(Object.fromEntries(Object.entries(requestCauses).filter(([, n]) => n > 0)));
     expect(run.buckets.reduce((n, b) => n + b.requests, 0)).toBe(30_000);
     const killed = run.pods.find((p) => p.pod === 'web-old-5')!;
