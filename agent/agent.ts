@@ -10,6 +10,7 @@ import { type AgentConfig, formatHostPort } from './config.js';
 import { AgentStateError } from './errors.js';
 import { finalFlushBudgetMs, runFinalFlush } from './final-flush.js';
 import { closeServer, listenOn } from './listen.js';
+import { createListenerMirror, type ListenerMirror } from './listener-mirror.js';
 import { createAgentMetrics } from './metrics.js';
 import { createNatsConnector, type NatsConnector } from './nats-connection.js';
 import { type PrestopResult, prestopLimitsOf } from './prestop.js';
@@ -48,6 +49,8 @@ export interface AgentState {
   readonly inFlight: number;
   readonly websockets: number;
   readonly upstreamListening: boolean;
+  /** The agent's traffic listener accepts (it closes while the app does not listen). */
+  readonly accepting: boolean;
   readonly appExited: boolean;
   readonly prestop: PrestopResult | null;
   readonly requests: ReturnType<Traffic['totals']>;
@@ -89,6 +92,7 @@ class AgentRuntime {
   private readonly nats: NatsConnector | undefined;
   private tracing: TerminationTracing | undefined;
   private appWatch: AppWatch | undefined;
+  private mirror: ListenerMirror | undefined;
   private readonly summaries: TrafficSummaries;
   private readonly log: Logger;
   // Clock ms of the first sign of termination: the grace period counts from about then.
@@ -126,6 +130,7 @@ class AgentRuntime {
       metrics,
       keepAliveTimeoutMs: config.keepAliveTimeoutMs,
       maxResponseHeaderBytes: config.maxResponseHeaderBytes,
+      protocol: config.protocol,
     });
     this.summaries = createTrafficSummaries({
       clock: this.clock,
@@ -205,13 +210,30 @@ class AgentRuntime {
       ...(config.identity.nodeName ? { nodeName: config.identity.nodeName } : {}),
       ...(config.identity.podIp ? { podIp: config.identity.podIp } : {}),
     });
+    this.mirror = createListenerMirror({
+      server: this.proxy.server,
+      address: { host: listen.address, port: listen.port },
+      inFlight: () => this.traffic.inFlight,
+      onChange: (accepting) =>
+        this.publisher.emit('agent.listener', {
+          accepting,
+          appListening: this.appWatch?.listening ?? false,
+          phase: this.traffic.phase,
+          inFlight: this.traffic.inFlight,
+        }),
+    });
     this.appWatch = createAppWatch({
       upstream: config.upstream,
       ...(config.appPid !== undefined ? { pid: config.appPid } : {}),
+      // Fast while the pod terminates, and while the app is down: the agent listens again as soon
+      // as the app does.
       intervalMs: () =>
-        this.traffic.phase === 'serving' && !this.termination.sigtermSeen ? SLOW_POLL_MS : FAST_POLL_MS,
+        this.traffic.phase === 'serving' && !this.termination.sigtermSeen && this.mirror?.accepting !== false
+          ? SLOW_POLL_MS
+          : FAST_POLL_MS,
       onStoppedListening: () => this.termination.appStoppedListening(),
-      onListening: () => undefined,
+      onRefused: () => this.mirror?.appStopped(),
+      onListening: () => this.mirror?.appListening(),
       onPidGone: () => this.termination.appExited('pid', {}),
     });
     this.summaries.start(config.summaryIntervalMs);
@@ -241,6 +263,7 @@ class AgentRuntime {
     await this.termination.sigterm(options);
     this.summaries.stop();
     this.appWatch?.stop();
+    await this.mirror?.stop();
     this.termination.stop();
     await this.closeTraffic();
     this.summaries.emitNow();
@@ -280,6 +303,7 @@ class AgentRuntime {
       inFlight: traffic.inFlight,
       websockets: traffic.websockets,
       upstreamListening: this.appWatch?.listening ?? false,
+      accepting: this.mirror?.accepting ?? false,
       appExited: this.termination.exited,
       prestop: this.termination.prestopResult,
       requests: traffic.totals(),

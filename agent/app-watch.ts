@@ -43,7 +43,11 @@ export interface AppWatchOptions {
   readonly pid?: number;
   /** Poll interval now: fast while the pod terminates, slow while it serves. */
   readonly intervalMs: () => number;
+  /** The port refused after having accepted: reported once (the app is shutting down). */
   readonly onStoppedListening: () => void;
+  /** The port refused after having accepted: reported at every such change (a restart, a crash). */
+  readonly onRefused?: () => void;
+  /** The port accepted after having refused, or for the first time. */
   readonly onListening: () => void;
   readonly onPidGone: () => void;
 }
@@ -80,12 +84,14 @@ export function createAppWatch(options: AppWatchOptions): AppWatch {
         options.onListening();
       }
     } else if (state === 'refused') {
+      const was = listening;
       listening = false;
       // Before the app first listened, a refusal is the app starting up, not stopping.
       if (everListened && !stoppedReported) {
         stoppedReported = true;
         options.onStoppedListening();
       }
+      if (was) options.onRefused?.();
     }
   };
 

@@ -2,10 +2,20 @@ import { hostname } from 'node:os';
 import {
   AGENT_EXTRA_ENV,
   AGENT_SETTINGS,
+  type AgentProtocol,
   type AgentSettingKey,
   agentSettingName,
+  parseAgentProtocol,
   parsePrestopPolicy,
 } from '../contract/index.js';
+import {
+  LOG_FORMATS,
+  LOG_LEVELS,
+  type LogFormat,
+  type LogLevel,
+  parseLogFormat,
+  parseLogLevel,
+} from '../lib/log.js';
 import {
   type HostPort,
   InvalidValueError,
@@ -15,14 +25,6 @@ import {
   parseUrl,
   parseWholeNumber,
 } from '../lib/values.js';
-import {
-  LOG_FORMATS,
-  LOG_LEVELS,
-  type LogFormat,
-  type LogLevel,
-  parseLogFormat,
-  parseLogLevel,
-} from '../lib/log.js';
 import { AgentConfigError } from './errors.js';
 
 export { formatHostPort, type HostPort, tryParseHostPort as parseHostPort } from '../lib/values.js';
@@ -61,6 +63,8 @@ export interface AgentConfig {
   readonly keepAliveTimeoutMs: number;
   /** The largest response head (status line and headers, bytes) relayed from the app. */
   readonly maxResponseHeaderBytes: number;
+  /** http: parse HTTP/1.x and tunnel the rest; tcp: tunnel every connection from its accept. */
+  readonly protocol: AgentProtocol;
   readonly bufferSize: number;
   readonly subjectRoot: string;
   /** When set, the agent polls this pid to see the app exit. */
@@ -88,6 +92,7 @@ export const AGENT_DEFAULTS = {
   summaryIntervalMs: parseDurationMs('', AGENT_SETTINGS.summaryInterval.default),
   keepAliveTimeoutMs: parseDurationMs('', AGENT_SETTINGS.keepaliveTimeout.default),
   maxResponseHeaderBytes: Number(AGENT_SETTINGS.maxResponseHeaderBytes.default),
+  protocol: AGENT_SETTINGS.protocol.default,
   bufferSize: Number(AGENT_SETTINGS.bufferSize.default),
   subjectRoot: AGENT_SETTINGS.subjectRoot.default,
   namespace: AGENT_SETTINGS.namespace.default,
@@ -194,6 +199,8 @@ export function loadAgentConfig(flags: AgentFlags = {}, env: Env = process.env):
   // Below 1 KiB not even an ordinary head fits.
   const maxResponseHeaderBytes =
     intSetting('maxResponseHeaderBytes', flags, env, 1024) ?? AGENT_DEFAULTS.maxResponseHeaderBytes;
+  const protocolRaw = raw('protocol', flags, env) ?? AGENT_DEFAULTS.protocol;
+  const protocol = parsed('protocol', (setting) => parseAgentProtocol(setting, protocolRaw));
   const bufferSize = intSetting('bufferSize', flags, env, 1) ?? AGENT_DEFAULTS.bufferSize;
   const subjectRoot = raw('subjectRoot', flags, env) ?? AGENT_DEFAULTS.subjectRoot;
   if (!SUBJECT_ROOT.test(subjectRoot)) {
@@ -236,6 +243,7 @@ export function loadAgentConfig(flags: AgentFlags = {}, env: Env = process.env):
     summaryIntervalMs,
     keepAliveTimeoutMs,
     maxResponseHeaderBytes,
+    protocol,
     bufferSize,
     subjectRoot,
     ...(appPid !== undefined ? { appPid } : {}),

@@ -11,6 +11,8 @@ export interface AgentMetrics {
   readonly eventsDropped: Counter<'kind'>;
   readonly badRequests: Counter;
   readonly upstreamInvalid: Counter<'reason'>;
+  readonly tcpOpen: Gauge;
+  readonly tcpClosed: Counter<'closed_by' | 'phase'>;
 }
 
 export function createAgentMetrics(registry: Registry): AgentMetrics {
@@ -45,6 +47,13 @@ export function createAgentMetrics(registry: Registry): AgentMetrics {
       name: m.upstreamInvalid.name,
       help: m.upstreamInvalid.help,
       labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    tcpOpen: new Gauge({ name: m.tcpOpen.name, help: m.tcpOpen.help, registers: [registry] }),
+    tcpClosed: new Counter({
+      name: m.tcpClosed.name,
+      help: m.tcpClosed.help,
+      labelNames: ['closed_by', 'phase'] as const,
       registers: [registry],
     }),
   };

@@ -38,6 +38,10 @@ export function createTrafficSummaries(options: TrafficSummariesOptions): Traffi
       healthChecks: interval.healthChecks,
       healthChecksFailed: interval.healthChecksFailed,
       eventsDropped: options.eventsDropped(),
+      // Only pods that tunnel TCP carry the fields: HTTP pods' summaries stay as they were.
+      ...(interval.tcpOpened > 0 || traffic.tcpOpen > 0
+        ? { tcpOpened: interval.tcpOpened, tcpOpen: traffic.tcpOpen }
+        : {}),
     });
     lastAt = now;
   };

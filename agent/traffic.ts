@@ -1,4 +1,4 @@
-import type { EventKind, Phase, RequestOutcome } from '../contract/index.js';
+import type { EventKind, Phase, RequestOutcome, TcpClosedBy } from '../contract/index.js';
 import type { EventData, PhaseCounts } from '../contract/validate.js';
 import { routeOf } from '../lib/route.js';
 import { type AgentMetrics, statusClass } from './metrics.js';
@@ -41,6 +41,12 @@ export interface WebSocketEnd {
   readonly framesFromApp: number;
 }
 
+/** A connection tunnelled as TCP (not parsed): counted, never reported one by one. */
+export interface TcpRecord {
+  atSigterm: boolean;
+  done: boolean;
+}
+
 export interface DrainCounts {
   readonly requestsTotal: number;
   readonly inFlightAtSigterm: number;
@@ -49,6 +55,9 @@ export interface DrainCounts {
   readonly lateArrivals: number;
   readonly websocketsAtSigterm: number;
   readonly websocketCloses: Record<string, number>;
+  /** Present once a connection was tunnelled as TCP: HTTP pods' drain summaries stay as they were. */
+  readonly tcpAtSigterm?: number;
+  readonly tcpCloses?: Partial<Record<TcpClosedBy, number>>;
 }
 
 /** What a traffic summary carries: user requests by phase at arrival, and health checks apart. */
@@ -58,6 +67,8 @@ export interface IntervalCounts {
   readonly lateArrivals: number;
   readonly healthChecks: number;
   readonly healthChecksFailed: number;
+  /** Connections tunnelled as TCP (not parsed) in the interval. */
+  readonly tcpOpened: number;
 }
 
 export interface Traffic {
@@ -73,7 +84,11 @@ export interface Traffic {
   end(record: RequestRecord, outcome: RequestOutcome, status?: number): void;
   websocketOpened(input: { url: string; probeId: string | undefined }): WebSocketRecord;
   websocketClosed(record: WebSocketRecord, end: WebSocketEnd): void;
+  tcpOpened(): TcpRecord;
+  tcpClosed(record: TcpRecord, closedBy: TcpClosedBy): void;
   readonly inFlight: number;
+  /** Tunnelled TCP connections open now. */
+  readonly tcpOpen: number;
   readonly websockets: number;
   /** Clock time of the last request or WebSocket arrival (the adaptive preStop's quiet window). */
   readonly lastArrivalAt: number;
@@ -115,6 +130,7 @@ export function createTraffic(options: {
     lateArrivals: 0,
     healthChecks: 0,
     healthChecksFailed: 0,
+    tcpOpened: 0,
   });
   let interval = zeroInterval();
   const total = { requests: zero(), failed: zero(), lateArrivals: 0 };
@@ -123,6 +139,10 @@ export function createTraffic(options: {
   let inFlightCut = 0;
   let websocketsAtSigterm = 0;
   const websocketCloses: Record<string, number> = {};
+  const tcp = new Set<TcpRecord>();
+  let tcpAtSigterm = 0;
+  let tcpSeen = false;
+  const tcpCloses: Partial<Record<TcpClosedBy, number>> = {};
 
   // prom-client hashes the labels on every inc(); the children are few (4 phases × 6 classes).
   const counters = new Map<string, ReturnType<AgentMetrics['requests']['labels']>>();
@@ -179,7 +199,9 @@ export function createTraffic(options: {
           inFlightAtSigterm += 1;
         }
         for (const w of sockets) w.atSigterm = true;
+        for (const t of tcp) t.atSigterm = true;
         websocketsAtSigterm = sockets.size;
+        tcpAtSigterm = tcp.size;
       }
     },
     begin({ method, url, probeId, healthCheck = false, reused }) {
@@ -275,8 +297,29 @@ export function createTraffic(options: {
         framesFromApp: end.framesFromApp,
       });
     },
+    tcpOpened() {
+      // A tunnelled connection is an arrival too: the adaptive preStop waits for quiet on it.
+      arrive();
+      tcpSeen = true;
+      interval.tcpOpened += 1;
+      const record: TcpRecord = { atSigterm: false, done: false };
+      tcp.add(record);
+      metrics.tcpOpen.set(tcp.size);
+      return record;
+    },
+    tcpClosed(record, closedBy) {
+      if (record.done) return;
+      record.done = true;
+      tcp.delete(record);
+      metrics.tcpOpen.set(tcp.size);
+      metrics.tcpClosed.labels({ closed_by: closedBy, phase }).inc();
+      tcpCloses[closedBy] = (tcpCloses[closedBy] ?? 0) + 1;
+    },
     get inFlight() {
       return inFlight.size;
+    },
+    get tcpOpen() {
+      return tcp.size;
     },
     get websockets() {
       return sockets.size;
@@ -301,6 +344,7 @@ export function createTraffic(options: {
         lateArrivals: total.lateArrivals,
         websocketsAtSigterm,
         websocketCloses: { ...websocketCloses },
+        ...(tcpSeen ? { tcpAtSigterm, tcpCloses: { ...tcpCloses } } : {}),
       };
     },
     totals() {

@@ -21,6 +21,7 @@ export type AgentSettingKind =
   | 'subject-root'
   | 'log-level'
   | 'log-format'
+  | 'protocol'
   | 'text';
 
 export interface AgentSetting {
@@ -124,6 +125,17 @@ export const AGENT_SETTINGS = {
     default: '1h',
     help: "close an idle client connection after this long; keep it above a load balancer's idle timeout",
   },
+  protocol: {
+    flag: '--protocol <protocol>',
+    env: 'DRAINWATCH_PROTOCOL',
+    kind: 'protocol',
+    // http: HTTP/1.x is parsed (requests, WebSockets, drain); anything else on the port (HTTP/2
+    // prior knowledge, TLS) is recognised by its first bytes and tunnelled. tcp: every connection
+    // is tunnelled from the moment it is accepted, so protocols where the server speaks first
+    // (NATS INFO, SMTP, MySQL, Redis after AUTH) never wait for a client byte.
+    default: 'http',
+    help: 'http (parse HTTP/1.x, tunnel anything else) or tcp (tunnel every connection byte for byte)',
+  },
   maxResponseHeaderBytes: {
     flag: '--max-response-header-bytes <bytes>',
     env: 'DRAINWATCH_MAX_RESPONSE_HEADER_BYTES',
@@ -215,6 +227,19 @@ export function agentSettingHelp(key: AgentSettingKey): string {
   const units = s.kind === 'duration' ? `; ${durationHelp('s')}` : '';
   const dflt = s.default ?? s.defaultHelp;
   return `${s.help}${dflt === undefined ? '' : ` (default ${dflt}${units})`}`;
+}
+
+// ---- the traffic protocol ------------------------------------------------------------------------
+
+/** What the agent does with a connection on its traffic port (DRAINWATCH_PROTOCOL). */
+export const AGENT_PROTOCOLS = ['http', 'tcp'] as const;
+export type AgentProtocol = (typeof AGENT_PROTOCOLS)[number];
+
+/** `http` or `tcp` (case-insensitive). Throws InvalidValueError naming `setting`. */
+export function parseAgentProtocol(setting: string, value: string): AgentProtocol {
+  const v = value.trim().toLowerCase();
+  if (v === 'http' || v === 'tcp') return v;
+  throw new InvalidValueError(setting, value, `expected http or tcp, got ${JSON.stringify(value)}`);
 }
 
 // ---- the preStop policy -------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import {
   PROBE_ERRORS,
   PROBE_WEBSOCKET_EVENTS,
   REQUEST_OUTCOMES,
+  TCP_CLOSED_BY,
 } from './kinds.js';
 
 // The data payload of every event kind, as zod schemas built from the plain lists of kinds.ts.
@@ -91,6 +92,16 @@ export const dataSchemas = {
     detectedBy: z.enum(['process', 'port', 'pid']),
     inFlight: count,
   }),
+  /**
+   * The agent's traffic listener follows the app's: closed (new connects refused, as by the bare
+   * pod) once the app stopped listening and no request was in flight, open again once it listens.
+   */
+  'agent.listener': z.object({
+    accepting: z.boolean(),
+    appListening: z.boolean(),
+    phase: phaseSchema,
+    inFlight: count,
+  }),
   request: z.object({
     requestId: shortText,
     probeId: shortText.optional(),
@@ -137,6 +148,9 @@ export const dataSchemas = {
     healthChecks: count.optional(),
     healthChecksFailed: count.optional(),
     eventsDropped: count,
+    /** Tunnelled TCP connections (traffic not parsed as HTTP/1.x) opened in the interval, and open now. */
+    tcpOpened: count.optional(),
+    tcpOpen: count.optional(),
   }),
   'drain.summary': z.object({
     prestopMs: millis.optional(),
@@ -152,6 +166,10 @@ export const dataSchemas = {
     exitCode: z.number().int().nullable(),
     killedAtGrace: z.boolean(),
     eventsDropped: count,
+    /** Tunnelled TCP connections open as the app got SIGTERM. */
+    tcpAtSigterm: count.optional(),
+    /** Tunnelled TCP connections ended, by who ended them (`agent`: cut as the agent exited). */
+    tcpCloses: z.partialRecord(z.enum(TCP_CLOSED_BY), count).optional(),
   }),
   'endpoints.propagated': z.object({
     deletionAt: isoTime,

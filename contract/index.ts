@@ -6,7 +6,9 @@
 export {
   AGENT_EXTRA_ENV,
   AGENT_PORTS,
+  AGENT_PROTOCOLS,
   AGENT_SETTINGS,
+  type AgentProtocol,
   type AgentSetting,
   type AgentSettingKey,
   type AgentSettingKind,
@@ -15,6 +17,7 @@ export {
   agentSettingName,
   formatPrestopPolicy,
   type PrestopPolicy,
+  parseAgentProtocol,
   parsePrestopPolicy,
   prestopPolicySeconds,
 } from './agent-settings.js';
@@ -66,6 +69,8 @@ export {
   type ProbeWebsocketEvent,
   REQUEST_OUTCOMES,
   type RequestOutcome,
+  TCP_CLOSED_BY,
+  type TcpClosedBy,
   WEBSOCKET_OUTCOMES,
   type WebSocketOutcome,
 } from './kinds.js';

@@ -11,6 +11,7 @@ export const EVENT_KINDS = [
   'sigterm',
   'app.stopped-listening',
   'app.exited',
+  'agent.listener',
   'request',
   'websocket.opened',
   'websocket.closed',
@@ -92,6 +93,13 @@ export const CAUSES = [
 export type Cause = (typeof CAUSES)[number];
 
 /**
+ * Who ended a tunnelled TCP connection (traffic the agent does not parse): the client, the app,
+ * the agent (cut as it exited), or nobody because the app refused the connect.
+ */
+export const TCP_CLOSED_BY = ['client', 'app', 'agent', 'refused'] as const;
+export type TcpClosedBy = (typeof TCP_CLOSED_BY)[number];
+
+/**
  * How a WebSocket ended when its pod terminated: `clean` (close code 1001 or 1012),
  * `normal-close-at-shutdown` (1000, which clients read as "done, do not reconnect"),
  * `no-close-frame` (none, 1006), `killed-at-grace` (cut by the SIGKILL at the grace period),
@@ -117,6 +125,7 @@ export const LIFECYCLE_KINDS: ReadonlySet<EventKind> = new Set<EventKind>([
   'sigterm',
   'app.stopped-listening',
   'app.exited',
+  'agent.listener',
   'drain.summary',
 ]);
 
@@ -128,6 +137,7 @@ const POD_SCOPED: ReadonlySet<EventKind> = new Set<EventKind>([
   'sigterm',
   'app.stopped-listening',
   'app.exited',
+  'agent.listener',
   'request',
   'websocket.opened',
   'websocket.closed',

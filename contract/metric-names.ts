@@ -309,4 +309,16 @@ export const AGENT_METRICS = {
     help: 'App responses the agent could not relay and answered 502, by reason (header-overflow, malformed).',
     labels: ['reason'],
   },
+  tcpOpen: {
+    name: 'drainwatch_agent_tcp_connections_open',
+    type: 'gauge',
+    help: 'Connections tunnelled as TCP (not HTTP/1.x: HTTP/2, TLS, NATS, Redis, ...) open through the agent.',
+    labels: [],
+  },
+  tcpClosed: {
+    name: 'drainwatch_agent_tcp_connections_closed_total',
+    type: 'counter',
+    help: 'Tunnelled TCP connections ended, by who ended them (client, app, agent, refused) and the phase then.',
+    labels: ['closed_by', 'phase'],
+  },
 } as const satisfies Record<string, MetricSpec>;

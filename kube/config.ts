@@ -25,6 +25,11 @@ export const ANNOTATIONS = {
   longLived: 'drainwatch.dev/long-lived-connections',
   /** How long a long-lived connection may live before the server closes it (e.g. `10m`). */
   maxConnectionAge: 'drainwatch.dev/max-connection-age',
+  /**
+   * `http`, `tcp` or `skip`: how the agent fronts the app port (parse HTTP/1.x, tunnel TCP, or no
+   * agent). Without it inject decides from the Service's appProtocol, port names and well-known ports.
+   */
+  protocol: 'drainwatch.dev/protocol',
   /** Seconds the app needs to drain after SIGTERM (overrides the drain budget). */
   drainBudget: 'drainwatch.dev/drain-budget-seconds',
 } as const;

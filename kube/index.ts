@@ -26,3 +26,4 @@ export { type Finding, lintManifests, sessionsExternal } from './lint.js';
 export { formatFindings, LINT_FORMATS, type LintFormat, toSarif } from './lint-format.js';
 export { LINT_RULES, type LintRule, type LintRuleId, type Severity } from './lint-rules.js';
 export { type K8sObject, objectRef, parseManifests, validateObject } from './manifests.js';
+export { decidePortProtocol, type PortDecision, type PortFacts, type ProtocolChoice } from './protocol.js';

@@ -2,6 +2,7 @@ import { type Document, isMap, isSeq, stringify } from 'yaml';
 import {
   AGENT_EXTRA_ENV,
   AGENT_SETTINGS,
+  type AgentProtocol,
   formatPrestopPolicy,
   type PrestopPolicy,
   prestopPolicySeconds,
@@ -29,6 +30,7 @@ import {
   validateObject,
 } from './manifests.js';
 import { type ContainerSpec, podSpecOf, sleepSecondsOf } from './pod-spec.js';
+import { decidePortProtocol, type ServicePortFacts } from './protocol.js';
 
 // `drainwatch inject`: a pure YAML → YAML transformation. Untouched documents keep their text;
 // edited ones keep comments and key order because the edits go through the yaml Document API.
@@ -43,6 +45,8 @@ export interface InjectRequest extends Partial<InjectOptions> {
 export interface InjectResult {
   readonly output: string;
   readonly warnings: string[];
+  /** What inject decided that is not a problem: a port tunnelled as TCP, a workload skipped. */
+  readonly notes: string[];
 }
 
 const POD_SPEC_PATH = ['spec', 'template', 'spec'] as const;
@@ -67,6 +71,8 @@ interface WorkloadPlan {
   /** The app container had a preStop that is being replaced. */
   readonly replacesPreStop: boolean;
   readonly grace: number;
+  /** How the agent fronts the app port. */
+  readonly protocol: AgentProtocol;
   /** Set terminationGracePeriodSeconds (absent, or too short). */
   readonly setGrace: boolean;
   readonly agent: JsonObject;
@@ -78,13 +84,14 @@ export function injectManifests(yamlText: string, request: InjectRequest = {}): 
   const options = resolveInjectOptions(partial);
   const parsed = parseManifests(yamlText, sourceName);
   const warnings: string[] = [];
+  const notes: string[] = [];
   const changed = new Set<number>();
   const patches: JsonObject[] = [];
 
   parsed.docs.forEach((entry, index) => {
     const workload = entry.object;
     if (!isWorkload(workload) || optedOut(workload) || alreadyInjected(workload)) return;
-    const plan = planWorkload(workload, parsed.docs, options, warnings);
+    const plan = planWorkload(workload, parsed.docs, options, { warnings, notes });
     if (!plan) return;
     applyPlan(entry.doc, plan, options);
     changed.add(index);
@@ -103,10 +110,10 @@ export function injectManifests(yamlText: string, request: InjectRequest = {}): 
   }
 
   if (mode === 'patch') {
-    return { output: patches.map((p) => stringify(p, { lineWidth: 0 })).join('---\n'), warnings };
+    return { output: patches.map((p) => stringify(p, { lineWidth: 0 })).join('---\n'), warnings, notes };
   }
-  if (changed.size === 0) return { output: yamlText, warnings };
-  return { output: render(parsed.docs), warnings };
+  if (changed.size === 0) return { output: yamlText, warnings, notes };
+  return { output: render(parsed.docs), warnings, notes };
 }
 
 function render(docs: readonly ParsedDoc[]): string {
@@ -135,8 +142,9 @@ function planWorkload(
   workload: K8sObject,
   docs: readonly ParsedDoc[],
   options: InjectOptions,
-  warnings: string[],
+  out: { warnings: string[]; notes: string[] },
 ): WorkloadPlan | undefined {
+  const { warnings } = out;
   const ref = objectRef(workload);
   const pod = podSpecOf(workload);
   const containers = pod?.containers ?? [];
@@ -154,6 +162,29 @@ function planWorkload(
       `${ref}: no container port to front; set annotation ${ANNOTATIONS.appPort} to the app's port; not injected`,
     );
     return undefined;
+  }
+  const choice = decidePortProtocol({
+    port: app.port,
+    ...(app.name !== undefined ? { name: app.name } : {}),
+    servicePorts: servicePortsTo(app, services),
+    ...(annotationsOf(workload)[ANNOTATIONS.protocol] !== undefined
+      ? { annotation: annotationsOf(workload)[ANNOTATIONS.protocol] }
+      : {}),
+  });
+  if (choice.invalidAnnotation !== undefined) {
+    warnings.push(
+      `${ref}: annotation ${ANNOTATIONS.protocol}=${JSON.stringify(choice.invalidAnnotation)} is not http, tcp or skip; ignored`,
+    );
+  }
+  if (choice.protocol === 'skip') {
+    out.notes.push(`${ref}: port ${app.port} not fronted by the agent (${choice.reason}); not injected`);
+    return undefined;
+  }
+  if (choice.protocol === 'tcp') {
+    out.notes.push(
+      `${ref}: port ${app.port} tunnelled as TCP, not parsed as HTTP (${choice.reason}); ` +
+        `set ${ANNOTATIONS.protocol}: http to parse it`,
+    );
   }
   const appContainer = containers[app.containerIndex]!;
   const existing = appContainer.lifecycle?.preStop;
@@ -212,10 +243,32 @@ function planWorkload(
     setPreStop: !keepsOwnPreStop,
     replacesPreStop: existing !== undefined && !keepsOwnPreStop,
     grace,
+    protocol: choice.protocol,
     setGrace,
-    agent: agentContainer(workload, app, grace, prestop, options),
+    agent: agentContainer(workload, app, grace, prestop, choice.protocol, options),
     services: serviceEdits,
   };
+}
+
+function servicePortsTo(app: AppPort, services: K8sObject[]): ServicePortFacts[] {
+  const out: ServicePortFacts[] = [];
+  for (const svc of services) {
+    const ports =
+      (
+        svc['spec'] as {
+          ports?: { name?: string; port: number; targetPort?: number | string; appProtocol?: string }[];
+        }
+      ).ports ?? [];
+    for (const p of ports) {
+      if (!targetsApp(p, app)) continue;
+      out.push({
+        service: svc.metadata.name ?? '',
+        ...(p.name !== undefined ? { name: p.name } : {}),
+        ...(p.appProtocol !== undefined ? { appProtocol: p.appProtocol } : {}),
+      });
+    }
+  }
+  return out;
 }
 
 function targetsApp(p: { port: number; targetPort?: number | string }, app: AppPort): boolean {
@@ -262,6 +315,7 @@ function agentContainer(
   app: AppPort,
   grace: number,
   prestop: PrestopPolicy,
+  protocol: AgentProtocol,
   o: InjectOptions,
 ): JsonObject {
   const S = AGENT_SETTINGS;
@@ -295,6 +349,8 @@ function agentContainer(
       { name: S.workload.env, value: workload.metadata.name ?? '' },
       { name: S.grace.env, value: String(grace) },
       { name: S.prestop.env, value: formatPrestopPolicy(prestop) },
+      // Only a tcp port says so: the agent's default is http.
+      ...(protocol === 'tcp' ? [{ name: S.protocol.env, value: protocol }] : []),
     ],
     resources: { requests: { ...o.resources.requests }, limits: { ...o.resources.limits } },
     startupProbe: probe('/healthz', { periodSeconds: 1, failureThreshold: 30 }),

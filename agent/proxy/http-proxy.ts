@@ -41,6 +41,8 @@ export interface HttpProxyOptions {
   readonly metrics: AgentMetrics;
   readonly connections: UpstreamConnections;
   readonly onUpgrade: (request: UpgradeRequest) => void;
+  /** A connection whose first bytes are not HTTP/1.x (`head`: the bytes read so far); without it all is parsed. */
+  readonly onNotHttp1?: (socket: Socket, head: Buffer) => void;
   /** Idle client keep-alive connections are closed after this long (ms). */
   readonly keepAliveTimeoutMs?: number;
   /** The largest response head (bytes) read from the app; a larger one is answered 502. */
@@ -84,6 +86,29 @@ const COALESCE_MAX = 4096;
 // (RFC 9112 §9.3.1); a bodyless POST is still a POST.
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
+// The HTTP/2 connection preface (RFC 9113 §3.4) as far as it tells HTTP/2 from an HTTP/1.x method.
+const H2_PREFACE = Buffer.from('PRI * HTTP/2.0', 'latin1');
+const A = 0x41;
+const Z = 0x5a;
+const CR = 0x0d;
+const LF = 0x0a;
+
+/**
+ * What a connection's first bytes are: `http1` (a request line, or the empty lines RFC 9112 §2.2
+ * lets precede one), `other` (the HTTP/2 preface, a TLS ClientHello, anything not starting like an
+ * HTTP/1.x method), or `more` (a prefix of the HTTP/2 preface: read on). A malformed HTTP/1.x
+ * request stays `http1` and is answered 400 as Node's server answers it.
+ */
+export function sniffProtocol(b: Buffer): 'http1' | 'other' | 'more' {
+  const first = b[0]!;
+  if (first === CR || first === LF) return 'http1';
+  if (first < A || first > Z) return 'other';
+  if (first !== H2_PREFACE[0]) return 'http1';
+  const n = Math.min(b.length, H2_PREFACE.length);
+  if (b.compare(H2_PREFACE, 0, n, 0, n) !== 0) return 'http1';
+  return n === H2_PREFACE.length ? 'other' : 'more';
+}
+
 function outcomeOfUpstreamError(err: NodeJS.ErrnoException | undefined): RequestOutcome {
   if (err instanceof HttpParseError) return 'upstream-invalid';
   const code = err?.code ?? '';
@@ -112,6 +137,7 @@ interface ProxyContext {
   readonly metrics: AgentMetrics;
   readonly pool: UpstreamPool;
   readonly onUpgrade: (request: UpgradeRequest) => void;
+  readonly onNotHttp1: ((socket: Socket, head: Buffer) => void) | undefined;
   readonly connections: Set<ClientConnection>;
   /** New connections are refused. */
   closing: boolean;
@@ -363,6 +389,9 @@ class ClientConnection implements MessageHandlers {
   private ending = false;
   private uploadBlocked = false;
   private detached = false;
+  /** The first bytes have not been looked at yet (or were a prefix of the HTTP/2 preface). */
+  private sniffing: boolean;
+  private sniffed: Buffer | undefined;
   idleSince: number;
 
   constructor(
@@ -370,6 +399,7 @@ class ClientConnection implements MessageHandlers {
     readonly socket: Socket,
   ) {
     this.idleSince = ctx.tick;
+    this.sniffing = ctx.onNotHttp1 !== undefined;
     this.parser = createRequestParser(this);
     (socket as ClientSocket)[kConnection] = this;
     socket.on('data', onClientData);
@@ -389,6 +419,22 @@ class ClientConnection implements MessageHandlers {
     // reached it (the agent closes connections while draining) would still go to the app, its
     // answer written after our FIN, lost; and the rest of an oversize head would count again.
     if (this.ending) return;
+    if (this.sniffing) {
+      const seen = this.sniffed === undefined ? chunk : Buffer.concat([this.sniffed, chunk]);
+      const kind = sniffProtocol(seen);
+      if (kind === 'more') {
+        this.sniffed = seen;
+        return;
+      }
+      this.sniffing = false;
+      this.sniffed = undefined;
+      if (kind === 'other') {
+        this.detach();
+        this.ctx.onNotHttp1?.(this.socket, seen);
+        return;
+      }
+      chunk = seen;
+    }
     let parsed: number;
     try {
       parsed = this.parser.execute(chunk);
@@ -553,6 +599,14 @@ class ClientConnection implements MessageHandlers {
   // and RFC 9112 §9.6 asks a server to answer what it received. Its requests are served, then
   // the connection closes. A FIN inside a request (a cut head or body) ends everything.
   ended(): void {
+    if (this.sniffed !== undefined) {
+      // A FIN inside what might have been the HTTP/2 preface: HTTP/1.x it is, as the app would parse it.
+      const seen = this.sniffed;
+      this.sniffing = false;
+      this.sniffed = undefined;
+      this.data(seen);
+      if (this.detached) return;
+    }
     let cut = this.receiving !== undefined && !this.receiving.requestDone;
     if (!cut) {
       try {
@@ -595,7 +649,15 @@ class ClientConnection implements MessageHandlers {
 function noop(): void {}
 
 export function createHttpProxy(options: HttpProxyOptions): HttpProxy {
-  const { upstream, pod, traffic, metrics, connections: upstreamConnections, onUpgrade } = options;
+  const {
+    upstream,
+    pod,
+    traffic,
+    metrics,
+    connections: upstreamConnections,
+    onUpgrade,
+    onNotHttp1,
+  } = options;
   const maxResponseHeaderBytes = options.maxResponseHeaderBytes ?? DEFAULT_MAX_RESPONSE_HEADER_BYTES;
   const keepAliveTicks = Math.max(
     1,
@@ -607,6 +669,7 @@ export function createHttpProxy(options: HttpProxyOptions): HttpProxy {
     metrics,
     pool: createUpstreamPool(upstream, upstreamConnections, undefined, maxResponseHeaderBytes),
     onUpgrade,
+    onNotHttp1,
     connections: new Set(),
     closing: false,
     draining: false,

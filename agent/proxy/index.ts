@@ -1,13 +1,16 @@
 // The agent's raw HTTP/1.1 and WebSocket reverse proxy (llhttp through Node's internal parser,
-// pooled keep-alive connections to the app, passive WebSocket frame reading).
+// pooled keep-alive connections to the app, passive WebSocket frame reading), and the TCP tunnel
+// for traffic that is not HTTP/1.x.
 export { POD_HEADER, PROBE_HEADER } from './forwarding.js';
 export { HttpParseError } from './http-parser.js';
+export { sniffProtocol } from './http-proxy.js';
 export {
   checkParserBinding,
   loadParserBinding,
   NodeHttpParserChangedError,
   type ParserBinding,
 } from './llhttp-binding.js';
+export { createTcpTunnels, type TcpTunnels } from './tcp-tunnel.js';
 export {
   createTrafficServer,
   type TrafficServer,

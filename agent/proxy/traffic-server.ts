@@ -1,13 +1,18 @@
 import { createServer, type Server } from 'node:net';
+import type { AgentProtocol } from '../../contract/index.js';
 import type { HostPort } from '../config.js';
 import type { AgentMetrics } from '../metrics.js';
 import type { Traffic } from '../traffic.js';
 import { createHttpProxy } from './http-proxy.js';
+import { createTcpTunnels } from './tcp-tunnel.js';
 import { createUpstreamConnections, type UpstreamConnections } from './upstream-pool.js';
 import { createWebSocketProxy } from './websocket-proxy.js';
 
-// The agent's traffic port: one TCP listener whose connections the HTTP/1.1 proxy takes, handing
-// those that upgrade to the WebSocket tunnel. Both share the count of connections to the app.
+// The agent's traffic port: one TCP listener. In `http` mode the HTTP/1.1 proxy takes each
+// connection, handing those that upgrade to the WebSocket tunnel and those whose first bytes are
+// not HTTP/1.x (HTTP/2 prior knowledge, TLS) to the TCP tunnel. In `tcp` mode every connection is
+// tunnelled from its accept, so a server that speaks first is heard at once. All share the count
+// of connections to the app.
 
 export interface TrafficServerOptions {
   readonly upstream: HostPort;
@@ -19,6 +24,8 @@ export interface TrafficServerOptions {
   readonly keepAliveTimeoutMs?: number;
   /** The largest response head from the app accepted, in bytes; a larger one answers 502. */
   readonly maxResponseHeaderBytes?: number;
+  /** http (default): parse HTTP/1.x, tunnel the rest; tcp: tunnel every connection. */
+  readonly protocol?: AgentProtocol;
 }
 
 export interface TrafficServer {
@@ -42,6 +49,7 @@ export function createTrafficServer(options: TrafficServerOptions): TrafficServe
     traffic: options.traffic,
     connections,
   });
+  const tcp = createTcpTunnels({ upstream: options.upstream, traffic: options.traffic, connections });
   const httpProxy = createHttpProxy({
     upstream: options.upstream,
     pod: options.pod,
@@ -52,6 +60,7 @@ export function createTrafficServer(options: TrafficServerOptions): TrafficServe
     ...(options.maxResponseHeaderBytes !== undefined
       ? { maxResponseHeaderBytes: options.maxResponseHeaderBytes }
       : {}),
+    onNotHttp1: (socket, head) => tcp.tunnel(socket, head),
     onUpgrade: (request) => {
       try {
         wsProxy.handleUpgrade(request);
@@ -63,7 +72,10 @@ export function createTrafficServer(options: TrafficServerOptions): TrafficServe
     },
   });
   // Half-open only so a WebSocket tunnel can pass each side's FIN on; plain HTTP treats a FIN as gone.
-  const server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => httpProxy.accept(socket));
+  const server =
+    options.protocol === 'tcp'
+      ? createServer({ allowHalfOpen: true, noDelay: true }, (socket) => tcp.tunnel(socket))
+      : createServer({ allowHalfOpen: true, noDelay: true }, (socket) => httpProxy.accept(socket));
   return {
     server,
     connections,
@@ -72,6 +84,7 @@ export function createTrafficServer(options: TrafficServerOptions): TrafficServe
     destroyAll() {
       httpProxy.destroyAll();
       wsProxy.destroyAll();
+      tcp.destroyAll();
     },
   };
 }

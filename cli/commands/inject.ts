@@ -85,6 +85,7 @@ export function createInjectCommand(): Command {
           adminPort: f.adminPort,
           proxyPort: f.proxyPort,
         });
+        for (const n of result.notes) process.stderr.write(`drainwatch inject: note: ${n}\n`);
         for (const w of result.warnings) process.stderr.write(`drainwatch inject: warning: ${w}\n`);
         process.stdout.write(result.output);
         return 0;

@@ -40,6 +40,7 @@ export const SAMPLE_DATA: { [K in EventKind]: EventData<K> } = {
     detectedBy: 'port',
     inFlight: 0,
   },
+  'agent.listener': { accepting: false, appListening: false, phase: 'draining', inFlight: 0 },
   request: {
     requestId: 'r-1',
     probeId: 'p-1',

@@ -23,13 +23,17 @@ describe('collector with the real agent', () => {
   let collector: Collector;
   let app: Server;
   let agent: Agent;
+  let release: (() => void) | undefined;
   const registry = new Registry();
 
   beforeAll(async () => {
     env = await startCollectorEnv();
     collector = createCollector(env.config(), { nats: env.nc, redis: env.redis, registry });
     await collector.start();
-    app = createServer((_req, res) => res.end('ok'));
+    app = createServer((req, res) => {
+      if (req.url === '/hold') release = () => res.end('held');
+      else res.end('ok');
+    });
     await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
   });
 
@@ -71,15 +75,26 @@ describe('collector with the real agent', () => {
     expect(ok.status).toBe(200);
     await ok.text();
 
-    // The termination: preStop starts, the app stops listening, a request still arrives.
+    // The termination: preStop starts, the app stops listening while a request is still in flight
+    // (so the agent still accepts: once nothing is in flight it refuses new connects, as the bare
+    // pod does), and a request still arrives.
     const prestop = fetch(`http://127.0.0.1:${admin.port}/prestop`).then((r) => r.text());
     await pollUntil(() => agent.state().phase !== 'serving', { timeoutMs: 10_000, what: 'preStop to start' });
-    await new Promise<void>((resolve) => app.close(() => resolve()));
+    const held = fetch(`${via}/hold`).then((r) => r.text());
+    await pollUntil(() => release !== undefined, { timeoutMs: 10_000, what: 'the held request at the app' });
+    app.close();
+    app.closeIdleConnections();
+    await pollUntil(() => !agent.state().upstreamListening, {
+      timeoutMs: 10_000,
+      what: 'the app seen stopped',
+    });
     const lateStartedAt = new Date().toISOString();
     const late = await fetch(`${via}/api`, { headers: { [PROBE_HEADER]: 'p-late' } });
     const latePod = late.headers.get('x-drainwatch-pod');
     expect(late.status).toBeGreaterThanOrEqual(500);
     await late.text();
+    release!();
+    expect(await held).toBe('held');
     await prestop;
     await agent.stop();
 

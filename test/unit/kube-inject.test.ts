@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Deployment } from 'kubernetes-models/apps/v1';
 import { describe, expect, it } from 'vitest';
@@ -37,6 +37,9 @@ describe('inject golden files', () => {
     const r = injectManifests(read(`${c}.input.yaml`), OPTS);
     expect(r.output).toBe(read(`${c}.expected.yaml`));
     expect(r.warnings.map((w) => `${w}\n`).join('')).toBe(read(`${c}.warnings.txt`));
+    // Notes (a port tunnelled as TCP, a workload skipped) are golden where a case has them.
+    const notes = existsSync(`${dir}${c}.notes.txt`) ? read(`${c}.notes.txt`) : '';
+    expect(r.notes.map((n) => `${n}\n`).join('')).toBe(notes);
   });
 
   it.each(cases)('%s: re-injecting the expected output changes nothing, byte for byte', (c) => {
