@@ -76,7 +76,8 @@ export function createCollector(config: CollectorConfig, deps: CollectorDeps = {
   const scored = new Set<string>();
 
   const setRedis = (up: boolean) => {
-    if (up !== redisUp) {
+    // Our own disconnect at stop() is not an outage worth a warning.
+    if (up !== redisUp && !stopping) {
       if (up) log.info('Redis up');
       else log.warn('Redis down; events wait in the stream until it answers');
       // A Redis that came back may have come back empty.
@@ -86,7 +87,7 @@ export function createCollector(config: CollectorConfig, deps: CollectorDeps = {
     metrics.health.redisUp.set(up ? 1 : 0);
   };
   const setNats = (up: boolean) => {
-    if (up !== natsUp) {
+    if (up !== natsUp && !stopping) {
       if (up) log.info('NATS up');
       else log.warn('NATS down; reconnecting');
     }
