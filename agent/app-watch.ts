@@ -1,5 +1,5 @@
 import { connect as tcpConnect } from 'node:net';
-import type { HostPort } from './config.js';
+import type { HostPort } from '../lib/values.js';
 
 // Watches the app from outside: is its port still accepting, and is its process still alive.
 // Probe connections are the agent's own and never count as traffic.

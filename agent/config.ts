@@ -27,8 +27,6 @@ import {
 } from '../lib/values.js';
 import { AgentConfigError } from './errors.js';
 
-export { formatHostPort, type HostPort, tryParseHostPort as parseHostPort } from '../lib/values.js';
-
 /** The agent's run-time form of the contract's PrestopPolicy: the fixed wait in ms. */
 export type PrestopWait =
   | { readonly mode: 'adaptive' }

@@ -6,11 +6,8 @@ export {
   type AgentConfig,
   type AgentFlags,
   type AgentIdentity,
-  formatHostPort,
-  type HostPort,
   loadAgentConfig,
   type PrestopWait,
-  parseHostPort,
   workloadOfPod,
 } from './config.js';
 export { AgentConfigError, AgentPortInUseError, AgentStateError } from './errors.js';

@@ -1,6 +1,6 @@
 import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo, Server } from 'node:net';
-import { formatHostPort, type HostPort } from './config.js';
+import { formatHostPort, type HostPort } from '../lib/values.js';
 import { AgentPortInUseError } from './errors.js';
 
 // Listening on and closing the agent's two ports (traffic and admin).

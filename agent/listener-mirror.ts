@@ -1,5 +1,5 @@
 import type { Server } from 'node:net';
-import { formatHostPort, type HostPort } from './config.js';
+import { formatHostPort, type HostPort } from '../lib/values.js';
 import { listenOn } from './listen.js';
 
 // The agent's traffic port follows the app's: a new connection to the bare pod whose app stopped

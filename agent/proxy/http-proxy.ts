@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import type { RequestOutcome } from '../../contract/index.js';
-import type { HostPort } from '../config.js';
+import type { HostPort } from '../../lib/values.js';
 import type { AgentMetrics } from '../metrics.js';
 import type { RequestRecord, Traffic } from '../traffic.js';
 import { BodyFraming, clientResponse, interimResponse, POD_HEADER, upstreamRequest } from './forwarding.js';

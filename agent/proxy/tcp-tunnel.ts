@@ -1,6 +1,6 @@
 import { type Socket, connect as tcpConnect } from 'node:net';
 import type { TcpClosedBy } from '../../contract/index.js';
-import type { HostPort } from '../config.js';
+import type { HostPort } from '../../lib/values.js';
 import type { TcpRecord, Traffic } from '../traffic.js';
 import type { UpstreamConnections } from './upstream-pool.js';
 

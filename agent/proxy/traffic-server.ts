@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:net';
 import type { AgentProtocol } from '../../contract/index.js';
-import type { HostPort } from '../config.js';
+import type { HostPort } from '../../lib/values.js';
 import type { AgentMetrics } from '../metrics.js';
 import type { Traffic } from '../traffic.js';
 import { createHttpProxy } from './http-proxy.js';

@@ -1,6 +1,6 @@
 import { type Socket, connect as tcpConnect } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { HostPort } from '../config.js';
+import type { HostPort } from '../../lib/values.js';
 import {
   createResponseParser,
   type MessageHandlers,

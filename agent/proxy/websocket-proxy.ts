@@ -1,5 +1,5 @@
 import { type Socket, connect as tcpConnect } from 'node:net';
-import type { HostPort } from '../config.js';
+import type { HostPort } from '../../lib/values.js';
 import type { RequestRecord, Traffic, WebSocketRecord } from '../traffic.js';
 import { POD_HEADER, upstreamRequest } from './forwarding.js';
 import { endSocket, type UpgradeRequest } from './http-proxy.js';

@@ -1,13 +1,8 @@
 import { Command, Option } from 'commander';
-import {
-  type AgentFlags,
-  capYoungGeneration,
-  createAgent,
-  formatHostPort,
-  loadAgentConfig,
-} from '../../agent/index.js';
+import { type AgentFlags, capYoungGeneration, createAgent, loadAgentConfig } from '../../agent/index.js';
 import { AGENT_SETTINGS, type AgentSettingKey, agentSettingHelp } from '../../contract/index.js';
 import { createLogger } from '../../lib/log.js';
+import { formatHostPort } from '../../lib/values.js';
 import { VERSION } from '../../lib/version.js';
 import { action } from '../run.js';
 

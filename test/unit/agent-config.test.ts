@@ -1,11 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  AGENT_DEFAULTS,
-  AgentConfigError,
-  loadAgentConfig,
-  parseHostPort,
-  workloadOfPod,
-} from '../../agent/index.js';
+import { AGENT_DEFAULTS, AgentConfigError, loadAgentConfig, workloadOfPod } from '../../agent/index.js';
+import { tryParseHostPort } from '../../lib/values.js';
 
 describe('agent config', () => {
   it('uses the defaults of docs/architecture.md when nothing is set', () => {
@@ -118,9 +113,9 @@ describe('agent config', () => {
   });
 
   it('parses addresses and strips Deployment hashes from pod names', () => {
-    expect(parseHostPort(':8080')).toEqual({ host: '0.0.0.0', port: 8080 });
-    expect(parseHostPort('localhost:0')).toEqual({ host: 'localhost', port: 0 });
-    expect(parseHostPort('8080')).toBeUndefined();
+    expect(tryParseHostPort(':8080')).toEqual({ host: '0.0.0.0', port: 8080 });
+    expect(tryParseHostPort('localhost:0')).toEqual({ host: 'localhost', port: 0 });
+    expect(tryParseHostPort('8080')).toBeUndefined();
     expect(workloadOfPod('checkout-5f7b8c9d4-abcde')).toBe('checkout');
     expect(workloadOfPod('laptop')).toBe('laptop');
   });
