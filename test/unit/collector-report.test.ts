@@ -1,26 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { computeReport, formatReportText, type ReportFacts } from '../../collector/index.js';
+import { emptyFacts } from '../helpers/report-facts.js';
 
-const base: ReportFacts = {
-  rollout: {
-    id: 'ro-1',
-    namespace: 'shop',
-    workload: 'quote',
-    trigger: 'cli',
-    startedAt: Date.parse('2026-11-21T10:00:00Z'),
-    finishedAt: Date.parse('2026-11-21T10:01:00Z'),
-    outcome: 'complete',
-    podsReplaced: null,
-  },
-  terminations: [],
-  terminationStartByPod: new Map(),
-  timelines: new Map(),
-  seqs: new Map(),
-  probes: [],
-  agentRequests: new Map(),
-  logins: new Map(),
-  traffic: [],
-};
+const base: ReportFacts = emptyFacts();
 
 describe('computeReport', () => {
   it('reports no evidence as null scores, and a gate with no sessions does not pass', () => {
