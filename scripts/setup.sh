@@ -2,7 +2,8 @@
 # Installs the system packages drainwatch needs, where missing. Idempotent: a second run changes nothing.
 #   nats-server, redis-server  runtime dependencies (every mode, tests included)
 #   prometheus                 promtool checks and the end-to-end dashboard test
-#   nginx                      the agent benchmark's reference proxy
+#   nginx                      the agent benchmark's reference proxy and a rehearsal entry point
+#   haproxy                    a rehearsal entry point (rehearse --entry haproxy)
 #   wrk                        the agent benchmark's load generator (C, one thread; autocannon otherwise)
 #   chromium                   the timeline page's browser test and bench (driven by playwright-core)
 set -euo pipefail
@@ -13,6 +14,7 @@ have nats-server  || need+=(nats-server)
 have redis-server || need+=(redis-server)
 have promtool     || need+=(prometheus)
 have nginx        || need+=(nginx)
+have haproxy      || need+=(haproxy)
 have wrk          || need+=(wrk)
 have chromium     || need+=(chromium)
 
@@ -27,7 +29,7 @@ if [ "$major" -lt 20 ]; then
 fi
 
 if [ ${#need[@]} -eq 0 ]; then
-  echo "setup: system packages present (nats-server, redis-server, prometheus, nginx, wrk, chromium)"
+  echo "setup: system packages present (nats-server, redis-server, prometheus, nginx, haproxy, wrk, chromium)"
   exit 0
 fi
 
@@ -41,6 +43,6 @@ if command -v apt-get >/dev/null 2>&1; then
   echo "setup: installed ${need[*]}"
 else
   echo "setup: this is not Debian/Ubuntu; install these yourself and put them on PATH: ${need[*]}" >&2
-  echo "setup: (nats-server from https://nats.io, redis-server from https://redis.io, prometheus/promtool, nginx, wrk, chromium)" >&2
+  echo "setup: (nats-server from https://nats.io, redis-server from https://redis.io, prometheus/promtool, nginx, haproxy, wrk, chromium)" >&2
   exit 1
 fi
