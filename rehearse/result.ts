@@ -67,6 +67,12 @@ export interface RehearsalRun {
   readonly steadySkew: number | null;
   readonly stickyRouting: boolean;
   readonly prestopP50Ms: number | null;
+  /** Latency of the rollout's probe requests (report.latency), in ms. */
+  readonly latency: {
+    readonly p50Ms: number | null;
+    readonly p95Ms: number | null;
+    readonly p99Ms: number | null;
+  };
   readonly propagationMaxMs: number | null;
   /** Why the probe's own figures may be off (event-loop lag), or null. */
   readonly unreliable: string | null;

@@ -241,6 +241,7 @@ function toRun(spec: RunSpec, w: WitnessResult): RehearsalRun {
     trafficSkew: report.trafficSkew ?? probe.runSkewRatio,
     stickyRouting: report.stickyRouting,
     prestopP50Ms: report.prestop.p50Ms,
+    latency: { p50Ms: report.latency.p50Ms, p95Ms: report.latency.p95Ms, p99Ms: report.latency.p99Ms },
     steadySkew: w.baseline.runSkewRatio,
     // The adapter saw every propagation itself; the report's figure is the same events.
     propagationMaxMs: report.endpointPropagation.maxMs ?? w.propagationMaxMs,
