@@ -1,3 +1,5 @@
+import type { ThresholdVerdict } from '../witness/thresholds.js';
+
 // What one rehearsal run shows, reduced from the collector's full report to the figures the
 // side-by-side table prints; `--json` prints these with the full report attached.
 
@@ -79,6 +81,8 @@ export interface RehearsalRun {
   /** Why the run cannot be judged (report.inconclusive, else the probe's unreliability), or null. */
   readonly inconclusive: string | null;
   readonly gate?: GateResult;
+  /** The `--threshold`s judged on this run's report (the judged run only). */
+  readonly thresholds?: ThresholdVerdict;
   /** The collector's report, as its API returns it. */
   readonly report?: unknown;
 }

@@ -6,7 +6,7 @@ import { createPassthroughLauncher, type SidecarLauncher } from '../cluster/loca
 import type { Collector } from '../collector/index.js';
 import type { PrestopPolicy } from '../contract/index.js';
 import { type ProbeConfig, type Scenario, skewedUsers } from '../probe/index.js';
-import { createWitness, storeReportSource, type WitnessResult } from '../witness/index.js';
+import { createWitness, storeReportSource, type Threshold, type WitnessResult } from '../witness/index.js';
 import { createAgentLauncher } from './agent-sidecar.js';
 import type { SidecarKind, UserMix } from './config.js';
 import { RehearseConfigError, RolloutFailedError } from './errors.js';
@@ -48,6 +48,8 @@ export interface RunSpec {
   readonly namespace: string;
   readonly workload: string;
   readonly gate?: number;
+  /** Judged on this run's report once it ran (comparison.ts). */
+  readonly thresholds?: readonly Threshold[];
 }
 
 export interface RunContext {

@@ -219,12 +219,16 @@ function shown(kind: FigureKind, v: number | null): string {
  * The summary block, k6's way: one line per threshold, `✓`/`✗` (`?` when the run is
  * inconclusive), `name op threshold`, dots, the measured value.
  */
-export function formatThresholdSummary(verdict: ThresholdVerdict, kinds: FigureCatalogue): string {
+export function formatThresholdSummary(
+  verdict: ThresholdVerdict,
+  kinds: FigureCatalogue,
+  title = 'Thresholds',
+): string {
   if (verdict.results.length === 0) return '';
   const kindOf = (name: string): FigureKind => kinds.figures.find((f) => f.name === name)?.kind ?? 'number';
   const heads = verdict.results.map((r) => `${r.name} ${r.op} ${r.threshold}`);
   const width = Math.max(...heads.map((h) => h.length)) + 3;
-  const lines = ['Thresholds'];
+  const lines = [title];
   verdict.results.forEach((r, i) => {
     const mark = verdict.inconclusive !== undefined ? '?' : r.passed ? '✓' : '✗';
     lines.push(`  ${mark} ${`${heads[i]!} `.padEnd(width, '.')} ${shown(kindOf(r.name), r.value)}`);
