@@ -66,19 +66,21 @@ export interface CodeBlock {
 export function codeBlocks(markdown: string): CodeBlock[] {
   const lines = markdown.split('\n');
   const blocks: CodeBlock[] = [];
-  // marked gives raw text but no positions: find each block's raw text in order, from where the
-  // previous one ended, so repeated blocks map to their own lines.
-  let from = 0;
+  // marked gives raw text but no positions: find each block's opening fence line in order, from
+  // where the previous block ended (list items hand marked their text de-indented, so compare
+  // trimmed lines), so repeated blocks map to their own lines.
+  let cursor = 0;
   for (const t of allTokens(markdown)) {
     if (t.type !== 'code' || (t as Tokens.Code).codeBlockStyle === 'indented') continue;
-    const raw = t.raw.trimEnd();
-    const at = markdown.indexOf(raw.trimStart(), from);
-    if (at < 0) continue;
-    from = at + raw.length;
-    const line = markdown.slice(0, at).split('\n').length;
-    const previous = (lines[line - 2] ?? '').trim();
+    const rawLines = t.raw.trimEnd().split('\n');
+    const fence = (rawLines[0] ?? '').trim();
+    let i = cursor;
+    while (i < lines.length && (lines[i] ?? '').trim() !== fence) i++;
+    if (i >= lines.length) continue;
+    cursor = i + rawLines.length;
+    const previous = (lines[i - 1] ?? '').trim();
     const marker = /^<!--.*-->$/.test(previous) ? previous : undefined;
-    blocks.push({ lang: (t as Tokens.Code).lang ?? '', text: (t as Tokens.Code).text, line, marker });
+    blocks.push({ lang: (t as Tokens.Code).lang ?? '', text: (t as Tokens.Code).text, line: i + 1, marker });
   }
   return blocks;
 }
@@ -88,4 +90,56 @@ export function linkTargets(markdown: string): string[] {
   return allTokens(markdown)
     .filter((t): t is Tokens.Link | Tokens.Image => t.type === 'link' || t.type === 'image')
     .map((t) => t.href);
+}
+
+/** The marker that makes the next ```sh block a command the tests run (docs/architecture.md §7). */
+export const RUNNABLE_MARKER = /^<!--\s*runnable\b(?<attrs>[^>]*?)\s*-->$/;
+
+/** A command block the docs promise runs as written, with what it must exit with. */
+export interface RunnableBlock {
+  readonly page: string;
+  readonly line: number;
+  readonly script: string;
+  /** `exit=N` in the marker; default 0. */
+  readonly exit: number;
+  /** `timeout=N` seconds in the marker; default 30. */
+  readonly timeoutSeconds: number;
+}
+
+/** Raised for a marker that is not right before a ```sh fence or has an unknown attribute. */
+export class RunnableMarkerError extends Error {
+  readonly code = 'RUNNABLE_MARKER';
+}
+
+/**
+ * Every block of `markdown` marked `<!-- runnable [exit=N] [timeout=S] -->` on the line right
+ * before its ```sh (or ```bash) fence. Throws {@link RunnableMarkerError} for a marker anywhere else
+ * or with an attribute it does not know, so a mistyped marker is never silently skipped.
+ */
+export function runnableBlocks(page: string, markdown: string): RunnableBlock[] {
+  const blocks: RunnableBlock[] = [];
+  const marked = new Set<number>();
+  for (const b of codeBlocks(markdown)) {
+    const m = b.marker?.match(RUNNABLE_MARKER);
+    if (!m) continue;
+    if (b.lang !== 'sh' && b.lang !== 'bash')
+      throw new RunnableMarkerError(`${page}:${b.line}: a runnable block must be \`\`\`sh, not "${b.lang}"`);
+    let exit = 0;
+    let timeoutSeconds = 30;
+    for (const attr of (m.groups?.attrs ?? '').trim().split(/\s+/).filter(Boolean)) {
+      const [key, value = ''] = attr.split('=');
+      if (key === 'exit' && /^\d{1,3}$/.test(value)) exit = Number(value);
+      else if (key === 'timeout' && /^\d{1,3}$/.test(value)) timeoutSeconds = Number(value);
+      else throw new RunnableMarkerError(`${page}:${b.line - 1}: unknown runnable attribute "${attr}"`);
+    }
+    marked.add(b.line - 1);
+    blocks.push({ page, line: b.line, script: b.text, exit, timeoutSeconds });
+  }
+  markdown.split('\n').forEach((text, i) => {
+    if (RUNNABLE_MARKER.test(text.trim()) && !marked.has(i + 1))
+      throw new RunnableMarkerError(
+        `${page}:${i + 1}: a runnable marker must be the line right before a \`\`\`sh fence`,
+      );
+  });
+  return blocks;
 }

@@ -12,6 +12,7 @@ import {
   markdownPages,
   REPO_ROOT,
   readPage,
+  runnableBlocks,
 } from '../helpers/markdown.js';
 
 // The docs say only what is true: no drafting leftovers, no link to a file or heading that does not
@@ -148,6 +149,44 @@ describe('docs', () => {
       }
     },
   );
+
+  it.each(PAGES)('%s: every runnable marker sits right before a ```sh fence and is well-formed', (page) => {
+    expect(() => runnableBlocks(page, readPage(page))).not.toThrow();
+  });
+
+  it('the runnable extractor takes exit codes and timeouts, and refuses a stray or mistyped marker', () => {
+    const md = [
+      'Intro.',
+      '<!-- runnable -->',
+      '```sh',
+      'echo one',
+      '```',
+      '',
+      '<!-- runnable exit=1 timeout=5 -->',
+      '```sh',
+      'false',
+      '```',
+      '',
+      '```sh',
+      'not marked',
+      '```',
+      '- in a list:',
+      '  <!-- runnable -->',
+      '  ```bash',
+      '  echo two',
+      '  ```',
+    ].join('\n');
+    expect(runnableBlocks('x.md', md)).toEqual([
+      { page: 'x.md', line: 3, script: 'echo one', exit: 0, timeoutSeconds: 30 },
+      { page: 'x.md', line: 8, script: 'false', exit: 1, timeoutSeconds: 5 },
+      { page: 'x.md', line: 17, script: 'echo two', exit: 0, timeoutSeconds: 30 },
+    ]);
+    expect(() => runnableBlocks('x.md', '<!-- runnable -->\n\n```sh\ntrue\n```')).toThrow(
+      /line right before/,
+    );
+    expect(() => runnableBlocks('x.md', '<!-- runnable -->\n```yaml\na: 1\n```')).toThrow(/must be ```sh/);
+    expect(() => runnableBlocks('x.md', '<!-- runnable exits=1 -->\n```sh\ntrue\n```')).toThrow(/unknown/);
+  });
 
   it('the checks can fail: a made-up flag and a dead link are caught', () => {
     expect(drainwatchInvocations("drainwatch collector --retention 7d --listen=:0 | jq '.'")).toEqual([
