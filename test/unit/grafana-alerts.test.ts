@@ -4,7 +4,12 @@ import { slug } from 'github-slugger';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { AGENT_METRICS, DRAIN_METRICS, HEALTH_METRICS } from '../../contract/index.js';
-import { ALERT_RULE_FILES, renderAlertRuleFiles, runbookUrl } from '../../grafana/src/index.js';
+import {
+  ALERT_RULE_FILES,
+  docsBaseFromEnv,
+  renderAlertRuleFiles,
+  runbookUrl,
+} from '../../grafana/src/index.js';
 import { DEFAULT_DOCS_BASE_URL } from '../../lib/docs-url.js';
 import { headingAnchors } from '../helpers/markdown.js';
 
@@ -90,6 +95,18 @@ describe('alert rules', () => {
     const rendered = renderAlertRuleFiles(read('manifests/alerts/drainwatch-rules.yaml'));
     expect(rendered[ALERT_RULE_FILES.rules]).toBe(read('manifests/alerts/drainwatch-rules.yaml'));
     expect(rendered[ALERT_RULE_FILES.operator]).toBe(read('manifests/alerts/prometheusrule.yaml'));
+  });
+
+  it('the docs base comes from DRAINWATCH_DOCS_URL (an http(s) URL) or defaults to the project docs', () => {
+    expect(docsBaseFromEnv({})).toBe(DEFAULT_DOCS_BASE_URL);
+    expect(docsBaseFromEnv({ DRAINWATCH_DOCS_URL: 'https://docs.example.com/dw' })).toBe(
+      'https://docs.example.com/dw',
+    );
+    expect(runbookUrl('DrainwatchSessionsLost', 'https://docs.example.com/dw')).toBe(
+      'https://docs.example.com/dw/alerts.md#drainwatchsessionslost',
+    );
+    expect(() => docsBaseFromEnv({ DRAINWATCH_DOCS_URL: 'docs/' })).toThrow(/DRAINWATCH_DOCS_URL/);
+    expect(() => docsBaseFromEnv({ DRAINWATCH_DOCS_URL: 'ftp://x.example/' })).toThrow(/DRAINWATCH_DOCS_URL/);
   });
 
   it('another docs base changes every runbook URL and nothing else', () => {
