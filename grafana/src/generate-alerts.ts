@@ -1,3 +1,4 @@
+import { realpathSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,7 +16,9 @@ export function docsBaseFromEnv(env: NodeJS.ProcessEnv = process.env): string {
   return value ? parseUrl(DOCS_URL_ENV, value, ['http', 'https']) : DEFAULT_DOCS_BASE_URL;
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+// realpath: run through a symlinked dist/ (node_modules/.bin, a linked checkout) argv[1] is the
+// link, while import.meta.url is always the resolved file.
+if (process.argv[1] && realpathSync(resolve(process.argv[1])) === fileURLToPath(import.meta.url)) {
   let base: string;
   try {
     base = docsBaseFromEnv();
