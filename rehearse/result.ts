@@ -1,3 +1,5 @@
+import type { EntryActivity } from '../cluster/local/entry-activity.js';
+
 // What one rehearsal run shows, reduced from the collector's full report to the figures the
 // side-by-side table prints; `--json` prints these with the full report attached.
 
@@ -5,6 +7,8 @@ export interface RunSettings {
   readonly app: string;
   readonly replicas: number;
   readonly balance: string;
+  /** The entry point: local, nginx or haproxy. */
+  readonly entry: string;
   readonly propagation: string;
   readonly graceSeconds: number;
   readonly prestop: string;
@@ -28,6 +32,8 @@ export interface RehearsalRun {
   readonly rolloutId: string;
   readonly settings: RunSettings;
   readonly outcome: string;
+  /** What the entry point did: retries, upstream errors, endpoint changes and their apply times. */
+  readonly entry: EntryActivity;
   readonly durationSeconds: number | null;
   readonly podsReplaced: number;
   readonly probeRequests: { readonly total: number; readonly failed: number; readonly retriedOk: number };
