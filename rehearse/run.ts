@@ -96,7 +96,8 @@ function sidecarFor(spec: RunSpec, ctx: RunContext): SidecarLauncher {
 
 function rolloutIdOf(label: string): string {
   const t = new Date().toISOString().replace(/[-:]/g, '').replace(/\..+$/, '');
-  return `rehearse-${label}-${t}-${Math.random().toString(36).slice(2, 6)}`;
+  // A label may name its entry point (`naive/nginx`): ids keep to letters, digits and dashes.
+  return `rehearse-${label.replace(/[^A-Za-z0-9-]/g, '-')}-${t}-${Math.random().toString(36).slice(2, 6)}`;
 }
 
 export async function runRehearsal(spec: RunSpec, ctx: RunContext): Promise<RehearsalRun> {
