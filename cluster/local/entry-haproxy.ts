@@ -2,6 +2,7 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findBinary, freePort } from '../../lib/servers.js';
+import type { EntryActivity } from './entry-activity.js';
 import {
   HAPROXY_BACKEND,
   HAPROXY_SLOT_PREFIX,
@@ -21,6 +22,38 @@ import { EntryApplyError } from './errors.js';
 const START_TIMEOUT_MS = 15_000;
 
 const num = (v: string | undefined): number => Number(v) || 0;
+
+/** Requests, WebSockets (101 answers) and failed connects/responses per pod, from its slot's row. */
+function countsOf(
+  rows: Record<string, string>[],
+  slotOf: ReadonlyMap<string, string>,
+): Map<string, EndpointCounts> {
+  const bySlot = new Map(rows.map((r) => [r.svname, r]));
+  return new Map(
+    [...slotOf].map(([pod, slot]) => {
+      const r = bySlot.get(slot) ?? {};
+      const websockets = num(r.hrsp_1xx);
+      return [pod, { requests: num(r.stot) - websockets, websockets, failed: num(r.econ) + num(r.eresp) }];
+    }),
+  );
+}
+
+/** Retries and upstream errors from the backend's row of `show stat`. */
+function backendActivity(
+  be: Record<string, string>,
+): Pick<EntryActivity, 'retries' | 'retriedElsewhere' | 'upstreamErrors'> {
+  const errors: Record<string, number> = {};
+  // econ counts only the connects that failed for good; each retry followed a failed connect
+  // too (retry-on conn-failure), so every failed connect is econ + wretr + wredis.
+  const connects = num(be.econ) + num(be.wretr) + num(be.wredis);
+  if (connects) errors.connect = connects;
+  if (num(be.eresp)) errors.response = num(be.eresp);
+  return {
+    retries: num(be.wretr) + num(be.wredis),
+    retriedElsewhere: num(be.wredis),
+    upstreamErrors: errors,
+  };
+}
 
 export function createHaproxyBackend(options: { readonly balance: BalanceStrategy }): EntryBackend & {
   config(): string;
@@ -45,17 +78,6 @@ export function createHaproxyBackend(options: { readonly balance: BalanceStrateg
   async function stats(): Promise<Record<string, string>[]> {
     return parseShowStat(await runtimeCommand(socket(), 'show stat')).filter(
       (r) => r.pxname === HAPROXY_BACKEND,
-    );
-  }
-
-  async function refreshCounts(rows: Record<string, string>[]): Promise<void> {
-    const bySlot = new Map(rows.map((r) => [r.svname, r]));
-    lastCounts = new Map(
-      [...slotOf].map(([pod, slot]) => {
-        const r = bySlot.get(slot) ?? {};
-        const websockets = num(r.hrsp_1xx);
-        return [pod, { requests: num(r.stot) - websockets, websockets, failed: num(r.econ) + num(r.eresp) }];
-      }),
     );
   }
 
@@ -102,20 +124,8 @@ export function createHaproxyBackend(options: { readonly balance: BalanceStrateg
     },
     async activity() {
       const rows = await stats();
-      await refreshCounts(rows);
-      const be = rows.find((r) => r.svname === 'BACKEND') ?? {};
-      const errors: Record<string, number> = {};
-      // econ counts only the connects that failed for good; each retry followed a failed connect
-      // too (retry-on conn-failure), so every failed connect is econ + wretr + wredis.
-      const connects = num(be.econ) + num(be.wretr) + num(be.wredis);
-      if (connects) errors.connect = connects;
-      if (num(be.eresp)) errors.response = num(be.eresp);
-      return {
-        version,
-        retries: num(be.wretr) + num(be.wredis),
-        retriedElsewhere: num(be.wredis),
-        upstreamErrors: errors,
-      };
+      lastCounts = countsOf(rows, slotOf);
+      return { version, ...backendActivity(rows.find((r) => r.svname === 'BACKEND') ?? {}) };
     },
     counts() {
       // Stats come over the socket: the figures of the last activity() call.

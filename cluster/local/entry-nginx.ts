@@ -45,6 +45,62 @@ function workers(masterPid: number): Map<number, string> {
 const accepting = (title: string | undefined): boolean =>
   title !== undefined && !title.includes('shutting down');
 
+/** The body nginx answers on the control server's /generation; '' when it does not answer. */
+function generationServed(controlPort: number): Promise<string> {
+  return new Promise((resolve) => {
+    const req = request(
+      { host: '127.0.0.1', port: controlPort, path: '/generation', agent: false },
+      (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => {
+          body += c.toString();
+        });
+        res.on('end', () => resolve(body));
+        res.on('error', () => resolve(''));
+      },
+    );
+    req.on('error', () => resolve(''));
+    req.end();
+  });
+}
+
+function readText(dir: string, name: string): string {
+  try {
+    return readFileSync(join(dir, name), 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * SIGHUP to the master, then waits until a worker serves generation `want` on the control port and
+ * no worker of the old generation still accepts: until then a new connection may still land on the
+ * old upstream list. Throws EntryApplyError, with the error log's last lines, after RELOAD_TIMEOUT_MS.
+ */
+async function reload(proc: EntryProcess, dir: string, controlPort: number, want: string): Promise<void> {
+  const before = [...workers(proc.pid)].filter(([, t]) => accepting(t)).map(([pid]) => pid);
+  proc.signal('SIGHUP');
+  const oldAccepting = (): boolean => {
+    const now = workers(proc.pid);
+    return before.some((pid) => accepting(now.get(pid)));
+  };
+  try {
+    await pollUntil(async () => (await generationServed(controlPort)) === want && !oldAccepting(), {
+      timeoutMs: RELOAD_TIMEOUT_MS,
+      intervalMs: 10,
+      what: `nginx serving configuration generation ${want}`,
+    });
+  } catch (err) {
+    const log = readText(dir, 'error.log').split('\n').slice(-5).join(' ').trim();
+    throw new EntryApplyError('nginx', `${(err as Error).message}${log ? `: ${log}` : ''}`);
+  }
+}
+
+/** nginx's command line: `-e` names the error log used before the config is read (not /var/log). */
+function nginxArgs(dir: string): string[] {
+  return ['-p', `${dir}/`, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log'), '-g', 'daemon off;'];
+}
+
 export function createNginxBackend(options: { readonly balance: BalanceStrategy }): EntryBackend & {
   /** The configuration nginx runs now (for the docs and tests). */
   config(): string;
@@ -64,31 +120,6 @@ export function createNginxBackend(options: { readonly balance: BalanceStrategy 
     await writeFile(join(dir, 'nginx.conf'), current);
   };
 
-  const generationServed = (): Promise<string> =>
-    new Promise((resolve) => {
-      const req = request(
-        { host: '127.0.0.1', port: controlPort, path: '/generation', agent: false },
-        (res) => {
-          let body = '';
-          res.on('data', (c: Buffer) => {
-            body += c.toString();
-          });
-          res.on('end', () => resolve(body));
-          res.on('error', () => resolve(''));
-        },
-      );
-      req.on('error', () => resolve(''));
-      req.end();
-    });
-
-  const readLog = (name: string): string => {
-    try {
-      return readFileSync(join(dir, name), 'utf8');
-    } catch {
-      return '';
-    }
-  };
-
   return {
     kind: 'nginx',
     async start() {
@@ -103,17 +134,7 @@ export function createNginxBackend(options: { readonly balance: BalanceStrategy 
       proc = await startEntryProcess({
         what: 'nginx',
         binary,
-        // -e: the error log before the config is read, instead of the packaged /var/log path.
-        args: [
-          '-p',
-          `${dir}/`,
-          '-c',
-          join(dir, 'nginx.conf'),
-          '-e',
-          join(dir, 'error.log'),
-          '-g',
-          'daemon off;',
-        ],
+        args: nginxArgs(dir),
         cwd: dir,
         port,
         timeoutMs: START_TIMEOUT_MS,
@@ -125,28 +146,10 @@ export function createNginxBackend(options: { readonly balance: BalanceStrategy 
       if (dir) await rm(dir, { recursive: true, force: true });
     },
     async apply(_change, ep, desired) {
+      if (!proc) throw new EntryApplyError('nginx', 'not started');
       podsByPort.set(ep.port, ep.pod);
       await write(desired);
-      const want = String(generation);
-      const master = proc?.pid ?? -1;
-      const before = [...workers(master)].filter(([, t]) => accepting(t)).map(([pid]) => pid);
-      proc?.signal('SIGHUP');
-      // Applied once a new worker serves this generation and no worker of the old one still
-      // accepts: until then a new connection may still land on the old upstream list.
-      const oldAccepting = (): boolean => {
-        const now = workers(master);
-        return before.some((pid) => accepting(now.get(pid)));
-      };
-      try {
-        await pollUntil(async () => (await generationServed()) === want && !oldAccepting(), {
-          timeoutMs: RELOAD_TIMEOUT_MS,
-          intervalMs: 10,
-          what: `nginx serving configuration generation ${want}`,
-        });
-      } catch (err) {
-        const log = readLog('error.log').split('\n').slice(-5).join(' ').trim();
-        throw new EntryApplyError('nginx', `${(err as Error).message}${log ? `: ${log}` : ''}`);
-      }
+      await reload(proc, dir, controlPort, String(generation));
     },
     async activity() {
       const access = await readFile(join(dir, 'access.log'), 'utf8').catch(() => '');
@@ -155,10 +158,10 @@ export function createNginxBackend(options: { readonly balance: BalanceStrategy 
         version,
         retries: figures.retries,
         retriedElsewhere: figures.retriedElsewhere,
-        upstreamErrors: parseNginxErrorLog(readLog('error.log')),
+        upstreamErrors: parseNginxErrorLog(readText(dir, 'error.log')),
       };
     },
-    counts: () => parseNginxAccessLog(readLog('access.log'), (p) => podsByPort.get(p)).counts,
+    counts: () => parseNginxAccessLog(readText(dir, 'access.log'), (p) => podsByPort.get(p)).counts,
     config: () => current,
   };
 }

@@ -16,6 +16,7 @@ export {
 } from './entry-activity.js';
 export { createHaproxyBackend } from './entry-haproxy.js';
 export { HAPROXY_COOKIE, HAPROXY_RETRIES, renderHaproxyConfig } from './entry-haproxy-config.js';
+export { parseShowStat, runtimeCommand } from './entry-haproxy-runtime.js';
 export { createManagedEntrypoint, type EntryBackend, type ManagedEndpoint } from './entry-managed.js';
 export { createNginxBackend } from './entry-nginx.js';
 export { renderNginxConfig } from './entry-nginx-config.js';

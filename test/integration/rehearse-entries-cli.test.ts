@@ -1,11 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { QUICK, runRehearseCli } from '../helpers/rehearse-cli.js';
 
+interface Failure {
+  readonly error: string | null;
+  readonly cause: string;
+  readonly pod: string | null;
+  readonly beforeRollout: boolean;
+}
+
 // The default comparison through the real nginx and HAProxy, side by side in one rehearsal: the
-// naive example app loses users through either balancer, the drained one loses nothing.
+// naive example app loses users through either balancer; the drained one loses no session and no
+// request through HAProxy, and through nginx none but those its own reloads reset.
 
 describe('rehearse through real entry points', () => {
-  it('the naive run fails and the drained run loses nothing, through nginx and through HAProxy', async () => {
+  it('the naive run fails and the drained run loses nothing the app could keep, through nginx and HAProxy', async () => {
     const r = await runRehearseCli([...QUICK, '--compare-entries', 'nginx,haproxy', '--json'], 480_000);
     expect(r.code, r.stderr.slice(-2000)).toBe(0);
     expect(r.runs.map((run) => run.label)).toEqual([
@@ -27,8 +35,18 @@ describe('rehearse through real entry points', () => {
         expect(run.probeRequests.failed).toBeGreaterThan(0);
         expect(run.sessions.lost).toBeGreaterThan(0);
       } else {
-        expect(run.probeRequests.failed, JSON.stringify(run.failedByCause)).toBe(0);
         expect(run.sessionPersistence).toBe(1);
+        const failures = ((run.report as { failures?: Failure[] } | undefined)?.failures ?? []).filter(
+          (f) => !f.beforeRollout,
+        );
+        const detail = `${run.label}: ${JSON.stringify(failures)}`;
+        if (kind === 'haproxy') expect(run.probeRequests.failed, detail).toBe(0);
+        // nginx's reload closes its idle client keep-alive connections: a request sent on one at
+        // that instant is reset before it reaches any pod. The balancer's doing, not the app's;
+        // nothing else may fail (docs/rehearse.md, nginx).
+        else
+          for (const f of failures)
+            expect(`${f.error} ${f.cause} ${f.pod}`, detail).toBe('reset never-reached-pod null');
       }
     }
   }, 500_000);
