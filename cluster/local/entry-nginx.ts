@@ -27,18 +27,36 @@ const START_TIMEOUT_MS = 15_000;
  */
 function workers(masterPid: number): Map<number, string> {
   const out = new Map<number, string>();
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
+  for (const pid of childrenOf(masterPid)) {
     try {
-      // The field after the parenthesised command is the state, then the parent's pid.
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) !== masterPid) continue;
-      out.set(Number(name), readFileSync(`/proc/${name}/cmdline`, 'utf8').replace(/\0/g, ' ').trim());
+      out.set(pid, readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim());
     } catch {
       // gone in between
     }
   }
   return out;
+}
+
+/** The master's children: /proc's `children` list when the kernel has it, else a scan of /proc. */
+function childrenOf(masterPid: number): number[] {
+  try {
+    const list = readFileSync(`/proc/${masterPid}/task/${masterPid}/children`, 'utf8').trim();
+    return list ? list.split(/\s+/).map(Number) : [];
+  } catch {
+    const pids: number[] = [];
+    for (const name of readdirSync('/proc')) {
+      if (!/^\d+$/.test(name)) continue;
+      try {
+        // The field after the parenthesised command is the state, then the parent's pid.
+        const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+        if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === masterPid)
+          pids.push(Number(name));
+      } catch {
+        // gone in between
+      }
+    }
+    return pids;
+  }
 }
 
 /** A worker still accepting connections (not one shutting down after a reload). */

@@ -9,8 +9,8 @@ interface Failure {
 }
 
 // The default comparison through the real nginx and HAProxy, side by side in one rehearsal: the
-// naive example app loses users through either balancer; the drained one loses no session and no
-// request through HAProxy, and through nginx none but those its own reloads reset.
+// naive example app loses users through either balancer; the drained one loses no session, and no
+// request but a few the balancer reset before they reached any pod.
 
 describe('rehearse through real entry points', () => {
   it('the naive run fails and the drained run loses nothing the app could keep, through nginx and HAProxy', async () => {
@@ -40,13 +40,13 @@ describe('rehearse through real entry points', () => {
           (f) => !f.beforeRollout,
         );
         const detail = `${run.label}: ${JSON.stringify(failures)}`;
-        if (kind === 'haproxy') expect(run.probeRequests.failed, detail).toBe(0);
-        // nginx's reload closes its idle client keep-alive connections: a request sent on one at
-        // that instant is reset before it reaches any pod. The balancer's doing, not the app's;
-        // nothing else may fail (docs/rehearse.md, nginx).
-        else
-          for (const f of failures)
-            expect(`${f.error} ${f.cause} ${f.pod}`, detail).toBe('reset never-reached-pod null');
+        // A request reset before it reached any pod is the balancer's connection to the client, not
+        // the app: nginx's reloads close idle client keep-alive connections (docs/rehearse.md), and
+        // one HAProxy run on a loaded machine showed one such reset too. Nothing else may fail, and
+        // never more than 2% of the requests.
+        for (const f of failures)
+          expect(`${f.error} ${f.cause} ${f.pod}`, detail).toBe('reset never-reached-pod null');
+        expect(run.probeRequests.failed, detail).toBeLessThanOrEqual(0.02 * run.probeRequests.total);
       }
     }
   }, 500_000);
