@@ -1,3 +1,4 @@
+import type { EntryActivity } from '../cluster/local/entry-activity.js';
 import type { ThresholdVerdict } from '../witness/thresholds.js';
 
 // What one rehearsal run shows, reduced from the collector's full report to the figures the
@@ -7,6 +8,8 @@ export interface RunSettings {
   readonly app: string;
   readonly replicas: number;
   readonly balance: string;
+  /** The entry point: local, nginx or haproxy. */
+  readonly entry: string;
   readonly propagation: string;
   readonly graceSeconds: number;
   readonly prestop: string;
@@ -30,6 +33,8 @@ export interface RehearsalRun {
   readonly rolloutId: string;
   readonly settings: RunSettings;
   readonly outcome: string;
+  /** What the entry point did: retries, upstream errors, endpoint changes and their apply times. */
+  readonly entry: EntryActivity;
   readonly durationSeconds: number | null;
   readonly podsReplaced: number;
   readonly probeRequests: { readonly total: number; readonly failed: number; readonly retriedOk: number };

@@ -1,4 +1,5 @@
 import { Command, Option } from 'commander';
+import { ENTRY_KINDS } from '../../cluster/local/entry-activity.js';
 import { BALANCE_STRATEGIES } from '../../cluster/local/entrypoint.js';
 import { durationHelp } from '../../lib/values.js';
 import { rehearse } from '../../rehearse/comparison.js';
@@ -53,6 +54,20 @@ export function createRehearseCommand(): Command {
         '--balance <strategy>',
         `${BALANCE_STRATEGIES.join(', ')} (default: ${defaultBalance('example')} for the example app, ${defaultBalance('app')} for --app)`,
         E.balance,
+      ),
+    )
+    .addOption(
+      opt(
+        '--entry <kind>',
+        `the balancer in front of the pods: ${ENTRY_KINDS.join(', ')} (a real nginx or HAProxy of the run's own) (default ${D.entry})`,
+        E.entry,
+      ),
+    )
+    .addOption(
+      opt(
+        '--compare-entries <list>',
+        'run each app through each of these entry points, side by side (e.g. local,nginx)',
+        E.compareEntries,
       ),
     )
     .addOption(
