@@ -157,6 +157,8 @@ export interface RolloutReport {
   readonly messagesLost: number;
   /** Lost messages the probes sent again after reconnecting; apart from the losses. */
   readonly messagesResent: number;
+  /** Subscription pushes the probes received more than once; apart from the losses. */
+  readonly messagesDuplicated: number;
   /**
    * Probe request rate of the busiest pod ÷ the quietest, each over the time it served (see
    * report-skew.ts); else the probes' own figure; null without either.

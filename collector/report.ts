@@ -177,6 +177,7 @@ export function computeReport(facts: ReportFacts, options: { gate?: number } = {
     websocketsDropped: probes.websocketsDropped,
     messagesLost: probes.messagesLost,
     messagesResent: probes.messagesResent,
+    messagesDuplicated: probes.messagesDuplicated,
     trafficSkew: trafficSkew(servingRates(requests.perPod, facts), probes.summarySkew),
     stickyRouting: probes.sticky,
     terminations,

@@ -225,6 +225,8 @@ export const dataSchemas = {
     code: z.number().int().min(0).max(4999).optional(),
     pod: shortText.optional(),
     messageId: shortText.optional(),
+    /** message-gap: how many sequence numbers the push skipped. */
+    missed: count.optional(),
     at: isoTime,
   }),
   'probe.summary': z.object({
@@ -238,6 +240,8 @@ export const dataSchemas = {
     messagesLost: count,
     /** Lost messages sent again after a reconnect; not part of sent or lost. */
     messagesResent: count.optional(),
+    /** Subscription pushes received more than once (message-duplicate); not part of sent or lost. */
+    messagesDuplicated: count.optional(),
     skewRatio: z.number().nonnegative().nullable(),
     sticky: z.boolean(),
     unreliable: z.boolean(),

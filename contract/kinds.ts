@@ -71,8 +71,17 @@ export type ProbeError = (typeof PROBE_ERRORS)[number];
  * What a probe reports of its WebSockets. `message-lost`: no pod acknowledged the message before
  * the connection it was sent on ended (or within the ack timeout), once per correlation id.
  * `message-resent`: a lost message sent again on a new connection, counted apart from losses.
+ * `message-gap`: a subscription's push skipped sequence numbers (`missed` of them, lost);
+ * `message-duplicate`: a push at or below the highest sequence number the session had seen.
  */
-export const PROBE_WEBSOCKET_EVENTS = ['opened', 'closed', 'message-lost', 'message-resent'] as const;
+export const PROBE_WEBSOCKET_EVENTS = [
+  'opened',
+  'closed',
+  'message-lost',
+  'message-resent',
+  'message-gap',
+  'message-duplicate',
+] as const;
 export type ProbeWebsocketEvent = (typeof PROBE_WEBSOCKET_EVENTS)[number];
 
 /**

@@ -26,6 +26,9 @@ export interface ProbeCounters {
   messagesAcked: number;
   messagesLost: number;
   resent: number;
+  /** Subscription pushes that carried a sequence number (duplicates included). */
+  messagesReceived: number;
+  messagesDuplicated: number;
   closesByCode: Record<string, number>;
 }
 
@@ -52,6 +55,8 @@ export function emptyCounters(): ProbeCounters {
     messagesAcked: 0,
     messagesLost: 0,
     resent: 0,
+    messagesReceived: 0,
+    messagesDuplicated: 0,
     closesByCode: {},
   };
 }

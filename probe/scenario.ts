@@ -34,7 +34,56 @@ const trafficSchema = z.strictObject({
   body: z.record(z.string(), z.unknown()).optional(),
 });
 
-const websocketSchema = z.strictObject({ path: path.default('/ws') });
+/** How the probe talks on its WebSocket (docs/probe.md, "WebSocket patterns"); absent = `ping`. */
+export const WEBSOCKET_PATTERNS = ['ping', 'echo', 'request', 'subscribe', 'hold'] as const;
+export type WebSocketPattern = (typeof WEBSOCKET_PATTERNS)[number];
+
+/** A message the probe sends: a string, or a JSON object sent as JSON; `{{…}}` filled in every string. */
+const template = z.union([z.string().min(1), z.record(z.string(), z.unknown())]);
+/** The one path grammar of the scenario: dotted keys (`data.id`), as for `bearer:<field>` (fieldAt). */
+const dottedPath = z
+  .string()
+  .regex(/^[^.\s]+(\.[^.\s]+)*$/, 'expected a dotted path to a JSON field (data.id)');
+
+/** Which fields each pattern takes; the first listed are required. */
+const PATTERN_FIELDS: Record<WebSocketPattern, { required: string[]; optional: string[] }> = {
+  ping: { required: [], optional: [] },
+  echo: { required: [], optional: ['message'] },
+  request: { required: ['message', 'replyId'], optional: [] },
+  subscribe: { required: ['subscribe', 'sequence'], optional: ['resume'] },
+  hold: { required: [], optional: [] },
+};
+const PLACEHOLDER: Record<string, string> = { message: '{{id}}', resume: '{{lastId}}' };
+
+const websocketSchema = z
+  .strictObject({
+    path: path.default('/ws'),
+    pattern: z.enum(WEBSOCKET_PATTERNS).optional(),
+    /** echo, request: the message; `{{id}}` is the correlation id, `{{user}}` the session's user. */
+    message: template.optional(),
+    /** request: where the reply carries the correlation id. */
+    replyId: dottedPath.optional(),
+    /** subscribe: sent on every new connection (unless `resume` is sent instead). */
+    subscribe: template.optional(),
+    /** subscribe: where a push carries its sequence number (an integer, per session). */
+    sequence: dottedPath.optional(),
+    /** subscribe: sent instead of `subscribe` after a reconnect, `{{lastId}}` = the last sequence seen. */
+    resume: template.optional(),
+  })
+  .superRefine((ws, ctx) => {
+    const pattern = ws.pattern ?? 'ping';
+    const fields = PATTERN_FIELDS[pattern];
+    for (const key of ['message', 'replyId', 'subscribe', 'sequence', 'resume'] as const) {
+      const given = ws[key] !== undefined;
+      if (given && !fields.required.includes(key) && !fields.optional.includes(key))
+        ctx.addIssue({ code: 'custom', path: [key], message: `not used by pattern ${pattern}` });
+      else if (!given && fields.required.includes(key))
+        ctx.addIssue({ code: 'custom', path: [key], message: `required by pattern ${pattern}` });
+      else if (given && PLACEHOLDER[key] && !JSON.stringify(ws[key]).includes(PLACEHOLDER[key]!))
+        ctx.addIssue({ code: 'custom', path: [key], message: `must contain ${PLACEHOLDER[key]}` });
+    }
+  });
+export type WebSocketScenario = z.infer<typeof websocketSchema>;
 
 const stickySchema = z.strictObject({
   /** Cookie names (case-insensitive) that an entry point sets to pin a client to a pod. */
@@ -108,10 +157,19 @@ export async function loadScenario(file?: string): Promise<Scenario> {
 
 /** Replaces `{{user}}` in every string of a JSON-like value. */
 export function fillTemplate<T>(value: T, user: string): T {
-  if (typeof value === 'string') return value.replaceAll('{{user}}', user) as T;
-  if (Array.isArray(value)) return value.map((v) => fillTemplate(v, user)) as T;
+  return fillPlaceholders(value, { user });
+}
+
+/** Replaces each `{{name}}` of `vars` in every string value of a JSON-like value. */
+export function fillPlaceholders<T>(value: T, vars: Readonly<Record<string, string>>): T {
+  if (typeof value === 'string') {
+    let s: string = value;
+    for (const [k, v] of Object.entries(vars)) s = s.replaceAll(`{{${k}}}`, v);
+    return s as T;
+  }
+  if (Array.isArray(value)) return value.map((v) => fillPlaceholders(v, vars)) as T;
   if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, fillTemplate(v, user)])) as T;
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, fillPlaceholders(v, vars)])) as T;
   }
   return value;
 }

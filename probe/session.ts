@@ -81,7 +81,9 @@ export function createProbeSession(ctx: ProbeContext, index: number, withWebSock
     return h;
   };
 
-  const socket = withWebSocket ? createProbeSocket(ctx, { sessionId: id, credentials }) : undefined;
+  const socket = withWebSocket
+    ? createProbeSocket(ctx, { sessionId: id, user: user.name, credentials })
+    : undefined;
 
   // One timer per session that stop can cut short; thousands of sessions listening on one
   // AbortSignal would make every wait cost O(sessions) in EventTarget bookkeeping.

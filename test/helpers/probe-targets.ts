@@ -44,6 +44,11 @@ export interface ScenarioAppOptions {
   readonly whoamiLies?: boolean;
   /** A fixed port, to bring an app back where a stopped one was (default: any free port). */
   readonly port?: number;
+  /**
+   * Takes over each WebSocket instead of the ping → ack exchange (the other scenario patterns);
+   * `connection` counts from 1 per app, `user` is the session's (undefined without one).
+   */
+  readonly onSocket?: (ws: WebSocket, info: { connection: number; user: string | undefined }) => void;
 }
 
 export interface ScenarioApp {
@@ -152,6 +157,7 @@ export async function startScenarioApp(options: ScenarioAppOptions): Promise<Sce
     wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
       wsConnections += 1;
       const connection = wsConnections;
+      if (options.onSocket) return options.onSocket(ws, { connection, user: auth(req) });
       let nth = 0;
       ws.on('message', (data) => {
         const msg = JSON.parse(data.toString()) as { type: string; id: string };
