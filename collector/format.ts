@@ -112,6 +112,7 @@ export function formatReportText(report: RolloutReport): string {
       ['messages lost', String(r.messagesLost)],
       ['messages re-sent', String(r.messagesResent)],
       ['messages duplicated', String(r.messagesDuplicated)],
+      ['SSE streams ended', counts(r.streamEnds)],
       ['traffic skew (rate)', r.trafficSkew === null ? '-' : `${r.trafficSkew.toFixed(2)}x`],
       ['sticky routing', r.stickyRouting ? 'detected' : 'no'],
     ]),

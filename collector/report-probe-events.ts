@@ -1,4 +1,5 @@
-import { dataOf } from './report-data.js';
+import { STREAM_ENDS, type StreamEnd } from '../contract/index.js';
+import { dataOf, zeroes } from './report-data.js';
 import { type SessionTally, sessionCause } from './report-sessions.js';
 import type { ReportFacts } from './report-types.js';
 
@@ -17,6 +18,8 @@ export interface ProbeEventTally {
   readonly messagesResent: number;
   /** message-duplicate events, else the sum of the summaries' counts. */
   readonly messagesDuplicated: number;
+  /** The probes' SSE streams that ended without the probe closing them, by how (stream-ended events). */
+  readonly streamEnds: Readonly<Record<StreamEnd, number>>;
   /** The highest skew a probe summary reported; null when none did. */
   readonly summarySkew: number | null;
   readonly sticky: boolean;
@@ -34,6 +37,7 @@ export function tallyProbeEvents(facts: ReportFacts, sessions: SessionTally): Pr
   let lossEvents = 0;
   let duplicateEvents = 0;
   let duplicatesInSummaries = 0;
+  const streamEnds = zeroes(STREAM_ENDS);
   let summarySkew: number | null = null;
   let sticky = false;
   let unreliableLagMs: number | null = null;
@@ -58,6 +62,7 @@ export function tallyProbeEvents(facts: ReportFacts, sessions: SessionTally): Pr
       if (ws.event === 'message-gap') lostEvents += ws.missed ?? 0;
       if (ws.event === 'message-lost' || ws.event === 'message-gap') lossEvents += 1;
       if (ws.event === 'message-duplicate') duplicateEvents += 1;
+      if (ws.event === 'stream-ended' && ws.end) streamEnds[ws.end] += 1;
       if (ws.event === 'message-resent') resentEvents += 1;
     } else if (summary) {
       lostInSummaries += summary.messagesLost;
@@ -73,6 +78,7 @@ export function tallyProbeEvents(facts: ReportFacts, sessions: SessionTally): Pr
     messagesLost: lossEvents > 0 ? lostEvents : lostInSummaries,
     messagesResent: resentEvents > 0 ? resentEvents : resentInSummaries,
     messagesDuplicated: duplicateEvents > 0 ? duplicateEvents : duplicatesInSummaries,
+    streamEnds,
     summarySkew,
     sticky,
     inconclusive:

@@ -5,8 +5,10 @@ import {
   PHASES,
   PRESTOP_END_REASONS,
   PROBE_ERRORS,
+  PROBE_LIVE_TRANSPORTS,
   PROBE_WEBSOCKET_EVENTS,
   REQUEST_OUTCOMES,
+  STREAM_ENDS,
   TCP_CLOSED_BY,
 } from './kinds.js';
 
@@ -227,6 +229,10 @@ export const dataSchemas = {
     messageId: shortText.optional(),
     /** message-gap: how many sequence numbers the push skipped. */
     missed: count.optional(),
+    /** What carries the connection; absent = websocket. */
+    transport: z.enum(PROBE_LIVE_TRANSPORTS).optional(),
+    /** stream-ended: how the stream ended. */
+    end: z.enum(STREAM_ENDS).optional(),
     at: isoTime,
   }),
   'probe.summary': z.object({

@@ -81,8 +81,24 @@ export const PROBE_WEBSOCKET_EVENTS = [
   'message-resent',
   'message-gap',
   'message-duplicate',
+  'stream-ended',
 ] as const;
 export type ProbeWebsocketEvent = (typeof PROBE_WEBSOCKET_EVENTS)[number];
+
+/**
+ * What carries a probe's live connection (`probe.websocket` events; absent = `websocket`):
+ * a WebSocket, a Server-Sent Events stream (HTML Living Standard §9.2), or a Socket.IO session.
+ */
+export const PROBE_LIVE_TRANSPORTS = ['websocket', 'sse', 'socket.io'] as const;
+export type ProbeLiveTransport = (typeof PROBE_LIVE_TRANSPORTS)[number];
+
+/**
+ * How an SSE stream the probe did not close ended (`stream-ended`): `server-closed` when the
+ * response ended properly (the chunked body's last chunk), `cut` when the connection broke
+ * mid-body (reset, or closed without the last chunk, as at a process exit).
+ */
+export const STREAM_ENDS = ['server-closed', 'cut'] as const;
+export type StreamEnd = (typeof STREAM_ENDS)[number];
 
 /**
  * Causes a failed probe request or a lost session can be attributed to (docs/architecture.md §4;

@@ -29,6 +29,8 @@ export interface ProbeCounters {
   /** Subscription pushes that carried a sequence number (duplicates included). */
   messagesReceived: number;
   messagesDuplicated: number;
+  /** SSE streams the probe did not close, by how they ended. */
+  streamEnds: Record<string, number>;
   closesByCode: Record<string, number>;
 }
 
@@ -57,6 +59,7 @@ export function emptyCounters(): ProbeCounters {
     resent: 0,
     messagesReceived: 0,
     messagesDuplicated: 0,
+    streamEnds: {},
     closesByCode: {},
   };
 }

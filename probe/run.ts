@@ -143,6 +143,7 @@ export function createProbeRun(input: ProbeConfig, deps: ProbeDeps = {}): ProbeR
         resent: c.resent,
         messagesReceived: c.messagesReceived,
         messagesDuplicated: c.messagesDuplicated,
+        streamEnds: { ...c.streamEnds },
         closesByCode: { ...c.closesByCode },
       },
       loopLagMs: Math.round(lastLagMs),

@@ -85,6 +85,14 @@ const websocketSchema = z
   });
 export type WebSocketScenario = z.infer<typeof websocketSchema>;
 
+/** A Server-Sent Events stream (HTML Living Standard §9.2) kept instead of a WebSocket. */
+const sseSchema = z.strictObject({
+  path: path.default('/events'),
+  /** Event types counted (the `event:` field; `message` when the server names none). */
+  events: z.array(z.string().min(1)).min(1).default(['message']),
+});
+export type SseScenario = z.infer<typeof sseSchema>;
+
 const stickySchema = z.strictObject({
   /** Cookie names (case-insensitive) that an entry point sets to pin a client to a pod. */
   cookies: z.array(z.string().min(1)).default([]),
@@ -99,6 +107,8 @@ export const scenarioSchema = z.strictObject({
     .default([{ path: '/api/quote', method: 'GET', weight: 1 }]),
   websocket: websocketSchema.nullable().default({ path: '/ws' }),
   sticky: stickySchema.default({ cookies: [] }),
+  /** Absent: no SSE. Given, the live sessions keep this stream and `websocket` must be null. */
+  sse: sseSchema.optional(),
 });
 
 export type Scenario = z.infer<typeof scenarioSchema>;
@@ -122,8 +132,18 @@ function describeIssue(issue: ZodError['issues'][number]): string {
 
 /** Validates an already-parsed scenario object; errors name the field (`scenario.login.method`). */
 export function parseScenario(raw: unknown): Scenario {
-  const parsed = scenarioSchema.safeParse(raw ?? {});
-  if (parsed.success) return parsed.data;
+  const given = (raw ?? {}) as Record<string, unknown>;
+  // An SSE scenario that says nothing of WebSockets has none (the default /ws is for the example).
+  const input =
+    given && typeof given === 'object' && given.sse !== undefined && !('websocket' in given)
+      ? { ...given, websocket: null }
+      : given;
+  const parsed = scenarioSchema.safeParse(input);
+  if (parsed.success) {
+    if (parsed.data.sse && parsed.data.websocket)
+      throw new ScenarioError('scenario.sse', 'a live session keeps one connection: set websocket: null');
+    return parsed.data;
+  }
   const issue = parsed.error.issues[0]!;
   const keys = issue.path.map(String);
   if (issue.code === 'unrecognized_keys') keys.push(issue.keys[0]!);

@@ -32,6 +32,8 @@ export interface ProbeWebSocketStats {
    * lost (which, for `subscribe`, counts the sequence numbers skipped by gaps).
    */
   readonly messagesDuplicated: number;
+  /** SSE streams the probe did not close, by how they ended (`server-closed`, `cut`). */
+  readonly streamEnds: Readonly<Record<string, number>>;
   /** Closes the probe did not ask for, by code; 1006 when no close frame arrived. */
   readonly closesByCode: Readonly<Record<string, number>>;
 }

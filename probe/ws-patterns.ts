@@ -88,6 +88,8 @@ export type PushVerdict =
 export interface SequenceTracker {
   /** Classifies a received frame; undefined when it carries no sequence number (not a push). */
   push(text: string): PushVerdict | undefined;
+  /** Classifies a sequence number given as is (an SSE event id); undefined when not an integer. */
+  pushValue(raw: unknown): PushVerdict | undefined;
   /** The highest sequence number seen, as `{{lastId}}` is filled. */
   readonly lastId: string | undefined;
 }
@@ -102,7 +104,9 @@ export function createSequenceTracker(path: string): SequenceTracker {
   let last: number | undefined;
   return {
     push(text) {
-      const raw = fieldAt(parse(text), path);
+      return this.pushValue(fieldAt(parse(text), path));
+    },
+    pushValue(raw) {
       const seq = typeof raw === 'string' && /^\d{1,15}$/.test(raw) ? Number(raw) : raw;
       if (typeof seq !== 'number' || !Number.isSafeInteger(seq)) return undefined;
       if (last === undefined) {

@@ -49,6 +49,10 @@ export interface ScenarioAppOptions {
    * `connection` counts from 1 per app, `user` is the session's (undefined without one).
    */
   readonly onSocket?: (ws: WebSocket, info: { connection: number; user: string | undefined }) => void;
+  /** Extra routes for logged-in users (an SSE stream), by path. */
+  readonly routes?: Readonly<
+    Record<string, (req: IncomingMessage, res: ServerResponse, user: string) => void>
+  >;
 }
 
 export interface ScenarioApp {
@@ -140,6 +144,8 @@ export async function startScenarioApp(options: ScenarioAppOptions): Promise<Sce
     if (path === '/healthz') return json(res, 200, { ok: true });
     const user = auth(req);
     if (user === undefined) return json(res, 401, { error: 'no session' });
+    const route = options.routes?.[path ?? ''];
+    if (route) return route(req, res, user);
     if (path === '/whoami') return json(res, 200, { user: options.whoamiLies ? `not-${user}` : user });
     if (path === '/api/quote') {
       quotes += 1;

@@ -59,6 +59,52 @@ describe('scenario WebSocket patterns', () => {
   });
 });
 
+describe('scenario SSE', () => {
+  it('an sse section alone means no WebSocket; both at once are refused', () => {
+    expect(parseScenario({ sse: {} })).toMatchObject({
+      websocket: null,
+      sse: { path: '/events', events: ['message'] },
+    });
+    expect(parseScenario({ sse: { path: '/prices', events: ['quote'] }, websocket: null }).sse).toEqual({
+      path: '/prices',
+      events: ['quote'],
+    });
+    expect(() => parseScenario({ sse: {}, websocket: { path: '/ws' } })).toThrow(
+      /scenario.sse: a live session keeps one connection/,
+    );
+    expect(() => parseScenario({ sse: { events: [] } })).toThrow(ScenarioError);
+  });
+
+  it('the collector counts stream ends by how they ended', () => {
+    const facts = emptyFacts({
+      probes: [
+        probeEvent('probe.websocket', 13, {
+          sessionId: 's4',
+          event: 'stream-ended',
+          end: 'cut',
+          transport: 'sse',
+        }),
+        probeEvent('probe.websocket', 14, {
+          sessionId: 's4',
+          event: 'stream-ended',
+          end: 'server-closed',
+          transport: 'sse',
+        }),
+        probeEvent('probe.websocket', 15, {
+          sessionId: 's5',
+          event: 'stream-ended',
+          end: 'cut',
+          transport: 'sse',
+        }),
+      ],
+    });
+    expect(tallyProbeEvents(facts, createSessionTally())).toMatchObject({
+      streamEnds: { 'server-closed': 1, cut: 2 },
+      websocketsDropped: 0,
+    });
+  });
+});
+
 describe('WebSocket pattern correlators', () => {
   it('ping: {"type":"ping"} answered by {"type":"ack"} with the same id', () => {
     const c = correlatorFor(ws({}), 'ann', 's1.m')!;
