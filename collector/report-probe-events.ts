@@ -57,7 +57,9 @@ export function tallyProbeEvents(facts: ReportFacts, sessions: SessionTally): Pr
       }
     } else if (ws) {
       sessions.see(ws.sessionId);
-      if (ws.event === 'closed' && (ws.code === 1006 || ws.code === undefined)) websocketsDropped += 1;
+      const isWebSocket = (ws.transport ?? 'websocket') === 'websocket';
+      if (isWebSocket && ws.event === 'closed' && (ws.code === 1006 || ws.code === undefined))
+        websocketsDropped += 1;
       if (ws.event === 'message-lost') lostEvents += 1;
       if (ws.event === 'message-gap') lostEvents += ws.missed ?? 0;
       if (ws.event === 'message-lost' || ws.event === 'message-gap') lossEvents += 1;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import {
+  CAUSES,
   CONNECTIONS,
   type EventKind,
   PHASES,
@@ -233,6 +234,10 @@ export const dataSchemas = {
     transport: z.enum(PROBE_LIVE_TRANSPORTS).optional(),
     /** stream-ended: how the stream ended. */
     end: z.enum(STREAM_ENDS).optional(),
+    /** socket.io `closed`: the client's disconnect reason (`transport close`, `ping timeout`, …). */
+    reason: shortText.optional(),
+    /** What the evidence of a close or failed connect shows (`no-session-affinity`). */
+    cause: z.enum(CAUSES).optional(),
     at: isoTime,
   }),
   'probe.summary': z.object({

@@ -104,6 +104,9 @@ export type StreamEnd = (typeof STREAM_ENDS)[number];
  * Causes a failed probe request or a lost session can be attributed to (docs/architecture.md §4;
  * the counting rules are in docs/collector.md). `session-not-shared`: a replica refused a session
  * another, still serving, replica issued — the app loses sessions even without a rollout.
+ * `no-session-affinity`: a stateful transport's request (Socket.IO/Engine.IO long-polling) was
+ * routed, without session affinity, to a replica that does not know its session (HTTP 400
+ * "Session ID unknown").
  */
 export const CAUSES = [
   'late-arrival',
@@ -113,6 +116,7 @@ export const CAUSES = [
   'session-not-shared',
   'killed-at-grace',
   'never-reached-pod',
+  'no-session-affinity',
   'other',
 ] as const;
 export type Cause = (typeof CAUSES)[number];

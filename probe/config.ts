@@ -153,7 +153,7 @@ export function resolveProbeConfig(config: ProbeConfig): ResolvedProbeConfig {
   const explicitWs = config.websockets !== undefined;
   let websockets = websocketCount(config.websockets ?? PROBE_DEFAULTS.websockets, config.sessions);
   // An SSE stream is the live connection of an SSE scenario: the same share of sessions keeps one.
-  if (!scenario.websocket && !scenario.sse) {
+  if (!scenario.websocket && !scenario.sse && !scenario.socketio) {
     if (explicitWs && websockets > 0) {
       throw new ProbeConfigError(
         'websockets',

@@ -31,6 +31,10 @@ export interface ProbeCounters {
   messagesDuplicated: number;
   /** SSE streams the probe did not close, by how they ended. */
   streamEnds: Record<string, number>;
+  /** Socket.IO disconnects the probe did not ask for, by the client's reason. */
+  disconnectReasons: Record<string, number>;
+  /** Socket.IO disconnects and failed connects whose evidence shows a cause, by cause. */
+  disconnectCauses: Record<string, number>;
   closesByCode: Record<string, number>;
 }
 
@@ -60,6 +64,8 @@ export function emptyCounters(): ProbeCounters {
     messagesReceived: 0,
     messagesDuplicated: 0,
     streamEnds: {},
+    disconnectReasons: {},
+    disconnectCauses: {},
     closesByCode: {},
   };
 }

@@ -144,6 +144,8 @@ export function createProbeRun(input: ProbeConfig, deps: ProbeDeps = {}): ProbeR
         messagesReceived: c.messagesReceived,
         messagesDuplicated: c.messagesDuplicated,
         streamEnds: { ...c.streamEnds },
+        disconnectReasons: { ...c.disconnectReasons },
+        disconnectCauses: { ...c.disconnectCauses },
         closesByCode: { ...c.closesByCode },
       },
       loopLagMs: Math.round(lastLagMs),

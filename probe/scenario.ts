@@ -93,6 +93,23 @@ const sseSchema = z.strictObject({
 });
 export type SseScenario = z.infer<typeof sseSchema>;
 
+/** A Socket.IO connection kept instead of a WebSocket: an event whose acknowledgement is the reply. */
+const socketIoSchema = z.strictObject({
+  /** Engine.IO's request path on the server. */
+  path: path.default('/socket.io'),
+  namespace: path.default('/'),
+  /** In order: `polling` first upgrades to `websocket` (the client's default). */
+  transports: z
+    .array(z.enum(['polling', 'websocket']))
+    .min(1)
+    .default(['polling', 'websocket']),
+  /** The event emitted with an acknowledgement callback. */
+  event: z.string().min(1).default('ping'),
+  /** Its payload; `{{id}}` and `{{user}}` filled in. */
+  message: template.default({ id: '{{id}}' }),
+});
+export type SocketIoScenario = z.infer<typeof socketIoSchema>;
+
 const stickySchema = z.strictObject({
   /** Cookie names (case-insensitive) that an entry point sets to pin a client to a pod. */
   cookies: z.array(z.string().min(1)).default([]),
@@ -109,6 +126,8 @@ export const scenarioSchema = z.strictObject({
   sticky: stickySchema.default({ cookies: [] }),
   /** Absent: no SSE. Given, the live sessions keep this stream and `websocket` must be null. */
   sse: sseSchema.optional(),
+  /** Absent: no Socket.IO. Given, the live sessions keep this connection and `websocket` must be null. */
+  socketio: socketIoSchema.optional(),
 });
 
 export type Scenario = z.infer<typeof scenarioSchema>;
@@ -135,13 +154,20 @@ export function parseScenario(raw: unknown): Scenario {
   const given = (raw ?? {}) as Record<string, unknown>;
   // An SSE scenario that says nothing of WebSockets has none (the default /ws is for the example).
   const input =
-    given && typeof given === 'object' && given.sse !== undefined && !('websocket' in given)
+    given &&
+    typeof given === 'object' &&
+    (given.sse !== undefined || given.socketio !== undefined) &&
+    !('websocket' in given)
       ? { ...given, websocket: null }
       : given;
   const parsed = scenarioSchema.safeParse(input);
   if (parsed.success) {
-    if (parsed.data.sse && parsed.data.websocket)
-      throw new ScenarioError('scenario.sse', 'a live session keeps one connection: set websocket: null');
+    const live = ['websocket', 'sse', 'socketio'].filter((k) => parsed.data[k as 'sse']);
+    if (live.length > 1)
+      throw new ScenarioError(
+        `scenario.${live[1]}`,
+        `a live session keeps one connection: ${live.join(' and ')} given (set websocket: null)`,
+      );
     return parsed.data;
   }
   const issue = parsed.error.issues[0]!;

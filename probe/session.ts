@@ -6,6 +6,7 @@ import { createCookieJar } from './cookies.js';
 import { createSessionClient, type HttpResult } from './http-client.js';
 import { fieldAt, fillTemplate, type TrafficRoute } from './scenario.js';
 import type { SessionPods } from './skew.js';
+import { createProbeSocketIo } from './socketio.js';
 import { createProbeStream } from './sse.js';
 import { createProbeSocket, type ProbeSocket } from './websocket.js';
 
@@ -87,7 +88,9 @@ export function createProbeSession(ctx: ProbeContext, index: number, withWebSock
     ? undefined
     : scenario.sse
       ? createProbeStream(ctx, scenario.sse, live)
-      : createProbeSocket(ctx, live);
+      : scenario.socketio
+        ? createProbeSocketIo(ctx, scenario.socketio, live)
+        : createProbeSocket(ctx, live);
 
   // One timer per session that stop can cut short; thousands of sessions listening on one
   // AbortSignal would make every wait cost O(sessions) in EventTarget bookkeeping.

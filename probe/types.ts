@@ -34,6 +34,10 @@ export interface ProbeWebSocketStats {
   readonly messagesDuplicated: number;
   /** SSE streams the probe did not close, by how they ended (`server-closed`, `cut`). */
   readonly streamEnds: Readonly<Record<string, number>>;
+  /** Socket.IO disconnects the probe did not ask for, by reason (`transport close`, `ping timeout`, …). */
+  readonly disconnectReasons: Readonly<Record<string, number>>;
+  /** Socket.IO disconnects and failed connects by cause (`no-session-affinity`: HTTP 400 to a poll). */
+  readonly disconnectCauses: Readonly<Record<string, number>>;
   /** Closes the probe did not ask for, by code; 1006 when no close frame arrived. */
   readonly closesByCode: Readonly<Record<string, number>>;
 }
