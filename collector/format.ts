@@ -122,6 +122,8 @@ export function formatReportText(report: RolloutReport): string {
       ['WebSockets dropped', String(r.websocketsDropped)],
       ['messages lost', String(r.messagesLost)],
       ['messages re-sent', String(r.messagesResent)],
+      ['messages duplicated', String(r.messagesDuplicated)],
+      ['SSE streams ended', counts(r.streamEnds)],
       ['traffic skew (rate)', r.trafficSkew === null ? '-' : `${r.trafficSkew.toFixed(2)}x`],
       ['sticky routing', r.stickyRouting ? 'detected' : 'no'],
     ]),

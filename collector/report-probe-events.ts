@@ -1,4 +1,5 @@
-import { dataOf } from './report-data.js';
+import { STREAM_ENDS, type StreamEnd } from '../contract/index.js';
+import { dataOf, zeroes } from './report-data.js';
 import { type SessionTally, sessionCause } from './report-sessions.js';
 import type { ReportFacts } from './report-types.js';
 
@@ -8,10 +9,17 @@ import type { ReportFacts } from './report-types.js';
 export interface ProbeEventTally {
   /** Probe WebSockets that ended with 1006 (no close frame). */
   readonly websocketsDropped: number;
-  /** message-lost events, else (when the probe sent none) the sum of its summaries' counts. */
+  /**
+   * message-lost events plus the `missed` of message-gap events, else (when the probes sent
+   * neither) the sum of their summaries' counts.
+   */
   readonly messagesLost: number;
   /** message-resent events, else the sum of the summaries' counts. */
   readonly messagesResent: number;
+  /** message-duplicate events, else the sum of the summaries' counts. */
+  readonly messagesDuplicated: number;
+  /** The probes' SSE streams that ended without the probe closing them, by how (stream-ended events). */
+  readonly streamEnds: Readonly<Record<StreamEnd, number>>;
   /** The highest skew a probe summary reported; null when none did. */
   readonly summarySkew: number | null;
   readonly sticky: boolean;
@@ -26,6 +34,10 @@ export function tallyProbeEvents(facts: ReportFacts, sessions: SessionTally): Pr
   let lostInSummaries = 0;
   let resentEvents = 0;
   let resentInSummaries = 0;
+  let lossEvents = 0;
+  let duplicateEvents = 0;
+  let duplicatesInSummaries = 0;
+  const streamEnds = zeroes(STREAM_ENDS);
   let summarySkew: number | null = null;
   let sticky = false;
   let unreliableLagMs: number | null = null;
@@ -45,12 +57,19 @@ export function tallyProbeEvents(facts: ReportFacts, sessions: SessionTally): Pr
       }
     } else if (ws) {
       sessions.see(ws.sessionId);
-      if (ws.event === 'closed' && (ws.code === 1006 || ws.code === undefined)) websocketsDropped += 1;
+      const isWebSocket = (ws.transport ?? 'websocket') === 'websocket';
+      if (isWebSocket && ws.event === 'closed' && (ws.code === 1006 || ws.code === undefined))
+        websocketsDropped += 1;
       if (ws.event === 'message-lost') lostEvents += 1;
+      if (ws.event === 'message-gap') lostEvents += ws.missed ?? 0;
+      if (ws.event === 'message-lost' || ws.event === 'message-gap') lossEvents += 1;
+      if (ws.event === 'message-duplicate') duplicateEvents += 1;
+      if (ws.event === 'stream-ended' && ws.end) streamEnds[ws.end] += 1;
       if (ws.event === 'message-resent') resentEvents += 1;
     } else if (summary) {
       lostInSummaries += summary.messagesLost;
       resentInSummaries += summary.messagesResent ?? 0;
+      duplicatesInSummaries += summary.messagesDuplicated ?? 0;
       if (summary.skewRatio !== null) summarySkew = Math.max(summarySkew ?? 0, summary.skewRatio);
       sticky ||= summary.sticky;
       if (summary.unreliable) unreliableLagMs = Math.max(unreliableLagMs ?? 0, summary.maxLoopLagMs);
@@ -58,8 +77,10 @@ export function tallyProbeEvents(facts: ReportFacts, sessions: SessionTally): Pr
   }
   return {
     websocketsDropped,
-    messagesLost: lostEvents > 0 ? lostEvents : lostInSummaries,
+    messagesLost: lossEvents > 0 ? lostEvents : lostInSummaries,
     messagesResent: resentEvents > 0 ? resentEvents : resentInSummaries,
+    messagesDuplicated: duplicateEvents > 0 ? duplicateEvents : duplicatesInSummaries,
+    streamEnds,
     summarySkew,
     sticky,
     inconclusive:

@@ -1,4 +1,4 @@
-import type { Cause, Phase, ProbeError, WebSocketOutcome } from '../contract/index.js';
+import type { Cause, Phase, ProbeError, StreamEnd, WebSocketOutcome } from '../contract/index.js';
 import type { EventData } from '../contract/validate.js';
 
 // The shapes of the report of one rollout (docs/architecture.md §5), and of the stored facts it is computed from.
@@ -174,6 +174,10 @@ export interface RolloutReport {
   readonly messagesLost: number;
   /** Lost messages the probes sent again after reconnecting; apart from the losses. */
   readonly messagesResent: number;
+  /** Subscription pushes the probes received more than once; apart from the losses. */
+  readonly messagesDuplicated: number;
+  /** The probes' SSE streams that ended without the probe closing them: `server-closed`, `cut`. */
+  readonly streamEnds: Readonly<Record<StreamEnd, number>>;
   /**
    * Probe request rate of the busiest pod ÷ the quietest, each over the time it served (see
    * report-skew.ts); else the probes' own figure; null without either.

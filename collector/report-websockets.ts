@@ -72,7 +72,7 @@ export function probeWebsocketOutcomes(facts: ReportFacts, lives: PodLives): Web
   const out = noOutcomes();
   for (const p of facts.probes) {
     const ws = dataOf(p, 'probe.websocket');
-    if (ws?.event !== 'closed') continue;
+    if (ws?.event !== 'closed' || (ws.transport ?? 'websocket') !== 'websocket') continue;
     const code = ws.code === undefined ? '1006' : String(ws.code);
     const life = ws.pod ? lives.terminated.get(ws.pod) : undefined;
     const t = Date.parse(ws.at);

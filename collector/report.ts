@@ -178,6 +178,8 @@ export function computeReport(facts: ReportFacts, options: { gate?: number } = {
     websocketsDropped: probes.websocketsDropped,
     messagesLost: probes.messagesLost,
     messagesResent: probes.messagesResent,
+    messagesDuplicated: probes.messagesDuplicated,
+    streamEnds: probes.streamEnds,
     trafficSkew: trafficSkew(servingRates(requests.perPod, facts), probes.summarySkew),
     stickyRouting: probes.sticky,
     terminations,

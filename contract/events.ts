@@ -1,12 +1,15 @@
 import { z } from 'zod';
 import {
+  CAUSES,
   CONNECTIONS,
   type EventKind,
   PHASES,
   PRESTOP_END_REASONS,
   PROBE_ERRORS,
+  PROBE_LIVE_TRANSPORTS,
   PROBE_WEBSOCKET_EVENTS,
   REQUEST_OUTCOMES,
+  STREAM_ENDS,
   TCP_CLOSED_BY,
 } from './kinds.js';
 
@@ -225,6 +228,16 @@ export const dataSchemas = {
     code: z.number().int().min(0).max(4999).optional(),
     pod: shortText.optional(),
     messageId: shortText.optional(),
+    /** message-gap: how many sequence numbers the push skipped. */
+    missed: count.optional(),
+    /** What carries the connection; absent = websocket. */
+    transport: z.enum(PROBE_LIVE_TRANSPORTS).optional(),
+    /** stream-ended: how the stream ended. */
+    end: z.enum(STREAM_ENDS).optional(),
+    /** socket.io `closed`: the client's disconnect reason (`transport close`, `ping timeout`, …). */
+    reason: shortText.optional(),
+    /** What the evidence of a close or failed connect shows (`no-session-affinity`). */
+    cause: z.enum(CAUSES).optional(),
     at: isoTime,
   }),
   'probe.summary': z.object({
@@ -238,6 +251,8 @@ export const dataSchemas = {
     messagesLost: count,
     /** Lost messages sent again after a reconnect; not part of sent or lost. */
     messagesResent: count.optional(),
+    /** Subscription pushes received more than once (message-duplicate); not part of sent or lost. */
+    messagesDuplicated: count.optional(),
     skewRatio: z.number().nonnegative().nullable(),
     sticky: z.boolean(),
     unreliable: z.boolean(),

@@ -71,14 +71,42 @@ export type ProbeError = (typeof PROBE_ERRORS)[number];
  * What a probe reports of its WebSockets. `message-lost`: no pod acknowledged the message before
  * the connection it was sent on ended (or within the ack timeout), once per correlation id.
  * `message-resent`: a lost message sent again on a new connection, counted apart from losses.
+ * `message-gap`: a subscription's push skipped sequence numbers (`missed` of them, lost);
+ * `message-duplicate`: a push at or below the highest sequence number the session had seen.
  */
-export const PROBE_WEBSOCKET_EVENTS = ['opened', 'closed', 'message-lost', 'message-resent'] as const;
+export const PROBE_WEBSOCKET_EVENTS = [
+  'opened',
+  'closed',
+  'message-lost',
+  'message-resent',
+  'message-gap',
+  'message-duplicate',
+  'stream-ended',
+] as const;
 export type ProbeWebsocketEvent = (typeof PROBE_WEBSOCKET_EVENTS)[number];
+
+/**
+ * What carries a probe's live connection (`probe.websocket` events; absent = `websocket`):
+ * a WebSocket, a Server-Sent Events stream (HTML Living Standard §9.2), or a Socket.IO session.
+ */
+export const PROBE_LIVE_TRANSPORTS = ['websocket', 'sse', 'socket.io'] as const;
+export type ProbeLiveTransport = (typeof PROBE_LIVE_TRANSPORTS)[number];
+
+/**
+ * How an SSE stream the probe did not close ended (`stream-ended`): `server-closed` when the
+ * response ended properly (the chunked body's last chunk), `cut` when the connection broke
+ * mid-body (reset, or closed without the last chunk, as at a process exit).
+ */
+export const STREAM_ENDS = ['server-closed', 'cut'] as const;
+export type StreamEnd = (typeof STREAM_ENDS)[number];
 
 /**
  * Causes a failed probe request or a lost session can be attributed to (docs/architecture.md §4;
  * the counting rules are in docs/collector.md). `session-not-shared`: a replica refused a session
  * another, still serving, replica issued — the app loses sessions even without a rollout.
+ * `no-session-affinity`: a stateful transport's request (Socket.IO/Engine.IO long-polling) was
+ * routed, without session affinity, to a replica that does not know its session (HTTP 400
+ * "Session ID unknown").
  */
 export const CAUSES = [
   'late-arrival',
@@ -88,6 +116,7 @@ export const CAUSES = [
   'session-not-shared',
   'killed-at-grace',
   'never-reached-pod',
+  'no-session-affinity',
   'other',
 ] as const;
 export type Cause = (typeof CAUSES)[number];

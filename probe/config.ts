@@ -152,7 +152,8 @@ export function resolveProbeConfig(config: ProbeConfig): ResolvedProbeConfig {
   // The default fraction applies only when the scenario has a WebSocket; an explicit count demands one.
   const explicitWs = config.websockets !== undefined;
   let websockets = websocketCount(config.websockets ?? PROBE_DEFAULTS.websockets, config.sessions);
-  if (!scenario.websocket) {
+  // An SSE stream is the live connection of an SSE scenario: the same share of sessions keeps one.
+  if (!scenario.websocket && !scenario.sse && !scenario.socketio) {
     if (explicitWs && websockets > 0) {
       throw new ProbeConfigError(
         'websockets',

@@ -26,6 +26,15 @@ export interface ProbeCounters {
   messagesAcked: number;
   messagesLost: number;
   resent: number;
+  /** Subscription pushes that carried a sequence number (duplicates included). */
+  messagesReceived: number;
+  messagesDuplicated: number;
+  /** SSE streams the probe did not close, by how they ended. */
+  streamEnds: Record<string, number>;
+  /** Socket.IO disconnects the probe did not ask for, by the client's reason. */
+  disconnectReasons: Record<string, number>;
+  /** Socket.IO disconnects and failed connects whose evidence shows a cause, by cause. */
+  disconnectCauses: Record<string, number>;
   closesByCode: Record<string, number>;
 }
 
@@ -52,6 +61,11 @@ export function emptyCounters(): ProbeCounters {
     messagesAcked: 0,
     messagesLost: 0,
     resent: 0,
+    messagesReceived: 0,
+    messagesDuplicated: 0,
+    streamEnds: {},
+    disconnectReasons: {},
+    disconnectCauses: {},
     closesByCode: {},
   };
 }

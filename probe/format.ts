@@ -64,6 +64,14 @@ export function formatSummary(s: ProbeSummary): string {
         'ws messages',
         `${ws.messagesSent} sent, ${ws.messagesAcked} acked, ${ws.messagesLost} lost, ${ws.resent} re-sent`,
       ],
+      ...(ws.messagesReceived > 0
+        ? [
+            ['ws pushes', `${ws.messagesReceived} received, ${ws.messagesDuplicated} duplicated`] as [
+              string,
+              string,
+            ],
+          ]
+        : []),
       ['ws closes by code', kinds(ws.closesByCode)],
     );
   }

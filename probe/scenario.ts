@@ -34,7 +34,81 @@ const trafficSchema = z.strictObject({
   body: z.record(z.string(), z.unknown()).optional(),
 });
 
-const websocketSchema = z.strictObject({ path: path.default('/ws') });
+/** How the probe talks on its WebSocket (docs/probe.md, "WebSocket patterns"); absent = `ping`. */
+export const WEBSOCKET_PATTERNS = ['ping', 'echo', 'request', 'subscribe', 'hold'] as const;
+export type WebSocketPattern = (typeof WEBSOCKET_PATTERNS)[number];
+
+/** A message the probe sends: a string, or a JSON object sent as JSON; `{{…}}` filled in every string. */
+const template = z.union([z.string().min(1), z.record(z.string(), z.unknown())]);
+/** The one path grammar of the scenario: dotted keys (`data.id`), as for `bearer:<field>` (fieldAt). */
+const dottedPath = z
+  .string()
+  .regex(/^[^.\s]+(\.[^.\s]+)*$/, 'expected a dotted path to a JSON field (data.id)');
+
+/** Which fields each pattern takes; the first listed are required. */
+const PATTERN_FIELDS: Record<WebSocketPattern, { required: string[]; optional: string[] }> = {
+  ping: { required: [], optional: [] },
+  echo: { required: [], optional: ['message'] },
+  request: { required: ['message', 'replyId'], optional: [] },
+  subscribe: { required: ['subscribe', 'sequence'], optional: ['resume'] },
+  hold: { required: [], optional: [] },
+};
+const PLACEHOLDER: Record<string, string> = { message: '{{id}}', resume: '{{lastId}}' };
+
+const websocketSchema = z
+  .strictObject({
+    path: path.default('/ws'),
+    pattern: z.enum(WEBSOCKET_PATTERNS).optional(),
+    /** echo, request: the message; `{{id}}` is the correlation id, `{{user}}` the session's user. */
+    message: template.optional(),
+    /** request: where the reply carries the correlation id. */
+    replyId: dottedPath.optional(),
+    /** subscribe: sent on every new connection (unless `resume` is sent instead). */
+    subscribe: template.optional(),
+    /** subscribe: where a push carries its sequence number (an integer, per session). */
+    sequence: dottedPath.optional(),
+    /** subscribe: sent instead of `subscribe` after a reconnect, `{{lastId}}` = the last sequence seen. */
+    resume: template.optional(),
+  })
+  .superRefine((ws, ctx) => {
+    const pattern = ws.pattern ?? 'ping';
+    const fields = PATTERN_FIELDS[pattern];
+    for (const key of ['message', 'replyId', 'subscribe', 'sequence', 'resume'] as const) {
+      const given = ws[key] !== undefined;
+      if (given && !fields.required.includes(key) && !fields.optional.includes(key))
+        ctx.addIssue({ code: 'custom', path: [key], message: `not used by pattern ${pattern}` });
+      else if (!given && fields.required.includes(key))
+        ctx.addIssue({ code: 'custom', path: [key], message: `required by pattern ${pattern}` });
+      else if (given && PLACEHOLDER[key] && !JSON.stringify(ws[key]).includes(PLACEHOLDER[key]!))
+        ctx.addIssue({ code: 'custom', path: [key], message: `must contain ${PLACEHOLDER[key]}` });
+    }
+  });
+export type WebSocketScenario = z.infer<typeof websocketSchema>;
+
+/** A Server-Sent Events stream (HTML Living Standard §9.2) kept instead of a WebSocket. */
+const sseSchema = z.strictObject({
+  path: path.default('/events'),
+  /** Event types counted (the `event:` field; `message` when the server names none). */
+  events: z.array(z.string().min(1)).min(1).default(['message']),
+});
+export type SseScenario = z.infer<typeof sseSchema>;
+
+/** A Socket.IO connection kept instead of a WebSocket: an event whose acknowledgement is the reply. */
+const socketIoSchema = z.strictObject({
+  /** Engine.IO's request path on the server. */
+  path: path.default('/socket.io'),
+  namespace: path.default('/'),
+  /** In order: `polling` first upgrades to `websocket` (the client's default). */
+  transports: z
+    .array(z.enum(['polling', 'websocket']))
+    .min(1)
+    .default(['polling', 'websocket']),
+  /** The event emitted with an acknowledgement callback. */
+  event: z.string().min(1).default('ping'),
+  /** Its payload; `{{id}}` and `{{user}}` filled in. */
+  message: template.default({ id: '{{id}}' }),
+});
+export type SocketIoScenario = z.infer<typeof socketIoSchema>;
 
 const stickySchema = z.strictObject({
   /** Cookie names (case-insensitive) that an entry point sets to pin a client to a pod. */
@@ -50,6 +124,10 @@ export const scenarioSchema = z.strictObject({
     .default([{ path: '/api/quote', method: 'GET', weight: 1 }]),
   websocket: websocketSchema.nullable().default({ path: '/ws' }),
   sticky: stickySchema.default({ cookies: [] }),
+  /** Absent: no SSE. Given, the live sessions keep this stream and `websocket` must be null. */
+  sse: sseSchema.optional(),
+  /** Absent: no Socket.IO. Given, the live sessions keep this connection and `websocket` must be null. */
+  socketio: socketIoSchema.optional(),
 });
 
 export type Scenario = z.infer<typeof scenarioSchema>;
@@ -73,8 +151,25 @@ function describeIssue(issue: ZodError['issues'][number]): string {
 
 /** Validates an already-parsed scenario object; errors name the field (`scenario.login.method`). */
 export function parseScenario(raw: unknown): Scenario {
-  const parsed = scenarioSchema.safeParse(raw ?? {});
-  if (parsed.success) return parsed.data;
+  const given = (raw ?? {}) as Record<string, unknown>;
+  // An SSE scenario that says nothing of WebSockets has none (the default /ws is for the example).
+  const input =
+    given &&
+    typeof given === 'object' &&
+    (given.sse !== undefined || given.socketio !== undefined) &&
+    !('websocket' in given)
+      ? { ...given, websocket: null }
+      : given;
+  const parsed = scenarioSchema.safeParse(input);
+  if (parsed.success) {
+    const live = ['websocket', 'sse', 'socketio'].filter((k) => parsed.data[k as 'sse']);
+    if (live.length > 1)
+      throw new ScenarioError(
+        `scenario.${live[1]}`,
+        `a live session keeps one connection: ${live.join(' and ')} given (set websocket: null)`,
+      );
+    return parsed.data;
+  }
   const issue = parsed.error.issues[0]!;
   const keys = issue.path.map(String);
   if (issue.code === 'unrecognized_keys') keys.push(issue.keys[0]!);
@@ -108,10 +203,19 @@ export async function loadScenario(file?: string): Promise<Scenario> {
 
 /** Replaces `{{user}}` in every string of a JSON-like value. */
 export function fillTemplate<T>(value: T, user: string): T {
-  if (typeof value === 'string') return value.replaceAll('{{user}}', user) as T;
-  if (Array.isArray(value)) return value.map((v) => fillTemplate(v, user)) as T;
+  return fillPlaceholders(value, { user });
+}
+
+/** Replaces each `{{name}}` of `vars` in every string value of a JSON-like value. */
+export function fillPlaceholders<T>(value: T, vars: Readonly<Record<string, string>>): T {
+  if (typeof value === 'string') {
+    let s: string = value;
+    for (const [k, v] of Object.entries(vars)) s = s.replaceAll(`{{${k}}}`, v);
+    return s as T;
+  }
+  if (Array.isArray(value)) return value.map((v) => fillPlaceholders(v, vars)) as T;
   if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, fillTemplate(v, user)])) as T;
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, fillPlaceholders(v, vars)])) as T;
   }
   return value;
 }

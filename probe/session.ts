@@ -6,6 +6,8 @@ import { createCookieJar } from './cookies.js';
 import { createSessionClient, type HttpResult } from './http-client.js';
 import { fieldAt, fillTemplate, type TrafficRoute } from './scenario.js';
 import type { SessionPods } from './skew.js';
+import { createProbeSocketIo } from './socketio.js';
+import { createProbeStream } from './sse.js';
 import { createProbeSocket, type ProbeSocket } from './websocket.js';
 
 // One synthetic user: logs in, keeps its session (cookie jar or bearer token), checks its identity
@@ -81,7 +83,14 @@ export function createProbeSession(ctx: ProbeContext, index: number, withWebSock
     return h;
   };
 
-  const socket = withWebSocket ? createProbeSocket(ctx, { sessionId: id, credentials }) : undefined;
+  const live = { sessionId: id, user: user.name, credentials };
+  const socket = !withWebSocket
+    ? undefined
+    : scenario.sse
+      ? createProbeStream(ctx, scenario.sse, live)
+      : scenario.socketio
+        ? createProbeSocketIo(ctx, scenario.socketio, live)
+        : createProbeSocket(ctx, live);
 
   // One timer per session that stop can cut short; thousands of sessions listening on one
   // AbortSignal would make every wait cost O(sessions) in EventTarget bookkeeping.

@@ -26,6 +26,19 @@ export interface ProbeWebSocketStats {
   readonly messagesLost: number;
   /** Re-sends of lost messages after a reconnect; counted apart from sent, acked and lost. */
   readonly resent: number;
+  /** `subscribe`: pushes that carried a sequence number, duplicates included. */
+  readonly messagesReceived: number;
+  /**
+   * `subscribe`: pushes at or below the highest sequence number the session had seen; apart from
+   * lost (which, for `subscribe`, counts the sequence numbers skipped by gaps).
+   */
+  readonly messagesDuplicated: number;
+  /** SSE streams the probe did not close, by how they ended (`server-closed`, `cut`). */
+  readonly streamEnds: Readonly<Record<string, number>>;
+  /** Socket.IO disconnects the probe did not ask for, by reason (`transport close`, `ping timeout`, …). */
+  readonly disconnectReasons: Readonly<Record<string, number>>;
+  /** Socket.IO disconnects and failed connects by cause (`no-session-affinity`: HTTP 400 to a poll). */
+  readonly disconnectCauses: Readonly<Record<string, number>>;
   /** Closes the probe did not ask for, by code; 1006 when no close frame arrived. */
   readonly closesByCode: Readonly<Record<string, number>>;
 }

@@ -1,12 +1,16 @@
 import WebSocket from 'ws';
 import { delay } from '../lib/wait.js';
 import { bump, type ProbeContext } from './context.js';
+import { correlatorFor, createSequenceTracker, subscribeMessage } from './ws-patterns.js';
 
 // A session's WebSocket: pings carrying correlation ids, acks matched by id, reconnect with backoff
 // and re-send of whatever is unacknowledged. A message is lost, once, by correlation id, when the
 // connection it was sent on ended before any pod acknowledged it, or when no ack came within the
 // ack timeout. A re-send after reconnecting is counted apart (`resent`): a later ack of it does not
 // take the loss back, since the user's message did not get through on the connection it was sent on.
+// The scenario's pattern (ws-patterns.ts) decides what a message and its reply look like; a
+// `subscribe` session sends no correlated messages but checks its pushes' sequence for gaps (lost)
+// and duplicates, across reconnects; `hold` only connects and counts closes.
 
 export interface ProbeSocket {
   /** Connects unless already connected or connecting. */
@@ -26,13 +30,20 @@ interface Pending {
 
 export interface ProbeSocketOptions {
   readonly sessionId: string;
+  /** The session's user, as `{{user}}` is filled in the pattern's messages. */
+  readonly user: string;
   /** Cookie/Authorization headers of the session's current login. */
   readonly credentials: (path: string) => Record<string, string>;
 }
 
 export function createProbeSocket(ctx: ProbeContext, options: ProbeSocketOptions): ProbeSocket {
   const { config, counters } = ctx;
-  const path = config.scenario.websocket?.path ?? '/ws';
+  const scenario = config.scenario.websocket ?? { path: '/ws' };
+  const path = scenario.path;
+  const correlator = correlatorFor(scenario, options.user, `${options.sessionId}.m`);
+  const sequence = scenario.pattern === 'subscribe' ? createSequenceTracker(scenario.sequence!) : undefined;
+  /** The pod of the connection the session's latest push came on: where a gap after it began. */
+  let pushPod: string | undefined;
   const url = new URL(path, config.target);
   url.protocol = config.target.protocol === 'https:' ? 'wss:' : 'ws:';
   const pending = new Map<string, Pending>();
@@ -54,11 +65,11 @@ export function createProbeSocket(ctx: ProbeContext, options: ProbeSocketOptions
   };
 
   const send = (socket: WebSocket, id: string): void => {
-    socket.send(JSON.stringify({ type: 'ping', id }));
+    socket.send(correlator!.encode(id));
   };
 
   const ping = (): void => {
-    if (draining || !ws || ws.readyState !== WebSocket.OPEN) return;
+    if (draining || !correlator || !ws || ws.readyState !== WebSocket.OPEN) return;
     msgSeq += 1;
     const id = `${options.sessionId}.m${msgSeq}`;
     pending.set(id, { firstSentAt: ctx.clock.now(), pod, lost: false });
@@ -109,33 +120,19 @@ export function createProbeSocket(ctx: ProbeContext, options: ProbeSocketOptions
         ...(pod ? { pod } : {}),
         at: new Date(ctx.clock.now()).toISOString(),
       });
-      for (const [id, p] of pending) {
-        p.pod = pod;
-        counters.resent += 1;
-        send(socket, id);
-        ctx.emit('probe.websocket', {
-          ...base,
-          connectionId,
-          event: 'message-resent',
-          messageId: id,
-          ...(pod ? { pod } : {}),
-          at: new Date(ctx.clock.now()).toISOString(),
-        });
-      }
+      resendPending(socket, connectionId);
+      if (sequence) socket.send(subscribeMessage(scenario, options.user, sequence.lastId));
+      if (!correlator) return;
       pingTimer = setInterval(ping, config.wsPingIntervalMs);
       pingTimer.unref();
     });
     socket.on('message', (data) => {
-      let msg: { type?: unknown; id?: unknown };
-      try {
-        msg = JSON.parse(data.toString());
-      } catch {
-        return;
-      }
-      if (msg?.type !== 'ack' || typeof msg.id !== 'string') return;
-      const p = pending.get(msg.id);
+      const text = data.toString();
+      if (sequence) return onPush(text, connectionId, connPod);
+      const id = correlator?.match(text);
+      const p = id === undefined ? undefined : pending.get(id);
       if (!p) return;
-      pending.delete(msg.id);
+      pending.delete(id!);
       if (!p.lost) counters.messagesAcked += 1;
     });
     // 'error' always precedes 'close' here; the close carries what the probe records.
@@ -165,6 +162,44 @@ export function createProbeSocket(ctx: ProbeContext, options: ProbeSocketOptions
         }
       }
       scheduleReconnect();
+    });
+  }
+
+  function resendPending(socket: WebSocket, connectionId: string): void {
+    for (const [id, p] of pending) {
+      p.pod = pod;
+      counters.resent += 1;
+      send(socket, id);
+      ctx.emit('probe.websocket', {
+        ...base,
+        connectionId,
+        event: 'message-resent',
+        messageId: id,
+        ...(pod ? { pod } : {}),
+        at: new Date(ctx.clock.now()).toISOString(),
+      });
+    }
+  }
+
+  function onPush(text: string, connectionId: string, connPod: string | undefined): void {
+    const verdict = sequence!.push(text);
+    if (!verdict) return;
+    counters.messagesReceived += 1;
+    const gapPod = pushPod;
+    pushPod = connPod;
+    if (verdict.kind !== 'gap' && verdict.kind !== 'duplicate') return;
+    if (verdict.kind === 'gap') counters.messagesLost += verdict.missed;
+    else counters.messagesDuplicated += 1;
+    // A gap opened where the previous push came from; a duplicate is the current connection's.
+    const at = verdict.kind === 'gap' ? gapPod : connPod;
+    ctx.emit('probe.websocket', {
+      ...base,
+      connectionId,
+      event: verdict.kind === 'gap' ? 'message-gap' : 'message-duplicate',
+      messageId: String(verdict.seq),
+      ...(verdict.kind === 'gap' ? { missed: verdict.missed } : {}),
+      ...(at ? { pod: at } : {}),
+      at: new Date(ctx.clock.now()).toISOString(),
     });
   }
 

@@ -68,7 +68,7 @@ export function planRuns(config: RehearseConfig, scenario: Scenario | undefined)
     // The probe's own rule: a scenario without a WebSocket gets none unless asked for.
     ...(config.websockets !== undefined
       ? { websockets: config.websockets }
-      : (scenario ?? DEFAULT_SCENARIO).websocket
+      : (scenario ?? DEFAULT_SCENARIO).websocket || scenario?.sse || scenario?.socketio
         ? { websockets: DEFAULT_WEBSOCKETS }
         : {}),
     rate: config.rate,

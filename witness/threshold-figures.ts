@@ -1,5 +1,5 @@
 import { PROBE_ERROR_KINDS } from '../collector/report-types.js';
-import { CAUSES, PHASES, PROBE_ERRORS, WEBSOCKET_OUTCOMES } from '../contract/index.js';
+import { CAUSES, PHASES, PROBE_ERRORS, STREAM_ENDS, WEBSOCKET_OUTCOMES } from '../contract/index.js';
 import type { Figure, FigureCatalogue, FigureKind } from './thresholds.js';
 
 // The figures a threshold may name: every number of the rollout report's JSON (`report --json`,
@@ -21,6 +21,11 @@ function durations(prefix: string, stats: readonly string[]): Figure[] {
 }
 
 const LATENCY = ['p50Ms', 'p95Ms', 'p99Ms', 'maxMs'] as const;
+
+/** `latency.p99` (k6's and the issue's spelling) names `latency.p99Ms`; the unit stays ms. */
+const LATENCY_ALIASES: Readonly<Record<string, string>> = Object.fromEntries(
+  LATENCY.map((k) => [`latency.${k.replace(/Ms$/, '')}`, `latency.${k}`]),
+);
 
 /** The rollout report (collector/report-types.ts RolloutReport). */
 export const REPORT_FIGURES: FigureCatalogue = {
@@ -48,7 +53,8 @@ export const REPORT_FIGURES: FigureCatalogue = {
     ...durations('drain', ['p50Ms', 'maxMs']),
     ...each('count', 'websocketOutcomes.atTermination', WEBSOCKET_OUTCOMES),
     ...each('count', 'websocketOutcomes.probe', WEBSOCKET_OUTCOMES),
-    ...each('count', '', ['websocketsDropped', 'messagesLost', 'messagesResent']),
+    ...each('count', '', ['websocketsDropped', 'messagesLost', 'messagesResent', 'messagesDuplicated']),
+    ...each('count', 'streamEnds', STREAM_ENDS),
     { name: 'trafficSkew', kind: 'number' },
   ],
   // The scores by their own names, as the probe's summary has them.
@@ -56,6 +62,7 @@ export const REPORT_FIGURES: FigureCatalogue = {
     sessionPersistence: 'scores.sessionPersistence',
     requestSuccess: 'scores.requestSuccess',
     cleanTerminations: 'scores.cleanTerminations',
+    ...LATENCY_ALIASES,
   },
 };
 
@@ -86,7 +93,10 @@ export const PROBE_FIGURES: FigureCatalogue = {
       'messagesAcked',
       'messagesLost',
       'resent',
+      'messagesReceived',
+      'messagesDuplicated',
     ]),
+    ...each('count', 'websockets.streamEnds', STREAM_ENDS),
     ...durations('latency', LATENCY),
     ...each('number', '', ['maxSkewRatio', 'runSkewRatio']),
     ...each('ms', '', ['maxLoopLagMs', 'rampMaxLoopLagMs']),
@@ -96,5 +106,6 @@ export const PROBE_FIGURES: FigureCatalogue = {
   aliases: {
     'scores.sessionPersistence': 'sessionPersistence',
     'scores.requestSuccess': 'requestSuccess',
+    ...LATENCY_ALIASES,
   },
 };

@@ -46,6 +46,17 @@ export interface ScenarioAppOptions {
   readonly port?: number;
   /** Milliseconds to wait before answering a request (not /healthz), by its probe id header. */
   readonly delayMs?: (request: { readonly path: string; readonly probeId: string | undefined }) => number;
+  /**
+   * Takes over each WebSocket instead of the ping → ack exchange (the other scenario patterns);
+   * `connection` counts from 1 per app, `user` is the session's (undefined without one).
+   */
+  readonly onSocket?: (ws: WebSocket, info: { connection: number; user: string | undefined }) => void;
+  /** Attaches another server (socket.io) to the HTTP server; the ping/ack WebSocket is then off. */
+  readonly attach?: (server: Server) => void;
+  /** Extra routes for logged-in users (an SSE stream), by path. */
+  readonly routes?: Readonly<
+    Record<string, (req: IncomingMessage, res: ServerResponse, user: string) => void>
+  >;
 }
 
 export interface ScenarioApp {
@@ -146,6 +157,8 @@ export async function startScenarioApp(options: ScenarioAppOptions): Promise<Sce
     if (path === '/healthz') return json(res, 200, { ok: true });
     const user = auth(req);
     if (user === undefined) return json(res, 401, { error: 'no session' });
+    const route = options.routes?.[path ?? ''];
+    if (route) return route(req, res, user);
     if (path === '/whoami') return json(res, 200, { user: options.whoamiLies ? `not-${user}` : user });
     if (path === '/api/quote') {
       quotes += 1;
@@ -159,26 +172,29 @@ export async function startScenarioApp(options: ScenarioAppOptions): Promise<Sce
   });
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
   wss.on('headers', (headers) => headers.push(`x-drainwatch-pod: ${options.pod}`));
-  server.on('upgrade', (req, socket, head) => {
-    wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
-      wsConnections += 1;
-      const connection = wsConnections;
-      let nth = 0;
-      ws.on('message', (data) => {
-        const msg = JSON.parse(data.toString()) as { type: string; id: string };
-        if (msg.type !== 'ping') return;
-        nth += 1;
-        const verdict = options.onPing?.({ connection, nth, id: msg.id }) ?? 'ack';
-        if (verdict === 'ack') ws.send(JSON.stringify({ type: 'ack', id: msg.id }));
-        else if (verdict === 'drop') dropped.add(msg.id);
-        else {
-          // Gone without a close frame, as a process killed mid-connection.
-          terminated += 1;
-          ws.terminate();
-        }
+  if (!options.attach)
+    server.on('upgrade', (req, socket, head) => {
+      wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+        wsConnections += 1;
+        const connection = wsConnections;
+        if (options.onSocket) return options.onSocket(ws, { connection, user: auth(req) });
+        let nth = 0;
+        ws.on('message', (data) => {
+          const msg = JSON.parse(data.toString()) as { type: string; id: string };
+          if (msg.type !== 'ping') return;
+          nth += 1;
+          const verdict = options.onPing?.({ connection, nth, id: msg.id }) ?? 'ack';
+          if (verdict === 'ack') ws.send(JSON.stringify({ type: 'ack', id: msg.id }));
+          else if (verdict === 'drop') dropped.add(msg.id);
+          else {
+            // Gone without a close frame, as a process killed mid-connection.
+            terminated += 1;
+            ws.terminate();
+          }
+        });
       });
     });
-  });
+  options.attach?.(server);
   const port = await listen(server, options.port);
   let stopping: Promise<void> | undefined;
   return {
