@@ -25,11 +25,13 @@ import {
   type K8sObject,
   objectRef,
   type ParsedDoc,
+  type ParsedManifests,
   parseManifests,
   servicesOf,
   validateObject,
 } from './manifests.js';
-import { type ContainerSpec, podSpecOf, sleepSecondsOf } from './pod-spec.js';
+import { type ContainerSpec, podSpecOf } from './pod-spec.js';
+import { readPreStop } from './prestop.js';
 import { decidePortProtocol, type ServicePortFacts } from './protocol.js';
 
 // `drainwatch inject`: a pure YAML → YAML transformation. Untouched documents keep their text;
@@ -113,14 +115,21 @@ export function injectManifests(yamlText: string, request: InjectRequest = {}): 
     return { output: patches.map((p) => stringify(p, { lineWidth: 0 })).join('---\n'), warnings, notes };
   }
   if (changed.size === 0) return { output: yamlText, warnings, notes };
-  return { output: render(parsed.docs), warnings, notes };
+  return { output: render(parsed, changed), warnings, notes };
 }
 
-function render(docs: readonly ParsedDoc[]): string {
-  const parts = docs
-    .filter((d) => d.object !== null || d.doc.commentBefore || d.doc.comment)
-    .map((d) => d.doc.toString({ lineWidth: 0 }).replace(/^---\n/, ''));
-  return parts.join('---\n');
+/**
+ * The input with each changed document re-printed by the yaml Document API (comments and key order
+ * kept) and every other document's text copied byte for byte.
+ */
+function render(parsed: ParsedManifests, changed: ReadonlySet<number>): string {
+  const parts = parsed.docs.map((d, i) => {
+    if (!changed.has(i)) return d.source;
+    // The printed document repeats its leading comment and `---`; blank lines before them stay.
+    const lead = /^\s*/.exec(d.source)![0];
+    return lead + d.doc.toString({ lineWidth: 0 });
+  });
+  return parts.join('') + parsed.tail;
 }
 
 function annotationsOf(o: K8sObject): Record<string, string> {
@@ -188,12 +197,24 @@ function planWorkload(
   }
   const appContainer = containers[app.containerIndex]!;
   const existing = appContainer.lifecycle?.preStop;
-  const sleepSeconds = existing ? sleepSecondsOf(existing) : undefined;
-  const keepsOwnPreStop = existing !== undefined && sleepSeconds === undefined;
+  // The shared reader (prestop.ts): a preStop that only sleeps, for a known time, is replaced by the
+  // agent's fixed policy of that time; any other is kept and its known time budgeted.
+  const reading = existing ? readPreStop(existing) : undefined;
+  const sleepSeconds =
+    reading?.onlySleeps && reading.seconds !== undefined && reading.invalidSleeps.length === 0
+      ? reading.seconds
+      : undefined;
+  const failsAtOnce = reading?.onlySleeps === true && reading.invalidSleeps.length > 0;
+  const keepsOwnPreStop = existing !== undefined && sleepSeconds === undefined && !failsAtOnce;
   if (keepsOwnPreStop) {
     warnings.push(
       `${ref}: container ${appContainer.name} keeps its own preStop (${Object.keys(existing).join(', ')}); ` +
         `end it with a call to http://127.0.0.1:${options.adminPort}/prestop so SIGTERM waits for the agent`,
+    );
+  }
+  if (failsAtOnce) {
+    warnings.push(
+      `${ref}: container ${appContainer.name}'s preStop fails at once (sleep rejects ${reading!.invalidSleeps.map((x) => JSON.stringify(x)).join(', ')}); replaced by the agent's preStop`,
     );
   }
 
@@ -204,9 +225,12 @@ function planWorkload(
       : sleepSeconds !== undefined
         ? { mode: 'fixed', seconds: sleepSeconds }
         : { mode: 'adaptive' };
-  const preStopSeconds = prestopPolicySeconds(prestop, options.preStopMaxSeconds);
+  // A kept preStop runs before the agent's (its end calls /prestop), so both count.
+  const ownSeconds = keepsOwnPreStop ? (reading?.seconds ?? 0) : 0;
+  const preStopSeconds = ownSeconds + prestopPolicySeconds(prestop, options.preStopMaxSeconds);
   const drainBudget = drainBudgetSecondsOf(annotationsOf(workload), options.drainBudgetSeconds);
-  const required = preStopSeconds + drainBudget;
+  // terminationGracePeriodSeconds is whole seconds.
+  const required = Math.ceil(preStopSeconds + drainBudget);
   const current = pod.terminationGracePeriodSeconds;
   let grace = current ?? Math.max(options.defaultGraceSeconds, required);
   const setGrace = current === undefined || current < required;
@@ -215,6 +239,12 @@ function planWorkload(
       `${ref}: terminationGracePeriodSeconds raised from ${current} to ${required} (preStop ${preStopSeconds} s + drain ${drainBudget} s)`,
     );
     grace = required;
+  }
+  if (keepsOwnPreStop && reading?.unknown !== undefined) {
+    warnings.push(
+      `${ref}: container ${appContainer.name}'s preStop runs for an unknown duration (${reading.unknown}); ` +
+        `terminationGracePeriodSeconds ${grace} covers only the agent's preStop and the drain: raise it by the longest that preStop can run`,
+    );
   }
 
   const serviceEdits: ServiceEdit[] = [];

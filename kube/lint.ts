@@ -10,7 +10,8 @@ import {
   type LintOptions,
 } from './config.js';
 import type { ManifestSource } from './input.js';
-import { type LintRuleId, ruleById, type Severity } from './lint-rules.js';
+import { ALL_RULES } from './lint-config.js';
+import { isLintRuleId, LINT_RULE_IDS, type LintRuleId, ruleById, type Severity } from './lint-rules.js';
 import {
   isWorkload,
   type K8sObject,
@@ -19,7 +20,9 @@ import {
   servicesOf,
   templateLabels,
 } from './manifests.js';
-import { type ContainerSpec, type LifecycleHandler, podSpecOf, sleepSecondsOf } from './pod-spec.js';
+import { pid1Problem } from './pid1.js';
+import { type ContainerSpec, type LifecycleHandler, podSpecOf } from './pod-spec.js';
+import { readPreStop } from './prestop.js';
 
 // `drainwatch lint`: manifests in, findings out. Every finding names the object, the field (a path
 // into the object) and the fix; objects in all input files are read together, so an Ingress in one
@@ -55,23 +58,48 @@ const LONG_LIVED_PORT = /^(ws|wss|websocket|websockets|sse|grpc|h2c)(-|$)/i;
 const LONG_LIVED_PROTOCOL = /^(kubernetes\.io\/(ws|wss|h2c)|grpc|h2c)$/i;
 const MAX_AGE_ENV = /MAX_CONN(ECTION)?_AGE/i;
 
-export function lintManifests(
-  input: string | readonly ManifestSource[],
-  options: Partial<LintOptions> = {},
-): Finding[] {
-  const o: LintOptions = { ...DEFAULT_LINT_OPTIONS, ...options };
+export interface LintResult {
+  readonly findings: Finding[];
+  /**
+   * What lint did not check, one line each: documents that are not Kubernetes objects (skipped),
+   * unknown rule ids in a `drainwatch.dev/lint-ignore` annotation.
+   */
+  readonly notes: string[];
+}
+
+export interface LintRequest extends Partial<LintOptions> {
+  /** The rules that run (default: every rule); see lint-config.ts. */
+  readonly rules?: ReadonlySet<LintRuleId>;
+}
+
+/** Findings only (see lintSources). */
+export function lintManifests(input: string | readonly ManifestSource[], options: LintRequest = {}): Finding[] {
+  return lintSources(input, options).findings;
+}
+
+/**
+ * Lints every source together. Throws ManifestParseError for invalid YAML; documents that are not
+ * Kubernetes objects are skipped with a note.
+ */
+export function lintSources(input: string | readonly ManifestSource[], options: LintRequest = {}): LintResult {
+  const { rules, ...rest } = options;
+  const o: LintOptions = { ...DEFAULT_LINT_OPTIONS, ...rest };
   const sources = typeof input === 'string' ? [{ name: o.source, text: input }] : input;
   const entries: Entry[] = [];
+  const notes: string[] = [];
   for (const s of sources) {
     const parsed = parseManifests(s.text, s.name);
     for (const d of parsed.docs) {
+      if (d.skipped) notes.push(d.skipped);
       if (d.object)
         entries.push({ object: d.object, doc: d.doc, lineCounter: parsed.lineCounter, source: s.name });
     }
   }
   const objects = entries.map((e) => e.object);
   const findings: Finding[] = [];
+  const ignored = new Map(entries.map((e) => [e, ignoredRules(e, notes)]));
   const report = (e: Entry, ruleId: LintRuleId, path: Path, message: string, severity?: Severity) => {
+    if ((rules && !rules.has(ruleId)) || ignored.get(e)!.has(ruleId)) return;
     const rule = ruleById(ruleId);
     findings.push({
       ruleId,
@@ -90,7 +118,30 @@ export function lintManifests(
     else if (e.object.kind === 'Service') lintService(e, entries, report);
     else if (e.object.kind === 'Ingress') lintIngress(e, entries, report);
   }
-  return findings;
+  return { findings, notes };
+}
+
+/**
+ * The rules an object's `drainwatch.dev/lint-ignore` annotation switches off: on its metadata, and
+ * for a workload on its pod template's metadata too. Unknown ids are noted and ignored.
+ */
+function ignoredRules(e: Entry, notes: string[]): ReadonlySet<LintRuleId> {
+  const out = new Set<LintRuleId>();
+  const text = (isWorkload(e.object) ? annotations(e.object) : (e.object.metadata.annotations ?? {}))[
+    ANNOTATIONS.lintIgnore
+  ];
+  for (const raw of (text ?? '').split(',')) {
+    const id = raw.trim();
+    if (id === '') continue;
+    if (id === ALL_RULES) for (const r of LINT_RULE_IDS) out.add(r);
+    else if (isLintRuleId(id)) out.add(id);
+    else
+      notes.push(
+        `${e.source}:${lineOf(e, ['metadata', 'annotations', ANNOTATIONS.lintIgnore])}: ${objectRef(e.object)}: ` +
+          `${ANNOTATIONS.lintIgnore} names unknown rule ${JSON.stringify(id)}; valid rules: ${[...LINT_RULE_IDS, ALL_RULES].join(', ')}`,
+      );
+  }
+  return out;
 }
 
 type Report = (e: Entry, ruleId: LintRuleId, path: Path, message: string, severity?: Severity) => void;
@@ -142,16 +193,29 @@ function agentPolicyOf(text: string): ReturnType<typeof parsePrestopPolicy> {
   }
 }
 
-/** The longest a preStop can take, when it can be told from the manifest. */
-function preStopSeconds(h: LifecycleHandler, agent: ContainerSpec | undefined, o: LintOptions): number {
-  const sleep = sleepSecondsOf(h);
-  if (sleep !== undefined) return sleep;
+interface PreStopTime {
+  /** Seconds counted against the grace period (0 when unknown or failing at once). */
+  readonly seconds: number;
+  /** Why the duration cannot be bounded. */
+  readonly unknown?: string;
+  /** sleep operands that make the preStop fail at once. */
+  readonly invalidSleeps: readonly string[];
+}
+
+/** The longest a preStop can take, as the shared reader (prestop.ts) or the agent's policy tells. */
+function preStopTime(h: LifecycleHandler, agent: ContainerSpec | undefined, o: LintOptions): PreStopTime {
   if (isAgentPreStop(h, agent)) {
     const env = AGENT_SETTINGS.prestop;
     const text = agent?.env?.find((v) => v.name === env.env)?.value ?? env.default;
-    return prestopPolicySeconds(agentPolicyOf(text), o.agentPreStopMaxSeconds);
+    return { seconds: prestopPolicySeconds(agentPolicyOf(text), o.agentPreStopMaxSeconds), invalidSleeps: [] };
   }
-  return 0;
+  const r = readPreStop(h);
+  if (!r) return { seconds: 0, invalidSleeps: [] };
+  return {
+    seconds: r.seconds ?? 0,
+    ...(r.unknown !== undefined ? { unknown: r.unknown } : {}),
+    invalidSleeps: r.invalidSleeps,
+  };
 }
 
 /** Whether the workload keeps user sessions outside its pods (annotation, else a session-store env). */
@@ -187,7 +251,25 @@ function lintWorkload(e: Entry, objects: readonly K8sObject[], o: LintOptions, r
         `container ${c.name} gets SIGTERM as soon as the pod is deleted, before endpoint removal has propagated`,
       );
     } else {
-      longestPreStop = Math.max(longestPreStop, preStopSeconds(preStop, agent, o));
+      const t = preStopTime(preStop, agent, o);
+      longestPreStop = Math.max(longestPreStop, t.seconds);
+      if (t.invalidSleeps.length > 0) {
+        report(
+          e,
+          'missing-prestop',
+          [...at, 'lifecycle', 'preStop'],
+          `container ${c.name}'s preStop fails at once: sleep rejects ${t.invalidSleeps.map((x) => JSON.stringify(x)).join(', ')} ` +
+            '(write `sleep 1m 30s` or `sleep 90`), so the app gets SIGTERM before endpoint removal has propagated',
+        );
+      }
+      if (t.unknown !== undefined) {
+        report(
+          e,
+          'prestop-unknown-duration',
+          [...at, 'lifecycle', 'preStop'],
+          `container ${c.name}'s preStop runs for an unknown duration (${t.unknown}); lint cannot check terminationGracePeriodSeconds against it`,
+        );
+      }
     }
     if (!c.readinessProbe) {
       report(
@@ -198,6 +280,7 @@ function lintWorkload(e: Entry, objects: readonly K8sObject[], o: LintOptions, r
       );
     }
   }
+  lintPid1(e, spec.containers ?? [], report);
 
   const drain = drainBudgetSecondsOf(annotations(w), o.drainBudgetSeconds);
   const grace = spec.terminationGracePeriodSeconds ?? o.defaultGraceSeconds;
@@ -207,7 +290,7 @@ function lintWorkload(e: Entry, objects: readonly K8sObject[], o: LintOptions, r
       'grace-shorter-than-drain',
       [...base, 'terminationGracePeriodSeconds'],
       `terminationGracePeriodSeconds is ${grace}${spec.terminationGracePeriodSeconds === undefined ? ' (the default)' : ''} ` +
-        `but preStop takes up to ${longestPreStop} s and the app needs ${drain} s to drain: set it to at least ${longestPreStop + drain}`,
+        `but preStop takes up to ${longestPreStop} s and the app needs ${drain} s to drain: set it to at least ${Math.ceil(longestPreStop + drain)}`,
     );
   }
 
@@ -227,6 +310,23 @@ function lintWorkload(e: Entry, objects: readonly K8sObject[], o: LintOptions, r
       );
     }
   }
+}
+
+function lintPid1(e: Entry, containers: readonly ContainerSpec[], report: Report): void {
+  containers.forEach((c, i) => {
+    const p = pid1Problem(c);
+    if (!p) return;
+    const field = c.command ? 'command' : 'args';
+    const fix = p.app
+      ? `start it with \`exec ${p.app}\`, run it directly (command: [${p.app.split(' ').join(', ')}]), or put tini or dumb-init in front`
+      : 'run the app directly (e.g. command: [node, server.js]) instead of through npm or yarn, or put tini or dumb-init in front';
+    report(
+      e,
+      'shell-pid-1',
+      ['spec', 'template', 'spec', 'containers', i, field],
+      `container ${c.name} runs ${p.pid1} as PID 1, which does not pass SIGTERM on to the app: ${fix}`,
+    );
+  });
 }
 
 function servesLongLived(w: K8sObject, objects: readonly K8sObject[]): boolean {
