@@ -32,6 +32,8 @@ import {
 } from './manifests.js';
 import { type ContainerSpec, podSpecOf } from './pod-spec.js';
 import { readPreStop } from './prestop.js';
+import type { ManifestSource } from './input.js';
+import { AgentPortConflictError } from './errors.js';
 import { decidePortProtocol, type ServicePortFacts } from './protocol.js';
 
 // `drainwatch inject`: a pure YAML → YAML transformation. Untouched documents keep their text;
@@ -81,55 +83,111 @@ interface WorkloadPlan {
   readonly services: ServiceEdit[];
 }
 
-export function injectManifests(yamlText: string, request: InjectRequest = {}): InjectResult {
+/**
+ * Injects every workload of the input. Several sources are read together (a Service in one file is
+ * edited for the Deployment in another) and written out in order, joined by `---`. Throws
+ * ManifestParseError, ManifestInvalidError, KubeConfigError, AgentPortConflictError.
+ */
+export function injectManifests(
+  input: string | readonly ManifestSource[],
+  request: InjectRequest = {},
+): InjectResult {
   const { mode = 'full', sourceName = '<stdin>', ...partial } = request;
   const options = resolveInjectOptions(partial);
-  const parsed = parseManifests(yamlText, sourceName);
+  const sources = typeof input === 'string' ? [{ name: sourceName, text: input }] : input;
+  const parsed = sources.map((s) => parseManifests(s.text, s.name));
+  // All documents of all sources, in order; `changed` holds indexes into it.
+  const docs = parsed.flatMap((p) => p.docs);
   const warnings: string[] = [];
-  const notes: string[] = [];
-  const changed = new Set<number>();
+  const notes: string[] = docs.flatMap((d) => (d.skipped ? [d.skipped] : []));
+  const changed = new Set<ParsedDoc>();
   const patches: JsonObject[] = [];
 
-  parsed.docs.forEach((entry, index) => {
+  for (const entry of docs) {
     const workload = entry.object;
-    if (!isWorkload(workload) || optedOut(workload) || alreadyInjected(workload)) return;
-    const plan = planWorkload(workload, parsed.docs, options, { warnings, notes });
-    if (!plan) return;
+    if (!isWorkload(workload) || optedOut(workload) || alreadyInjected(workload)) continue;
+    checkAgentPorts(workload, options);
+    const plan = planWorkload(workload, docs, options, { warnings, notes });
+    if (!plan) continue;
     applyPlan(entry.doc, plan, options);
-    changed.add(index);
+    changed.add(entry);
     for (const edit of plan.services) {
-      const doc = parsed.docs[edit.docIndex]!.doc;
-      for (const p of edit.ports) doc.setIn(['spec', 'ports', p.index, 'targetPort'], p.targetPort);
-      changed.add(edit.docIndex);
+      const doc = docs[edit.docIndex]!;
+      for (const p of edit.ports) doc.doc.setIn(['spec', 'ports', p.index, 'targetPort'], p.targetPort);
+      changed.add(doc);
     }
     patches.push(...patchesFor(workload, plan, options));
-  });
+  }
 
   // Every object that leaves inject passes the Kubernetes schema, edited or not.
-  for (const entry of parsed.docs) {
-    const o = entry.doc.toJS() as K8sObject | null;
-    if (o) validateObject(o);
+  for (const entry of docs) {
+    if (entry.object) validateObject(entry.doc.toJS() as K8sObject);
   }
 
   if (mode === 'patch') {
     return { output: patches.map((p) => stringify(p, { lineWidth: 0 })).join('---\n'), warnings, notes };
   }
-  if (changed.size === 0) return { output: yamlText, warnings, notes };
-  return { output: render(parsed, changed), warnings, notes };
+  const outputs = parsed.map((p, i) =>
+    p.docs.some((d) => changed.has(d)) ? render(p, changed) : sources[i]!.text,
+  );
+  return { output: joinSources(outputs), warnings, notes };
+}
+
+/** Several files' YAML as one multi-document stream (linkerd inject's output for several inputs). */
+function joinSources(texts: readonly string[]): string {
+  if (texts.length === 1) return texts[0]!;
+  return texts.map((t) => (t === '' || t.endsWith('\n') ? t : `${t}\n`)).join('---\n');
 }
 
 /**
  * The input with each changed document re-printed by the yaml Document API (comments and key order
  * kept) and every other document's text copied byte for byte.
  */
-function render(parsed: ParsedManifests, changed: ReadonlySet<number>): string {
-  const parts = parsed.docs.map((d, i) => {
-    if (!changed.has(i)) return d.source;
+function render(parsed: ParsedManifests, changed: ReadonlySet<ParsedDoc>): string {
+  const parts = parsed.docs.map((d) => {
+    if (!changed.has(d)) return d.source;
     // The printed document repeats its leading comment and `---`; blank lines before them stay.
     const lead = /^\s*/.exec(d.source)![0];
-    return lead + d.doc.toString({ lineWidth: 0 });
+    return lead + d.doc.toString({ lineWidth: 0, flowCollectionPadding: false });
   });
   return parts.join('') + parsed.tail;
+}
+
+/** Where a container shows a port: a containerPort, an env value, or its command/args. */
+function portUsedBy(c: ContainerSpec, port: number): string | undefined {
+  if ((c.ports ?? []).some((p) => p.containerPort === port)) return 'containerPort';
+  // The port as a whole number after start, space, `=` or `:` (`8080`, `:15080`, `--port=15021`).
+  const shows = new RegExp(`(?:^|[\\s=:])${port}(?!\\d)`);
+  const env = (c.env ?? []).find((v) => v.value !== undefined && shows.test(v.value));
+  if (env) return `env ${env.name}=${env.value}`;
+  const arg = [...(c.command ?? []), ...(c.args ?? [])].find((a) => shows.test(a));
+  if (arg !== undefined) return `${c.command?.includes(arg) ? 'command' : 'args'} ${JSON.stringify(arg)}`;
+  return undefined;
+}
+
+/**
+ * Refuses a workload whose containers (and running sidecars) already use the agent's ports: the
+ * injected agent could not bind them and the pod would crash-loop. Throws AgentPortConflictError.
+ */
+function checkAgentPorts(workload: K8sObject, o: InjectOptions): void {
+  const pod = podSpecOf(workload);
+  const containers = [
+    ...(pod?.containers ?? []),
+    ...(pod?.initContainers ?? []).filter((c) => c.restartPolicy === 'Always'),
+  ];
+  for (const [port, which, flag] of [
+    [o.proxyPort, 'proxy', '--proxy-port'],
+    [o.adminPort, 'admin', '--admin-port'],
+  ] as const) {
+    for (const c of containers) {
+      const where = portUsedBy(c, port);
+      if (where !== undefined)
+        throw new AgentPortConflictError(
+          `${objectRef(workload)}: container ${c.name} already uses port ${port} (${where}), the agent's ${which} port; ` +
+            `give the agent another with ${flag} (or drainwatch.dev/inject: "false" to skip the workload)`,
+        );
+    }
+  }
 }
 
 function annotationsOf(o: K8sObject): Record<string, string> {
