@@ -157,7 +157,9 @@ export function resolveInjectOptions(partial: Partial<InjectOptions> = {}): Inje
     if (!Number.isFinite(v) || v < 0) throw new KubeConfigError(`${name}: expected a duration ≥ 0, got ${v}`);
   }
   if (!Number.isInteger(o.defaultGraceSeconds) || o.defaultGraceSeconds < 0)
-    throw new KubeConfigError(`default grace seconds: expected a whole number ≥ 0, got ${o.defaultGraceSeconds}`);
+    throw new KubeConfigError(
+      `default grace seconds: expected a whole number ≥ 0, got ${o.defaultGraceSeconds}`,
+    );
   if (!o.agentImage.trim()) throw new KubeConfigError('agent image: must not be empty');
   return o;
 }

@@ -24,7 +24,14 @@ export {
 } from './errors.js';
 export { type InjectRequest, type InjectResult, injectManifests } from './inject.js';
 export { type ManifestSource, readManifestInputs, readManifestSource, readManifestSources } from './input.js';
-export { type Finding, type LintRequest, type LintResult, lintManifests, lintSources, sessionsExternal } from './lint.js';
+export {
+  type Finding,
+  type LintRequest,
+  type LintResult,
+  lintManifests,
+  lintSources,
+  sessionsExternal,
+} from './lint.js';
 export {
   ALL_RULES,
   enabledRules,
@@ -35,10 +42,17 @@ export {
   type LintConfigFile,
   parseLintConfig,
   parseRuleList,
-  readLintConfig,
   type RuleSwitches,
+  readLintConfig,
 } from './lint-config.js';
-export { formatFindings, LINT_FORMATS, type LintFormat, type SarifContext, sarifArtifactUri, toSarif } from './lint-format.js';
+export {
+  formatFindings,
+  LINT_FORMATS,
+  type LintFormat,
+  type SarifContext,
+  sarifArtifactUri,
+  toSarif,
+} from './lint-format.js';
 export {
   isLintRuleId,
   LINT_DOCS_PAGE,
@@ -48,7 +62,7 @@ export {
   type LintRuleId,
   type Severity,
 } from './lint-rules.js';
+export { type K8sObject, objectRef, parseManifests, validateObject } from './manifests.js';
 export { type Pid1Problem, pid1Problem } from './pid1.js';
 export { type PreStopReading, readPreStop } from './prestop.js';
-export { type K8sObject, objectRef, parseManifests, validateObject } from './manifests.js';
 export { decidePortProtocol, type PortDecision, type PortFacts, type ProtocolChoice } from './protocol.js';

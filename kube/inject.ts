@@ -5,9 +5,9 @@ import {
   type AgentProtocol,
   formatPrestopPolicy,
   type PrestopPolicy,
-  prestopPolicySeconds,
 } from '../contract/index.js';
 import { formatHostPort } from '../lib/values.js';
+import { checkAgentPorts } from './agent-ports.js';
 import {
   ADMIN_PORT_NAME,
   AGENT_CONTAINER_NAME,
@@ -16,9 +16,10 @@ import {
   drainBudgetSecondsOf,
   type InjectOptions,
   PROXY_PORT_NAME,
-  parsePreStopPolicy,
   resolveInjectOptions,
 } from './config.js';
+import { planPreStop } from './inject-prestop.js';
+import type { ManifestSource } from './input.js';
 import {
   isWorkload,
   type JsonObject,
@@ -31,9 +32,6 @@ import {
   validateObject,
 } from './manifests.js';
 import { type ContainerSpec, podSpecOf } from './pod-spec.js';
-import { readPreStop } from './prestop.js';
-import type { ManifestSource } from './input.js';
-import { AgentPortConflictError } from './errors.js';
 import { decidePortProtocol, type ServicePortFacts } from './protocol.js';
 
 // `drainwatch inject`: a pure YAML → YAML transformation. Untouched documents keep their text;
@@ -153,43 +151,6 @@ function render(parsed: ParsedManifests, changed: ReadonlySet<ParsedDoc>): strin
   return parts.join('') + parsed.tail;
 }
 
-/** Where a container shows a port: a containerPort, an env value, or its command/args. */
-function portUsedBy(c: ContainerSpec, port: number): string | undefined {
-  if ((c.ports ?? []).some((p) => p.containerPort === port)) return 'containerPort';
-  // The port as a whole number after start, space, `=` or `:` (`8080`, `:15080`, `--port=15021`).
-  const shows = new RegExp(`(?:^|[\\s=:])${port}(?!\\d)`);
-  const env = (c.env ?? []).find((v) => v.value !== undefined && shows.test(v.value));
-  if (env) return `env ${env.name}=${env.value}`;
-  const arg = [...(c.command ?? []), ...(c.args ?? [])].find((a) => shows.test(a));
-  if (arg !== undefined) return `${c.command?.includes(arg) ? 'command' : 'args'} ${JSON.stringify(arg)}`;
-  return undefined;
-}
-
-/**
- * Refuses a workload whose containers (and running sidecars) already use the agent's ports: the
- * injected agent could not bind them and the pod would crash-loop. Throws AgentPortConflictError.
- */
-function checkAgentPorts(workload: K8sObject, o: InjectOptions): void {
-  const pod = podSpecOf(workload);
-  const containers = [
-    ...(pod?.containers ?? []),
-    ...(pod?.initContainers ?? []).filter((c) => c.restartPolicy === 'Always'),
-  ];
-  for (const [port, which, flag] of [
-    [o.proxyPort, 'proxy', '--proxy-port'],
-    [o.adminPort, 'admin', '--admin-port'],
-  ] as const) {
-    for (const c of containers) {
-      const where = portUsedBy(c, port);
-      if (where !== undefined)
-        throw new AgentPortConflictError(
-          `${objectRef(workload)}: container ${c.name} already uses port ${port} (${where}), the agent's ${which} port; ` +
-            `give the agent another with ${flag} (or drainwatch.dev/inject: "false" to skip the workload)`,
-        );
-    }
-  }
-}
-
 function annotationsOf(o: K8sObject): Record<string, string> {
   const template = (o['spec'] as { template?: { metadata?: { annotations?: Record<string, string> } } })
     ?.template;
@@ -254,56 +215,14 @@ function planWorkload(
     );
   }
   const appContainer = containers[app.containerIndex]!;
-  const existing = appContainer.lifecycle?.preStop;
-  // The shared reader (prestop.ts): a preStop that only sleeps, for a known time, is replaced by the
-  // agent's fixed policy of that time; any other is kept and its known time budgeted.
-  const reading = existing ? readPreStop(existing) : undefined;
-  const sleepSeconds =
-    reading?.onlySleeps && reading.seconds !== undefined && reading.invalidSleeps.length === 0
-      ? reading.seconds
-      : undefined;
-  const failsAtOnce = reading?.onlySleeps === true && reading.invalidSleeps.length > 0;
-  const keepsOwnPreStop = existing !== undefined && sleepSeconds === undefined && !failsAtOnce;
-  if (keepsOwnPreStop) {
-    warnings.push(
-      `${ref}: container ${appContainer.name} keeps its own preStop (${Object.keys(existing).join(', ')}); ` +
-        `end it with a call to http://127.0.0.1:${options.adminPort}/prestop so SIGTERM waits for the agent`,
-    );
-  }
-  if (failsAtOnce) {
-    warnings.push(
-      `${ref}: container ${appContainer.name}'s preStop fails at once (sleep rejects ${reading!.invalidSleeps.map((x) => JSON.stringify(x)).join(', ')}); replaced by the agent's preStop`,
-    );
-  }
-
-  const asked = parsePreStopPolicy(options.preStop);
-  const prestop: PrestopPolicy =
-    asked.mode !== 'auto'
-      ? asked
-      : sleepSeconds !== undefined
-        ? { mode: 'fixed', seconds: sleepSeconds }
-        : { mode: 'adaptive' };
-  // A kept preStop runs before the agent's (its end calls /prestop), so both count.
-  const ownSeconds = keepsOwnPreStop ? (reading?.seconds ?? 0) : 0;
-  const preStopSeconds = ownSeconds + prestopPolicySeconds(prestop, options.preStopMaxSeconds);
-  const drainBudget = drainBudgetSecondsOf(annotationsOf(workload), options.drainBudgetSeconds);
-  // terminationGracePeriodSeconds is whole seconds.
-  const required = Math.ceil(preStopSeconds + drainBudget);
-  const current = pod.terminationGracePeriodSeconds;
-  let grace = current ?? Math.max(options.defaultGraceSeconds, required);
-  const setGrace = current === undefined || current < required;
-  if (current !== undefined && current < required) {
-    warnings.push(
-      `${ref}: terminationGracePeriodSeconds raised from ${current} to ${required} (preStop ${preStopSeconds} s + drain ${drainBudget} s)`,
-    );
-    grace = required;
-  }
-  if (keepsOwnPreStop && reading?.unknown !== undefined) {
-    warnings.push(
-      `${ref}: container ${appContainer.name}'s preStop runs for an unknown duration (${reading.unknown}); ` +
-        `terminationGracePeriodSeconds ${grace} covers only the agent's preStop and the drain: raise it by the longest that preStop can run`,
-    );
-  }
+  const { prestop, keepsOwnPreStop, replacesPreStop, grace, setGrace } = planPreStop(
+    ref,
+    appContainer,
+    pod.terminationGracePeriodSeconds,
+    drainBudgetSecondsOf(annotationsOf(workload), options.drainBudgetSeconds),
+    options,
+    warnings,
+  );
 
   const serviceEdits: ServiceEdit[] = [];
   for (const svc of services) {
@@ -329,7 +248,7 @@ function planWorkload(
     app,
     appContainer: appContainer.name,
     setPreStop: !keepsOwnPreStop,
-    replacesPreStop: existing !== undefined && !keepsOwnPreStop,
+    replacesPreStop,
     grace,
     protocol: choice.protocol,
     setGrace,

@@ -68,7 +68,8 @@ export async function readManifestSources(
     throw describeFsError(path, err);
   }
   const files = isDir ? await manifestFilesUnder(path) : [path];
-  if (isDir && files.length === 0) throw new ManifestReadError(`${path}: no *.yaml or *.yml file in this directory`);
+  if (isDir && files.length === 0)
+    throw new ManifestReadError(`${path}: no *.yaml or *.yml file in this directory`);
   const out: ManifestSource[] = [];
   for (const f of files) {
     try {
@@ -86,7 +87,8 @@ export async function readManifestInputs(
   stdin: NodeJS.ReadableStream = process.stdin,
 ): Promise<ManifestSource[]> {
   const list = paths.length > 0 ? paths : ['-'];
-  if (list.filter((p) => p === '-').length > 1) throw new ManifestReadError('-: standard input can be read only once');
+  if (list.filter((p) => p === '-').length > 1)
+    throw new ManifestReadError('-: standard input can be read only once');
   const out: ManifestSource[] = [];
   for (const p of list) out.push(...(await readManifestSources(p, stdin)));
   return out;

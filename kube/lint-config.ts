@@ -97,7 +97,8 @@ export async function readLintConfig(path: string, required: boolean): Promise<L
 /** The config file's text into its lint settings (see readLintConfig). */
 export function parseLintConfig(path: string, text: string): LintConfigFile {
   const doc = parseDocument(text, { prettyErrors: false });
-  if (doc.errors[0]) throw new KubeConfigError(`${path}: not valid YAML (${doc.errors[0].message.split('\n')[0]})`);
+  if (doc.errors[0])
+    throw new KubeConfigError(`${path}: not valid YAML (${doc.errors[0].message.split('\n')[0]})`);
   const root = doc.contents;
   if (root === null || (isScalar(root) && root.value === null)) return { path, ...NO_SWITCHES };
   if (!isMap(root)) throw new KubeConfigError(`${path}: expected a mapping with a lint: section`);
@@ -105,19 +106,25 @@ export function parseLintConfig(path: string, text: string): LintConfigFile {
   for (const k of Object.keys(top))
     if (k !== 'lint') throw new KubeConfigError(`${path}: unknown key ${JSON.stringify(k)}; expected lint`);
   const lintNode = root.get('lint', true);
-  if (lintNode === undefined || (isScalar(lintNode) && lintNode.value === null)) return { path, ...NO_SWITCHES };
+  if (lintNode === undefined || (isScalar(lintNode) && lintNode.value === null))
+    return { path, ...NO_SWITCHES };
   if (!isMap(lintNode)) throw new KubeConfigError(`${path}: lint: expected a mapping`);
   const lint = lintNode.toJSON() as Record<string, unknown>;
   const keys = ['disable', 'enable', 'failOn'];
   for (const k of Object.keys(lint))
     if (!keys.includes(k))
-      throw new KubeConfigError(`${path}: lint: unknown key ${JSON.stringify(k)}; expected ${keys.join(', ')}`);
+      throw new KubeConfigError(
+        `${path}: lint: unknown key ${JSON.stringify(k)}; expected ${keys.join(', ')}`,
+      );
   const list = (key: 'disable' | 'enable') => {
     const node = lintNode.get(key, true);
     if (node === undefined) return [];
     if (!isSeq(node) || node.items.some((i) => !isScalar(i) || typeof i.value !== 'string'))
       throw new KubeConfigError(`${path}: lint.${key}: expected a list of rule ids`);
-    return parseRuleList(`${path}: lint.${key}`, node.items.map((i) => String((i as { value: string }).value)));
+    return parseRuleList(
+      `${path}: lint.${key}`,
+      node.items.map((i) => String((i as { value: string }).value)),
+    );
   };
   const failOn = lint['failOn'];
   return {
@@ -129,7 +136,10 @@ export function parseLintConfig(path: string, text: string): LintConfigFile {
 }
 
 /** `--config PATH` (which must exist), else `.drainwatch.yaml` in `cwd` when there is one. */
-export async function findLintConfig(configPath: string | undefined, cwd: string): Promise<LintConfigFile | undefined> {
+export async function findLintConfig(
+  configPath: string | undefined,
+  cwd: string,
+): Promise<LintConfigFile | undefined> {
   if (configPath !== undefined) return readLintConfig(configPath, true);
   return readLintConfig(join(cwd, LINT_CONFIG_FILE), false);
 }

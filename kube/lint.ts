@@ -1,4 +1,3 @@
-import { type Document, isNode, type LineCounter } from 'yaml';
 import { AGENT_SETTINGS, parsePrestopPolicy, prestopPolicySeconds } from '../contract/index.js';
 import { tryParseHostPort } from '../lib/values.js';
 import {
@@ -11,15 +10,10 @@ import {
 } from './config.js';
 import type { ManifestSource } from './input.js';
 import { ALL_RULES } from './lint-config.js';
+import { annotations, type Entry, lineOf, type Path, pathString, type Report } from './lint-entry.js';
+import { lintIngress, lintService } from './lint-routing.js';
 import { isLintRuleId, LINT_RULE_IDS, type LintRuleId, ruleById, type Severity } from './lint-rules.js';
-import {
-  isWorkload,
-  type K8sObject,
-  objectRef,
-  parseManifests,
-  servicesOf,
-  templateLabels,
-} from './manifests.js';
+import { isWorkload, type K8sObject, objectRef, parseManifests, servicesOf } from './manifests.js';
 import { pid1Problem } from './pid1.js';
 import { type ContainerSpec, type LifecycleHandler, podSpecOf } from './pod-spec.js';
 import { readPreStop } from './prestop.js';
@@ -27,6 +21,8 @@ import { readPreStop } from './prestop.js';
 // `drainwatch lint`: manifests in, findings out. Every finding names the object, the field (a path
 // into the object) and the fix; objects in all input files are read together, so an Ingress in one
 // file is checked against the Deployment in another.
+
+export { sessionsExternal } from './lint-entry.js';
 
 export interface Finding {
   readonly ruleId: LintRuleId;
@@ -42,18 +38,6 @@ export interface Finding {
   readonly line: number;
 }
 
-type Path = readonly (string | number)[];
-
-interface Entry {
-  readonly object: K8sObject;
-  readonly doc: Document;
-  readonly lineCounter: LineCounter;
-  readonly source: string;
-}
-
-const NGINX_PREFIX = 'nginx.ingress.kubernetes.io/';
-const NGINX_AFFINITY = `${NGINX_PREFIX}affinity`;
-const NGINX_COOKIE_PREFIX = `${NGINX_PREFIX}session-cookie-`;
 const LONG_LIVED_PORT = /^(ws|wss|websocket|websockets|sse|grpc|h2c)(-|$)/i;
 const LONG_LIVED_PROTOCOL = /^(kubernetes\.io\/(ws|wss|h2c)|grpc|h2c)$/i;
 const MAX_AGE_ENV = /MAX_CONN(ECTION)?_AGE/i;
@@ -73,7 +57,10 @@ export interface LintRequest extends Partial<LintOptions> {
 }
 
 /** Findings only (see lintSources). */
-export function lintManifests(input: string | readonly ManifestSource[], options: LintRequest = {}): Finding[] {
+export function lintManifests(
+  input: string | readonly ManifestSource[],
+  options: LintRequest = {},
+): Finding[] {
   return lintSources(input, options).findings;
 }
 
@@ -81,7 +68,10 @@ export function lintManifests(input: string | readonly ManifestSource[], options
  * Lints every source together. Throws ManifestParseError for invalid YAML; documents that are not
  * Kubernetes objects are skipped with a note.
  */
-export function lintSources(input: string | readonly ManifestSource[], options: LintRequest = {}): LintResult {
+export function lintSources(
+  input: string | readonly ManifestSource[],
+  options: LintRequest = {},
+): LintResult {
   const { rules, ...rest } = options;
   const o: LintOptions = { ...DEFAULT_LINT_OPTIONS, ...rest };
   const sources = typeof input === 'string' ? [{ name: o.source, text: input }] : input;
@@ -144,14 +134,6 @@ function ignoredRules(e: Entry, notes: string[]): ReadonlySet<LintRuleId> {
   return out;
 }
 
-type Report = (e: Entry, ruleId: LintRuleId, path: Path, message: string, severity?: Severity) => void;
-
-function annotations(o: K8sObject): Record<string, string> {
-  const template = (o['spec'] as { template?: { metadata?: { annotations?: Record<string, string> } } })
-    ?.template;
-  return { ...(template?.metadata?.annotations ?? {}), ...(o.metadata.annotations ?? {}) };
-}
-
 /**
  * Containers that receive traffic: those whose ports a Service in the input targets, else those
  * declaring ports (the first container when none does).
@@ -207,7 +189,10 @@ function preStopTime(h: LifecycleHandler, agent: ContainerSpec | undefined, o: L
   if (isAgentPreStop(h, agent)) {
     const env = AGENT_SETTINGS.prestop;
     const text = agent?.env?.find((v) => v.name === env.env)?.value ?? env.default;
-    return { seconds: prestopPolicySeconds(agentPolicyOf(text), o.agentPreStopMaxSeconds), invalidSleeps: [] };
+    return {
+      seconds: prestopPolicySeconds(agentPolicyOf(text), o.agentPreStopMaxSeconds),
+      invalidSleeps: [],
+    };
   }
   const r = readPreStop(h);
   if (!r) return { seconds: 0, invalidSleeps: [] };
@@ -216,21 +201,6 @@ function preStopTime(h: LifecycleHandler, agent: ContainerSpec | undefined, o: L
     ...(r.unknown !== undefined ? { unknown: r.unknown } : {}),
     invalidSleeps: r.invalidSleeps,
   };
-}
-
-/** Whether the workload keeps user sessions outside its pods (annotation, else a session-store env). */
-export function sessionsExternal(o: K8sObject): boolean {
-  const declared = annotations(o)[ANNOTATIONS.sessions];
-  if (declared !== undefined) return declared === 'external';
-  const spec = podSpecOf(o);
-  return [...(spec?.containers ?? []), ...(spec?.initContainers ?? [])].some((c) =>
-    (c.env ?? []).some(
-      (v) =>
-        /^(SPRING_SESSION_STORE_TYPE|SESSION_STORE|SESSION_BACKEND)$/i.test(v.name) ||
-        /^(SPRING_(DATA_)?REDIS_HOST|REDIS_URL|SESSION_REDIS_URL)$/i.test(v.name) ||
-        /^rediss?:\/\//.test(v.value ?? ''),
-    ),
-  );
 }
 
 function lintWorkload(e: Entry, objects: readonly K8sObject[], o: LintOptions, report: Report): void {
@@ -374,89 +344,4 @@ function lintMaxUnavailable(e: Entry, report: Report): void {
       `maxUnavailable ${value} with ${replicas} replica${replicas === 1 ? '' : 's'} lets the rollout stop every pod at once`,
     );
   }
-}
-
-function workloadsBehind(service: K8sObject, entries: readonly Entry[]): K8sObject[] {
-  return entries
-    .map((x) => x.object)
-    .filter((w) => isWorkload(w) && servicesOf(w, [service]).length > 0)
-    .filter((w) => Object.keys(templateLabels(w)).length > 0);
-}
-
-function lintService(e: Entry, entries: readonly Entry[], report: Report): void {
-  const spec = e.object['spec'] as
-    | { sessionAffinity?: string; publishNotReadyAddresses?: boolean }
-    | undefined;
-  const workloads = workloadsBehind(e.object, entries);
-  if (spec?.sessionAffinity === 'ClientIP') {
-    const external = workloads.some(sessionsExternal);
-    report(
-      e,
-      'service-client-ip-affinity',
-      ['spec', 'sessionAffinity'],
-      external
-        ? 'sessions are already external, so ClientIP affinity only skews load and moves crowds of clients at each rollout'
-        : 'ClientIP affinity hides sessions kept in pod memory; they are lost when the pod is replaced',
-    );
-  }
-  if (spec?.publishNotReadyAddresses === true && workloads.length > 0) {
-    report(
-      e,
-      'publish-not-ready-addresses',
-      ['spec', 'publishNotReadyAddresses'],
-      `routes to terminating pods of ${workloads.map(objectRef).join(', ')}`,
-    );
-  }
-}
-
-function lintIngress(e: Entry, entries: readonly Entry[], report: Report): void {
-  const a = e.object.metadata.annotations ?? {};
-  if (a[NGINX_AFFINITY] !== 'cookie') return;
-  const spec = e.object['spec'] as {
-    defaultBackend?: { service?: { name?: string } };
-    rules?: { http?: { paths?: { backend?: { service?: { name?: string } } }[] } }[];
-  };
-  const names = new Set<string>();
-  if (spec?.defaultBackend?.service?.name) names.add(spec.defaultBackend.service.name);
-  for (const r of spec?.rules ?? [])
-    for (const p of r.http?.paths ?? []) if (p.backend?.service?.name) names.add(p.backend.service.name);
-  const services = entries
-    .map((x) => x.object)
-    .filter(
-      (s) =>
-        s.kind === 'Service' &&
-        names.has(s.metadata.name ?? '') &&
-        (s.metadata.namespace ?? '') === (e.object.metadata.namespace ?? ''),
-    );
-  const external = services.flatMap((s) => workloadsBehind(s, entries)).filter(sessionsExternal);
-  if (external.length === 0) return;
-  const cookieAnnotations = Object.keys(a).filter((k) => k.startsWith(NGINX_COOKIE_PREFIX));
-  report(
-    e,
-    'leftover-affinity-cookie',
-    ['metadata', 'annotations', NGINX_AFFINITY],
-    `cookie affinity${cookieAnnotations.length ? ` (${cookieAnnotations.map((k) => k.slice(NGINX_PREFIX.length)).join(', ')})` : ''} ` +
-      `is left on ${external.map(objectRef).join(', ')}, whose sessions are external`,
-  );
-}
-
-function pathString(path: Path): string {
-  let out = '';
-  for (const p of path) {
-    if (typeof p === 'number') out += `[${p}]`;
-    else if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(p)) out += out ? `.${p}` : p;
-    else out += `[${JSON.stringify(p)}]`;
-  }
-  return out;
-}
-
-/** Line of the field, or of the deepest part of its path present in the file. */
-function lineOf(e: Entry, path: Path): number {
-  for (let n = path.length; n >= 0; n--) {
-    const node = n === 0 ? e.doc.contents : e.doc.getIn(path.slice(0, n), true);
-    if (isNode(node) && node.range) {
-      return e.lineCounter.linePos(node.range[0]).line;
-    }
-  }
-  return 1;
 }

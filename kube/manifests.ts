@@ -76,7 +76,8 @@ function notAnObject(value: unknown): string | undefined {
     return 'not a Kubernetes object (a mapping with apiVersion and kind)';
   const o = value as Record<string, unknown>;
   if (typeof o['apiVersion'] !== 'string' || typeof o['kind'] !== 'string') {
-    if (Array.isArray(o['groups'])) return 'not a Kubernetes object (Prometheus rule groups, no apiVersion or kind)';
+    if (Array.isArray(o['groups']))
+      return 'not a Kubernetes object (Prometheus rule groups, no apiVersion or kind)';
     return 'not a Kubernetes object (no apiVersion or kind)';
   }
   const tool = TOOL_CONFIG_KINDS[o['kind']];

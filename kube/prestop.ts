@@ -42,7 +42,12 @@ interface Reading {
 }
 
 const ZERO = (): Reading => ({ seconds: 0, onlySleeps: true, invalid: [] });
-const unknownReading = (why: string): Reading => ({ seconds: undefined, unknown: why, onlySleeps: false, invalid: [] });
+const unknownReading = (why: string): Reading => ({
+  seconds: undefined,
+  unknown: why,
+  onlySleeps: false,
+  invalid: [],
+});
 
 function seq(a: Reading, b: Reading): Reading {
   const r: Reading = {
@@ -70,7 +75,9 @@ function sleepOperands(args: readonly string[]): Reading {
     else total += Number(m[1]) * UNIT_SECONDS[m[2]!]!;
   }
   // sleep rejects its whole command line when one operand is invalid: it fails at once.
-  return invalid.length > 0 ? { seconds: 0, onlySleeps: true, invalid } : { seconds: total, onlySleeps: true, invalid };
+  return invalid.length > 0
+    ? { seconds: 0, onlySleeps: true, invalid }
+    : { seconds: total, onlySleeps: true, invalid };
 }
 
 /** A command run directly (argv, no shell between): `sleep 5`, `sh -c "…"`, `/drain.sh`. */
@@ -160,10 +167,11 @@ class ScriptReader {
       this.i++;
       const b = this.command();
       r = {
-        seconds: r.seconds === undefined || b.seconds === undefined ? undefined : Math.max(r.seconds, b.seconds),
+        seconds:
+          r.seconds === undefined || b.seconds === undefined ? undefined : Math.max(r.seconds, b.seconds),
         onlySleeps: false,
         invalid: [...r.invalid, ...b.invalid],
-        ...(r.unknown ?? b.unknown ? { unknown: r.unknown ?? b.unknown } : {}),
+        ...((r.unknown ?? b.unknown) ? { unknown: r.unknown ?? b.unknown } : {}),
       };
     }
     return r;
@@ -208,7 +216,8 @@ class ScriptReader {
     this.expect('do');
     const body = this.list(['done']);
     this.expect('done');
-    if (count === undefined) return { ...body, seconds: undefined, unknown: 'a for loop over a list it cannot count' };
+    if (count === undefined)
+      return { ...body, seconds: undefined, unknown: 'a for loop over a list it cannot count' };
     return times(body, count);
   }
 
@@ -290,7 +299,8 @@ function seqCount(argv: readonly string[]): number | undefined {
   if (argv[0] !== 'seq') return undefined;
   const n = argv.slice(1).map(Number);
   if (n.length === 0 || n.length > 3 || n.some((x) => !Number.isFinite(x))) return undefined;
-  const [first, step, last] = n.length === 1 ? [1, 1, n[0]!] : n.length === 2 ? [n[0]!, 1, n[1]!] : [n[0]!, n[1]!, n[2]!];
+  const [first, step, last] =
+    n.length === 1 ? [1, 1, n[0]!] : n.length === 2 ? [n[0]!, 1, n[1]!] : [n[0]!, n[1]!, n[2]!];
   if (step === 0) return undefined;
   return Math.max(0, Math.floor((last - first) / step) + 1);
 }
@@ -314,7 +324,8 @@ function readScript(script: string): Reading {
  */
 export function readPreStop(handler: LifecycleHandler): PreStopReading | undefined {
   let r: Reading;
-  if (handler.sleep?.seconds !== undefined) r = { seconds: handler.sleep.seconds, onlySleeps: true, invalid: [] };
+  if (handler.sleep?.seconds !== undefined)
+    r = { seconds: handler.sleep.seconds, onlySleeps: true, invalid: [] };
   else if (handler.exec?.command && handler.exec.command.length > 0) r = readArgv(handler.exec.command);
   else return undefined;
   return {

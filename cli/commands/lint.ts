@@ -41,7 +41,10 @@ export function createLintCommand(): Command {
       new Option('--drain-budget <duration>', `time an app needs after SIGTERM (${durationHelp('s')})`)
         .env('DRAINWATCH_DRAIN_BUDGET')
         .argParser(durationMs)
-        .default(DEFAULT_LINT_OPTIONS.drainBudgetSeconds * 1000, formatDurationMs(DEFAULT_LINT_OPTIONS.drainBudgetSeconds * 1000)),
+        .default(
+          DEFAULT_LINT_OPTIONS.drainBudgetSeconds * 1000,
+          formatDurationMs(DEFAULT_LINT_OPTIONS.drainBudgetSeconds * 1000),
+        ),
     )
     .addOption(
       new Option('--disable <rules>', 'rule ids to switch off, comma-separated (all: every rule); repeatable')
@@ -50,25 +53,35 @@ export function createLintCommand(): Command {
         .default([]),
     )
     .addOption(
-      new Option('--enable <rules>', 'rule ids to switch on over --disable all or the config file; repeatable')
+      new Option(
+        '--enable <rules>',
+        'rule ids to switch on over --disable all or the config file; repeatable',
+      )
         .env('DRAINWATCH_LINT_ENABLE')
         .argParser(collect)
         .default([]),
     )
     .addOption(
-      new Option('--config <path>', 'lint config file (default: .drainwatch.yaml in the working directory, if any)').env(
-        'DRAINWATCH_LINT_CONFIG',
-      ),
+      new Option(
+        '--config <path>',
+        'lint config file (default: .drainwatch.yaml in the working directory, if any)',
+      ).env('DRAINWATCH_LINT_CONFIG'),
     )
     .addOption(
-      new Option('--fail-on <severity>', 'lowest severity that exits 1: error or warning (default error, or the config file\'s lint.failOn)')
+      new Option(
+        '--fail-on <severity>',
+        "lowest severity that exits 1: error or warning (default error, or the config file's lint.failOn)",
+      )
         .env('DRAINWATCH_LINT_FAIL_ON')
         .argParser(oneOf(FAIL_ON)),
     )
     .action(
       action('lint', async (paths: string[]) => {
         const f = optionsOf<LintFlags>(cmd);
-        const docsBase = parseUrl(DOCS_URL_ENV, process.env[DOCS_URL_ENV] || DEFAULT_DOCS_BASE_URL, ['http', 'https']);
+        const docsBase = parseUrl(DOCS_URL_ENV, process.env[DOCS_URL_ENV] || DEFAULT_DOCS_BASE_URL, [
+          'http',
+          'https',
+        ]);
         // Every option is checked before any manifest is read.
         const config = await findLintConfig(f.config, process.cwd());
         const rules = enabledRules(

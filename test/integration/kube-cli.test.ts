@@ -62,14 +62,18 @@ describe('drainwatch inject (CLI)', () => {
     );
     const r = run(['inject', '-'], input);
     expect(r.code).toBe(2);
-    expect(r.err).toMatch(/^drainwatch inject: Deployment\/shop\/web: container web already uses port 15080 .*--proxy-port/);
+    expect(r.err).toMatch(
+      /^drainwatch inject: Deployment\/shop\/web: container web already uses port 15080 .*--proxy-port/,
+    );
     expect(r.err.trim().split('\n')).toHaveLength(1);
     expect(r.out).toBe('');
     expect(run(['inject', '--proxy-port', '16080', '-'], input).code).toBe(0);
   });
 
   it('reads --drain-budget and DRAINWATCH_DRAIN_BUDGET as durations', () => {
-    const viaEnv = run(['inject', 'inject/service-missing.input.yaml'], undefined, { env: { DRAINWATCH_DRAIN_BUDGET: '1m' } });
+    const viaEnv = run(['inject', 'inject/service-missing.input.yaml'], undefined, {
+      env: { DRAINWATCH_DRAIN_BUDGET: '1m' },
+    });
     expect(viaEnv.code).toBe(0);
     expect(viaEnv.out).toContain('terminationGracePeriodSeconds: 75');
     expect(run(['inject', '--drain-budget', '30s', 'inject/service-missing.input.yaml']).out).toContain(
@@ -112,7 +116,9 @@ describe('drainwatch lint on real repos (CLI)', () => {
   it('reads a directory recursively, skipping kustomizations and Prometheus rules with a note', () => {
     const r = run(['lint', 'manifests/'], undefined, { cwd: join(fixtures, '../..') });
     expect(r.err).toMatch(/note: manifests\/kustomization\.yaml:\d+: skipped: Kustomization/);
-    expect(r.err).toMatch(/note: manifests\/alerts\/drainwatch-rules\.yaml:\d+: skipped: not a Kubernetes object \(Prometheus rule groups/);
+    expect(r.err).toMatch(
+      /note: manifests\/alerts\/drainwatch-rules\.yaml:\d+: skipped: not a Kubernetes object \(Prometheus rule groups/,
+    );
     expect(r.out).toBe('no findings\n');
     expect(r.code).toBe(0);
   });
@@ -143,18 +149,36 @@ describe('drainwatch lint on real repos (CLI)', () => {
     const fixture = 'lint/prestop-and-pid1.yaml';
     expect(run(['lint', fixture]).code).toBe(1);
     expect(run(['lint', '--disable', 'grace-shorter-than-drain,missing-prestop', fixture]).code).toBe(0);
-    expect(run(['lint', '--disable', 'grace-shorter-than-drain', '--disable', 'missing-prestop', '--fail-on', 'warning', fixture]).code).toBe(1);
+    expect(
+      run([
+        'lint',
+        '--disable',
+        'grace-shorter-than-drain',
+        '--disable',
+        'missing-prestop',
+        '--fail-on',
+        'warning',
+        fixture,
+      ]).code,
+    ).toBe(1);
     const one = run(['lint', '--format', 'json', '--disable', 'all', '--enable', 'shell-pid-1', fixture]);
-    expect(new Set(JSON.parse(one.out).map((f: { ruleId: string }) => f.ruleId))).toEqual(new Set(['shell-pid-1']));
+    expect(new Set(JSON.parse(one.out).map((f: { ruleId: string }) => f.ruleId))).toEqual(
+      new Set(['shell-pid-1']),
+    );
     const bad = run(['lint', '--disable', 'missing-prestp', fixture]);
     expect(bad.code).toBe(2);
-    expect(bad.err).toMatch(/^drainwatch lint: --disable: unknown rule "missing-prestp"; valid rules: missing-prestop, .*shell-pid-1, all\n$/);
+    expect(bad.err).toMatch(
+      /^drainwatch lint: --disable: unknown rule "missing-prestp"; valid rules: missing-prestop, .*shell-pid-1, all\n$/,
+    );
 
     const dir = mkdtempSync(join(tmpdir(), 'dw-lint-config-'));
     try {
       mkdirSync(join(dir, 'k8s'));
       writeFileSync(join(dir, 'k8s', 'app.yaml'), readFileSync(`${fixtures}${fixture}`, 'utf8'));
-      writeFileSync(join(dir, '.drainwatch.yaml'), 'lint:\n  disable: [all]\n  enable: [shell-pid-1]\n  failOn: warning\n');
+      writeFileSync(
+        join(dir, '.drainwatch.yaml'),
+        'lint:\n  disable: [all]\n  enable: [shell-pid-1]\n  failOn: warning\n',
+      );
       const viaFile = run(['lint', 'k8s'], undefined, { cwd: dir });
       expect(viaFile.code).toBe(1);
       expect(viaFile.out).toMatch(/\[shell-pid-1\]/);
@@ -165,7 +189,9 @@ describe('drainwatch lint on real repos (CLI)', () => {
       const badFile = run(['lint', '--config', 'other.yaml', 'k8s'], undefined, { cwd: dir });
       expect(badFile.code).toBe(2);
       expect(badFile.err).toMatch(/other\.yaml: lint\.disable: unknown rule "shell-pid-one"; valid rules: /);
-      expect(run(['lint', '--config', 'none.yaml', 'k8s'], undefined, { cwd: dir }).err).toMatch(/none\.yaml: no such config file/);
+      expect(run(['lint', '--config', 'none.yaml', 'k8s'], undefined, { cwd: dir }).err).toMatch(
+        /none\.yaml: no such config file/,
+      );
     } finally {
       rmSync(dir, { recursive: true });
     }
@@ -173,10 +199,16 @@ describe('drainwatch lint on real repos (CLI)', () => {
 
   it('SARIF: helpUri under DRAINWATCH_DOCS_URL and paths relative to the working directory for absolute inputs', () => {
     const abs = `${fixtures}lint/rider-api-leftover-stickiness.yaml`;
-    const r = run(['lint', '--format', 'sarif', abs], undefined, { env: { DRAINWATCH_DOCS_URL: 'https://docs.example/v1/' } });
+    const r = run(['lint', '--format', 'sarif', abs], undefined, {
+      env: { DRAINWATCH_DOCS_URL: 'https://docs.example/v1/' },
+    });
     const sarif = JSON.parse(r.out);
-    expect(sarif.runs[0].tool.driver.rules[0].helpUri).toBe('https://docs.example/v1/lint.md#missing-prestop');
+    expect(sarif.runs[0].tool.driver.rules[0].helpUri).toBe(
+      'https://docs.example/v1/lint.md#missing-prestop',
+    );
     for (const res of sarif.runs[0].results)
-      expect(res.locations[0].physicalLocation.artifactLocation.uri).toBe('lint/rider-api-leftover-stickiness.yaml');
+      expect(res.locations[0].physicalLocation.artifactLocation.uri).toBe(
+        'lint/rider-api-leftover-stickiness.yaml',
+      );
   });
 });

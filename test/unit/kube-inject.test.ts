@@ -3,7 +3,12 @@ import { fileURLToPath } from 'node:url';
 import { Deployment } from 'kubernetes-models/apps/v1';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { AgentPortConflictError, injectManifests, KubeConfigError, ManifestParseError } from '../../kube/index.js';
+import {
+  AgentPortConflictError,
+  injectManifests,
+  KubeConfigError,
+  ManifestParseError,
+} from '../../kube/index.js';
 
 const dir = fileURLToPath(new URL('../fixtures/inject/', import.meta.url));
 const read = (name: string) => readFileSync(dir + name, 'utf8');
@@ -148,9 +153,24 @@ describe('inject on real repos', () => {
   const base = read('basic-numeric-target-port.input.yaml');
 
   it.each([
-    ['a containerPort', base.replace('containerPort: 8080', 'containerPort: 8080\n            - containerPort: 15080'), /container web already uses port 15080 \(containerPort\), the agent's proxy port; give the agent another with --proxy-port/],
-    ['an env value', base.replace('containerPort: 8080', 'containerPort: 8080\n          env:\n            - name: ADMIN_ADDR\n              value: "0.0.0.0:15021"'), /port 15021 \(env ADMIN_ADDR=0\.0\.0\.0:15021\), the agent's admin port; .*--admin-port/],
-    ['an arg', base.replace('containerPort: 8080', 'containerPort: 8080\n          args: ["--metrics-port=15021"]'), /port 15021 \(args "--metrics-port=15021"\)/],
+    [
+      'a containerPort',
+      base.replace('containerPort: 8080', 'containerPort: 8080\n            - containerPort: 15080'),
+      /container web already uses port 15080 \(containerPort\), the agent's proxy port; give the agent another with --proxy-port/,
+    ],
+    [
+      'an env value',
+      base.replace(
+        'containerPort: 8080',
+        'containerPort: 8080\n          env:\n            - name: ADMIN_ADDR\n              value: "0.0.0.0:15021"',
+      ),
+      /port 15021 \(env ADMIN_ADDR=0\.0\.0\.0:15021\), the agent's admin port; .*--admin-port/,
+    ],
+    [
+      'an arg',
+      base.replace('containerPort: 8080', 'containerPort: 8080\n          args: ["--metrics-port=15021"]'),
+      /port 15021 \(args "--metrics-port=15021"\)/,
+    ],
   ])('refuses a pod that already uses an agent port in %s, in one line', (_what, text, message) => {
     expect(() => injectManifests(text, OPTS)).toThrow(AgentPortConflictError);
     expect(() => injectManifests(text, OPTS)).toThrow(message);
@@ -163,7 +183,10 @@ describe('inject on real repos', () => {
   });
 
   it('injects such a pod when told other agent ports', () => {
-    const text = base.replace('containerPort: 8080', 'containerPort: 8080\n            - containerPort: 15080');
+    const text = base.replace(
+      'containerPort: 8080',
+      'containerPort: 8080\n            - containerPort: 15080',
+    );
     const r = injectManifests(text, { ...OPTS, proxyPort: 16080, adminPort: 16021 });
     expect(r.output).toContain('containerPort: 16080');
     expect(r.output).toContain('port: 16021');
@@ -203,7 +226,10 @@ describe('inject on real repos', () => {
   });
 
   it('reads the drain-budget annotation with the duration grammar', () => {
-    const text = base.replace('  name: web\n', '  name: web\n  annotations:\n    drainwatch.dev/drain-budget-seconds: 1m\n');
+    const text = base.replace(
+      '  name: web\n',
+      '  name: web\n  annotations:\n    drainwatch.dev/drain-budget-seconds: 1m\n',
+    );
     const dep = parseAllDocuments(injectManifests(text, OPTS).output)[0]!.toJS();
     expect(dep.spec.template.spec.terminationGracePeriodSeconds).toBe(75);
   });

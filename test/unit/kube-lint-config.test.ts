@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { enabledRules, parseLintConfig, parseRuleList } from '../../kube/lint-config.js';
 import { lintSources } from '../../kube/lint.js';
+import { enabledRules, parseLintConfig, parseRuleList } from '../../kube/lint-config.js';
 import { toSarif } from '../../kube/lint-format.js';
 import { LINT_RULES } from '../../kube/lint-rules.js';
 
@@ -35,7 +35,9 @@ describe('preStop reader and PID 1 rules (lint)', () => {
 
   it('counts `nginx -s quit; sleep 1m` as 60 s (grace 90 is enough) and a longer drain budget flags it', () => {
     expect(ids(lint())).not.toContain('grace-shorter-than-drain Deployment/shop/nginx-quit');
-    expect(ids(lint({ drainBudgetSeconds: 31 }))).toContain('grace-shorter-than-drain Deployment/shop/nginx-quit');
+    expect(ids(lint({ drainBudgetSeconds: 31 }))).toContain(
+      'grace-shorter-than-drain Deployment/shop/nginx-quit',
+    );
   });
 });
 
@@ -48,9 +50,14 @@ describe('rule switches', () => {
     expect([...one]).toEqual(['missing-prestop']);
     const fromFile = enabledRules({ disable: [], enable: [] }, { disable: ['shell-pid-1'], enable: [] });
     expect(fromFile.has('shell-pid-1')).toBe(false);
-    const flagOverFile = enabledRules({ disable: [], enable: ['shell-pid-1'] }, { disable: ['shell-pid-1'], enable: [] });
+    const flagOverFile = enabledRules(
+      { disable: [], enable: ['shell-pid-1'] },
+      { disable: ['shell-pid-1'], enable: [] },
+    );
     expect(flagOverFile.has('shell-pid-1')).toBe(true);
-    expect(() => enabledRules({ disable: ['shell-pid-1'], enable: ['shell-pid-1'] })).toThrow(/both enabled and disabled/);
+    expect(() => enabledRules({ disable: ['shell-pid-1'], enable: ['shell-pid-1'] })).toThrow(
+      /both enabled and disabled/,
+    );
   });
 
   it('an unknown rule id is an error listing the valid ones', () => {
@@ -60,25 +67,38 @@ describe('rule switches', () => {
   });
 
   it('disabled rules and the lint-ignore annotation drop findings', () => {
-    const r = lint({ rules: enabledRules({ disable: ['shell-pid-1', 'prestop-unknown-duration'], enable: [] }) });
-    expect(ids(r)).toEqual(['grace-shorter-than-drain Deployment/shop/loop', 'missing-prestop Deployment/shop/bad-sleep']);
+    const r = lint({
+      rules: enabledRules({ disable: ['shell-pid-1', 'prestop-unknown-duration'], enable: [] }),
+    });
+    expect(ids(r)).toEqual([
+      'grace-shorter-than-drain Deployment/shop/loop',
+      'missing-prestop Deployment/shop/bad-sleep',
+    ]);
     // Without the annotation the `ignored` workload has two findings (yarn start, no preStop).
     const unannotated = text.replace('drainwatch.dev/lint-ignore', 'example.com/other');
-    const u = lintSources([{ name: fixture, text: unannotated }]).findings.filter((f) => f.object.endsWith('/ignored'));
+    const u = lintSources([{ name: fixture, text: unannotated }]).findings.filter((f) =>
+      f.object.endsWith('/ignored'),
+    );
     expect(u.map((f) => f.ruleId).sort()).toEqual(['missing-prestop', 'shell-pid-1']);
   });
 
   it('an unknown id in the annotation is a note, not a failure', () => {
-    const r = lintSources([{ name: 'x.yaml', text: text.replace('shell-pid-1, missing-prestop', 'shell-pid-one') }]);
+    const r = lintSources([
+      { name: 'x.yaml', text: text.replace('shell-pid-1, missing-prestop', 'shell-pid-one') },
+    ]);
     expect(r.notes).toEqual([
-      expect.stringMatching(/^x\.yaml:\d+: Deployment\/shop\/ignored: drainwatch\.dev\/lint-ignore names unknown rule "shell-pid-one"; valid rules: /),
+      expect.stringMatching(
+        /^x\.yaml:\d+: Deployment\/shop\/ignored: drainwatch\.dev\/lint-ignore names unknown rule "shell-pid-one"; valid rules: /,
+      ),
     ]);
   });
 });
 
 describe('.drainwatch.yaml', () => {
   it('reads lint.disable, lint.enable and lint.failOn', () => {
-    expect(parseLintConfig('c.yaml', 'lint:\n  disable: [all]\n  enable: [missing-prestop]\n  failOn: warning\n')).toEqual({
+    expect(
+      parseLintConfig('c.yaml', 'lint:\n  disable: [all]\n  enable: [missing-prestop]\n  failOn: warning\n'),
+    ).toEqual({
       path: 'c.yaml',
       disable: ['all'],
       enable: ['missing-prestop'],
@@ -88,7 +108,10 @@ describe('.drainwatch.yaml', () => {
   });
 
   it.each([
-    ['lint:\n  disable: [missing-prestp]\n', /c\.yaml: lint\.disable: unknown rule "missing-prestp"; valid rules: missing-prestop, /],
+    [
+      'lint:\n  disable: [missing-prestp]\n',
+      /c\.yaml: lint\.disable: unknown rule "missing-prestp"; valid rules: missing-prestop, /,
+    ],
     ['lint:\n  ignore: [x]\n', /c\.yaml: lint: unknown key "ignore"; expected disable, enable, failOn/],
     ['rules: {}\n', /c\.yaml: unknown key "rules"; expected lint/],
     ['lint:\n  failOn: info\n', /c\.yaml: lint\.failOn: expected one of error, warning, got "info"/],
@@ -102,7 +125,10 @@ describe('.drainwatch.yaml', () => {
 describe('inputs that are not Kubernetes objects', () => {
   it('skips a kustomization, a Prometheus rules file and a list with a note each; empty documents silently', () => {
     const r = lintSources([
-      { name: 'k/kustomization.yaml', text: 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [app.yaml]\n' },
+      {
+        name: 'k/kustomization.yaml',
+        text: 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [app.yaml]\n',
+      },
       { name: 'k/rules.yaml', text: '# alerts\ngroups:\n  - name: a\n    rules: []\n' },
       { name: 'k/odd.yaml', text: '---\n---\n- a\n- b\n---\n' },
       { name: 'k/app.yaml', text },
@@ -129,14 +155,18 @@ describe('SARIF', () => {
     const run = sarif.runs[0]!;
     for (const r of run.tool.driver.rules) expect(r.helpUri).toBe(`https://docs.example/dw/lint.md#${r.id}`);
     for (const res of run.results)
-      expect(res.locations[0]!.physicalLocation.artifactLocation.uri).toBe('test/fixtures/lint/prestop-and-pid1.yaml');
+      expect(res.locations[0]!.physicalLocation.artifactLocation.uri).toBe(
+        'test/fixtures/lint/prestop-and-pid1.yaml',
+      );
   });
 
   it('docs/lint.md has one row per rule, with its anchor, id and severity', () => {
     const rows = readFileSync('docs/lint.md', 'utf8')
       .split('\n')
       .filter((l) => l.startsWith('| <a id="'))
-      .map((l) => /^\| <a id="([^"]+)"><\/a>`([^`]+)` \| (error|warning) \| .+ \| .+ \|$/.exec(l)?.slice(1, 4));
+      .map((l) =>
+        /^\| <a id="([^"]+)"><\/a>`([^`]+)` \| (error|warning) \| .+ \| .+ \|$/.exec(l)?.slice(1, 4),
+      );
     expect(rows).toEqual(LINT_RULES.map((r) => [r.id, r.id, r.severity]));
   });
 });

@@ -64,14 +64,21 @@ describe('readPreStop', () => {
   });
 
   it('reads argv without a shell, the sleep handler, and leaves httpGet to the caller', () => {
-    expect(readPreStop({ exec: { command: ['sleep', '15'] } })).toMatchObject({ seconds: 15, onlySleeps: true });
+    expect(readPreStop({ exec: { command: ['sleep', '15'] } })).toMatchObject({
+      seconds: 15,
+      onlySleeps: true,
+    });
     expect(readPreStop({ exec: { command: ['nginx', '-s', 'quit'] } })).toMatchObject({
       seconds: 0,
       onlySleeps: false,
     });
     expect(readPreStop({ exec: { command: ['bash', '-ec', 'sleep 3'] } })).toMatchObject({ seconds: 3 });
     expect(readPreStop({ exec: { command: ['/bin/sh', '/drain.sh'] } })?.unknown).toMatch(/script file/);
-    expect(readPreStop({ sleep: { seconds: 12 } })).toEqual({ seconds: 12, onlySleeps: true, invalidSleeps: [] });
+    expect(readPreStop({ sleep: { seconds: 12 } })).toEqual({
+      seconds: 12,
+      onlySleeps: true,
+      invalidSleeps: [],
+    });
     expect(readPreStop({ httpGet: { path: '/drain', port: 8080 } })).toBeUndefined();
   });
 });
