@@ -1,5 +1,5 @@
 import { AGENT_PORTS, type PrestopPolicy, parsePrestopPolicy } from '../contract/index.js';
-import { InvalidValueError, parseWholeNumber } from '../lib/values.js';
+import { InvalidValueError, parseDurationMs } from '../lib/values.js';
 import { VERSION } from '../lib/version.js';
 import { KubeConfigError } from './errors.js';
 
@@ -30,8 +30,13 @@ export const ANNOTATIONS = {
    * agent). Without it inject decides from the Service's appProtocol, port names and well-known ports.
    */
   protocol: 'drainwatch.dev/protocol',
-  /** Seconds the app needs to drain after SIGTERM (overrides the drain budget). */
+  /**
+   * How long the app needs to drain after SIGTERM (overrides the drain budget): the duration grammar
+   * of DRAINWATCH_DRAIN_BUDGET (`20`, `20s`, `1m`; a bare number is seconds).
+   */
   drainBudget: 'drainwatch.dev/drain-budget-seconds',
+  /** `rule-a,rule-b` (or `all`): lint rules that do not apply to this object. */
+  lintIgnore: 'drainwatch.dev/lint-ignore',
 } as const;
 
 export interface AgentResources {
@@ -51,9 +56,9 @@ export interface InjectOptions {
    * keeps its delay as `fixed:N`.
    */
   readonly preStop: string;
-  /** The longest an adaptive preStop waits for endpoint propagation. */
+  /** The longest an adaptive preStop waits for endpoint propagation, in seconds (may be fractional). */
   readonly preStopMaxSeconds: number;
-  /** Seconds the app needs after SIGTERM to finish in-flight work. */
+  /** Seconds the app needs after SIGTERM to finish in-flight work (may be fractional). */
   readonly drainBudgetSeconds: number;
   /** terminationGracePeriodSeconds Kubernetes assumes when a pod spec sets none. */
   readonly defaultGraceSeconds: number;
@@ -79,6 +84,7 @@ export const DEFAULT_INJECT_OPTIONS: InjectOptions = {
 export interface LintOptions {
   /** Named in findings' locations (a file path, or `<stdin>`). */
   readonly source: string;
+  /** Seconds the app needs after SIGTERM (may be fractional). */
   readonly drainBudgetSeconds: number;
   /** What an adaptive agent preStop may take at most (an httpGet to the agent's /prestop). */
   readonly agentPreStopMaxSeconds: number;
@@ -114,8 +120,9 @@ export function parsePreStopPolicy(value: string): PreStopPolicy {
 }
 
 /**
- * The workload's `drainwatch.dev/drain-budget-seconds` annotation as whole seconds (the shared
- * whole-number grammar), else `fallback` when absent or not a whole number.
+ * The workload's `drainwatch.dev/drain-budget-seconds` annotation in seconds (the duration grammar
+ * of lib/values.ts, a bare number in seconds, as the agent's DRAINWATCH_DRAIN_BUDGET), else
+ * `fallback` when absent or not a duration.
  */
 export function drainBudgetSecondsOf(
   annotations: Readonly<Record<string, string>>,
@@ -124,7 +131,7 @@ export function drainBudgetSecondsOf(
   const text = annotations[ANNOTATIONS.drainBudget];
   if (text === undefined) return fallback;
   try {
-    return parseWholeNumber(ANNOTATIONS.drainBudget, text);
+    return parseDurationMs(ANNOTATIONS.drainBudget, text, 's') / 1000;
   } catch {
     return fallback;
   }
@@ -146,11 +153,13 @@ export function resolveInjectOptions(partial: Partial<InjectOptions> = {}): Inje
   for (const [name, v] of [
     ['preStop max seconds', o.preStopMaxSeconds],
     ['drain budget seconds', o.drainBudgetSeconds],
-    ['default grace seconds', o.defaultGraceSeconds],
   ] as const) {
-    if (!Number.isInteger(v) || v < 0)
-      throw new KubeConfigError(`${name}: expected a whole number ≥ 0, got ${v}`);
+    if (!Number.isFinite(v) || v < 0) throw new KubeConfigError(`${name}: expected a duration ≥ 0, got ${v}`);
   }
+  if (!Number.isInteger(o.defaultGraceSeconds) || o.defaultGraceSeconds < 0)
+    throw new KubeConfigError(
+      `default grace seconds: expected a whole number ≥ 0, got ${o.defaultGraceSeconds}`,
+    );
   if (!o.agentImage.trim()) throw new KubeConfigError('agent image: must not be empty');
   return o;
 }

@@ -5,7 +5,8 @@ export type KubeErrorCode =
   | 'config-kube'
   | 'usage-manifest-parse'
   | 'usage-manifest-invalid'
-  | 'usage-manifest-read';
+  | 'usage-manifest-read'
+  | 'usage-agent-port-conflict';
 
 export abstract class KubeError extends Error {
   abstract readonly code: KubeErrorCode;
@@ -46,4 +47,9 @@ export class ManifestInvalidError extends KubeError {
 /** A manifest file that cannot be read. */
 export class ManifestReadError extends KubeError {
   readonly code = 'usage-manifest-read' as const;
+}
+
+/** A pod whose containers already use a port the agent would listen on (inject refuses it). */
+export class AgentPortConflictError extends KubeError {
+  readonly code = 'usage-agent-port-conflict' as const;
 }

@@ -5,9 +5,9 @@ import {
   type AgentProtocol,
   formatPrestopPolicy,
   type PrestopPolicy,
-  prestopPolicySeconds,
 } from '../contract/index.js';
 import { formatHostPort } from '../lib/values.js';
+import { checkAgentPorts } from './agent-ports.js';
 import {
   ADMIN_PORT_NAME,
   AGENT_CONTAINER_NAME,
@@ -16,20 +16,22 @@ import {
   drainBudgetSecondsOf,
   type InjectOptions,
   PROXY_PORT_NAME,
-  parsePreStopPolicy,
   resolveInjectOptions,
 } from './config.js';
+import { planPreStop } from './inject-prestop.js';
+import type { ManifestSource } from './input.js';
 import {
   isWorkload,
   type JsonObject,
   type K8sObject,
   objectRef,
   type ParsedDoc,
+  type ParsedManifests,
   parseManifests,
   servicesOf,
   validateObject,
 } from './manifests.js';
-import { type ContainerSpec, podSpecOf, sleepSecondsOf } from './pod-spec.js';
+import { type ContainerSpec, podSpecOf } from './pod-spec.js';
 import { decidePortProtocol, type ServicePortFacts } from './protocol.js';
 
 // `drainwatch inject`: a pure YAML → YAML transformation. Untouched documents keep their text;
@@ -79,48 +81,74 @@ interface WorkloadPlan {
   readonly services: ServiceEdit[];
 }
 
-export function injectManifests(yamlText: string, request: InjectRequest = {}): InjectResult {
+/**
+ * Injects every workload of the input. Several sources are read together (a Service in one file is
+ * edited for the Deployment in another) and written out in order, joined by `---`. Throws
+ * ManifestParseError, ManifestInvalidError, KubeConfigError, AgentPortConflictError.
+ */
+export function injectManifests(
+  input: string | readonly ManifestSource[],
+  request: InjectRequest = {},
+): InjectResult {
   const { mode = 'full', sourceName = '<stdin>', ...partial } = request;
   const options = resolveInjectOptions(partial);
-  const parsed = parseManifests(yamlText, sourceName);
+  const sources = typeof input === 'string' ? [{ name: sourceName, text: input }] : input;
+  const parsed = sources.map((s) => parseManifests(s.text, s.name));
+  // All documents of all sources, in order; `changed` holds indexes into it.
+  const docs = parsed.flatMap((p) => p.docs);
   const warnings: string[] = [];
-  const notes: string[] = [];
-  const changed = new Set<number>();
+  const notes: string[] = docs.flatMap((d) => (d.skipped ? [d.skipped] : []));
+  const changed = new Set<ParsedDoc>();
   const patches: JsonObject[] = [];
 
-  parsed.docs.forEach((entry, index) => {
+  for (const entry of docs) {
     const workload = entry.object;
-    if (!isWorkload(workload) || optedOut(workload) || alreadyInjected(workload)) return;
-    const plan = planWorkload(workload, parsed.docs, options, { warnings, notes });
-    if (!plan) return;
+    if (!isWorkload(workload) || optedOut(workload) || alreadyInjected(workload)) continue;
+    checkAgentPorts(workload, options);
+    const plan = planWorkload(workload, docs, options, { warnings, notes });
+    if (!plan) continue;
     applyPlan(entry.doc, plan, options);
-    changed.add(index);
+    changed.add(entry);
     for (const edit of plan.services) {
-      const doc = parsed.docs[edit.docIndex]!.doc;
-      for (const p of edit.ports) doc.setIn(['spec', 'ports', p.index, 'targetPort'], p.targetPort);
-      changed.add(edit.docIndex);
+      const doc = docs[edit.docIndex]!;
+      for (const p of edit.ports) doc.doc.setIn(['spec', 'ports', p.index, 'targetPort'], p.targetPort);
+      changed.add(doc);
     }
     patches.push(...patchesFor(workload, plan, options));
-  });
+  }
 
   // Every object that leaves inject passes the Kubernetes schema, edited or not.
-  for (const entry of parsed.docs) {
-    const o = entry.doc.toJS() as K8sObject | null;
-    if (o) validateObject(o);
+  for (const entry of docs) {
+    if (entry.object) validateObject(entry.doc.toJS() as K8sObject);
   }
 
   if (mode === 'patch') {
     return { output: patches.map((p) => stringify(p, { lineWidth: 0 })).join('---\n'), warnings, notes };
   }
-  if (changed.size === 0) return { output: yamlText, warnings, notes };
-  return { output: render(parsed.docs), warnings, notes };
+  const outputs = parsed.map((p, i) =>
+    p.docs.some((d) => changed.has(d)) ? render(p, changed) : sources[i]!.text,
+  );
+  return { output: joinSources(outputs), warnings, notes };
 }
 
-function render(docs: readonly ParsedDoc[]): string {
-  const parts = docs
-    .filter((d) => d.object !== null || d.doc.commentBefore || d.doc.comment)
-    .map((d) => d.doc.toString({ lineWidth: 0 }).replace(/^---\n/, ''));
-  return parts.join('---\n');
+/** Several files' YAML as one multi-document stream (linkerd inject's output for several inputs). */
+function joinSources(texts: readonly string[]): string {
+  if (texts.length === 1) return texts[0]!;
+  return texts.map((t) => (t === '' || t.endsWith('\n') ? t : `${t}\n`)).join('---\n');
+}
+
+/**
+ * The input with each changed document re-printed by the yaml Document API (comments and key order
+ * kept) and every other document's text copied byte for byte.
+ */
+function render(parsed: ParsedManifests, changed: ReadonlySet<ParsedDoc>): string {
+  const parts = parsed.docs.map((d) => {
+    if (!changed.has(d)) return d.source;
+    // The printed document repeats its leading comment and `---`; blank lines before them stay.
+    const lead = /^\s*/.exec(d.source)![0];
+    return lead + d.doc.toString({ lineWidth: 0, flowCollectionPadding: false });
+  });
+  return parts.join('') + parsed.tail;
 }
 
 function annotationsOf(o: K8sObject): Record<string, string> {
@@ -187,35 +215,14 @@ function planWorkload(
     );
   }
   const appContainer = containers[app.containerIndex]!;
-  const existing = appContainer.lifecycle?.preStop;
-  const sleepSeconds = existing ? sleepSecondsOf(existing) : undefined;
-  const keepsOwnPreStop = existing !== undefined && sleepSeconds === undefined;
-  if (keepsOwnPreStop) {
-    warnings.push(
-      `${ref}: container ${appContainer.name} keeps its own preStop (${Object.keys(existing).join(', ')}); ` +
-        `end it with a call to http://127.0.0.1:${options.adminPort}/prestop so SIGTERM waits for the agent`,
-    );
-  }
-
-  const asked = parsePreStopPolicy(options.preStop);
-  const prestop: PrestopPolicy =
-    asked.mode !== 'auto'
-      ? asked
-      : sleepSeconds !== undefined
-        ? { mode: 'fixed', seconds: sleepSeconds }
-        : { mode: 'adaptive' };
-  const preStopSeconds = prestopPolicySeconds(prestop, options.preStopMaxSeconds);
-  const drainBudget = drainBudgetSecondsOf(annotationsOf(workload), options.drainBudgetSeconds);
-  const required = preStopSeconds + drainBudget;
-  const current = pod.terminationGracePeriodSeconds;
-  let grace = current ?? Math.max(options.defaultGraceSeconds, required);
-  const setGrace = current === undefined || current < required;
-  if (current !== undefined && current < required) {
-    warnings.push(
-      `${ref}: terminationGracePeriodSeconds raised from ${current} to ${required} (preStop ${preStopSeconds} s + drain ${drainBudget} s)`,
-    );
-    grace = required;
-  }
+  const { prestop, keepsOwnPreStop, replacesPreStop, grace, setGrace } = planPreStop(
+    ref,
+    appContainer,
+    pod.terminationGracePeriodSeconds,
+    drainBudgetSecondsOf(annotationsOf(workload), options.drainBudgetSeconds),
+    options,
+    warnings,
+  );
 
   const serviceEdits: ServiceEdit[] = [];
   for (const svc of services) {
@@ -241,7 +248,7 @@ function planWorkload(
     app,
     appContainer: appContainer.name,
     setPreStop: !keepsOwnPreStop,
-    replacesPreStop: existing !== undefined && !keepsOwnPreStop,
+    replacesPreStop,
     grace,
     protocol: choice.protocol,
     setGrace,

@@ -68,6 +68,20 @@ export const LINT_RULES = [
     why: 'publishNotReadyAddresses keeps terminating and not-yet-ready pods in the Service endpoints, so traffic reaches pods that are shutting down or not listening.',
     fix: 'Remove publishNotReadyAddresses, or move peer discovery to a separate headless Service.',
   },
+  {
+    id: 'prestop-unknown-duration',
+    severity: 'warning',
+    title: 'preStop runs for a time that cannot be bounded',
+    why: 'A preStop that loops (`while`, `until`), runs a script file or sleeps for a variable time may outlast terminationGracePeriodSeconds; the kubelet then SIGKILLs the app before it has drained, and lint cannot check the grace period against it.',
+    fix: 'Bound the preStop (a fixed `sleep`, a counted loop, a timeout) or point it at the drainwatch agent, and set terminationGracePeriodSeconds above its longest run plus the drain time.',
+  },
+  {
+    id: 'shell-pid-1',
+    severity: 'warning',
+    title: 'A shell or npm is PID 1, so SIGTERM does not reach the app',
+    why: 'With `sh -c "node app.js"` (no `exec`) or `npm start`/`yarn start` as the container command, the kubelet signals the shell or npm, which do not pass SIGTERM on to the app: the app never drains and is SIGKILLed when the grace period ends.',
+    fix: 'Run the app directly (`command: [node, app.js]`), start it with `exec` (`sh -c "exec node app.js"`), or put an init such as tini or dumb-init in front that forwards signals.',
+  },
 ] as const satisfies readonly LintRule[];
 
 export type LintRuleId = (typeof LINT_RULES)[number]['id'];
@@ -75,3 +89,12 @@ export type LintRuleId = (typeof LINT_RULES)[number]['id'];
 export function ruleById(id: LintRuleId): LintRule {
   return LINT_RULES.find((r) => r.id === id)!;
 }
+
+export const LINT_RULE_IDS: readonly LintRuleId[] = LINT_RULES.map((r) => r.id);
+
+export function isLintRuleId(id: string): id is LintRuleId {
+  return (LINT_RULE_IDS as readonly string[]).includes(id);
+}
+
+/** The docs page that lists the rules; each rule's anchor there is its id (docs/lint.md). */
+export const LINT_DOCS_PAGE = 'lint';

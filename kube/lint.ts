@@ -1,4 +1,3 @@
-import { type Document, isNode, type LineCounter } from 'yaml';
 import { AGENT_SETTINGS, parsePrestopPolicy, prestopPolicySeconds } from '../contract/index.js';
 import { tryParseHostPort } from '../lib/values.js';
 import {
@@ -10,20 +9,20 @@ import {
   type LintOptions,
 } from './config.js';
 import type { ManifestSource } from './input.js';
-import { type LintRuleId, ruleById, type Severity } from './lint-rules.js';
-import {
-  isWorkload,
-  type K8sObject,
-  objectRef,
-  parseManifests,
-  servicesOf,
-  templateLabels,
-} from './manifests.js';
-import { type ContainerSpec, type LifecycleHandler, podSpecOf, sleepSecondsOf } from './pod-spec.js';
+import { ALL_RULES } from './lint-config.js';
+import { annotations, type Entry, lineOf, type Path, pathString, type Report } from './lint-entry.js';
+import { lintIngress, lintService } from './lint-routing.js';
+import { isLintRuleId, LINT_RULE_IDS, type LintRuleId, ruleById, type Severity } from './lint-rules.js';
+import { isWorkload, type K8sObject, objectRef, parseManifests, servicesOf } from './manifests.js';
+import { pid1Problem } from './pid1.js';
+import { type ContainerSpec, type LifecycleHandler, podSpecOf } from './pod-spec.js';
+import { readPreStop } from './prestop.js';
 
 // `drainwatch lint`: manifests in, findings out. Every finding names the object, the field (a path
 // into the object) and the fix; objects in all input files are read together, so an Ingress in one
 // file is checked against the Deployment in another.
+
+export { sessionsExternal } from './lint-entry.js';
 
 export interface Finding {
   readonly ruleId: LintRuleId;
@@ -39,39 +38,58 @@ export interface Finding {
   readonly line: number;
 }
 
-type Path = readonly (string | number)[];
-
-interface Entry {
-  readonly object: K8sObject;
-  readonly doc: Document;
-  readonly lineCounter: LineCounter;
-  readonly source: string;
-}
-
-const NGINX_PREFIX = 'nginx.ingress.kubernetes.io/';
-const NGINX_AFFINITY = `${NGINX_PREFIX}affinity`;
-const NGINX_COOKIE_PREFIX = `${NGINX_PREFIX}session-cookie-`;
 const LONG_LIVED_PORT = /^(ws|wss|websocket|websockets|sse|grpc|h2c)(-|$)/i;
 const LONG_LIVED_PROTOCOL = /^(kubernetes\.io\/(ws|wss|h2c)|grpc|h2c)$/i;
 const MAX_AGE_ENV = /MAX_CONN(ECTION)?_AGE/i;
 
+export interface LintResult {
+  readonly findings: Finding[];
+  /**
+   * What lint did not check, one line each: documents that are not Kubernetes objects (skipped),
+   * unknown rule ids in a `drainwatch.dev/lint-ignore` annotation.
+   */
+  readonly notes: string[];
+}
+
+export interface LintRequest extends Partial<LintOptions> {
+  /** The rules that run (default: every rule); see lint-config.ts. */
+  readonly rules?: ReadonlySet<LintRuleId>;
+}
+
+/** Findings only (see lintSources). */
 export function lintManifests(
   input: string | readonly ManifestSource[],
-  options: Partial<LintOptions> = {},
+  options: LintRequest = {},
 ): Finding[] {
-  const o: LintOptions = { ...DEFAULT_LINT_OPTIONS, ...options };
+  return lintSources(input, options).findings;
+}
+
+/**
+ * Lints every source together. Throws ManifestParseError for invalid YAML; documents that are not
+ * Kubernetes objects are skipped with a note.
+ */
+export function lintSources(
+  input: string | readonly ManifestSource[],
+  options: LintRequest = {},
+): LintResult {
+  const { rules, ...rest } = options;
+  const o: LintOptions = { ...DEFAULT_LINT_OPTIONS, ...rest };
   const sources = typeof input === 'string' ? [{ name: o.source, text: input }] : input;
   const entries: Entry[] = [];
+  const notes: string[] = [];
   for (const s of sources) {
     const parsed = parseManifests(s.text, s.name);
     for (const d of parsed.docs) {
+      if (d.skipped) notes.push(d.skipped);
       if (d.object)
         entries.push({ object: d.object, doc: d.doc, lineCounter: parsed.lineCounter, source: s.name });
     }
   }
   const objects = entries.map((e) => e.object);
   const findings: Finding[] = [];
+  const ignored = new Map(entries.map((e) => [e, ignoredRules(e, notes)]));
   const report = (e: Entry, ruleId: LintRuleId, path: Path, message: string, severity?: Severity) => {
+    if ((rules && !rules.has(ruleId)) || ignored.get(e)!.has(ruleId)) return;
     const rule = ruleById(ruleId);
     findings.push({
       ruleId,
@@ -90,15 +108,30 @@ export function lintManifests(
     else if (e.object.kind === 'Service') lintService(e, entries, report);
     else if (e.object.kind === 'Ingress') lintIngress(e, entries, report);
   }
-  return findings;
+  return { findings, notes };
 }
 
-type Report = (e: Entry, ruleId: LintRuleId, path: Path, message: string, severity?: Severity) => void;
-
-function annotations(o: K8sObject): Record<string, string> {
-  const template = (o['spec'] as { template?: { metadata?: { annotations?: Record<string, string> } } })
-    ?.template;
-  return { ...(template?.metadata?.annotations ?? {}), ...(o.metadata.annotations ?? {}) };
+/**
+ * The rules an object's `drainwatch.dev/lint-ignore` annotation switches off: on its metadata, and
+ * for a workload on its pod template's metadata too. Unknown ids are noted and ignored.
+ */
+function ignoredRules(e: Entry, notes: string[]): ReadonlySet<LintRuleId> {
+  const out = new Set<LintRuleId>();
+  const text = (isWorkload(e.object) ? annotations(e.object) : (e.object.metadata.annotations ?? {}))[
+    ANNOTATIONS.lintIgnore
+  ];
+  for (const raw of (text ?? '').split(',')) {
+    const id = raw.trim();
+    if (id === '') continue;
+    if (id === ALL_RULES) for (const r of LINT_RULE_IDS) out.add(r);
+    else if (isLintRuleId(id)) out.add(id);
+    else
+      notes.push(
+        `${e.source}:${lineOf(e, ['metadata', 'annotations', ANNOTATIONS.lintIgnore])}: ${objectRef(e.object)}: ` +
+          `${ANNOTATIONS.lintIgnore} names unknown rule ${JSON.stringify(id)}; valid rules: ${[...LINT_RULE_IDS, ALL_RULES].join(', ')}`,
+      );
+  }
+  return out;
 }
 
 /**
@@ -142,31 +175,32 @@ function agentPolicyOf(text: string): ReturnType<typeof parsePrestopPolicy> {
   }
 }
 
-/** The longest a preStop can take, when it can be told from the manifest. */
-function preStopSeconds(h: LifecycleHandler, agent: ContainerSpec | undefined, o: LintOptions): number {
-  const sleep = sleepSecondsOf(h);
-  if (sleep !== undefined) return sleep;
+interface PreStopTime {
+  /** Seconds counted against the grace period (0 when unknown or failing at once). */
+  readonly seconds: number;
+  /** Why the duration cannot be bounded. */
+  readonly unknown?: string;
+  /** sleep operands that make the preStop fail at once. */
+  readonly invalidSleeps: readonly string[];
+}
+
+/** The longest a preStop can take, as the shared reader (prestop.ts) or the agent's policy tells. */
+function preStopTime(h: LifecycleHandler, agent: ContainerSpec | undefined, o: LintOptions): PreStopTime {
   if (isAgentPreStop(h, agent)) {
     const env = AGENT_SETTINGS.prestop;
     const text = agent?.env?.find((v) => v.name === env.env)?.value ?? env.default;
-    return prestopPolicySeconds(agentPolicyOf(text), o.agentPreStopMaxSeconds);
+    return {
+      seconds: prestopPolicySeconds(agentPolicyOf(text), o.agentPreStopMaxSeconds),
+      invalidSleeps: [],
+    };
   }
-  return 0;
-}
-
-/** Whether the workload keeps user sessions outside its pods (annotation, else a session-store env). */
-export function sessionsExternal(o: K8sObject): boolean {
-  const declared = annotations(o)[ANNOTATIONS.sessions];
-  if (declared !== undefined) return declared === 'external';
-  const spec = podSpecOf(o);
-  return [...(spec?.containers ?? []), ...(spec?.initContainers ?? [])].some((c) =>
-    (c.env ?? []).some(
-      (v) =>
-        /^(SPRING_SESSION_STORE_TYPE|SESSION_STORE|SESSION_BACKEND)$/i.test(v.name) ||
-        /^(SPRING_(DATA_)?REDIS_HOST|REDIS_URL|SESSION_REDIS_URL)$/i.test(v.name) ||
-        /^rediss?:\/\//.test(v.value ?? ''),
-    ),
-  );
+  const r = readPreStop(h);
+  if (!r) return { seconds: 0, invalidSleeps: [] };
+  return {
+    seconds: r.seconds ?? 0,
+    ...(r.unknown !== undefined ? { unknown: r.unknown } : {}),
+    invalidSleeps: r.invalidSleeps,
+  };
 }
 
 function lintWorkload(e: Entry, objects: readonly K8sObject[], o: LintOptions, report: Report): void {
@@ -187,7 +221,25 @@ function lintWorkload(e: Entry, objects: readonly K8sObject[], o: LintOptions, r
         `container ${c.name} gets SIGTERM as soon as the pod is deleted, before endpoint removal has propagated`,
       );
     } else {
-      longestPreStop = Math.max(longestPreStop, preStopSeconds(preStop, agent, o));
+      const t = preStopTime(preStop, agent, o);
+      longestPreStop = Math.max(longestPreStop, t.seconds);
+      if (t.invalidSleeps.length > 0) {
+        report(
+          e,
+          'missing-prestop',
+          [...at, 'lifecycle', 'preStop'],
+          `container ${c.name}'s preStop fails at once: sleep rejects ${t.invalidSleeps.map((x) => JSON.stringify(x)).join(', ')} ` +
+            '(write `sleep 1m 30s` or `sleep 90`), so the app gets SIGTERM before endpoint removal has propagated',
+        );
+      }
+      if (t.unknown !== undefined) {
+        report(
+          e,
+          'prestop-unknown-duration',
+          [...at, 'lifecycle', 'preStop'],
+          `container ${c.name}'s preStop runs for an unknown duration (${t.unknown}); lint cannot check terminationGracePeriodSeconds against it`,
+        );
+      }
     }
     if (!c.readinessProbe) {
       report(
@@ -198,6 +250,7 @@ function lintWorkload(e: Entry, objects: readonly K8sObject[], o: LintOptions, r
       );
     }
   }
+  lintPid1(e, spec.containers ?? [], report);
 
   const drain = drainBudgetSecondsOf(annotations(w), o.drainBudgetSeconds);
   const grace = spec.terminationGracePeriodSeconds ?? o.defaultGraceSeconds;
@@ -207,7 +260,7 @@ function lintWorkload(e: Entry, objects: readonly K8sObject[], o: LintOptions, r
       'grace-shorter-than-drain',
       [...base, 'terminationGracePeriodSeconds'],
       `terminationGracePeriodSeconds is ${grace}${spec.terminationGracePeriodSeconds === undefined ? ' (the default)' : ''} ` +
-        `but preStop takes up to ${longestPreStop} s and the app needs ${drain} s to drain: set it to at least ${longestPreStop + drain}`,
+        `but preStop takes up to ${longestPreStop} s and the app needs ${drain} s to drain: set it to at least ${Math.ceil(longestPreStop + drain)}`,
     );
   }
 
@@ -227,6 +280,23 @@ function lintWorkload(e: Entry, objects: readonly K8sObject[], o: LintOptions, r
       );
     }
   }
+}
+
+function lintPid1(e: Entry, containers: readonly ContainerSpec[], report: Report): void {
+  containers.forEach((c, i) => {
+    const p = pid1Problem(c);
+    if (!p) return;
+    const field = c.command ? 'command' : 'args';
+    const fix = p.app
+      ? `start it with \`exec ${p.app}\`, run it directly (command: [${p.app.split(' ').join(', ')}]), or put tini or dumb-init in front`
+      : 'run the app directly (e.g. command: [node, server.js]) instead of through npm or yarn, or put tini or dumb-init in front';
+    report(
+      e,
+      'shell-pid-1',
+      ['spec', 'template', 'spec', 'containers', i, field],
+      `container ${c.name} runs ${p.pid1} as PID 1, which does not pass SIGTERM on to the app: ${fix}`,
+    );
+  });
 }
 
 function servesLongLived(w: K8sObject, objects: readonly K8sObject[]): boolean {
@@ -274,89 +344,4 @@ function lintMaxUnavailable(e: Entry, report: Report): void {
       `maxUnavailable ${value} with ${replicas} replica${replicas === 1 ? '' : 's'} lets the rollout stop every pod at once`,
     );
   }
-}
-
-function workloadsBehind(service: K8sObject, entries: readonly Entry[]): K8sObject[] {
-  return entries
-    .map((x) => x.object)
-    .filter((w) => isWorkload(w) && servicesOf(w, [service]).length > 0)
-    .filter((w) => Object.keys(templateLabels(w)).length > 0);
-}
-
-function lintService(e: Entry, entries: readonly Entry[], report: Report): void {
-  const spec = e.object['spec'] as
-    | { sessionAffinity?: string; publishNotReadyAddresses?: boolean }
-    | undefined;
-  const workloads = workloadsBehind(e.object, entries);
-  if (spec?.sessionAffinity === 'ClientIP') {
-    const external = workloads.some(sessionsExternal);
-    report(
-      e,
-      'service-client-ip-affinity',
-      ['spec', 'sessionAffinity'],
-      external
-        ? 'sessions are already external, so ClientIP affinity only skews load and moves crowds of clients at each rollout'
-        : 'ClientIP affinity hides sessions kept in pod memory; they are lost when the pod is replaced',
-    );
-  }
-  if (spec?.publishNotReadyAddresses === true && workloads.length > 0) {
-    report(
-      e,
-      'publish-not-ready-addresses',
-      ['spec', 'publishNotReadyAddresses'],
-      `routes to terminating pods of ${workloads.map(objectRef).join(', ')}`,
-    );
-  }
-}
-
-function lintIngress(e: Entry, entries: readonly Entry[], report: Report): void {
-  const a = e.object.metadata.annotations ?? {};
-  if (a[NGINX_AFFINITY] !== 'cookie') return;
-  const spec = e.object['spec'] as {
-    defaultBackend?: { service?: { name?: string } };
-    rules?: { http?: { paths?: { backend?: { service?: { name?: string } } }[] } }[];
-  };
-  const names = new Set<string>();
-  if (spec?.defaultBackend?.service?.name) names.add(spec.defaultBackend.service.name);
-  for (const r of spec?.rules ?? [])
-    for (const p of r.http?.paths ?? []) if (p.backend?.service?.name) names.add(p.backend.service.name);
-  const services = entries
-    .map((x) => x.object)
-    .filter(
-      (s) =>
-        s.kind === 'Service' &&
-        names.has(s.metadata.name ?? '') &&
-        (s.metadata.namespace ?? '') === (e.object.metadata.namespace ?? ''),
-    );
-  const external = services.flatMap((s) => workloadsBehind(s, entries)).filter(sessionsExternal);
-  if (external.length === 0) return;
-  const cookieAnnotations = Object.keys(a).filter((k) => k.startsWith(NGINX_COOKIE_PREFIX));
-  report(
-    e,
-    'leftover-affinity-cookie',
-    ['metadata', 'annotations', NGINX_AFFINITY],
-    `cookie affinity${cookieAnnotations.length ? ` (${cookieAnnotations.map((k) => k.slice(NGINX_PREFIX.length)).join(', ')})` : ''} ` +
-      `is left on ${external.map(objectRef).join(', ')}, whose sessions are external`,
-  );
-}
-
-function pathString(path: Path): string {
-  let out = '';
-  for (const p of path) {
-    if (typeof p === 'number') out += `[${p}]`;
-    else if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(p)) out += out ? `.${p}` : p;
-    else out += `[${JSON.stringify(p)}]`;
-  }
-  return out;
-}
-
-/** Line of the field, or of the deepest part of its path present in the file. */
-function lineOf(e: Entry, path: Path): number {
-  for (let n = path.length; n >= 0; n--) {
-    const node = n === 0 ? e.doc.contents : e.doc.getIn(path.slice(0, n), true);
-    if (isNode(node) && node.range) {
-      return e.lineCounter.linePos(node.range[0]).line;
-    }
-  }
-  return 1;
 }

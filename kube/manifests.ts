@@ -38,14 +38,25 @@ export interface K8sObject {
 
 export interface ParsedDoc {
   readonly doc: Document;
-  /** The document's own text, exactly as it was in the input. */
+  /**
+   * The document's own text, exactly as it was in the input: from the end of the previous document
+   * (so a leading comment or `---` is included) to its end. The segments of all documents, in
+   * order, followed by `ParsedManifests.tail`, are the input byte for byte.
+   */
   readonly source: string;
-  /** null for an empty document (a comment-only one, or a trailing `---`). */
+  /**
+   * The Kubernetes object, or null for a document that is not one: empty (a comment-only one, a
+   * trailing `---`), or skipped (see `skipped`).
+   */
   readonly object: K8sObject | null;
+  /** Why a non-empty document is not read as a Kubernetes object (`file:line: …`), for a note. */
+  readonly skipped?: string;
 }
 
 export interface ParsedManifests {
   readonly docs: readonly ParsedDoc[];
+  /** Text after the last document (whitespace, comments). */
+  readonly tail: string;
   readonly lineCounter: LineCounter;
   readonly sourceName: string;
 }
@@ -53,11 +64,39 @@ export interface ParsedManifests {
 export const WORKLOAD_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet'] as const;
 export type WorkloadKind = (typeof WORKLOAD_KINDS)[number];
 
+/** Kinds of tool configuration that sit beside manifests but never reach the API server. */
+const TOOL_CONFIG_KINDS: Readonly<Record<string, string>> = {
+  Kustomization: 'a kustomize configuration; pipe `kustomize build` into drainwatch to read what it builds',
+  Component: 'a kustomize component',
+};
+
+/** Why a parsed value is not a Kubernetes object, or undefined when it is one. */
+function notAnObject(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    return 'not a Kubernetes object (a mapping with apiVersion and kind)';
+  const o = value as Record<string, unknown>;
+  if (typeof o['apiVersion'] !== 'string' || typeof o['kind'] !== 'string') {
+    if (Array.isArray(o['groups']))
+      return 'not a Kubernetes object (Prometheus rule groups, no apiVersion or kind)';
+    return 'not a Kubernetes object (no apiVersion or kind)';
+  }
+  const tool = TOOL_CONFIG_KINDS[o['kind']];
+  if (tool && o['apiVersion'].startsWith('kustomize.config.k8s.io/')) return `${o['kind']}: ${tool}`;
+  return undefined;
+}
+
+/**
+ * Parses multi-document YAML. Documents that are not Kubernetes objects (a kustomization, a
+ * Prometheus rules file, any mapping without apiVersion and kind) come back with `object: null`
+ * and a `skipped` reason instead of failing the run. Throws ManifestParseError (`file:line:`) for
+ * invalid YAML and for an object without metadata.
+ */
 export function parseManifests(text: string, sourceName: string): ParsedManifests {
   const lineCounter = new LineCounter();
   const documents = parseAllDocuments(text, { lineCounter, prettyErrors: false });
-  if (!Array.isArray(documents)) return { docs: [], lineCounter, sourceName };
+  if (!Array.isArray(documents)) return { docs: [], tail: text, lineCounter, sourceName };
   const docs: ParsedDoc[] = [];
+  let previousEnd = 0;
   for (const doc of documents) {
     const err = doc.errors[0];
     if (err)
@@ -68,22 +107,24 @@ export function parseManifests(text: string, sourceName: string): ParsedManifest
       );
     const value: unknown = doc.toJS();
     const [start, , end] = doc.range;
-    const source = text.slice(start, end);
+    const source = text.slice(previousEnd, end);
+    previousEnd = end;
     if (value === null || value === undefined) {
       docs.push({ doc, source, object: null });
       continue;
     }
     const line = lineCounter.linePos(doc.contents?.range?.[0] ?? start).line;
-    if (typeof value !== 'object' || Array.isArray(value))
-      throw new ManifestParseError(sourceName, line, 'expected a Kubernetes object (a mapping)');
+    const why = notAnObject(value);
+    if (why) {
+      docs.push({ doc, source, object: null, skipped: `${sourceName}:${line}: skipped: ${why}` });
+      continue;
+    }
     const o = value as Record<string, unknown>;
-    if (typeof o['apiVersion'] !== 'string' || typeof o['kind'] !== 'string')
-      throw new ManifestParseError(sourceName, line, 'a Kubernetes object needs apiVersion and kind');
     if (typeof o['metadata'] !== 'object' || o['metadata'] === null)
       throw new ManifestParseError(sourceName, line, `${o['kind']} has no metadata`);
     docs.push({ doc, source, object: o as unknown as K8sObject });
   }
-  return { docs, lineCounter, sourceName };
+  return { docs, tail: text.slice(previousEnd), lineCounter, sourceName };
 }
 
 /** `Kind/namespace/name` as findings and warnings name an object (namespace `default` when unset). */

@@ -12,6 +12,8 @@ export interface LifecycleHandler {
 export interface ContainerSpec {
   readonly name: string;
   readonly image?: string;
+  readonly command?: readonly string[];
+  readonly args?: readonly string[];
   readonly ports?: readonly {
     readonly containerPort: number;
     readonly name?: string;
@@ -31,21 +33,4 @@ export interface PodSpec {
 
 export function podSpecOf(o: K8sObject): PodSpec | undefined {
   return (o['spec'] as { template?: { spec?: PodSpec } } | undefined)?.template?.spec;
-}
-
-/**
- * The delay of a preStop that only sleeps (`sleep N`, `sh -c "sleep N"`, or the `sleep` handler),
- * else undefined: such a preStop's intent is "wait for endpoints to propagate", which the agent's
- * preStop serves.
- */
-export function sleepSecondsOf(handler: LifecycleHandler): number | undefined {
-  if (handler.sleep?.seconds !== undefined) return handler.sleep.seconds;
-  const cmd = handler.exec?.command;
-  if (!cmd || cmd.length === 0) return undefined;
-  const script =
-    /^(\/bin\/|\/usr\/bin\/)?(sh|bash|ash|dash)$/.test(cmd[0]!) && cmd[1] === '-c' && cmd.length === 3
-      ? cmd[2]!
-      : cmd.join(' ');
-  const m = /^\s*(?:\/bin\/|\/usr\/bin\/)?sleep\s+(\d+)(s?)\s*;?\s*$/.exec(script);
-  return m ? Number(m[1]) : undefined;
 }

@@ -1,10 +1,10 @@
 import { Command, Option } from 'commander';
 // The modules themselves rather than kube/index.js, which also loads verify's collector and probes.
-import { DEFAULT_INJECT_OPTIONS } from '../../kube/config.js';
+import { DEFAULT_INJECT_OPTIONS, resolveInjectOptions } from '../../kube/config.js';
 import { injectManifests } from '../../kube/inject.js';
-import { readManifestSource } from '../../kube/input.js';
-
-import { nonNegativeInt, positiveInt } from '../parse.js';
+import { readManifestInputs } from '../../kube/input.js';
+import { durationHelp, formatDurationMs } from '../../lib/values.js';
+import { durationMs, positiveInt } from '../parse.js';
 import { action, optionsOf } from '../run.js';
 
 interface InjectFlags {
@@ -24,7 +24,10 @@ export function createInjectCommand(): Command {
     .description(
       'Add the drainwatch agent as a native sidecar to Deployments, StatefulSets and DaemonSets (YAML in, YAML out).',
     )
-    .argument('[file]', 'manifest file, or - for stdin', '-')
+    .argument(
+      '[paths...]',
+      'manifest files, directories (every *.yaml/*.yml under them), or - for stdin; read together, written to stdout as one multi-document stream',
+    )
     .addOption(
       new Option('--patch', 'emit a kustomize strategic-merge patch instead of the full manifest').env(
         'DRAINWATCH_INJECT_PATCH',
@@ -47,16 +50,16 @@ export function createInjectCommand(): Command {
         .default(d.preStop),
     )
     .addOption(
-      new Option('--prestop-max <seconds>', 'longest an adaptive preStop waits')
+      new Option('--prestop-max <duration>', `longest an adaptive preStop waits (${durationHelp('s')})`)
         .env('DRAINWATCH_INJECT_PRESTOP_MAX')
-        .argParser(nonNegativeInt)
-        .default(d.preStopMaxSeconds),
+        .argParser(durationMs)
+        .default(d.preStopMaxSeconds * 1000, formatDurationMs(d.preStopMaxSeconds * 1000)),
     )
     .addOption(
-      new Option('--drain-budget <seconds>', 'time the app needs after SIGTERM')
+      new Option('--drain-budget <duration>', `time the app needs after SIGTERM (${durationHelp('s')})`)
         .env('DRAINWATCH_DRAIN_BUDGET')
-        .argParser(nonNegativeInt)
-        .default(d.drainBudgetSeconds),
+        .argParser(durationMs)
+        .default(d.drainBudgetSeconds * 1000, formatDurationMs(d.drainBudgetSeconds * 1000)),
     )
     .addOption(
       new Option('--admin-port <port>', "agent's admin port")
@@ -71,20 +74,21 @@ export function createInjectCommand(): Command {
         .default(d.proxyPort),
     )
     .action(
-      action('inject', async (file: string) => {
+      action('inject', async (paths: string[]) => {
         const f = optionsOf<InjectFlags>(cmd);
-        const source = await readManifestSource(file);
-        const result = injectManifests(source.text, {
-          mode: f.patch ? 'patch' : 'full',
-          sourceName: source.name,
+        const options = {
           agentImage: f.image,
           natsUrl: f.natsUrl,
           preStop: f.prestop,
-          preStopMaxSeconds: f.prestopMax,
-          drainBudgetSeconds: f.drainBudget,
+          preStopMaxSeconds: f.prestopMax / 1000,
+          drainBudgetSeconds: f.drainBudget / 1000,
           adminPort: f.adminPort,
           proxyPort: f.proxyPort,
-        });
+        };
+        // Options are checked before any input is read (stdin may be a long pipe).
+        resolveInjectOptions(options);
+        const sources = await readManifestInputs(paths);
+        const result = injectManifests(sources, { mode: f.patch ? 'patch' : 'full', ...options });
         for (const n of result.notes) process.stderr.write(`drainwatch inject: note: ${n}\n`);
         for (const w of result.warnings) process.stderr.write(`drainwatch inject: warning: ${w}\n`);
         process.stdout.write(result.output);

@@ -3,7 +3,12 @@ import { fileURLToPath } from 'node:url';
 import { Deployment } from 'kubernetes-models/apps/v1';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { injectManifests, KubeConfigError, ManifestParseError } from '../../kube/index.js';
+import {
+  AgentPortConflictError,
+  injectManifests,
+  KubeConfigError,
+  ManifestParseError,
+} from '../../kube/index.js';
 
 const dir = fileURLToPath(new URL('../fixtures/inject/', import.meta.url));
 const read = (name: string) => readFileSync(dir + name, 'utf8');
@@ -141,5 +146,91 @@ describe('inject semantics', () => {
   it('checks its options once, naming the setting', () => {
     expect(() => injectManifests('', { preStop: 'sometimes' })).toThrow(KubeConfigError);
     expect(() => injectManifests('', { adminPort: 15080 })).toThrow(/admin port and proxy port/);
+  });
+});
+
+describe('inject on real repos', () => {
+  const base = read('basic-numeric-target-port.input.yaml');
+
+  it.each([
+    [
+      'a containerPort',
+      base.replace('containerPort: 8080', 'containerPort: 8080\n            - containerPort: 15080'),
+      /container web already uses port 15080 \(containerPort\), the agent's proxy port; give the agent another with --proxy-port/,
+    ],
+    [
+      'an env value',
+      base.replace(
+        'containerPort: 8080',
+        'containerPort: 8080\n          env:\n            - name: ADMIN_ADDR\n              value: "0.0.0.0:15021"',
+      ),
+      /port 15021 \(env ADMIN_ADDR=0\.0\.0\.0:15021\), the agent's admin port; .*--admin-port/,
+    ],
+    [
+      'an arg',
+      base.replace('containerPort: 8080', 'containerPort: 8080\n          args: ["--metrics-port=15021"]'),
+      /port 15021 \(args "--metrics-port=15021"\)/,
+    ],
+  ])('refuses a pod that already uses an agent port in %s, in one line', (_what, text, message) => {
+    expect(() => injectManifests(text, OPTS)).toThrow(AgentPortConflictError);
+    expect(() => injectManifests(text, OPTS)).toThrow(message);
+    try {
+      injectManifests(text, OPTS);
+    } catch (err) {
+      expect((err as Error).message).not.toContain('\n');
+      expect((err as AgentPortConflictError).exitCode).toBe(2);
+    }
+  });
+
+  it('injects such a pod when told other agent ports', () => {
+    const text = base.replace(
+      'containerPort: 8080',
+      'containerPort: 8080\n            - containerPort: 15080',
+    );
+    const r = injectManifests(text, { ...OPTS, proxyPort: 16080, adminPort: 16021 });
+    expect(r.output).toContain('containerPort: 16080');
+    expect(r.output).toContain('port: 16021');
+  });
+
+  it('reads several sources together and writes them in order, untouched ones byte for byte', () => {
+    const text = read('basic-numeric-target-port.input.yaml');
+    const cut = text.indexOf('---\napiVersion: v1\nkind: Service');
+    expect(cut).toBeGreaterThan(0);
+    const [deployment, service] = [text.slice(0, cut), text.slice(cut + 4)];
+    const untouched = read('opt-out.input.yaml');
+    const r = injectManifests(
+      [
+        { name: 'opt-out.yaml', text: untouched },
+        { name: 'deploy.yaml', text: deployment },
+        { name: 'svc.yaml', text: service },
+      ],
+      OPTS,
+    );
+    // The Service in another file was found: no "no Service in the input" warning, its targetPort moved.
+    expect(r.warnings).toEqual(injectManifests(text, OPTS).warnings);
+    expect(r.output.startsWith(untouched)).toBe(true);
+    expect(r.output).toContain('targetPort: 15080');
+    expect(parseAllDocuments(r.output).filter((d) => d.toJS() !== null)).toHaveLength(
+      parseAllDocuments(untouched).filter((d) => d.toJS() !== null).length + 2,
+    );
+  });
+
+  it('does not set a 35 s grace around a 300 s preStop loop', () => {
+    const { dep } = (() => {
+      const docs = parseAllDocuments(read('prestop-loop-300s.expected.yaml')).map((d) => d.toJS());
+      return { dep: docs[0] };
+    })();
+    expect(dep.spec.template.spec.terminationGracePeriodSeconds).toBe(320);
+    const env = dep.spec.template.spec.initContainers[0].env;
+    expect(env.find((e: { name: string }) => e.name === 'DRAINWATCH_PRESTOP').value).toBe('fixed:300');
+  });
+
+  it('reads the drain-budget annotation with the duration grammar', () => {
+    const text = base.replace(
+      '  name: web\n',
+      '  name: web\n  annotations:\n    drainwatch.dev/drain-budget-seconds: 1m\n',
+    );
+    const dep = parseAllDocuments(injectManifests(text, OPTS).output)[0]!.toJS();
+    expect(dep.spec.template.spec.terminationGracePeriodSeconds).toBe(75);
   });
 });
