@@ -170,7 +170,10 @@ export function createFrameSplitter(o: FrameSplitterOptions): FrameSplitter {
     feed,
     inject(frame) {
       if (remaining === 0 && held === undefined && preface === 0) ok = o.write(frame);
-      else (pending ??= []).push(frame);
+      else {
+        pending ??= [];
+        pending.push(frame);
+      }
     },
     get atBoundary() {
       return remaining === 0 && held === undefined;

@@ -1,6 +1,6 @@
 import type { RequestOutcome } from '../../contract/index.js';
 import type { RequestRecord, Traffic } from '../traffic.js';
-import { PROBE_HEADER, isHealthCheckAgent } from './forwarding.js';
+import { isHealthCheckAgent, PROBE_HEADER } from './forwarding.js';
 import type { HeaderField } from './hpack.js';
 
 // The streams of one HTTP/2 connection as the relay sees them pass: each client-initiated stream

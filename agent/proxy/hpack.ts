@@ -95,7 +95,9 @@ const EOS = 256;
 
 /** The canonical codes, `[code, length]` by symbol (exported for the test against RFC 7541 Appendix B). */
 export function huffmanCodes(): [number, number][] {
-  const order = HUFFMAN_LENGTHS.map((len, sym) => ({ len, sym })).sort((a, b) => a.len - b.len || a.sym - b.sym);
+  const order = HUFFMAN_LENGTHS.map((len, sym) => ({ len, sym })).sort(
+    (a, b) => a.len - b.len || a.sym - b.sym,
+  );
   const codes: [number, number][] = new Array(HUFFMAN_LENGTHS.length);
   let code = 0;
   let prevLen = order[0]!.len;
