@@ -86,7 +86,7 @@ export function createQuoteGrpcApp(config: QuoteGrpcConfig): QuoteGrpcApp {
       const symbol = call.request.symbol || 'ACME';
       let seq = call.request.fromSeq;
       const last = call.request.count > 0 ? seq + call.request.count : Number.POSITIVE_INFINITY;
-      const entry = { end: () => undefined as void };
+      const entry: { end: () => void } = { end: () => undefined };
       const timer = setInterval(() => {
         if (seq >= last) {
           stop();
