@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { type Socket, connect as tcpConnect } from 'node:net';
+import type { Socket } from 'node:net';
 import type { RequestOutcome } from '../../contract/index.js';
-import type { HostPort } from '../../lib/values.js';
 import type { AgentMetrics } from '../metrics.js';
 import type { TcpRecord, Traffic } from '../traffic.js';
 import {
@@ -19,7 +18,6 @@ import {
 import { createH2Streams, type H2Streams } from './h2-streams.js';
 import { createHpackDecoder, type HpackDecoder } from './hpack.js';
 import { endSocket } from './http-proxy.js';
-import type { UpstreamConnections } from './upstream-pool.js';
 
 // HTTP/2 cleartext through the agent: one connection to the app per client connection, every
 // byte passed as it came (SETTINGS, flow control, RST_STREAM, GOAWAY and trailers reach the other
@@ -34,23 +32,14 @@ import type { UpstreamConnections } from './upstream-pool.js';
 /** How long the client may take to answer the drain PING before the final GOAWAY goes anyway (ms). */
 const PING_TIMEOUT_MS = 2000;
 
-export interface H2Relays {
-  /** Relays a client connection whose first bytes (`head`) are the HTTP/2 preface. */
-  relay(client: Socket, head: Buffer): void;
-  /** The pod drains: every connection, and every new one, gets the two-step GOAWAY. */
-  drain(): void;
-  /** Cuts every connection (the agent exits): open streams end as cut. */
-  destroyAll(): void;
-}
-
-interface RelayContext {
+export interface RelayContext {
   readonly traffic: Traffic;
   readonly metrics: AgentMetrics;
   readonly relays: Set<H2Relay>;
   draining: boolean;
 }
 
-type ClosedBy = 'client' | 'app' | 'agent' | 'refused';
+export type ClosedBy = 'client' | 'app' | 'agent' | 'refused';
 
 // A header block split over HEADERS/PUSH_PROMISE and CONTINUATION frames (RFC 9113 §6.10).
 interface BlockInProgress {
@@ -77,7 +66,7 @@ function fragmentOf(h: FrameHeader, p: Buffer): Buffer {
 const HEADER_TYPES = (t: number) =>
   t === FRAME.HEADERS || t === FRAME.CONTINUATION || t === FRAME.PUSH_PROMISE || t === FRAME.RST_STREAM;
 
-class H2Relay {
+export class H2Relay {
   private readonly streams: H2Streams;
   private readonly toApp: FrameSplitter;
   private readonly toClient: FrameSplitter;
@@ -291,75 +280,4 @@ class H2Relay {
     this.client.destroy();
     this.app.destroy();
   }
-}
-
-export function createH2Relays(options: {
-  readonly upstream: HostPort;
-  readonly traffic: Traffic;
-  readonly metrics: AgentMetrics;
-  readonly connections: UpstreamConnections;
-}): H2Relays {
-  const ctx: RelayContext = {
-    traffic: options.traffic,
-    metrics: options.metrics,
-    relays: new Set(),
-    draining: false,
-  };
-  let closing = false;
-  return {
-    relay(client, head) {
-      if (closing) {
-        client.destroy();
-        return;
-      }
-      client.pause();
-      const app = tcpConnect({
-        host: options.upstream.host,
-        port: options.upstream.port,
-        allowHalfOpen: true,
-        noDelay: true,
-      });
-      options.connections.track(app);
-      const r = new H2Relay(ctx, client, app);
-      ctx.relays.add(r);
-      let connected = false;
-      // The sniffed bytes (the preface at least) wait in the app socket's write queue.
-      r.fromClient(head);
-      if (ctx.draining) r.drain();
-      app.once('connect', () => {
-        connected = true;
-        client.resume();
-      });
-      client.on('data', (c: Buffer) => r.fromClient(c));
-      app.on('data', (c: Buffer) => r.fromApp(c));
-      // Each side's FIN is passed on (both sockets are half-open), a reset answered with a reset.
-      client.once('end', () => {
-        r.ended('client');
-        app.end();
-      });
-      app.once('end', () => {
-        r.ended('app');
-        client.end();
-      });
-      client.on('error', () => {
-        r.ended('client');
-        if (!app.destroyed) app.resetAndDestroy();
-      });
-      app.on('error', (err: NodeJS.ErrnoException) => {
-        // What the bare pod would have done with this connect: refuse it. A reset is the nearest.
-        r.ended(!connected && err.code === 'ECONNREFUSED' ? 'refused' : 'app');
-        if (!client.destroyed) client.resetAndDestroy();
-      });
-      client.once('close', () => r.finished());
-      app.once('close', () => r.finished());
-    },
-    drain() {
-      ctx.draining = true;
-      for (const r of ctx.relays) r.drain();
-    },
-    destroyAll() {
-      closing = true;
-      for (const r of [...ctx.relays]) r.cut();
-    },
-  };
 }

@@ -4,7 +4,7 @@ import type { HostPort } from '../../lib/values.js';
 import type { AgentMetrics } from '../metrics.js';
 import type { Traffic } from '../traffic.js';
 import { CLIENT_PREFACE } from './h2-frames.js';
-import { createH2Relays } from './h2-relay.js';
+import { createH2Relays } from './h2-relays.js';
 import { createHttpProxy } from './http-proxy.js';
 import { createTcpTunnels } from './tcp-tunnel.js';
 import { createUpstreamConnections, type UpstreamConnections } from './upstream-pool.js';

@@ -143,6 +143,10 @@ describe('gRPC quote app through the agent', () => {
           expect(failed.serving).toBe(0);
           expect(requests.serving).toBe(1);
         }
+        // grpc-js's tryShutdown() says GOAWAY; an app killed by SIGTERM says nothing.
+        const goaway = await agent.registry.getSingleMetricAsString('drainwatch_agent_h2_goaway_total');
+        if (expected === 'cut') expect(goaway).not.toMatch(/sender="app"/);
+        else expect(goaway).toMatch(/sender="app",code="0"} [1-9]/);
       });
     });
   }
