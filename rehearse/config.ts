@@ -18,6 +18,7 @@ import {
   parseUrl,
   parseWholeNumber,
 } from '../lib/values.js';
+import type { Threshold } from '../witness/thresholds.js';
 import { RehearseConfigError } from './errors.js';
 
 // The settings of `drainwatch rehearse`: flag > environment (REHEARSE_ENV) > REHEARSE_DEFAULTS.
@@ -59,6 +60,8 @@ export interface RehearseConfig {
   readonly json: boolean;
   /** Session-persistence threshold; without it no gate is applied. */
   readonly gate?: number;
+  /** `--threshold`s on the judged run's report (parsed by the CLI: witness/thresholds.ts). */
+  readonly thresholds?: readonly Threshold[];
   /** Traffic before the rollout starts, so every session is logged in first. */
   readonly warmupMs: number;
   readonly timeoutMs: number;

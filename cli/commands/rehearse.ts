@@ -12,8 +12,10 @@ import {
 } from '../../rehearse/config.js';
 import { type TimelineFlags, timelineFlag } from '../../timeline/flags.js';
 import { rehearsalTimelineWriter } from '../../timeline/index.js';
+import { REPORT_FIGURES } from '../../witness/threshold-figures.js';
 import { EXIT } from '../errors.js';
 import { action } from '../run.js';
+import { thresholdOption, thresholdsOf } from '../thresholds.js';
 
 // Defaults live in REHEARSE_DEFAULTS (applied by resolveRehearseConfig), so commander only hands
 // over what the user gave: a flag, else its environment variable.
@@ -105,6 +107,7 @@ export function createRehearseCommand(): Command {
         E.gate,
       ),
     )
+    .addOption(thresholdOption('the report of the drained run (or the --app run)'))
     .addOption(opt('--seed <n>', 'seed of propagation delays and pod names (default random)', E.seed))
     .addOption(opt('--nats-url <url>', 'NATS with JetStream (default: start nats-server)', E.natsUrl))
     .addOption(opt('--redis-url <url>', 'Redis (default: start redis-server)', E.redisUrl))
@@ -114,7 +117,8 @@ export function createRehearseCommand(): Command {
     .addOption(timelineFlag('timelineSvg'))
     .action(
       action('rehearse', async (opts: RehearseInput) => {
-        const config = resolveRehearseConfig(opts);
+        const thresholds = thresholdsOf((opts as { threshold?: string[] }).threshold, REPORT_FIGURES);
+        const config = { ...resolveRehearseConfig(opts), ...(thresholds.length > 0 ? { thresholds } : {}) };
         const abort = new AbortController();
         const onSignal = (): void => abort.abort(new Error('interrupted'));
         process.once('SIGINT', onSignal);
