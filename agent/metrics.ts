@@ -13,6 +13,8 @@ export interface AgentMetrics {
   readonly upstreamInvalid: Counter<'reason'>;
   readonly tcpOpen: Gauge;
   readonly tcpClosed: Counter<'closed_by' | 'phase'>;
+  readonly h2Goaway: Counter<'sender' | 'code'>;
+  readonly h2Streams: Counter<'phase' | 'outcome'>;
 }
 
 export function createAgentMetrics(registry: Registry): AgentMetrics {
@@ -54,6 +56,18 @@ export function createAgentMetrics(registry: Registry): AgentMetrics {
       name: m.tcpClosed.name,
       help: m.tcpClosed.help,
       labelNames: ['closed_by', 'phase'] as const,
+      registers: [registry],
+    }),
+    h2Goaway: new Counter({
+      name: m.h2Goaway.name,
+      help: m.h2Goaway.help,
+      labelNames: ['sender', 'code'] as const,
+      registers: [registry],
+    }),
+    h2Streams: new Counter({
+      name: m.h2Streams.name,
+      help: m.h2Streams.help,
+      labelNames: ['phase', 'outcome'] as const,
       registers: [registry],
     }),
   };

@@ -19,9 +19,17 @@ export interface RequestRecord {
   readonly arrivalPhase: Phase;
   readonly startedAt: number;
   readonly connection: 'new' | 'reused';
+  /** `h2`: an HTTP/2 stream. */
+  readonly protocol: 'h2' | undefined;
   /** Set when the request was in flight as the phase became draining (the app got SIGTERM). */
   inFlightAtSigterm: boolean;
   done: boolean;
+}
+
+/** What an HTTP/2 stream's frames said of its end (grpc-status trailer, RST_STREAM code). */
+export interface StreamFacts {
+  readonly grpcStatus?: number;
+  readonly rstCode?: number;
 }
 
 export interface WebSocketRecord {
@@ -80,8 +88,9 @@ export interface Traffic {
     probeId: string | undefined;
     healthCheck?: boolean;
     reused: boolean;
+    protocol?: 'h2';
   }): RequestRecord;
-  end(record: RequestRecord, outcome: RequestOutcome, status?: number): void;
+  end(record: RequestRecord, outcome: RequestOutcome, status?: number, h2?: StreamFacts): void;
   websocketOpened(input: { url: string; probeId: string | undefined }): WebSocketRecord;
   websocketClosed(record: WebSocketRecord, end: WebSocketEnd): void;
   tcpOpened(): TcpRecord;
@@ -161,6 +170,7 @@ export function createTraffic(options: {
     outcome: RequestOutcome,
     status: number | undefined,
     late: boolean,
+    h2: StreamFacts | undefined,
   ): void => {
     emit('request', {
       requestId: `${options.idPrefix}-${record.seq}`,
@@ -176,6 +186,9 @@ export function createTraffic(options: {
       connection: record.connection,
       lateArrival: late,
       startedAt: new Date(record.startedAt).toISOString(),
+      ...(record.protocol !== undefined ? { protocol: record.protocol } : {}),
+      ...(h2 !== undefined && inRange(h2.grpcStatus, 0, 999) ? { grpcStatus: h2.grpcStatus } : {}),
+      ...(h2 !== undefined && inRange(h2.rstCode, 0, 4294967295) ? { rstCode: h2.rstCode } : {}),
     });
   };
 
@@ -204,7 +217,7 @@ export function createTraffic(options: {
         tcpAtSigterm = tcp.size;
       }
     },
-    begin({ method, url, probeId, healthCheck = false, reused }) {
+    begin({ method, url, probeId, healthCheck = false, reused, protocol }) {
       arrive();
       seq += 1;
       const record: RequestRecord = {
@@ -216,6 +229,7 @@ export function createTraffic(options: {
         arrivalPhase: phase,
         startedAt: clock.now(),
         connection: reused ? 'reused' : 'new',
+        protocol,
         inFlightAtSigterm: false,
         done: false,
       };
@@ -223,7 +237,7 @@ export function createTraffic(options: {
       metrics.inFlight.set(inFlight.size);
       return record;
     },
-    end(record, outcome, status) {
+    end(record, outcome, status, h2) {
       if (record.done) return;
       record.done = true;
       inFlight.delete(record);
@@ -233,7 +247,7 @@ export function createTraffic(options: {
         // A kubelet check of a booting or draining app fails by design: it is no user's failure.
         interval.healthChecks += 1;
         if (failed) interval.healthChecksFailed += 1;
-        if (failed || record.arrivalPhase !== phase) emitRequest(record, outcome, status, false);
+        if (failed || record.arrivalPhase !== phase) emitRequest(record, outcome, status, false, h2);
         return;
       }
       const late = record.arrivalPhase !== 'serving' && outcome === 'upstream-refused';
@@ -253,8 +267,9 @@ export function createTraffic(options: {
         else inFlightCompleted += 1;
       }
       requestCounter(arrival, statusClass(status)).inc();
+      if (record.protocol === 'h2') metrics.h2Streams.labels({ phase: arrival, outcome }).inc();
       if (record.probeId !== undefined || failed || record.arrivalPhase !== phase) {
-        emitRequest(record, outcome, status, late);
+        emitRequest(record, outcome, status, late, h2);
       }
     },
     websocketOpened({ url, probeId }) {

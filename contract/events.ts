@@ -120,6 +120,12 @@ export const dataSchemas = {
     connection: connectionSchema,
     lateArrival: z.boolean(),
     startedAt: isoTime,
+    /** `h2`: an HTTP/2 stream (a gRPC call); absent for HTTP/1.x. */
+    protocol: z.enum(['h2']).optional(),
+    /** The `grpc-status` of the stream's trailers (gRPC status codes are 0-16). */
+    grpcStatus: z.number().int().min(0).max(999).optional(),
+    /** The error code of the RST_STREAM that ended the stream (RFC 9113 §7). */
+    rstCode: z.number().int().min(0).max(4294967295).optional(),
   }),
   'websocket.opened': z.object({
     wsId: shortText,

@@ -321,4 +321,16 @@ export const AGENT_METRICS = {
     help: 'Tunnelled TCP connections ended, by who ended them (client, app, agent, refused) and the phase then.',
     labels: ['closed_by', 'phase'],
   },
+  h2Goaway: {
+    name: 'drainwatch_agent_h2_goaway_total',
+    type: 'counter',
+    help: 'HTTP/2 GOAWAY frames sent to clients, by sender (agent: its graceful two-step drain; app: passed on) and error code.',
+    labels: ['sender', 'code'],
+  },
+  h2Streams: {
+    name: 'drainwatch_agent_h2_streams_total',
+    type: 'counter',
+    help: 'HTTP/2 streams (gRPC calls) ended, by the pod phase at their arrival and their outcome (ok, http-error, upstream-reset: cut, upstream-refused, client-aborted).',
+    labels: ['phase', 'outcome'],
+  },
 } as const satisfies Record<string, MetricSpec>;

@@ -2,6 +2,9 @@
 // pooled keep-alive connections to the app, passive WebSocket frame reading), and the TCP tunnel
 // for traffic that is not HTTP/1.x.
 export { POD_HEADER, PROBE_HEADER } from './forwarding.js';
+export { H2_ERROR, MAX_STREAM_ID } from './h2-frames.js';
+export { createH2Relays, type H2Relays } from './h2-relays.js';
+export { createHpackDecoder, type HpackDecoder, HpackError } from './hpack.js';
 export { HttpParseError } from './http-parser.js';
 export { sniffProtocol } from './http-proxy.js';
 export {

@@ -3,14 +3,17 @@ import type { AgentProtocol } from '../../contract/index.js';
 import type { HostPort } from '../../lib/values.js';
 import type { AgentMetrics } from '../metrics.js';
 import type { Traffic } from '../traffic.js';
+import { CLIENT_PREFACE } from './h2-frames.js';
+import { createH2Relays } from './h2-relays.js';
 import { createHttpProxy } from './http-proxy.js';
 import { createTcpTunnels } from './tcp-tunnel.js';
 import { createUpstreamConnections, type UpstreamConnections } from './upstream-pool.js';
 import { createWebSocketProxy } from './websocket-proxy.js';
 
 // The agent's traffic port: one TCP listener. In `http` mode the HTTP/1.1 proxy takes each
-// connection, handing those that upgrade to the WebSocket tunnel and those whose first bytes are
-// not HTTP/1.x (HTTP/2 prior knowledge, TLS) to the TCP tunnel. In `tcp` mode every connection is
+// connection, handing those that upgrade to the WebSocket tunnel, those that start with the
+// HTTP/2 preface (prior knowledge, h2c) to the HTTP/2 relay and the rest that are not HTTP/1.x
+// (TLS, …) to the TCP tunnel. In `tcp` mode every connection is
 // tunnelled from its accept, so a server that speaks first is heard at once. All share the count
 // of connections to the app.
 
@@ -50,6 +53,12 @@ export function createTrafficServer(options: TrafficServerOptions): TrafficServe
     connections,
   });
   const tcp = createTcpTunnels({ upstream: options.upstream, traffic: options.traffic, connections });
+  const h2 = createH2Relays({
+    upstream: options.upstream,
+    traffic: options.traffic,
+    metrics: options.metrics,
+    connections,
+  });
   const httpProxy = createHttpProxy({
     upstream: options.upstream,
     pod: options.pod,
@@ -60,7 +69,8 @@ export function createTrafficServer(options: TrafficServerOptions): TrafficServe
     ...(options.maxResponseHeaderBytes !== undefined
       ? { maxResponseHeaderBytes: options.maxResponseHeaderBytes }
       : {}),
-    onNotHttp1: (socket, head) => tcp.tunnel(socket, head),
+    // HTTP/2 with prior knowledge is relayed frame by frame; TLS and the rest as TCP.
+    onNotHttp1: (socket, head) => (isH2Preface(head) ? h2.relay(socket, head) : tcp.tunnel(socket, head)),
     onUpgrade: (request) => {
       try {
         wsProxy.handleUpgrade(request);
@@ -79,12 +89,26 @@ export function createTrafficServer(options: TrafficServerOptions): TrafficServe
   return {
     server,
     connections,
-    closeIdle: () => httpProxy.closeIdle(),
-    drain: () => httpProxy.drain(),
+    closeIdle() {
+      httpProxy.closeIdle();
+      h2.drain();
+    },
+    drain() {
+      httpProxy.drain();
+      h2.drain();
+    },
     destroyAll() {
       httpProxy.destroyAll();
+      h2.destroyAll();
       wsProxy.destroyAll();
       tcp.destroyAll();
     },
   };
+}
+
+// sniffProtocol answers `other` once the first 14 bytes are the preface's; the rest of the
+// 24-byte preface is the relay's to check (the app rejects a wrong one as the bare app would).
+function isH2Preface(head: Buffer): boolean {
+  const n = Math.min(head.length, CLIENT_PREFACE.length);
+  return n >= 14 && head.compare(CLIENT_PREFACE, 0, n, 0, n) === 0;
 }

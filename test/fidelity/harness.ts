@@ -327,7 +327,12 @@ export interface Fidelity {
   compare<T>(
     app: AppStarter,
     script: (port: number) => Promise<T>,
-    options?: { env?: Record<string, string>; after?: (agent: AgentUnderTest) => Promise<void> },
+    options?: {
+      env?: Record<string, string>;
+      after?: (agent: AgentUnderTest) => Promise<void>;
+      /** The agent publishes into this namespace (to read its events). */
+      ns?: TestNamespace;
+    },
   ): Promise<Compared<T>>;
   /** Runs `script` through an agent only (for what differs on purpose, e.g. the drain). */
   viaAgent<T>(
@@ -379,12 +384,17 @@ export function useFidelity(): Fidelity {
       } finally {
         await upstream.close();
       }
-      return withAgent(app, options.env, async (agent) => {
-        const viaAgent = await script(agent.trafficPort);
-        expect(viaAgent, 'through the agent vs the app alone').toEqual(direct);
-        await options.after?.(agent);
-        return { direct, viaAgent, agent };
-      });
+      return withAgent(
+        app,
+        options.env,
+        async (agent) => {
+          const viaAgent = await script(agent.trafficPort);
+          expect(viaAgent, 'through the agent vs the app alone').toEqual(direct);
+          await options.after?.(agent);
+          return { direct, viaAgent, agent };
+        },
+        options.ns,
+      );
     },
     viaAgent(app, script, options = {}) {
       return withAgent(app, options.env, (agent) => script(agent.trafficPort, agent), options.ns);
