@@ -163,3 +163,63 @@ export function parseChoiceList<T extends string>(
 ): T[] {
   return value.split(',').map((v) => parseChoice(setting, v.trim(), choices));
 }
+
+// ---- several bad settings at once ---------------------------------------------------------------
+
+/**
+ * Two or more bad settings, found together before anything started (docs/architecture.md §3): the
+ * message names every one, one line each. `issues` are the component's own per-setting errors.
+ */
+export class InvalidSettingsError extends Error {
+  readonly code = 'config-invalid-settings';
+  readonly issues: readonly Error[];
+  constructor(issues: readonly Error[]) {
+    super(`${issues.length} invalid settings:\n${issues.map((e) => `  ${e.message}`).join('\n')}`);
+    this.name = 'InvalidSettingsError';
+    this.issues = issues;
+  }
+}
+
+/** Collects every bad setting of one command or component instead of stopping at the first. */
+export interface SettingIssues {
+  /** `parse(setting)`; on InvalidValueError records it and returns `fallback`. Other errors propagate. */
+  value<T>(setting: string, parse: (setting: string) => T, fallback: T): T;
+  /** Records a broken rule (a cross-field rule, a missing setting). */
+  add(setting: string, detail: string): void;
+  /** True when `setting` already has an issue: cross-field rules over a bad value are skipped. */
+  has(setting: string): boolean;
+  /** Throws nothing when all is well, the one error when one setting is bad, else InvalidSettingsError. */
+  throwIfAny(): void;
+}
+
+/** `toError(setting, detail)` builds the component's own error class for one bad setting. */
+export function createSettingIssues(toError: (setting: string, detail: string) => Error): SettingIssues {
+  const errors: Error[] = [];
+  const bad = new Set<string>();
+  const add = (setting: string, detail: string): void => {
+    bad.add(setting);
+    errors.push(toError(setting, detail));
+  };
+  return {
+    value(setting, parse, fallback) {
+      try {
+        return parse(setting);
+      } catch (err) {
+        if (!(err instanceof InvalidValueError)) throw err;
+        add(setting, err.detail);
+        return fallback;
+      }
+    },
+    add,
+    has: (setting) => bad.has(setting),
+    throwIfAny() {
+      if (errors.length === 1) throw errors[0];
+      if (errors.length > 1) throw new InvalidSettingsError(errors);
+    },
+  };
+}
+
+/** How an error names a setting either of whose sources the user may have set: `ENV (--flag)`. */
+export function settingName(env: string, flag: string): string {
+  return `${env} (${flag})`;
+}
