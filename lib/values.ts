@@ -41,8 +41,10 @@ export const DURATION_UNIT_MS: Readonly<Record<DurationUnit, number>> = {
 const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/;
 
 /**
- * `500ms`, `3s`, `2m`, `1h`, `7d`, or a bare number in `bareUnit` (seconds unless a setting declares
- * otherwise). Returns milliseconds, rounded. Throws InvalidValueError.
+ * `500ms`, `3s`, `2m`, `1h`, `7d`, or a bare number of seconds: the one duration grammar of every
+ * flag and environment variable (docs/architecture.md §3). `bareUnit` is only for a range whose
+ * unit is written once at its end (`1-5s`, cluster/local/propagation.ts). Returns milliseconds,
+ * rounded. Throws InvalidValueError.
  */
 export function parseDurationMs(setting: string, value: string, bareUnit: DurationUnit = 's'): number {
   const m = DURATION.exec(value.trim());
@@ -50,16 +52,17 @@ export function parseDurationMs(setting: string, value: string, bareUnit: Durati
   return Math.round(Number(m[1]) * DURATION_UNIT_MS[(m[2] as DurationUnit | undefined) ?? bareUnit]);
 }
 
-/** How help text names a duration setting's bare unit: `<duration>` with `(a bare number is seconds)`. */
-export function durationHelp(bareUnit: DurationUnit = 's'): string {
-  const name = { ms: 'milliseconds', s: 'seconds', m: 'minutes', h: 'hours', d: 'days' }[bareUnit];
-  return `ms, s, m, h or d; a bare number is ${name}`;
-}
+/** The duration grammar as every command's help states it once (docs/architecture.md §3). */
+export const DURATION_GRAMMAR_HELP =
+  'Durations: 500ms, 30s, 2m, 1h or 7d (decimals too: 2.5s); a bare number is seconds.';
 
-/** `3000` → `3s`, `500` → `500ms`: the shortest exact text of a duration, for help and labels. */
+/** `3000` → `3s`, `500` → `500ms`, `300000` → `5m`: the shortest exact text of a duration, for help and labels. */
 export function formatDurationMs(ms: number): string {
-  if (ms % 1000 !== 0) return `${ms}ms`;
-  return `${ms / 1000}s`;
+  for (const unit of ['d', 'h', 'm', 's'] as const) {
+    const n = ms / DURATION_UNIT_MS[unit];
+    if (ms !== 0 && Number.isInteger(n)) return `${n}${unit}`;
+  }
+  return `${ms}ms`;
 }
 
 // ---- host:port ----------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ import {
   parseWholeNumber,
   settingName,
 } from '../lib/values.js';
-import { ProbeConfigError, websocketCount } from '../probe/index.js';
+import { websocketSpecProblem } from '../probe/index.js';
 import { RehearseConfigError } from './errors.js';
 
 // The settings of `drainwatch rehearse`: flag > environment (REHEARSE_ENV) > REHEARSE_DEFAULTS.
@@ -195,12 +195,8 @@ function parseAll(input: RehearseInput, issues: Issues) {
 
 /** A count, a fraction or a percentage (the probe's --websockets), checked before anything starts. */
 function parseWebsocketSpec(setting: string, value: string): void {
-  try {
-    websocketCount(value, 1);
-  } catch (err) {
-    if (err instanceof ProbeConfigError) throw new InvalidValueError(setting, value, err.detail);
-    throw err;
-  }
+  const problem = websocketSpecProblem(value);
+  if (problem) throw new InvalidValueError(setting, value, problem);
 }
 
 /**
@@ -222,7 +218,7 @@ export function resolveRehearseConfig(input: RehearseInput): RehearseConfig {
   if (ok('prestop', 'grace') && v.prestopPolicy.mode === 'fixed' && v.prestopPolicy.seconds > v.graceSeconds)
     issues.add(
       n('prestop'),
-      `fixed wait ${v.prestopPolicy.seconds}s is above the grace period of ${v.graceSeconds}s (${n('grace')})`,
+      `fixed wait ${v.prestopPolicy.seconds}s is above the grace period of ${v.graceSeconds}s (--grace)`,
     );
   if (ok('maxSurge', 'maxUnavailable', 'replicas') && v.maxUnavailable >= v.replicas && v.maxSurge === 0)
     issues.add(

@@ -4,7 +4,7 @@ import { connectRedis, DEFAULT_REDIS_PREFIX, DEFAULT_REDIS_URL } from '../../lib
 import { type TimelineFlags, timelineFlag } from '../../timeline/flags.js';
 import { storeTimelineSource, writeTimelineFiles } from '../../timeline/index.js';
 import { gateExitCode, RuntimeFailure, UsageError } from '../errors.js';
-import { score } from '../parse.js';
+import { score, url } from '../parse.js';
 import { action } from '../run.js';
 
 interface ReportFlags extends TimelineFlags {
@@ -22,7 +22,12 @@ export function createReportCommand(): Command {
       'Print a stored rollout report again (with --gate: exit 1 when it fails, 4 when the run is inconclusive).',
     )
     .argument('[id]', 'rollout id (default: the latest)')
-    .addOption(new Option('--redis-url <url>', 'Redis').env('REDIS_URL').default(DEFAULT_REDIS_URL))
+    .addOption(
+      new Option('--redis-url <url>', 'Redis')
+        .env('REDIS_URL')
+        .default(DEFAULT_REDIS_URL)
+        .argParser(url(['redis', 'rediss'])),
+    )
     .addOption(
       new Option('--redis-prefix <prefix>', 'key prefix')
         .env('DRAINWATCH_REDIS_PREFIX')
