@@ -146,7 +146,7 @@ export async function rehearse(config: RehearseConfig, io: RehearseIo): Promise<
   let collector: ReturnType<typeof createCollector> | undefined;
   try {
     try {
-      nats = await connect({ servers: deps.natsUrl, name: 'drainwatch-rehearse' });
+      nats = await connect({ servers: deps.natsUrl, name: 'drainwatch-rehearse', timeout: 5000 });
     } catch (err) {
       throw new DependencyUnavailableError(`NATS at ${deps.natsUrl}`, (err as Error).message);
     }
