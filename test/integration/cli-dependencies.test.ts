@@ -105,6 +105,8 @@ describe('dependency errors: one plain line, exit 3', () => {
   it('rehearse with NATS on a closed port', async () => {
     const r = await run(['rehearse', '--nats-url', closedUrl('nats'), '--redis-url', closedUrl('redis')]);
     expect(r.code).toBe(3);
+    // The start-up step shows before the dependency's deadline.
+    expect(r.err).toMatch(/^drainwatch rehearse: connecting to NATS, starting the collector…$/m);
     expect(r.err).toMatch(/NATS at nats:\/\/127\.0\.0\.1:\d+/);
     expect(r.err).not.toMatch(/maxRetriesPerRequest|at .*\.js:\d+/);
   });
