@@ -1,9 +1,9 @@
 import { Command, Option } from 'commander';
-import { createReportStore, formatReportText } from '../../collector/index.js';
+import { createReportStore, formatReportText, type ReportStore } from '../../collector/index.js';
 import { connectRedis, DEFAULT_REDIS_PREFIX, DEFAULT_REDIS_URL } from '../../lib/redis.js';
 import { type TimelineFlags, timelineFlag } from '../../timeline/flags.js';
 import { storeTimelineSource, writeTimelineFiles } from '../../timeline/index.js';
-import { gateExitCode, RuntimeFailure, UsageError } from '../errors.js';
+import { gateExitCode, UsageError } from '../errors.js';
 import { score, url } from '../parse.js';
 import { action } from '../run.js';
 
@@ -14,6 +14,25 @@ interface ReportFlags extends TimelineFlags {
   readonly gate?: number;
   readonly namespace?: string;
   readonly workload?: string;
+}
+
+/** How many stored rollouts a "no match" message lists. */
+const LISTED = 5;
+
+/** Why there is no report: no such id, nothing matching the filter (and what exists), or nothing stored. */
+async function noReport(store: ReportStore, id: string | undefined, o: ReportFlags): Promise<string> {
+  const stored = await store.listRollouts({ limit: LISTED });
+  if (stored.length === 0) return 'no rollout stored yet';
+  const some = stored.map((r) => `${r.namespace}/${r.workload} (${r.rolloutId})`).join(', ');
+  const latest = `latest stored: ${some}${stored.length === LISTED ? ', …' : ''}`;
+  if (id) return `no rollout with id ${JSON.stringify(id)}; ${latest}`;
+  const filter = [
+    o.namespace !== undefined ? `namespace ${JSON.stringify(o.namespace)}` : '',
+    o.workload !== undefined ? `workload ${JSON.stringify(o.workload)}` : '',
+  ]
+    .filter(Boolean)
+    .join(' and ');
+  return `no rollout matches ${filter}; ${latest}`;
 }
 
 export function createReportCommand(): Command {
@@ -65,9 +84,7 @@ export function createReportCommand(): Command {
         const report = id
           ? await store.getReport(id, options)
           : await store.latestRollout(o.namespace, o.workload, options);
-        if (!report) {
-          throw new UsageError(id ? `no rollout with id ${JSON.stringify(id)}` : 'no rollout stored yet');
-        }
+        if (!report) throw new UsageError(await noReport(store, id, o));
         process.stdout.write(o.json ? `${JSON.stringify(report, null, 2)}\n` : formatReportText(report));
         await writeTimelineFiles(o, storeTimelineSource(store), [{ rolloutId: report.rolloutId }]);
         return gateExitCode(report.gate);
