@@ -120,3 +120,32 @@ describe('help shows every default in one format, durations in their grammar', (
     );
   });
 });
+
+describe('verify without a kubeconfig', () => {
+  const ARGS = ['verify', '--namespace', 'shop', '--deployment', 'cart', '--target', 'http://127.0.0.1:1'];
+  const bare = (extra: Record<string, string>) => {
+    const env: Record<string, string> = {};
+    for (const [k, v] of Object.entries(process.env))
+      if (v !== undefined && !/^(KUBECONFIG|KUBERNETES_SERVICE_|HOME$)/.test(k)) env[k] = v;
+    const r = spawnSync(process.execPath, [bin, ...ARGS], {
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: { ...env, NATS_URL: '', REDIS_URL: '', HOME: '/nonexistent-home', ...extra },
+    });
+    return { code: r.status, err: r.stderr.trim() };
+  };
+
+  it('says none was found and where it looked, exit 2, before starting anything', () => {
+    const r = bare({});
+    expect(r.code).toBe(2);
+    expect(r.err).toBe(
+      'drainwatch verify: no kubeconfig found; looked at KUBECONFIG (not set), /nonexistent-home/.kube/config (missing), in-cluster service account (KUBERNETES_SERVICE_HOST not set); give one with --kubeconfig',
+    );
+  });
+
+  it('names every KUBECONFIG path it tried', () => {
+    const r = bare({ KUBECONFIG: '/nope/a:/nope/b' });
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('looked at KUBECONFIG (/nope/a: missing, /nope/b: missing)');
+  });
+});
