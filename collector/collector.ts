@@ -58,7 +58,10 @@ export function createCollector(config: CollectorConfig, deps: CollectorDeps = {
   // Without an injected logger, warnings and errors still reach stderr as text.
   const log = deps.log ?? createLogger({ name: 'collector', level: 'warn', format: 'text' });
   const metrics = createCollectorMetrics(registry, { podSeriesExpiryMs: config.podSeriesExpiryMs });
-  const tracer = createRolloutTracer({ endpoint: config.otlpEndpoint });
+  const tracer = createRolloutTracer({
+    endpoint: config.otlpEndpoint,
+    tracesEndpoint: config.otlpTracesEndpoint,
+  });
 
   let nc: NatsConnection | undefined;
   let redis: Redis | undefined;

@@ -73,8 +73,10 @@ export interface CollectorConfig {
   readonly retentionSeconds: number;
   readonly refreshIntervalMs: number;
   readonly gate: number;
-  /** OTLP/HTTP base URL; traces are exported only when it is set. */
+  /** OTLP/HTTP base URL (OTEL_EXPORTER_OTLP_ENDPOINT); `/v1/traces` is appended. */
   readonly otlpEndpoint: string | undefined;
+  /** OTLP/HTTP traces URL as given (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT); wins over otlpEndpoint. */
+  readonly otlpTracesEndpoint: string | undefined;
   readonly logLevel: LogLevel;
   readonly logFormat: LogFormat;
 }
@@ -120,6 +122,7 @@ export const COLLECTOR_ENV = {
   ackWait: 'DRAINWATCH_ACK_WAIT',
   gate: 'DRAINWATCH_GATE',
   otlpEndpoint: 'OTEL_EXPORTER_OTLP_ENDPOINT',
+  otlpTracesEndpoint: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
   logLevel: 'DRAINWATCH_LOG_LEVEL',
   logFormat: 'DRAINWATCH_LOG_FORMAT',
 } as const;
@@ -194,7 +197,7 @@ export function loadCollectorConfig(flags: CollectorFlags = {}, env: Env = proce
   const issues = createSettingIssues((setting, detail) => {
     const key = (Object.keys(E) as (keyof typeof E)[]).find((k) => E[k] === setting);
     // OTEL_* has no flag of ours.
-    const flag = key && key !== 'otlpEndpoint' ? flagOf(key) : undefined;
+    const flag = key && !key.startsWith('otlp') ? flagOf(key) : undefined;
     return new CollectorConfigError(setting, detail, flag);
   });
   const get = <T>(key: keyof CollectorFlags & keyof typeof E, parse: (s: string, v: string) => T) => {
@@ -203,8 +206,13 @@ export function loadCollectorConfig(flags: CollectorFlags = {}, env: Env = proce
   };
   const rawAge = get('streamMaxAge', positiveDurationMs);
   const retention = get('retention', positiveDurationMs);
-  const otlpEndpoint = pick(undefined, env, E.otlpEndpoint);
-  if (otlpEndpoint) issues.value(E.otlpEndpoint, (s) => parseUrl(s, otlpEndpoint, ['http', 'https']), '');
+  const otlp = (name: string) => {
+    const v = pick(undefined, env, name);
+    if (v) issues.value(name, (s) => parseUrl(s, v, ['http', 'https']), '');
+    return v;
+  };
+  const otlpEndpoint = otlp(E.otlpEndpoint);
+  const otlpTracesEndpoint = otlp(E.otlpTracesEndpoint);
   const config: CollectorConfig = {
     listen: get('listen', parseHostPort) ?? parseHostPort('', D.listen),
     natsUrl: get('natsUrl', (s, v) => parseUrl(s, v, ['nats', 'tls'])) ?? D.natsUrl,
@@ -225,6 +233,7 @@ export function loadCollectorConfig(flags: CollectorFlags = {}, env: Env = proce
     refreshIntervalMs: D.refreshIntervalMs,
     gate: get('gate', parseScore) ?? D.gate,
     otlpEndpoint,
+    otlpTracesEndpoint,
     logLevel: get('logLevel', choice(parseLogLevel, LOG_LEVELS)) ?? D.logLevel,
     logFormat: get('logFormat', choice(parseLogFormat, LOG_FORMATS)) ?? D.logFormat,
   };
