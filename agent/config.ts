@@ -68,8 +68,10 @@ export interface AgentConfig {
   readonly subjectRoot: string;
   /** When set, the agent polls this pid to see the app exit. */
   readonly appPid?: number;
-  /** OTLP/HTTP endpoint (OTEL_EXPORTER_OTLP_ENDPOINT); no tracing when absent. */
+  /** OTLP/HTTP base URL (OTEL_EXPORTER_OTLP_ENDPOINT); no tracing when neither endpoint is set. */
   readonly otlpEndpoint?: string;
+  /** OTLP/HTTP traces URL as given (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT); wins over otlpEndpoint. */
+  readonly otlpTracesEndpoint?: string;
   readonly logLevel: LogLevel;
   readonly logFormat: LogFormat;
 }
@@ -199,7 +201,10 @@ export function loadAgentConfig(flags: AgentFlags = {}, env: Env = process.env):
   const appPid = get('appPid', (s, v) => parseWholeNumber(s, v, 1));
 
   const identity = identityOf(flags, env);
-  const otlpEndpoint = env[AGENT_EXTRA_ENV.otlpEndpoint];
+  // OTEL_SDK_DISABLED: only "true" (any case) disables, as the OTel spec's boolean rule says.
+  const otelOff = env[AGENT_EXTRA_ENV.sdkDisabled]?.trim().toLowerCase() === 'true';
+  const otlpEndpoint = otelOff ? undefined : env[AGENT_EXTRA_ENV.otlpEndpoint];
+  const otlpTracesEndpoint = otelOff ? undefined : env[AGENT_EXTRA_ENV.otlpTracesEndpoint];
   const { logLevel, logFormat } = logSettings(flags, env, add);
   issues.throwIfAny();
   return {
@@ -222,6 +227,7 @@ export function loadAgentConfig(flags: AgentFlags = {}, env: Env = process.env):
     subjectRoot,
     ...(appPid !== undefined ? { appPid } : {}),
     ...(otlpEndpoint ? { otlpEndpoint } : {}),
+    ...(otlpTracesEndpoint ? { otlpTracesEndpoint } : {}),
     logLevel,
     logFormat,
   };

@@ -209,6 +209,8 @@ export const AGENT_EXTRA_ENV = {
   podIp: 'POD_IP',
   nodeName: 'NODE_NAME',
   otlpEndpoint: 'OTEL_EXPORTER_OTLP_ENDPOINT',
+  otlpTracesEndpoint: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+  sdkDisabled: 'OTEL_SDK_DISABLED',
 } as const;
 
 /** The long flag alone: `--listen`. */
