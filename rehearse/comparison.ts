@@ -3,6 +3,7 @@ import { connect } from '@nats-io/transport-node';
 import { createCollector, loadCollectorConfig, type ReportStore } from '../collector/index.js';
 import { DEFAULT_SUBJECT_ROOT } from '../contract/index.js';
 import { DEFAULT_SCENARIO, loadScenario, type Scenario } from '../probe/index.js';
+import { evaluateThresholds, formatThresholdSummary, REPORT_FIGURES } from '../witness/index.js';
 import { DEFAULT_WEBSOCKETS, defaultBalance, type ExampleVariant, type RehearseConfig } from './config.js';
 import { startDependencies } from './dependencies.js';
 import { DependencyUnavailableError } from './errors.js';
@@ -91,10 +92,11 @@ export function planRuns(config: RehearseConfig, scenario: Scenario | undefined)
         prestopPolicy: config.prestopPolicy,
         workload: 'app',
         ...(config.gate !== undefined ? { gate: config.gate } : {}),
+        ...(config.thresholds?.length ? { thresholds: config.thresholds } : {}),
       },
     ];
   }
-  // The gate judges the drained run: the naive one is there to be lost.
+  // The gate and the thresholds judge the drained run: the naive one is there to be lost.
   const gated: ExampleVariant = config.variants.includes('drained') ? 'drained' : config.variants.at(-1)!;
   return config.variants.map((v) => ({
     ...common,
@@ -106,7 +108,15 @@ export function planRuns(config: RehearseConfig, scenario: Scenario | undefined)
     ...(VARIANTS[v].prestop ?? { prestop: config.prestop, prestopPolicy: config.prestopPolicy }),
     workload: `quote-${v}`,
     ...(config.gate !== undefined && v === gated ? { gate: config.gate } : {}),
+    ...(config.thresholds?.length && v === gated ? { thresholds: config.thresholds } : {}),
   }));
+}
+
+/** One run, its thresholds judged on its report (an inconclusive run's neither pass nor fail). */
+async function judged(spec: RunSpec, ctx: Parameters<typeof runRehearsal>[1]): Promise<RehearsalRun> {
+  const run = await runRehearsal(spec, ctx);
+  if (!spec.thresholds) return run;
+  return { ...run, thresholds: evaluateThresholds(spec.thresholds, run.report, run.inconclusive) };
 }
 
 export interface RehearseIo {
@@ -169,7 +179,7 @@ export async function rehearse(config: RehearseConfig, io: RehearseIo): Promise<
         `drainwatch rehearse: ${spec.label}: ${spec.replicas} pods of ${spec.appLabel}; ${spec.sessions} probe sessions; rolling update (maxSurge ${spec.maxSurge}, maxUnavailable ${spec.maxUnavailable}), preStop ${spec.prestop}`,
       );
       runs.push(
-        await runRehearsal(spec, {
+        await judged(spec, {
           natsUrl: deps.natsUrl,
           redisUrl: deps.redisUrl,
           nats,
@@ -181,11 +191,18 @@ export async function rehearse(config: RehearseConfig, io: RehearseIo): Promise<
       );
     }
     await io.afterRuns?.(runs, collector.store);
-    const passed = runs.every((r) => !r.gate || r.gate.passed);
-    const inconclusive = runs.some((r) => r.gate?.inconclusive !== undefined);
+    const passed = runs.every((r) => (!r.gate || r.gate.passed) && (!r.thresholds || r.thresholds.passed));
+    const inconclusive = runs.some(
+      (r) => r.gate?.inconclusive !== undefined || r.thresholds?.inconclusive !== undefined,
+    );
     if (config.json) io.stdout.write(`${JSON.stringify({ runs, passed, inconclusive }, null, 2)}\n`);
     else {
       io.stdout.write(formatComparison(runs));
+      for (const r of runs)
+        if (r.thresholds)
+          io.stdout.write(
+            `\n${formatThresholdSummary(r.thresholds, REPORT_FIGURES, `Thresholds (${r.label})`)}`,
+          );
       io.stdout.write(
         `\nreports: ${runs.map((r) => `${r.label} ${r.rolloutId}`).join(', ')}\n` +
           (deps.embedded.redis

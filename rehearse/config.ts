@@ -21,6 +21,7 @@ import {
   settingName,
 } from '../lib/values.js';
 import { websocketSpecProblem } from '../probe/index.js';
+import type { Threshold } from '../witness/thresholds.js';
 import { RehearseConfigError } from './errors.js';
 
 // The settings of `drainwatch rehearse`: flag > environment (REHEARSE_ENV) > REHEARSE_DEFAULTS.
@@ -62,6 +63,8 @@ export interface RehearseConfig {
   readonly json: boolean;
   /** Session-persistence threshold; without it no gate is applied. */
   readonly gate?: number;
+  /** `--threshold`s on the judged run's report (parsed by the CLI: witness/thresholds.ts). */
+  readonly thresholds?: readonly Threshold[];
   /** Traffic before the rollout starts, so every session is logged in first. */
   readonly warmupMs: number;
   readonly timeoutMs: number;

@@ -1,3 +1,5 @@
+import type { ThresholdVerdict } from '../witness/thresholds.js';
+
 // What one rehearsal run shows, reduced from the collector's full report to the figures the
 // side-by-side table prints; `--json` prints these with the full report attached.
 
@@ -67,12 +69,20 @@ export interface RehearsalRun {
   readonly steadySkew: number | null;
   readonly stickyRouting: boolean;
   readonly prestopP50Ms: number | null;
+  /** Latency of the rollout's probe requests (report.latency), in ms. */
+  readonly latency: {
+    readonly p50Ms: number | null;
+    readonly p95Ms: number | null;
+    readonly p99Ms: number | null;
+  };
   readonly propagationMaxMs: number | null;
   /** Why the probe's own figures may be off (event-loop lag), or null. */
   readonly unreliable: string | null;
   /** Why the run cannot be judged (report.inconclusive, else the probe's unreliability), or null. */
   readonly inconclusive: string | null;
   readonly gate?: GateResult;
+  /** The `--threshold`s judged on this run's report (the judged run only). */
+  readonly thresholds?: ThresholdVerdict;
   /** The collector's report, as its API returns it. */
   readonly report?: unknown;
 }

@@ -6,7 +6,7 @@ import { createPassthroughLauncher, type SidecarLauncher } from '../cluster/loca
 import type { Collector } from '../collector/index.js';
 import type { PrestopPolicy } from '../contract/index.js';
 import { type ProbeConfig, type Scenario, skewedUsers } from '../probe/index.js';
-import { createWitness, storeReportSource, type WitnessResult } from '../witness/index.js';
+import { createWitness, storeReportSource, type Threshold, type WitnessResult } from '../witness/index.js';
 import { createAgentLauncher } from './agent-sidecar.js';
 import type { SidecarKind, UserMix } from './config.js';
 import { RehearseConfigError, RolloutFailedError } from './errors.js';
@@ -48,6 +48,8 @@ export interface RunSpec {
   readonly namespace: string;
   readonly workload: string;
   readonly gate?: number;
+  /** Judged on this run's report once it ran (comparison.ts). */
+  readonly thresholds?: readonly Threshold[];
 }
 
 export interface RunContext {
@@ -247,6 +249,7 @@ function toRun(spec: RunSpec, w: WitnessResult): RehearsalRun {
     trafficSkew: report.trafficSkew ?? probe.runSkewRatio,
     stickyRouting: report.stickyRouting,
     prestopP50Ms: report.prestop.p50Ms,
+    latency: { p50Ms: report.latency.p50Ms, p95Ms: report.latency.p95Ms, p99Ms: report.latency.p99Ms },
     steadySkew: w.baseline.runSkewRatio,
     // The adapter saw every propagation itself; the report's figure is the same events.
     propagationMaxMs: report.endpointPropagation.maxMs ?? w.propagationMaxMs,

@@ -69,6 +69,10 @@ export const TABLE_ROWS: ReadonlyArray<readonly [string, (r: RehearsalRun) => st
   ['traffic skew (before rollout)', (r) => skew(r.steadySkew)],
   ['traffic skew (during rollout, by rate)', (r) => skew(r.trafficSkew)],
   ['sticky routing', (r) => (r.stickyRouting ? 'yes' : 'no')],
+  [
+    'probe latency p50 / p95 / p99',
+    (r) => `${ms(r.latency.p50Ms)} / ${ms(r.latency.p95Ms)} / ${ms(r.latency.p99Ms)}`,
+  ],
   ['preStop p50', (r) => ms(r.prestopP50Ms)],
   ['propagation max', (r) => ms(r.propagationMaxMs)],
   ['causes of failed requests', (r) => counts(r.failedByCause, ', ')],

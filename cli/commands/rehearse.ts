@@ -11,9 +11,11 @@ import {
 } from '../../rehearse/config.js';
 import { type TimelineFlags, timelineFlag } from '../../timeline/flags.js';
 import { rehearsalTimelineWriter } from '../../timeline/index.js';
+import { REPORT_FIGURES } from '../../witness/threshold-figures.js';
 import { EXIT } from '../errors.js';
 import { settingOption } from '../parse.js';
 import { action } from '../run.js';
+import { thresholdOption, thresholdsOf } from '../thresholds.js';
 
 // Defaults live in REHEARSE_DEFAULTS (applied by resolveRehearseConfig), so commander only hands
 // over what the user gave: a flag, else its environment variable; help shows the same defaults.
@@ -88,6 +90,7 @@ export function createRehearseCommand(): Command {
         E.gate,
       ),
     )
+    .addOption(thresholdOption('the report of the drained run (or the --app run)'))
     .addOption(opt('--seed <n>', 'seed of propagation delays and pod names', E.seed, 'random'))
     .addOption(opt('--nats-url <url>', 'NATS with JetStream', E.natsUrl, 'start nats-server'))
     .addOption(opt('--redis-url <url>', 'Redis', E.redisUrl, 'start redis-server'))
@@ -97,7 +100,8 @@ export function createRehearseCommand(): Command {
     .addOption(timelineFlag('timelineSvg'))
     .action(
       action('rehearse', async (opts: RehearseInput) => {
-        const config = resolveRehearseConfig(opts);
+        const thresholds = thresholdsOf((opts as { threshold?: string[] }).threshold, REPORT_FIGURES);
+        const config = { ...resolveRehearseConfig(opts), ...(thresholds.length > 0 ? { thresholds } : {}) };
         const abort = new AbortController();
         const onSignal = (): void => abort.abort(new Error('interrupted'));
         process.once('SIGINT', onSignal);

@@ -3,9 +3,12 @@ import { createReportStore, formatReportText, type ReportStore } from '../../col
 import { connectRedis, DEFAULT_REDIS_PREFIX, DEFAULT_REDIS_URL } from '../../lib/redis.js';
 import { type TimelineFlags, timelineFlag } from '../../timeline/flags.js';
 import { storeTimelineSource, writeTimelineFiles } from '../../timeline/index.js';
-import { gateExitCode, UsageError } from '../errors.js';
+import { REPORT_FIGURES } from '../../witness/threshold-figures.js';
+import { evaluateThresholds, formatThresholdSummary } from '../../witness/thresholds.js';
+import { UsageError } from '../errors.js';
 import { score, url } from '../parse.js';
 import { action } from '../run.js';
+import { thresholdOption, thresholdsOf, verdictsExitCode } from '../thresholds.js';
 
 interface ReportFlags extends TimelineFlags {
   readonly redisUrl?: string;
@@ -14,6 +17,7 @@ interface ReportFlags extends TimelineFlags {
   readonly gate?: number;
   readonly namespace?: string;
   readonly workload?: string;
+  readonly threshold?: string[];
 }
 
 /** How many stored rollouts a "no match" message lists. */
@@ -38,7 +42,7 @@ async function noReport(store: ReportStore, id: string | undefined, o: ReportFla
 export function createReportCommand(): Command {
   const cmd = new Command('report')
     .description(
-      'Print a stored rollout report again (with --gate: exit 1 when it fails, 4 when the run is inconclusive).',
+      'Print a stored rollout report again (with --gate or --threshold: exit 1 when one fails, 4 when the run is inconclusive).',
     )
     .argument('[id]', 'rollout id (default: the latest)')
     .addOption(
@@ -67,6 +71,7 @@ export function createReportCommand(): Command {
         .env('DRAINWATCH_GATE')
         .argParser(score),
     )
+    .addOption(thresholdOption('the report'))
     .addOption(new Option('--json', 'print JSON').env('DRAINWATCH_JSON'))
     .addOption(timelineFlag('html'))
     .addOption(timelineFlag('timelineJson'))
@@ -74,6 +79,7 @@ export function createReportCommand(): Command {
   return cmd.action(
     action('report', async (id: string | undefined) => {
       const o = cmd.opts() as ReportFlags;
+      const thresholds = thresholdsOf(o.threshold, REPORT_FIGURES);
       // RedisUnreachableError is one plain line within 5 s, exit 3.
       const redis = await connectRedis(o.redisUrl ?? DEFAULT_REDIS_URL, {
         prefix: o.redisPrefix ?? DEFAULT_REDIS_PREFIX,
@@ -85,9 +91,16 @@ export function createReportCommand(): Command {
           ? await store.getReport(id, options)
           : await store.latestRollout(o.namespace, o.workload, options);
         if (!report) throw new UsageError(await noReport(store, id, o));
-        process.stdout.write(o.json ? `${JSON.stringify(report, null, 2)}\n` : formatReportText(report));
+        const judged =
+          thresholds.length > 0 ? evaluateThresholds(thresholds, report, report.inconclusive) : undefined;
+        process.stdout.write(
+          o.json
+            ? `${JSON.stringify(judged ? { ...report, thresholds: judged } : report, null, 2)}\n`
+            : formatReportText(report) +
+                (judged ? `\n${formatThresholdSummary(judged, REPORT_FIGURES)}` : ''),
+        );
         await writeTimelineFiles(o, storeTimelineSource(store), [{ rolloutId: report.rolloutId }]);
-        return gateExitCode(report.gate);
+        return verdictsExitCode(report.gate, judged);
       } finally {
         redis.disconnect();
       }

@@ -12,9 +12,12 @@ import { type TimelineFlags, timelineFlag, wantsTimeline } from '../../timeline/
 import { DEFAULT_VERIFY_CONFIG } from '../../witness/config.js';
 import { HISTORY_PERCENTILE } from '../../witness/gate.js';
 import type { ReportSource, VerifyResult } from '../../witness/index.js';
-import { EXIT, RuntimeFailure } from '../errors.js';
+import { REPORT_FIGURES } from '../../witness/threshold-figures.js';
+import { evaluateThresholds, formatThresholdSummary } from '../../witness/thresholds.js';
+import { RuntimeFailure } from '../errors.js';
 import { durationMs, positiveInt, score, url } from '../parse.js';
 import { action, optionsOf } from '../run.js';
+import { thresholdOption, thresholdsOf, verdictsExitCode } from '../thresholds.js';
 
 interface VerifyFlags extends TimelineFlags {
   namespace?: string;
@@ -38,6 +41,7 @@ interface VerifyFlags extends TimelineFlags {
   collectorUrl?: string;
   apiToken?: string;
   json?: boolean;
+  threshold?: string[];
 }
 
 const D = DEFAULT_VERIFY_CONFIG;
@@ -134,6 +138,7 @@ export function createVerifyCommand(): Command {
         .argParser(url(['http', 'https'])),
     )
     .addOption(new Option('--api-token <token>', "the collector's API token").env('DRAINWATCH_API_TOKEN'))
+    .addOption(thresholdOption("the rollout's report"))
     .addOption(new Option('--json', 'print the result as JSON').env('DRAINWATCH_JSON'))
     .addOption(timelineFlag('html'))
     .addOption(timelineFlag('timelineJson'))
@@ -171,6 +176,7 @@ function checkVerifyOptions(o: Record<string, unknown>): [string, string][] {
 }
 
 async function verify(f: VerifyFlags): Promise<number> {
+  const thresholds = thresholdsOf(f.threshold, REPORT_FIGURES);
   // Loaded here, not at start-up: client-node, the collector and the probes take seconds to import
   // on a busy machine, and every other command would pay for them.
   const [
@@ -276,13 +282,21 @@ async function verify(f: VerifyFlags): Promise<number> {
       },
       { adapter, nats: nc, reports, log, signal: abort.signal },
     );
+    // Inconclusive as the gate is: the report's reason, else the probe's own overload.
+    const judged =
+      thresholds.length > 0
+        ? evaluateThresholds(thresholds, result.report, result.gate.inconclusive ?? null)
+        : undefined;
     process.stdout.write(
-      f.json ? `${JSON.stringify(result, null, 2)}\n` : formatResult(result, formatReportText),
+      f.json
+        ? `${JSON.stringify(judged ? { ...result, thresholds: judged } : result, null, 2)}\n`
+        : formatResult(result, formatReportText) +
+            (judged ? `\n${formatThresholdSummary(judged, REPORT_FIGURES)}` : ''),
     );
     if (wantsTimeline(f))
       await (await import('../../timeline/index.js')).writeVerifyTimeline(f, result.rolloutId, store);
-    if (result.gate.inconclusive !== undefined) return EXIT.inconclusive;
-    return result.passed ? EXIT.ok : EXIT.gateFailed;
+    // The gate passes only when the rollout completed too (VerifyResult.passed).
+    return verdictsExitCode({ ...result.gate, passed: result.passed }, judged);
   } finally {
     process.off('SIGINT', onSigint);
     while (cleanup.length > 0) await cleanup.pop()!().catch(() => undefined);

@@ -45,6 +45,7 @@ function run(label: string, over: Partial<RehearsalRun> = {}): RehearsalRun {
     steadySkew: 1.1,
     stickyRouting: false,
     prestopP50Ms: 0,
+    latency: { p50Ms: 4.2, p95Ms: 31, p99Ms: 1250 },
     propagationMaxMs: 4200,
     unreliable: null,
     inconclusive: null,
@@ -78,6 +79,7 @@ describe('comparison table', () => {
     expect(line('sessions lost')).toMatch(/9 of 30\s+0 of 30$/);
     expect(line('in-flight requests lost')).toMatch(/4\s+0$/);
     expect(line('WebSocket closes')).toMatch(/1006×5\s+1001×6$/);
+    expect(line('probe latency p50 / p95 / p99')).toMatch(/4 ms \/ 31 ms \/ 1\.3 s\s+4 ms/);
     expect(line('messages lost')).toMatch(/7\s+0$/);
     expect(line('messages re-sent')).toMatch(/5\s+0$/);
     expect(line('rollout duration')).toMatch(/12\.3 s/);
