@@ -196,8 +196,8 @@ export function loadCollectorConfig(flags: CollectorFlags = {}, env: Env = proce
   const E = COLLECTOR_ENV;
   const issues = createSettingIssues((setting, detail) => {
     const key = (Object.keys(E) as (keyof typeof E)[]).find((k) => E[k] === setting);
-    // OTEL_* has no flag of ours.
-    const flag = key && !key.startsWith('otlp') ? flagOf(key) : undefined;
+    // OTEL_* and the retention (env only, docs/collector.md) have no flag.
+    const flag = key && !key.startsWith('otlp') && key !== 'retention' ? flagOf(key) : undefined;
     return new CollectorConfigError(setting, detail, flag);
   });
   const get = <T>(key: keyof CollectorFlags & keyof typeof E, parse: (s: string, v: string) => T) => {

@@ -47,14 +47,6 @@ export function createCollectorCommand(): Command {
     )
     .addOption(
       settingOption(
-        '--retention <duration>',
-        'how long applied event ids and stored events are kept (at least --stream-max-age)',
-        E.retention,
-        ms(D.retentionSeconds * 1000),
-      ),
-    )
-    .addOption(
-      settingOption(
         '--rollout-quiet <duration>',
         'close a rollout after this long without pod activity',
         E.rolloutQuiet,

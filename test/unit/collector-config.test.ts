@@ -64,7 +64,7 @@ describe('collector config', () => {
     ).toBe(2 * 86_400);
     expect(() =>
       loadCollectorConfig({}, { DRAINWATCH_RETENTION: '1d', DRAINWATCH_STREAM_MAX_AGE: '2d' }),
-    ).toThrow(/^DRAINWATCH_RETENTION \(--retention\): must be at least the stream max age/);
+    ).toThrow(/^DRAINWATCH_RETENTION: must be at least the stream max age/);
   });
 
   it('names every bad setting at once, each with its env and flag', () => {
