@@ -190,7 +190,12 @@ class AgentRuntime {
     this.started = true;
     // Node's internal HTTP parser changed shape: refuse to start (NodeHttpParserChangedError).
     loadParserBinding();
-    this.tracing = await createTerminationTracing(config.otlpEndpoint, config.identity, this.version);
+    this.tracing = await createTerminationTracing(
+      config.otlpEndpoint,
+      config.identity,
+      this.version,
+      config.otlpTracesEndpoint,
+    );
     const listen = await listenOn(this.proxy.server, config.listen, 'DRAINWATCH_LISTEN (--listen)');
     let admin: AddressInfo;
     try {

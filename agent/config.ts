@@ -17,13 +17,14 @@ import {
   parseLogLevel,
 } from '../lib/log.js';
 import {
+  createSettingIssues,
   type HostPort,
-  InvalidValueError,
   parseDurationMs,
   parseHostPort,
   parsePositiveNumber,
   parseUrl,
   parseWholeNumber,
+  type SettingIssues,
 } from '../lib/values.js';
 import { AgentConfigError } from './errors.js';
 
@@ -67,8 +68,10 @@ export interface AgentConfig {
   readonly subjectRoot: string;
   /** When set, the agent polls this pid to see the app exit. */
   readonly appPid?: number;
-  /** OTLP/HTTP endpoint (OTEL_EXPORTER_OTLP_ENDPOINT); no tracing when absent. */
+  /** OTLP/HTTP base URL (OTEL_EXPORTER_OTLP_ENDPOINT); no tracing when neither endpoint is set. */
   readonly otlpEndpoint?: string;
+  /** OTLP/HTTP traces URL as given (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT); wins over otlpEndpoint. */
+  readonly otlpTracesEndpoint?: string;
   readonly logLevel: LogLevel;
   readonly logFormat: LogFormat;
 }
@@ -101,38 +104,27 @@ export const AGENT_DEFAULTS = {
 type SettingKey = AgentSettingKey;
 type Env = Readonly<Record<string, string | undefined>>;
 
-function fail(key: SettingKey, message: string): never {
-  throw new AgentConfigError(agentSettingName(key), message);
-}
+type Issues = SettingIssues;
 
 function raw(key: SettingKey, flags: AgentFlags, env: Env): string | undefined {
   const v = flags[key] ?? env[AGENT_SETTINGS[key].env];
   return v === undefined || v === '' ? undefined : v;
 }
 
-/** Runs a lib/values.ts grammar, turning its InvalidValueError into AgentConfigError naming the setting. */
-function parsed<T>(key: SettingKey, parse: (setting: string) => T): T {
-  try {
-    return parse(agentSettingName(key));
-  } catch (err) {
-    if (err instanceof InvalidValueError) fail(key, err.detail);
-    throw err;
-  }
+/** Runs a lib/values.ts grammar; a bad value is recorded in `issues` and `fallback` returned. */
+function parsed<T>(issues: Issues, key: SettingKey, parse: (setting: string) => T, fallback: T): T {
+  return issues.value(agentSettingName(key), parse, fallback);
 }
 
-function hostPortSetting(key: SettingKey, flags: AgentFlags, env: Env, fallback: string): HostPort {
-  const v = raw(key, flags, env) ?? fallback;
-  return parsed(key, (s) => parseHostPort(s, v));
-}
-
-function durationSetting(key: SettingKey, flags: AgentFlags, env: Env): number | undefined {
-  const v = raw(key, flags, env);
-  return v === undefined ? undefined : parsed(key, (s) => parseDurationMs(s, v, 's'));
-}
-
-function intSetting(key: SettingKey, flags: AgentFlags, env: Env, min: number): number | undefined {
-  const v = raw(key, flags, env);
-  return v === undefined ? undefined : parsed(key, (s) => parseWholeNumber(s, v, min));
+/** Reads one setting (flag > env) with `parse`; undefined when not given or bad (the issue is recorded). */
+function setting<T>(
+  issues: Issues,
+  key: SettingKey,
+  input: { flags: AgentFlags; env: Env },
+  parse: (setting: string, value: string) => T,
+): T | undefined {
+  const v = raw(key, input.flags, input.env);
+  return v === undefined ? undefined : parsed<T | undefined>(issues, key, (s) => parse(s, v), undefined);
 }
 
 const SUBJECT_ROOT = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
@@ -145,87 +137,76 @@ export function workloadOfPod(pod: string): string {
   return stripped === '' ? pod : stripped;
 }
 
-/** Reads every setting: flag > environment > AGENT_DEFAULTS. Throws AgentConfigError naming the setting. */
+/**
+ * Reads every setting: flag > environment > AGENT_DEFAULTS, then the cross-field rules. Throws
+ * AgentConfigError naming the setting (`ENV (--flag)`), or InvalidSettingsError naming every bad
+ * one when there are several.
+ */
 export function loadAgentConfig(flags: AgentFlags = {}, env: Env = process.env): AgentConfig {
-  const listen = hostPortSetting('listen', flags, env, AGENT_DEFAULTS.listen);
-  const upstream = hostPortSetting('upstream', flags, env, AGENT_DEFAULTS.upstream);
-  const admin = hostPortSetting('admin', flags, env, AGENT_DEFAULTS.admin);
-  if (upstream.port === 0) fail('upstream', 'the app port cannot be 0');
+  const issues = createSettingIssues((name, detail) => new AgentConfigError(name, detail));
+  const input = { flags, env };
+  const add = (key: SettingKey, detail: string) => issues.add(agentSettingName(key), detail);
+  const bad = (...keys: SettingKey[]) => keys.some((k) => issues.has(agentSettingName(k)));
+  const get = <T>(key: SettingKey, parse: (s: string, v: string) => T) => setting(issues, key, input, parse);
+  const duration = (key: SettingKey) => get(key, (s, v) => parseDurationMs(s, v));
+  const hostPort = (key: SettingKey, fallback: string) =>
+    get(key, parseHostPort) ?? parseHostPort('', fallback);
+  const listen = hostPort('listen', AGENT_DEFAULTS.listen);
+  const upstream = hostPort('upstream', AGENT_DEFAULTS.upstream);
+  const admin = hostPort('admin', AGENT_DEFAULTS.admin);
+  if (upstream.port === 0) add('upstream', 'the app port cannot be 0');
 
   const natsUrl = raw('natsUrl', flags, env) ?? AGENT_DEFAULTS.natsUrl;
-  parsed('natsUrl', (setting) => parseUrl(setting, natsUrl, ['nats', 'tls']));
+  parsed(issues, 'natsUrl', (s) => parseUrl(s, natsUrl, ['nats', 'tls']), natsUrl);
 
-  const graceRaw = raw('grace', flags, env);
-  const graceSeconds =
-    graceRaw === undefined
-      ? AGENT_DEFAULTS.graceSeconds
-      : parsed('grace', (setting) => parsePositiveNumber(setting, graceRaw));
+  const graceSeconds = get('grace', parsePositiveNumber) ?? AGENT_DEFAULTS.graceSeconds;
   const graceMs = graceSeconds * 1000;
-
-  const prestopRaw = raw('prestop', flags, env) ?? AGENT_DEFAULTS.prestop;
-  const policy = parsed('prestop', (setting) => parsePrestopPolicy(setting, prestopRaw));
+  const policy = get('prestop', parsePrestopPolicy) ?? parsePrestopPolicy('', AGENT_DEFAULTS.prestop);
   const prestop: PrestopWait =
     policy.mode === 'fixed' ? { mode: 'fixed', fixedMs: Math.round(policy.seconds * 1000) } : policy;
-  if (prestop.mode === 'fixed' && prestop.fixedMs > graceMs) {
-    fail('prestop', `fixed wait ${prestop.fixedMs / 1000}s is above the grace period of ${graceSeconds}s`);
-  }
+  const overGrace = (key: SettingKey, ms: number, what: string) => {
+    if (!bad(key, 'grace') && ms > graceMs)
+      add(key, `${what}${ms / 1000}s is above the grace period of ${graceSeconds}s`);
+  };
+  if (prestop.mode === 'fixed') overGrace('prestop', prestop.fixedMs, 'fixed wait ');
 
-  const prestopMinMs = durationSetting('prestopMin', flags, env) ?? AGENT_DEFAULTS.prestopMinMs;
-  const prestopQuietMs = durationSetting('prestopQuiet', flags, env) ?? AGENT_DEFAULTS.prestopQuietMs;
-  const drainBudgetMs = durationSetting('drainBudget', flags, env) ?? AGENT_DEFAULTS.drainBudgetMs;
-  if (prestopMinMs > graceMs) {
-    fail('prestopMin', `${prestopMinMs / 1000}s is above the grace period of ${graceSeconds}s`);
-  }
-  const explicitMax = durationSetting('prestopMax', flags, env);
-  if (explicitMax !== undefined && explicitMax > graceMs) {
-    fail('prestopMax', `${explicitMax / 1000}s is above the grace period of ${graceSeconds}s`);
-  }
-  if (explicitMax !== undefined && explicitMax < prestopMinMs) {
-    fail('prestopMax', `${explicitMax / 1000}s is below the preStop minimum of ${prestopMinMs / 1000}s`);
+  const prestopMinMs = duration('prestopMin') ?? AGENT_DEFAULTS.prestopMinMs;
+  const prestopQuietMs = duration('prestopQuiet') ?? AGENT_DEFAULTS.prestopQuietMs;
+  const drainBudgetMs = duration('drainBudget') ?? AGENT_DEFAULTS.drainBudgetMs;
+  overGrace('prestopMin', prestopMinMs, '');
+  const explicitMax = duration('prestopMax');
+  if (explicitMax !== undefined) overGrace('prestopMax', explicitMax, '');
+  if (explicitMax !== undefined && !bad('prestopMin') && explicitMax < prestopMinMs) {
+    add('prestopMax', `${explicitMax / 1000}s is below the preStop minimum of ${prestopMinMs / 1000}s`);
   }
   // Without an explicit maximum, the budget for the app's own drain is kept free; a short grace
   // period still gets at least the minimum.
   const prestopMaxMs = explicitMax ?? Math.max(prestopMinMs, graceMs - drainBudgetMs);
 
-  const summaryIntervalMs =
-    durationSetting('summaryInterval', flags, env) ?? AGENT_DEFAULTS.summaryIntervalMs;
-  if (summaryIntervalMs < 100) fail('summaryInterval', 'must be at least 100ms');
-  const keepAliveTimeoutMs =
-    durationSetting('keepaliveTimeout', flags, env) ?? AGENT_DEFAULTS.keepAliveTimeoutMs;
+  const summaryIntervalMs = duration('summaryInterval') ?? AGENT_DEFAULTS.summaryIntervalMs;
+  if (summaryIntervalMs < 100) add('summaryInterval', 'must be at least 100ms');
+  const keepAliveTimeoutMs = duration('keepaliveTimeout') ?? AGENT_DEFAULTS.keepAliveTimeoutMs;
   // Idle connections are swept once a second.
-  if (keepAliveTimeoutMs < 1000) fail('keepaliveTimeout', 'must be at least 1s');
+  if (keepAliveTimeoutMs < 1000) add('keepaliveTimeout', 'must be at least 1s');
   // Below 1 KiB not even an ordinary head fits.
   const maxResponseHeaderBytes =
-    intSetting('maxResponseHeaderBytes', flags, env, 1024) ?? AGENT_DEFAULTS.maxResponseHeaderBytes;
-  const protocolRaw = raw('protocol', flags, env) ?? AGENT_DEFAULTS.protocol;
-  const protocol = parsed('protocol', (setting) => parseAgentProtocol(setting, protocolRaw));
-  const bufferSize = intSetting('bufferSize', flags, env, 1) ?? AGENT_DEFAULTS.bufferSize;
+    get('maxResponseHeaderBytes', (s, v) => parseWholeNumber(s, v, 1024)) ??
+    AGENT_DEFAULTS.maxResponseHeaderBytes;
+  const protocol = get('protocol', parseAgentProtocol) ?? AGENT_DEFAULTS.protocol;
+  const bufferSize = get('bufferSize', (s, v) => parseWholeNumber(s, v, 1)) ?? AGENT_DEFAULTS.bufferSize;
   const subjectRoot = raw('subjectRoot', flags, env) ?? AGENT_DEFAULTS.subjectRoot;
   if (!SUBJECT_ROOT.test(subjectRoot)) {
-    fail('subjectRoot', `expected dot-separated NATS tokens, got ${JSON.stringify(subjectRoot)}`);
+    add('subjectRoot', `expected dot-separated NATS tokens, got ${JSON.stringify(subjectRoot)}`);
   }
-  const appPid = intSetting('appPid', flags, env, 1);
+  const appPid = get('appPid', (s, v) => parseWholeNumber(s, v, 1));
 
-  const pod = raw('podName', flags, env) ?? hostname();
-  const podIp = env[AGENT_EXTRA_ENV.podIp];
-  const nodeName = env[AGENT_EXTRA_ENV.nodeName];
-  const identity: AgentIdentity = {
-    pod,
-    namespace: raw('namespace', flags, env) ?? AGENT_DEFAULTS.namespace,
-    workload: raw('workload', flags, env) ?? workloadOfPod(pod),
-    ...(podIp ? { podIp } : {}),
-    ...(nodeName ? { nodeName } : {}),
-  };
-
-  const otlpEndpoint = env[AGENT_EXTRA_ENV.otlpEndpoint];
-  const logLevelRaw = raw('logLevel', flags, env) ?? AGENT_DEFAULTS.logLevel;
-  const logLevel =
-    parseLogLevel(logLevelRaw) ??
-    fail('logLevel', `expected one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevelRaw)}`);
-  const logFormatRaw = raw('logFormat', flags, env) ?? AGENT_DEFAULTS.logFormat;
-  const logFormat =
-    parseLogFormat(logFormatRaw) ??
-    fail('logFormat', `expected one of ${LOG_FORMATS.join(', ')}, got ${JSON.stringify(logFormatRaw)}`);
+  const identity = identityOf(flags, env);
+  // OTEL_SDK_DISABLED: only "true" (any case) disables, as the OTel spec's boolean rule says.
+  const otelOff = env[AGENT_EXTRA_ENV.sdkDisabled]?.trim().toLowerCase() === 'true';
+  const otlpEndpoint = otelOff ? undefined : env[AGENT_EXTRA_ENV.otlpEndpoint];
+  const otlpTracesEndpoint = otelOff ? undefined : env[AGENT_EXTRA_ENV.otlpTracesEndpoint];
+  const { logLevel, logFormat } = logSettings(flags, env, add);
+  issues.throwIfAny();
   return {
     listen,
     upstream,
@@ -246,7 +227,36 @@ export function loadAgentConfig(flags: AgentFlags = {}, env: Env = process.env):
     subjectRoot,
     ...(appPid !== undefined ? { appPid } : {}),
     ...(otlpEndpoint ? { otlpEndpoint } : {}),
+    ...(otlpTracesEndpoint ? { otlpTracesEndpoint } : {}),
     logLevel,
     logFormat,
   };
+}
+
+function identityOf(flags: AgentFlags, env: Env): AgentIdentity {
+  const pod = raw('podName', flags, env) ?? hostname();
+  const podIp = env[AGENT_EXTRA_ENV.podIp];
+  const nodeName = env[AGENT_EXTRA_ENV.nodeName];
+  return {
+    pod,
+    namespace: raw('namespace', flags, env) ?? AGENT_DEFAULTS.namespace,
+    workload: raw('workload', flags, env) ?? workloadOfPod(pod),
+    ...(podIp ? { podIp } : {}),
+    ...(nodeName ? { nodeName } : {}),
+  };
+}
+
+function logSettings(
+  flags: AgentFlags,
+  env: Env,
+  add: (key: SettingKey, detail: string) => void,
+): { logLevel: LogLevel; logFormat: LogFormat } {
+  const levelRaw = raw('logLevel', flags, env) ?? AGENT_DEFAULTS.logLevel;
+  const logLevel = parseLogLevel(levelRaw);
+  if (!logLevel) add('logLevel', `expected one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(levelRaw)}`);
+  const formatRaw = raw('logFormat', flags, env) ?? AGENT_DEFAULTS.logFormat;
+  const logFormat = parseLogFormat(formatRaw);
+  if (!logFormat)
+    add('logFormat', `expected one of ${LOG_FORMATS.join(', ')}, got ${JSON.stringify(formatRaw)}`);
+  return { logLevel: logLevel ?? AGENT_DEFAULTS.logLevel, logFormat: logFormat ?? AGENT_DEFAULTS.logFormat };
 }

@@ -23,18 +23,29 @@ function tracesUrl(endpoint: string): string {
   return `${endpoint.replace(/\/+$/, '')}/v1/traces`;
 }
 
+/**
+ * `endpoint` is OTEL_EXPORTER_OTLP_ENDPOINT (`/v1/traces` appended), `tracesEndpoint`
+ * OTEL_EXPORTER_OTLP_TRACES_ENDPOINT (as given, wins). OTEL_SERVICE_NAME and
+ * OTEL_RESOURCE_ATTRIBUTES are read by the SDK's envDetector and win over the defaults below;
+ * OTEL_TRACES_SAMPLER by the tracer provider's own defaults.
+ */
 export async function createTerminationTracing(
   endpoint: string | undefined,
   identity: AgentIdentity,
   version: string,
+  tracesEndpoint?: string,
 ): Promise<TerminationTracing> {
-  if (!endpoint) return NOOP;
-  const [{ BasicTracerProvider, SimpleSpanProcessor }, { resourceFromAttributes }, { OTLPTraceExporter }] =
-    await Promise.all([
-      import('@opentelemetry/sdk-trace-base'),
-      import('@opentelemetry/resources'),
-      import('@opentelemetry/exporter-trace-otlp-http'),
-    ]);
+  const url = tracesEndpoint ?? (endpoint ? tracesUrl(endpoint) : undefined);
+  if (!url) return NOOP;
+  const [
+    { BasicTracerProvider, SimpleSpanProcessor },
+    { detectResources, envDetector, resourceFromAttributes },
+    { OTLPTraceExporter },
+  ] = await Promise.all([
+    import('@opentelemetry/sdk-trace-base'),
+    import('@opentelemetry/resources'),
+    import('@opentelemetry/exporter-trace-otlp-http'),
+  ]);
   const provider = new BasicTracerProvider({
     resource: resourceFromAttributes({
       'service.name': 'drainwatch-agent',
@@ -43,8 +54,8 @@ export async function createTerminationTracing(
       'k8s.namespace.name': identity.namespace,
       'drainwatch.workload': identity.workload,
       ...(identity.nodeName ? { 'k8s.node.name': identity.nodeName } : {}),
-    }),
-    spanProcessors: [new SimpleSpanProcessor(new OTLPTraceExporter({ url: tracesUrl(endpoint) }))],
+    }).merge(detectResources({ detectors: [envDetector] })),
+    spanProcessors: [new SimpleSpanProcessor(new OTLPTraceExporter({ url }))],
   });
   const tracer: Tracer = provider.getTracer('drainwatch-agent', version);
   let span: Span | undefined;

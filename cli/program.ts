@@ -1,4 +1,5 @@
-import { type Command, Command as CommandClass, CommanderError } from 'commander';
+import { type Command, Command as CommandClass, CommanderError, type Option } from 'commander';
+import { DURATION_GRAMMAR_HELP } from '../lib/values.js';
 import { VERSION } from '../lib/version.js';
 import { EXIT } from './errors.js';
 
@@ -24,10 +25,29 @@ export async function createProgram(commands: CommandTable, only?: string): Prom
 // command throws instead and runCli maps usage errors to 2.
 function applyCommon(cmd: Command): void {
   cmd.exitOverride();
+  cmd.configureHelp({ optionDescription });
+  if (cmd.parent) cmd.addHelpText('after', `\n${DURATION_GRAMMAR_HELP}`);
   cmd.configureOutput({
     outputError: (str, write) => write(`drainwatch: ${str.replace(/^error: /, '').trim()}\n`),
   });
   for (const sub of cmd.commands) applyCommon(sub);
+}
+
+/**
+ * One format for every option's help: `<help> (default: 30s, env: DRAINWATCH_DURATION)`. The
+ * default is the option's `defaultValueDescription` (set from the setting's one definition, also
+ * when the component's config loader applies it rather than commander), shown as written.
+ */
+function optionDescription(option: Option): string {
+  const extra: string[] = [];
+  const shown =
+    option.defaultValueDescription ??
+    (option.defaultValue === undefined || typeof option.defaultValue === 'boolean'
+      ? undefined
+      : String(option.defaultValue));
+  if (shown !== undefined) extra.push(`default: ${shown}`);
+  if (option.envVar !== undefined) extra.push(`env: ${option.envVar}`);
+  return extra.length > 0 ? `${option.description} (${extra.join(', ')})` : option.description;
 }
 
 /** Runs the CLI over `commands` and returns the exit code (it never calls process.exit itself). */

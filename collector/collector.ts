@@ -5,11 +5,13 @@ import type { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import type { AnyEvent } from '../contract/index.js';
 import { createLogger, type Logger } from '../lib/log.js';
-import { createRedis } from '../lib/redis.js';
+import { createRedis, waitForRedis } from '../lib/redis.js';
+import { formatHostPort } from '../lib/values.js';
 import { pollUntil } from '../lib/wait.js';
 import { type Applier, createApplier } from './apply.js';
 import type { CollectorConfig } from './config.js';
 import {
+  CollectorPortInUseError,
   CollectorStateError,
   DrainTimeoutError,
   NatsUnavailableError,
@@ -56,7 +58,10 @@ export function createCollector(config: CollectorConfig, deps: CollectorDeps = {
   // Without an injected logger, warnings and errors still reach stderr as text.
   const log = deps.log ?? createLogger({ name: 'collector', level: 'warn', format: 'text' });
   const metrics = createCollectorMetrics(registry, { podSeriesExpiryMs: config.podSeriesExpiryMs });
-  const tracer = createRolloutTracer({ endpoint: config.otlpEndpoint });
+  const tracer = createRolloutTracer({
+    endpoint: config.otlpEndpoint,
+    tracesEndpoint: config.otlpTracesEndpoint,
+  });
 
   let nc: NatsConnection | undefined;
   let redis: Redis | undefined;
@@ -165,6 +170,8 @@ export function createCollector(config: CollectorConfig, deps: CollectorDeps = {
           servers: config.natsUrl,
           name: 'drainwatch-collector',
           maxReconnectAttempts: -1,
+          // A dependency error is reported within 5 s (docs/architecture.md §3).
+          timeout: 5000,
         });
       } catch (err) {
         throw new NatsUnavailableError(
@@ -190,21 +197,10 @@ export function createCollector(config: CollectorConfig, deps: CollectorDeps = {
     redis.on('ready', () => setRedis(true));
     redis.on('close', () => setRedis(false));
     if (!deps.redis) {
-      await redis.connect().catch(() => {});
       try {
-        await pollUntil(async () => (await redis!.ping()) === 'PONG', {
-          timeoutMs: 10_000,
-          intervalMs: 100,
-          what: `Redis at ${config.redisUrl}`,
-          fatal: () => false,
-        });
+        await waitForRedis(redis, config.redisUrl);
       } catch (err) {
-        throw new RedisUnavailableError(
-          `cannot reach Redis at ${config.redisUrl}: ${(err as Error).message}`,
-          {
-            cause: err,
-          },
-        );
+        throw new RedisUnavailableError((err as Error).message, { cause: err });
       }
     }
     setRedis(redis.status === 'ready');
@@ -255,7 +251,7 @@ export function createCollector(config: CollectorConfig, deps: CollectorDeps = {
     });
     server = await new Promise<Server>((resolve, reject) => {
       const s = app.listen(config.listen.port, config.listen.host, (err?: Error) =>
-        err ? reject(err) : resolve(s),
+        err ? reject(new CollectorPortInUseError(formatHostPort(config.listen), err)) : resolve(s),
       );
     });
     timer = setInterval(() => void refresh(), Math.min(config.refreshIntervalMs, config.rolloutQuietMs));

@@ -9,6 +9,7 @@ import {
   parseLogLevel,
 } from '../lib/log.js';
 import {
+  createSettingIssues,
   type HostPort,
   InvalidValueError,
   parseDurationMs,
@@ -72,8 +73,10 @@ export interface CollectorConfig {
   readonly retentionSeconds: number;
   readonly refreshIntervalMs: number;
   readonly gate: number;
-  /** OTLP/HTTP base URL; traces are exported only when it is set. */
+  /** OTLP/HTTP base URL (OTEL_EXPORTER_OTLP_ENDPOINT); `/v1/traces` is appended. */
   readonly otlpEndpoint: string | undefined;
+  /** OTLP/HTTP traces URL as given (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT); wins over otlpEndpoint. */
+  readonly otlpTracesEndpoint: string | undefined;
   readonly logLevel: LogLevel;
   readonly logFormat: LogFormat;
 }
@@ -119,6 +122,7 @@ export const COLLECTOR_ENV = {
   ackWait: 'DRAINWATCH_ACK_WAIT',
   gate: 'DRAINWATCH_GATE',
   otlpEndpoint: 'OTEL_EXPORTER_OTLP_ENDPOINT',
+  otlpTracesEndpoint: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
   logLevel: 'DRAINWATCH_LOG_LEVEL',
   logFormat: 'DRAINWATCH_LOG_FORMAT',
 } as const;
@@ -131,157 +135,126 @@ function pick(flag: string | number | undefined, env: Env, name: string): string
   return v === undefined || v === '' ? undefined : v;
 }
 
-/** Runs a lib/values.ts grammar, turning its InvalidValueError into CollectorConfigError. */
-function parsed<T>(setting: string, parse: () => T): T {
+// Sizes are a grammar of the collector alone (JetStream's max bytes).
+const SIZE: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+
+function bytes(setting: string, value: string): number {
+  const m = /^(\d+)([kmg]?)i?b?$/i.exec(value.trim());
+  if (!m) throw new InvalidValueError(setting, value, `expected a size like 512m or 1g, got ${value}`);
+  const n = Number(m[1]) * SIZE[m[2]!.toLowerCase()]!;
+  if (n <= 0) throw new InvalidValueError(setting, value, `must be above zero, got ${value}`);
+  return n;
+}
+
+/** The shared duration grammar (a bare number is seconds), above zero. */
+function positiveDurationMs(setting: string, value: string): number {
+  const ms = parseDurationMs(setting, value);
+  if (ms <= 0) throw new InvalidValueError(setting, value, `must be above zero, got ${value}`);
+  return ms;
+}
+
+/** `host:port`, `[v6]:port` or `:port`; throws CollectorConfigError naming `setting`. */
+export function parseListen(setting: string, value: string): ListenAddress {
   try {
-    return parse();
+    return parseHostPort(setting, value);
   } catch (err) {
     if (err instanceof InvalidValueError) throw new CollectorConfigError(setting, err.detail);
     throw err;
   }
 }
 
-/** The shared duration grammar (a bare number is seconds), above zero. */
-function durationMs(setting: string, value: string): number {
-  const ms = parsed(setting, () => parseDurationMs(setting, value, 's'));
-  if (ms <= 0) throw new CollectorConfigError(setting, `must be above zero, got ${value}`);
-  return ms;
+/** `NAME` tokens (a stream, a consumer, a subject root's parts). */
+function named(what: string, dotted: boolean): (setting: string, value: string) => string {
+  return (setting, value) => {
+    const ok = dotted ? value.split('.').every((t) => NAME.test(t)) : NAME.test(value);
+    if (!ok) throw new InvalidValueError(setting, value, `not a valid ${what}: ${value}`);
+    return value;
+  };
 }
 
-// Sizes are a grammar of the collector alone (JetStream's max bytes).
-const SIZE: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
-
-function bytes(setting: string, value: string): number {
-  const m = /^(\d+)([kmg]?)i?b?$/i.exec(value.trim());
-  if (!m) throw new CollectorConfigError(setting, `expected a size like 512m or 1g, got ${value}`);
-  const n = Number(m[1]) * SIZE[m[2]!.toLowerCase()]!;
-  if (n <= 0) throw new CollectorConfigError(setting, `must be above zero, got ${value}`);
-  return n;
-}
-
-/** `host:port`, `[v6]:port` or `:port`; throws CollectorConfigError naming `setting`. */
-export function parseListen(setting: string, value: string): ListenAddress {
-  return parsed(setting, () => parseHostPort(setting, value));
-}
-
-function urlOf(setting: string, value: string, protocols: readonly string[]): string {
-  return parsed(setting, () => parseUrl(setting, value, protocols));
+function choice<T>(parse: (v: string) => T | undefined, choices: readonly string[]) {
+  return (setting: string, value: string): T =>
+    parse(value) ??
+    (() => {
+      throw new InvalidValueError(setting, value, `expected one of ${choices.join(', ')}, got ${value}`);
+    })();
 }
 
 const NAME = /^[A-Za-z0-9_-]+$/;
 
-const FLAG_OF: Readonly<Record<string, string>> = Object.fromEntries(
-  Object.entries(COLLECTOR_ENV).map(([key, envName]) => [
-    envName,
-    `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`,
-  ]),
-);
-
-/** Reads the collector's settings; throws one CollectorConfigError naming the first bad setting. */
-export function loadCollectorConfig(flags: CollectorFlags = {}, env: Env = process.env): CollectorConfig {
-  try {
-    return load(flags, env);
-  } catch (err) {
-    // Name the flag too, as the user may have set either.
-    if (
-      err instanceof CollectorConfigError &&
-      FLAG_OF[err.setting] &&
-      err.setting !== COLLECTOR_ENV.otlpEndpoint
-    ) {
-      throw new CollectorConfigError(err.setting, err.detail, FLAG_OF[err.setting]);
-    }
-    throw err;
-  }
+function flagOf(key: string): string {
+  return `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 }
 
-function load(flags: CollectorFlags, env: Env): CollectorConfig {
+/**
+ * Reads the collector's settings (flag > env > COLLECTOR_DEFAULTS) and the cross-field rules.
+ * Throws CollectorConfigError naming the setting (`ENV (--flag)`), or InvalidSettingsError naming
+ * every bad one when there are several.
+ */
+export function loadCollectorConfig(flags: CollectorFlags = {}, env: Env = process.env): CollectorConfig {
   const D = COLLECTOR_DEFAULTS;
   const E = COLLECTOR_ENV;
-  const get = (key: keyof CollectorFlags & keyof typeof E) => pick(flags[key], env, E[key]);
-
-  const subjectRoot = get('subjectRoot') ?? D.subjectRoot;
-  if (!subjectRoot.split('.').every((t) => NAME.test(t))) {
-    throw new CollectorConfigError(E.subjectRoot, `expected dot-separated NATS tokens, got ${subjectRoot}`);
-  }
-  const stream = get('stream') ?? D.stream;
-  if (!NAME.test(stream)) throw new CollectorConfigError(E.stream, `not a valid stream name: ${stream}`);
-  const consumer = get('consumer') ?? D.consumer;
-  if (!NAME.test(consumer))
-    throw new CollectorConfigError(E.consumer, `not a valid consumer name: ${consumer}`);
-
-  const rawAge = get('streamMaxAge');
-  const rawQuiet = get('rolloutQuiet');
-  const rawExpiry = get('podSeriesExpiry');
-  const rawAck = get('ackWait');
-  const config: CollectorConfig = {
-    listen: parseListen(E.listen, get('listen') ?? D.listen),
-    natsUrl: urlOf(E.natsUrl, get('natsUrl') ?? D.natsUrl, ['nats', 'tls']),
-    redisUrl: urlOf(E.redisUrl, get('redisUrl') ?? D.redisUrl, ['redis', 'rediss']),
-    redisPrefix: get('redisPrefix') ?? D.redisPrefix,
-    apiToken: get('apiToken'),
-    subjectRoot,
-    stream,
-    consumer,
-    streamMaxAgeSeconds: rawAge
-      ? Math.ceil(durationMs(E.streamMaxAge, rawAge) / 1000)
-      : D.streamMaxAgeSeconds,
-    streamMaxBytes: (() => {
-      const v = get('streamMaxBytes');
-      return v ? bytes(E.streamMaxBytes, v) : D.streamMaxBytes;
-    })(),
-    rolloutQuietMs: rawQuiet ? durationMs(E.rolloutQuiet, rawQuiet) : D.rolloutQuietMs,
-    podSeriesExpiryMs: rawExpiry ? durationMs(E.podSeriesExpiry, rawExpiry) : D.podSeriesExpiryMs,
-    deadLetterMax: (() => {
-      const v = get('deadLetterMax');
-      return v ? parsed(E.deadLetterMax, () => parsePositiveInt(E.deadLetterMax, v)) : D.deadLetterMax;
-    })(),
-    ackWaitMs: rawAck ? durationMs(E.ackWait, rawAck) : D.ackWaitMs,
-    fetchBatch: D.fetchBatch,
-    retentionSeconds: (() => {
-      const v = get('retention');
-      return v ? Math.ceil(durationMs(E.retention, v) / 1000) : D.retentionSeconds;
-    })(),
-    refreshIntervalMs: D.refreshIntervalMs,
-    gate: (() => {
-      const v = get('gate');
-      return v ? parsed(E.gate, () => parseScore(E.gate, v)) : D.gate;
-    })(),
-    otlpEndpoint: pick(undefined, env, E.otlpEndpoint),
-    logLevel: (() => {
-      const v = get('logLevel') ?? D.logLevel;
-      const level = parseLogLevel(v);
-      if (!level)
-        throw new CollectorConfigError(E.logLevel, `expected one of ${LOG_LEVELS.join(', ')}, got ${v}`);
-      return level;
-    })(),
-    logFormat: (() => {
-      const v = get('logFormat') ?? D.logFormat;
-      const format = parseLogFormat(v);
-      if (!format)
-        throw new CollectorConfigError(E.logFormat, `expected one of ${LOG_FORMATS.join(', ')}, got ${v}`);
-      return format;
-    })(),
+  const issues = createSettingIssues((setting, detail) => {
+    const key = (Object.keys(E) as (keyof typeof E)[]).find((k) => E[k] === setting);
+    // OTEL_* and the retention (env only, docs/collector.md) have no flag.
+    const flag = key && !key.startsWith('otlp') && key !== 'retention' ? flagOf(key) : undefined;
+    return new CollectorConfigError(setting, detail, flag);
+  });
+  const get = <T>(key: keyof CollectorFlags & keyof typeof E, parse: (s: string, v: string) => T) => {
+    const v = pick(flags[key], env, E[key]);
+    return v === undefined ? undefined : issues.value<T | undefined>(E[key], (s) => parse(s, v), undefined);
   };
-  if (config.otlpEndpoint) urlOf(E.otlpEndpoint, config.otlpEndpoint, ['http', 'https']);
+  const rawAge = get('streamMaxAge', positiveDurationMs);
+  const retention = get('retention', positiveDurationMs);
+  const otlp = (name: string) => {
+    const v = pick(undefined, env, name);
+    if (v) issues.value(name, (s) => parseUrl(s, v, ['http', 'https']), '');
+    return v;
+  };
+  const otlpEndpoint = otlp(E.otlpEndpoint);
+  const otlpTracesEndpoint = otlp(E.otlpTracesEndpoint);
+  const config: CollectorConfig = {
+    listen: get('listen', parseHostPort) ?? parseHostPort('', D.listen),
+    natsUrl: get('natsUrl', (s, v) => parseUrl(s, v, ['nats', 'tls'])) ?? D.natsUrl,
+    redisUrl: get('redisUrl', (s, v) => parseUrl(s, v, ['redis', 'rediss'])) ?? D.redisUrl,
+    redisPrefix: pick(flags.redisPrefix, env, E.redisPrefix) ?? D.redisPrefix,
+    apiToken: pick(flags.apiToken, env, E.apiToken),
+    subjectRoot: get('subjectRoot', named('subject root (dot-separated NATS tokens)', true)) ?? D.subjectRoot,
+    stream: get('stream', named('stream name', false)) ?? D.stream,
+    consumer: get('consumer', named('consumer name', false)) ?? D.consumer,
+    streamMaxAgeSeconds: rawAge !== undefined ? Math.ceil(rawAge / 1000) : D.streamMaxAgeSeconds,
+    streamMaxBytes: get('streamMaxBytes', bytes) ?? D.streamMaxBytes,
+    rolloutQuietMs: get('rolloutQuiet', positiveDurationMs) ?? D.rolloutQuietMs,
+    podSeriesExpiryMs: get('podSeriesExpiry', positiveDurationMs) ?? D.podSeriesExpiryMs,
+    deadLetterMax: get('deadLetterMax', parsePositiveInt) ?? D.deadLetterMax,
+    ackWaitMs: get('ackWait', positiveDurationMs) ?? D.ackWaitMs,
+    fetchBatch: D.fetchBatch,
+    retentionSeconds: retention !== undefined ? Math.ceil(retention / 1000) : D.retentionSeconds,
+    refreshIntervalMs: D.refreshIntervalMs,
+    gate: get('gate', parseScore) ?? D.gate,
+    otlpEndpoint,
+    otlpTracesEndpoint,
+    logLevel: get('logLevel', choice(parseLogLevel, LOG_LEVELS)) ?? D.logLevel,
+    logFormat: get('logFormat', choice(parseLogFormat, LOG_FORMATS)) ?? D.logFormat,
+  };
   // Cross-field rules: checked here so a bad combination fails at start-up, not mid-rollout.
-  if (config.ackWaitMs < 1000) {
-    throw new CollectorConfigError(E.ackWait, `must be at least 1s, got ${config.ackWaitMs} ms`);
+  if (config.ackWaitMs < 1000 && !issues.has(E.ackWait)) {
+    issues.add(E.ackWait, `must be at least 1s, got ${config.ackWaitMs} ms`);
   }
-  if (config.podSeriesExpiryMs < config.refreshIntervalMs) {
-    throw new CollectorConfigError(
+  if (config.podSeriesExpiryMs < config.refreshIntervalMs && !issues.has(E.podSeriesExpiry)) {
+    issues.add(
       E.podSeriesExpiry,
       `must be at least the ${config.refreshIntervalMs} ms refresh interval, got ${config.podSeriesExpiryMs} ms`,
     );
   }
   // An event kept in the stream longer than its id is remembered could be applied twice on replay.
-  if (config.retentionSeconds < config.streamMaxAgeSeconds) {
-    if (get('retention') !== undefined) {
-      throw new CollectorConfigError(
-        E.retention,
-        `must be at least the stream max age (${config.streamMaxAgeSeconds} s), got ${config.retentionSeconds} s`,
-      );
-    }
-    return { ...config, retentionSeconds: config.streamMaxAgeSeconds };
+  const shortRetention = config.retentionSeconds < config.streamMaxAgeSeconds;
+  if (shortRetention && retention !== undefined && !issues.has(E.streamMaxAge)) {
+    issues.add(
+      E.retention,
+      `must be at least the stream max age (${config.streamMaxAgeSeconds} s), got ${config.retentionSeconds} s`,
+    );
   }
-  return config;
+  issues.throwIfAny();
+  return shortRetention ? { ...config, retentionSeconds: config.streamMaxAgeSeconds } : config;
 }

@@ -15,6 +15,20 @@ export class CollectorConfigError extends Error {
   }
 }
 
+/**
+ * The listen address is taken (or not bindable here): a usage error, exit 2, as for the agent
+ * (agent/errors.ts AgentPortInUseError).
+ */
+export class CollectorPortInUseError extends Error {
+  readonly code = 'config-port-in-use';
+  constructor(address: string, cause: Error & { code?: string }) {
+    super(`DRAINWATCH_LISTEN (--listen): cannot listen on ${address} (${cause.code ?? cause.message})`, {
+      cause,
+    });
+    this.name = 'CollectorPortInUseError';
+  }
+}
+
 /** NATS or JetStream could not be reached or set up at start-up. */
 export class NatsUnavailableError extends Error {
   readonly code = 'nats-unavailable';

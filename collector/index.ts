@@ -10,6 +10,7 @@ export {
 } from './config.js';
 export {
   CollectorConfigError,
+  CollectorPortInUseError,
   CollectorStateError,
   DrainTimeoutError,
   NatsUnavailableError,

@@ -96,15 +96,16 @@ export function createReportStore(redis: Redis): ReportStore {
       options.namespace !== undefined && options.workload !== undefined
         ? KEYS.workloadRollouts(workloadKey(options.namespace, options.workload))
         : KEYS.rollouts;
-    // Filtering by namespace alone scans the global index; rollouts are few, so that is cheap.
-    const byNamespaceOnly = options.namespace !== undefined && options.workload === undefined;
-    const ids = await redis.zrevrange(key, '0', String(byNamespaceOnly ? -1 : limit - 1));
+    // Filtering by namespace or workload alone scans the global index; rollouts are few, so that is cheap.
+    const byOneOnly = (options.namespace === undefined) !== (options.workload === undefined);
+    const ids = await redis.zrevrange(key, '0', String(byOneOnly ? -1 : limit - 1));
     const hashes = await Promise.all(ids.map((id) => redis.hgetall(KEYS.rollout(id))));
     const out: RolloutSummary[] = [];
     for (const h of hashes) {
       const r = decodeRollout(h);
       if (!r) continue;
       if (options.namespace !== undefined && r.namespace !== options.namespace) continue;
+      if (options.workload !== undefined && r.workload !== options.workload) continue;
       out.push(summaryOf(r));
       if (out.length >= limit) break;
     }

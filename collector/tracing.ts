@@ -1,6 +1,6 @@
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { resources, tracing } from '@opentelemetry/sdk-node';
+import { core, resources, tracing } from '@opentelemetry/sdk-node';
 import type { RolloutReport } from './report-types.js';
 
 // One trace per rollout, one child span per pod termination, emitted when the rollout closes (the
@@ -14,17 +14,33 @@ export interface RolloutTracer {
 
 const NOOP: RolloutTracer = { record() {}, stop: async () => {} };
 
+/**
+ * The standard OpenTelemetry environment, read by the SDK's own code where it has it:
+ * OTEL_SDK_DISABLED (core.getBooleanFromEnv), OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES
+ * (resources.envDetector; they win over the `drainwatch-collector` default), OTEL_TRACES_SAMPLER
+ * and its _ARG (the tracer provider's default config). Traces go over OTLP/HTTP (JSON) to
+ * `tracesEndpoint` as given (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT), else `endpoint` + `/v1/traces`
+ * (OTEL_EXPORTER_OTLP_ENDPOINT), per the OTLP exporter spec; with neither, nothing is exported.
+ */
 export function createRolloutTracer(options: {
   endpoint: string | undefined;
+  tracesEndpoint?: string | undefined;
   serviceName?: string;
 }): RolloutTracer {
-  if (!options.endpoint) return NOOP;
-  const base = options.endpoint.replace(/\/+$/, '');
-  const exporter = new OTLPTraceExporter({ url: `${base}/v1/traces` });
+  if (core.getBooleanFromEnv('OTEL_SDK_DISABLED')) return NOOP;
+  const url =
+    options.tracesEndpoint ??
+    (options.endpoint ? `${options.endpoint.replace(/\/+$/, '')}/v1/traces` : undefined);
+  if (!url) return NOOP;
+  const exporter = new OTLPTraceExporter({ url });
+  const fromEnv = resources.detectResources({ detectors: [resources.envDetector] });
   const provider = new tracing.BasicTracerProvider({
-    resource: resources.resourceFromAttributes({
-      'service.name': options.serviceName ?? 'drainwatch-collector',
-    }),
+    resource: resources
+      .defaultResource()
+      .merge(
+        resources.resourceFromAttributes({ 'service.name': options.serviceName ?? 'drainwatch-collector' }),
+      )
+      .merge(fromEnv),
     spanProcessors: [new tracing.BatchSpanProcessor(exporter, { scheduledDelayMillis: 500 })],
   });
   const tracer = provider.getTracer('drainwatch-collector');

@@ -1,4 +1,4 @@
-import { DURATION_UNIT_MS, durationHelp, InvalidValueError, parseDurationMs } from '../lib/values.js';
+import { DURATION_UNIT_MS, InvalidValueError, parseDurationMs } from '../lib/values.js';
 import { DEFAULT_SUBJECT_ROOT } from './subjects.js';
 
 // The agent's settings as a contract: every setting's env var, CLI flag, default, help and kind of
@@ -31,7 +31,7 @@ export interface AgentSetting {
   readonly kind: AgentSettingKind;
   /** The default as the agent would take it from the environment; absent when computed. */
   readonly default?: string;
-  /** Help text; `(default …)` is appended from `default` or `defaultHelp`. */
+  /** Help text; the CLI appends `default: …` from `default` or `defaultHelp`. */
   readonly help: string;
   /** Help's words for a computed default. */
   readonly defaultHelp?: string;
@@ -209,6 +209,8 @@ export const AGENT_EXTRA_ENV = {
   podIp: 'POD_IP',
   nodeName: 'NODE_NAME',
   otlpEndpoint: 'OTEL_EXPORTER_OTLP_ENDPOINT',
+  otlpTracesEndpoint: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+  sdkDisabled: 'OTEL_SDK_DISABLED',
 } as const;
 
 /** The long flag alone: `--listen`. */
@@ -221,12 +223,15 @@ export function agentSettingName(key: AgentSettingKey): string {
   return `${AGENT_SETTINGS[key].env} (${agentFlagName(key)})`;
 }
 
-/** The help line of a setting, with its default and, for a duration, its units. */
+/** The help line of a setting (the CLI appends its default and env var in one format). */
 export function agentSettingHelp(key: AgentSettingKey): string {
+  return AGENT_SETTINGS[key].help;
+}
+
+/** The default as help shows it: the setting's default, or the words for a computed one. */
+export function agentSettingDefault(key: AgentSettingKey): string | undefined {
   const s: AgentSetting = AGENT_SETTINGS[key];
-  const units = s.kind === 'duration' ? `; ${durationHelp('s')}` : '';
-  const dflt = s.default ?? s.defaultHelp;
-  return `${s.help}${dflt === undefined ? '' : ` (default ${dflt}${units})`}`;
+  return s.default ?? s.defaultHelp;
 }
 
 // ---- the traffic protocol ------------------------------------------------------------------------

@@ -13,6 +13,7 @@ export {
   type AgentSettingKey,
   type AgentSettingKind,
   agentFlagName,
+  agentSettingDefault,
   agentSettingHelp,
   agentSettingName,
   formatPrestopPolicy,

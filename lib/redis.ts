@@ -29,9 +29,68 @@ export function createRedis(url: string, options: RedisConnectOptions = {}): Red
   return new Redis(url, opts);
 }
 
+/** Redis did not answer within the deadline: one plain line, exit 3 in the CLI. */
+export class RedisUnreachableError extends Error {
+  readonly code = 'redis-unreachable';
+  readonly exitCode = 3;
+  constructor(url: string, timeoutMs: number, lastError: Error | undefined) {
+    const why = lastError?.message.split('\n')[0] ?? 'no answer';
+    super(`Redis at ${redactUrl(url)} is unreachable (${why}; gave up after ${timeoutMs / 1000}s)`);
+    this.name = 'RedisUnreachableError';
+  }
+}
+
+/** The URL without its password, for messages. */
+function redactUrl(url: string): string {
+  return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+}
+
+/** Default deadline of a first connection: a dependency error is reported within 5 s (docs/architecture.md §3). */
+export const REDIS_CONNECT_TIMEOUT_MS = 5000;
+
 /**
- * Connects and waits until the server answers PING, within the deadline. Commands queue while
- * disconnected (no failFast): this is for callers that wait for Redis, not ones that must pause.
+ * Connects `redis` (created lazy) and waits for its first answer to PING within `timeoutMs`,
+ * bounded whatever ioredis's retries do. Throws RedisUnreachableError naming the last socket
+ * error (`connect ECONNREFUSED 127.0.0.1:1`), never the client's internals.
+ */
+export async function waitForRedis(
+  redis: Redis,
+  url: string,
+  timeoutMs = REDIS_CONNECT_TIMEOUT_MS,
+): Promise<void> {
+  let lastError: Error | undefined;
+  const onError = (err: Error): void => {
+    lastError = err;
+  };
+  redis.on('error', onError);
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), timeoutMs);
+    timer.unref();
+  });
+  const answered = (async () => {
+    await redis.connect().catch(() => {});
+    await pollUntil(async () => (await redis.ping().catch(() => undefined)) === 'PONG', {
+      timeoutMs,
+      intervalMs: 50,
+      what: `Redis at ${url}`,
+      fatal: () => false,
+    });
+    return true as const;
+  })().catch(() => false as const);
+  try {
+    if (!(await Promise.race([answered, deadline])))
+      throw new RedisUnreachableError(url, timeoutMs, lastError);
+  } finally {
+    clearTimeout(timer);
+    redis.off('error', onError);
+  }
+}
+
+/**
+ * Connects and waits until the server answers PING, within the deadline (default 5 s). Commands
+ * queue while disconnected (no failFast): this is for callers that wait for Redis, not ones that
+ * must pause. Throws RedisUnreachableError.
  */
 export async function connectRedis(
   url: string,
@@ -40,14 +99,8 @@ export async function connectRedis(
   const redis = createRedis(url, options);
   // A connection error is retried by ioredis; the listener keeps it from becoming an unhandled 'error'.
   redis.on('error', () => {});
-  await redis.connect().catch(() => {});
   try {
-    await pollUntil(async () => (await redis.ping()) === 'PONG', {
-      timeoutMs: options.timeoutMs ?? 10_000,
-      intervalMs: 50,
-      what: `Redis at ${url}`,
-      fatal: () => false,
-    });
+    await waitForRedis(redis, url, options.timeoutMs);
   } catch (err) {
     redis.disconnect();
     throw err;

@@ -41,8 +41,10 @@ export const DURATION_UNIT_MS: Readonly<Record<DurationUnit, number>> = {
 const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/;
 
 /**
- * `500ms`, `3s`, `2m`, `1h`, `7d`, or a bare number in `bareUnit` (seconds unless a setting declares
- * otherwise). Returns milliseconds, rounded. Throws InvalidValueError.
+ * `500ms`, `3s`, `2m`, `1h`, `7d`, or a bare number of seconds: the one duration grammar of every
+ * flag and environment variable (docs/architecture.md §3). `bareUnit` is only for a range whose
+ * unit is written once at its end (`1-5s`, cluster/local/propagation.ts). Returns milliseconds,
+ * rounded. Throws InvalidValueError.
  */
 export function parseDurationMs(setting: string, value: string, bareUnit: DurationUnit = 's'): number {
   const m = DURATION.exec(value.trim());
@@ -50,16 +52,17 @@ export function parseDurationMs(setting: string, value: string, bareUnit: Durati
   return Math.round(Number(m[1]) * DURATION_UNIT_MS[(m[2] as DurationUnit | undefined) ?? bareUnit]);
 }
 
-/** How help text names a duration setting's bare unit: `<duration>` with `(a bare number is seconds)`. */
-export function durationHelp(bareUnit: DurationUnit = 's'): string {
-  const name = { ms: 'milliseconds', s: 'seconds', m: 'minutes', h: 'hours', d: 'days' }[bareUnit];
-  return `ms, s, m, h or d; a bare number is ${name}`;
-}
+/** The duration grammar as every command's help states it once (docs/architecture.md §3). */
+export const DURATION_GRAMMAR_HELP =
+  'Durations: 500ms, 30s, 2m, 1h or 7d (decimals too: 2.5s); a bare number is seconds.';
 
-/** `3000` → `3s`, `500` → `500ms`: the shortest exact text of a duration, for help and labels. */
+/** `3000` → `3s`, `500` → `500ms`, `300000` → `5m`: the shortest exact text of a duration, for help and labels. */
 export function formatDurationMs(ms: number): string {
-  if (ms % 1000 !== 0) return `${ms}ms`;
-  return `${ms / 1000}s`;
+  for (const unit of ['d', 'h', 'm', 's'] as const) {
+    const n = ms / DURATION_UNIT_MS[unit];
+    if (ms !== 0 && Number.isInteger(n)) return `${n}${unit}`;
+  }
+  return `${ms}ms`;
 }
 
 // ---- host:port ----------------------------------------------------------------------------------
@@ -162,4 +165,64 @@ export function parseChoiceList<T extends string>(
   choices: readonly T[],
 ): T[] {
   return value.split(',').map((v) => parseChoice(setting, v.trim(), choices));
+}
+
+// ---- several bad settings at once ---------------------------------------------------------------
+
+/**
+ * Two or more bad settings, found together before anything started (docs/architecture.md §3): the
+ * message names every one, one line each. `issues` are the component's own per-setting errors.
+ */
+export class InvalidSettingsError extends Error {
+  readonly code = 'config-invalid-settings';
+  readonly issues: readonly Error[];
+  constructor(issues: readonly Error[]) {
+    super(`${issues.length} invalid settings:\n${issues.map((e) => `  ${e.message}`).join('\n')}`);
+    this.name = 'InvalidSettingsError';
+    this.issues = issues;
+  }
+}
+
+/** Collects every bad setting of one command or component instead of stopping at the first. */
+export interface SettingIssues {
+  /** `parse(setting)`; on InvalidValueError records it and returns `fallback`. Other errors propagate. */
+  value<T>(setting: string, parse: (setting: string) => T, fallback: T): T;
+  /** Records a broken rule (a cross-field rule, a missing setting). */
+  add(setting: string, detail: string): void;
+  /** True when `setting` already has an issue: cross-field rules over a bad value are skipped. */
+  has(setting: string): boolean;
+  /** Throws nothing when all is well, the one error when one setting is bad, else InvalidSettingsError. */
+  throwIfAny(): void;
+}
+
+/** `toError(setting, detail)` builds the component's own error class for one bad setting. */
+export function createSettingIssues(toError: (setting: string, detail: string) => Error): SettingIssues {
+  const errors: Error[] = [];
+  const bad = new Set<string>();
+  const add = (setting: string, detail: string): void => {
+    bad.add(setting);
+    errors.push(toError(setting, detail));
+  };
+  return {
+    value(setting, parse, fallback) {
+      try {
+        return parse(setting);
+      } catch (err) {
+        if (!(err instanceof InvalidValueError)) throw err;
+        add(setting, err.detail);
+        return fallback;
+      }
+    },
+    add,
+    has: (setting) => bad.has(setting),
+    throwIfAny() {
+      if (errors.length === 1) throw errors[0];
+      if (errors.length > 1) throw new InvalidSettingsError(errors);
+    },
+  };
+}
+
+/** How an error names a setting either of whose sources the user may have set: `ENV (--flag)`. */
+export function settingName(env: string, flag: string): string {
+  return `${env} (${flag})`;
 }

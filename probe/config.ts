@@ -136,6 +136,17 @@ export function websocketCount(spec: number | string, sessions: number): number 
   return n;
 }
 
+/** Why `spec` is not a count, a fraction or a percentage of sessions; undefined when it is one. */
+export function websocketSpecProblem(spec: string): string | undefined {
+  try {
+    websocketCount(spec, 1);
+    return undefined;
+  } catch (err) {
+    if (err instanceof ProbeConfigError) return err.detail;
+    throw err;
+  }
+}
+
 /** Applies defaults and checks every cross-field rule, throwing one ProbeConfigError naming the setting. */
 export function resolveProbeConfig(config: ProbeConfig): ResolvedProbeConfig {
   let target: URL;

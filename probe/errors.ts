@@ -18,10 +18,13 @@ export class ProbeConfigError extends Error {
   readonly code = 'config-probe';
   readonly exitCode = 2;
   readonly setting: string;
+  /** What is wrong, without the setting's name. */
+  readonly detail: string;
   constructor(setting: string, message: string) {
     super(`${setting}: ${message}`);
     this.name = 'ProbeConfigError';
     this.setting = setting;
+    this.detail = message;
   }
 }
 

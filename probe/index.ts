@@ -8,6 +8,7 @@ export {
   resolveProbeConfig,
   skewedUsers,
   websocketCount,
+  websocketSpecProblem,
 } from './config.js';
 export { type CookieJar, createCookieJar, parseSetCookie } from './cookies.js';
 export { ProbeConfigError, ProbeStateError, ScenarioError, TargetUnreachableError } from './errors.js';

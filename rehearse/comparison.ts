@@ -161,8 +161,15 @@ export async function rehearse(config: RehearseConfig, io: RehearseIo): Promise<
   const scenario = config.scenarioFile ? await loadScenario(config.scenarioFile) : undefined;
   const specs = planRuns(config, scenario);
   checkEntryBinaries(config);
+  // Shown from the first second: starting the servers, the collector and the pods takes a while.
+  const progress = createProgressDisplay(io.stderr);
+  const starting = [config.natsUrl ? '' : 'nats-server', config.redisUrl ? '' : 'redis-server'].filter(
+    Boolean,
+  );
+  if (starting.length > 0) progress.step(`drainwatch rehearse: starting ${starting.join(' and ')}`);
   const deps = await startDependencies({ natsUrl: config.natsUrl, redisUrl: config.redisUrl });
   const say = (line: string): void => {
+    progress.done();
     io.stderr.write(`${line}\n`);
   };
   if (deps.embedded.nats || deps.embedded.redis) {
@@ -177,8 +184,9 @@ export async function rehearse(config: RehearseConfig, io: RehearseIo): Promise<
   let nats: Awaited<ReturnType<typeof connect>> | undefined;
   let collector: ReturnType<typeof createCollector> | undefined;
   try {
+    progress.step('drainwatch rehearse: connecting to NATS, starting the collector');
     try {
-      nats = await connect({ servers: deps.natsUrl, name: 'drainwatch-rehearse' });
+      nats = await connect({ servers: deps.natsUrl, name: 'drainwatch-rehearse', timeout: 5000 });
     } catch (err) {
       throw new DependencyUnavailableError(`NATS at ${deps.natsUrl}`, (err as Error).message);
     }
@@ -187,7 +195,6 @@ export async function rehearse(config: RehearseConfig, io: RehearseIo): Promise<
       { nats },
     );
     await collector.start();
-    const progress = createProgressDisplay(io.stderr);
     const runs: RehearsalRun[] = [];
     for (const spec of specs) {
       say(

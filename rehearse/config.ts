@@ -9,6 +9,7 @@ import {
   parsePrestopPolicy as parseAgentPrestop,
 } from '../contract/index.js';
 import {
+  createSettingIssues,
   InvalidValueError,
   parseChoice,
   parseChoiceList,
@@ -18,7 +19,9 @@ import {
   parseScore,
   parseUrl,
   parseWholeNumber,
+  settingName,
 } from '../lib/values.js';
+import { websocketSpecProblem } from '../probe/index.js';
 import type { Threshold } from '../witness/thresholds.js';
 import { RehearseConfigError } from './errors.js';
 
@@ -133,22 +136,9 @@ function given(input: RehearseInput, key: keyof RehearseInput): string | undefin
   return typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined;
 }
 
-/** Runs a lib/values.ts grammar, turning its InvalidValueError into RehearseConfigError. */
-function parsed<T>(setting: string, parse: (setting: string) => T): T {
-  try {
-    return parse(setting);
-  } catch (err) {
-    if (err instanceof InvalidValueError) throw new RehearseConfigError(setting, err.detail);
-    throw err;
-  }
-}
-
-/**
- * `adaptive`, or `fixed:<seconds>` (`fixed:10`, `fixed:2.5`): the contract's one preStop grammar.
- * Throws RehearseConfigError naming `prestop`.
- */
-function parsePrestopPolicy(value: string): PrestopPolicy {
-  return parsed('prestop', (setting) => parseAgentPrestop(setting, value));
+/** How errors name a setting: its environment variable and its flag, as either may have been set. */
+export function rehearseSettingName(key: keyof typeof REHEARSE_ENV): string {
+  return settingName(REHEARSE_ENV[key], `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
 }
 
 /** The rehearsal's balance when none is given: affinity for the example app, whose memory sessions need it. */
@@ -157,91 +147,143 @@ export function defaultBalance(mode: 'app' | 'example'): BalanceStrategy {
 }
 
 /** `--entry`, or `--compare-entries` (two or more distinct kinds); not both. */
-function entriesOf(input: RehearseInput): EntryKind[] {
+function entriesOf(input: RehearseInput, issues: Issues): EntryKind[] {
+  const n = rehearseSettingName;
   const compare = given(input, 'compareEntries');
-  if (!compare) return [parsed('entry', (s) => parseChoice(s, text(input, 'entry'), ENTRY_KINDS))];
-  if (given(input, 'entry'))
-    throw new RehearseConfigError('compare-entries', 'give --entry or --compare-entries, not both');
-  const list = parsed('compare-entries', (s) => parseChoiceList(s, compare, ENTRY_KINDS));
-  if (new Set(list).size !== list.length || list.length < 2)
-    throw new RehearseConfigError(
-      'compare-entries',
-      `expected two or more different entry points, got ${compare}`,
-    );
-  return list;
+  if (!compare)
+    return [issues.value(n('entry'), (s) => parseChoice(s, text(input, 'entry'), ENTRY_KINDS), 'local')];
+  if (given(input, 'entry')) {
+    issues.add(n('compareEntries'), 'give --entry or --compare-entries, not both');
+    return ['local'];
+  }
+  const list = issues.value(
+    n('compareEntries'),
+    (s) => parseChoiceList(s, compare, ENTRY_KINDS),
+    [] as EntryKind[],
+  );
+  if (!issues.has(n('compareEntries')) && (new Set(list).size !== list.length || list.length < 2))
+    issues.add(n('compareEntries'), `expected two or more different entry points, got ${compare}`);
+  return list.length > 0 ? list : ['local'];
 }
 
-/** Parses every setting and checks the cross-field rules; throws one RehearseConfigError naming the setting. */
-export function resolveRehearseConfig(input: RehearseInput): RehearseConfig {
-  const app = given(input, 'app');
-  const variants = parsed('variants', (s) => parseChoiceList(s, text(input, 'variants'), EXAMPLE_VARIANTS));
-  const propagationText = text(input, 'propagation');
-  let propagation: PropagationRange;
+/** `1-5s`, `2s` or `0`: the local cluster's propagation grammar, as an InvalidValueError. */
+function propagationOf(setting: string, value: string): PropagationRange {
   try {
-    propagation = parsePropagation(propagationText);
+    return parsePropagation(value);
   } catch (err) {
     if (err instanceof LocalClusterConfigError)
-      throw new RehearseConfigError('propagation', err.message.replace(/^propagation: /, ''));
+      throw new InvalidValueError(setting, value, err.message.replace(/^propagation: /, ''));
     throw err;
   }
-  const maxSurge = parsed('max-surge', (s) => parseWholeNumber(s, text(input, 'maxSurge')));
-  const maxUnavailable = parsed('max-unavailable', (s) => parseWholeNumber(s, text(input, 'maxUnavailable')));
-  if (maxSurge === 0 && maxUnavailable === 0)
-    throw new RehearseConfigError('max-surge', 'max-surge and max-unavailable cannot both be 0');
+}
+
+type Issues = ReturnType<typeof createSettingIssues>;
+
+/** Every setting given as text, parsed; a bad one is recorded in `issues` and replaced by a fallback. */
+function parseAll(input: RehearseInput, issues: Issues) {
+  const n = rehearseSettingName;
+  const optional = <T>(key: keyof typeof REHEARSE_ENV, parse: (s: string, v: string) => T): T | undefined => {
+    const v = given(input, key);
+    return v === undefined ? undefined : issues.value(n(key), (s) => parse(s, v), undefined);
+  };
+  return {
+    variants: issues.value(
+      n('variants'),
+      (s) => parseChoiceList(s, text(input, 'variants'), EXAMPLE_VARIANTS),
+      [...EXAMPLE_VARIANTS],
+    ),
+    propagation: issues.value(n('propagation'), (s) => propagationOf(s, text(input, 'propagation')), {
+      minMs: 0,
+      maxMs: 0,
+    }),
+    maxSurge: issues.value(n('maxSurge'), (s) => parseWholeNumber(s, text(input, 'maxSurge')), 1),
+    maxUnavailable: issues.value(
+      n('maxUnavailable'),
+      (s) => parseWholeNumber(s, text(input, 'maxUnavailable')),
+      0,
+    ),
+    replicas: issues.value(n('replicas'), (s) => parsePositiveInt(s, text(input, 'replicas')), 1),
+    prestopPolicy: issues.value(n('prestop'), (s) => parseAgentPrestop(s, text(input, 'prestop')), {
+      mode: 'adaptive',
+    } as PrestopPolicy),
+    graceSeconds: issues.value(n('grace'), (s) => parsePositiveNumber(s, text(input, 'grace')), 30),
+    sessions: issues.value(n('sessions'), (s) => parsePositiveInt(s, text(input, 'sessions')), 1),
+    rate: issues.value(n('rate'), (s) => parsePositiveNumber(s, text(input, 'rate')), 1),
+    userMix: issues.value(n('userMix'), (s) => parseChoice(s, text(input, 'userMix'), USER_MIXES), 'uniform'),
+    sidecar: issues.value(n('sidecar'), (s) => parseChoice(s, text(input, 'sidecar'), SIDECARS), 'agent'),
+    warmupMs: issues.value(n('warmup'), (s) => parseDurationMs(s, text(input, 'warmup')), 0),
+    timeoutMs: issues.value(n('timeout'), (s) => parseDurationMs(s, text(input, 'timeout')), 0),
+    websockets: optional('websockets', (s, v) => (parseWebsocketSpec(s, v), v)),
+    balance: optional('balance', (s, v) => parseChoice(s, v, BALANCE_STRATEGIES)),
+    gate: optional('gate', parseScore),
+    seed: optional('seed', (s, v) => parseWholeNumber(s, v)),
+    natsUrl: optional('natsUrl', (s, v) => parseUrl(s, v, ['nats', 'tls'])),
+    redisUrl: optional('redisUrl', (s, v) => parseUrl(s, v, ['redis', 'rediss'])),
+  };
+}
+
+/** A count, a fraction or a percentage (the probe's --websockets), checked before anything starts. */
+function parseWebsocketSpec(setting: string, value: string): void {
+  const problem = websocketSpecProblem(value);
+  if (problem) throw new InvalidValueError(setting, value, problem);
+}
+
+/**
+ * Parses every setting and checks the cross-field rules before anything starts. Throws
+ * RehearseConfigError naming the setting (`ENV (--flag)`), or InvalidSettingsError naming every
+ * bad one when there are several.
+ */
+export function resolveRehearseConfig(input: RehearseInput): RehearseConfig {
+  const issues = createSettingIssues((setting, detail) => new RehearseConfigError(setting, detail));
+  const n = rehearseSettingName;
+  const v = parseAll(input, issues);
+  const entries = entriesOf(input, issues);
   const readyPath = text(input, 'readyPath');
   if (!readyPath.startsWith('/'))
-    throw new RehearseConfigError('ready-path', `must start with /, got ${JSON.stringify(readyPath)}`);
-  const gateText = given(input, 'gate');
-  const seedText = given(input, 'seed');
-  const scenario = given(input, 'scenario');
-  const websockets = given(input, 'websockets');
-  const balanceText = given(input, 'balance');
-  const natsUrlText = given(input, 'natsUrl');
-  const redisUrlText = given(input, 'redisUrl');
-  const natsUrl = natsUrlText && parsed('nats-url', (s) => parseUrl(s, natsUrlText, ['nats']));
-  const redisUrl = redisUrlText && parsed('redis-url', (s) => parseUrl(s, redisUrlText, ['redis']));
-  const replicas = parsed('replicas', (s) => parsePositiveInt(s, text(input, 'replicas')));
-  const prestopPolicy = parsePrestopPolicy(text(input, 'prestop'));
-  const graceSeconds = parsed('grace', (s) => parsePositiveNumber(s, text(input, 'grace')));
+    issues.add(n('readyPath'), `must start with /, got ${JSON.stringify(readyPath)}`);
+  const ok = (...keys: (keyof typeof REHEARSE_ENV)[]) => keys.every((k) => !issues.has(n(k)));
+  if (ok('maxSurge', 'maxUnavailable') && v.maxSurge === 0 && v.maxUnavailable === 0)
+    issues.add(n('maxSurge'), 'max-surge and max-unavailable cannot both be 0');
   // The agent refuses this at start (agent/config.ts); checked here so nothing starts first.
-  if (prestopPolicy.mode === 'fixed' && prestopPolicy.seconds > graceSeconds)
-    throw new RehearseConfigError(
-      'prestop',
-      `fixed wait ${prestopPolicy.seconds}s is above the grace period of ${graceSeconds}s (--grace)`,
+  if (ok('prestop', 'grace') && v.prestopPolicy.mode === 'fixed' && v.prestopPolicy.seconds > v.graceSeconds)
+    issues.add(
+      n('prestop'),
+      `fixed wait ${v.prestopPolicy.seconds}s is above the grace period of ${v.graceSeconds}s (--grace)`,
     );
-  if (maxUnavailable >= replicas && maxSurge === 0)
-    throw new RehearseConfigError(
-      'max-unavailable',
-      `${maxUnavailable} would take every one of ${replicas} replicas down at once`,
+  if (ok('maxSurge', 'maxUnavailable', 'replicas') && v.maxUnavailable >= v.replicas && v.maxSurge === 0)
+    issues.add(
+      n('maxUnavailable'),
+      `${v.maxUnavailable} would take every one of ${v.replicas} replicas down at once`,
     );
+  issues.throwIfAny();
+  const app = given(input, 'app');
+  const scenario = given(input, 'scenario');
   return {
-    variants,
-    replicas,
-    sessions: parsed('sessions', (s) => parsePositiveInt(s, text(input, 'sessions'))),
-    rate: parsed('rate', (s) => parsePositiveNumber(s, text(input, 'rate'))),
-    userMix: parsed('user-mix', (s) => parseChoice(s, text(input, 'userMix'), USER_MIXES)),
-    entries: entriesOf(input),
-    propagation,
-    propagationText,
-    graceSeconds,
-    prestop: formatPrestopPolicy(prestopPolicy),
-    prestopPolicy,
-    maxSurge,
-    maxUnavailable,
+    variants: v.variants,
+    replicas: v.replicas,
+    sessions: v.sessions,
+    rate: v.rate,
+    userMix: v.userMix,
+    entries,
+    propagation: v.propagation,
+    propagationText: text(input, 'propagation'),
+    graceSeconds: v.graceSeconds,
+    prestop: formatPrestopPolicy(v.prestopPolicy),
+    prestopPolicy: v.prestopPolicy,
+    maxSurge: v.maxSurge,
+    maxUnavailable: v.maxUnavailable,
     readyPath,
-    sidecar: parsed('sidecar', (s) => parseChoice(s, text(input, 'sidecar'), SIDECARS)),
+    sidecar: v.sidecar,
     json: input.json === true,
-    warmupMs: parsed('warmup', (s) => parseDurationMs(s, text(input, 'warmup'), 's')),
-    timeoutMs: parsed('timeout', (s) => parseDurationMs(s, text(input, 'timeout'), 's')),
+    warmupMs: v.warmupMs,
+    timeoutMs: v.timeoutMs,
     ...(app ? { app } : {}),
-    ...(websockets ? { websockets } : {}),
-    ...(balanceText
-      ? { balance: parsed('balance', (s) => parseChoice(s, balanceText, BALANCE_STRATEGIES)) }
-      : {}),
+    ...(v.websockets ? { websockets: v.websockets } : {}),
+    ...(v.balance ? { balance: v.balance } : {}),
     ...(scenario ? { scenarioFile: scenario } : {}),
-    ...(gateText !== undefined ? { gate: parsed('gate', (s) => parseScore(s, gateText)) } : {}),
-    ...(seedText !== undefined ? { seed: parsed('seed', (s) => parseWholeNumber(s, seedText)) } : {}),
-    ...(natsUrl ? { natsUrl } : {}),
-    ...(redisUrl ? { redisUrl } : {}),
+    ...(v.gate !== undefined ? { gate: v.gate } : {}),
+    ...(v.seed !== undefined ? { seed: v.seed } : {}),
+    ...(v.natsUrl ? { natsUrl: v.natsUrl } : {}),
+    ...(v.redisUrl ? { redisUrl: v.redisUrl } : {}),
   };
 }

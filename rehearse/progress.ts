@@ -18,6 +18,11 @@ export interface ProgressOutput {
 }
 
 export interface ProgressDisplay {
+  /**
+   * A start-up step (`starting nats-server`, `[naive] starting 3 pods`), shown from the first
+   * second, before any traffic: on a terminal in place of the live line, elsewhere one line each.
+   */
+  step(text: string): void;
   update(state: ProgressState): void;
   /** Ends the line (TTY) or prints the last state (non-TTY); a second call prints nothing. */
   done(): void;
@@ -40,10 +45,18 @@ export function createProgressDisplay(out: ProgressOutput, options: ProgressOpti
   let last: ProgressState | undefined;
   let lastPrinted: string | undefined;
   let lastPrintAt = -Infinity;
+  let stepShown = false;
   return {
+    step(text) {
+      if (out.isTTY) {
+        out.write(`\r${text}…\x1b[K`);
+        stepShown = true;
+      } else out.write(`${text}…\n`);
+    },
     update(state) {
       last = state;
       if (out.isTTY) {
+        stepShown = false;
         out.write(`\r${formatProgressLine(state)}\x1b[K`);
         return;
       }
@@ -54,6 +67,9 @@ export function createProgressDisplay(out: ProgressOutput, options: ProgressOpti
       }
     },
     done() {
+      // A step left on a terminal line with no progress after it (a failure) keeps its line.
+      if (!last && stepShown && out.isTTY) out.write('\n');
+      stepShown = false;
       if (!last) return;
       const final = last;
       last = undefined;

@@ -137,6 +137,12 @@ export async function runRehearsal(spec: RunSpec, ctx: RunContext): Promise<Rehe
     ...(ctx.signal ? { signal: ctx.signal } : {}),
   });
   try {
+    // The witness would start the pods too; started here, the wait shows as a step.
+    progress?.step(
+      `[${spec.label}] starting ${spec.replicas} pods of ${spec.appLabel}, waiting for them to be ready`,
+    );
+    await cluster.start();
+    progress?.step(`[${spec.label}] logging in ${spec.sessions} probe sessions`);
     const w = await witness.run({
       workload: { namespace: spec.namespace, name: spec.workload },
       subject: `workload ${spec.namespace}/${spec.workload}`,

@@ -1,16 +1,27 @@
-import { Command, Option } from 'commander';
+import { Command, type Option } from 'commander';
 import { type AgentFlags, capYoungGeneration, createAgent, loadAgentConfig } from '../../agent/index.js';
-import { AGENT_SETTINGS, type AgentSettingKey, agentSettingHelp } from '../../contract/index.js';
+import {
+  AGENT_SETTINGS,
+  type AgentSettingKey,
+  agentSettingDefault,
+  agentSettingHelp,
+} from '../../contract/index.js';
 import { createLogger } from '../../lib/log.js';
 import { formatHostPort } from '../../lib/values.js';
 import { VERSION } from '../../lib/version.js';
+import { settingOption } from '../parse.js';
 import { action } from '../run.js';
 
 // Generated from the contract's settings table. Defaults are applied by loadAgentConfig, so
 // commander's values are only what the user gave: a flag, else its environment variable.
 function settingOptions(): Option[] {
   return (Object.keys(AGENT_SETTINGS) as AgentSettingKey[]).map((key) =>
-    new Option(AGENT_SETTINGS[key].flag, agentSettingHelp(key)).env(AGENT_SETTINGS[key].env),
+    settingOption(
+      AGENT_SETTINGS[key].flag,
+      agentSettingHelp(key),
+      AGENT_SETTINGS[key].env,
+      agentSettingDefault(key),
+    ),
   );
 }
 

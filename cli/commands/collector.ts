@@ -1,4 +1,4 @@
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import {
   COLLECTOR_DEFAULTS,
   COLLECTOR_ENV,
@@ -7,81 +7,86 @@ import {
   loadCollectorConfig,
 } from '../../collector/index.js';
 import { createLogger } from '../../lib/log.js';
-import { durationHelp } from '../../lib/values.js';
+import { formatDurationMs } from '../../lib/values.js';
+import { settingOption } from '../parse.js';
 import { action } from '../run.js';
 
 export function createCollectorCommand(): Command {
   const D = COLLECTOR_DEFAULTS;
   const E = COLLECTOR_ENV;
-  const UNITS = durationHelp();
+  const ms = formatDurationMs;
   const cmd = new Command('collector')
     .description(
       'Consume agent and probe events, correlate them, keep state in Redis, expose metrics and reports.',
     )
+    .addOption(settingOption('--listen <host:port>', 'HTTP API and /metrics', E.listen, D.listen))
+    .addOption(settingOption('--nats-url <url>', 'NATS with JetStream', E.natsUrl, D.natsUrl))
+    .addOption(settingOption('--redis-url <url>', 'Redis', E.redisUrl, D.redisUrl))
+    .addOption(settingOption('--redis-prefix <prefix>', 'Redis key prefix', E.redisPrefix, D.redisPrefix))
+    .addOption(settingOption('--api-token <token>', 'bearer token required on /api', E.apiToken))
+    .addOption(settingOption('--subject-root <root>', 'NATS subject root', E.subjectRoot, D.subjectRoot))
+    .addOption(settingOption('--stream <name>', 'JetStream stream', E.stream, D.stream))
     .addOption(
-      new Option('--listen <host:port>', `HTTP API and /metrics (default ${D.listen})`).env(E.listen),
-    )
-    .addOption(new Option('--nats-url <url>', `NATS with JetStream (default ${D.natsUrl})`).env(E.natsUrl))
-    .addOption(new Option('--redis-url <url>', `Redis (default ${D.redisUrl})`).env(E.redisUrl))
-    .addOption(
-      new Option('--redis-prefix <prefix>', `Redis key prefix (default ${D.redisPrefix})`).env(E.redisPrefix),
-    )
-    .addOption(new Option('--api-token <token>', 'bearer token required on /api').env(E.apiToken))
-    .addOption(
-      new Option('--subject-root <root>', `NATS subject root (default ${D.subjectRoot})`).env(E.subjectRoot),
-    )
-    .addOption(new Option('--stream <name>', `JetStream stream (default ${D.stream})`).env(E.stream))
-    .addOption(
-      new Option('--consumer <name>', `durable consumer, shared by replicas (default ${D.consumer})`).env(
-        E.consumer,
-      ),
+      settingOption('--consumer <name>', 'durable consumer, shared by replicas', E.consumer, D.consumer),
     )
     .addOption(
-      new Option(
+      settingOption(
         '--stream-max-age <duration>',
-        `how long the stream keeps events, if it creates it (default 7d; ${UNITS})`,
-      ).env(E.streamMaxAge),
+        'how long the stream keeps events, if it creates it',
+        E.streamMaxAge,
+        ms(D.streamMaxAgeSeconds * 1000),
+      ),
     )
     .addOption(
-      new Option('--stream-max-bytes <size>', 'stream size limit, if it creates it (default 1g)').env(
+      settingOption(
+        '--stream-max-bytes <size>',
+        'stream size limit, if it creates it',
         E.streamMaxBytes,
+        '1g',
       ),
     )
     .addOption(
-      new Option(
+      settingOption(
         '--rollout-quiet <duration>',
-        `close a rollout after this long without pod activity (default 5m; ${UNITS})`,
-      ).env(E.rolloutQuiet),
-    )
-    .addOption(
-      new Option(
-        '--pod-series-expiry <duration>',
-        `drop per-termination pod series after (default 15m; ${UNITS})`,
-      ).env(E.podSeriesExpiry),
-    )
-    .addOption(
-      new Option('--dead-letter-max <n>', `refused events kept in Redis (default ${D.deadLetterMax})`).env(
-        E.deadLetterMax,
+        'close a rollout after this long without pod activity',
+        E.rolloutQuiet,
+        ms(D.rolloutQuietMs),
       ),
     )
     .addOption(
-      new Option(
+      settingOption(
+        '--pod-series-expiry <duration>',
+        'drop per-termination pod series after',
+        E.podSeriesExpiry,
+        ms(D.podSeriesExpiryMs),
+      ),
+    )
+    .addOption(
+      settingOption(
+        '--dead-letter-max <n>',
+        'refused events kept in Redis',
+        E.deadLetterMax,
+        String(D.deadLetterMax),
+      ),
+    )
+    .addOption(
+      settingOption(
         '--ack-wait <duration>',
-        `redelivery delay for unacknowledged events (default 30s; ${UNITS})`,
-      ).env(E.ackWait),
+        'redelivery delay for unacknowledged events',
+        E.ackWait,
+        ms(D.ackWaitMs),
+      ),
     )
     .addOption(
-      new Option(
+      settingOption(
         '--gate <score>',
-        'session-persistence threshold behind drainwatch_gate_passed (default 1)',
-      ).env(E.gate),
+        'session-persistence threshold behind drainwatch_gate_passed (0..1 or %)',
+        E.gate,
+        String(D.gate),
+      ),
     )
-    .addOption(
-      new Option('--log-level <level>', `fatal … trace, or silent (default ${D.logLevel})`).env(E.logLevel),
-    )
-    .addOption(
-      new Option('--log-format <format>', `json lines or text (default ${D.logFormat})`).env(E.logFormat),
-    );
+    .addOption(settingOption('--log-level <level>', 'fatal … trace, or silent', E.logLevel, D.logLevel))
+    .addOption(settingOption('--log-format <format>', 'json lines or text', E.logFormat, D.logFormat));
   return cmd.action(
     action('collector', async () => {
       // Commander already applied flag > env; the loader adds defaults and the cross-field rules.

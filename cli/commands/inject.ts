@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { DEFAULT_INJECT_OPTIONS, resolveInjectOptions } from '../../kube/config.js';
 import { injectManifests } from '../../kube/inject.js';
 import { readManifestInputs } from '../../kube/input.js';
-import { durationHelp, formatDurationMs } from '../../lib/values.js';
+import { formatDurationMs } from '../../lib/values.js';
 import { durationMs, positiveInt } from '../parse.js';
 import { action, optionsOf } from '../run.js';
 
@@ -50,13 +50,13 @@ export function createInjectCommand(): Command {
         .default(d.preStop),
     )
     .addOption(
-      new Option('--prestop-max <duration>', `longest an adaptive preStop waits (${durationHelp('s')})`)
+      new Option('--prestop-max <duration>', `longest an adaptive preStop waits`)
         .env('DRAINWATCH_INJECT_PRESTOP_MAX')
         .argParser(durationMs)
         .default(d.preStopMaxSeconds * 1000, formatDurationMs(d.preStopMaxSeconds * 1000)),
     )
     .addOption(
-      new Option('--drain-budget <duration>', `time the app needs after SIGTERM (${durationHelp('s')})`)
+      new Option('--drain-budget <duration>', `time the app needs after SIGTERM`)
         .env('DRAINWATCH_DRAIN_BUDGET')
         .argParser(durationMs)
         .default(d.drainBudgetSeconds * 1000, formatDurationMs(d.drainBudgetSeconds * 1000)),

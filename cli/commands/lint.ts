@@ -6,7 +6,7 @@ import { lintSources } from '../../kube/lint.js';
 import { enabledRules, FAIL_ON, type FailOn, findLintConfig, parseRuleList } from '../../kube/lint-config.js';
 import { formatFindings, LINT_FORMATS, type LintFormat } from '../../kube/lint-format.js';
 import { DEFAULT_DOCS_BASE_URL, DOCS_URL_ENV } from '../../lib/docs-url.js';
-import { durationHelp, formatDurationMs, parseUrl } from '../../lib/values.js';
+import { formatDurationMs, parseUrl } from '../../lib/values.js';
 import { VERSION } from '../../lib/version.js';
 import { durationMs, oneOf } from '../parse.js';
 import { action, optionsOf } from '../run.js';
@@ -38,7 +38,7 @@ export function createLintCommand(): Command {
         .default('text'),
     )
     .addOption(
-      new Option('--drain-budget <duration>', `time an app needs after SIGTERM (${durationHelp('s')})`)
+      new Option('--drain-budget <duration>', `time an app needs after SIGTERM`)
         .env('DRAINWATCH_DRAIN_BUDGET')
         .argParser(durationMs)
         .default(

@@ -1,26 +1,26 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Command, Option } from 'commander';
-import { DEFAULT_STREAM_NAME } from '../../contract/index.js';
+import { DEFAULT_STREAM_NAME, DEFAULT_SUBJECT_ROOT } from '../../contract/index.js';
 import { ensureStream } from '../../lib/jetstream.js';
-import { durationHelp } from '../../lib/values.js';
+import { formatDurationMs, settingName } from '../../lib/values.js';
 import { delay } from '../../lib/wait.js';
-import { PROBE_ENV, resolveProbeConfig } from '../../probe/config.js';
+import { PROBE_DEFAULTS, PROBE_ENV, resolveProbeConfig, websocketSpecProblem } from '../../probe/config.js';
 import { createProbeRun, formatProgress, formatSummary, loadScenario } from '../../probe/index.js';
 import { PROBE_FIGURES } from '../../witness/threshold-figures.js';
 import { evaluateThresholds, formatThresholdSummary } from '../../witness/thresholds.js';
 import { RuntimeFailure, UsageError } from '../errors.js';
-import { durationMs, positiveInt, positiveNumber, url } from '../parse.js';
+import { durationMs, positiveInt, positiveNumber, settingOption, url } from '../parse.js';
 import { action, optionsOf } from '../run.js';
 import { thresholdOption, thresholdsOf, verdictsExitCode } from '../thresholds.js';
 
 interface ProbeOptions {
   target?: string;
-  sessions: number | string;
-  duration: number | string;
+  sessions?: number;
+  duration?: number;
   scenario?: string;
   websockets?: string;
-  rate?: number | string;
+  rate?: number;
   retryOnce?: boolean;
   natsUrl?: string;
   namespace?: string;
@@ -31,9 +31,17 @@ interface ProbeOptions {
   threshold?: string[];
 }
 
-// Commander applies parsers to flags and env values but not to defaults given as strings.
-const asInt = (v: number | string): number => (typeof v === 'number' ? v : positiveInt(v));
-const asDuration = (v: number | string): number => (typeof v === 'number' ? v : durationMs(v));
+/** The standalone probe's own defaults (the rest are the probe's, PROBE_DEFAULTS). */
+const PROBE_CLI_DEFAULTS = { sessions: 50, durationMs: 30_000 } as const;
+
+/** Rules over several options, checked with every bad value before anything starts. */
+function checkProbeOptions(o: Record<string, unknown>): [string, string][] {
+  const issues: [string, string][] = [];
+  if (!o.target) issues.push([settingName(PROBE_ENV.target, '--target'), 'is required']);
+  const ws = typeof o.websockets === 'string' ? websocketSpecProblem(o.websockets) : undefined;
+  if (ws) issues.push([settingName(PROBE_ENV.websockets, '--websockets'), ws]);
+  return issues;
+}
 
 /** A plain line every few seconds when stderr is not a terminal, so CI logs stay readable. */
 const PLAIN_PROGRESS_EVERY_MS = 5000;
@@ -42,13 +50,13 @@ async function runProbe(opts: ProbeOptions): Promise<number> {
   if (!opts.target) throw new UsageError(`--target (or ${PROBE_ENV.target}) is required`);
   const thresholds = thresholdsOf(opts.threshold, PROBE_FIGURES);
   const scenario = await loadScenario(opts.scenario);
-  const durationMsValue = asDuration(opts.duration);
+  const durationMsValue = opts.duration ?? PROBE_CLI_DEFAULTS.durationMs;
   const config = {
     target: opts.target,
-    sessions: asInt(opts.sessions),
+    sessions: opts.sessions ?? PROBE_CLI_DEFAULTS.sessions,
     scenario,
     ...(opts.websockets !== undefined ? { websockets: opts.websockets } : {}),
-    ...(opts.rate !== undefined ? { ratePerSession: Number(opts.rate) } : {}),
+    ...(opts.rate !== undefined ? { ratePerSession: opts.rate } : {}),
     retryOnce: Boolean(opts.retryOnce),
     ...(opts.namespace ? { namespace: opts.namespace } : {}),
     ...(opts.workload ? { workload: opts.workload } : {}),
@@ -114,62 +122,66 @@ async function runProbe(opts: ProbeOptions): Promise<number> {
 }
 
 export function createProbeCommand(): Command {
+  const E = PROBE_ENV;
   return new Command('probe')
     .description(
       'Run synthetic authenticated users and WebSockets against a service and report what they lost.',
     )
     .addOption(
-      new Option('--target <url>', 'the service entry point')
-        .env(PROBE_ENV.target)
-        .argParser(url(['http', 'https'])),
+      settingOption('--target <url>', 'the service entry point', E.target).argParser(url(['http', 'https'])),
     )
     .addOption(
-      new Option('--sessions <n>', 'synthetic users')
-        .env(PROBE_ENV.sessions)
-        .default('50')
-        .argParser(positiveInt),
+      settingOption(
+        '--sessions <n>',
+        'synthetic users',
+        E.sessions,
+        String(PROBE_CLI_DEFAULTS.sessions),
+      ).argParser(positiveInt),
     )
     .addOption(
-      new Option('--duration <d>', `how long to run (default 30s; ${durationHelp()})`)
-        .env(PROBE_ENV.duration)
-        .default('30s')
-        .argParser(durationMs),
+      settingOption(
+        '--duration <duration>',
+        'how long to run',
+        E.duration,
+        formatDurationMs(PROBE_CLI_DEFAULTS.durationMs),
+      ).argParser(durationMs),
     )
+    .addOption(settingOption('--scenario <file>', 'scenario YAML', E.scenario, 'the example app'))
     .addOption(
-      new Option('--scenario <file>', 'scenario YAML (default: the example app)').env(PROBE_ENV.scenario),
-    )
-    .addOption(
-      new Option(
-        '--websockets <n>',
-        'sessions that also keep a WebSocket: a count, a fraction or a percentage (default 20% when the scenario has a websocket)',
-      ).env(PROBE_ENV.websockets),
-    )
-    .addOption(
-      new Option('--rate <r>', 'traffic requests per second per session (default 1)')
-        .env(PROBE_ENV.rate)
-        .argParser(positiveNumber),
-    )
-    .addOption(
-      new Option('--retry-once', 'retry a failed request once and report it separately').env(
-        PROBE_ENV.retryOnce,
+      settingOption(
+        '--websockets <n|fraction|%>',
+        'sessions that also keep a WebSocket: a count, a fraction or a percentage',
+        E.websockets,
+        `${PROBE_DEFAULTS.websockets * 100}% when the scenario has a websocket`,
       ),
     )
     .addOption(
-      new Option(
+      settingOption(
+        '--rate <rps>',
+        'traffic requests per second per session',
+        E.rate,
+        String(PROBE_DEFAULTS.ratePerSession),
+      ).argParser(positiveNumber),
+    )
+    .addOption(
+      settingOption('--retry-once', 'retry a failed request once and report it separately', E.retryOnce),
+    )
+    .addOption(
+      settingOption(
         '--nats-url <url>',
-        'publish probe.* events to this NATS (nothing is published without it)',
-      ).env(PROBE_ENV.natsUrl),
+        'publish probe.* events to this NATS',
+        E.natsUrl,
+        'none: nothing is published',
+      ).argParser(url(['nats', 'tls'])),
     )
     .addOption(
-      new Option('--namespace <ns>', 'namespace of the workload under test, for the events').env(
-        PROBE_ENV.namespace,
-      ),
+      settingOption('--namespace <ns>', 'namespace of the workload under test, for the events', E.namespace),
     )
-    .addOption(new Option('--workload <name>', 'workload under test, for the events').env(PROBE_ENV.workload))
+    .addOption(settingOption('--workload <name>', 'workload under test, for the events', E.workload))
     .addOption(
       new Option('--subject-root <root>', 'NATS subject root')
-        .env(PROBE_ENV.subjectRoot)
-        .default('drainwatch'),
+        .env(E.subjectRoot)
+        .default(DEFAULT_SUBJECT_ROOT),
     )
     .addOption(
       new Option('--stream <name>', 'JetStream stream created when missing')
@@ -178,5 +190,11 @@ export function createProbeCommand(): Command {
     )
     .addOption(thresholdOption('the probe summary'))
     .addOption(new Option('--json', 'print the summary as JSON on stdout').env('DRAINWATCH_JSON'))
-    .action(action('probe', (_opts: unknown, cmd: Command) => runProbe(optionsOf<ProbeOptions>(cmd))));
+    .action(
+      action(
+        'probe',
+        (_opts: unknown, cmd: Command) => runProbe(optionsOf<ProbeOptions>(cmd)),
+        checkProbeOptions,
+      ),
+    );
 }

@@ -1,7 +1,6 @@
 import { Command, Option } from 'commander';
 import { ENTRY_KINDS } from '../../cluster/local/entry-activity.js';
 import { BALANCE_STRATEGIES } from '../../cluster/local/entrypoint.js';
-import { durationHelp } from '../../lib/values.js';
 import { rehearse } from '../../rehearse/comparison.js';
 import {
   REHEARSE_DEFAULTS as D,
@@ -15,14 +14,13 @@ import { type TimelineFlags, timelineFlag } from '../../timeline/flags.js';
 import { rehearsalTimelineWriter } from '../../timeline/index.js';
 import { REPORT_FIGURES } from '../../witness/threshold-figures.js';
 import { EXIT } from '../errors.js';
+import { settingOption } from '../parse.js';
 import { action } from '../run.js';
 import { thresholdOption, thresholdsOf } from '../thresholds.js';
 
 // Defaults live in REHEARSE_DEFAULTS (applied by resolveRehearseConfig), so commander only hands
-// over what the user gave: a flag, else its environment variable.
-function opt(flags: string, description: string, env: string): Option {
-  return new Option(flags, description).env(env);
-}
+// over what the user gave: a flag, else its environment variable; help shows the same defaults.
+const opt = settingOption;
 
 export function createRehearseCommand(): Command {
   return new Command('rehearse')
@@ -32,28 +30,31 @@ export function createRehearseCommand(): Command {
     .addOption(
       opt(
         '--app <command>',
-        'the app to run (gets PORT, REDIS_URL, NATS_URL); default: the example quote app',
+        'the app to run (gets PORT, REDIS_URL, NATS_URL)',
         E.app,
+        'the example quote app',
       ),
     )
-    .addOption(opt('--variants <list>', `example app runs, in order (default ${D.variants})`, E.variants))
-    .addOption(opt('--replicas <n>', `pods (default ${D.replicas})`, E.replicas))
-    .addOption(opt('--scenario <file>', 'probe scenario YAML (default: fits the example app)', E.scenario))
-    .addOption(opt('--sessions <n>', `probe sessions (default ${D.sessions})`, E.sessions))
+    .addOption(opt('--variants <list>', 'example app runs, in order', E.variants, D.variants))
+    .addOption(opt('--replicas <n>', 'pods', E.replicas, D.replicas))
+    .addOption(opt('--scenario <file>', 'probe scenario YAML', E.scenario, 'fits the example app'))
+    .addOption(opt('--sessions <n>', 'probe sessions', E.sessions, D.sessions))
     .addOption(
       opt(
         '--websockets <n|fraction|%>',
-        `sessions that keep a WebSocket (default ${DEFAULT_WEBSOCKETS} when the scenario has one)`,
+        'sessions that keep a WebSocket',
         E.websockets,
+        `${DEFAULT_WEBSOCKETS} when the scenario has one`,
       ),
     )
-    .addOption(opt('--rate <rps>', `requests per second of one session (default ${D.rate})`, E.rate))
-    .addOption(opt('--user-mix <mix>', 'uniform, or skewed (a few heavy users) (default uniform)', E.userMix))
+    .addOption(opt('--rate <rps>', 'requests per second of one session', E.rate, D.rate))
+    .addOption(opt('--user-mix <mix>', 'uniform, or skewed (a few heavy users)', E.userMix, D.userMix))
     .addOption(
       opt(
         '--balance <strategy>',
-        `${BALANCE_STRATEGIES.join(', ')} (default: ${defaultBalance('example')} for the example app, ${defaultBalance('app')} for --app)`,
+        BALANCE_STRATEGIES.join(', '),
         E.balance,
+        `${defaultBalance('example')} for the example app, ${defaultBalance('app')} for --app`,
       ),
     )
     .addOption(
@@ -73,48 +74,30 @@ export function createRehearseCommand(): Command {
     .addOption(
       opt(
         '--propagation <delay>',
-        `endpoint propagation per change: 2s, 1-5s, 0 (default ${D.propagation})`,
+        'endpoint propagation per change: 2s, 1-5s, 0',
         E.propagation,
+        D.propagation,
       ),
     )
-    .addOption(opt('--grace <seconds>', `terminationGracePeriodSeconds (default ${D.grace})`, E.grace))
+    .addOption(opt('--grace <seconds>', 'terminationGracePeriodSeconds', E.grace, D.grace))
     .addOption(
       opt(
         '--prestop <policy>',
-        `agent preStop of the drained or --app run: adaptive, fixed:<s> (default ${D.prestop})`,
+        'agent preStop of the drained or --app run: adaptive, fixed:<duration>',
         E.prestop,
+        D.prestop,
       ),
     )
-    .addOption(opt('--max-surge <n>', `rolling update maxSurge (default ${D.maxSurge})`, E.maxSurge))
+    .addOption(opt('--max-surge <n>', 'rolling update maxSurge', E.maxSurge, D.maxSurge))
     .addOption(
-      opt(
-        '--max-unavailable <n>',
-        `rolling update maxUnavailable (default ${D.maxUnavailable})`,
-        E.maxUnavailable,
-      ),
+      opt('--max-unavailable <n>', 'rolling update maxUnavailable', E.maxUnavailable, D.maxUnavailable),
     )
-    .addOption(opt('--ready-path <path>', `readiness check path (default ${D.readyPath})`, E.readyPath))
+    .addOption(opt('--ready-path <path>', 'readiness check path', E.readyPath, D.readyPath))
     .addOption(
-      opt(
-        '--sidecar <kind>',
-        `agent, or passthrough (rehearse without the agent) (default ${D.sidecar})`,
-        E.sidecar,
-      ),
+      opt('--sidecar <kind>', 'agent, or passthrough (rehearse without the agent)', E.sidecar, D.sidecar),
     )
-    .addOption(
-      opt(
-        '--warmup <duration>',
-        `traffic before the rollout (default ${D.warmup}; ${durationHelp()})`,
-        E.warmup,
-      ),
-    )
-    .addOption(
-      opt(
-        '--timeout <duration>',
-        `give up on a rollout after (default ${D.timeout}; ${durationHelp()})`,
-        E.timeout,
-      ),
-    )
+    .addOption(opt('--warmup <duration>', 'traffic before the rollout', E.warmup, D.warmup))
+    .addOption(opt('--timeout <duration>', 'give up on a rollout after', E.timeout, D.timeout))
     .addOption(
       opt(
         '--gate <score>',
@@ -123,9 +106,9 @@ export function createRehearseCommand(): Command {
       ),
     )
     .addOption(thresholdOption('the report of the drained run (or the --app run)'))
-    .addOption(opt('--seed <n>', 'seed of propagation delays and pod names (default random)', E.seed))
-    .addOption(opt('--nats-url <url>', 'NATS with JetStream (default: start nats-server)', E.natsUrl))
-    .addOption(opt('--redis-url <url>', 'Redis (default: start redis-server)', E.redisUrl))
+    .addOption(opt('--seed <n>', 'seed of propagation delays and pod names', E.seed, 'random'))
+    .addOption(opt('--nats-url <url>', 'NATS with JetStream', E.natsUrl, 'start nats-server'))
+    .addOption(opt('--redis-url <url>', 'Redis', E.redisUrl, 'start redis-server'))
     .addOption(new Option('--json', 'print the runs and reports as JSON').env('DRAINWATCH_JSON'))
     .addOption(timelineFlag('html'))
     .addOption(timelineFlag('timelineJson'))

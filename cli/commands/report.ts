@@ -1,12 +1,12 @@
 import { Command, Option } from 'commander';
-import { createReportStore, formatReportText } from '../../collector/index.js';
+import { createReportStore, formatReportText, type ReportStore } from '../../collector/index.js';
 import { connectRedis, DEFAULT_REDIS_PREFIX, DEFAULT_REDIS_URL } from '../../lib/redis.js';
 import { type TimelineFlags, timelineFlag } from '../../timeline/flags.js';
 import { storeTimelineSource, writeTimelineFiles } from '../../timeline/index.js';
 import { REPORT_FIGURES } from '../../witness/threshold-figures.js';
 import { evaluateThresholds, formatThresholdSummary } from '../../witness/thresholds.js';
-import { RuntimeFailure, UsageError } from '../errors.js';
-import { score } from '../parse.js';
+import { UsageError } from '../errors.js';
+import { score, url } from '../parse.js';
 import { action } from '../run.js';
 import { thresholdOption, thresholdsOf, verdictsExitCode } from '../thresholds.js';
 
@@ -20,13 +20,37 @@ interface ReportFlags extends TimelineFlags {
   readonly threshold?: string[];
 }
 
+/** How many stored rollouts a "no match" message lists. */
+const LISTED = 5;
+
+/** Why there is no report: no such id, nothing matching the filter (and what exists), or nothing stored. */
+async function noReport(store: ReportStore, id: string | undefined, o: ReportFlags): Promise<string> {
+  const stored = await store.listRollouts({ limit: LISTED });
+  if (stored.length === 0) return 'no rollout stored yet';
+  const some = stored.map((r) => `${r.namespace}/${r.workload} (${r.rolloutId})`).join(', ');
+  const latest = `latest stored: ${some}${stored.length === LISTED ? ', …' : ''}`;
+  if (id) return `no rollout with id ${JSON.stringify(id)}; ${latest}`;
+  const filter = [
+    o.namespace !== undefined ? `namespace ${JSON.stringify(o.namespace)}` : '',
+    o.workload !== undefined ? `workload ${JSON.stringify(o.workload)}` : '',
+  ]
+    .filter(Boolean)
+    .join(' and ');
+  return `no rollout matches ${filter}; ${latest}`;
+}
+
 export function createReportCommand(): Command {
   const cmd = new Command('report')
     .description(
       'Print a stored rollout report again (with --gate or --threshold: exit 1 when one fails, 4 when the run is inconclusive).',
     )
     .argument('[id]', 'rollout id (default: the latest)')
-    .addOption(new Option('--redis-url <url>', 'Redis').env('REDIS_URL').default(DEFAULT_REDIS_URL))
+    .addOption(
+      new Option('--redis-url <url>', 'Redis')
+        .env('REDIS_URL')
+        .default(DEFAULT_REDIS_URL)
+        .argParser(url(['redis', 'rediss'])),
+    )
     .addOption(
       new Option('--redis-prefix <prefix>', 'key prefix')
         .env('DRAINWATCH_REDIS_PREFIX')
@@ -56,24 +80,17 @@ export function createReportCommand(): Command {
     action('report', async (id: string | undefined) => {
       const o = cmd.opts() as ReportFlags;
       const thresholds = thresholdsOf(o.threshold, REPORT_FIGURES);
-      let redis: Awaited<ReturnType<typeof connectRedis>>;
-      try {
-        redis = await connectRedis(o.redisUrl ?? DEFAULT_REDIS_URL, {
-          prefix: o.redisPrefix ?? DEFAULT_REDIS_PREFIX,
-          timeoutMs: 5000,
-        });
-      } catch (err) {
-        throw new RuntimeFailure(`cannot reach Redis at ${o.redisUrl}: ${(err as Error).message}`);
-      }
+      // RedisUnreachableError is one plain line within 5 s, exit 3.
+      const redis = await connectRedis(o.redisUrl ?? DEFAULT_REDIS_URL, {
+        prefix: o.redisPrefix ?? DEFAULT_REDIS_PREFIX,
+      });
       try {
         const store = createReportStore(redis);
         const options = o.gate === undefined ? {} : { gate: o.gate };
         const report = id
           ? await store.getReport(id, options)
           : await store.latestRollout(o.namespace, o.workload, options);
-        if (!report) {
-          throw new UsageError(id ? `no rollout with id ${JSON.stringify(id)}` : 'no rollout stored yet');
-        }
+        if (!report) throw new UsageError(await noReport(store, id, o));
         const judged =
           thresholds.length > 0 ? evaluateThresholds(thresholds, report, report.inconclusive) : undefined;
         process.stdout.write(

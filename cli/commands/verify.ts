@@ -6,14 +6,15 @@ import type { KubernetesAdapter } from '../../cluster/kubernetes/index.js';
 import type { Collector, ReportStore } from '../../collector/index.js';
 import { DEFAULT_STREAM_NAME, DEFAULT_SUBJECT_ROOT } from '../../contract/index.js';
 import type { RunningServer } from '../../lib/servers.js';
-import { formatDurationMs } from '../../lib/values.js';
-import { PROBE_ENV } from '../../probe/config.js';
+import { formatDurationMs, settingName } from '../../lib/values.js';
+import { PROBE_ENV, websocketSpecProblem } from '../../probe/config.js';
 import { type TimelineFlags, timelineFlag, wantsTimeline } from '../../timeline/flags.js';
 import { DEFAULT_VERIFY_CONFIG } from '../../witness/config.js';
+import { HISTORY_PERCENTILE } from '../../witness/gate.js';
 import type { ReportSource, VerifyResult } from '../../witness/index.js';
 import { REPORT_FIGURES } from '../../witness/threshold-figures.js';
 import { evaluateThresholds, formatThresholdSummary } from '../../witness/thresholds.js';
-import { RuntimeFailure, UsageError } from '../errors.js';
+import { RuntimeFailure } from '../errors.js';
 import { durationMs, positiveInt, score, url } from '../parse.js';
 import { action, optionsOf } from '../run.js';
 import { thresholdOption, thresholdsOf, verdictsExitCode } from '../thresholds.js';
@@ -142,23 +143,40 @@ export function createVerifyCommand(): Command {
     .addOption(timelineFlag('html'))
     .addOption(timelineFlag('timelineJson'))
     .addOption(timelineFlag('timelineSvg'))
-    .action(action('verify', () => verify(optionsOf<VerifyFlags>(cmd))));
+    .action(action('verify', () => verify(optionsOf<VerifyFlags>(cmd)), checkVerifyOptions));
   return cmd;
 }
 
-async function verify(f: VerifyFlags): Promise<number> {
-  for (const [flag, v] of [
-    ['--namespace', f.namespace],
-    ['--deployment', f.deployment],
-    ['--target', f.target],
+/** Rules over several options, checked with every bad value before anything starts. */
+function checkVerifyOptions(o: Record<string, unknown>): [string, string][] {
+  const issues: [string, string][] = [];
+  for (const [env, flag, key] of [
+    ['DRAINWATCH_NAMESPACE', '--namespace', 'namespace'],
+    ['DRAINWATCH_DEPLOYMENT', '--deployment', 'deployment'],
+    [PROBE_ENV.target, '--target', 'target'],
   ] as const) {
-    if (!v) throw new UsageError(`${flag} is required`);
+    if (!o[key]) issues.push([settingName(env, flag), 'is required']);
   }
+  if (o.collectorUrl && !o.natsUrl)
+    issues.push([
+      settingName('DRAINWATCH_COLLECTOR_URL', '--collector-url'),
+      'needs --nats-url: the probes publish to the NATS that collector reads',
+    ]);
+  const history = o.gateFromHistory;
+  if (typeof history === 'string' && !HISTORY_PERCENTILE.test(history))
+    issues.push([
+      settingName('DRAINWATCH_GATE_FROM_HISTORY', '--gate-from-history'),
+      `expected a percentile like p95, got ${JSON.stringify(history)}`,
+    ]);
+  if (typeof o.websockets === 'string') {
+    const detail = websocketSpecProblem(o.websockets);
+    if (detail) issues.push([settingName(PROBE_ENV.websockets, '--websockets'), detail]);
+  }
+  return issues;
+}
+
+async function verify(f: VerifyFlags): Promise<number> {
   const thresholds = thresholdsOf(f.threshold, REPORT_FIGURES);
-  if (f.collectorUrl && !f.natsUrl)
-    throw new UsageError(
-      '--collector-url needs --nats-url: the probes publish to the NATS that collector reads',
-    );
   // Loaded here, not at start-up: client-node, the collector and the probes take seconds to import
   // on a busy machine, and every other command would pay for them.
   const [
@@ -219,12 +237,8 @@ async function verify(f: VerifyFlags): Promise<number> {
         cleanup.push(() => own.stop());
         redisUrl = own.url;
       }
-      let redis: Redis;
-      try {
-        redis = await connectRedis(redisUrl, { prefix: f.redisPrefix, timeoutMs: 10_000 });
-      } catch (err) {
-        throw new RuntimeFailure(`Redis at ${redisUrl} is unreachable: ${(err as Error).message}`);
-      }
+      // RedisUnreachableError is one plain line within 5 s, exit 3.
+      const redis: Redis = await connectRedis(redisUrl, { prefix: f.redisPrefix });
       cleanup.push(async () => redis.disconnect());
       const collector: Collector = createCollector(
         loadCollectorConfig(

@@ -86,3 +86,36 @@ export function groupAlive(pid: number): boolean {
 export function afterTopExit(signal: NodeJS.Signals | null, sigtermSent: boolean): 'wait' | 'kill' {
   return sigtermSent && signal === 'SIGTERM' ? 'wait' : 'kill';
 }
+
+/** Lines of an app's stderr a start failure quotes: enough for a Node.js stack and its cause. */
+export const STDERR_TAIL_LINES = 20;
+
+/**
+ * The last `max` lines an app wrote to stderr, for the error that reports its death at start
+ * (a crash's message and stack come before Node's closing `Node.js v20…` line, so one line is
+ * never enough). Chunks are joined before splitting: a line may arrive in pieces.
+ */
+export function createLineTail(max = STDERR_TAIL_LINES): {
+  push(text: string): void;
+  lines(): string[];
+  clear(): void;
+} {
+  let buffer = '';
+  return {
+    push(text) {
+      buffer += text;
+      // Keep a bounded amount: max lines of at most ~1 KiB each is plenty.
+      if (buffer.length > max * 1024) buffer = buffer.slice(-max * 1024);
+    },
+    lines() {
+      return buffer
+        .split('\n')
+        .map((l) => l.trimEnd())
+        .filter((l) => l !== '')
+        .slice(-max);
+    },
+    clear() {
+      buffer = '';
+    },
+  };
+}

@@ -3,7 +3,15 @@ import { get as httpGet } from 'node:http';
 import { canConnect, freePort } from '../../lib/servers.js';
 import { delay, pollUntil } from '../../lib/wait.js';
 import type { ClusterEvent, PodRef, PodStatus } from '../adapter.js';
-import { afterTopExit, execScript, groupAlive, signalGroup, signalTop } from './container-process.js';
+import {
+  afterTopExit,
+  createLineTail,
+  execScript,
+  groupAlive,
+  STDERR_TAIL_LINES,
+  signalGroup,
+  signalTop,
+} from './container-process.js';
 import type { Entrypoint } from './entrypoint.js';
 import { PodStartError } from './errors.js';
 import type { AppExit, Sidecar, SidecarLauncher } from './sidecar.js';
@@ -75,6 +83,7 @@ export function createLocalPod(options: LocalPodOptions): LocalPod {
   let killedAtGrace = false;
   let sigtermSent = false;
   let tail = '';
+  const stderrTail = createLineTail();
 
   let resolveExit!: (exit: AppExit) => void;
   let appExit = new Promise<AppExit>((resolve) => {
@@ -99,6 +108,7 @@ export function createLocalPod(options: LocalPodOptions): LocalPod {
     };
     proc.stdout?.on('data', onData);
     proc.stderr?.on('data', onData);
+    proc.stderr?.on('data', (chunk: Buffer) => stderrTail.push(chunk.toString()));
     proc.once('error', (err) => {
       tail += `\n${err.message}`;
     });
@@ -126,6 +136,16 @@ export function createLocalPod(options: LocalPodOptions): LocalPod {
     });
   }
 
+  /** The app's death before readiness, with its last stderr lines (else its last output). */
+  function diedAtStart(exit: AppExit): string {
+    const head = `the app exited (${exit.signal ?? exit.code}) before it was ready`;
+    const stderr = stderrTail.lines();
+    const lines = stderr.length > 0 ? stderr : tail.trim().split('\n').slice(-STDERR_TAIL_LINES);
+    if (lines.length === 0 || lines[0] === '') return head;
+    const what = stderr.length > 0 ? 'stderr' : 'output';
+    return `${head}; its last ${what} lines:\n${lines.map((l) => `    ${l}`).join('\n')}`;
+  }
+
   let terminating: Promise<void> | undefined;
   async function startOnce(appPort: number): Promise<void> {
     sidecar = await options.sidecar.launch({ pod: ref, appPort, graceMs: options.graceMs });
@@ -135,10 +155,7 @@ export function createLocalPod(options: LocalPodOptions): LocalPod {
     await pollUntil(
       async () => {
         if (exited) {
-          throw new PodStartError(
-            ref.name,
-            `the app exited (${exited.signal ?? exited.code}) before it was ready${tail ? `: ${tail.trim().split('\n').slice(-3).join(' | ')}` : ''}`,
-          );
+          throw new PodStartError(ref.name, diedAtStart(exited));
         }
         const status = await httpStatus(url, 1000);
         return status >= 200 && status < 300;
@@ -186,6 +203,7 @@ export function createLocalPod(options: LocalPodOptions): LocalPod {
           await sidecar?.stop();
           exited = undefined;
           tail = '';
+          stderrTail.clear();
           appExit = new Promise<AppExit>((resolve) => {
             resolveExit = resolve;
           });

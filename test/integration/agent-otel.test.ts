@@ -1,7 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { loadAgentConfig } from '../../agent/index.js';
 import { pollUntil } from '../../lib/wait.js';
 import { startAgentUnderTest, startUpstreamApp, type UpstreamApp } from '../helpers/agent-harness.js';
 import { startTestServers, type TestServers } from '../helpers/servers.js';
@@ -64,5 +65,40 @@ describe('agent OpenTelemetry', () => {
     expect(body).toContain('pod termination');
     for (const event of ['prestop finished', 'app exited', 'sigterm']) expect(body).toContain(event);
     expect(body).toContain('web-7d9f8b6c5d-x2x9q');
+  });
+
+  afterEach(() => vi.unstubAllEnvs());
+
+  it('sends to OTEL_EXPORTER_OTLP_TRACES_ENDPOINT with OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES', async () => {
+    vi.stubEnv('OTEL_SERVICE_NAME', 'web-drain-witness');
+    vi.stubEnv('OTEL_RESOURCE_ATTRIBUTES', 'deployment.environment.name=staging');
+    const a = await startAgentUnderTest({
+      upstreamPort: app.port,
+      natsUrl: servers.nats.url,
+      env: { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${otlpUrl}/agent/traces`, DRAINWATCH_PRESTOP: 'fixed:0.2' },
+    });
+    await (await request(`${a.adminUrl}/prestop`)).body.text();
+    await a.agent.stop({ immediate: true });
+    const post = await pollUntil(() => posts.find((p) => p.path === '/agent/traces'), {
+      timeoutMs: 10_000,
+      what: 'an OTLP POST to the traces endpoint',
+    });
+    const json = JSON.parse(post.body) as {
+      resourceSpans: { resource: { attributes: { key: string; value: { stringValue?: string } }[] } }[];
+    };
+    const attrs = Object.fromEntries(
+      json.resourceSpans[0]!.resource.attributes.map((x) => [x.key, x.value.stringValue]),
+    );
+    expect(attrs['service.name']).toBe('web-drain-witness');
+    expect(attrs['deployment.environment.name']).toBe('staging');
+    expect(attrs['k8s.pod.name']).toBe('web-7d9f8b6c5d-x2x9q');
+  });
+
+  it('OTEL_SDK_DISABLED=true turns the export off whatever the endpoints say', () => {
+    const env = { OTEL_EXPORTER_OTLP_ENDPOINT: otlpUrl, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: otlpUrl };
+    expect(loadAgentConfig({}, env).otlpTracesEndpoint).toBe(otlpUrl);
+    const off = loadAgentConfig({}, { ...env, OTEL_SDK_DISABLED: 'TRUE' });
+    expect(off.otlpEndpoint).toBeUndefined();
+    expect(off.otlpTracesEndpoint).toBeUndefined();
   });
 });

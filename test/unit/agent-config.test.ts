@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AGENT_DEFAULTS, AgentConfigError, loadAgentConfig, workloadOfPod } from '../../agent/index.js';
-import { tryParseHostPort } from '../../lib/values.js';
+import { InvalidSettingsError, tryParseHostPort } from '../../lib/values.js';
 
 describe('agent config', () => {
   it('uses the defaults of docs/architecture.md when nothing is set', () => {
@@ -118,5 +118,24 @@ describe('agent config', () => {
     expect(tryParseHostPort('8080')).toBeUndefined();
     expect(workloadOfPod('checkout-5f7b8c9d4-abcde')).toBe('checkout');
     expect(workloadOfPod('laptop')).toBe('laptop');
+  });
+
+  it('names every bad setting at once, with its env and flag, one line each', () => {
+    let err: unknown;
+    try {
+      loadAgentConfig(
+        { listen: 'nowhere' },
+        { DRAINWATCH_GRACE_SECONDS: '20', DRAINWATCH_PRESTOP: 'fixed:40', DRAINWATCH_LOG_LEVEL: 'loud' },
+      );
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(InvalidSettingsError);
+    expect((err as Error).message.split('\n')).toEqual([
+      '3 invalid settings:',
+      '  DRAINWATCH_LISTEN (--listen): expected host:port, got "nowhere"',
+      '  DRAINWATCH_PRESTOP (--prestop): fixed wait 40s is above the grace period of 20s',
+      expect.stringMatching(/^ {2}DRAINWATCH_LOG_LEVEL \(--log-level\): expected one of /),
+    ]);
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { exitCodeOf } from '../../cli/errors.js';
 import { COLLECTOR_DEFAULTS, CollectorConfigError, loadCollectorConfig } from '../../collector/index.js';
+import { InvalidSettingsError } from '../../lib/values.js';
 
 describe('collector config', () => {
   it('uses the defaults of docs/architecture.md §3 with an empty environment', () => {
@@ -63,6 +64,23 @@ describe('collector config', () => {
     ).toBe(2 * 86_400);
     expect(() =>
       loadCollectorConfig({}, { DRAINWATCH_RETENTION: '1d', DRAINWATCH_STREAM_MAX_AGE: '2d' }),
-    ).toThrow(/^DRAINWATCH_RETENTION \(--retention\): must be at least the stream max age/);
+    ).toThrow(/^DRAINWATCH_RETENTION: must be at least the stream max age/);
+  });
+
+  it('names every bad setting at once, each with its env and flag', () => {
+    let err: unknown;
+    try {
+      loadCollectorConfig({ listen: 'nowhere' }, { REDIS_URL: 'http://x', DRAINWATCH_ACK_WAIT: '500ms' });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(InvalidSettingsError);
+    expect((err as Error).message.split('\n')).toEqual([
+      '3 invalid settings:',
+      '  DRAINWATCH_LISTEN (--listen): expected host:port, got "nowhere"',
+      '  REDIS_URL (--redis-url): expected a redis or rediss URL, got "http://x"',
+      '  DRAINWATCH_ACK_WAIT (--ack-wait): must be at least 1s, got 500 ms',
+    ]);
+    expect(exitCodeOf(err)).toBe(2);
   });
 });
