@@ -1,11 +1,10 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import type { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import type { AnyEvent } from '../contract/index.js';
 import { createLogger, type Logger } from '../lib/log.js';
-import { createRedis } from '../lib/redis.js';
+import { createRedisClient, describeRedisTarget, type RedisClient, type RedisTarget } from '../lib/redis.js';
 import { pollUntil } from '../lib/wait.js';
 import { type Applier, createApplier } from './apply.js';
 import type { CollectorConfig } from './config.js';
@@ -29,8 +28,8 @@ export interface CollectorDeps {
   readonly registry?: Registry;
   /** An open NATS connection; left open by stop(). */
   readonly nats?: NatsConnection;
-  /** A Redis client; its keyPrefix is the collector's prefix. Left open by stop(). */
-  readonly redis?: Redis;
+  /** A Redis client (or Redis Cluster client); its keyPrefix is the collector's prefix. Left open by stop(). */
+  readonly redis?: RedisClient;
   readonly clock?: Clock;
   readonly log?: Logger;
   /** Called with events applied for the first time (not redeliveries), and when. */
@@ -59,7 +58,7 @@ export function createCollector(config: CollectorConfig, deps: CollectorDeps = {
   const tracer = createRolloutTracer({ endpoint: config.otlpEndpoint });
 
   let nc: NatsConnection | undefined;
-  let redis: Redis | undefined;
+  let redis: RedisClient | undefined;
   let store: ReportStore | undefined;
   let applier: Applier | undefined;
   let ingest: Ingest | undefined;
@@ -162,7 +161,8 @@ export function createCollector(config: CollectorConfig, deps: CollectorDeps = {
     else {
       try {
         nc = await connect({
-          servers: config.natsUrl,
+          // Several servers of a cluster: the client picks one and fails over to the others.
+          servers: config.natsUrl.split(','),
           name: 'drainwatch-collector',
           maxReconnectAttempts: -1,
         });
@@ -183,7 +183,10 @@ export function createCollector(config: CollectorConfig, deps: CollectorDeps = {
       }
     })().catch(() => {});
 
-    redis = deps.redis ?? createRedis(config.redisUrl, { prefix: config.redisPrefix, failFast: true });
+    const target: RedisTarget = config.redisCluster
+      ? { cluster: config.redisCluster }
+      : { url: config.redisUrl };
+    redis = deps.redis ?? createRedisClient(target, { prefix: config.redisPrefix, failFast: true });
     redis.on('error', () => {
       // Reconnection is ioredis's job; failed commands are counted where they fail.
     });
@@ -195,12 +198,12 @@ export function createCollector(config: CollectorConfig, deps: CollectorDeps = {
         await pollUntil(async () => (await redis!.ping()) === 'PONG', {
           timeoutMs: 10_000,
           intervalMs: 100,
-          what: `Redis at ${config.redisUrl}`,
+          what: `Redis at ${describeRedisTarget(target)}`,
           fatal: () => false,
         });
       } catch (err) {
         throw new RedisUnavailableError(
-          `cannot reach Redis at ${config.redisUrl}: ${(err as Error).message}`,
+          `cannot reach Redis at ${describeRedisTarget(target)}: ${(err as Error).message}`,
           {
             cause: err,
           },

@@ -13,9 +13,11 @@ import {
   InvalidValueError,
   parseDurationMs,
   parseHostPort,
+  parseHostPortList,
   parsePositiveInt,
   parseScore,
   parseUrl,
+  parseUrlList,
 } from '../lib/values.js';
 import { CollectorConfigError } from './errors.js';
 
@@ -30,6 +32,8 @@ export const COLLECTOR_DEFAULTS = {
   consumer: 'drainwatch-collector',
   streamMaxAgeSeconds: 7 * 24 * 3600,
   streamMaxBytes: 1024 * 1024 * 1024,
+  /** Copies JetStream keeps of the stream, if the collector creates it: 1, or 3 on a 3-node cluster. */
+  streamReplicas: 1,
   /** A rollout with no pod lifecycle event for this long is closed with outcome `timeout`. */
   rolloutQuietMs: 5 * 60_000,
   /** Per-termination `drainwatch_pod_*` series are removed this long after being set. */
@@ -57,6 +61,8 @@ export interface CollectorConfig {
   readonly listen: ListenAddress;
   readonly natsUrl: string;
   readonly redisUrl: string;
+  /** Redis Cluster seed nodes; when set, the collector uses the cluster and not redisUrl. */
+  readonly redisCluster: readonly HostPort[] | undefined;
   readonly redisPrefix: string;
   readonly apiToken: string | undefined;
   readonly subjectRoot: string;
@@ -64,6 +70,7 @@ export interface CollectorConfig {
   readonly consumer: string;
   readonly streamMaxAgeSeconds: number;
   readonly streamMaxBytes: number;
+  readonly streamReplicas: number;
   readonly rolloutQuietMs: number;
   readonly podSeriesExpiryMs: number;
   readonly deadLetterMax: number;
@@ -83,6 +90,7 @@ export interface CollectorFlags {
   readonly listen?: string;
   readonly natsUrl?: string;
   readonly redisUrl?: string;
+  readonly redisCluster?: string;
   readonly redisPrefix?: string;
   readonly apiToken?: string;
   readonly subjectRoot?: string;
@@ -91,6 +99,7 @@ export interface CollectorFlags {
   readonly streamMaxAge?: string | number;
   readonly retention?: string | number;
   readonly streamMaxBytes?: string | number;
+  readonly streamReplicas?: string | number;
   readonly rolloutQuiet?: string | number;
   readonly podSeriesExpiry?: string | number;
   readonly deadLetterMax?: string | number;
@@ -105,6 +114,7 @@ export const COLLECTOR_ENV = {
   listen: 'DRAINWATCH_LISTEN',
   natsUrl: 'NATS_URL',
   redisUrl: 'REDIS_URL',
+  redisCluster: 'REDIS_CLUSTER_NODES',
   redisPrefix: 'DRAINWATCH_REDIS_PREFIX',
   apiToken: 'DRAINWATCH_API_TOKEN',
   subjectRoot: 'DRAINWATCH_SUBJECT_ROOT',
@@ -113,6 +123,7 @@ export const COLLECTOR_ENV = {
   streamMaxAge: 'DRAINWATCH_STREAM_MAX_AGE',
   retention: 'DRAINWATCH_RETENTION',
   streamMaxBytes: 'DRAINWATCH_STREAM_MAX_BYTES',
+  streamReplicas: 'DRAINWATCH_STREAM_REPLICAS',
   rolloutQuiet: 'DRAINWATCH_ROLLOUT_QUIET',
   podSeriesExpiry: 'DRAINWATCH_POD_SERIES_EXPIRY',
   deadLetterMax: 'DRAINWATCH_DEAD_LETTER_MAX',
@@ -215,8 +226,12 @@ function load(flags: CollectorFlags, env: Env): CollectorConfig {
   const rawAck = get('ackWait');
   const config: CollectorConfig = {
     listen: parseListen(E.listen, get('listen') ?? D.listen),
-    natsUrl: urlOf(E.natsUrl, get('natsUrl') ?? D.natsUrl, ['nats', 'tls']),
+    natsUrl: parsed(E.natsUrl, () => parseUrlList(E.natsUrl, get('natsUrl') ?? D.natsUrl, ['nats', 'tls'])),
     redisUrl: urlOf(E.redisUrl, get('redisUrl') ?? D.redisUrl, ['redis', 'rediss']),
+    redisCluster: (() => {
+      const v = get('redisCluster');
+      return v ? parsed(E.redisCluster, () => parseHostPortList(E.redisCluster, v)) : undefined;
+    })(),
     redisPrefix: get('redisPrefix') ?? D.redisPrefix,
     apiToken: get('apiToken'),
     subjectRoot,
@@ -228,6 +243,14 @@ function load(flags: CollectorFlags, env: Env): CollectorConfig {
     streamMaxBytes: (() => {
       const v = get('streamMaxBytes');
       return v ? bytes(E.streamMaxBytes, v) : D.streamMaxBytes;
+    })(),
+    streamReplicas: (() => {
+      const v = get('streamReplicas');
+      const n = v ? parsed(E.streamReplicas, () => parsePositiveInt(E.streamReplicas, v)) : D.streamReplicas;
+      // JetStream's own limit: a stream has at most 5 replicas.
+      if (n > 5)
+        throw new CollectorConfigError(E.streamReplicas, `JetStream keeps at most 5 replicas, got ${n}`);
+      return n;
     })(),
     rolloutQuietMs: rawQuiet ? durationMs(E.rolloutQuiet, rawQuiet) : D.rolloutQuietMs,
     podSeriesExpiryMs: rawExpiry ? durationMs(E.podSeriesExpiry, rawExpiry) : D.podSeriesExpiryMs,
@@ -264,6 +287,12 @@ function load(flags: CollectorFlags, env: Env): CollectorConfig {
   };
   if (config.otlpEndpoint) urlOf(E.otlpEndpoint, config.otlpEndpoint, ['http', 'https']);
   // Cross-field rules: checked here so a bad combination fails at start-up, not mid-rollout.
+  if (config.redisCluster && get('redisUrl') !== undefined) {
+    throw new CollectorConfigError(
+      E.redisCluster,
+      `names a Redis Cluster, and ${E.redisUrl} (--redis-url) a single Redis: set one of them`,
+    );
+  }
   if (config.ackWaitMs < 1000) {
     throw new CollectorConfigError(E.ackWait, `must be at least 1s, got ${config.ackWaitMs} ms`);
   }

@@ -9,10 +9,7 @@ function read(file: string): string {
   return readFileSync(new URL(`./lua/${file}`, import.meta.url), 'utf8');
 }
 
-/**
- * A script's source, with the key-part encoding (lua/encode.lua) it relies on prepended. Throws
- * the fs error (ENOENT) when the build did not copy the scripts.
- */
+/** A script's source. Throws the fs error (ENOENT) when the build did not copy the scripts. */
 export function loadScript(name: ScriptName): string {
-  return `${read('encode.lua')}\n${read(`${name}.lua`)}`;
+  return read(`${name}.lua`);
 }

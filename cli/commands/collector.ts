@@ -21,8 +21,18 @@ export function createCollectorCommand(): Command {
     .addOption(
       new Option('--listen <host:port>', `HTTP API and /metrics (default ${D.listen})`).env(E.listen),
     )
-    .addOption(new Option('--nats-url <url>', `NATS with JetStream (default ${D.natsUrl})`).env(E.natsUrl))
+    .addOption(
+      new Option(
+        '--nats-url <urls>',
+        `NATS with JetStream; several servers of a cluster comma-separated (default ${D.natsUrl})`,
+      ).env(E.natsUrl),
+    )
     .addOption(new Option('--redis-url <url>', `Redis (default ${D.redisUrl})`).env(E.redisUrl))
+    .addOption(
+      new Option('--redis-cluster <host:port,...>', 'Redis Cluster seed nodes, instead of --redis-url').env(
+        E.redisCluster,
+      ),
+    )
     .addOption(
       new Option('--redis-prefix <prefix>', `Redis key prefix (default ${D.redisPrefix})`).env(E.redisPrefix),
     )
@@ -46,6 +56,12 @@ export function createCollectorCommand(): Command {
       new Option('--stream-max-bytes <size>', 'stream size limit, if it creates it (default 1g)').env(
         E.streamMaxBytes,
       ),
+    )
+    .addOption(
+      new Option(
+        '--stream-replicas <n>',
+        `copies of the stream JetStream keeps, if it creates it: at most the cluster's size (default ${D.streamReplicas})`,
+      ).env(E.streamReplicas),
     )
     .addOption(
       new Option(
