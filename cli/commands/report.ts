@@ -1,10 +1,17 @@
 import { Command, Option } from 'commander';
 import { createReportStore, formatReportText } from '../../collector/index.js';
-import { connectRedis, DEFAULT_REDIS_PREFIX, DEFAULT_REDIS_URL } from '../../lib/redis.js';
+import {
+  connectRedisClient,
+  DEFAULT_REDIS_PREFIX,
+  DEFAULT_REDIS_URL,
+  describeRedisTarget,
+  type RedisClient,
+} from '../../lib/redis.js';
 import { type TimelineFlags, timelineFlag } from '../../timeline/flags.js';
 import { storeTimelineSource, writeTimelineFiles } from '../../timeline/index.js';
 import { gateExitCode, RuntimeFailure, UsageError } from '../errors.js';
 import { score } from '../parse.js';
+import { redisClusterOption, redisTargetOf } from '../redis-target.js';
 import { action } from '../run.js';
 
 interface ReportFlags extends TimelineFlags {
@@ -23,6 +30,7 @@ export function createReportCommand(): Command {
     )
     .argument('[id]', 'rollout id (default: the latest)')
     .addOption(new Option('--redis-url <url>', 'Redis').env('REDIS_URL').default(DEFAULT_REDIS_URL))
+    .addOption(redisClusterOption())
     .addOption(
       new Option('--redis-prefix <prefix>', 'key prefix')
         .env('DRAINWATCH_REDIS_PREFIX')
@@ -50,14 +58,17 @@ export function createReportCommand(): Command {
   return cmd.action(
     action('report', async (id: string | undefined) => {
       const o = cmd.opts() as ReportFlags;
-      let redis: Awaited<ReturnType<typeof connectRedis>>;
+      const target = redisTargetOf(cmd, DEFAULT_REDIS_URL);
+      let redis: RedisClient;
       try {
-        redis = await connectRedis(o.redisUrl ?? DEFAULT_REDIS_URL, {
+        redis = await connectRedisClient(target, {
           prefix: o.redisPrefix ?? DEFAULT_REDIS_PREFIX,
           timeoutMs: 5000,
         });
       } catch (err) {
-        throw new RuntimeFailure(`cannot reach Redis at ${o.redisUrl}: ${(err as Error).message}`);
+        throw new RuntimeFailure(
+          `cannot reach Redis at ${describeRedisTarget(target)}: ${(err as Error).message}`,
+        );
       }
       try {
         const store = createReportStore(redis);

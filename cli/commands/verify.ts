@@ -1,18 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Command, Option } from 'commander';
-import type { Redis } from 'ioredis';
 import type { KubernetesAdapter } from '../../cluster/kubernetes/index.js';
 import type { Collector, ReportStore } from '../../collector/index.js';
 import { DEFAULT_STREAM_NAME, DEFAULT_SUBJECT_ROOT } from '../../contract/index.js';
+import type { RedisClient } from '../../lib/redis.js';
 import type { RunningServer } from '../../lib/servers.js';
-import { formatDurationMs } from '../../lib/values.js';
+import { formatDurationMs, formatHostPort } from '../../lib/values.js';
 import { PROBE_ENV } from '../../probe/config.js';
 import { type TimelineFlags, timelineFlag, wantsTimeline } from '../../timeline/flags.js';
 import { DEFAULT_VERIFY_CONFIG } from '../../witness/config.js';
 import type { ReportSource, VerifyResult } from '../../witness/index.js';
 import { EXIT, RuntimeFailure, UsageError } from '../errors.js';
 import { durationMs, positiveInt, score, url } from '../parse.js';
+import { redisClusterOption, resolveRedisTarget } from '../redis-target.js';
 import { action, optionsOf } from '../run.js';
 
 interface VerifyFlags extends TimelineFlags {
@@ -31,6 +32,7 @@ interface VerifyFlags extends TimelineFlags {
   context?: string;
   natsUrl?: string;
   redisUrl?: string;
+  redisCluster?: string;
   redisPrefix: string;
   subjectRoot: string;
   stream: string;
@@ -111,6 +113,7 @@ export function createVerifyCommand(): Command {
         .env('REDIS_URL')
         .argParser(url(['redis', 'rediss'])),
     )
+    .addOption(redisClusterOption())
     .addOption(
       new Option('--redis-prefix <prefix>', 'key prefix')
         .env('DRAINWATCH_REDIS_PREFIX')
@@ -174,7 +177,7 @@ async function verify(f: VerifyFlags): Promise<number> {
   ]);
   const { createCollector, createReportStore, formatReportText, loadCollectorConfig } = collectorMod;
   const { httpReportSource, runVerify, storeReportSource } = witness;
-  const { connectRedis } = redisMod;
+  const { connectRedisClient, describeRedisTarget } = redisMod;
   const { startNatsServer, startRedisServer } = serversMod;
   const scenario = await probeMod.loadScenario(f.scenario);
   const kubeConfig = loadKubeConfig({
@@ -207,17 +210,23 @@ async function verify(f: VerifyFlags): Promise<number> {
     if (f.collectorUrl) {
       reports = httpReportSource(f.collectorUrl, f.apiToken);
     } else {
-      let redisUrl = f.redisUrl;
-      if (!redisUrl) {
+      let target = resolveRedisTarget({
+        url: f.redisUrl ?? '',
+        urlSet: Boolean(f.redisUrl),
+        cluster: f.redisCluster,
+      });
+      if ('url' in target && !target.url) {
         const own: RunningServer = await startRedisServer();
         cleanup.push(() => own.stop());
-        redisUrl = own.url;
+        target = { url: own.url };
       }
-      let redis: Redis;
+      let redis: RedisClient;
       try {
-        redis = await connectRedis(redisUrl, { prefix: f.redisPrefix, timeoutMs: 10_000 });
+        redis = await connectRedisClient(target, { prefix: f.redisPrefix, timeoutMs: 10_000 });
       } catch (err) {
-        throw new RuntimeFailure(`Redis at ${redisUrl} is unreachable: ${(err as Error).message}`);
+        throw new RuntimeFailure(
+          `Redis at ${describeRedisTarget(target)} is unreachable: ${(err as Error).message}`,
+        );
       }
       cleanup.push(async () => redis.disconnect());
       const collector: Collector = createCollector(
@@ -225,7 +234,9 @@ async function verify(f: VerifyFlags): Promise<number> {
           {
             listen: '127.0.0.1:0',
             natsUrl,
-            redisUrl,
+            ...('url' in target
+              ? { redisUrl: target.url }
+              : { redisCluster: target.cluster.map(formatHostPort).join(',') }),
             redisPrefix: f.redisPrefix,
             subjectRoot: f.subjectRoot,
             stream: f.stream,
