@@ -22,7 +22,7 @@ import {
   parseDurationMs,
   parseHostPort,
   parsePositiveNumber,
-  parseUrl,
+  parseUrlList,
   parseWholeNumber,
 } from '../lib/values.js';
 import { AgentConfigError } from './errors.js';
@@ -153,7 +153,7 @@ export function loadAgentConfig(flags: AgentFlags = {}, env: Env = process.env):
   if (upstream.port === 0) fail('upstream', 'the app port cannot be 0');
 
   const natsUrl = raw('natsUrl', flags, env) ?? AGENT_DEFAULTS.natsUrl;
-  parsed('natsUrl', (setting) => parseUrl(setting, natsUrl, ['nats', 'tls']));
+  parsed('natsUrl', (setting) => parseUrlList(setting, natsUrl, ['nats', 'tls']));
 
   const graceRaw = raw('grace', flags, env);
   const graceSeconds =

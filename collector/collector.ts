@@ -5,6 +5,7 @@ import { Registry } from 'prom-client';
 import type { AnyEvent } from '../contract/index.js';
 import { createLogger, type Logger } from '../lib/log.js';
 import { createRedisClient, describeRedisTarget, type RedisClient, type RedisTarget } from '../lib/redis.js';
+import { splitUrlList } from '../lib/values.js';
 import { pollUntil } from '../lib/wait.js';
 import { type Applier, createApplier } from './apply.js';
 import type { CollectorConfig } from './config.js';
@@ -162,7 +163,7 @@ export function createCollector(config: CollectorConfig, deps: CollectorDeps = {
       try {
         nc = await connect({
           // Several servers of a cluster: the client picks one and fails over to the others.
-          servers: config.natsUrl.split(','),
+          servers: splitUrlList(config.natsUrl),
           name: 'drainwatch-collector',
           maxReconnectAttempts: -1,
         });

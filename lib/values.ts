@@ -130,6 +130,14 @@ export function parseUrlList(setting: string, value: string, schemes: readonly s
   return items.map((item) => parseUrl(setting, item, schemes)).join(',');
 }
 
+/** The servers of a URL list parseUrlList accepted, as a client's `servers` option takes them. */
+export function splitUrlList(value: string): string[] {
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+}
+
 // ---- numbers ------------------------------------------------------------------------------------
 
 /** A ratio between 0 and 1; `95%` is accepted too. */

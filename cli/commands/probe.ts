@@ -3,7 +3,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Command, Option } from 'commander';
 import { DEFAULT_STREAM_NAME } from '../../contract/index.js';
 import { ensureStream } from '../../lib/jetstream.js';
-import { durationHelp } from '../../lib/values.js';
+import { durationHelp, splitUrlList } from '../../lib/values.js';
 import { delay } from '../../lib/wait.js';
 import { PROBE_ENV, resolveProbeConfig } from '../../probe/config.js';
 import { createProbeRun, formatProgress, formatSummary, loadScenario } from '../../probe/index.js';
@@ -54,7 +54,7 @@ async function runProbe(opts: ProbeOptions): Promise<number> {
   let nc: NatsConnection | undefined;
   if (opts.natsUrl) {
     try {
-      nc = await connect({ servers: opts.natsUrl, name: 'drainwatch-probe', timeout: 5000 });
+      nc = await connect({ servers: splitUrlList(opts.natsUrl), name: 'drainwatch-probe', timeout: 5000 });
       await ensureStream(await jetstreamManager(nc), {
         ...(opts.stream ? { name: opts.stream } : {}),
         ...(opts.subjectRoot ? { root: opts.subjectRoot } : {}),

@@ -6,7 +6,7 @@ import type { Collector, ReportStore } from '../../collector/index.js';
 import { DEFAULT_STREAM_NAME, DEFAULT_SUBJECT_ROOT } from '../../contract/index.js';
 import type { RedisClient } from '../../lib/redis.js';
 import type { RunningServer } from '../../lib/servers.js';
-import { formatDurationMs, formatHostPort } from '../../lib/values.js';
+import { formatDurationMs, formatHostPort, splitUrlList } from '../../lib/values.js';
 import { PROBE_ENV } from '../../probe/config.js';
 import { type TimelineFlags, timelineFlag, wantsTimeline } from '../../timeline/flags.js';
 import { DEFAULT_VERIFY_CONFIG } from '../../witness/config.js';
@@ -199,7 +199,7 @@ async function verify(f: VerifyFlags): Promise<number> {
     }
     let nc: NatsConnection;
     try {
-      nc = await connect({ servers: natsUrl, name: 'drainwatch-verify', timeout: 5000 });
+      nc = await connect({ servers: splitUrlList(natsUrl), name: 'drainwatch-verify', timeout: 5000 });
     } catch (err) {
       throw new RuntimeFailure(`NATS at ${natsUrl} is unreachable: ${(err as Error).message}`);
     }
