@@ -18,6 +18,7 @@ import {
 import { createHistory, type History, type RebuildResult } from './history.js';
 import { createHttpApp } from './http.js';
 import { type Clock, createIngest, type Ingest } from './ingest.js';
+import { createLease, type Lease } from './lease.js';
 import { createCollectorMetrics } from './metrics.js';
 import type { RolloutNote } from './ops.js';
 import { createRedisHealth } from './redis-health.js';
@@ -72,8 +73,9 @@ export function createCollector(config: CollectorConfig, deps: CollectorDeps = {
   let stopping: Promise<void> | undefined;
   let closeChain: Promise<void> = Promise.resolve();
   let refreshing: Promise<void> | undefined;
-  /** Workloads whose score gauges have been set by this process. */
-  const scored = new Set<string>();
+  /** Per workload, the rollout whose report set this process's score gauges. */
+  const scored = new Map<string, string>();
+  let lease: Lease | undefined;
 
   const setRedis = (up: boolean) => {
     // Our own disconnect at stop() is not an outage worth a warning.
@@ -98,10 +100,14 @@ export function createCollector(config: CollectorConfig, deps: CollectorDeps = {
   async function onClosed(id: string): Promise<void> {
     const report = await store!.getReport(id);
     if (!report) return;
+    // Counters and the trace: once, by the replica whose script closed the rollout.
     metrics.recordClosed(report, clock.now());
-    metrics.setLatest(report, config.gate);
-    scored.add(`${report.namespace}/${report.workload}`);
     tracer.record(report);
+    // Workload gauges: by the lease holder only (a replica without it exports none).
+    if (lease?.held) {
+      metrics.setLatest(report, config.gate);
+      scored.set(`${report.namespace}/${report.workload}`, report.rolloutId);
+    }
   }
 
   function onNotes(notes: readonly RolloutNote[]): void {
@@ -136,24 +142,41 @@ export function createCollector(config: CollectorConfig, deps: CollectorDeps = {
         const closed = await applier!.sweep(clock.now(), config.rolloutQuietMs);
         onNotes(closed.map((rolloutId) => ({ kind: 'closed', rolloutId })));
       }
-      // Cheap figures every time; the score gauges come from reports, which cost a full read of a
-      // rollout's events: they are set when a rollout closes, and once per workload at start-up
-      // (another replica may have closed it).
-      for (const s of await store.workloadStatus()) {
-        metrics.setOpen(s.namespace, s.workload, s.openRolloutId !== null, s.terminating);
-        const key = `${s.namespace}/${s.workload}`;
-        if (scored.has(key)) continue;
-        scored.add(key);
-        const [latest] = (
-          await store.listRollouts({ namespace: s.namespace, workload: s.workload, limit: 5 })
-        ).filter((r) => r.outcome !== 'open');
-        const report = latest ? await store.getReport(latest.rolloutId) : undefined;
-        if (report) metrics.setLatest(report, config.gate);
-      }
+      await refreshWorkloadGauges();
       metrics.expirePodSeries(clock.now());
     } catch (err) {
       metrics.health.redisErrors.inc();
       log.error({ error: (err as Error).message }, 'refresh failed');
+    }
+  }
+
+  /**
+   * The workload gauges, by the lease holder alone: what is open now (cheap, every time) and the
+   * latest scores, from the report of each workload's newest closed rollout, computed again only
+   * when that rollout changed (another replica may have closed it). A replica that loses the
+   * lease drops its gauges, so two replicas never export the same workload's gauges.
+   */
+  async function refreshWorkloadGauges(): Promise<void> {
+    if (!store || !lease) return;
+    const wasHeld = lease.held;
+    if (!(await lease.renew())) {
+      if (wasHeld || scored.size > 0) {
+        metrics.clearWorkloadGauges();
+        scored.clear();
+      }
+      return;
+    }
+    for (const s of await store.workloadStatus()) {
+      metrics.setOpen(s.namespace, s.workload, s.openRolloutId !== null, s.terminating);
+      const key = `${s.namespace}/${s.workload}`;
+      const [latest] = (
+        await store.listRollouts({ namespace: s.namespace, workload: s.workload, limit: 5 })
+      ).filter((r) => r.outcome !== 'open');
+      if (!latest || scored.get(key) === latest.rolloutId) continue;
+      const report = await store.getReport(latest.rolloutId);
+      if (!report) continue;
+      metrics.setLatest(report, config.gate);
+      scored.set(key, latest.rolloutId);
     }
   }
 
@@ -218,6 +241,8 @@ export function createCollector(config: CollectorConfig, deps: CollectorDeps = {
     await connectAll();
     store = createReportStore(redis!);
     applier = createApplier(redis!, { retentionSeconds: config.retentionSeconds });
+    // A holder that stopped renewing loses the lease after three refreshes.
+    lease = createLease(redis!, { ttlMs: 3 * Math.min(config.refreshIntervalMs, config.rolloutQuietMs) });
     ingest = createIngest(config, {
       nats: nc!,
       applier,

@@ -91,6 +91,8 @@ export const KEYS = {
    * the new one from the stream.
    */
   appliedSeq: 'applied-seq:2',
+  /** String: the id of the collector replica that computes the workload gauges (lease.ts), with a TTL. */
+  gaugeLease: 'gauge-lease',
 } as const;
 
 /**

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 // The Lua scripts live in collector/lua/ and are read next to this module: from the sources under
 // vitest, from dist/collector/lua/ once built (the build script copies them there).
 
-export type ScriptName = 'apply' | 'sweep';
+export type ScriptName = 'apply' | 'sweep' | 'lease';
 
 function read(file: string): string {
   return readFileSync(new URL(`./lua/${file}`, import.meta.url), 'utf8');

@@ -220,5 +220,18 @@ describe('HA: NATS cluster + Redis Cluster + two collectors', () => {
     expect(await faulty.store.listRollouts({ limit: 100 })).toEqual(
       await calm.store.listRollouts({ limit: 100 }),
     );
+
+    // The workload gauges come from one replica, the lease holder: never twice, never none.
+    const exporting = async (c: Collector) => {
+      const m = await c.registry.getSingleMetric('drainwatch_rollout_in_progress')?.get();
+      return new Set((m?.values ?? []).map((v) => `${v.labels.namespace}/${v.labels.workload}`));
+    };
+    await pollUntil(
+      async () => {
+        const [a, b] = await Promise.all(faulty.collectors.map(exporting));
+        return a!.size + b!.size === WORKLOADS.length && (a!.size === 0 || b!.size === 0);
+      },
+      { timeoutMs: 30_000, intervalMs: 200, what: 'one replica exporting every workload gauge' },
+    );
   }, 240_000);
 });
