@@ -1,3 +1,4 @@
+import { realpathSync } from 'node:fs';
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,7 +27,8 @@ export async function writeDashboardFiles(outDir: string = DEFAULT_DASHBOARD_DIR
   return written;
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+// realpath: through a symlinked dist/, argv[1] is the link while import.meta.url is the file.
+if (process.argv[1] && realpathSync(resolve(process.argv[1])) === fileURLToPath(import.meta.url)) {
   const written = await writeDashboardFiles(process.argv[2] ? resolve(process.argv[2]) : undefined);
   for (const path of written) process.stdout.write(`wrote ${path}\n`);
 }

@@ -1,8 +1,17 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { slug } from 'github-slugger';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { AGENT_METRICS, DRAIN_METRICS, HEALTH_METRICS } from '../../contract/index.js';
+import {
+  ALERT_RULE_FILES,
+  docsBaseFromEnv,
+  renderAlertRuleFiles,
+  runbookUrl,
+} from '../../grafana/src/index.js';
+import { DEFAULT_DOCS_BASE_URL } from '../../lib/docs-url.js';
+import { headingAnchors } from '../helpers/markdown.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 const read = (path: string): string => readFileSync(join(ROOT, path), 'utf8');
@@ -69,17 +78,56 @@ describe('alert rules', () => {
     expect(rules.find((r) => r.alert === 'DrainwatchTrafficSkewHigh')?.for).toBe('15m');
   });
 
-  it('gives every alert a severity, summary, description and a runbook anchor that exists in docs/alerts.md', () => {
-    const headings = new Set(
-      [...runbook.matchAll(/^##\s+(\S+)\s*$/gm)].map((m) => (m[1] as string).toLowerCase()),
-    );
+  it('gives every alert a severity, summary, description and an absolute runbook URL whose anchor is a heading of docs/alerts.md', () => {
+    const anchors = headingAnchors(runbook);
     for (const r of rules) {
       expect(['critical', 'warning'], r.alert).toContain(r.labels?.severity);
       expect(r.annotations?.summary, r.alert).toBeTruthy();
       expect(r.annotations?.description, r.alert).toBeTruthy();
-      expect(r.annotations?.runbook_url, r.alert).toBe(`docs/alerts.md#${r.alert.toLowerCase()}`);
-      expect(headings.has(r.alert.toLowerCase()), `docs/alerts.md has no "## ${r.alert}" section`).toBe(true);
+      const url = new URL(r.annotations?.runbook_url ?? '');
+      expect(`${url.origin}${url.pathname}`, r.alert).toBe(`${DEFAULT_DOCS_BASE_URL}alerts.md`);
+      expect(anchors, `docs/alerts.md has no heading with anchor ${url.hash}`).toContain(url.hash.slice(1));
+      expect(url.hash, `${r.alert}: its section is "## ${r.alert}"`).toBe(`#${slug(r.alert)}`);
     }
+  });
+
+  it('the committed rule files are what the generator writes (run node dist/grafana/src/generate-alerts.js)', () => {
+    const rendered = renderAlertRuleFiles(read('manifests/alerts/drainwatch-rules.yaml'));
+    expect(rendered[ALERT_RULE_FILES.rules]).toBe(read('manifests/alerts/drainwatch-rules.yaml'));
+    expect(rendered[ALERT_RULE_FILES.operator]).toBe(read('manifests/alerts/prometheusrule.yaml'));
+  });
+
+  it('the docs base comes from DRAINWATCH_DOCS_URL (an http(s) URL) or defaults to the project docs', () => {
+    expect(docsBaseFromEnv({})).toBe(DEFAULT_DOCS_BASE_URL);
+    expect(docsBaseFromEnv({ DRAINWATCH_DOCS_URL: 'https://docs.example.com/dw' })).toBe(
+      'https://docs.example.com/dw',
+    );
+    expect(runbookUrl('DrainwatchSessionsLost', 'https://docs.example.com/dw')).toBe(
+      'https://docs.example.com/dw/alerts.md#drainwatchsessionslost',
+    );
+    expect(() => docsBaseFromEnv({ DRAINWATCH_DOCS_URL: 'docs/' })).toThrow(/DRAINWATCH_DOCS_URL/);
+    expect(() => docsBaseFromEnv({ DRAINWATCH_DOCS_URL: 'ftp://x.example/' })).toThrow(/DRAINWATCH_DOCS_URL/);
+  });
+
+  it('another docs base changes every runbook URL and nothing else', () => {
+    const base = 'https://docs.example.com/drainwatch/v1.2/';
+    const rendered = renderAlertRuleFiles(read('manifests/alerts/drainwatch-rules.yaml'), base);
+    const mirrored = parse(rendered[ALERT_RULE_FILES.rules]) as { groups: Group[] };
+    const urls = mirrored.groups
+      .flatMap((g) => g.rules)
+      .flatMap((r) => (r.alert ? [r.annotations?.runbook_url] : []));
+    expect(urls).toEqual(rules.map((r) => `${base}alerts.md#${slug(r.alert)}`));
+    expect(urls[0]).toBe(runbookUrl(rules[0]!.alert, base));
+    const strip = (groups: Group[]) =>
+      groups.map((g) => ({
+        ...g,
+        rules: g.rules.map((r) => ({ ...r, annotations: { ...r.annotations, runbook_url: '' } })),
+      }));
+    expect(strip(mirrored.groups)).toEqual(strip(rulesFile.groups));
+    expect(rendered[ALERT_RULE_FILES.operator]).not.toContain(DEFAULT_DOCS_BASE_URL);
+    expect(() =>
+      renderAlertRuleFiles('groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up\n'),
+    ).toThrow(/alert A has no annotations.runbook_url/);
   });
 
   it('names only catalogue metrics, Prometheus `up` and its own recording rules', () => {
