@@ -83,7 +83,9 @@ describe('manifests/', () => {
     const nats = find('StatefulSet', 'nats') as Spec;
     const replicas: number = nats.spec.replicas;
     expect(replicas).toBe(3);
-    const conf: string = (find('ConfigMap', 'nats-config') as Spec)['data']['nats.conf'];
+    const conf = (find('ConfigMap', 'nats-config') as K8sObject & { data: Record<string, string> }).data[
+      'nats.conf'
+    ]!;
     for (let i = 0; i < replicas; i++) expect(conf).toContain(`nats://nats-${i}.nats-cluster:6222`);
     const dep = find('Deployment', 'drainwatch-collector') as Spec;
     expect(dep.spec.replicas).toBe(2);
