@@ -1,5 +1,5 @@
 import { hasVerdict } from './report-terminations.js';
-import type { Distribution, RolloutReport } from './report-types.js';
+import type { Distribution, LatencyDistribution, RolloutReport } from './report-types.js';
 
 // The terminal form of a report: aligned label/value rows, one section per topic, no colour codes
 // (CI logs keep them as garbage).
@@ -20,6 +20,16 @@ function ms(v: number | null): string {
 
 function dist(d: Distribution): string {
   return d.samples === 0 ? '-' : `p50 ${ms(d.p50Ms)}, max ${ms(d.maxMs)} (${d.samples})`;
+}
+
+/** Latency to the millisecond's tenth: probe requests on loopback take a few ms. */
+function latencyMs(v: number | null): string {
+  return v === null ? '-' : v >= 1000 ? `${(v / 1000).toFixed(2)} s` : `${v.toFixed(1)} ms`;
+}
+
+function latency(d: LatencyDistribution): string {
+  if (d.samples === 0) return '-';
+  return `p50 ${latencyMs(d.p50Ms)}, p95 ${latencyMs(d.p95Ms)}, p99 ${latencyMs(d.p99Ms)}, max ${latencyMs(d.maxMs)} (${d.samples})`;
 }
 
 function counts(rec: Readonly<Record<string, number>>): string {
@@ -99,6 +109,7 @@ export function formatReportText(report: RolloutReport): string {
   lines.push('', 'Timing and connections');
   lines.push(
     ...table([
+      ['probe latency', latency(r.latency)],
       ['endpoint propagation', dist(r.endpointPropagation)],
       [
         'preStop',

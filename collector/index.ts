@@ -26,6 +26,7 @@ export {
   type FailurePhase,
   type FailureRecord,
   type GateVerdict,
+  type LatencyDistribution,
   MAX_FAILURES_LISTED,
   type PodTermination,
   type ReportFacts,

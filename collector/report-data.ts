@@ -1,6 +1,6 @@
 import type { EventKind } from '../contract/index.js';
 import { dataSchemas, type EventData } from '../contract/validate.js';
-import type { Distribution } from './report-types.js';
+import type { Distribution, LatencyDistribution } from './report-types.js';
 
 // What every part of the report shares: the typed reading of an event's data, and the figures
 // (counts by key, distributions, ratios) the report is made of.
@@ -49,6 +49,27 @@ export function distribution(values: readonly number[]): Distribution {
     samples: sorted.length,
     p50Ms: sorted[Math.ceil(sorted.length / 2) - 1]!,
     maxMs: sorted[sorted.length - 1]!,
+  };
+}
+
+/**
+ * The nearest-rank `p`th percentile (0 < p ≤ 100) of ascending `sorted`: the smallest sample with at
+ * least p% of the samples at or below it, so always a value that was measured; null when empty.
+ */
+export function nearestRank(sorted: readonly number[], p: number): number | null {
+  if (sorted.length === 0) return null;
+  return sorted[Math.max(1, Math.ceil((p / 100) * sorted.length)) - 1]!;
+}
+
+/** Samples, p50/p95/p99 (nearest rank, exact) and maximum of request durations (ms). */
+export function latencyDistribution(values: readonly number[]): LatencyDistribution {
+  const sorted = [...values].sort((a, b) => a - b);
+  return {
+    samples: sorted.length,
+    p50Ms: nearestRank(sorted, 50),
+    p95Ms: nearestRank(sorted, 95),
+    p99Ms: nearestRank(sorted, 99),
+    maxMs: nearestRank(sorted, 100),
   };
 }
 

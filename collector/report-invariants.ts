@@ -67,6 +67,10 @@ export function reportInvariantViolations(r: RolloutReport): string[] {
     sum(r.websocketOutcomes.atTermination) === sum(r.websocketCloses),
     `WebSocket outcomes at termination (${sum(r.websocketOutcomes.atTermination)}) ≠ closes by code (${sum(r.websocketCloses)})`,
   );
+  check(
+    r.latency.samples === r.probeRequests.total,
+    `latency samples (${r.latency.samples}) ≠ probe requests (${r.probeRequests.total})`,
+  );
   const byPod = r.terminations.reduce((a, t) => a + t.failedProbeRequests, 0);
   check(byPod <= failed, `failed requests of terminating pods (${byPod}) > failed requests (${failed})`);
   return out;

@@ -89,6 +89,8 @@ export interface WindowTally {
   total: number;
   ok: number;
   retriedOk: number;
+  /** Each request's duration (ms), in the order counted. */
+  readonly durationsMs: number[];
   readonly failedByCause: Record<Cause, number>;
   readonly failedByPhase: Record<FailurePhase, number>;
   readonly clientErrors: Record<ProbeError, number>;
@@ -99,6 +101,7 @@ function windowTally(): WindowTally {
     total: 0,
     ok: 0,
     retriedOk: 0,
+    durationsMs: [],
     failedByCause: zeroes(CAUSES),
     failedByPhase: zeroes<FailurePhase>([...PHASES, 'unknown']),
     clientErrors: zeroes<ProbeError>(PROBE_ERROR_KINDS),
@@ -156,6 +159,7 @@ export function tallyProbeRequests(
     }
     const w = rolloutBeganMs !== null && t < rolloutBeganMs ? baseline : rollout;
     w.total += 1;
+    w.durationsMs.push(d.durationMs);
     if (d.ok) {
       w.ok += 1;
       continue;

@@ -22,6 +22,21 @@ export interface Distribution {
   readonly maxMs: number | null;
 }
 
+/**
+ * Probe request latency of the rollout window, exact: nearest-rank percentiles (the smallest
+ * sample with at least N% of the samples at or below it) over every probe request's own duration
+ * (`probe.request` durationMs: first attempt, from sending until the response body ended or the
+ * request failed), failed requests included; nulls without samples.
+ */
+export interface LatencyDistribution {
+  /** Equal to probeRequests.total. */
+  readonly samples: number;
+  readonly p50Ms: number | null;
+  readonly p95Ms: number | null;
+  readonly p99Ms: number | null;
+  readonly maxMs: number | null;
+}
+
 export interface PodTermination {
   readonly pod: string;
   readonly instance: string;
@@ -143,6 +158,8 @@ export interface RolloutReport {
   readonly agentFailedRequests: Readonly<Record<Phase, number>>;
   readonly agentEventsDropped: number;
   readonly endpointPropagation: Distribution;
+  /** Latency of the rollout's probe requests (the same requests as probeRequests), in ms. */
+  readonly latency: LatencyDistribution;
   readonly prestop: Distribution & { readonly byReason: Readonly<Record<string, number>> };
   readonly drain: Distribution;
   /** Agent-side WebSocket closes during terminations by code; "none" = no close frame. */

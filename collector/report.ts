@@ -1,5 +1,5 @@
 import { CAUSES, type Cause, PHASES } from '../contract/index.js';
-import { distribution, iso, ratio, zeroes } from './report-data.js';
+import { distribution, iso, latencyDistribution, ratio, zeroes } from './report-data.js';
 import { reportInvariantViolations } from './report-invariants.js';
 import { podLives } from './report-lives.js';
 import { tallyProbeEvents } from './report-probe-events.js';
@@ -170,6 +170,7 @@ export function computeReport(facts: ReportFacts, options: { gate?: number } = {
     agentFailedRequests: agentFailedRequests(facts),
     agentEventsDropped: totals.agentEventsDropped,
     endpointPropagation: distribution(totals.propagationMs),
+    latency: latencyDistribution(w.durationsMs),
     prestop: { ...distribution(totals.prestopMs), byReason: totals.prestopByReason },
     drain: distribution(totals.drainMs),
     websocketCloses: totals.websocketCloses,

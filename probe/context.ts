@@ -73,6 +73,8 @@ export interface ProbeContext {
   emit<K extends 'probe.request' | 'probe.session' | 'probe.websocket'>(kind: K, data: EventData<K>): void;
   /** Counts one request answered by `pod` (skew window, per-pod totals). */
   answeredBy(pod: string): void;
+  /** Records one request's duration (ms; first attempts only, as counted in `requests`). */
+  recordLatency(durationMs: number): void;
   /** Reports the names of cookies a response set, for affinity detection. */
   cookiesSet(names: readonly string[]): void;
 }

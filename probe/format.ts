@@ -26,6 +26,13 @@ export function formatProgress(s: ProbeSnapshot): string {
   return parts.join(' | ');
 }
 
+const ms = (v: number | null): string => (v === null ? '-' : `${Number(v.toFixed(1))} ms`);
+
+function latency(l: ProbeSummary['latency']): string {
+  if (l.samples === 0) return '-';
+  return `p50 ${ms(l.p50Ms)}, p95 ${ms(l.p95Ms)}, p99 ${ms(l.p99Ms)}, max ${ms(l.maxMs)} (${l.samples})`;
+}
+
 const pct = (v: number | null): string => (v === null ? '-' : `${(v * 100).toFixed(2)}%`);
 
 export function formatSummary(s: ProbeSummary): string {
@@ -40,6 +47,7 @@ export function formatSummary(s: ProbeSummary): string {
     ['losses', `${s.losses} (${kinds(s.lossesByReason)})`],
     ['requests', `${s.requests}, ${s.failed} failed raw, ${s.retriedOk}/${s.retried} retries ok`],
     ['request success (raw)', pct(s.requestSuccess)],
+    ['latency', latency(s.latency)],
     ['errors by kind', kinds(s.errorsByKind)],
     ['connections', `${s.connections.new} new, ${s.connections.reused} reused`],
     ['requests per pod', kinds(s.perPod)],

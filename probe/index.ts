@@ -12,6 +12,12 @@ export {
 export { type CookieJar, createCookieJar, parseSetCookie } from './cookies.js';
 export { ProbeConfigError, ProbeStateError, ScenarioError, TargetUnreachableError } from './errors.js';
 export { formatProgress, formatSummary } from './format.js';
+export {
+  createLatencyRecorder,
+  LATENCY_SIGNIFICANT_DIGITS,
+  type LatencyRecorder,
+  type ProbeLatency,
+} from './latency.js';
 export { createProbeRun, type ProbeDeps } from './run.js';
 export {
   DEFAULT_SCENARIO,

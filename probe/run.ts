@@ -9,6 +9,7 @@ import { canConnect } from '../lib/servers.js';
 import { type ProbeConfig, resolveProbeConfig } from './config.js';
 import { emptyCounters, type ProbeContext } from './context.js';
 import { ProbeStateError, TargetUnreachableError } from './errors.js';
+import { createLatencyRecorder } from './latency.js';
 import { createLoopLagMonitor, type LoopLagMonitor } from './loop-lag.js';
 import { createEventPublisher, type EventPublisher } from './publisher.js';
 import { createProbeSession, type ProbeSession } from './session.js';
@@ -34,6 +35,7 @@ export function createProbeRun(input: ProbeConfig, deps: ProbeDeps = {}): ProbeR
   const config = resolveProbeConfig(input);
   const clock = deps.clock ?? SYSTEM_CLOCK;
   const counters = emptyCounters();
+  const latency = createLatencyRecorder();
   const abort = new AbortController();
   // Every waiting session listens on this one signal.
   setMaxListeners(0, abort.signal);
@@ -86,6 +88,9 @@ export function createProbeRun(input: ProbeConfig, deps: ProbeDeps = {}): ProbeR
     signal: abort.signal,
     publishing: publisher !== undefined,
     emit,
+    recordLatency(durationMs) {
+      latency.record(durationMs);
+    },
     answeredBy(pod) {
       counters.perPod[pod] = (counters.perPod[pod] ?? 0) + 1;
       window.record(pod, clock.now());
@@ -266,6 +271,7 @@ export function createProbeRun(input: ProbeConfig, deps: ProbeDeps = {}): ProbeR
       endedAt: new Date(clock.now()).toISOString(),
       sessionPersistence: s.sessionsStarted ? s.sessionsOk / s.sessionsStarted : null,
       requestSuccess: s.requests ? (s.requests - s.failed) / s.requests : null,
+      latency: latency.summary(),
     };
     let summaryPublished = 0;
     if (publisher && deps.nats) {

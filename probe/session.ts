@@ -141,6 +141,7 @@ export function createProbeSession(ctx: ProbeContext, index: number, withWebSock
     const first = await attempt(probeId);
     // Scores use raw results: a retry is counted in `retried`, never as another request.
     counters.requests += 1;
+    ctx.recordLatency(first.r.durationMs);
     let retry: { ok: boolean; status?: number } | undefined;
     if (first.error) {
       counters.failed += 1;

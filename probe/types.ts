@@ -1,4 +1,5 @@
 import type { ProbeError } from '../contract/index.js';
+import type { ProbeLatency } from './latency.js';
 
 /** Wall-clock milliseconds; injected so window and timeout logic can be tested. */
 export interface Clock {
@@ -86,6 +87,8 @@ export interface ProbeSummary extends ProbeSnapshot {
   readonly sessionPersistence: number | null;
   /** Raw successes ÷ requests, null without requests. */
   readonly requestSuccess: number | null;
+  /** Request latency over the whole run (probe/latency.ts: HdrHistogram, within 0.1%). */
+  readonly latency: ProbeLatency;
 }
 
 export interface ProbeRun {

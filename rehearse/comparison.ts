@@ -2,7 +2,9 @@ import { fileURLToPath } from 'node:url';
 import { connect } from '@nats-io/transport-node';
 import { createCollector, loadCollectorConfig, type ReportStore } from '../collector/index.js';
 import { DEFAULT_SUBJECT_ROOT } from '../contract/index.js';
+import { findBinary, ServerBinaryMissingError } from '../lib/servers.js';
 import { DEFAULT_SCENARIO, loadScenario, type Scenario } from '../probe/index.js';
+import { evaluateThresholds, formatThresholdSummary, REPORT_FIGURES } from '../witness/index.js';
 import { DEFAULT_WEBSOCKETS, defaultBalance, type ExampleVariant, type RehearseConfig } from './config.js';
 import { startDependencies } from './dependencies.js';
 import { DependencyUnavailableError } from './errors.js';
@@ -78,35 +80,64 @@ export function planRuns(config: RehearseConfig, scenario: Scenario | undefined)
     namespace: 'rehearsal',
     ...(scenario ? { scenario } : {}),
   };
-  if (config.app) {
-    return [
-      {
-        ...common,
-        label: 'app',
-        balance: config.balance ?? defaultBalance('app'),
-        command: config.app,
-        appLabel: config.app,
-        appEnv: {},
-        prestop: config.prestop,
-        prestopPolicy: config.prestopPolicy,
-        workload: 'app',
-        ...(config.gate !== undefined ? { gate: config.gate } : {}),
-      },
-    ];
+  // One run per entry point; labels name the entry only when there are several.
+  const entries = config.entries;
+  const labelOf = (base: string, entry: string): string => (entries.length > 1 ? `${base}/${entry}` : base);
+  const app = config.app;
+  if (app) {
+    return entries.map((entry) => ({
+      ...common,
+      entry,
+      label: labelOf('app', entry),
+      balance: config.balance ?? defaultBalance('app'),
+      command: app,
+      appLabel: app,
+      appEnv: {},
+      prestop: config.prestop,
+      prestopPolicy: config.prestopPolicy,
+      workload: 'app',
+      ...(config.gate !== undefined ? { gate: config.gate } : {}),
+      ...(config.thresholds?.length ? { thresholds: config.thresholds } : {}),
+    }));
   }
-  // The gate judges the drained run: the naive one is there to be lost.
+  // The gate and the thresholds judge the drained run: the naive one is there to be lost.
   const gated: ExampleVariant = config.variants.includes('drained') ? 'drained' : config.variants.at(-1)!;
-  return config.variants.map((v) => ({
-    ...common,
-    label: v,
-    balance: config.balance ?? defaultBalance('example'),
-    command: `exec ${shellQuote(process.execPath)} ${shellQuote(QUOTE_APP_MAIN)}`,
-    appLabel: VARIANTS[v].app,
-    appEnv: { ...VARIANTS[v].env, QUOTE_REDIS_PREFIX: `quote-app:${v}:` },
-    ...(VARIANTS[v].prestop ?? { prestop: config.prestop, prestopPolicy: config.prestopPolicy }),
-    workload: `quote-${v}`,
-    ...(config.gate !== undefined && v === gated ? { gate: config.gate } : {}),
-  }));
+  return config.variants.flatMap((v) =>
+    entries.map((entry) => ({
+      ...common,
+      entry,
+      label: labelOf(v, entry),
+      balance: config.balance ?? defaultBalance('example'),
+      command: `exec ${shellQuote(process.execPath)} ${shellQuote(QUOTE_APP_MAIN)}`,
+      appLabel: VARIANTS[v].app,
+      appEnv: { ...VARIANTS[v].env, QUOTE_REDIS_PREFIX: `quote-app:${labelOf(v, entry)}:` },
+      ...(VARIANTS[v].prestop ?? { prestop: config.prestop, prestopPolicy: config.prestopPolicy }),
+      workload: `quote-${v}`,
+      ...(config.gate !== undefined && v === gated ? { gate: config.gate } : {}),
+      ...(config.thresholds?.length && v === gated ? { thresholds: config.thresholds } : {}),
+    })),
+  );
+}
+
+/** nginx and HAProxy must be installed before anything starts (exit 3 otherwise). */
+function checkEntryBinaries(config: RehearseConfig): void {
+  const env = { nginx: 'DRAINWATCH_NGINX_BIN', haproxy: 'DRAINWATCH_HAPROXY_BIN' } as const;
+  for (const entry of config.entries) {
+    if (entry === 'local') continue;
+    try {
+      findBinary(entry, env[entry]);
+    } catch (err) {
+      if (err instanceof ServerBinaryMissingError) throw new DependencyUnavailableError(entry, err.message);
+      throw err;
+    }
+  }
+}
+
+/** One run, its thresholds judged on its report (an inconclusive run's neither pass nor fail). */
+async function judged(spec: RunSpec, ctx: Parameters<typeof runRehearsal>[1]): Promise<RehearsalRun> {
+  const run = await runRehearsal(spec, ctx);
+  if (!spec.thresholds) return run;
+  return { ...run, thresholds: evaluateThresholds(spec.thresholds, run.report, run.inconclusive) };
 }
 
 export interface RehearseIo {
@@ -129,6 +160,7 @@ export interface RehearseOutcome {
 export async function rehearse(config: RehearseConfig, io: RehearseIo): Promise<RehearseOutcome> {
   const scenario = config.scenarioFile ? await loadScenario(config.scenarioFile) : undefined;
   const specs = planRuns(config, scenario);
+  checkEntryBinaries(config);
   const deps = await startDependencies({ natsUrl: config.natsUrl, redisUrl: config.redisUrl });
   const say = (line: string): void => {
     io.stderr.write(`${line}\n`);
@@ -159,10 +191,10 @@ export async function rehearse(config: RehearseConfig, io: RehearseIo): Promise<
     const runs: RehearsalRun[] = [];
     for (const spec of specs) {
       say(
-        `drainwatch rehearse: ${spec.label}: ${spec.replicas} pods of ${spec.appLabel}; ${spec.sessions} probe sessions; rolling update (maxSurge ${spec.maxSurge}, maxUnavailable ${spec.maxUnavailable}), preStop ${spec.prestop}`,
+        `drainwatch rehearse: ${spec.label}: ${spec.replicas} pods of ${spec.appLabel} behind the ${spec.entry} entry point; ${spec.sessions} probe sessions; rolling update (maxSurge ${spec.maxSurge}, maxUnavailable ${spec.maxUnavailable}), preStop ${spec.prestop}`,
       );
       runs.push(
-        await runRehearsal(spec, {
+        await judged(spec, {
           natsUrl: deps.natsUrl,
           redisUrl: deps.redisUrl,
           nats,
@@ -174,11 +206,18 @@ export async function rehearse(config: RehearseConfig, io: RehearseIo): Promise<
       );
     }
     await io.afterRuns?.(runs, collector.store);
-    const passed = runs.every((r) => !r.gate || r.gate.passed);
-    const inconclusive = runs.some((r) => r.gate?.inconclusive !== undefined);
+    const passed = runs.every((r) => (!r.gate || r.gate.passed) && (!r.thresholds || r.thresholds.passed));
+    const inconclusive = runs.some(
+      (r) => r.gate?.inconclusive !== undefined || r.thresholds?.inconclusive !== undefined,
+    );
     if (config.json) io.stdout.write(`${JSON.stringify({ runs, passed, inconclusive }, null, 2)}\n`);
     else {
       io.stdout.write(formatComparison(runs));
+      for (const r of runs)
+        if (r.thresholds)
+          io.stdout.write(
+            `\n${formatThresholdSummary(r.thresholds, REPORT_FIGURES, `Thresholds (${r.label})`)}`,
+          );
       io.stdout.write(
         `\nreports: ${runs.map((r) => `${r.label} ${r.rolloutId}`).join(', ')}\n` +
           (deps.embedded.redis

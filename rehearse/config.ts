@@ -1,4 +1,5 @@
 import { LOCAL_CLUSTER_DEFAULTS } from '../cluster/local/config.js';
+import { ENTRY_KINDS, type EntryKind } from '../cluster/local/entry-activity.js';
 import { BALANCE_STRATEGIES, type BalanceStrategy } from '../cluster/local/entrypoint.js';
 import { LocalClusterConfigError } from '../cluster/local/errors.js';
 import { type PropagationRange, parsePropagation } from '../cluster/local/propagation.js';
@@ -18,6 +19,7 @@ import {
   parseUrl,
   parseWholeNumber,
 } from '../lib/values.js';
+import type { Threshold } from '../witness/thresholds.js';
 import { RehearseConfigError } from './errors.js';
 
 // The settings of `drainwatch rehearse`: flag > environment (REHEARSE_ENV) > REHEARSE_DEFAULTS.
@@ -45,6 +47,8 @@ export interface RehearseConfig {
   readonly userMix: UserMix;
   /** Absent = the mode's default (defaultBalance): `cookie` for the example app, `round-robin` for `--app`. */
   readonly balance?: BalanceStrategy;
+  /** The entry points to run each app through, in order: `--entry`, or `--compare-entries`' list. */
+  readonly entries: readonly EntryKind[];
   readonly propagation: PropagationRange;
   readonly propagationText: string;
   readonly graceSeconds: number;
@@ -59,6 +63,8 @@ export interface RehearseConfig {
   readonly json: boolean;
   /** Session-persistence threshold; without it no gate is applied. */
   readonly gate?: number;
+  /** `--threshold`s on the judged run's report (parsed by the CLI: witness/thresholds.ts). */
+  readonly thresholds?: readonly Threshold[];
   /** Traffic before the rollout starts, so every session is logged in first. */
   readonly warmupMs: number;
   readonly timeoutMs: number;
@@ -73,6 +79,7 @@ export const REHEARSE_DEFAULTS = {
   sessions: '30',
   rate: '2',
   userMix: 'uniform',
+  entry: 'local',
   propagation: '1-5s',
   grace: '30',
   prestop: 'adaptive',
@@ -97,6 +104,8 @@ export const REHEARSE_ENV = {
   rate: 'DRAINWATCH_PROBE_RATE',
   userMix: 'DRAINWATCH_USER_MIX',
   balance: 'DRAINWATCH_BALANCE',
+  entry: 'DRAINWATCH_ENTRY',
+  compareEntries: 'DRAINWATCH_COMPARE_ENTRIES',
   propagation: 'DRAINWATCH_PROPAGATION',
   grace: 'DRAINWATCH_GRACE_SECONDS',
   prestop: 'DRAINWATCH_PRESTOP',
@@ -145,6 +154,21 @@ function parsePrestopPolicy(value: string): PrestopPolicy {
 /** The rehearsal's balance when none is given: affinity for the example app, whose memory sessions need it. */
 export function defaultBalance(mode: 'app' | 'example'): BalanceStrategy {
   return mode === 'app' ? LOCAL_CLUSTER_DEFAULTS.balance : 'cookie';
+}
+
+/** `--entry`, or `--compare-entries` (two or more distinct kinds); not both. */
+function entriesOf(input: RehearseInput): EntryKind[] {
+  const compare = given(input, 'compareEntries');
+  if (!compare) return [parsed('entry', (s) => parseChoice(s, text(input, 'entry'), ENTRY_KINDS))];
+  if (given(input, 'entry'))
+    throw new RehearseConfigError('compare-entries', 'give --entry or --compare-entries, not both');
+  const list = parsed('compare-entries', (s) => parseChoiceList(s, compare, ENTRY_KINDS));
+  if (new Set(list).size !== list.length || list.length < 2)
+    throw new RehearseConfigError(
+      'compare-entries',
+      `expected two or more different entry points, got ${compare}`,
+    );
+  return list;
 }
 
 /** Parses every setting and checks the cross-field rules; throws one RehearseConfigError naming the setting. */
@@ -196,6 +220,7 @@ export function resolveRehearseConfig(input: RehearseInput): RehearseConfig {
     sessions: parsed('sessions', (s) => parsePositiveInt(s, text(input, 'sessions'))),
     rate: parsed('rate', (s) => parsePositiveNumber(s, text(input, 'rate'))),
     userMix: parsed('user-mix', (s) => parseChoice(s, text(input, 'userMix'), USER_MIXES)),
+    entries: entriesOf(input),
     propagation,
     propagationText,
     graceSeconds,

@@ -1,3 +1,6 @@
+import type { EntryActivity } from '../cluster/local/entry-activity.js';
+import type { ThresholdVerdict } from '../witness/thresholds.js';
+
 // What one rehearsal run shows, reduced from the collector's full report to the figures the
 // side-by-side table prints; `--json` prints these with the full report attached.
 
@@ -5,6 +8,8 @@ export interface RunSettings {
   readonly app: string;
   readonly replicas: number;
   readonly balance: string;
+  /** The entry point: local, nginx or haproxy. */
+  readonly entry: string;
   readonly propagation: string;
   readonly graceSeconds: number;
   readonly prestop: string;
@@ -28,6 +33,8 @@ export interface RehearsalRun {
   readonly rolloutId: string;
   readonly settings: RunSettings;
   readonly outcome: string;
+  /** What the entry point did: retries, upstream errors, endpoint changes and their apply times. */
+  readonly entry: EntryActivity;
   readonly durationSeconds: number | null;
   readonly podsReplaced: number;
   readonly probeRequests: { readonly total: number; readonly failed: number; readonly retriedOk: number };
@@ -67,12 +74,20 @@ export interface RehearsalRun {
   readonly steadySkew: number | null;
   readonly stickyRouting: boolean;
   readonly prestopP50Ms: number | null;
+  /** Latency of the rollout's probe requests (report.latency), in ms. */
+  readonly latency: {
+    readonly p50Ms: number | null;
+    readonly p95Ms: number | null;
+    readonly p99Ms: number | null;
+  };
   readonly propagationMaxMs: number | null;
   /** Why the probe's own figures may be off (event-loop lag), or null. */
   readonly unreliable: string | null;
   /** Why the run cannot be judged (report.inconclusive, else the probe's unreliability), or null. */
   readonly inconclusive: string | null;
   readonly gate?: GateResult;
+  /** The `--threshold`s judged on this run's report (the judged run only). */
+  readonly thresholds?: ThresholdVerdict;
   /** The collector's report, as its API returns it. */
   readonly report?: unknown;
 }

@@ -1,12 +1,13 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { createLocalCluster } from '../cluster/local/cluster.js';
+import type { EntryActivity, EntryKind } from '../cluster/local/entry-activity.js';
 import type { BalanceStrategy } from '../cluster/local/entrypoint.js';
 import { formatPropagation, type PropagationRange } from '../cluster/local/propagation.js';
 import { createPassthroughLauncher, type SidecarLauncher } from '../cluster/local/sidecar.js';
 import type { Collector } from '../collector/index.js';
 import type { PrestopPolicy } from '../contract/index.js';
 import { type ProbeConfig, type Scenario, skewedUsers } from '../probe/index.js';
-import { createWitness, storeReportSource, type WitnessResult } from '../witness/index.js';
+import { createWitness, storeReportSource, type Threshold, type WitnessResult } from '../witness/index.js';
 import { createAgentLauncher } from './agent-sidecar.js';
 import type { SidecarKind, UserMix } from './config.js';
 import { RehearseConfigError, RolloutFailedError } from './errors.js';
@@ -30,6 +31,8 @@ export interface RunSpec {
   readonly maxSurge: number;
   readonly maxUnavailable: number;
   readonly balance: BalanceStrategy;
+  /** The balancer in front of the pods. */
+  readonly entry: EntryKind;
   readonly propagation: PropagationRange;
   readonly graceMs: number;
   /** The sidecar's preStop as the table shows it: `adaptive`, `fixed:<s>`, or `none`. */
@@ -48,6 +51,8 @@ export interface RunSpec {
   readonly namespace: string;
   readonly workload: string;
   readonly gate?: number;
+  /** Judged on this run's report once it ran (comparison.ts). */
+  readonly thresholds?: readonly Threshold[];
 }
 
 export interface RunContext {
@@ -93,7 +98,8 @@ function sidecarFor(spec: RunSpec, ctx: RunContext): SidecarLauncher {
 
 function rolloutIdOf(label: string): string {
   const t = new Date().toISOString().replace(/[-:]/g, '').replace(/\..+$/, '');
-  return `rehearse-${label}-${t}-${Math.random().toString(36).slice(2, 6)}`;
+  // A label may name its entry point (`naive/nginx`): ids keep to letters, digits and dashes.
+  return `rehearse-${label.replace(/[^A-Za-z0-9-]/g, '-')}-${t}-${Math.random().toString(36).slice(2, 6)}`;
 }
 
 export async function runRehearsal(spec: RunSpec, ctx: RunContext): Promise<RehearsalRun> {
@@ -106,6 +112,7 @@ export async function runRehearsal(spec: RunSpec, ctx: RunContext): Promise<Rehe
     readyPath: spec.readyPath,
     sidecar: sidecarFor(spec, ctx),
     balance: spec.balance,
+    entry: spec.entry,
     propagation: spec.propagation,
     graceMs: spec.graceMs,
     maxSurge: spec.maxSurge,
@@ -156,9 +163,10 @@ export async function runRehearsal(spec: RunSpec, ctx: RunContext): Promise<Rehe
       ...(spec.gate !== undefined ? { gate: { threshold: spec.gate } } : {}),
       // The adapter's view of endpoint propagation becomes evidence for the collector, as the
       // Kubernetes adapter's EndpointSlice watch would.
-      propagationVia: `local entry point (${spec.balance})`,
+      propagationVia: `${spec.entry} entry point (${spec.balance})`,
     });
-    return toRun(spec, w);
+    // Read while the balancer still runs: its stats go with it.
+    return toRun(spec, w, await cluster.entryActivity());
   } finally {
     await cluster.stop();
   }
@@ -194,7 +202,7 @@ function probeOf(
   };
 }
 
-function toRun(spec: RunSpec, w: WitnessResult): RehearsalRun {
+function toRun(spec: RunSpec, w: WitnessResult, entry: EntryActivity): RehearsalRun {
   const { report, probe } = w;
   const sessionPersistence = report.scores.sessionPersistence;
   return {
@@ -204,6 +212,7 @@ function toRun(spec: RunSpec, w: WitnessResult): RehearsalRun {
       app: spec.appLabel,
       replicas: spec.replicas,
       balance: spec.balance,
+      entry: spec.entry,
       propagation: formatPropagation(spec.propagation),
       graceSeconds: spec.graceMs / 1000,
       prestop: spec.prestop,
@@ -211,6 +220,7 @@ function toRun(spec: RunSpec, w: WitnessResult): RehearsalRun {
       sidecar: spec.sidecar,
     },
     outcome: report.outcome,
+    entry,
     durationSeconds: (w.rollout.finishedAt.getTime() - w.rollout.startedAt.getTime()) / 1000,
     podsReplaced: report.podsReplaced,
     probeRequests: { ...report.probeRequests },
@@ -241,6 +251,7 @@ function toRun(spec: RunSpec, w: WitnessResult): RehearsalRun {
     trafficSkew: report.trafficSkew ?? probe.runSkewRatio,
     stickyRouting: report.stickyRouting,
     prestopP50Ms: report.prestop.p50Ms,
+    latency: { p50Ms: report.latency.p50Ms, p95Ms: report.latency.p95Ms, p99Ms: report.latency.p99Ms },
     steadySkew: w.baseline.runSkewRatio,
     // The adapter saw every propagation itself; the report's figure is the same events.
     propagationMaxMs: report.endpointPropagation.maxMs ?? w.propagationMaxMs,

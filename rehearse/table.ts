@@ -39,6 +39,14 @@ function baseline(r: RehearsalRun): string {
   return `${requests}; ${sessions}`;
 }
 
+/** The entry point's endpoint changes: how many, and how long applying them took once due. */
+function changesApplied(r: RehearsalRun): string {
+  const e = r.entry;
+  if (e.entry === 'local') return 'at once (no reload)';
+  if (e.changes.length === 0) return 'none';
+  return `${e.changes.length}; p50 ${ms(e.applyP50Ms)}, max ${ms(e.applyMaxMs)}`;
+}
+
 function gate(r: RehearsalRun): string {
   if (!r.gate) return '-';
   const verdict = r.gate.inconclusive !== undefined ? 'INCONCLUSIVE' : r.gate.passed ? 'PASS' : 'FAIL';
@@ -49,6 +57,7 @@ export const TABLE_ROWS: ReadonlyArray<readonly [string, (r: RehearsalRun) => st
   ['app', (r) => r.settings.app],
   ['preStop', (r) => r.settings.prestop],
   ['balance / propagation', (r) => `${r.settings.balance} / ${r.settings.propagation}`],
+  ['entry point', (r) => r.entry.version],
   ['pods replaced', (r) => String(r.podsReplaced)],
   ['rollout duration', (r) => seconds(r.durationSeconds)],
   ['probe requests', (r) => String(r.probeRequests.total)],
@@ -69,8 +78,15 @@ export const TABLE_ROWS: ReadonlyArray<readonly [string, (r: RehearsalRun) => st
   ['traffic skew (before rollout)', (r) => skew(r.steadySkew)],
   ['traffic skew (during rollout, by rate)', (r) => skew(r.trafficSkew)],
   ['sticky routing', (r) => (r.stickyRouting ? 'yes' : 'no')],
+  [
+    'probe latency p50 / p95 / p99',
+    (r) => `${ms(r.latency.p50Ms)} / ${ms(r.latency.p95Ms)} / ${ms(r.latency.p99Ms)}`,
+  ],
   ['preStop p50', (r) => ms(r.prestopP50Ms)],
   ['propagation max', (r) => ms(r.propagationMaxMs)],
+  ['endpoint changes applied', (r) => changesApplied(r)],
+  ['entry retries', (r) => `${r.entry.retries} (${r.entry.retriedElsewhere} to another pod)`],
+  ['entry upstream errors', (r) => counts(r.entry.upstreamErrors, ', ')],
   ['causes of failed requests', (r) => counts(r.failedByCause, ', ')],
   ['causes of lost sessions', (r) => counts(r.sessionsLostByCause, ', ')],
   ['gate', (r) => gate(r)],

@@ -13,6 +13,24 @@ export {
 export { createEvidence, type Evidence, type EvidenceOptions } from './evidence.js';
 export { type GatePlan, HISTORY_PERCENTILE, historyThreshold, resolveThreshold } from './gate.js';
 export { httpReportSource, type ReportSource, storeReportSource } from './report-sources.js';
+export { PROBE_FIGURES, REPORT_FIGURES } from './threshold-figures.js';
+export {
+  compactNames,
+  evaluateThresholds,
+  type Figure,
+  type FigureCatalogue,
+  type FigureKind,
+  figureValue,
+  formatThresholdSummary,
+  parseThreshold,
+  parseThresholds,
+  THRESHOLD_OPERATORS,
+  type Threshold,
+  ThresholdError,
+  type ThresholdOperator,
+  type ThresholdResult,
+  type ThresholdVerdict,
+} from './thresholds.js';
 export { runVerify, type VerifyDeps, type VerifyResult } from './verify.js';
 export {
   createWitness,

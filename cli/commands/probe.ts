@@ -7,9 +7,12 @@ import { durationHelp, splitUrlList } from '../../lib/values.js';
 import { delay } from '../../lib/wait.js';
 import { PROBE_ENV, resolveProbeConfig } from '../../probe/config.js';
 import { createProbeRun, formatProgress, formatSummary, loadScenario } from '../../probe/index.js';
+import { PROBE_FIGURES } from '../../witness/threshold-figures.js';
+import { evaluateThresholds, formatThresholdSummary } from '../../witness/thresholds.js';
 import { RuntimeFailure, UsageError } from '../errors.js';
 import { durationMs, positiveInt, positiveNumber, url } from '../parse.js';
 import { action, optionsOf } from '../run.js';
+import { thresholdOption, thresholdsOf, verdictsExitCode } from '../thresholds.js';
 
 interface ProbeOptions {
   target?: string;
@@ -25,6 +28,7 @@ interface ProbeOptions {
   subjectRoot?: string;
   stream?: string;
   json?: boolean;
+  threshold?: string[];
 }
 
 // Commander applies parsers to flags and env values but not to defaults given as strings.
@@ -36,6 +40,7 @@ const PLAIN_PROGRESS_EVERY_MS = 5000;
 
 async function runProbe(opts: ProbeOptions): Promise<number> {
   if (!opts.target) throw new UsageError(`--target (or ${PROBE_ENV.target}) is required`);
+  const thresholds = thresholdsOf(opts.threshold, PROBE_FIGURES);
   const scenario = await loadScenario(opts.scenario);
   const durationMsValue = asDuration(opts.duration);
   const config = {
@@ -88,8 +93,21 @@ async function runProbe(opts: ProbeOptions): Promise<number> {
     const summary = await run.stop();
     unsubscribe();
     if (tty) process.stderr.write('\n');
-    process.stdout.write(opts.json ? `${JSON.stringify(summary, null, 2)}\n` : `${formatSummary(summary)}\n`);
-    return 0;
+    // An overloaded probe's figures judge nothing (docs/architecture.md §4).
+    const judged =
+      thresholds.length > 0
+        ? evaluateThresholds(
+            thresholds,
+            summary,
+            summary.unreliable ? (summary.unreliableReason ?? 'the probe was overloaded') : null,
+          )
+        : undefined;
+    process.stdout.write(
+      opts.json
+        ? `${JSON.stringify(judged ? { ...summary, thresholds: judged } : summary, null, 2)}\n`
+        : `${formatSummary(summary)}\n${judged ? `\n${formatThresholdSummary(judged, PROBE_FIGURES)}` : ''}`,
+    );
+    return verdictsExitCode(judged);
   } finally {
     await nc?.drain().catch(() => undefined);
   }
@@ -158,6 +176,7 @@ export function createProbeCommand(): Command {
         .env('DRAINWATCH_STREAM')
         .default(DEFAULT_STREAM_NAME),
     )
+    .addOption(thresholdOption('the probe summary'))
     .addOption(new Option('--json', 'print the summary as JSON on stdout').env('DRAINWATCH_JSON'))
     .action(action('probe', (_opts: unknown, cmd: Command) => runProbe(optionsOf<ProbeOptions>(cmd))));
 }

@@ -1,4 +1,5 @@
 import { Command, Option } from 'commander';
+import { ENTRY_KINDS } from '../../cluster/local/entry-activity.js';
 import { BALANCE_STRATEGIES } from '../../cluster/local/entrypoint.js';
 import { durationHelp } from '../../lib/values.js';
 import { rehearse } from '../../rehearse/comparison.js';
@@ -12,8 +13,10 @@ import {
 } from '../../rehearse/config.js';
 import { type TimelineFlags, timelineFlag } from '../../timeline/flags.js';
 import { rehearsalTimelineWriter } from '../../timeline/index.js';
+import { REPORT_FIGURES } from '../../witness/threshold-figures.js';
 import { EXIT } from '../errors.js';
 import { action } from '../run.js';
+import { thresholdOption, thresholdsOf } from '../thresholds.js';
 
 // Defaults live in REHEARSE_DEFAULTS (applied by resolveRehearseConfig), so commander only hands
 // over what the user gave: a flag, else its environment variable.
@@ -51,6 +54,20 @@ export function createRehearseCommand(): Command {
         '--balance <strategy>',
         `${BALANCE_STRATEGIES.join(', ')} (default: ${defaultBalance('example')} for the example app, ${defaultBalance('app')} for --app)`,
         E.balance,
+      ),
+    )
+    .addOption(
+      opt(
+        '--entry <kind>',
+        `the balancer in front of the pods: ${ENTRY_KINDS.join(', ')} (a real nginx or HAProxy of the run's own) (default ${D.entry})`,
+        E.entry,
+      ),
+    )
+    .addOption(
+      opt(
+        '--compare-entries <list>',
+        'run each app through each of these entry points, side by side (e.g. local,nginx)',
+        E.compareEntries,
       ),
     )
     .addOption(
@@ -105,6 +122,7 @@ export function createRehearseCommand(): Command {
         E.gate,
       ),
     )
+    .addOption(thresholdOption('the report of the drained run (or the --app run)'))
     .addOption(opt('--seed <n>', 'seed of propagation delays and pod names (default random)', E.seed))
     .addOption(opt('--nats-url <url>', 'NATS with JetStream (default: start nats-server)', E.natsUrl))
     .addOption(opt('--redis-url <url>', 'Redis (default: start redis-server)', E.redisUrl))
@@ -114,7 +132,8 @@ export function createRehearseCommand(): Command {
     .addOption(timelineFlag('timelineSvg'))
     .action(
       action('rehearse', async (opts: RehearseInput) => {
-        const config = resolveRehearseConfig(opts);
+        const thresholds = thresholdsOf((opts as { threshold?: string[] }).threshold, REPORT_FIGURES);
+        const config = { ...resolveRehearseConfig(opts), ...(thresholds.length > 0 ? { thresholds } : {}) };
         const abort = new AbortController();
         const onSignal = (): void => abort.abort(new Error('interrupted'));
         process.once('SIGINT', onSignal);

@@ -9,10 +9,13 @@ import {
 } from '../../lib/redis.js';
 import { type TimelineFlags, timelineFlag } from '../../timeline/flags.js';
 import { storeTimelineSource, writeTimelineFiles } from '../../timeline/index.js';
-import { gateExitCode, RuntimeFailure, UsageError } from '../errors.js';
+import { REPORT_FIGURES } from '../../witness/threshold-figures.js';
+import { evaluateThresholds, formatThresholdSummary } from '../../witness/thresholds.js';
+import { RuntimeFailure, UsageError } from '../errors.js';
 import { score } from '../parse.js';
 import { redisClusterOption, redisTargetOf } from '../redis-target.js';
 import { action } from '../run.js';
+import { thresholdOption, thresholdsOf, verdictsExitCode } from '../thresholds.js';
 
 interface ReportFlags extends TimelineFlags {
   readonly redisUrl?: string;
@@ -21,12 +24,13 @@ interface ReportFlags extends TimelineFlags {
   readonly gate?: number;
   readonly namespace?: string;
   readonly workload?: string;
+  readonly threshold?: string[];
 }
 
 export function createReportCommand(): Command {
   const cmd = new Command('report')
     .description(
-      'Print a stored rollout report again (with --gate: exit 1 when it fails, 4 when the run is inconclusive).',
+      'Print a stored rollout report again (with --gate or --threshold: exit 1 when one fails, 4 when the run is inconclusive).',
     )
     .argument('[id]', 'rollout id (default: the latest)')
     .addOption(new Option('--redis-url <url>', 'Redis').env('REDIS_URL').default(DEFAULT_REDIS_URL))
@@ -51,6 +55,7 @@ export function createReportCommand(): Command {
         .env('DRAINWATCH_GATE')
         .argParser(score),
     )
+    .addOption(thresholdOption('the report'))
     .addOption(new Option('--json', 'print JSON').env('DRAINWATCH_JSON'))
     .addOption(timelineFlag('html'))
     .addOption(timelineFlag('timelineJson'))
@@ -58,6 +63,7 @@ export function createReportCommand(): Command {
   return cmd.action(
     action('report', async (id: string | undefined) => {
       const o = cmd.opts() as ReportFlags;
+      const thresholds = thresholdsOf(o.threshold, REPORT_FIGURES);
       const target = redisTargetOf(cmd, DEFAULT_REDIS_URL);
       let redis: RedisClient;
       try {
@@ -79,9 +85,16 @@ export function createReportCommand(): Command {
         if (!report) {
           throw new UsageError(id ? `no rollout with id ${JSON.stringify(id)}` : 'no rollout stored yet');
         }
-        process.stdout.write(o.json ? `${JSON.stringify(report, null, 2)}\n` : formatReportText(report));
+        const judged =
+          thresholds.length > 0 ? evaluateThresholds(thresholds, report, report.inconclusive) : undefined;
+        process.stdout.write(
+          o.json
+            ? `${JSON.stringify(judged ? { ...report, thresholds: judged } : report, null, 2)}\n`
+            : formatReportText(report) +
+                (judged ? `\n${formatThresholdSummary(judged, REPORT_FIGURES)}` : ''),
+        );
         await writeTimelineFiles(o, storeTimelineSource(store), [{ rolloutId: report.rolloutId }]);
-        return gateExitCode(report.gate);
+        return verdictsExitCode(report.gate, judged);
       } finally {
         redis.disconnect();
       }

@@ -11,10 +11,13 @@ import { PROBE_ENV } from '../../probe/config.js';
 import { type TimelineFlags, timelineFlag, wantsTimeline } from '../../timeline/flags.js';
 import { DEFAULT_VERIFY_CONFIG } from '../../witness/config.js';
 import type { ReportSource, VerifyResult } from '../../witness/index.js';
-import { EXIT, RuntimeFailure, UsageError } from '../errors.js';
+import { REPORT_FIGURES } from '../../witness/threshold-figures.js';
+import { evaluateThresholds, formatThresholdSummary } from '../../witness/thresholds.js';
+import { RuntimeFailure, UsageError } from '../errors.js';
 import { durationMs, positiveInt, score, url } from '../parse.js';
 import { redisClusterOption, resolveRedisTarget } from '../redis-target.js';
 import { action, optionsOf } from '../run.js';
+import { thresholdOption, thresholdsOf, verdictsExitCode } from '../thresholds.js';
 
 interface VerifyFlags extends TimelineFlags {
   namespace?: string;
@@ -39,6 +42,7 @@ interface VerifyFlags extends TimelineFlags {
   collectorUrl?: string;
   apiToken?: string;
   json?: boolean;
+  threshold?: string[];
 }
 
 const D = DEFAULT_VERIFY_CONFIG;
@@ -136,6 +140,7 @@ export function createVerifyCommand(): Command {
         .argParser(url(['http', 'https'])),
     )
     .addOption(new Option('--api-token <token>', "the collector's API token").env('DRAINWATCH_API_TOKEN'))
+    .addOption(thresholdOption("the rollout's report"))
     .addOption(new Option('--json', 'print the result as JSON').env('DRAINWATCH_JSON'))
     .addOption(timelineFlag('html'))
     .addOption(timelineFlag('timelineJson'))
@@ -152,6 +157,7 @@ async function verify(f: VerifyFlags): Promise<number> {
   ] as const) {
     if (!v) throw new UsageError(`${flag} is required`);
   }
+  const thresholds = thresholdsOf(f.threshold, REPORT_FIGURES);
   if (f.collectorUrl && !f.natsUrl)
     throw new UsageError(
       '--collector-url needs --nats-url: the probes publish to the NATS that collector reads',
@@ -273,13 +279,21 @@ async function verify(f: VerifyFlags): Promise<number> {
       },
       { adapter, nats: nc, reports, log, signal: abort.signal },
     );
+    // Inconclusive as the gate is: the report's reason, else the probe's own overload.
+    const judged =
+      thresholds.length > 0
+        ? evaluateThresholds(thresholds, result.report, result.gate.inconclusive ?? null)
+        : undefined;
     process.stdout.write(
-      f.json ? `${JSON.stringify(result, null, 2)}\n` : formatResult(result, formatReportText),
+      f.json
+        ? `${JSON.stringify(judged ? { ...result, thresholds: judged } : result, null, 2)}\n`
+        : formatResult(result, formatReportText) +
+            (judged ? `\n${formatThresholdSummary(judged, REPORT_FIGURES)}` : ''),
     );
     if (wantsTimeline(f))
       await (await import('../../timeline/index.js')).writeVerifyTimeline(f, result.rolloutId, store);
-    if (result.gate.inconclusive !== undefined) return EXIT.inconclusive;
-    return result.passed ? EXIT.ok : EXIT.gateFailed;
+    // The gate passes only when the rollout completed too (VerifyResult.passed).
+    return verdictsExitCode({ ...result.gate, passed: result.passed }, judged);
   } finally {
     process.off('SIGINT', onSigint);
     while (cleanup.length > 0) await cleanup.pop()!().catch(() => undefined);

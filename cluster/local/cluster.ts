@@ -10,7 +10,9 @@ import type {
   WorkloadRef,
 } from '../adapter.js';
 import { type LocalClusterInput, resolveLocalClusterConfig } from './config.js';
-import { createEntrypoint, type EndpointCounts } from './entrypoint.js';
+import { createEntry } from './entry.js';
+import type { EntryActivity } from './entry-activity.js';
+import type { EndpointCounts } from './entrypoint.js';
 import { UnknownWorkloadError } from './errors.js';
 import { createLocalPod, type LocalPod } from './pod.js';
 
@@ -24,12 +26,18 @@ export interface LocalCluster extends ClusterAdapter {
   entrypointUrl(): string;
   /** Requests and WebSockets the entry point routed to each pod. */
   endpointCounts(): ReadonlyMap<string, EndpointCounts>;
+  /** What the entry point did so far: retries, upstream errors, endpoint changes applied. */
+  entryActivity(): Promise<EntryActivity>;
 }
 
 export function createLocalCluster(input: LocalClusterInput): LocalCluster {
   const config = resolveLocalClusterConfig(input);
   const rng = createRng(config.seed);
-  const entrypoint = createEntrypoint({ balance: config.balance, propagation: config.propagation, rng });
+  const entrypoint = createEntry(config.entry, {
+    balance: config.balance,
+    propagation: config.propagation,
+    rng,
+  });
   const listeners = new Set<(event: ClusterEvent) => void>();
   const pods: LocalPod[] = [];
   let url: string | undefined;
@@ -114,6 +122,7 @@ export function createLocalCluster(input: LocalClusterInput): LocalCluster {
       return url;
     },
     endpointCounts: () => entrypoint.counts(),
+    entryActivity: () => entrypoint.activity(),
     async pods(workload) {
       checkWorkload(workload);
       return pods.map((p) => p.status()).filter((s: PodStatus) => s.phase !== 'gone');

@@ -1,4 +1,5 @@
 import type { WorkloadRef } from '../adapter.js';
+import type { EntryKind } from './entry-activity.js';
 import type { BalanceStrategy } from './entrypoint.js';
 import { LocalClusterConfigError } from './errors.js';
 import { DEFAULT_PROPAGATION, type PropagationRange } from './propagation.js';
@@ -15,6 +16,8 @@ export interface LocalClusterConfig {
   readonly readyTimeoutMs: number;
   readonly sidecar: SidecarLauncher;
   readonly balance: BalanceStrategy;
+  /** The balancer in front of the pods: drainwatch's own, or a real nginx or HAProxy. */
+  readonly entry: EntryKind;
   readonly propagation: PropagationRange;
   /** terminationGracePeriodSeconds, in ms. */
   readonly graceMs: number;
@@ -33,6 +36,7 @@ export const LOCAL_CLUSTER_DEFAULTS = {
   readyTimeoutMs: 30_000,
   // The one default balance; the rehearsal's example app overrides it (rehearse defaultBalance).
   balance: 'round-robin',
+  entry: 'local',
   propagation: DEFAULT_PROPAGATION,
   graceMs: 30_000,
   maxSurge: 1,

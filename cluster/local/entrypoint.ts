@@ -9,6 +9,7 @@ import {
 } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Rng } from '../../lib/random.js';
+import type { EntryActivity, EntryKind } from './entry-activity.js';
 import { AFFINITY_COOKIE, clientAddress, cookieValue, forwardedHeaders, HOP_BY_HOP } from './forwarding.js';
 import { type PropagationRange, samplePropagation } from './propagation.js';
 import { proxyUpgrade, type UpgradeContext } from './upgrade.js';
@@ -37,6 +38,7 @@ export interface EndpointCounts {
 }
 
 export interface Entrypoint {
+  readonly kind: EntryKind;
   start(): Promise<{ url: string; port: number }>;
   /** Repeated calls return the same promise. */
   stop(): Promise<void>;
@@ -52,6 +54,8 @@ export interface Entrypoint {
   routable(): readonly string[];
   /** Requests and WebSockets routed to each pod since start. */
   counts(): ReadonlyMap<string, EndpointCounts>;
+  /** Retries, upstream errors and endpoint changes so far (entry-activity.ts). */
+  activity(): Promise<EntryActivity>;
 }
 
 export function createEntrypoint(options: EntrypointOptions): Entrypoint {
@@ -59,6 +63,13 @@ export function createEntrypoint(options: EntrypointOptions): Entrypoint {
   const timers = new Set<NodeJS.Timeout>();
   let changeSeq = 0;
   let rrNext = 0;
+  // What the entry point did, for the report (entry-activity.ts).
+  const own = { retries: 0, retriedElsewhere: 0, upstreamErrors: {} as Record<string, number> };
+  const upstreamError = (kind: string, retry: 'same' | 'elsewhere' | 'none'): void => {
+    own.upstreamErrors[kind] = (own.upstreamErrors[kind] ?? 0) + 1;
+    if (retry !== 'none') own.retries++;
+    if (retry === 'elsewhere') own.retriedElsewhere++;
+  };
 
   const routableList = (): Endpoint[] => [...endpoints.values()].filter((e) => e.routable);
 
@@ -194,12 +205,14 @@ export function createEntrypoint(options: EntrypointOptions): Entrypoint {
       });
       // A connection the pod had closed while it sat idle here is not the pod's failure.
       if (decision === 'fresh-connection') {
+        upstreamError('stale-keepalive', 'same');
         forward(req, res, body, ep, setCookie, { ...attempt, freshRetried: true, fresh: true });
         return;
       }
       ep.failed++;
       const next =
         decision === 'next-endpoint' ? routableList().find((e) => !attempt.tried.has(e.pod)) : undefined;
+      upstreamError(errorKind(err), next ? 'elsewhere' : 'none');
       if (next) {
         forward(req, res, body, next, options.balance === 'cookie', { ...attempt, fresh: false });
         return;
@@ -217,6 +230,7 @@ export function createEntrypoint(options: EntrypointOptions): Entrypoint {
   const upgradeContext: UpgradeContext = {
     routable: routableList,
     cookieOnRetry: options.balance === 'cookie',
+    upstreamError: (kind, retried) => upstreamError(kind, retried ? 'elsewhere' : 'none'),
   };
 
   function onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
@@ -235,6 +249,7 @@ export function createEntrypoint(options: EntrypointOptions): Entrypoint {
 
   let stopping: Promise<void> | undefined;
   return {
+    kind: 'local',
     start() {
       return new Promise((resolve, reject) => {
         server.once('error', reject);
@@ -303,6 +318,19 @@ export function createEntrypoint(options: EntrypointOptions): Entrypoint {
           { requests: e.requests, websockets: e.websockets, failed: e.failed },
         ]),
       );
+    },
+    async activity() {
+      // Changes apply the moment their delay ends: nothing to reload.
+      return {
+        entry: 'local',
+        version: 'drainwatch local entry point',
+        retries: own.retries,
+        retriedElsewhere: own.retriedElsewhere,
+        upstreamErrors: { ...own.upstreamErrors },
+        changes: [],
+        applyP50Ms: 0,
+        applyMaxMs: 0,
+      };
     },
   };
 }

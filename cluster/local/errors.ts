@@ -38,3 +38,21 @@ export class UnknownWorkloadError extends Error {
     this.name = 'UnknownWorkloadError';
   }
 }
+
+/** The entry point's balancer process (nginx, HAProxy) did not start, or refused its config. */
+export class EntryStartError extends Error {
+  readonly code = 'entry-start-failed';
+  constructor(what: string, detail: string) {
+    super(`${what} did not start: ${detail}`);
+    this.name = 'EntryStartError';
+  }
+}
+
+/** The entry point's balancer did not apply an endpoint change (reload failed, runtime API refused). */
+export class EntryApplyError extends Error {
+  readonly code = 'entry-apply-failed';
+  constructor(what: string, detail: string) {
+    super(`${what} did not apply an endpoint change: ${detail}`);
+    this.name = 'EntryApplyError';
+  }
+}

@@ -6,6 +6,21 @@ export {
   type LocalClusterInput,
   resolveLocalClusterConfig,
 } from './config.js';
+export { createEntry } from './entry.js';
+export {
+  ENTRY_KINDS,
+  type EntryActivity,
+  type EntryChange,
+  type EntryKind,
+  summarizeChanges,
+} from './entry-activity.js';
+export { createHaproxyBackend } from './entry-haproxy.js';
+export { HAPROXY_COOKIE, HAPROXY_RETRIES, renderHaproxyConfig } from './entry-haproxy-config.js';
+export { parseShowStat, runtimeCommand } from './entry-haproxy-runtime.js';
+export { createManagedEntrypoint, type EntryBackend, type ManagedEndpoint } from './entry-managed.js';
+export { createNginxBackend } from './entry-nginx.js';
+export { renderNginxConfig } from './entry-nginx-config.js';
+export { parseNginxAccessLog, parseNginxErrorLog } from './entry-nginx-log.js';
 export {
   BALANCE_STRATEGIES,
   type BalanceStrategy,
@@ -15,6 +30,8 @@ export {
   type EntrypointOptions,
 } from './entrypoint.js';
 export {
+  EntryApplyError,
+  EntryStartError,
   LocalClusterConfigError,
   PodStartError,
   SidecarStartError,

@@ -11,6 +11,8 @@ export interface UpgradeContext {
   routable(): readonly Endpoint[];
   /** Whether a handshake moved to another endpoint gets the affinity cookie of its new pod. */
   readonly cookieOnRetry: boolean;
+  /** Counts an upstream error and whether the handshake went to another endpoint. */
+  upstreamError(kind: string, retried: boolean): void;
 }
 
 export function proxyUpgrade(
@@ -71,6 +73,7 @@ export function proxyUpgrade(
       errorKind(err) === 'refused' && !socket.destroyed
         ? ctx.routable().find((e) => !tried.has(e.pod))
         : undefined;
+    ctx.upstreamError(errorKind(err), next !== undefined);
     if (next) {
       proxyUpgrade(ctx, req, socket, head, next, ctx.cookieOnRetry, tried);
       return;

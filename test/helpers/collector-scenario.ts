@@ -432,6 +432,8 @@ export function expectedReport(rolloutId: string, t0Ms: number = Date.parse('202
     agentFailedRequests: { serving: 2, prestop: 0, draining: 0, exited: 0 },
     agentEventsDropped: 0,
     endpointPropagation: { samples: 3, p50Ms: 1200, maxMs: 3000 },
+    // Every probe request of the scenario took 3 ms.
+    latency: { samples: 9, p50Ms: 3, p95Ms: 3, p99Ms: 3, maxMs: 3 },
     prestop: { samples: 3, p50Ms: 5000, maxMs: 5000, byReason: { quiet: 2, max: 1 } },
     drain: { samples: 3, p50Ms: 1000, maxMs: 30000 },
     websocketCloses: { '1001': 3, none: 1, '1000': 1 },

@@ -44,6 +44,8 @@ export interface ScenarioAppOptions {
   readonly whoamiLies?: boolean;
   /** A fixed port, to bring an app back where a stopped one was (default: any free port). */
   readonly port?: number;
+  /** Milliseconds to wait before answering a request (not /healthz), by its probe id header. */
+  readonly delayMs?: (request: { readonly path: string; readonly probeId: string | undefined }) => number;
 }
 
 export interface ScenarioApp {
@@ -122,6 +124,15 @@ export async function startScenarioApp(options: ScenarioAppOptions): Promise<Sce
     res.setHeader('x-drainwatch-pod', options.pod);
     const path = (req.url ?? '/').split('?')[0];
     const body = await readBody(req);
+    const probeId = req.headers['x-drainwatch-probe'];
+    const wait =
+      path === '/healthz'
+        ? 0
+        : (options.delayMs?.({
+            path: path ?? '/',
+            probeId: typeof probeId === 'string' ? probeId : undefined,
+          }) ?? 0);
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait).unref());
     if (req.method === 'POST' && path === '/login') {
       const user = String((JSON.parse(body || '{}') as { user?: unknown }).user ?? '');
       const token = randomBytes(12).toString('hex');

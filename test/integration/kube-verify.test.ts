@@ -138,10 +138,18 @@ describe('drainwatch verify against the fake API server', () => {
   });
 
   it('exits 0 once sessions are shared and the app drains past endpoint propagation', async () => {
-    const r = await verifyAgainst(false);
+    const r = await verifyAgainst(false, undefined, [
+      ...['--threshold', 'failedByCause.session-in-memory == 0'],
+      ...['--threshold', 'latency.samples >= 1'],
+    ]);
     expect(r.code, r.err).toBe(0);
     const result = JSON.parse(r.out);
     expect(result.passed).toBe(true);
+    expect(result.thresholds.passed).toBe(true);
+    expect(result.thresholds.results.map((t: { value: number }) => t.value)).toEqual([
+      0,
+      result.report.latency.samples,
+    ]);
     expect(result.rollout).toEqual({ outcome: 'complete', podsReplaced: 3 });
     expect(result.report.sessions.active).toBeGreaterThan(0);
     expect(result.report.sessions.lost).toBe(0);
@@ -173,9 +181,21 @@ describe('drainwatch verify against the fake API server', () => {
         `http://127.0.0.1:${http.port}`,
         '--api-token',
         'secret-token',
+        // A threshold that cannot hold: the gate passes, the threshold fails the run.
+        ...['--threshold', 'latency.samples == 0'],
       ]);
-      expect(r.code, r.err).toBe(0);
+      expect(r.code, r.err).toBe(1);
       const result = JSON.parse(r.out);
+      expect(result.thresholds.results).toEqual([
+        {
+          name: 'latency.samples',
+          op: '==',
+          threshold: '0',
+          limit: 0,
+          value: result.report.latency.samples,
+          passed: false,
+        },
+      ]);
       expect(result.report.rolloutId).toBe(result.rolloutId);
       expect(result.gate).toMatchObject({ value: 1, passed: true });
       expect(await collector.store.getReport(result.rolloutId)).toMatchObject({ trigger: 'verify' });

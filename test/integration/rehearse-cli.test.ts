@@ -87,15 +87,27 @@ describe('drainwatch rehearse', () => {
       '--json',
       '--gate',
       '100%',
+      ...['--threshold', 'failedByCause.cut-in-flight == 0', '--threshold', 'latency.samples >= 1'],
     ]);
     expect(r.code, explain(r)).toBe(0);
     const [run] = r.runs;
     expect(run?.settings.app).toBe(app.command);
+    // The thresholds judged this run's report: the latency samples are its probe requests.
+    expect(run!.thresholds).toMatchObject({ passed: true });
+    expect(run!.thresholds!.results.map((t) => t.value)).toEqual([0, run!.probeRequests.total]);
     expect(run!.podsReplaced).toBe(2);
     expect(run!.probeRequests.total).toBeGreaterThan(0);
     expect(run!.probeRequests.failed).toBe(0);
     expect(run!.sessionPersistence).toBe(1);
   }, 200_000);
+
+  it('an unknown threshold name exits 2 listing the valid names, before any server starts', async () => {
+    const r = await runRehearseCli(['--threshold', 'latency.p99 < 250ms']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('unknown figure "latency.p99" of the rollout report');
+    expect(r.stderr).toContain('latency.{samples,p50Ms,p95Ms,p99Ms,maxMs}');
+    expect(r.stderr).not.toContain('started');
+  });
 
   it('a bad option exits 2 with one line naming it', async () => {
     const r = await runRehearseCli(['--balance', 'random']);

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { dataOf, distribution, eventsOf, ratio } from '../../collector/report-data.js';
+import {
+  dataOf,
+  distribution,
+  eventsOf,
+  latencyDistribution,
+  nearestRank,
+  ratio,
+} from '../../collector/report-data.js';
 import { SAMPLE_DATA } from '../helpers/sample-events.js';
 
 describe('report data: typed reading and figures', () => {
@@ -33,5 +40,28 @@ describe('report data: typed reading and figures', () => {
   it('ratio is null when there is nothing to divide by', () => {
     expect(ratio(0, 0)).toBeNull();
     expect(ratio(3, 4)).toBe(0.75);
+  });
+
+  it('latency percentiles are nearest-rank: always a measured sample, exact', () => {
+    // 1..100 ms: p50 is the 50th sample, p95 the 95th, p99 the 99th.
+    const hundred = Array.from({ length: 100 }, (_, i) => 100 - i);
+    expect(latencyDistribution(hundred)).toEqual({
+      samples: 100,
+      p50Ms: 50,
+      p95Ms: 95,
+      p99Ms: 99,
+      maxMs: 100,
+    });
+    // 10 samples: p95 and p99 are both the 10th (ceil(9.5) = ceil(9.9) = 10), p50 the 5th.
+    const ten = [5, 1, 9, 3, 7, 2, 8, 4, 6, 250];
+    expect(latencyDistribution(ten)).toEqual({ samples: 10, p50Ms: 5, p95Ms: 250, p99Ms: 250, maxMs: 250 });
+    expect(nearestRank([7], 1)).toBe(7);
+    expect(latencyDistribution([])).toEqual({
+      samples: 0,
+      p50Ms: null,
+      p95Ms: null,
+      p99Ms: null,
+      maxMs: null,
+    });
   });
 });

@@ -15,6 +15,7 @@ function run(label: string, over: Partial<RehearsalRun> = {}): RehearsalRun {
       app: 'quote-app sessions=memory graceful=off',
       replicas: 3,
       balance: 'round-robin',
+      entry: 'local',
       propagation: '1000-5000ms',
       graceSeconds: 30,
       prestop: 'none',
@@ -22,6 +23,16 @@ function run(label: string, over: Partial<RehearsalRun> = {}): RehearsalRun {
       sidecar: 'agent',
     },
     outcome: 'complete',
+    entry: {
+      entry: 'local',
+      version: 'drainwatch local entry point',
+      retries: 2,
+      retriedElsewhere: 1,
+      upstreamErrors: { refused: 1, 'stale-keepalive': 1 },
+      changes: [],
+      applyP50Ms: 0,
+      applyMaxMs: 0,
+    },
     durationSeconds: 12.34,
     podsReplaced: 3,
     probeRequests: { total: 400, failed: 12, retriedOk: 0 },
@@ -45,6 +56,7 @@ function run(label: string, over: Partial<RehearsalRun> = {}): RehearsalRun {
     steadySkew: 1.1,
     stickyRouting: false,
     prestopP50Ms: 0,
+    latency: { p50Ms: 4.2, p95Ms: 31, p99Ms: 1250 },
     propagationMaxMs: 4200,
     unreliable: null,
     inconclusive: null,
@@ -78,11 +90,37 @@ describe('comparison table', () => {
     expect(line('sessions lost')).toMatch(/9 of 30\s+0 of 30$/);
     expect(line('in-flight requests lost')).toMatch(/4\s+0$/);
     expect(line('WebSocket closes')).toMatch(/1006×5\s+1001×6$/);
+    expect(line('probe latency p50 / p95 / p99')).toMatch(/4 ms \/ 31 ms \/ 1\.3 s\s+4 ms/);
     expect(line('messages lost')).toMatch(/7\s+0$/);
     expect(line('messages re-sent')).toMatch(/5\s+0$/);
     expect(line('rollout duration')).toMatch(/12\.3 s/);
     expect(line('causes of failed requests')).toMatch(/session-in-memory×9, late-arrival×8\s+-$/);
     expect(line('gate')).toMatch(/-\s+PASS/);
+  });
+
+  it("names each run's entry point with its retries, upstream errors and endpoint changes", () => {
+    const nginx = run('drained/nginx', {
+      settings: { ...run('x').settings, entry: 'nginx' },
+      entry: {
+        entry: 'nginx',
+        version: 'nginx/1.22.1',
+        retries: 3,
+        retriedElsewhere: 3,
+        upstreamErrors: { refused: 3 },
+        changes: [
+          { type: 'add', pod: 'a', delayMs: 500, applyMs: 120 },
+          { type: 'remove', pod: 'b', delayMs: 700, applyMs: 1500 },
+        ],
+        applyP50Ms: 120,
+        applyMaxMs: 1500,
+      },
+    });
+    const lines = formatComparison([run('drained/local'), nginx], 60).split('\n');
+    const line = (label: string) => lines.find((l) => l.startsWith(label))!;
+    expect(line('entry point')).toMatch(/drainwatch local entry point\s+nginx\/1\.22\.1$/);
+    expect(line('entry retries')).toMatch(/2 \(1 to another pod\)\s+3 \(3 to another pod\)$/);
+    expect(line('entry upstream errors')).toMatch(/refused×1, stale-keepalive×1\s+refused×3$/);
+    expect(line('endpoint changes applied')).toMatch(/at once \(no reload\)\s+2; p50 120 ms, max 1\.5 s$/);
   });
 
   it('wraps a long cell onto continuation lines under its column', () => {
