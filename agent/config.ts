@@ -22,7 +22,7 @@ import {
   parseDurationMs,
   parseHostPort,
   parsePositiveNumber,
-  parseUrl,
+  parseUrlList,
   parseWholeNumber,
   type SettingIssues,
 } from '../lib/values.js';
@@ -157,7 +157,7 @@ export function loadAgentConfig(flags: AgentFlags = {}, env: Env = process.env):
   if (upstream.port === 0) add('upstream', 'the app port cannot be 0');
 
   const natsUrl = raw('natsUrl', flags, env) ?? AGENT_DEFAULTS.natsUrl;
-  parsed(issues, 'natsUrl', (s) => parseUrl(s, natsUrl, ['nats', 'tls']), natsUrl);
+  parsed(issues, 'natsUrl', (s) => parseUrlList(s, natsUrl, ['nats', 'tls']), natsUrl);
 
   const graceSeconds = get('grace', parsePositiveNumber) ?? AGENT_DEFAULTS.graceSeconds;
   const graceMs = graceSeconds * 1000;

@@ -1,5 +1,6 @@
 import { connect, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
 import { type Logger, SILENT_LOGGER } from '../lib/log.js';
+import { splitUrlList } from '../lib/values.js';
 import { type Scheduler, sleep, systemScheduler } from './time.js';
 
 // The agent's own NATS connection. NATS down at start is not fatal: this keeps trying, backing off
@@ -34,10 +35,14 @@ export interface NatsConnector {
   close(): Promise<void>;
 }
 
-/** The connection options of the agent: reconnect forever, 250 ms apart, ping every 10 s. */
+/**
+ * The connection options of the agent: reconnect forever, 250 ms apart, ping every 10 s. Several
+ * servers (a cluster): the client connects to one and, when it goes, reconnects to another; the
+ * publisher's buffer is the agent's own, so nothing buffered is lost across the switch.
+ */
 export function agentConnectionOptions(servers: string, name: string): NodeConnectionOptions {
   return {
-    servers,
+    servers: splitUrlList(servers),
     name,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,

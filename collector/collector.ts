@@ -1,12 +1,17 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import type { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import type { AnyEvent } from '../contract/index.js';
 import { createLogger, type Logger } from '../lib/log.js';
-import { createRedis, waitForRedis } from '../lib/redis.js';
-import { formatHostPort } from '../lib/values.js';
+import {
+  createRedisClient,
+  describeRedisTarget,
+  type RedisClient,
+  type RedisTarget,
+  waitForRedis,
+} from '../lib/redis.js';
+import { formatHostPort, splitUrlList } from '../lib/values.js';
 import { pollUntil } from '../lib/wait.js';
 import { type Applier, createApplier } from './apply.js';
 import type { CollectorConfig } from './config.js';
@@ -20,6 +25,7 @@ import {
 import { createHistory, type History, type RebuildResult } from './history.js';
 import { createHttpApp } from './http.js';
 import { type Clock, createIngest, type Ingest } from './ingest.js';
+import { createLease, type Lease } from './lease.js';
 import { createCollectorMetrics } from './metrics.js';
 import type { RolloutNote } from './ops.js';
 import { createRedisHealth } from './redis-health.js';
@@ -31,8 +37,8 @@ export interface CollectorDeps {
   readonly registry?: Registry;
   /** An open NATS connection; left open by stop(). */
   readonly nats?: NatsConnection;
-  /** A Redis client; its keyPrefix is the collector's prefix. Left open by stop(). */
-  readonly redis?: Redis;
+  /** A Redis client (or Redis Cluster client); its keyPrefix is the collector's prefix. Left open by stop(). */
+  readonly redis?: RedisClient;
   readonly clock?: Clock;
   readonly log?: Logger;
   /** Called with events applied for the first time (not redeliveries), and when. */
@@ -64,7 +70,7 @@ export function createCollector(config: CollectorConfig, deps: CollectorDeps = {
   });
 
   let nc: NatsConnection | undefined;
-  let redis: Redis | undefined;
+  let redis: RedisClient | undefined;
   let store: ReportStore | undefined;
   let applier: Applier | undefined;
   let ingest: Ingest | undefined;
@@ -77,8 +83,9 @@ export function createCollector(config: CollectorConfig, deps: CollectorDeps = {
   let stopping: Promise<void> | undefined;
   let closeChain: Promise<void> = Promise.resolve();
   let refreshing: Promise<void> | undefined;
-  /** Workloads whose score gauges have been set by this process. */
-  const scored = new Set<string>();
+  /** Per workload, the rollout whose report set this process's score gauges. */
+  const scored = new Map<string, string>();
+  let lease: Lease | undefined;
 
   const setRedis = (up: boolean) => {
     // Our own disconnect at stop() is not an outage worth a warning.
@@ -103,10 +110,14 @@ export function createCollector(config: CollectorConfig, deps: CollectorDeps = {
   async function onClosed(id: string): Promise<void> {
     const report = await store!.getReport(id);
     if (!report) return;
+    // Counters and the trace: once, by the replica whose script closed the rollout.
     metrics.recordClosed(report, clock.now());
-    metrics.setLatest(report, config.gate);
-    scored.add(`${report.namespace}/${report.workload}`);
     tracer.record(report);
+    // Workload gauges: by the lease holder only (a replica without it exports none).
+    if (lease?.held) {
+      metrics.setLatest(report, config.gate);
+      scored.set(`${report.namespace}/${report.workload}`, report.rolloutId);
+    }
   }
 
   function onNotes(notes: readonly RolloutNote[]): void {
@@ -141,24 +152,41 @@ export function createCollector(config: CollectorConfig, deps: CollectorDeps = {
         const closed = await applier!.sweep(clock.now(), config.rolloutQuietMs);
         onNotes(closed.map((rolloutId) => ({ kind: 'closed', rolloutId })));
       }
-      // Cheap figures every time; the score gauges come from reports, which cost a full read of a
-      // rollout's events: they are set when a rollout closes, and once per workload at start-up
-      // (another replica may have closed it).
-      for (const s of await store.workloadStatus()) {
-        metrics.setOpen(s.namespace, s.workload, s.openRolloutId !== null, s.terminating);
-        const key = `${s.namespace}/${s.workload}`;
-        if (scored.has(key)) continue;
-        scored.add(key);
-        const [latest] = (
-          await store.listRollouts({ namespace: s.namespace, workload: s.workload, limit: 5 })
-        ).filter((r) => r.outcome !== 'open');
-        const report = latest ? await store.getReport(latest.rolloutId) : undefined;
-        if (report) metrics.setLatest(report, config.gate);
-      }
+      await refreshWorkloadGauges();
       metrics.expirePodSeries(clock.now());
     } catch (err) {
       metrics.health.redisErrors.inc();
       log.error({ error: (err as Error).message }, 'refresh failed');
+    }
+  }
+
+  /**
+   * The workload gauges, by the lease holder alone: what is open now (cheap, every time) and the
+   * latest scores, from the report of each workload's newest closed rollout, computed again only
+   * when that rollout changed (another replica may have closed it). A replica that loses the
+   * lease drops its gauges, so two replicas never export the same workload's gauges.
+   */
+  async function refreshWorkloadGauges(): Promise<void> {
+    if (!store || !lease) return;
+    const wasHeld = lease.held;
+    if (!(await lease.renew())) {
+      if (wasHeld || scored.size > 0) {
+        metrics.clearWorkloadGauges();
+        scored.clear();
+      }
+      return;
+    }
+    for (const s of await store.workloadStatus()) {
+      metrics.setOpen(s.namespace, s.workload, s.openRolloutId !== null, s.terminating);
+      const key = `${s.namespace}/${s.workload}`;
+      const [latest] = (
+        await store.listRollouts({ namespace: s.namespace, workload: s.workload, limit: 5 })
+      ).filter((r) => r.outcome !== 'open');
+      if (!latest || scored.get(key) === latest.rolloutId) continue;
+      const report = await store.getReport(latest.rolloutId);
+      if (!report) continue;
+      metrics.setLatest(report, config.gate);
+      scored.set(key, latest.rolloutId);
     }
   }
 
@@ -167,7 +195,8 @@ export function createCollector(config: CollectorConfig, deps: CollectorDeps = {
     else {
       try {
         nc = await connect({
-          servers: config.natsUrl,
+          // Several servers of a cluster: the client picks one and fails over to the others.
+          servers: splitUrlList(config.natsUrl),
           name: 'drainwatch-collector',
           maxReconnectAttempts: -1,
           // A dependency error is reported within 5 s (docs/architecture.md §3).
@@ -190,7 +219,10 @@ export function createCollector(config: CollectorConfig, deps: CollectorDeps = {
       }
     })().catch(() => {});
 
-    redis = deps.redis ?? createRedis(config.redisUrl, { prefix: config.redisPrefix, failFast: true });
+    const target: RedisTarget = config.redisCluster
+      ? { cluster: config.redisCluster }
+      : { url: config.redisUrl };
+    redis = deps.redis ?? createRedisClient(target, { prefix: config.redisPrefix, failFast: true });
     redis.on('error', () => {
       // Reconnection is ioredis's job; failed commands are counted where they fail.
     });
@@ -198,7 +230,7 @@ export function createCollector(config: CollectorConfig, deps: CollectorDeps = {
     redis.on('close', () => setRedis(false));
     if (!deps.redis) {
       try {
-        await waitForRedis(redis, config.redisUrl);
+        await waitForRedis(redis, describeRedisTarget(target));
       } catch (err) {
         throw new RedisUnavailableError((err as Error).message, { cause: err });
       }
@@ -210,6 +242,8 @@ export function createCollector(config: CollectorConfig, deps: CollectorDeps = {
     await connectAll();
     store = createReportStore(redis!);
     applier = createApplier(redis!, { retentionSeconds: config.retentionSeconds });
+    // A holder that stopped renewing loses the lease after three refreshes.
+    lease = createLease(redis!, { ttlMs: 3 * Math.min(config.refreshIntervalMs, config.rolloutQuietMs) });
     ingest = createIngest(config, {
       nats: nc!,
       applier,

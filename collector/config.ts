@@ -14,9 +14,11 @@ import {
   InvalidValueError,
   parseDurationMs,
   parseHostPort,
+  parseHostPortList,
   parsePositiveInt,
   parseScore,
   parseUrl,
+  parseUrlList,
 } from '../lib/values.js';
 import { CollectorConfigError } from './errors.js';
 
@@ -31,6 +33,8 @@ export const COLLECTOR_DEFAULTS = {
   consumer: 'drainwatch-collector',
   streamMaxAgeSeconds: 7 * 24 * 3600,
   streamMaxBytes: 1024 * 1024 * 1024,
+  /** Copies JetStream keeps of the stream, if the collector creates it: 1, or 3 on a 3-node cluster. */
+  streamReplicas: 1,
   /** A rollout with no pod lifecycle event for this long is closed with outcome `timeout`. */
   rolloutQuietMs: 5 * 60_000,
   /** Per-termination `drainwatch_pod_*` series are removed this long after being set. */
@@ -58,6 +62,8 @@ export interface CollectorConfig {
   readonly listen: ListenAddress;
   readonly natsUrl: string;
   readonly redisUrl: string;
+  /** Redis Cluster seed nodes; when set, the collector uses the cluster and not redisUrl. */
+  readonly redisCluster: readonly HostPort[] | undefined;
   readonly redisPrefix: string;
   readonly apiToken: string | undefined;
   readonly subjectRoot: string;
@@ -65,6 +71,7 @@ export interface CollectorConfig {
   readonly consumer: string;
   readonly streamMaxAgeSeconds: number;
   readonly streamMaxBytes: number;
+  readonly streamReplicas: number;
   readonly rolloutQuietMs: number;
   readonly podSeriesExpiryMs: number;
   readonly deadLetterMax: number;
@@ -86,6 +93,7 @@ export interface CollectorFlags {
   readonly listen?: string;
   readonly natsUrl?: string;
   readonly redisUrl?: string;
+  readonly redisCluster?: string;
   readonly redisPrefix?: string;
   readonly apiToken?: string;
   readonly subjectRoot?: string;
@@ -94,6 +102,7 @@ export interface CollectorFlags {
   readonly streamMaxAge?: string | number;
   readonly retention?: string | number;
   readonly streamMaxBytes?: string | number;
+  readonly streamReplicas?: string | number;
   readonly rolloutQuiet?: string | number;
   readonly podSeriesExpiry?: string | number;
   readonly deadLetterMax?: string | number;
@@ -108,6 +117,7 @@ export const COLLECTOR_ENV = {
   listen: 'DRAINWATCH_LISTEN',
   natsUrl: 'NATS_URL',
   redisUrl: 'REDIS_URL',
+  redisCluster: 'REDIS_CLUSTER_NODES',
   redisPrefix: 'DRAINWATCH_REDIS_PREFIX',
   apiToken: 'DRAINWATCH_API_TOKEN',
   subjectRoot: 'DRAINWATCH_SUBJECT_ROOT',
@@ -116,6 +126,7 @@ export const COLLECTOR_ENV = {
   streamMaxAge: 'DRAINWATCH_STREAM_MAX_AGE',
   retention: 'DRAINWATCH_RETENTION',
   streamMaxBytes: 'DRAINWATCH_STREAM_MAX_BYTES',
+  streamReplicas: 'DRAINWATCH_STREAM_REPLICAS',
   rolloutQuiet: 'DRAINWATCH_ROLLOUT_QUIET',
   podSeriesExpiry: 'DRAINWATCH_POD_SERIES_EXPIRY',
   deadLetterMax: 'DRAINWATCH_DEAD_LETTER_MAX',
@@ -147,6 +158,13 @@ function bytes(setting: string, value: string): number {
 }
 
 /** The shared duration grammar (a bare number is seconds), above zero. */
+/** JetStream's own limit: a stream keeps at most 5 replicas. */
+function streamReplicas(setting: string, value: string): number {
+  const n = parsePositiveInt(setting, value);
+  if (n > 5) throw new InvalidValueError(setting, value, `JetStream keeps at most 5 replicas, got ${n}`);
+  return n;
+}
+
 function positiveDurationMs(setting: string, value: string): number {
   const ms = parseDurationMs(setting, value);
   if (ms <= 0) throw new InvalidValueError(setting, value, `must be above zero, got ${value}`);
@@ -215,8 +233,9 @@ export function loadCollectorConfig(flags: CollectorFlags = {}, env: Env = proce
   const otlpTracesEndpoint = otlp(E.otlpTracesEndpoint);
   const config: CollectorConfig = {
     listen: get('listen', parseHostPort) ?? parseHostPort('', D.listen),
-    natsUrl: get('natsUrl', (s, v) => parseUrl(s, v, ['nats', 'tls'])) ?? D.natsUrl,
+    natsUrl: get('natsUrl', (s, v) => parseUrlList(s, v, ['nats', 'tls'])) ?? D.natsUrl,
     redisUrl: get('redisUrl', (s, v) => parseUrl(s, v, ['redis', 'rediss'])) ?? D.redisUrl,
+    redisCluster: get('redisCluster', parseHostPortList),
     redisPrefix: pick(flags.redisPrefix, env, E.redisPrefix) ?? D.redisPrefix,
     apiToken: pick(flags.apiToken, env, E.apiToken),
     subjectRoot: get('subjectRoot', named('subject root (dot-separated NATS tokens)', true)) ?? D.subjectRoot,
@@ -224,6 +243,7 @@ export function loadCollectorConfig(flags: CollectorFlags = {}, env: Env = proce
     consumer: get('consumer', named('consumer name', false)) ?? D.consumer,
     streamMaxAgeSeconds: rawAge !== undefined ? Math.ceil(rawAge / 1000) : D.streamMaxAgeSeconds,
     streamMaxBytes: get('streamMaxBytes', bytes) ?? D.streamMaxBytes,
+    streamReplicas: get('streamReplicas', streamReplicas) ?? D.streamReplicas,
     rolloutQuietMs: get('rolloutQuiet', positiveDurationMs) ?? D.rolloutQuietMs,
     podSeriesExpiryMs: get('podSeriesExpiry', positiveDurationMs) ?? D.podSeriesExpiryMs,
     deadLetterMax: get('deadLetterMax', parsePositiveInt) ?? D.deadLetterMax,
@@ -238,6 +258,12 @@ export function loadCollectorConfig(flags: CollectorFlags = {}, env: Env = proce
     logFormat: get('logFormat', choice(parseLogFormat, LOG_FORMATS)) ?? D.logFormat,
   };
   // Cross-field rules: checked here so a bad combination fails at start-up, not mid-rollout.
+  if (config.redisCluster && pick(flags.redisUrl, env, E.redisUrl) !== undefined) {
+    issues.add(
+      E.redisCluster,
+      `names a Redis Cluster, and ${E.redisUrl} (--redis-url) a single Redis: set one of them`,
+    );
+  }
   if (config.ackWaitMs < 1000 && !issues.has(E.ackWait)) {
     issues.add(E.ackWait, `must be at least 1s, got ${config.ackWaitMs} ms`);
   }

@@ -1,6 +1,6 @@
 import { type AnyEvent, encodeEvent } from '../contract/index.js';
 import { KEYS, terminationMember, workloadKey } from './keys.js';
-import type { Op, WorkloadRef } from './ops.js';
+import type { Entry, Op, WorkloadRef } from './ops.js';
 
 // The writes each event makes (pure: the same event always gives the same writes), and the write
 // of a refused one (a dead letter).
@@ -112,12 +112,21 @@ export function eventOps(event: AnyEvent, options: OpsOptions, raw?: string): Op
   const wire = raw ?? Buffer.from(encodeEvent(event)).toString('utf8');
   const ops: Op[] = [];
   if (event.pod !== null) {
-    const { namespace, pod } = event;
-    ops.push({ type: 'seq', key: KEYS.seqs(namespace, pod), instance: event.instance, seq: event.seq });
-    ops.push({ type: 'zadd', key: KEYS.timeline(namespace, pod), score: t, member: wire });
+    const wk = workloadKey(event.namespace, event.workload);
+    ops.push({ type: 'seq', key: KEYS.seqs(wk, event.pod), instance: event.instance, seq: event.seq });
+    ops.push({ type: 'zadd', key: KEYS.timeline(wk, event.pod), score: t, member: wire });
   }
   ops.push(...workloadOps(event, t, wire, options));
   return ops;
+}
+
+/** An event's entry for the applier: its id, its workload (every key it writes is that workload's), its ops. */
+export function eventEntry(event: AnyEvent, options: OpsOptions, raw?: string): Entry {
+  return {
+    id: event.id,
+    workload: workloadKey(event.namespace, event.workload),
+    ops: eventOps(event, options, raw),
+  };
 }
 
 export interface DeadLetter {

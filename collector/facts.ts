@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis';
 import type { AnyEvent, DrainwatchEvent } from '../contract/index.js';
+import type { RedisClient } from '../lib/redis.js';
 import { KEYS, parseTerminationMember, type TerminationMember, workloadKey } from './keys.js';
 import type {
   AgentRequestRecord,
@@ -20,7 +20,7 @@ interface Terminations {
   readonly startByPod: Map<string, number>;
 }
 
-async function readTerminations(redis: Redis, wk: string, ro: RolloutRecord): Promise<Terminations> {
+async function readTerminations(redis: RedisClient, wk: string, ro: RolloutRecord): Promise<Terminations> {
   const inWindow: (TerminationMember & { startMs: number })[] = [];
   const startByPod = new Map<string, number>();
   const reply = await redis.zrange(KEYS.terminations(wk), '0', '-1', 'WITHSCORES');
@@ -53,7 +53,7 @@ function lostSessions(probes: readonly AnyEvent[]): string[] {
 
 /** The agents' records of failed probe requests, by probe id. */
 async function readAgentRequests(
-  redis: Redis,
+  redis: RedisClient,
   wk: string,
   failed: readonly ProbeRequest[],
 ): Promise<Map<string, AgentRequestRecord>> {
@@ -71,16 +71,13 @@ async function readAgentRequests(
 }
 
 async function readPods(
-  redis: Redis,
-  namespace: string,
+  redis: RedisClient,
+  wk: string,
   pods: readonly string[],
 ): Promise<{ timelines: Map<string, StoredPodEvent[]>; seqs: Map<string, Record<string, string>> }> {
   const read = await Promise.all(
     pods.map((pod) =>
-      Promise.all([
-        redis.zrange(KEYS.timeline(namespace, pod), '0', '-1'),
-        redis.hgetall(KEYS.seqs(namespace, pod)),
-      ]),
+      Promise.all([redis.zrange(KEYS.timeline(wk, pod), '0', '-1'), redis.hgetall(KEYS.seqs(wk, pod))]),
     ),
   );
   const timelines = new Map<string, StoredPodEvent[]>();
@@ -94,7 +91,7 @@ async function readPods(
 }
 
 async function readLogins(
-  redis: Redis,
+  redis: RedisClient,
   wk: string,
   sessions: readonly string[],
 ): Promise<Map<string, Login[]>> {
@@ -117,7 +114,7 @@ function trafficOf(events: readonly AnyEvent[]): StoredTraffic[] {
 }
 
 /** Everything computeReport needs about one rollout, read from Redis. */
-export async function readFacts(redis: Redis, ro: RolloutRecord): Promise<ReportFacts> {
+export async function readFacts(redis: RedisClient, ro: RolloutRecord): Promise<ReportFacts> {
   const wk = workloadKey(ro.namespace, ro.workload);
   const end = ro.finishedAt === null ? '+inf' : String(ro.finishedAt);
   const start = String(ro.startedAt);
@@ -133,7 +130,7 @@ export async function readFacts(redis: Redis, ro: RolloutRecord): Promise<Report
   for (const f of failed) if (f.data.pod) pods.add(f.data.pod);
   for (const rec of agentRequests.values()) pods.add(rec.pod);
   const [{ timelines, seqs }, logins] = await Promise.all([
-    readPods(redis, ro.namespace, [...pods]),
+    readPods(redis, wk, [...pods]),
     readLogins(redis, wk, lostSessions(probes)),
   ]);
   return {

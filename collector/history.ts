@@ -1,8 +1,8 @@
 import { DeliverPolicy, type JsMsg, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import type { Redis } from 'ioredis';
 import { streamSubjects } from '../contract/index.js';
 import type { Logger } from '../lib/log.js';
+import type { RedisClient } from '../lib/redis.js';
 import type { CollectorConfig } from './config.js';
 import { KEYS } from './keys.js';
 
@@ -19,7 +19,7 @@ import { KEYS } from './keys.js';
 
 export interface HistoryDeps {
   readonly nats: NatsConnection;
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly log: Logger;
   /** Applies replayed messages (no ack: an ordered consumer has none); retries until Redis answers. */
   readonly apply: (msgs: readonly JsMsg[]) => Promise<void>;

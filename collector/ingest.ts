@@ -21,7 +21,7 @@ import type { Logger } from '../lib/log.js';
 import { delay } from '../lib/wait.js';
 import type { Applier } from './apply.js';
 import type { CollectorConfig } from './config.js';
-import { deadLetterOp, eventOps } from './event-ops.js';
+import { deadLetterOp, eventEntry } from './event-ops.js';
 import type { CollectorMetrics } from './metrics.js';
 import type { Entry, RolloutNote } from './ops.js';
 
@@ -124,7 +124,7 @@ export function createIngest(config: CollectorConfig, deps: IngestDeps): Ingest 
       checkSubject(m.subject, config.subjectRoot, event, subjects);
       metrics.health.eventsReceived.inc({ kind: event.kind });
       valid.push(event);
-      return { id: event.id, ops: eventOps(event, { quietMs: config.rolloutQuietMs }, raw) };
+      return eventEntry(event, { quietMs: config.rolloutQuietMs }, raw);
     } catch (err) {
       // Anything refused is counted, kept as a dead letter and acked: a poison message never blocks the stream.
       const reason = err instanceof ContractError ? err.code : 'internal';
@@ -135,6 +135,7 @@ export function createIngest(config: CollectorConfig, deps: IngestDeps): Ingest 
       const raw = Buffer.from(m.data.subarray(0, 2048)).toString('utf8');
       return {
         id: null,
+        workload: null,
         ops: [deadLetterOp({ reason, field, subject: m.subject, raw }, config.deadLetterMax)],
       };
     }
@@ -145,9 +146,11 @@ export function createIngest(config: CollectorConfig, deps: IngestDeps): Ingest 
     const entries = msgs.map((m) => toEntry(m, valid));
     let result: Awaited<ReturnType<Applier['apply']>> | undefined;
     let backoff = 100;
+    // One application retried: the workloads a failed try applied are not applied (nor counted) again.
+    const application = deps.applier.batch(entries);
     while (!result) {
       try {
-        result = await deps.applier.apply(entries);
+        result = await application.run();
         deps.onRedisState(true);
       } catch (err) {
         metrics.health.redisErrors.inc();
@@ -249,6 +252,7 @@ export function createIngest(config: CollectorConfig, deps: IngestDeps): Ingest 
         root: config.subjectRoot,
         maxAgeSeconds: config.streamMaxAgeSeconds,
         maxBytes: config.streamMaxBytes,
+        replicas: config.streamReplicas,
       });
       try {
         await jsm.consumers.info(config.stream, config.consumer);

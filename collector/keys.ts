@@ -4,10 +4,14 @@
 // session ids, event ids) are encoded with encodeKeyPart, so a `:`, `/`, `|` or space in one
 // cannot collide with the layout.
 //
-// The one key Lua must derive itself is a rollout's hash, from an id it reads out of Redis (the
-// open rollout of a workload, the latest one of its index): it gets ROLLOUT_KEY_PREFIX (with the
-// client prefix) and applies collector/lua/encode.lua, the same encoding as encodeKeyPart (a test
-// runs both on the same random strings).
+// Redis Cluster runs a script only when all its keys hash to one slot. Every key of a workload's
+// state (its rollouts, terminations, probe events, its pods' timelines, the idempotency records of
+// its events) carries the workload as a hash tag, `w:{<namespace>/<workload>}:...`, so applying a
+// workload's events is one script call in one slot, and workloads spread over the masters. The
+// scripts build no key themselves: a workload's rollouts are fields of one hash (ROLLOUT_FIELDS),
+// not one key each. The few global keys (the workload set, dead letters, the applied-seq marker)
+// are written with plain commands, never inside a script. The encoding leaves no `{` or `}` in a
+// tag (both are percent-encoded).
 
 /** Bytes left as they are: encodeURIComponent's unreserved set, so keys written before stay the same. */
 const UNRESERVED = /^[A-Za-z0-9\-_.!~*'()]$/;
@@ -43,45 +47,83 @@ export function parseWorkloadKey(wk: string): { namespace: string; workload: str
   return { namespace: decodeKeyPart(wk.slice(0, at)), workload: decodeKeyPart(wk.slice(at + 1)) };
 }
 
-/** Prefix of a rollout's hash: `ro:` then encodeKeyPart(id). */
-export const ROLLOUT_KEY_PREFIX = 'ro:';
+/** `w:{<workloadKey>}`: the prefix, and hash tag, of every key of one workload's state. */
+function w(wk: string): string {
+  return `w:{${wk}}`;
+}
 
 export const KEYS = {
-  /** SET of workloadKey. */
+  /** SET of workloadKey: every workload that has had a rollout (plain SADD, outside the scripts). */
   workloads: 'workloads',
-  /** ZSET rolloutId by start (ms). */
-  rollouts: 'rollouts',
-  /** HASH workloadKey → id of its open rollout. */
-  open: 'open',
-  /** HASH of one rollout. */
-  rollout: (id: string) => `${ROLLOUT_KEY_PREFIX}${encodeKeyPart(id)}`,
-  /** ZSET rolloutId by start, per workload. */
-  workloadRollouts: (wk: string) => `w:${wk}:ro`,
+  /** SET of workloadKey: every workload with any stored state; where a pod's timeline is looked for. */
+  anyWorkloads: 'workloads:any',
+  /** STRING: the id of the workload's open rollout, absent when none is open. */
+  open: (wk: string) => `${w(wk)}:open`,
+  /** HASH of the workload's rollouts: field rolloutField(id, name) → value (ROLLOUT_FIELDS). */
+  rollouts: (wk: string) => `${w(wk)}:rollouts`,
+  /** ZSET rolloutId by start (ms), per workload. */
+  workloadRollouts: (wk: string) => `${w(wk)}:ro`,
   /** ZSET terminationMember by the time its termination started (preStop or SIGTERM). */
-  terminations: (wk: string) => `w:${wk}:term`,
+  terminations: (wk: string) => `${w(wk)}:term`,
   /** ZSET terminationMember by termination start, while the pod has not exited. */
-  terminating: (wk: string) => `w:${wk}:terminating`,
+  terminating: (wk: string) => `${w(wk)}:terminating`,
   /** SET terminationMember that exited (so a late preStop cannot mark them terminating again). */
-  exited: (wk: string) => `w:${wk}:exited`,
+  exited: (wk: string) => `${w(wk)}:exited`,
   /** ZSET of probe events (JSON) by event time. */
-  probe: (wk: string) => `w:${wk}:probe`,
+  probe: (wk: string) => `${w(wk)}:probe`,
   /** ZSET of traffic summaries (JSON) by event time. */
-  traffic: (wk: string) => `w:${wk}:traffic`,
+  traffic: (wk: string) => `${w(wk)}:traffic`,
   /** HASH probeId → the agent's request record (JSON). */
-  agentRequests: (wk: string) => `w:${wk}:agentreq`,
+  agentRequests: (wk: string) => `${w(wk)}:agentreq`,
   /** ZSET of a session's logins (JSON) by time, to find who issued it at any moment. */
-  logins: (wk: string, sessionId: string) => `w:${wk}:login:${encodeKeyPart(sessionId)}`,
-  /** ZSET of a pod's events (JSON) by event time: its timeline. */
-  timeline: (namespace: string, pod: string) => `pod:${encodeKeyPart(namespace)}/${encodeKeyPart(pod)}:tl`,
+  logins: (wk: string, sessionId: string) => `${w(wk)}:login:${encodeKeyPart(sessionId)}`,
+  /** ZSET of a pod's events (JSON) by event time: its timeline (per workload the pod belongs to). */
+  timeline: (wk: string, pod: string) => `${w(wk)}:pod:${encodeKeyPart(pod)}:tl`,
   /** HASH `<instance>|n` (events seen) and `<instance>|max` (highest seq) for gap detection. */
-  seqs: (namespace: string, pod: string) => `pod:${encodeKeyPart(namespace)}/${encodeKeyPart(pod)}:seq`,
-  /** String per applied event id (SET NX EX): the idempotency record. */
-  seen: (eventId: string) => `seen:${encodeKeyPart(eventId)}`,
+  seqs: (wk: string, pod: string) => `${w(wk)}:pod:${encodeKeyPart(pod)}:seq`,
+  /** String per applied event id (SET NX EX): the idempotency record, in its workload's slot. */
+  seen: (wk: string, eventId: string) => `${w(wk)}:seen:${encodeKeyPart(eventId)}`,
   /** LIST of refused events, newest first, bounded. */
   deadLetters: 'dead',
-  /** String: highest stream seq applied; its absence after acked messages means Redis lost its data (history.ts). */
-  appliedSeq: 'applied-seq',
+  /**
+   * String: highest stream seq applied; its absence after acked messages means Redis lost its data
+   * (history.ts). Named after the key layout: a collector finding an older layout's data rebuilds
+   * the new one from the stream.
+   */
+  appliedSeq: 'applied-seq:2',
+  /** String: the id of the collector replica that computes the workload gauges (lease.ts), with a TTL. */
+  gaugeLease: 'gauge-lease',
 } as const;
+
+/**
+ * Every field a rollout has in its workload's rollouts hash (collector/lua/apply.lua writes them,
+ * decodeRollout reads them). apply.lua receives this list to delete an absorbed rollout.
+ */
+export const ROLLOUT_FIELDS = [
+  'id',
+  'namespace',
+  'workload',
+  'trigger',
+  'implicit',
+  'startedAt',
+  'lastActivity',
+  'finishedAt',
+  'outcome',
+  'podsReplaced',
+  'finishedAs',
+  'replicas',
+  'label',
+  'maxSurge',
+  'maxUnavailable',
+] as const;
+
+/**
+ * A field of the rollouts hash: `<id>|<name>`. Unambiguous though the id may hold a `|`: names
+ * hold none, so the name is what follows the last `|`.
+ */
+export function rolloutField(rolloutId: string, name: string): string {
+  return `${rolloutId}|${name}`;
+}
 
 /** A member of the termination sets: `<pod>|<instance>`. */
 export interface TerminationMember {

@@ -41,6 +41,8 @@ export interface CollectorMetrics {
   setLatest(report: RolloutReport, gate: number): void;
   /** Sets the workload gauges that describe what is open right now. */
   setOpen(namespace: string, workload: string, open: boolean, terminating: number): void;
+  /** Removes every workload gauge: this replica no longer exports them (another holds the lease). */
+  clearWorkloadGauges(): void;
   /** Removes per-termination pod series older than the expiry. */
   expirePodSeries(nowMs: number): void;
 }
@@ -122,6 +124,20 @@ export function createCollectorMetrics(
       const wl: Labels = { namespace, workload };
       drain.rolloutInProgress.set(wl, open ? 1 : 0);
       drain.podsTerminating.set(wl, terminating);
+    },
+    clearWorkloadGauges() {
+      for (const g of [
+        drain.sessionPersistence,
+        drain.requestSuccess,
+        drain.cleanTerminations,
+        drain.trafficSkew,
+        drain.stickyRouting,
+        drain.gatePassed,
+        drain.rolloutInProgress,
+        drain.podsTerminating,
+      ]) {
+        g.reset();
+      }
     },
     expirePodSeries(nowMs) {
       for (const [key, s] of podSeries) {

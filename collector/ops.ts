@@ -1,5 +1,5 @@
 import { ScriptReplyError } from './errors.js';
-import { KEYS, SEQ_FIELDS, workloadKey } from './keys.js';
+import { KEYS, parseWorkloadKey, ROLLOUT_FIELDS, SEQ_FIELDS } from './keys.js';
 
 // The writes the apply script makes, as typed objects, and their wire format: encodeBatch writes
 // what collector/lua/apply.lua reads, and decodeNotes reads what it returns. Nothing else knows
@@ -11,7 +11,10 @@ export interface WorkloadRef {
   readonly workload: string;
 }
 
-/** One write. Keys are relative to the prefix (ioredis adds it to KEYS). */
+/**
+ * One write. Keys are relative to the prefix (ioredis adds it to KEYS); all of an entry's keys are
+ * its workload's (keys.ts), so a batch of one workload is one script call in one slot.
+ */
 export type Op =
   | { readonly type: 'zadd'; readonly key: string; readonly score: number; readonly member: string }
   /** ZADD LT: keeps the lowest score seen. */
@@ -62,11 +65,13 @@ export type Op =
   /** Activity that keeps an open rollout from timing out, but never opens one. */
   | { readonly type: 'rollout-activity'; readonly target: WorkloadRef; readonly atMs: number };
 
-/** Writes of one event; `id` null for writes that need no idempotency record (dead letters). */
-export interface Entry {
-  readonly id: string | null;
-  readonly ops: readonly Op[];
-}
+/**
+ * Writes of one event. `workload` is the workloadKey all its keys belong to, null for a write of
+ * the global keys that needs no idempotency record (a dead letter); `id` is null exactly then.
+ */
+export type Entry =
+  | { readonly id: string; readonly workload: string; readonly ops: readonly Op[] }
+  | { readonly id: null; readonly workload: null; readonly ops: readonly Op[] };
 
 /** A rollout change the apply or sweep script made. */
 export interface RolloutNote {
@@ -79,12 +84,13 @@ export interface EncodedBatch {
   readonly args: readonly string[];
 }
 
-/** The keys every apply call passes first, in the order apply.lua names them. */
-const FIXED_KEYS = [KEYS.open, KEYS.rollouts, KEYS.workloads] as const;
-
-/** Builds KEYS and ARGV of apply.lua (after its first two ARGV, which the applier adds). */
-export function encodeBatch(entries: readonly Entry[]): EncodedBatch {
-  const keys: string[] = [...FIXED_KEYS];
+/**
+ * Builds KEYS and ARGV of apply.lua for entries of the workload `wk` (after its first ARGV, the
+ * retention, which the applier adds). Throws ScriptReplyError for an entry of another workload or
+ * a dead letter: the applier groups entries first.
+ */
+export function encodeBatch(wk: string, entries: readonly Entry[]): EncodedBatch {
+  const keys: string[] = [KEYS.open(wk), KEYS.rollouts(wk), KEYS.workloadRollouts(wk)];
   const indexes = new Map<string, number>(keys.map((k, i) => [k, i + 1]));
   const key = (k: string): string => {
     let i = indexes.get(k);
@@ -95,20 +101,19 @@ export function encodeBatch(entries: readonly Entry[]): EncodedBatch {
     }
     return String(i);
   };
-  const args: string[] = [];
+  // The rollouts hash records them as the events named them (decodeKeyPart inverts the key's encoding).
+  const { namespace, workload } = parseWorkloadKey(wk);
+  const args: string[] = [namespace, workload, String(ROLLOUT_FIELDS.length), ...ROLLOUT_FIELDS];
   for (const e of entries) {
-    args.push(e.id === null ? '0' : key(KEYS.seen(e.id)), String(e.ops.length));
+    if (e.id === null || e.workload !== wk)
+      throw new ScriptReplyError('apply', `an entry of ${e.workload} in a batch of ${wk}`);
+    args.push(key(KEYS.seen(wk, e.id)), String(e.ops.length));
     for (const op of e.ops) {
       const wire = opArgs(op, key);
       args.push(String(wire.length), ...wire);
     }
   }
   return { keys, args };
-}
-
-function workloadArgs(w: WorkloadRef, key: (k: string) => string): string[] {
-  const wk = workloadKey(w.namespace, w.workload);
-  return [wk, w.namespace, w.workload, key(KEYS.workloadRollouts(wk))];
 }
 
 /** One op on the wire: its name, then its args in the order apply.lua reads them. */
@@ -132,43 +137,21 @@ function opArgs(op: Op, key: (k: string) => string): string[] {
     case 'termination-end':
       return [op.type, key(op.terminating), key(op.exited), op.member];
     case 'dead-letter':
-      return [op.type, key(op.key), op.value, String(op.max)];
+      // Global keys: written by the applier with plain commands, never in a workload's script.
+      throw new ScriptReplyError('apply', 'a dead letter in a workload batch');
     case 'rollout-start': {
       const extra = Object.entries(op.fields).flat();
       const { rolloutId: id } = op;
-      return [
-        op.type,
-        ...workloadArgs(op.target, key),
-        key(KEYS.rollout(id)),
-        id,
-        String(op.atMs),
-        op.trigger,
-        ...extra,
-      ];
+      return [op.type, id, String(op.atMs), op.trigger, ...extra];
     }
     case 'rollout-finish': {
       const { rolloutId: id } = op;
-      return [
-        op.type,
-        ...workloadArgs(op.target, key),
-        key(KEYS.rollout(id)),
-        id,
-        String(op.atMs),
-        op.outcome,
-        String(op.podsReplaced),
-      ];
+      return [op.type, id, String(op.atMs), op.outcome, String(op.podsReplaced)];
     }
     case 'rollout-touch':
-      return [
-        op.type,
-        ...workloadArgs(op.target, key),
-        key(KEYS.rollout(op.implicitId)),
-        op.implicitId,
-        String(op.atMs),
-        String(op.quietMs),
-      ];
+      return [op.type, op.implicitId, String(op.atMs), String(op.quietMs)];
     case 'rollout-activity':
-      return [op.type, workloadKey(op.target.namespace, op.target.workload), String(op.atMs)];
+      return [op.type, String(op.atMs)];
   }
 }
 

@@ -3,16 +3,13 @@ import { readFileSync } from 'node:fs';
 // The Lua scripts live in collector/lua/ and are read next to this module: from the sources under
 // vitest, from dist/collector/lua/ once built (the build script copies them there).
 
-export type ScriptName = 'apply' | 'sweep';
+export type ScriptName = 'apply' | 'sweep' | 'lease';
 
 function read(file: string): string {
   return readFileSync(new URL(`./lua/${file}`, import.meta.url), 'utf8');
 }
 
-/**
- * A script's source, with the key-part encoding (lua/encode.lua) it relies on prepended. Throws
- * the fs error (ENOENT) when the build did not copy the scripts.
- */
+/** A script's source. Throws the fs error (ENOENT) when the build did not copy the scripts. */
 export function loadScript(name: ScriptName): string {
-  return `${read('encode.lua')}\n${read(`${name}.lua`)}`;
+  return read(`${name}.lua`);
 }

@@ -1,6 +1,6 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../lib/redis.js';
 import { readFacts } from './facts.js';
-import { KEYS, parseWorkloadKey, workloadKey } from './keys.js';
+import { KEYS, parseWorkloadKey, ROLLOUT_FIELDS, rolloutField, workloadKey } from './keys.js';
 import { computeReport } from './report.js';
 import type { ReportFacts, RolloutRecord, RolloutReport, StoredPodEvent } from './report-types.js';
 import {
@@ -9,10 +9,13 @@ import {
   decodeEvents,
   decodeRollout,
   podEventOf,
+  withScores,
 } from './stored.js';
 
 // Reads rollout state back from Redis. Usable without a running collector: `drainwatch report`
-// and `rehearse` construct one on their own Redis client.
+// and `rehearse` construct one on their own Redis client. A workload's state lives in its own
+// slot (keys.ts), so reads across workloads are plain commands per workload, never a script: the
+// same on a single Redis and on a Redis Cluster.
 
 export interface RolloutSummary {
   readonly rolloutId: string;
@@ -78,9 +81,45 @@ function summaryOf(r: RolloutRecord): RolloutSummary {
   };
 }
 
-export function createReportStore(redis: Redis): ReportStore {
+/** Newest first: score descending, then member descending (ZREVRANGE's order), by bytes. */
+function newestFirst(a: [string, number], b: [string, number]): number {
+  return b[1] - a[1] || Buffer.compare(Buffer.from(b[0]), Buffer.from(a[0]));
+}
+
+export function createReportStore(redis: RedisClient): ReportStore {
+  // A rollout's workload never changes once found: remembered, so a report reads its workload once.
+  const workloadOf = new Map<string, string>();
+
+  /** The workloads with rollouts (`any`: with any state), in one namespace or all. */
+  async function workloads(namespace?: string, any = false): Promise<string[]> {
+    const all = (await redis.smembers(any ? KEYS.anyWorkloads : KEYS.workloads)).sort();
+    return namespace === undefined ? all : all.filter((wk) => parseWorkloadKey(wk).namespace === namespace);
+  }
+
+  async function rolloutIn(wk: string, id: string): Promise<RolloutRecord | undefined> {
+    const values = await redis.hmget(KEYS.rollouts(wk), ...ROLLOUT_FIELDS.map((f) => rolloutField(id, f)));
+    const h: Record<string, string> = {};
+    ROLLOUT_FIELDS.forEach((f, i) => {
+      const v = values[i];
+      if (v !== null && v !== undefined) h[f] = v;
+    });
+    return decodeRollout(h);
+  }
+
   async function record(id: string): Promise<RolloutRecord | undefined> {
-    return decodeRollout(await redis.hgetall(KEYS.rollout(id)));
+    const known = workloadOf.get(id);
+    if (known !== undefined) return rolloutIn(known, id);
+    const wks = await workloads();
+    const scores = await Promise.all(wks.map((wk) => redis.zscore(KEYS.workloadRollouts(wk), id)));
+    for (const [i, wk] of wks.entries()) {
+      if (scores[i] === null) continue;
+      const ro = await rolloutIn(wk, id);
+      if (ro) {
+        workloadOf.set(id, wk);
+        return ro;
+      }
+    }
+    return undefined;
   }
 
   async function report(ro: RolloutRecord, options: ReportOptions): Promise<RolloutReport> {
@@ -92,22 +131,28 @@ export function createReportStore(redis: Redis): ReportStore {
 
   async function listRollouts(options: ListOptions = {}): Promise<RolloutSummary[]> {
     const limit = options.limit ?? 50;
-    const key =
+    const wks =
       options.namespace !== undefined && options.workload !== undefined
-        ? KEYS.workloadRollouts(workloadKey(options.namespace, options.workload))
-        : KEYS.rollouts;
-    // Filtering by namespace or workload alone scans the global index; rollouts are few, so that is cheap.
-    const byOneOnly = (options.namespace === undefined) !== (options.workload === undefined);
-    const ids = await redis.zrevrange(key, '0', String(byOneOnly ? -1 : limit - 1));
-    const hashes = await Promise.all(ids.map((id) => redis.hgetall(KEYS.rollout(id))));
+        ? [workloadKey(options.namespace, options.workload)]
+        : (await workloads(options.namespace)).filter(
+            (wk) => options.workload === undefined || parseWorkloadKey(wk).workload === options.workload,
+          );
+    // Each workload's newest `limit`, merged: the newest `limit` overall are among them.
+    const perWorkload = await Promise.all(
+      wks.map((wk) => redis.zrevrange(KEYS.workloadRollouts(wk), '0', String(limit - 1), 'WITHSCORES')),
+    );
+    const ids = perWorkload
+      .flatMap((reply, i) => withScores(reply).map(([id, score]) => ({ id, score, wk: wks[i]! })))
+      .sort((a, b) => newestFirst([a.id, a.score], [b.id, b.score]));
     const out: RolloutSummary[] = [];
-    for (const h of hashes) {
-      const r = decodeRollout(h);
-      if (!r) continue;
-      if (options.namespace !== undefined && r.namespace !== options.namespace) continue;
-      if (options.workload !== undefined && r.workload !== options.workload) continue;
-      out.push(summaryOf(r));
-      if (out.length >= limit) break;
+    for (const chunk of chunks(ids, limit)) {
+      const records = await Promise.all(chunk.map(({ wk, id }) => rolloutIn(wk, id)));
+      for (const [j, r] of records.entries()) {
+        if (!r) continue;
+        workloadOf.set(r.id, chunk[j]!.wk);
+        out.push(summaryOf(r));
+        if (out.length >= limit) return out;
+      }
     }
     return out;
   }
@@ -129,22 +174,32 @@ export function createReportStore(redis: Redis): ReportStore {
       return latest ? getReport(latest.rolloutId, options) : undefined;
     },
     async openRollouts() {
-      return Object.values(await redis.hgetall(KEYS.open));
+      const open = await Promise.all((await workloads()).map((wk) => redis.get(KEYS.open(wk))));
+      return open.filter((id): id is string => id !== null);
     },
     async workloadStatus() {
-      const [wks, open] = await Promise.all([redis.smembers(KEYS.workloads), redis.hgetall(KEYS.open)]);
-      const out: WorkloadStatus[] = [];
-      for (const wk of wks.sort()) {
-        const id = open[wk] ?? null;
-        const start = id ? await redis.hget(KEYS.rollout(id), 'startedAt') : null;
-        // Only terminations of the open rollout count: a pod whose agent vanished stays behind otherwise.
-        const terminating = start === null ? 0 : await redis.zcount(KEYS.terminating(wk), start, '+inf');
-        out.push({ ...parseWorkloadKey(wk), openRolloutId: id, terminating });
-      }
-      return out;
+      return Promise.all(
+        (await workloads()).map(async (wk): Promise<WorkloadStatus> => {
+          const id = await redis.get(KEYS.open(wk));
+          const start = id ? await redis.hget(KEYS.rollouts(wk), rolloutField(id, 'startedAt')) : null;
+          // Only terminations of the open rollout count: a pod whose agent vanished stays behind otherwise.
+          const terminating = start === null ? 0 : await redis.zcount(KEYS.terminating(wk), start, '+inf');
+          return { ...parseWorkloadKey(wk), openRolloutId: id, terminating };
+        }),
+      );
     },
     async timeline(namespace, pod) {
-      return decodeEvents(await redis.zrange(KEYS.timeline(namespace, pod), '0', '-1')).map(podEventOf);
+      // A pod's timeline is kept under its workload's tag: merged over the namespace's workloads.
+      const replies = await Promise.all(
+        (await workloads(namespace, true)).map((wk) =>
+          redis.zrange(KEYS.timeline(wk, pod), '0', '-1', 'WITHSCORES'),
+        ),
+      );
+      const members = replies
+        .flatMap(withScores)
+        .sort((a, b) => -newestFirst(a, b))
+        .map(([m]) => m);
+      return decodeEvents(members).map(podEventOf);
     },
     async facts(rolloutId) {
       const ro = await record(rolloutId);
@@ -154,4 +209,8 @@ export function createReportStore(redis: Redis): ReportStore {
       return decodeDeadLetters(await redis.lrange(KEYS.deadLetters, '0', String(limit - 1)));
     },
   };
+}
+
+function* chunks<T>(xs: readonly T[], size: number): Generator<T[]> {
+  for (let i = 0; i < xs.length; i += Math.max(1, size)) yield xs.slice(i, i + Math.max(1, size));
 }

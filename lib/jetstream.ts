@@ -21,6 +21,8 @@ export interface StreamOptions {
   readonly maxBytes?: number;
   /** The window in which a repeated message id is dropped as a duplicate. */
   readonly duplicateWindowSeconds?: number;
+  /** Copies JetStream keeps (1 on a single server; 3 on a 3-node cluster survives one node's loss). */
+  readonly replicas?: number;
 }
 
 export const STREAM_DEFAULTS = {
@@ -30,7 +32,19 @@ export const STREAM_DEFAULTS = {
   maxBytes: 1024 * 1024 * 1024,
   // An agent may buffer through a long NATS outage and replay: dedup must cover that.
   duplicateWindowSeconds: 10 * 60,
+  replicas: 1,
 } as const;
+
+/** The stream asks for more replicas than the JetStream cluster has servers. */
+export class StreamReplicasError extends Error {
+  readonly code = 'stream-replicas';
+  constructor(replicas: number, detail: string) {
+    super(
+      `JetStream cannot keep ${replicas} replicas of the stream (${detail}); set --stream-replicas / DRAINWATCH_STREAM_REPLICAS to at most the number of JetStream servers`,
+    );
+    this.name = 'StreamReplicasError';
+  }
+}
 
 const NANOS = 1_000_000_000;
 
@@ -52,10 +66,18 @@ export async function ensureStream(jsm: JetStreamManager, options: StreamOptions
       max_age: o.maxAgeSeconds * NANOS,
       max_bytes: o.maxBytes,
       duplicate_window: Math.min(o.duplicateWindowSeconds, o.maxAgeSeconds) * NANOS,
+      num_replicas: o.replicas,
     });
   } catch (err) {
+    const message = String((err as Error).message);
+    if (
+      o.replicas > 1 &&
+      /insufficient resources|replicas > 1 not supported|no suitable peers/i.test(message)
+    ) {
+      throw new StreamReplicasError(o.replicas, message);
+    }
     // Two collectors starting together: the loser of the race finds the winner's stream.
-    if (/already in use|name already/i.test(String((err as Error).message))) return jsm.streams.info(o.name);
+    if (/already in use|name already/i.test(message)) return jsm.streams.info(o.name);
     throw err;
   }
 }

@@ -1,4 +1,5 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { formatHostPort, type HostPort } from './values.js';
 import { pollUntil } from './wait.js';
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
@@ -54,7 +55,7 @@ export const REDIS_CONNECT_TIMEOUT_MS = 5000;
  * error (`connect ECONNREFUSED 127.0.0.1:1`), never the client's internals.
  */
 export async function waitForRedis(
-  redis: Redis,
+  redis: RedisClient,
   url: string,
   timeoutMs = REDIS_CONNECT_TIMEOUT_MS,
 ): Promise<void> {
@@ -101,6 +102,81 @@ export async function connectRedis(
   redis.on('error', () => {});
   try {
     await waitForRedis(redis, url, options.timeoutMs);
+  } catch (err) {
+    redis.disconnect();
+    throw err;
+  }
+  return redis;
+}
+
+/** A single Redis or a Redis Cluster: the collector and the report reader work on either. */
+export type RedisClient = Redis | Cluster;
+
+/** Where Redis is: one server's URL, or a Redis Cluster's seed nodes. */
+export type RedisTarget =
+  | { readonly url: string }
+  | { readonly cluster: readonly HostPort[]; readonly password?: string };
+
+/** The target as a log line or an error names it. */
+export function describeRedisTarget(target: RedisTarget): string {
+  return 'url' in target ? target.url : `${target.cluster.map(formatHostPort).join(',')} (Redis Cluster)`;
+}
+
+/**
+ * An ioredis Cluster over the seed nodes: it discovers the other masters and replicas itself,
+ * follows MOVED/ASK redirections and re-reads the slot map after a failover. Options as
+ * createRedis; the key prefix applies to every key (hash tags in keys are kept: the prefix holds
+ * none, so a key's slot is its tag's).
+ */
+export function createRedisCluster(
+  nodes: readonly HostPort[],
+  options: RedisConnectOptions & { readonly password?: string } = {},
+): Cluster {
+  const backoff = (times: number) => Math.min(50 * 2 ** Math.min(times, 6), 2000);
+  return new Cluster(
+    nodes.map((n) => ({ host: n.host, port: n.port })),
+    {
+      keyPrefix: options.prefix ?? DEFAULT_REDIS_PREFIX,
+      lazyConnect: true,
+      clusterRetryStrategy: backoff,
+      enableOfflineQueue: !options.failFast,
+      // A failover moves slots: commands wait this long and are sent again to the new master.
+      retryDelayOnFailover: 100,
+      retryDelayOnClusterDown: 100,
+      retryDelayOnTryAgain: 100,
+      slotsRefreshTimeout: 2000,
+      redisOptions: {
+        connectTimeout: options.connectTimeoutMs ?? 2000,
+        maxRetriesPerRequest: options.failFast ? 0 : 20,
+        ...(options.password ? { password: options.password } : {}),
+      },
+    },
+  );
+}
+
+/** createRedis or createRedisCluster, by target. */
+export function createRedisClient(target: RedisTarget, options: RedisConnectOptions = {}): RedisClient {
+  return 'url' in target
+    ? createRedis(target.url, options)
+    : createRedisCluster(target.cluster, {
+        ...options,
+        ...(target.password ? { password: target.password } : {}),
+      });
+}
+
+/** connectRedis for either target: connects and waits until PING answers, within the deadline. */
+export async function connectRedisClient(
+  target: RedisTarget,
+  options: Omit<RedisConnectOptions, 'failFast'> & { timeoutMs?: number } = {},
+): Promise<RedisClient> {
+  if ('url' in target) return connectRedis(target.url, options);
+  const redis = createRedisCluster(target.cluster, {
+    ...options,
+    ...(target.password ? { password: target.password } : {}),
+  });
+  redis.on('error', () => {});
+  try {
+    await waitForRedis(redis, describeRedisTarget(target), options.timeoutMs);
   } catch (err) {
     redis.disconnect();
     throw err;

@@ -221,6 +221,8 @@ export interface StartOptions {
   /** A fixed port; by default a free one is chosen. */
   readonly port?: number;
   readonly startTimeoutMs?: number;
+  /** More arguments after the defaults (a cluster member's settings), given the port chosen. */
+  readonly extraArgs?: (port: number, dir: string) => readonly string[];
 }
 
 /** A real `nats-server -js` on 127.0.0.1 with its store in a fresh temp directory. */
@@ -229,7 +231,10 @@ export async function startNatsServer(options: StartOptions = {}): Promise<Runni
   const dir = await mkdtemp(join(tmpdir(), 'drainwatch-nats-'));
   const spec: ProcessSpec = {
     binary,
-    args: (port) => ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', join(dir, 'store')],
+    args: (port) => [
+      ...['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', join(dir, 'store')],
+      ...(options.extraArgs?.(port, dir) ?? []),
+    ],
     urlFor: (port) => `nats://127.0.0.1:${port}`,
   };
   return startWithRetry(spec, dir, options);
@@ -256,6 +261,7 @@ export async function startRedisServer(options: StartOptions = {}): Promise<Runn
       'no',
       '--protected-mode',
       'yes',
+      ...(options.extraArgs?.(port, dir) ?? []),
     ],
     urlFor: (port) => `redis://127.0.0.1:${port}`,
   };

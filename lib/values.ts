@@ -92,6 +92,20 @@ export function formatHostPort(hp: HostPort): string {
   return hp.host.includes(':') ? `[${hp.host}]:${hp.port}` : `${hp.host}:${hp.port}`;
 }
 
+/**
+ * A comma-separated list of `host:port` (Redis Cluster seed nodes), at least one, each with a host
+ * and a port above 0. Throws InvalidValueError naming the first bad item.
+ */
+export function parseHostPortList(setting: string, value: string): HostPort[] {
+  const items = value.split(',').map((s) => s.trim());
+  if (items.some((s) => s === '')) invalid(setting, value, 'a comma-separated list of host:port');
+  return items.map((item) => {
+    const hp = tryParseHostPort(item);
+    if (!hp || hp.port === 0 || /^:/.test(item)) invalid(setting, item, 'host:port with a host and a port');
+    return hp;
+  });
+}
+
 // ---- URLs ---------------------------------------------------------------------------------------
 
 /** A URL whose scheme (without `:`) is one of `schemes`; returns the text as given. */
@@ -106,6 +120,25 @@ export function parseUrl(setting: string, value: string, schemes: readonly strin
     invalid(setting, value, `a ${schemes.join(' or ')} URL`);
   }
   return value;
+}
+
+/**
+ * A comma-separated list of URLs (the NATS convention for several servers, `nats://a:4222,nats://b:4222`),
+ * each as parseUrl takes it; returns the list's text normalised (no blanks around commas).
+ */
+export function parseUrlList(setting: string, value: string, schemes: readonly string[]): string {
+  const items = value.split(',').map((s) => s.trim());
+  if (items.some((s) => s === ''))
+    invalid(setting, value, `a comma-separated list of ${schemes.join(' or ')} URLs`);
+  return items.map((item) => parseUrl(setting, item, schemes)).join(',');
+}
+
+/** The servers of a URL list parseUrlList accepted, as a client's `servers` option takes them. */
+export function splitUrlList(value: string): string[] {
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
 }
 
 // ---- numbers ------------------------------------------------------------------------------------

@@ -31,6 +31,13 @@ export function createCollectorCommand(): Command {
     )
     .addOption(
       settingOption(
+        '--redis-cluster <host:port,...>',
+        'Redis Cluster seed nodes, instead of --redis-url',
+        E.redisCluster,
+      ),
+    )
+    .addOption(
+      settingOption(
         '--stream-max-age <duration>',
         'how long the stream keeps events, if it creates it',
         E.streamMaxAge,
@@ -43,6 +50,14 @@ export function createCollectorCommand(): Command {
         'stream size limit, if it creates it',
         E.streamMaxBytes,
         '1g',
+      ),
+    )
+    .addOption(
+      settingOption(
+        '--stream-replicas <n>',
+        "copies of the stream JetStream keeps, if it creates it: at most the cluster's size",
+        E.streamReplicas,
+        String(D.streamReplicas),
       ),
     )
     .addOption(

@@ -3,7 +3,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Command, Option } from 'commander';
 import { DEFAULT_STREAM_NAME, DEFAULT_SUBJECT_ROOT } from '../../contract/index.js';
 import { ensureStream } from '../../lib/jetstream.js';
-import { formatDurationMs, settingName } from '../../lib/values.js';
+import { formatDurationMs, settingName, splitUrlList } from '../../lib/values.js';
 import { delay } from '../../lib/wait.js';
 import { PROBE_DEFAULTS, PROBE_ENV, resolveProbeConfig, websocketSpecProblem } from '../../probe/config.js';
 import { createProbeRun, formatProgress, formatSummary, loadScenario } from '../../probe/index.js';
@@ -67,7 +67,7 @@ async function runProbe(opts: ProbeOptions): Promise<number> {
   let nc: NatsConnection | undefined;
   if (opts.natsUrl) {
     try {
-      nc = await connect({ servers: opts.natsUrl, name: 'drainwatch-probe', timeout: 5000 });
+      nc = await connect({ servers: splitUrlList(opts.natsUrl), name: 'drainwatch-probe', timeout: 5000 });
       await ensureStream(await jetstreamManager(nc), {
         ...(opts.stream ? { name: opts.stream } : {}),
         ...(opts.subjectRoot ? { root: opts.subjectRoot } : {}),

@@ -1,12 +1,18 @@
 import { Command, Option } from 'commander';
 import { createReportStore, formatReportText, type ReportStore } from '../../collector/index.js';
-import { connectRedis, DEFAULT_REDIS_PREFIX, DEFAULT_REDIS_URL } from '../../lib/redis.js';
+import {
+  connectRedisClient,
+  DEFAULT_REDIS_PREFIX,
+  DEFAULT_REDIS_URL,
+  type RedisClient,
+} from '../../lib/redis.js';
 import { type TimelineFlags, timelineFlag } from '../../timeline/flags.js';
 import { storeTimelineSource, writeTimelineFiles } from '../../timeline/index.js';
 import { REPORT_FIGURES } from '../../witness/threshold-figures.js';
 import { evaluateThresholds, formatThresholdSummary } from '../../witness/thresholds.js';
 import { UsageError } from '../errors.js';
 import { score, url } from '../parse.js';
+import { redisClusterOption, redisTargetOf } from '../redis-target.js';
 import { action } from '../run.js';
 import { thresholdOption, thresholdsOf, verdictsExitCode } from '../thresholds.js';
 
@@ -51,6 +57,7 @@ export function createReportCommand(): Command {
         .default(DEFAULT_REDIS_URL)
         .argParser(url(['redis', 'rediss'])),
     )
+    .addOption(redisClusterOption())
     .addOption(
       new Option('--redis-prefix <prefix>', 'key prefix')
         .env('DRAINWATCH_REDIS_PREFIX')
@@ -81,7 +88,7 @@ export function createReportCommand(): Command {
       const o = cmd.opts() as ReportFlags;
       const thresholds = thresholdsOf(o.threshold, REPORT_FIGURES);
       // RedisUnreachableError is one plain line within 5 s, exit 3.
-      const redis = await connectRedis(o.redisUrl ?? DEFAULT_REDIS_URL, {
+      const redis: RedisClient = await connectRedisClient(redisTargetOf(cmd, DEFAULT_REDIS_URL), {
         prefix: o.redisPrefix ?? DEFAULT_REDIS_PREFIX,
       });
       try {

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Command, Option } from 'commander';
-import type { Redis } from 'ioredis';
 import type { KubernetesAdapter } from '../../cluster/kubernetes/index.js';
 import type { Collector, ReportStore } from '../../collector/index.js';
 import { DEFAULT_STREAM_NAME, DEFAULT_SUBJECT_ROOT } from '../../contract/index.js';
+import type { RedisClient } from '../../lib/redis.js';
 import type { RunningServer } from '../../lib/servers.js';
-import { formatDurationMs, settingName } from '../../lib/values.js';
+import { formatDurationMs, formatHostPort, settingName, splitUrlList } from '../../lib/values.js';
 import { PROBE_ENV, websocketSpecProblem } from '../../probe/config.js';
 import { type TimelineFlags, timelineFlag, wantsTimeline } from '../../timeline/flags.js';
 import { DEFAULT_VERIFY_CONFIG } from '../../witness/config.js';
@@ -16,6 +16,7 @@ import { REPORT_FIGURES } from '../../witness/threshold-figures.js';
 import { evaluateThresholds, formatThresholdSummary } from '../../witness/thresholds.js';
 import { RuntimeFailure } from '../errors.js';
 import { durationMs, positiveInt, score, url } from '../parse.js';
+import { redisClusterOption, resolveRedisTarget } from '../redis-target.js';
 import { action, optionsOf } from '../run.js';
 import { thresholdOption, thresholdsOf, verdictsExitCode } from '../thresholds.js';
 
@@ -35,6 +36,7 @@ interface VerifyFlags extends TimelineFlags {
   context?: string;
   natsUrl?: string;
   redisUrl?: string;
+  redisCluster?: string;
   redisPrefix: string;
   subjectRoot: string;
   stream: string;
@@ -116,6 +118,7 @@ export function createVerifyCommand(): Command {
         .env('REDIS_URL')
         .argParser(url(['redis', 'rediss'])),
     )
+    .addOption(redisClusterOption())
     .addOption(
       new Option('--redis-prefix <prefix>', 'key prefix')
         .env('DRAINWATCH_REDIS_PREFIX')
@@ -198,7 +201,7 @@ async function verify(f: VerifyFlags): Promise<number> {
   ]);
   const { createCollector, createReportStore, formatReportText, loadCollectorConfig } = collectorMod;
   const { httpReportSource, runVerify, storeReportSource } = witness;
-  const { connectRedis } = redisMod;
+  const { connectRedisClient } = redisMod;
   const { startNatsServer, startRedisServer } = serversMod;
   const scenario = await probeMod.loadScenario(f.scenario);
   const kubeConfig = loadKubeConfig({
@@ -220,7 +223,7 @@ async function verify(f: VerifyFlags): Promise<number> {
     }
     let nc: NatsConnection;
     try {
-      nc = await connect({ servers: natsUrl, name: 'drainwatch-verify', timeout: 5000 });
+      nc = await connect({ servers: splitUrlList(natsUrl), name: 'drainwatch-verify', timeout: 5000 });
     } catch (err) {
       throw new RuntimeFailure(`NATS at ${natsUrl} is unreachable: ${(err as Error).message}`);
     }
@@ -231,21 +234,27 @@ async function verify(f: VerifyFlags): Promise<number> {
     if (f.collectorUrl) {
       reports = httpReportSource(f.collectorUrl, f.apiToken);
     } else {
-      let redisUrl = f.redisUrl;
-      if (!redisUrl) {
+      let target = resolveRedisTarget({
+        url: f.redisUrl ?? '',
+        urlSet: Boolean(f.redisUrl),
+        cluster: f.redisCluster,
+      });
+      if ('url' in target && !target.url) {
         const own: RunningServer = await startRedisServer();
         cleanup.push(() => own.stop());
-        redisUrl = own.url;
+        target = { url: own.url };
       }
       // RedisUnreachableError is one plain line within 5 s, exit 3.
-      const redis: Redis = await connectRedis(redisUrl, { prefix: f.redisPrefix });
+      const redis: RedisClient = await connectRedisClient(target, { prefix: f.redisPrefix });
       cleanup.push(async () => redis.disconnect());
       const collector: Collector = createCollector(
         loadCollectorConfig(
           {
             listen: '127.0.0.1:0',
             natsUrl,
-            redisUrl,
+            ...('url' in target
+              ? { redisUrl: target.url }
+              : { redisCluster: target.cluster.map(formatHostPort).join(',') }),
             redisPrefix: f.redisPrefix,
             subjectRoot: f.subjectRoot,
             stream: f.stream,

@@ -1,144 +1,151 @@
--- Applies a batch of events: for each event, records its id (SET NX) and applies its writes in the
--- same atomic step, so a crash never leaves an event applied but unrecorded (or the reverse), and a
--- redelivered event is a no-op. Rollout windows are opened and closed here too, so two collector
--- replicas applying events of the same workload at once still agree on one rollout.
+-- Applies a batch of one workload's events: for each event, records its id (SET NX) and applies its
+-- writes in the same atomic step, so a crash never leaves an event applied but unrecorded (or the
+-- reverse), and a redelivered event is a no-op. Rollout windows are opened and closed here too, so
+-- two collector replicas applying events of the same workload at once still agree on one rollout.
 --
+-- Every key is the workload's (one hash tag, so one Redis Cluster slot) and named in KEYS: the
+-- script builds none. A rollout's fields live in the workload's rollouts hash as `<id>|<name>`.
 -- The wire format is written by encodeBatch (collector/ops.ts), the only other place that knows it.
--- KEYS: 1 the open-rollout hash, 2 the rollout index, 3 the workload set, then every other key of
--- the batch; ops name their keys by index into KEYS.
--- ARGV: 1 the rollout key prefix, 2 retention (s), then per event: its idempotency key's index
--- ('0' = none), its op count, and per op: the op's arg count, then the args (name first).
+-- KEYS: 1 the open-rollout string, 2 the rollouts hash, 3 the rollout index, then every other key
+-- of the batch; ops name their keys by index into KEYS.
+-- ARGV: 1 retention (s), 2 namespace, 3 workload, 4 the number n of rollout field names, 5..4+n
+-- the names (ROLLOUT_FIELDS), then per event: its idempotency key's index ('0' = none), its op
+-- count, and per op: the op's arg count, then the args (name first).
 -- Returns { applied (1/0 per event), notes ({ 'opened'|'closed'|'absorbed', rollout id } ...) }.
-local OPEN, ROLLOUTS, WORKLOADS = KEYS[1], KEYS[2], KEYS[3]
-local rollout_prefix = ARGV[1]
-local ttl = tonumber(ARGV[2])
+local OPEN, RO, INDEX = KEYS[1], KEYS[2], KEYS[3]
+local ttl = tonumber(ARGV[1])
+local NS, WL = ARGV[2], ARGV[3]
+local nfields = tonumber(ARGV[4])
 local results = {}
 local notes = {}
 -- Keys written in this batch get their retention once, at the end, not once per write.
 local touched = {}
 
--- The only key built here: the hash of a rollout whose id was read out of Redis.
-local function rollout_key(id)
-  return rollout_prefix .. encode_key_part(id)
+local function rget(id, name)
+  return redis.call('HGET', RO, id .. '|' .. name)
+end
+
+local function rhas(id, name)
+  return redis.call('HEXISTS', RO, id .. '|' .. name) == 1
+end
+
+-- rset(id, name, value, name, value, ...)
+local function rset(id, ...)
+  local kv = { ... }
+  local args = {}
+  for i = 1, #kv, 2 do
+    args[#args + 1] = id .. '|' .. kv[i]
+    args[#args + 1] = kv[i + 1]
+  end
+  redis.call('HSET', RO, unpack(args))
+end
+
+local function rdel(id)
+  local args = {}
+  for f = 1, nfields do args[f] = id .. '|' .. ARGV[4 + f] end
+  redis.call('HDEL', RO, unpack(args))
+end
+
+local function open_id()
+  return redis.call('GET', OPEN)
 end
 
 local function note(what, id)
   table.insert(notes, { what, id })
 end
 
--- w: the workload an op is about: wk (its field in OPEN and member of WORKLOADS), ns, wl, and
--- index (its rollout index key).
-local function index(w, id, t)
-  redis.call('ZADD', ROLLOUTS, t, id)
-  redis.call('ZADD', w.index, t, id)
-  redis.call('SADD', WORKLOADS, w.wk)
+local function close(id, t, outcome)
+  rset(id, 'finishedAt', t, 'outcome', outcome)
+  if open_id() == id then redis.call('DEL', OPEN) end
+  if rhas(id, 'startedAt') then note('closed', id) end
 end
 
-local function unindex(w, id)
-  redis.call('ZREM', ROLLOUTS, id)
-  redis.call('ZREM', w.index, id)
-end
-
-local function close(w, id, k, t, outcome)
-  redis.call('HSET', k, 'finishedAt', t, 'outcome', outcome)
-  if redis.call('HGET', OPEN, w.wk) == id then redis.call('HDEL', OPEN, w.wk) end
-  if redis.call('HEXISTS', k, 'startedAt') == 1 then note('closed', id) end
-end
-
-local function rollout_start(w, k, id, t, trigger, extra)
-  if redis.call('HEXISTS', k, 'startedAt') == 1 then return end
+local function rollout_start(id, t, trigger, extra)
+  if rhas(id, 'startedAt') then return end
   local la = t
-  local open_id = redis.call('HGET', OPEN, w.wk)
-  if open_id and open_id ~= id then
-    local ok = rollout_key(open_id)
-    if redis.call('HGET', ok, 'implicit') == '1' then
+  local current = open_id()
+  if current and current ~= id then
+    if rget(current, 'implicit') == '1' then
       -- The rollout was opened implicitly by a preStop that got here before its rollout.started:
       -- the explicit rollout takes it over, window and all.
-      local s = tonumber(redis.call('HGET', ok, 'startedAt'))
-      local ola = tonumber(redis.call('HGET', ok, 'lastActivity'))
+      local s = tonumber(rget(current, 'startedAt'))
+      local ola = tonumber(rget(current, 'lastActivity'))
       if s < t then t = s end
       if ola > la then la = ola end
-      redis.call('DEL', ok)
-      unindex(w, open_id)
-      redis.call('HDEL', OPEN, w.wk)
-      note('absorbed', open_id)
+      rdel(current)
+      redis.call('ZREM', INDEX, current)
+      redis.call('DEL', OPEN)
+      note('absorbed', current)
     else
-      close(w, open_id, ok, t, 'aborted')
+      close(current, t, 'aborted')
     end
   end
-  redis.call('HSET', k, 'id', id, 'namespace', w.ns, 'workload', w.wl, 'trigger', trigger, 'implicit', '0',
+  rset(id, 'id', id, 'namespace', NS, 'workload', WL, 'trigger', trigger, 'implicit', '0',
     'startedAt', t, 'lastActivity', la)
-  for i = 1, #extra, 2 do redis.call('HSET', k, extra[i], extra[i + 1]) end
-  index(w, id, t)
-  if redis.call('HEXISTS', k, 'finishedAt') == 1 then
+  if #extra > 0 then rset(id, unpack(extra)) end
+  redis.call('ZADD', INDEX, t, id)
+  if rhas(id, 'finishedAt') then
     note('closed', id)
   else
-    redis.call('HSET', OPEN, w.wk, id)
+    redis.call('SET', OPEN, id)
     note('opened', id)
   end
 end
 
-local function rollout_finish(w, k, id, t, outcome, replaced)
-  if redis.call('EXISTS', k) == 0 then
-    local open_id = redis.call('HGET', OPEN, w.wk)
-    if open_id and redis.call('HGET', rollout_key(open_id), 'implicit') == '1' then
+local function rollout_finish(id, t, outcome, replaced)
+  if not rhas(id, 'id') then
+    local current = open_id()
+    if current and rget(current, 'implicit') == '1' then
       -- A finish for a rollout whose start we never saw closes the one its preStops opened.
-      redis.call('HSET', rollout_key(open_id), 'finishedAs', id)
-      id = open_id
-      k = rollout_key(open_id)
+      rset(current, 'finishedAs', id)
+      id = current
     end
   end
-  local prev = redis.call('HGET', k, 'outcome')
+  local prev = rget(id, 'outcome')
   if prev and prev ~= 'timeout' then return end
-  redis.call('HSET', k, 'id', id, 'namespace', w.ns, 'workload', w.wl, 'podsReplaced', replaced)
+  rset(id, 'id', id, 'namespace', NS, 'workload', WL, 'podsReplaced', replaced)
   if prev then
-    redis.call('HSET', k, 'finishedAt', t, 'outcome', outcome)
+    rset(id, 'finishedAt', t, 'outcome', outcome)
   else
-    close(w, id, k, t, outcome)
+    close(id, t, outcome)
   end
 end
 
-local function rollout_touch(w, implicit_key, implicit_id, t, quiet)
-  local open_id = redis.call('HGET', OPEN, w.wk)
-  if open_id then
-    local k = rollout_key(open_id)
-    local la = tonumber(redis.call('HGET', k, 'lastActivity'))
-    local s = tonumber(redis.call('HGET', k, 'startedAt'))
+local function rollout_touch(implicit_id, t, quiet)
+  local current = open_id()
+  if current then
+    local la = tonumber(rget(current, 'lastActivity'))
+    local s = tonumber(rget(current, 'startedAt'))
     if t > la + quiet then
-      close(w, open_id, k, la, 'timeout')
+      close(current, la, 'timeout')
     else
-      if t > la then redis.call('HSET', k, 'lastActivity', t) end
+      if t > la then rset(current, 'lastActivity', t) end
       if t < s then
-        redis.call('HSET', k, 'startedAt', t)
-        index(w, open_id, t)
+        rset(current, 'startedAt', t)
+        redis.call('ZADD', INDEX, t, current)
       end
       return
     end
   else
-    local last = redis.call('ZREVRANGEBYSCORE', w.index, t, '-inf', 'LIMIT', 0, 1)
+    local last = redis.call('ZREVRANGEBYSCORE', INDEX, t, '-inf', 'LIMIT', 0, 1)
     if last[1] then
-      local f = tonumber(redis.call('HGET', rollout_key(last[1]), 'finishedAt'))
+      local f = tonumber(rget(last[1], 'finishedAt'))
       -- A late event inside a rollout that has already closed belongs to it.
       if f and t <= f then return end
     end
   end
-  redis.call('HSET', implicit_key, 'id', implicit_id, 'namespace', w.ns, 'workload', w.wl,
-    'trigger', 'implicit', 'implicit', '1', 'startedAt', t, 'lastActivity', t)
-  index(w, implicit_id, t)
-  redis.call('HSET', OPEN, w.wk, implicit_id)
+  rset(implicit_id, 'id', implicit_id, 'namespace', NS, 'workload', WL, 'trigger', 'implicit',
+    'implicit', '1', 'startedAt', t, 'lastActivity', t)
+  redis.call('ZADD', INDEX, t, implicit_id)
+  redis.call('SET', OPEN, implicit_id)
   note('opened', implicit_id)
 end
 
-local function rollout_activity(wk, t)
-  local open_id = redis.call('HGET', OPEN, wk)
-  if not open_id then return end
-  local k = rollout_key(open_id)
-  local la = tonumber(redis.call('HGET', k, 'lastActivity'))
-  if la and t > la then redis.call('HSET', k, 'lastActivity', t) end
-end
-
-local function workload(op)
-  return { wk = op[2], ns = op[3], wl = op[4], index = KEYS[tonumber(op[5])] }
+local function rollout_activity(t)
+  local current = open_id()
+  if not current then return end
+  local la = tonumber(rget(current, 'lastActivity'))
+  if la and t > la then rset(current, 'lastActivity', t) end
 end
 
 local function key(op, i)
@@ -175,23 +182,20 @@ local function apply(op)
     redis.call('SADD', key(op, 3), op[4])
     redis.call('ZREM', key(op, 2), op[4])
     touch(key(op, 3))
-  elseif name == 'dead-letter' then
-    redis.call('LPUSH', key(op, 2), op[3])
-    redis.call('LTRIM', key(op, 2), 0, tonumber(op[4]) - 1)
   elseif name == 'rollout-start' then
     local extra = {}
-    for a = 10, #op do extra[#extra + 1] = op[a] end
-    rollout_start(workload(op), key(op, 6), op[7], tonumber(op[8]), op[9], extra)
+    for a = 5, #op do extra[#extra + 1] = op[a] end
+    rollout_start(op[2], tonumber(op[3]), op[4], extra)
   elseif name == 'rollout-finish' then
-    rollout_finish(workload(op), key(op, 6), op[7], tonumber(op[8]), op[9], op[10])
+    rollout_finish(op[2], tonumber(op[3]), op[4], op[5])
   elseif name == 'rollout-touch' then
-    rollout_touch(workload(op), key(op, 6), op[7], tonumber(op[8]), tonumber(op[9]))
+    rollout_touch(op[2], tonumber(op[3]), tonumber(op[4]))
   elseif name == 'rollout-activity' then
-    rollout_activity(op[2], tonumber(op[3]))
+    rollout_activity(tonumber(op[2]))
   end
 end
 
-local i = 3
+local i = 5 + nfields
 local e = 0
 while i <= #ARGV do
   e = e + 1

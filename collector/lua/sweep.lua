@@ -1,20 +1,15 @@
--- Closes the open rollouts quiet for longer than ARGV[3] ms at ARGV[2] (ms), as timed out at
--- their last activity. KEYS[1]: the open-rollout hash. ARGV[1]: the rollout key prefix.
--- Returns the ids closed.
-local open_key = KEYS[1]
-local rollout_prefix = ARGV[1]
-local now = tonumber(ARGV[2])
-local quiet = tonumber(ARGV[3])
-local open = redis.call('HGETALL', open_key)
-local closed = {}
-for i = 1, #open, 2 do
-  local wk, id = open[i], open[i + 1]
-  local k = rollout_prefix .. encode_key_part(id)
-  local la = tonumber(redis.call('HGET', k, 'lastActivity'))
-  if la and now - la > quiet then
-    redis.call('HSET', k, 'finishedAt', la, 'outcome', 'timeout')
-    redis.call('HDEL', open_key, wk)
-    table.insert(closed, id)
-  end
+-- Closes a workload's open rollout when it has been quiet for longer than ARGV[2] ms at ARGV[1]
+-- (ms), as timed out at its last activity. KEYS: 1 the workload's open-rollout string, 2 its
+-- rollouts hash (fields `<id>|<name>`), both in the workload's slot. Returns the ids closed.
+local open_key, ro = KEYS[1], KEYS[2]
+local now = tonumber(ARGV[1])
+local quiet = tonumber(ARGV[2])
+local id = redis.call('GET', open_key)
+if not id then return {} end
+local la = tonumber(redis.call('HGET', ro, id .. '|lastActivity'))
+if la and now - la > quiet then
+  redis.call('HSET', ro, id .. '|finishedAt', la, id .. '|outcome', 'timeout')
+  redis.call('DEL', open_key)
+  return { id }
 end
-return closed
+return {}

@@ -5,7 +5,7 @@ import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHttpApp } from '../../collector/http.js';
 import { type Collector, createCollector, createReportStore } from '../../collector/index.js';
-import { KEYS } from '../../collector/keys.js';
+import { KEYS, workloadKey } from '../../collector/keys.js';
 import { type EventKind, subjectOf } from '../../contract/index.js';
 import { createEventSequencer, MAX_EVENT_DEPTH } from '../../contract/validate.js';
 import { createRedis } from '../../lib/redis.js';
@@ -172,7 +172,7 @@ describe('collector HTTP under faults', () => {
     const old = seq.next('sigterm', SAMPLE_DATA.sigterm, new Date(t0 + 2000));
     const { kind: _k, ...wire } = old;
     const text = JSON.stringify(wire).replace('"data":{', `"data":{"extra":${nested(10_000)},`);
-    await env.redis.zadd(KEYS.timeline('shop', 'old-1'), t0 + 2000, text);
+    await env.redis.zadd(KEYS.timeline(workloadKey('shop', 'old'), 'old-1'), t0 + 2000, text);
 
     const tl = await get(`${base}/api/pods/shop/old-1/timeline`);
     expect(tl.status).toBe(200);

@@ -55,6 +55,29 @@ describe('collector config', () => {
     expect(exitCodeOf(err)).toBe(2);
   });
 
+  it('takes a Redis Cluster, several NATS servers and stream replicas, and refuses a Redis named twice', () => {
+    const c = loadCollectorConfig(
+      { redisCluster: '10.0.0.1:7000, redis-1:7001' },
+      { NATS_URL: 'nats://a:4222, nats://b:4222', DRAINWATCH_STREAM_REPLICAS: '3' },
+    );
+    expect(c.redisCluster).toEqual([
+      { host: '10.0.0.1', port: 7000 },
+      { host: 'redis-1', port: 7001 },
+    ]);
+    expect(c.natsUrl).toBe('nats://a:4222,nats://b:4222');
+    expect(c.streamReplicas).toBe(3);
+    expect(loadCollectorConfig({}, {}).redisCluster).toBeUndefined();
+    expect(loadCollectorConfig({}, {}).streamReplicas).toBe(1);
+    const both = () => loadCollectorConfig({ redisUrl: 'redis://r:6379' }, { REDIS_CLUSTER_NODES: 'r:7000' });
+    expect(both).toThrow(CollectorConfigError);
+    expect(both).toThrow(/REDIS_CLUSTER_NODES.*--redis-cluster.*set one of them/);
+    expect(() => loadCollectorConfig({}, { REDIS_CLUSTER_NODES: 'r:7000,' })).toThrow(/host:port/);
+    expect(() => loadCollectorConfig({}, { REDIS_CLUSTER_NODES: ':7000' })).toThrow(/host:port/);
+    expect(() => loadCollectorConfig({}, { NATS_URL: 'nats://a:4222,http://b' })).toThrow(/NATS_URL/);
+    expect(() => loadCollectorConfig({}, { DRAINWATCH_STREAM_REPLICAS: '7' })).toThrow(/at most 5/);
+    expect(exitCodeOf(catchError(both))).toBe(2);
+  });
+
   it('remembers event ids at least as long as the stream keeps events', () => {
     const c = loadCollectorConfig({}, { DRAINWATCH_STREAM_MAX_AGE: '30d' });
     expect(c.retentionSeconds).toBe(30 * 86_400);
@@ -84,3 +107,12 @@ describe('collector config', () => {
     expect(exitCodeOf(err)).toBe(2);
   });
 });
+
+function catchError(f: () => unknown): unknown {
+  try {
+    f();
+  } catch (err) {
+    return err;
+  }
+  return undefined;
+}

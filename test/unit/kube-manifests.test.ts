@@ -79,6 +79,34 @@ describe('manifests/', () => {
     expect(redis.spec.volumeClaimTemplates).toHaveLength(1);
   });
 
+  it('runs NATS as a 3-node cluster with an R3 stream, and 2 collectors under PodDisruptionBudgets', () => {
+    const nats = find('StatefulSet', 'nats') as Spec;
+    const replicas: number = nats.spec.replicas;
+    expect(replicas).toBe(3);
+    const conf = (find('ConfigMap', 'nats-config') as K8sObject & { data: Record<string, string> }).data[
+      'nats.conf'
+    ]!;
+    for (let i = 0; i < replicas; i++) expect(conf).toContain(`nats://nats-${i}.nats-cluster:6222`);
+    const dep = find('Deployment', 'drainwatch-collector') as Spec;
+    expect(dep.spec.replicas).toBe(2);
+    const env = new Map<string, string>(
+      dep.spec.template.spec.containers[0].env.map((e: { name: string; value?: string }) => [
+        e.name,
+        e.value,
+      ]),
+    );
+    // The collector knows every NATS node and asks for as many stream replicas as there are nodes.
+    expect(env.get('NATS_URL')!.split(',')).toHaveLength(replicas);
+    expect(Number(env.get('DRAINWATCH_STREAM_REPLICAS'))).toBe(replicas);
+    for (const [name, target] of [
+      ['drainwatch-collector', dep],
+      ['nats', nats],
+    ] as const) {
+      const pdb = find('PodDisruptionBudget', name) as Spec;
+      expect(target.spec.template.metadata.labels, name).toMatchObject(pdb.spec.selector.matchLabels);
+    }
+  });
+
   it('grants least privilege: read pods/endpointslices/deployments; patch deployments only for verify', () => {
     type Rule = { apiGroups: string[]; resources: string[]; verbs: string[] };
     const rules = (kind: string, name: string) =>

@@ -1,0 +1,224 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { Redis } from 'ioredis';
+import {
+  findBinary,
+  freePort,
+  type RunningServer,
+  startNatsServer,
+  startRedisServer,
+} from '../../lib/servers.js';
+import type { HostPort } from '../../lib/values.js';
+import { pollUntil } from '../../lib/wait.js';
+
+// Real clusters on loopback for the scale tests: a Redis Cluster (masters with a replica each,
+// formed by `redis-cli --cluster create`) and a nats-server cluster with JetStream (routes between
+// the nodes, one cluster name, a server name each). Every port is a free loopback one.
+
+const run = promisify(execFile);
+
+export interface RedisClusterNode {
+  readonly server: RunningServer;
+  readonly port: number;
+}
+
+export interface TestRedisCluster {
+  readonly nodes: readonly RedisClusterNode[];
+  /** The seed nodes, every node: what `--redis-cluster` is given. */
+  readonly seeds: readonly HostPort[];
+  /** `127.0.0.1:p1,127.0.0.1:p2,...` as the flag or REDIS_CLUSTER_NODES takes it. */
+  readonly seedList: string;
+  /**
+   * A planned failover (CLUSTER FAILOVER on a replica, as a node drain does): the replica of the
+   * master serving `key`'s slot takes over. Resolves once the old replica is master and every
+   * node reports the cluster ok. Returns the ports of the old master and the new one.
+   */
+  failover(slotOf: number): Promise<{ from: number; to: number }>;
+  stop(): Promise<void>;
+}
+
+async function ask(port: number, ...args: string[]): Promise<unknown> {
+  const r = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 1 });
+  r.on('error', () => {});
+  try {
+    await r.connect();
+    return await r.call(args[0]!, ...args.slice(1));
+  } finally {
+    r.disconnect();
+  }
+}
+
+async function clusterOk(ports: readonly number[]): Promise<boolean> {
+  const infos = await Promise.all(ports.map((p) => ask(p, 'CLUSTER', 'INFO').catch(() => '')));
+  return infos.every((i) => String(i).includes('cluster_state:ok'));
+}
+
+/** `CLUSTER SHARDS` is Redis 7; CLUSTER NODES works everywhere: `id addr flags master ...`. */
+async function nodesView(
+  port: number,
+): Promise<{ id: string; port: number; master: string; flags: string; slots: string[] }[]> {
+  const text = String(await ask(port, 'CLUSTER', 'NODES'));
+  return text
+    .trim()
+    .split('\n')
+    .map((line) => {
+      const f = line.split(' ');
+      return {
+        id: f[0]!,
+        port: Number(f[1]!.split('@')[0]!.split(':').at(-1)),
+        flags: f[2]!,
+        master: f[3]!,
+        slots: f.slice(8),
+      };
+    });
+}
+
+function servesSlot(slots: readonly string[], slot: number): boolean {
+  return slots.some((s) => {
+    const [a, b] = s.split('-').map(Number);
+    return slot >= a! && slot <= (b ?? a!);
+  });
+}
+
+/**
+ * Starts `masters` × (1 + `replicas`) redis-servers with cluster mode on (their bus on a second
+ * free port) and forms the cluster; resolves once every node says cluster_state:ok.
+ */
+export async function startRedisCluster(
+  options: { masters?: number; replicas?: number } = {},
+): Promise<TestRedisCluster> {
+  const masters = options.masters ?? 3;
+  const replicas = options.replicas ?? 1;
+  const count = masters * (1 + replicas);
+  const servers: RunningServer[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      const busPort = await freePort();
+      servers.push(
+        await startRedisServer({
+          extraArgs: (_port, dir) => [
+            ...['--cluster-enabled', 'yes', '--cluster-config-file', `${dir}/nodes.conf`],
+            ...['--cluster-port', String(busPort), '--cluster-node-timeout', '2000'],
+          ],
+        }),
+      );
+    }
+    const addrs = servers.map((s) => `127.0.0.1:${s.port}`);
+    await run(
+      findBinary('redis-cli', 'DRAINWATCH_REDIS_CLI_BIN'),
+      ['--cluster', 'create', ...addrs, '--cluster-replicas', String(replicas), '--cluster-yes'],
+      { timeout: 30_000 },
+    );
+    const ports = servers.map((s) => s.port);
+    await pollUntil(() => clusterOk(ports), {
+      timeoutMs: 30_000,
+      intervalMs: 100,
+      what: 'the Redis Cluster to be ok',
+    });
+    // Every node must know every other one's role before clients read the slot map.
+    await pollUntil(
+      async () => {
+        const views = await Promise.all(ports.map((p) => nodesView(p)));
+        return views.every((v) => v.length === count && v.every((n) => !n.flags.includes('handshake')));
+      },
+      { timeoutMs: 30_000, intervalMs: 100, what: 'every Redis Cluster node to know the others' },
+    );
+  } catch (err) {
+    await Promise.all(servers.map((s) => s.stop()));
+    throw err;
+  }
+  const nodes = servers.map((server) => ({ server, port: server.port }));
+  const seeds = nodes.map((n) => ({ host: '127.0.0.1', port: n.port }));
+  let stopping: Promise<void> | undefined;
+  return {
+    nodes,
+    seeds,
+    seedList: seeds.map((s) => `${s.host}:${s.port}`).join(','),
+    async failover(slot) {
+      const view = await nodesView(nodes[0]!.port);
+      const master = view.find((n) => n.flags.includes('master') && servesSlot(n.slots, slot));
+      const replica = master && view.find((n) => n.master === master.id);
+      if (!master || !replica) throw new Error(`no master with a replica serves slot ${slot}`);
+      await ask(replica.port, 'CLUSTER', 'FAILOVER');
+      await pollUntil(
+        async () => {
+          const role = (await ask(replica.port, 'ROLE')) as unknown[];
+          return role[0] === 'master' && (await clusterOk(nodes.map((n) => n.port)));
+        },
+        { timeoutMs: 30_000, intervalMs: 100, what: `the replica on ${replica.port} to take over` },
+      );
+      return { from: master.port, to: replica.port };
+    },
+    stop() {
+      stopping ??= Promise.all(servers.map((s) => s.stop())).then(() => undefined);
+      return stopping;
+    },
+  };
+}
+
+export interface TestNatsCluster {
+  readonly nodes: readonly RunningServer[];
+  /** Every node's client URL, comma-separated: what `--nats-url` / NATS_URL is given. */
+  readonly urls: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `size` nats-servers with JetStream, routed to each other as cluster `drainwatch`, and
+ * resolves once JetStream answers through every node (its meta leader is elected).
+ */
+export async function startNatsCluster(size = 3): Promise<TestNatsCluster> {
+  const routePorts = await Promise.all(Array.from({ length: size }, () => freePort()));
+  const routes = routePorts.map((p) => `nats-route://127.0.0.1:${p}`).join(',');
+  const nodes: RunningServer[] = [];
+  try {
+    const started = await Promise.all(
+      routePorts.map((routePort, i) =>
+        startNatsServer({
+          extraArgs: () => [
+            ...['--server_name', `n${i + 1}`, '--cluster_name', 'drainwatch'],
+            ...['--cluster', `nats://127.0.0.1:${routePort}`, '--routes', routes],
+          ],
+        }),
+      ),
+    );
+    nodes.push(...started);
+    await Promise.all(nodes.map((n) => jetStreamAnswers(n.url)));
+  } catch (err) {
+    await Promise.all(nodes.map((n) => n.stop()));
+    throw err;
+  }
+  let stopping: Promise<void> | undefined;
+  return {
+    nodes,
+    urls: nodes.map((n) => n.url).join(','),
+    stop() {
+      stopping ??= Promise.all(nodes.map((n) => n.stop())).then(() => undefined);
+      return stopping;
+    },
+  };
+}
+
+async function jetStreamAnswers(url: string): Promise<void> {
+  const { jetstreamManager } = await import('@nats-io/jetstream');
+  let nc: NatsConnection | undefined;
+  try {
+    nc = await connect({ servers: url, name: 'drainwatch-test-cluster-check' });
+    const conn = nc;
+    await pollUntil(
+      async () => {
+        try {
+          const jsm = await jetstreamManager(conn, { timeout: 2000 });
+          await jsm.getAccountInfo();
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      { timeoutMs: 60_000, intervalMs: 250, what: `JetStream through ${url}` },
+    );
+  } finally {
+    await nc?.close();
+  }
+}

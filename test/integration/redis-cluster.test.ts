@@ -1,0 +1,145 @@
+import type { NatsConnection } from '@nats-io/transport-node';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type Collector,
+  createCollector,
+  createReportStore,
+  loadCollectorConfig,
+} from '../../collector/index.js';
+import { KEYS, workloadKey } from '../../collector/keys.js';
+import type { AnyEvent } from '../../contract/index.js';
+import { createEventSequencer } from '../../contract/validate.js';
+import { connectRedisClient, type RedisClient } from '../../lib/redis.js';
+import { type RunningServer, startNatsServer, startRedisServer } from '../../lib/servers.js';
+import { startRedisCluster, type TestRedisCluster } from '../helpers/clusters.js';
+import { expectedReport, NS, publishAll, scriptedRollout, WL } from '../helpers/collector-scenario.js';
+import { SAMPLE_DATA } from '../helpers/sample-events.js';
+import { natsClient, testNamespace } from '../helpers/servers.js';
+
+// The collector on a real Redis Cluster (3 masters, a replica each) must store and report exactly
+// what it does on a single Redis: the same events, applied by the same scripts, one workload's
+// keys in one slot. A planned failover of the master holding the scripted workload, mid-stream,
+// changes nothing.
+
+/** A small rollout of another workload: its keys land in other slots than the scripted one's. */
+function otherRollout(workload: string, t0: number): AnyEvent[] {
+  const ro = createEventSequencer({ namespace: 'other', workload, pod: null });
+  const at = (ms: number) => new Date(t0 + ms);
+  const out: AnyEvent[] = [
+    ro.next('rollout.started', { rolloutId: `ro-${workload}`, trigger: 'cli' }, at(0)),
+  ];
+  for (let i = 0; i < 3; i++) {
+    const pod = createEventSequencer({ namespace: 'other', workload, pod: `${workload}-${i}` });
+    out.push(pod.next('prestop.started', SAMPLE_DATA['prestop.started'], at(100 + i * 300)));
+    out.push(pod.next('app.exited', SAMPLE_DATA['app.exited'], at(250 + i * 300)));
+  }
+  out.push(
+    ro.next(
+      'rollout.finished',
+      { rolloutId: `ro-${workload}`, outcome: 'complete', podsReplaced: 3 },
+      at(2000),
+    ),
+  );
+  return out;
+}
+
+interface Run {
+  readonly collector: Collector;
+  readonly redis: RedisClient;
+  readonly root: string;
+}
+
+describe('collector on a Redis Cluster', () => {
+  let nats: RunningServer;
+  let single: RunningServer;
+  let cluster: TestRedisCluster;
+  let nc: NatsConnection;
+  const runs: Run[] = [];
+
+  beforeAll(async () => {
+    [nats, single, cluster] = await Promise.all([startNatsServer(), startRedisServer(), startRedisCluster()]);
+    nc = await natsClient(nats);
+  }, 120_000);
+  afterAll(async () => {
+    for (const r of runs) {
+      await r.collector.stop();
+      r.redis.disconnect();
+    }
+    await nc?.close();
+    await Promise.all([nats?.stop(), single?.stop(), cluster?.stop()]);
+  });
+
+  async function startRun(redisEnv: Record<string, string>): Promise<Run> {
+    const ns = testNamespace();
+    const config = loadCollectorConfig(
+      {},
+      {
+        DRAINWATCH_LISTEN: '127.0.0.1:0',
+        NATS_URL: nats.url,
+        DRAINWATCH_REDIS_PREFIX: ns.redisPrefix,
+        DRAINWATCH_SUBJECT_ROOT: ns.subjectRoot,
+        DRAINWATCH_STREAM: ns.streamName,
+        DRAINWATCH_CONSUMER: 'cluster-test',
+        DRAINWATCH_ROLLOUT_QUIET: '1000d',
+        ...redisEnv,
+      },
+    );
+    const target = config.redisCluster ? { cluster: config.redisCluster } : { url: config.redisUrl };
+    const redis = await connectRedisClient(target, { prefix: ns.redisPrefix });
+    const collector = createCollector(config);
+    await collector.start();
+    const run = { collector, redis, root: ns.subjectRoot };
+    runs.push(run);
+    return run;
+  }
+
+  it('gives the report and the rollout list a single Redis gives, through a failover mid-stream', async () => {
+    const scenario = scriptedRollout();
+    const others = ['api', 'cart', 'search', 'web'].map((w, i) =>
+      otherRollout(w, Date.parse('2026-11-21T11:00:00Z') + i * 5000),
+    );
+    const events = [...scenario.events, ...others.flat()];
+
+    const reference = await startRun({ REDIS_URL: single.url });
+    await publishAll(nc, events, reference.root);
+    await reference.collector.drain(60_000);
+
+    const clustered = await startRun({ REDIS_CLUSTER_NODES: cluster.seedList });
+    const half = Math.floor(scenario.events.length / 2);
+    await publishAll(nc, events.slice(0, half), clustered.root);
+    await clustered.collector.drain(60_000);
+    // The master holding the scripted workload's slot hands over to its replica, mid-rollout.
+    const probe = new Redis({ port: cluster.nodes[0]!.port, host: '127.0.0.1' });
+    const key = KEYS.open(workloadKey(NS, WL));
+    const slot = Number(await probe.call('CLUSTER', 'KEYSLOT', key));
+    probe.disconnect();
+    const moved = await cluster.failover(slot);
+    expect(moved.from).not.toBe(moved.to);
+    await publishAll(nc, events.slice(half), clustered.root);
+    await clustered.collector.drain(60_000);
+
+    // The workloads' keys are spread over more than one master.
+    const slots = new Set<number>();
+    const seeded = new Redis({ port: cluster.nodes[0]!.port, host: '127.0.0.1' });
+    for (const w of [WL, 'api', 'cart', 'search', 'web']) {
+      const ns = w === WL ? NS : 'other';
+      slots.add(Number(await seeded.call('CLUSTER', 'KEYSLOT', KEYS.open(workloadKey(ns, w)))));
+    }
+    seeded.disconnect();
+    expect(slots.size).toBeGreaterThan(1);
+
+    const [a, b] = [createReportStore(reference.redis), createReportStore(clustered.redis)];
+    const report = await b.getReport(scenario.rolloutId);
+    expect(report).toEqual(await a.getReport(scenario.rolloutId));
+    expect(report).toMatchObject(expectedReport(scenario.rolloutId));
+    for (const w of ['api', 'cart', 'search', 'web']) {
+      const r = await b.getReport(`ro-${w}`);
+      expect(r).toEqual(await a.getReport(`ro-${w}`));
+      expect(r?.terminations).toHaveLength(3);
+    }
+    expect(await b.listRollouts({ limit: 100 })).toEqual(await a.listRollouts({ limit: 100 }));
+    expect(await b.workloadStatus()).toEqual(await a.workloadStatus());
+    expect(await b.timeline(NS, 'quote-a')).toEqual(await a.timeline(NS, 'quote-a'));
+  }, 180_000);
+});

@@ -1,0 +1,237 @@
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { agentConnectionOptions } from '../../agent/nats-connection.js';
+import {
+  type Collector,
+  createCollector,
+  createReportStore,
+  loadCollectorConfig,
+  type ReportStore,
+} from '../../collector/index.js';
+import { KEYS, workloadKey } from '../../collector/keys.js';
+import type { AnyEvent } from '../../contract/index.js';
+import { createEventSequencer } from '../../contract/validate.js';
+import { publishEvent } from '../../lib/jetstream.js';
+import { connectRedisClient, type RedisClient } from '../../lib/redis.js';
+import { pollUntil } from '../../lib/wait.js';
+import {
+  startNatsCluster,
+  startRedisCluster,
+  type TestNatsCluster,
+  type TestRedisCluster,
+} from '../helpers/clusters.js';
+import { SAMPLE_DATA } from '../helpers/sample-events.js';
+import { testNamespace } from '../helpers/servers.js';
+
+// The whole HA path on loopback: a 3-node NATS cluster with an R3 stream, a 3-master Redis
+// Cluster with a replica each, two collector replicas sharing one durable consumer, and 50
+// simulated pods publishing a scripted rollout of 5 workloads. One run has no faults; the other
+// loses a NATS node and fails a Redis master over mid-rollout. Every event must be applied exactly
+// once across both replicas, and every report must equal the fault-free run's.
+
+const WORKLOADS = ['api', 'cart', 'search', 'web', 'checkout'];
+const PODS_PER_WORKLOAD = 10;
+const T0 = Date.parse('2026-11-21T10:00:00.000Z');
+
+interface Script {
+  /** Each workload's rollout.started, published before any pod's event (as a controller does). */
+  readonly started: AnyEvent[];
+  /** Per pod, its events in seq order, fixed times. */
+  readonly pods: AnyEvent[][];
+  /** Each workload's rollout.finished, published once its pods are done. */
+  readonly finished: AnyEvent[];
+}
+
+function scripted(): Script {
+  const out: AnyEvent[][] = [];
+  const started: AnyEvent[] = [];
+  const finished: AnyEvent[] = [];
+  WORKLOADS.forEach((wl, w) => {
+    const t0 = T0 + w * 1000;
+    const at = (ms: number) => new Date(t0 + ms);
+    const rolloutId = `ro-${wl}`;
+    const ro = createEventSequencer({ namespace: 'shop', workload: wl, pod: null }, `ctl-${wl}`);
+    started.push(ro.next('rollout.started', { rolloutId, trigger: 'cli' }, at(0)));
+    finished.push(
+      ro.next(
+        'rollout.finished',
+        { rolloutId, outcome: 'complete', podsReplaced: PODS_PER_WORKLOAD },
+        at(60_000),
+      ),
+    );
+    for (let p = 0; p < PODS_PER_WORKLOAD; p++) {
+      const pod = `${wl}-${p}`;
+      const s = createEventSequencer({ namespace: 'shop', workload: wl, pod }, `i-${pod}`);
+      const start = 1000 + p * 5000;
+      out.push([
+        s.next('prestop.started', SAMPLE_DATA['prestop.started'], at(start)),
+        s.next('sigterm', SAMPLE_DATA.sigterm, at(start + 100)),
+        s.next('traffic.summary', SAMPLE_DATA['traffic.summary'], at(start + 2000)),
+        s.next('app.exited', SAMPLE_DATA['app.exited'], at(start + 3000)),
+      ]);
+    }
+  });
+  return { started, pods: out, finished };
+}
+
+/** The script published as a rollout unfolds: starts, then every pod at once, then finishes. */
+async function publishScript(servers: string, root: string, script: Script, midway?: () => Promise<void>) {
+  await Promise.all(script.started.map((e) => simulatedAgent(servers, root, [e])));
+  const pods = Promise.all(script.pods.map((events) => simulatedAgent(servers, root, events)));
+  await midway?.();
+  await pods;
+  await Promise.all(script.finished.map((e) => simulatedAgent(servers, root, [e])));
+}
+
+/**
+ * A simulated agent: its own connection with the agent's options (every server of the cluster),
+ * publishing its events one at a time, each acknowledged before the next, retrying until
+ * acknowledged as the agent's publisher does (the message id makes a retry stored once).
+ */
+async function simulatedAgent(servers: string, root: string, events: readonly AnyEvent[]): Promise<void> {
+  const nc = await connect(agentConnectionOptions(servers, `sim-agent ${events[0]!.instance}`));
+  try {
+    const js = jetstream(nc);
+    for (const e of events) {
+      await pollUntil(
+        async () => {
+          await publishEvent(js, e, { root, timeoutMs: 2000 });
+          return true;
+        },
+        { timeoutMs: 60_000, intervalMs: 100, what: `event ${e.id} acknowledged` },
+      );
+    }
+  } finally {
+    await nc.close();
+  }
+}
+
+interface Run {
+  readonly collectors: Collector[];
+  readonly redis: RedisClient;
+  readonly store: ReportStore;
+  readonly root: string;
+  readonly stream: string;
+  /** Event ids applied for the first time, by either replica, with repeats. */
+  readonly applied: string[];
+}
+
+describe('HA: NATS cluster + Redis Cluster + two collectors', () => {
+  let nats: TestNatsCluster;
+  let redis: TestRedisCluster;
+  const runs: Run[] = [];
+
+  beforeAll(async () => {
+    [nats, redis] = await Promise.all([startNatsCluster(3), startRedisCluster()]);
+  }, 120_000);
+  afterAll(async () => {
+    for (const r of runs) {
+      await Promise.all(r.collectors.map((c) => c.stop()));
+      r.redis.disconnect();
+    }
+    await Promise.all([nats?.stop(), redis?.stop()]);
+  });
+
+  async function startRun(): Promise<Run> {
+    const ns = testNamespace();
+    const env = {
+      DRAINWATCH_LISTEN: '127.0.0.1:0',
+      NATS_URL: nats.urls,
+      REDIS_CLUSTER_NODES: redis.seedList,
+      DRAINWATCH_REDIS_PREFIX: ns.redisPrefix,
+      DRAINWATCH_SUBJECT_ROOT: ns.subjectRoot,
+      DRAINWATCH_STREAM: ns.streamName,
+      DRAINWATCH_STREAM_REPLICAS: '3',
+      DRAINWATCH_CONSUMER: 'ha-test',
+      DRAINWATCH_ACK_WAIT: '3s',
+      DRAINWATCH_ROLLOUT_QUIET: '1000d',
+    };
+    const applied: string[] = [];
+    const collectors = [0, 1].map(() =>
+      createCollector(loadCollectorConfig({}, env), {
+        onApplied: (events) => applied.push(...events.map((e) => e.id)),
+      }),
+    );
+    // One at a time: the first creates the R3 stream and the durable consumer, the second finds them.
+    for (const c of collectors) await c.start();
+    const client = await connectRedisClient({ cluster: redis.seeds }, { prefix: ns.redisPrefix });
+    const run = {
+      collectors,
+      redis: client,
+      store: createReportStore(client),
+      root: ns.subjectRoot,
+      stream: ns.streamName,
+      applied,
+    };
+    runs.push(run);
+    return run;
+  }
+
+  async function drained(run: Run, total: number): Promise<void> {
+    await pollUntil(() => new Set(run.applied).size >= total, {
+      timeoutMs: 90_000,
+      intervalMs: 100,
+      what: `${total} events applied`,
+    });
+    await Promise.all(run.collectors.map((c) => c.drain(60_000)));
+  }
+
+  it('applies every event once and reports as a fault-free run, through a NATS node loss and a Redis failover', async () => {
+    const script = scripted();
+    const total = script.pods.reduce((n, p) => n + p.length, 0) + 2 * WORKLOADS.length;
+
+    const calm = await startRun();
+    await publishScript(nats.urls, calm.root, script);
+    await drained(calm, total);
+
+    const faulty = await startRun();
+    let moved: { from: number; to: number } | undefined;
+    await publishScript(nats.urls, faulty.root, script, async () => {
+      // Mid-rollout: some events applied, not all.
+      await pollUntil(() => faulty.applied.length > total / 4, {
+        timeoutMs: 60_000,
+        what: 'a quarter applied',
+      });
+      const probe = new Redis({ port: redis.nodes[0]!.port, host: '127.0.0.1' });
+      const slot = Number(await probe.call('CLUSTER', 'KEYSLOT', KEYS.open(workloadKey('shop', 'web'))));
+      probe.disconnect();
+      [, moved] = await Promise.all([nats.nodes[0]!.pause(), redis.failover(slot)]);
+    });
+    expect(moved?.from).not.toBe(moved?.to);
+    // The collector created the stream with 3 replicas: it survived the node's loss.
+    const nc = await connect({ servers: nats.urls.split(',') });
+    const info = await (await jetstreamManager(nc)).streams.info(faulty.stream);
+    await nc.close();
+    expect(info.config.num_replicas).toBe(3);
+    await drained(faulty, total);
+    // The lost node comes back before the next test, as an operator would restart it.
+    await nats.nodes[0]!.resume();
+
+    expect(faulty.applied).toHaveLength(total);
+    expect(new Set(faulty.applied).size).toBe(total);
+    expect(calm.applied).toHaveLength(total);
+    for (const wl of WORKLOADS) {
+      const report = await faulty.store.getReport(`ro-${wl}`);
+      expect(report, wl).toEqual(await calm.store.getReport(`ro-${wl}`));
+      expect(report?.terminations, wl).toHaveLength(PODS_PER_WORKLOAD);
+    }
+    expect(await faulty.store.listRollouts({ limit: 100 })).toEqual(
+      await calm.store.listRollouts({ limit: 100 }),
+    );
+
+    // The workload gauges come from one replica, the lease holder: never twice, never none.
+    const exporting = async (c: Collector) => {
+      const m = await c.registry.getSingleMetric('drainwatch_rollout_in_progress')?.get();
+      return new Set((m?.values ?? []).map((v) => `${v.labels.namespace}/${v.labels.workload}`));
+    };
+    await pollUntil(
+      async () => {
+        const [a, b] = await Promise.all(faulty.collectors.map(exporting));
+        return a!.size + b!.size === WORKLOADS.length && (a!.size === 0 || b!.size === 0);
+      },
+      { timeoutMs: 30_000, intervalMs: 200, what: 'one replica exporting every workload gauge' },
+    );
+  }, 240_000);
+});
