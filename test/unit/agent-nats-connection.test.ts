@@ -50,7 +50,7 @@ describe('agent NATS connect loop', () => {
     expect(s.attempts).toEqual([0, 250, 750, 1750, 3750, 5750]);
     expect(s.connected).toEqual([nc]);
     expect(s.options[0]).toMatchObject({
-      servers: 'nats://127.0.0.1:4222',
+      servers: ['nats://127.0.0.1:4222'],
       name: 'drainwatch-agent web-1',
       maxReconnectAttempts: -1,
     });
