@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Redis } from 'ioredis';
 import { type WebSocket, WebSocketServer } from 'ws';
@@ -34,66 +34,11 @@ function json(res: ServerResponse, status: number, body: unknown): void {
   res.end(JSON.stringify(body));
 }
 
-interface Subscriber {
-  readonly user: string;
-  /** The next sequence number this socket gets; undefined until subscribed. */
-  next: number | undefined;
-  /** Writes are serial per socket: each waits for the ledger, then for the previous write. */
-  chain: Promise<void>;
-}
-
-export function createPriceFeedApp(config: PriceFeedConfig, redis: Redis): PriceFeedApp {
-  let closing = false;
-  const tickNow = (): number => Math.floor(Date.now() / config.tickMs);
-  const subs = new Map<WebSocket, Subscriber>();
-
-  // Sends `from..to` (the log's entries; a tick no pod logged is generated, as every pod would).
-  const deliver = (ws: WebSocket, s: Subscriber, from: number, to: number, useLog: boolean): void => {
-    s.chain = s.chain.then(async () => {
-      if (to < from || ws.readyState !== ws.OPEN) return;
-      const seqs = Array.from({ length: to - from + 1 }, (_, i) => from + i);
-      const logged = useLog ? await redis.mget(...seqs.map(logKey)) : [];
-      await recordSent(redis, s.user, seqs);
-      seqs.forEach((seq, i) => ws.send(logged[i] ?? quoteAt(seq)));
-    });
-    s.chain = s.chain.catch(() => ws.terminate());
-  };
-
-  let lastLogged = tickNow();
-  const timer = setInterval(() => {
-    const k = tickNow();
-    for (let seq = lastLogged + 1; seq <= k; seq += 1)
-      void redis.set(logKey(seq), quoteAt(seq), 'EX', LOG_TTL_S, 'NX').catch(() => {});
-    lastLogged = Math.max(lastLogged, k);
-    for (const [ws, s] of subs) {
-      if (s.next === undefined || s.next > k) continue;
-      deliver(ws, s, s.next, k, false);
-      s.next = k + 1;
-    }
-  }, config.tickMs);
-  timer.unref();
-
-  const onMessage = (ws: WebSocket, s: Subscriber, raw: string): void => {
-    let msg: { type?: unknown; after?: unknown };
-    try {
-      msg = JSON.parse(raw) as typeof msg;
-    } catch {
-      return void ws.close(1003, 'json only');
-    }
-    if (s.next !== undefined) return;
-    const k = tickNow();
-    const after = Number(msg.after);
-    if (msg.type === 'resume' && config.mode === 'fixed' && Number.isSafeInteger(after) && after < k) {
-      deliver(ws, s, Math.max(after + 1, k - MAX_REPLAY), k, true);
-    } else if (msg.type === 'subscribe' || msg.type === 'resume') {
-      deliver(ws, s, k, k, false);
-    } else return;
-    s.next = k + 1;
-  };
-
-  const http = createServer((req, res) => {
+/** Login (a cookie naming the user), identity, a quote, readiness and the ledger's figures. */
+function httpHandler(redis: Redis, closing: () => boolean, quote: () => string) {
+  return (req: IncomingMessage, res: ServerResponse): void => {
     const path = (req.url ?? '').split('?')[0];
-    if (path === '/ready') return json(res, closing ? 503 : 200, { ready: !closing });
+    if (path === '/ready') return json(res, closing() ? 503 : 200, { ready: !closing() });
     if (req.method === 'POST' && path === '/login') {
       let body = '';
       req.setEncoding('utf8');
@@ -118,13 +63,57 @@ export function createPriceFeedApp(config: PriceFeedConfig, redis: Redis): Price
     const user = userOf(req);
     if (!user) return json(res, 401, { error: 'not logged in' });
     if (path === '/me') return json(res, 200, { user });
-    if (path === '/api/quote') return json(res, 200, JSON.parse(quoteAt(tickNow())));
+    if (path === '/api/quote') return json(res, 200, JSON.parse(quote()));
     json(res, 404, { error: 'not found' });
-  });
+  };
+}
+
+interface Subscriber {
+  readonly user: string;
+  /** The next sequence number this socket gets; undefined until subscribed. */
+  next: number | undefined;
+  /** Writes are serial per socket: each waits for the ledger, then for the previous write. */
+  chain: Promise<void>;
+}
+
+type Deliver = (ws: WebSocket, s: Subscriber, from: number, to: number, useLog: boolean) => void;
+
+/** A subscribe (push from tick k on) or a resume (fixed: replay after `after` from the log first). */
+function subscribe(
+  mode: PriceFeedConfig['mode'],
+  k: number,
+  ws: WebSocket,
+  s: Subscriber,
+  raw: string,
+  deliver: Deliver,
+): void {
+  let msg: { type?: unknown; after?: unknown };
+  try {
+    msg = JSON.parse(raw) as typeof msg;
+  } catch {
+    return void ws.close(1003, 'json only');
+  }
+  if (s.next !== undefined) return;
+  const after = Number(msg.after);
+  if (msg.type === 'resume' && mode === 'fixed' && Number.isSafeInteger(after) && after < k) {
+    deliver(ws, s, Math.max(after + 1, k - MAX_REPLAY), k, true);
+  } else if (msg.type === 'subscribe' || msg.type === 'resume') {
+    deliver(ws, s, k, k, false);
+  } else return;
+  s.next = k + 1;
+}
+
+/** Upgrades `/feed` for a logged-in user, until shutdown; each socket is a Subscriber in `subs`. */
+function acceptFeedSockets(
+  http: Server,
+  closing: () => boolean,
+  subs: Map<WebSocket, Subscriber>,
+  onMessage: (ws: WebSocket, s: Subscriber, raw: string) => void,
+): void {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 4096 });
   http.on('upgrade', (req, socket, head) => {
     const user = userOf(req);
-    if (closing || (req.url ?? '').split('?')[0] !== '/feed' || !user) {
+    if (closing() || (req.url ?? '').split('?')[0] !== '/feed' || !user) {
       socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
       return;
     }
@@ -136,6 +125,50 @@ export function createPriceFeedApp(config: PriceFeedConfig, redis: Redis): Price
       ws.on('error', () => {});
     });
   });
+}
+
+export function createPriceFeedApp(config: PriceFeedConfig, redis: Redis): PriceFeedApp {
+  let closing = false;
+  const tickNow = (): number => Math.floor(Date.now() / config.tickMs);
+  const subs = new Map<WebSocket, Subscriber>();
+
+  // Sends `from..to` (the log's entries; a tick no pod logged is generated, as every pod would).
+  const deliver = (ws: WebSocket, s: Subscriber, from: number, to: number, useLog: boolean): void => {
+    s.chain = s.chain.then(async () => {
+      if (to < from || ws.readyState !== ws.OPEN) return;
+      const seqs = Array.from({ length: to - from + 1 }, (_, i) => from + i);
+      const logged = useLog ? await redis.mget(...seqs.map(logKey)) : [];
+      await recordSent(redis, s.user, seqs);
+      for (const [i, seq] of seqs.entries()) ws.send(logged[i] ?? quoteAt(seq));
+    });
+    s.chain = s.chain.catch(() => ws.terminate());
+  };
+
+  let lastLogged = tickNow();
+  const timer = setInterval(() => {
+    const k = tickNow();
+    for (let seq = lastLogged + 1; seq <= k; seq += 1)
+      void redis.set(logKey(seq), quoteAt(seq), 'EX', LOG_TTL_S, 'NX').catch(() => {});
+    lastLogged = Math.max(lastLogged, k);
+    for (const [ws, s] of subs) {
+      if (s.next === undefined || s.next > k) continue;
+      deliver(ws, s, s.next, k, false);
+      s.next = k + 1;
+    }
+  }, config.tickMs);
+  timer.unref();
+
+  const onMessage = (ws: WebSocket, s: Subscriber, raw: string): void =>
+    subscribe(config.mode, tickNow(), ws, s, raw, deliver);
+
+  const http = createServer(
+    httpHandler(
+      redis,
+      () => closing,
+      () => quoteAt(tickNow()),
+    ),
+  );
+  acceptFeedSockets(http, () => closing, subs, onMessage);
 
   let stopping: Promise<void> | undefined;
   return {
