@@ -36,7 +36,8 @@ function json(res: ServerResponse, status: number, body: unknown): void {
 
 /** Login (a cookie naming the user), identity, a quote, readiness and the ledger's figures. */
 function httpHandler(redis: Redis, closing: () => boolean, quote: () => string) {
-  return (req: IncomingMessage, res: ServerResponse): void => {
+  // Returns nothing; `return json(…)` ends a branch.
+  return (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '').split('?')[0];
     if (path === '/ready') return json(res, closing() ? 503 : 200, { ready: !closing() });
     if (req.method === 'POST' && path === '/login') {
@@ -44,7 +45,12 @@ function httpHandler(redis: Redis, closing: () => boolean, quote: () => string) 
       req.setEncoding('utf8');
       req.on('data', (c: string) => (body += c));
       req.on('end', () => {
-        const user = (JSON.parse(body || '{}') as { user?: unknown }).user;
+        let user: unknown;
+        try {
+          user = (JSON.parse(body || '{}') as { user?: unknown }).user;
+        } catch {
+          user = undefined;
+        }
         if (typeof user !== 'string' || !user)
           return json(res, 400, { error: 'body must be {"user": "<name>"}' });
         res.setHeader('set-cookie', `u=${encodeURIComponent(user)}; Path=/; HttpOnly`);
