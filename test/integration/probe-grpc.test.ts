@@ -1,7 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import type { AnyEvent } from '../../contract/index.js';
 import { createQuoteGrpcApp, type QuoteGrpcApp, quoteProtoPath } from '../../examples/quote-grpc/index.js';
+import { startNatsServer } from '../../lib/servers.js';
 import { pollUntil } from '../../lib/wait.js';
 import { createProbeRun, GrpcProtoError, type ProbeRun, parseScenario } from '../../probe/index.js';
+
+import { createTestStream, readStream, startAgentUnderTest } from '../helpers/agent-harness.js';
+import { natsClient } from '../helpers/servers.js';
 
 // The probe's gRPC sessions (scenario `grpc`) against the real gRPC quote app (@grpc/grpc-js on
 // both sides): identity from the metadata token on every unary reply, a server stream checked for
@@ -130,5 +135,70 @@ describe('probe gRPC sessions', () => {
     run = createProbeRun({ target: 'http://127.0.0.1:1', sessions: 1, scenario: bad });
     await expect(run.start()).rejects.toBeInstanceOf(GrpcProtoError);
     run = undefined;
+  });
+});
+
+describe('probe gRPC sessions through the agent', () => {
+  it("every probe call is one of the agent's h2 request events, joined by probe id, with the same status", async () => {
+    const nats = await startNatsServer();
+    const nc = await natsClient(nats);
+    const port = await startApp(0, true);
+    const agent = await startAgentUnderTest({ upstreamPort: port, natsUrl: nats.url });
+    try {
+      await createTestStream(nc, agent.ns);
+      run = createProbeRun(
+        {
+          target: `http://127.0.0.1:${agent.trafficPort}`,
+          sessions: 2,
+          websockets: 1,
+          ratePerSession: 20,
+          requestTimeoutMs: 2000,
+          rampMs: 0,
+          scenario: scenario(),
+          subjectRoot: agent.ns.subjectRoot,
+        },
+        { nats: nc },
+      );
+      await run.start();
+      await pollUntil(
+        () => run!.snapshot().requests >= 10 && run!.snapshot().websockets.messagesReceived >= 10,
+        {
+          timeoutMs: 20_000,
+          what: 'calls through the agent',
+        },
+      );
+      const summary = await run.stop();
+      run = undefined;
+      expect(summary.failed).toBe(0);
+      const events = await pollUntil(
+        async () => {
+          const all = await readStream(nc, agent.ns);
+          const n = all.filter((e) => e.kind === 'request' && e.data.route === '/quote.Quotes/Get').length;
+          return n >= summary.requests ? all : undefined;
+        },
+        { timeoutMs: 10_000, what: 'the agent request events' },
+      );
+      const agentCalls = new Map<string, Extract<AnyEvent, { kind: 'request' }>['data']>();
+      for (const e of events)
+        if (e.kind === 'request' && e.data.probeId && e.data.route === '/quote.Quotes/Get')
+          agentCalls.set(e.data.probeId, e.data);
+      const probeCalls = events.filter((e) => e.kind === 'probe.request');
+      expect(probeCalls.length).toBe(summary.requests);
+      for (const e of probeCalls) {
+        if (e.kind !== 'probe.request') continue;
+        expect(e.data.grpcStatus).toBe(0);
+        expect(e.data.route).toBe('/quote.Quotes/Get');
+        const seen = agentCalls.get(e.data.probeId);
+        expect(seen).toMatchObject({ protocol: 'h2', grpcStatus: 0, outcome: 'ok' });
+      }
+    } finally {
+      await run?.stop();
+      run = undefined;
+      await app?.shutdown();
+      app = undefined;
+      await agent.agent.stop({ immediate: true });
+      await nc.close();
+      await nats.stop();
+    }
   });
 });
