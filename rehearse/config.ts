@@ -213,7 +213,10 @@ function parseAll(input: RehearseInput, issues: Issues) {
     sidecar: issues.value(n('sidecar'), (s) => parseChoice(s, text(input, 'sidecar'), SIDECARS), 'agent'),
     warmupMs: issues.value(n('warmup'), (s) => parseDurationMs(s, text(input, 'warmup')), 0),
     timeoutMs: issues.value(n('timeout'), (s) => parseDurationMs(s, text(input, 'timeout')), 0),
-    websockets: optional('websockets', (s, v) => (parseWebsocketSpec(s, v), v)),
+    websockets: optional('websockets', (s, v) => {
+      parseWebsocketSpec(s, v);
+      return v;
+    }),
     balance: optional('balance', (s, v) => parseChoice(s, v, BALANCE_STRATEGIES)),
     gate: optional('gate', parseScore),
     seed: optional('seed', (s, v) => parseWholeNumber(s, v)),
