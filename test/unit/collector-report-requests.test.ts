@@ -96,7 +96,13 @@ describe('report requests: each failed probe request attributed', () => {
     });
     // A reset on a reused keep-alive connection with no response header, seen by no pod: the
     // server side closed the idle connection as the request went out.
-    const stale = { pod: undefined, status: undefined, error: 'reset', connection: 'reused', startedAt: at(12) } as const;
+    const stale = {
+      pod: undefined,
+      status: undefined,
+      error: 'reset',
+      connection: 'reused',
+      startedAt: at(12),
+    } as const;
     expect(failureOf(request(stale), facts, lives)).toMatchObject({ cause: 'stale-keepalive', pod: null });
     // The same on a new connection, or once a response header came back, is not that race.
     expect(failureOf(request({ ...stale, connection: 'new' }), facts, lives).cause).toBe('never-reached-pod');
