@@ -28,6 +28,16 @@ export function isSessionFailure(d: ProbeRequest): boolean {
   return SESSION_ERRORS.has(probeErrorOf(d)) || d.status === 401 || d.status === 403;
 }
 
+/**
+ * A request no pod saw that died on a reused keep-alive connection before any response header:
+ * the server side had closed the idle connection as the request went out (RFC 9112 §9.3.1: a
+ * client may retry it when idempotent; browsers do). Evidence: the probe's `reset` on connection
+ * `reused` with no status and no pod (the probe keeps both when headers came before a body broke).
+ */
+export function isStaleKeepAlive(d: ProbeRequest): boolean {
+  return d.error === 'reset' && d.connection === 'reused' && d.status === undefined && d.pod === undefined;
+}
+
 /** The cause of a failed request the pod's agent saw, from the agent's record and the pod's life. */
 export function agentCause(agent: AgentRequestRecord, life: PodLife | undefined): Cause {
   const exitedMs = life?.exitedMs ?? null;
@@ -75,6 +85,8 @@ export function failureOf(
   } else if (d.pod && life && reachedPod(life, t)) {
     // The response named a pod whose agent was up then: the request did reach it.
     cause = 'other';
+  } else if (isStaleKeepAlive(d)) {
+    cause = 'stale-keepalive';
   } else {
     cause = 'never-reached-pod';
   }

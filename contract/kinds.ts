@@ -107,7 +107,10 @@ export type StreamEnd = (typeof STREAM_ENDS)[number];
  * another, still serving, replica issued — the app loses sessions even without a rollout.
  * `no-session-affinity`: a stateful transport's request (Socket.IO/Engine.IO long-polling) was
  * routed, without session affinity, to a replica that does not know its session (HTTP 400
- * "Session ID unknown").
+ * "Session ID unknown"). `stale-keepalive`: a request sent on a reused keep-alive connection
+ * that the server side (an entry point closing idle client connections, e.g. at an nginx reload)
+ * closed before any response header came back, and that no pod saw; RFC 9112 §9.3.1 lets a client
+ * retry such an idempotent request, and browsers do, but it failed here.
  */
 export const CAUSES = [
   'late-arrival',
@@ -118,6 +121,7 @@ export const CAUSES = [
   'killed-at-grace',
   'never-reached-pod',
   'no-session-affinity',
+  'stale-keepalive',
   'other',
 ] as const;
 export type Cause = (typeof CAUSES)[number];

@@ -72,6 +72,10 @@ export function createSessionClient(target: URL, timeoutMs: number): SessionClie
       const started = performance.now();
       connected = false;
       const connection = (): 'new' | 'reused' => (connected ? 'new' : 'reused');
+      // Headers received before the body broke: the status and pod stay in the result, so a
+      // failure with neither means no response header came back at all (the collector's
+      // stale-keepalive rule relies on it).
+      let head: { status: number; pod?: string } | undefined;
       try {
         const res = await client.request({
           path: options.path,
@@ -79,14 +83,14 @@ export function createSessionClient(target: URL, timeoutMs: number): SessionClie
           headers: options.headers,
           ...(options.body !== undefined ? { body: options.body } : {}),
         });
+        const pod = res.headers['x-drainwatch-pod'];
+        head = { status: res.statusCode, ...(typeof pod === 'string' ? { pod: pod.slice(0, 256) } : {}) };
         let body: string | undefined;
         if (options.wantBody) body = await res.body.text();
         else await res.body.dump();
-        const pod = res.headers['x-drainwatch-pod'];
         const setCookie = res.headers['set-cookie'];
         return {
-          status: res.statusCode,
-          ...(typeof pod === 'string' ? { pod: pod.slice(0, 256) } : {}),
+          ...head,
           ...(setCookie ? { setCookie: typeof setCookie === 'string' ? [setCookie] : setCookie } : {}),
           ...(body !== undefined ? { body } : {}),
           connection: connection(),
@@ -95,6 +99,7 @@ export function createSessionClient(target: URL, timeoutMs: number): SessionClie
       } catch (err) {
         const e = err as { code?: string; message?: string };
         return {
+          ...head,
           error: classifyTransportError(e),
           detail: e.code ?? e.message ?? String(err),
           connection: connection(),

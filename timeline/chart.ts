@@ -35,6 +35,7 @@ function chartPalette() {
       'session-in-memory': '#1f77b4',
       'killed-at-grace': '#8c0000',
       'never-reached-pod': '#e377c2',
+      'stale-keepalive': '#bcbd22',
       other: '#555555',
     } as Record<string, string>,
   } as const;

@@ -94,6 +94,20 @@ describe('report requests: each failed probe request attributed', () => {
       phase: 'unknown',
       pod: null,
     });
+    // A reset on a reused keep-alive connection with no response header, seen by no pod: the
+    // server side closed the idle connection as the request went out.
+    const stale = {
+      pod: undefined,
+      status: undefined,
+      error: 'reset',
+      connection: 'reused',
+      startedAt: at(12),
+    } as const;
+    expect(failureOf(request(stale), facts, lives)).toMatchObject({ cause: 'stale-keepalive', pod: null });
+    // The same on a new connection, or once a response header came back, is not that race.
+    expect(failureOf(request({ ...stale, connection: 'new' }), facts, lives).cause).toBe('never-reached-pod');
+    expect(failureOf(request({ ...stale, status: 200 }), facts, lives).cause).toBe('never-reached-pod');
+    expect(failureOf(request({ ...stale, error: 'refused' }), facts, lives).cause).toBe('never-reached-pod');
     const reached = request({ pod: 'web-1', startedAt: at(12) });
     expect(failureOf(reached, facts, lives)).toMatchObject({
       cause: 'other',
