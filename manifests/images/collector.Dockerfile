@@ -13,6 +13,7 @@ COPY contract ./contract
 COPY lib ./lib
 COPY collector ./collector
 COPY timeline ./timeline
+COPY witness ./witness
 COPY cli ./cli
 # tsconfig.collector.json compiles what cli/collector-main.ts reaches, nothing else; the Lua scripts
 # the collector loads at start go beside its compiled code. The uninstall drops the dev dependencies

@@ -30,7 +30,8 @@ function validId(bytes: Uint8Array, subject: string, root: string): string | und
     const p = parseSubject(subject, root);
     const same =
       p.kind === e.kind && p.namespace === e.namespace && p.workload === e.workload && p.pod === e.pod;
-    return same ? e.id : undefined;
+    // Idempotency is per workload (CloudEvents: source + id is unique; our source names the workload).
+    return same ? `${e.namespace}/${e.workload}|${e.id}` : undefined;
   } catch {
     return undefined;
   }
@@ -136,7 +137,7 @@ describe('collector fuzz', () => {
       if (id === undefined) invalid += 1;
       else {
         valid += 1;
-        // A mutation can set the id to a short junk value several events share: one of them applies.
+        // A mutation can set the id to a short junk value several events share: one of them per workload applies.
         validIds.add(id);
       }
       // Core publish (the stream captures the subject): far cheaper than 100,000 acked publishes;

@@ -1,6 +1,7 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createReportStore } from '../../collector/index.js';
+import { KEYS } from '../../collector/keys.js';
 import { pollUntil } from '../../lib/wait.js';
 import { type CollectorEnv, startCollectorEnv } from '../helpers/collector-harness.js';
 import { appliedCount, spawnCollector, waitCaughtUp } from '../helpers/collector-process.js';
@@ -52,7 +53,7 @@ describe('faults: Redis restarted empty under a running collector', () => {
         expect(log.find('Redis lost its data')?.level).toBe('warn');
         const after = await createReportStore(check).getReport(scenario.rolloutId);
         expect(after).toEqual(before);
-        expect(await check.get('applied-seq')).toBe(String(state.last_seq));
+        expect(await check.get(KEYS.appliedSeq)).toBe(String(state.last_seq));
       } finally {
         check.disconnect();
       }

@@ -102,9 +102,9 @@ describe('drainwatch rehearse', () => {
   }, 200_000);
 
   it('an unknown threshold name exits 2 listing the valid names, before any server starts', async () => {
-    const r = await runRehearseCli(['--threshold', 'latency.p99 < 250ms']);
+    const r = await runRehearseCli(['--threshold', 'latency.p98 < 250ms']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('unknown figure "latency.p99" of the rollout report');
+    expect(r.stderr).toContain('unknown figure "latency.p98" of the rollout report');
     expect(r.stderr).toContain('latency.{samples,p50Ms,p95Ms,p99Ms,maxMs}');
     expect(r.stderr).not.toContain('started');
   });
