@@ -70,15 +70,21 @@ async function grpcRows(natsUrl) {
     ['agent', Number(agent.match[1])],
     ['nginx', nginx.port],
   ];
-  const pids = { direct: [], agent: [agent.child.pid], nginx: withChildren(nginx.child.pid) };
+  // nginx's worker is forked after the master listens: list its children when measuring.
+  const pids = {
+    direct: () => [],
+    agent: () => [agent.child.pid],
+    nginx: () => withChildren(nginx.child.pid),
+  };
   const runs = { direct: [], agent: [], nginx: [] };
   try {
     for (let round = 0; round < ROUNDS; round += 1) {
       for (let k = 0; k < targets.length; k += 1) {
         const [name, port] = targets[(k + round) % targets.length];
-        const cpuBefore = cpuMicros(pids[name]);
+        const measured = pids[name]();
+        const cpuBefore = cpuMicros(measured);
         const tp = await grpcMaxThroughput(port, { durationS: DURATION_S });
-        const cpu = (cpuMicros(pids[name]) - cpuBefore) / tp.requests;
+        const cpu = (cpuMicros(measured) - cpuBefore) / tp.requests;
         const lat = await grpcFixedRateLatency(port, { rate: RATE, durationS: DURATION_S });
         runs[name].push({ ...tp, ...lat, cpu, genCpu: tp.generatorCpuMicros / tp.requests });
         process.stderr.write(
