@@ -214,6 +214,8 @@ export const dataSchemas = {
     startedAt: isoTime,
     durationMs: millis,
     retry: z.object({ ok: z.boolean(), status: z.number().int().optional() }).optional(),
+    /** A gRPC call's status code (0 OK … 16 UNAUTHENTICATED); `method` is then POST, `route` `/pkg.Service/Method`. */
+    grpcStatus: z.number().int().min(0).max(16).optional(),
   }),
   'probe.session': z.object({
     runId: shortText,

@@ -87,9 +87,10 @@ export type ProbeWebsocketEvent = (typeof PROBE_WEBSOCKET_EVENTS)[number];
 
 /**
  * What carries a probe's live connection (`probe.websocket` events; absent = `websocket`):
- * a WebSocket, a Server-Sent Events stream (HTML Living Standard §9.2), or a Socket.IO session.
+ * a WebSocket, a Server-Sent Events stream (HTML Living Standard §9.2), a Socket.IO session, or
+ * a gRPC server-streaming call (its `stream-ended` `end`: `server-closed` = status OK, `cut` = any other).
  */
-export const PROBE_LIVE_TRANSPORTS = ['websocket', 'sse', 'socket.io'] as const;
+export const PROBE_LIVE_TRANSPORTS = ['websocket', 'sse', 'socket.io', 'grpc'] as const;
 export type ProbeLiveTransport = (typeof PROBE_LIVE_TRANSPORTS)[number];
 
 /**

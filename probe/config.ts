@@ -163,8 +163,9 @@ export function resolveProbeConfig(config: ProbeConfig): ResolvedProbeConfig {
   // The default fraction applies only when the scenario has a WebSocket; an explicit count demands one.
   const explicitWs = config.websockets !== undefined;
   let websockets = websocketCount(config.websockets ?? PROBE_DEFAULTS.websockets, config.sessions);
-  // An SSE stream is the live connection of an SSE scenario: the same share of sessions keeps one.
-  if (!scenario.websocket && !scenario.sse && !scenario.socketio) {
+  // An SSE stream is the live connection of an SSE scenario: the same share of sessions keeps one;
+  // a gRPC server stream that of a gRPC scenario with a `stream` method.
+  if (!scenario.websocket && !scenario.sse && !scenario.socketio && !scenario.grpc?.stream) {
     if (explicitWs && websockets > 0) {
       throw new ProbeConfigError(
         'websockets',

@@ -48,3 +48,13 @@ export class ProbeStateError extends Error {
     this.name = 'ProbeStateError';
   }
 }
+
+/** The scenario's gRPC proto cannot be read, or does not define its service and methods. */
+export class GrpcProtoError extends Error {
+  readonly code = 'config-grpc-proto';
+  readonly exitCode = 2;
+  constructor(message: string) {
+    super(`scenario.grpc: ${message}`);
+    this.name = 'GrpcProtoError';
+  }
+}

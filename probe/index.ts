@@ -11,7 +11,13 @@ export {
   websocketSpecProblem,
 } from './config.js';
 export { type CookieJar, createCookieJar, parseSetCookie } from './cookies.js';
-export { ProbeConfigError, ProbeStateError, ScenarioError, TargetUnreachableError } from './errors.js';
+export {
+  GrpcProtoError,
+  ProbeConfigError,
+  ProbeStateError,
+  ScenarioError,
+  TargetUnreachableError,
+} from './errors.js';
 export { formatProgress, formatSummary } from './format.js';
 export {
   createLatencyRecorder,

@@ -9,6 +9,8 @@ import { canConnect } from '../lib/servers.js';
 import { type ProbeConfig, resolveProbeConfig } from './config.js';
 import { emptyCounters, type ProbeContext } from './context.js';
 import { ProbeStateError, TargetUnreachableError } from './errors.js';
+import { loadGrpcService } from './grpc-client.js';
+import { createProbeGrpcSession } from './grpc-session.js';
 import { createLatencyRecorder } from './latency.js';
 import { createLoopLagMonitor, type LoopLagMonitor } from './loop-lag.js';
 import { createEventPublisher, type EventPublisher } from './publisher.js';
@@ -199,6 +201,8 @@ export function createProbeRun(input: ProbeConfig, deps: ProbeDeps = {}): ProbeR
 
   async function start(): Promise<void> {
     if (state !== 'new') throw new ProbeStateError(`start() called on a ${state} probe run`);
+    // A proto that does not define the scenario's service is bad input: refused before any traffic.
+    const grpcService = config.scenario.grpc ? loadGrpcService(config.scenario.grpc) : undefined;
     state = 'running';
     const host = config.target.hostname.replace(/^\[|\]$/g, '');
     const port = Number(config.target.port || (config.target.protocol === 'https:' ? 443 : 80));
@@ -230,7 +234,11 @@ export function createProbeRun(input: ProbeConfig, deps: ProbeDeps = {}): ProbeR
     for (let i = 0; i < config.sessions; i++) {
       const withWs = wsEvery > 0 && wsGiven < config.websockets && i >= Math.round(wsGiven * wsEvery);
       if (withWs) wsGiven += 1;
-      sessions.push(createProbeSession(ctx, i, withWs));
+      sessions.push(
+        grpcService && config.scenario.grpc
+          ? createProbeGrpcSession(ctx, grpcService, config.scenario.grpc, i, withWs)
+          : createProbeSession(ctx, i, withWs),
+      );
     }
     // One ramp timer starts the sessions that are due, instead of a timer per session.
     let launched = 0;

@@ -110,6 +110,42 @@ const socketIoSchema = z.strictObject({
 });
 export type SocketIoScenario = z.infer<typeof socketIoSchema>;
 
+/**
+ * gRPC sessions instead of HTTP ones (docs/grpc.md): unary calls checked for the caller's identity
+ * and a server stream checked for sequence gaps. Method names are the proto's (`Get`), request
+ * fields the proto-loader's camelCase names; `{{user}}` is filled in every string.
+ */
+const grpcSchema = z.strictObject({
+  /** The .proto file, relative to the working directory. */
+  proto: z.string().min(1),
+  /** Fully qualified service name (`package.Service`). */
+  service: z.string().regex(/^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+$/, 'expected package.Service'),
+  /** Metadata sent on every call; the token that says who the caller is. */
+  metadata: z.record(z.string().regex(/^[a-z0-9_.-]+$/), z.string()).default({
+    authorization: 'Bearer user-{{user}}',
+  }),
+  unary: z.strictObject({
+    method: z.string().min(1),
+    request: z.record(z.string(), z.unknown()).default({}),
+    /** Reply fields that must equal these values on every pod (identity check). */
+    expect: z.record(z.string(), z.string()).default({ user: 'user-{{user}}' }),
+    /** The reply field naming the pod that answered (skew, per-pod counts). */
+    pod: dottedPath.optional(),
+  }),
+  stream: z
+    .strictObject({
+      method: z.string().min(1),
+      request: z.record(z.string(), z.unknown()).default({}),
+      /** The message field carrying the session's sequence number. */
+      sequence: dottedPath,
+      /** The request field set to the next sequence number wanted when the stream is reopened. */
+      resume: z.string().min(1).optional(),
+      pod: dottedPath.optional(),
+    })
+    .optional(),
+});
+export type GrpcScenario = z.infer<typeof grpcSchema>;
+
 const stickySchema = z.strictObject({
   /** Cookie names (case-insensitive) that an entry point sets to pin a client to a pod. */
   cookies: z.array(z.string().min(1)).default([]),
@@ -128,6 +164,8 @@ export const scenarioSchema = z.strictObject({
   sse: sseSchema.optional(),
   /** Absent: no Socket.IO. Given, the live sessions keep this connection and `websocket` must be null. */
   socketio: socketIoSchema.optional(),
+  /** Absent: HTTP sessions. Given, every session speaks gRPC and `websocket` must be null. */
+  grpc: grpcSchema.optional(),
 });
 
 export type Scenario = z.infer<typeof scenarioSchema>;
@@ -156,13 +194,13 @@ export function parseScenario(raw: unknown): Scenario {
   const input =
     given &&
     typeof given === 'object' &&
-    (given.sse !== undefined || given.socketio !== undefined) &&
+    (given.sse !== undefined || given.socketio !== undefined || given.grpc !== undefined) &&
     !('websocket' in given)
       ? { ...given, websocket: null }
       : given;
   const parsed = scenarioSchema.safeParse(input);
   if (parsed.success) {
-    const live = ['websocket', 'sse', 'socketio'].filter((k) => parsed.data[k as 'sse']);
+    const live = ['websocket', 'sse', 'socketio', 'grpc'].filter((k) => parsed.data[k as 'sse']);
     if (live.length > 1)
       throw new ScenarioError(
         `scenario.${live[1]}`,

@@ -15,10 +15,15 @@ export interface RehearseCliResult {
 /** Short settings every test rehearsal shares: few sessions, quick propagation, little warm-up. */
 export const QUICK = ['--sessions', '12', '--propagation', '300ms-1s', '--warmup', '1s', '--seed', '17'];
 
-export function runRehearseCli(args: readonly string[], timeoutMs = 240_000): Promise<RehearseCliResult> {
+/** `env` overrides the CLI's environment (REDIS_URL to keep the run's Redis after it ends). */
+export function runRehearseCli(
+  args: readonly string[],
+  timeoutMs = 240_000,
+  env: Readonly<Record<string, string>> = {},
+): Promise<RehearseCliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI_MAIN, 'rehearse', ...args], {
-      env: { ...process.env, NATS_URL: '', REDIS_URL: '' },
+      env: { ...process.env, NATS_URL: '', REDIS_URL: '', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

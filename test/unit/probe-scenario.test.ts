@@ -118,3 +118,25 @@ describe('probe config', () => {
     );
   });
 });
+
+describe('probe scenario: grpc', () => {
+  const grpc = { proto: 'q.proto', service: 'quote.Quotes', unary: { method: 'Get' } };
+  it('takes the defaults: token metadata, identity from the reply, no WebSocket', () => {
+    const s = parseScenario({ grpc });
+    expect(s.websocket).toBeNull();
+    expect(s.grpc?.metadata).toEqual({ authorization: 'Bearer user-{{user}}' });
+    expect(s.grpc?.unary.expect).toEqual({ user: 'user-{{user}}' });
+    expect(s.grpc?.stream).toBeUndefined();
+  });
+  it('names the field at fault', () => {
+    expect(() => parseScenario({ grpc: { ...grpc, service: 'Quotes' } })).toThrow(
+      /^scenario\.grpc\.service: expected package\.Service$/,
+    );
+    expect(() => parseScenario({ grpc: { ...grpc, stream: { method: 'Stream' } } })).toThrow(
+      /^scenario\.grpc\.stream\.sequence: /,
+    );
+    expect(() => parseScenario({ grpc, websocket: { path: '/ws' } })).toThrow(
+      /^scenario\.grpc: a live session keeps one connection: websocket and grpc given/,
+    );
+  });
+});

@@ -1,0 +1,208 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Redis } from 'ioredis';
+import { type WebSocket, WebSocketServer } from 'ws';
+import type { PriceFeedConfig } from './config.js';
+import { LOG_TTL_S, logKey, readSentFigures, recordSent } from './ledger.js';
+
+// A raw-`ws` price feed using the subscribe pattern: after `{"type":"subscribe"}` the server pushes
+// one quote per tick, `data.seq` = the tick number, the same on every pod, so the sequence is the
+// user's whatever pod serves it. Each tick's quote is also written to a shared log in Redis
+// (`SET NX`, first pod wins) from which the fixed variant serves `{"type":"resume","after":n}`.
+
+export interface PriceFeedApp {
+  start(): Promise<{ host: string; port: number }>;
+  /** fixed: stop accepting, close every socket with 1001, resolve when they are closed. */
+  shutdown(): Promise<void>;
+}
+
+/** The most a resume replays; older numbers count as missed (the log keeps LOG_TTL_S). */
+const MAX_REPLAY = 3000;
+
+function quoteAt(seq: number): string {
+  const bid = Math.round((100 + Math.sin(seq / 50) * 2) * 100) / 100;
+  return JSON.stringify({ type: 'quote', symbol: 'ACME', data: { seq, bid, ask: bid + 0.1 } });
+}
+
+function userOf(req: IncomingMessage): string | undefined {
+  const m = /(?:^|;\s*)u=([^;]+)/.exec(req.headers.cookie ?? '');
+  return m ? decodeURIComponent(m[1]!) : undefined;
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
+
+/** Login (a cookie naming the user), identity, a quote, readiness and the ledger's figures. */
+function httpHandler(redis: Redis, closing: () => boolean, quote: () => string) {
+  // Returns nothing; `return json(…)` ends a branch.
+  return (req: IncomingMessage, res: ServerResponse) => {
+    const path = (req.url ?? '').split('?')[0];
+    if (path === '/ready') return json(res, closing() ? 503 : 200, { ready: !closing() });
+    if (req.method === 'POST' && path === '/login') {
+      let body = '';
+      req.setEncoding('utf8');
+      req.on('data', (c: string) => (body += c));
+      req.on('end', () => {
+        let user: unknown;
+        try {
+          user = (JSON.parse(body || '{}') as { user?: unknown }).user;
+        } catch {
+          user = undefined;
+        }
+        if (typeof user !== 'string' || !user)
+          return json(res, 400, { error: 'body must be {"user": "<name>"}' });
+        res.setHeader('set-cookie', `u=${encodeURIComponent(user)}; Path=/; HttpOnly`);
+        json(res, 200, { user });
+      });
+      return;
+    }
+    // The feed's own count of what it sent and what each user missed (ledger.ts).
+    if (path === '/admin/sent') {
+      void readSentFigures(redis).then(
+        (users) => json(res, 200, { users }),
+        () => json(res, 503, {}),
+      );
+      return;
+    }
+    const user = userOf(req);
+    if (!user) return json(res, 401, { error: 'not logged in' });
+    if (path === '/me') return json(res, 200, { user });
+    if (path === '/api/quote') return json(res, 200, JSON.parse(quote()));
+    json(res, 404, { error: 'not found' });
+  };
+}
+
+interface Subscriber {
+  readonly user: string;
+  /** The next sequence number this socket gets; undefined until subscribed. */
+  next: number | undefined;
+  /** Writes are serial per socket: each waits for the ledger, then for the previous write. */
+  chain: Promise<void>;
+}
+
+type Deliver = (ws: WebSocket, s: Subscriber, from: number, to: number, useLog: boolean) => void;
+
+/** A subscribe (push from tick k on) or a resume (fixed: replay after `after` from the log first). */
+function subscribe(
+  mode: PriceFeedConfig['mode'],
+  k: number,
+  ws: WebSocket,
+  s: Subscriber,
+  raw: string,
+  deliver: Deliver,
+): void {
+  let msg: { type?: unknown; after?: unknown };
+  try {
+    msg = JSON.parse(raw) as typeof msg;
+  } catch {
+    return void ws.close(1003, 'json only');
+  }
+  if (s.next !== undefined) return;
+  const after = Number(msg.after);
+  if (msg.type === 'resume' && mode === 'fixed' && Number.isSafeInteger(after) && after < k) {
+    deliver(ws, s, Math.max(after + 1, k - MAX_REPLAY), k, true);
+  } else if (msg.type === 'subscribe' || msg.type === 'resume') {
+    deliver(ws, s, k, k, false);
+  } else return;
+  s.next = k + 1;
+}
+
+/** Upgrades `/feed` for a logged-in user, until shutdown; each socket is a Subscriber in `subs`. */
+function acceptFeedSockets(
+  http: Server,
+  closing: () => boolean,
+  subs: Map<WebSocket, Subscriber>,
+  onMessage: (ws: WebSocket, s: Subscriber, raw: string) => void,
+): void {
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 4096 });
+  http.on('upgrade', (req, socket, head) => {
+    const user = userOf(req);
+    if (closing() || (req.url ?? '').split('?')[0] !== '/feed' || !user) {
+      socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const s: Subscriber = { user, next: undefined, chain: Promise.resolve() };
+      subs.set(ws, s);
+      ws.on('message', (raw) => onMessage(ws, s, raw.toString()));
+      ws.once('close', () => subs.delete(ws));
+      ws.on('error', () => {});
+    });
+  });
+}
+
+export function createPriceFeedApp(config: PriceFeedConfig, redis: Redis): PriceFeedApp {
+  let closing = false;
+  const tickNow = (): number => Math.floor(Date.now() / config.tickMs);
+  const subs = new Map<WebSocket, Subscriber>();
+
+  // Sends `from..to` (the log's entries; a tick no pod logged is generated, as every pod would).
+  const deliver = (ws: WebSocket, s: Subscriber, from: number, to: number, useLog: boolean): void => {
+    s.chain = s.chain.then(async () => {
+      if (to < from || ws.readyState !== ws.OPEN) return;
+      const seqs = Array.from({ length: to - from + 1 }, (_, i) => from + i);
+      const logged = useLog ? await redis.mget(...seqs.map(logKey)) : [];
+      await recordSent(redis, s.user, seqs);
+      for (const [i, seq] of seqs.entries()) ws.send(logged[i] ?? quoteAt(seq));
+    });
+    s.chain = s.chain.catch(() => ws.terminate());
+  };
+
+  let lastLogged = tickNow();
+  const timer = setInterval(() => {
+    const k = tickNow();
+    for (let seq = lastLogged + 1; seq <= k; seq += 1)
+      void redis.set(logKey(seq), quoteAt(seq), 'EX', LOG_TTL_S, 'NX').catch(() => {});
+    lastLogged = Math.max(lastLogged, k);
+    for (const [ws, s] of subs) {
+      if (s.next === undefined || s.next > k) continue;
+      deliver(ws, s, s.next, k, false);
+      s.next = k + 1;
+    }
+  }, config.tickMs);
+  timer.unref();
+
+  const onMessage = (ws: WebSocket, s: Subscriber, raw: string): void =>
+    subscribe(config.mode, tickNow(), ws, s, raw, deliver);
+
+  const http = createServer(
+    httpHandler(
+      redis,
+      () => closing,
+      () => quoteAt(tickNow()),
+    ),
+  );
+  acceptFeedSockets(http, () => closing, subs, onMessage);
+
+  let stopping: Promise<void> | undefined;
+  return {
+    start: () =>
+      new Promise((resolve, reject) => {
+        http.once('error', reject);
+        http.listen(config.port, config.host, () => {
+          const a = http.address() as AddressInfo;
+          resolve({ host: a.address, port: a.port });
+        });
+      }),
+    shutdown() {
+      stopping ??= (async () => {
+        closing = true;
+        const closed = new Promise<void>((resolve) => http.close(() => resolve()));
+        http.closeIdleConnections();
+        // Every write already queued goes out before the close frame: nothing sent is cut.
+        await Promise.all(
+          [...subs].map(async ([ws, s]) => {
+            s.next = undefined;
+            await s.chain;
+            ws.close(1001, 'shutting down');
+          }),
+        );
+        clearInterval(timer);
+        await closed;
+      })();
+      return stopping;
+    },
+  };
+}

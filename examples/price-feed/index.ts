@@ -1,0 +1,3 @@
+export { createPriceFeedApp, type PriceFeedApp } from './app.js';
+export { FEED_MODES, type FeedMode, type PriceFeedConfig, readPriceFeedConfig } from './config.js';
+export { LOG_TTL_S, logKey, readSentFigures, recordSent, type SentFigures } from './ledger.js';

@@ -1,0 +1,74 @@
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readSentFigures } from '../../examples/price-feed/index.js';
+import { createRedis } from '../../lib/redis.js';
+import type { RunningServer } from '../../lib/servers.js';
+import { startRedisServer } from '../../lib/servers.js';
+import { QUICK, type RehearseCliResult, runRehearseCli } from '../helpers/rehearse-cli.js';
+import { uniqueTag } from '../helpers/servers.js';
+
+// The raw-ws price feed (examples/price-feed) rolled by `drainwatch rehearse --app`, each flaw
+// switch in turn. The feed keeps its own ledger of what it sent each user in Redis; the probe's
+// messagesLost must equal the numbers the feed never sent between a user's first and last push.
+
+const MAIN = fileURLToPath(new URL('../../dist/examples/price-feed/main.js', import.meta.url));
+const SCENARIO = fileURLToPath(new URL('../../examples/price-feed/scenario.yaml', import.meta.url));
+
+function explain(r: RehearseCliResult): string {
+  return `exit ${r.code}\nstderr:\n${r.stderr.slice(-3000)}\nstdout:\n${r.stdout.slice(0, 2000)}`;
+}
+
+describe('rehearse --app examples/price-feed', () => {
+  let redis: RunningServer;
+  beforeAll(async () => {
+    redis = await startRedisServer();
+  });
+  afterAll(async () => {
+    await redis?.stop();
+  });
+
+  async function rehearse(mode: 'naive' | 'fixed') {
+    const prefix = `${uniqueTag()}:${mode}:`;
+    const app = `FEED_MODE=${mode} FEED_REDIS_PREFIX=${prefix} exec "${process.execPath}" "${MAIN}"`;
+    const r = await runRehearseCli(
+      [...QUICK, '--app', app, '--scenario', SCENARIO, '--ready-path', '/ready', '--replicas', '2', '--json'],
+      120_000,
+      { REDIS_URL: redis.url },
+    );
+    expect(r.code, explain(r)).toBe(0);
+    const client = createRedis(redis.url, { prefix });
+    await client.connect();
+    try {
+      return { run: r.runs[0]!, ledger: await readSentFigures(client) };
+    } finally {
+      await client.quit();
+    }
+  }
+
+  it('naive: sockets cut without a close frame, resume ignored: the probe loses exactly what the feed never sent', async () => {
+    const { run, ledger } = await rehearse('naive');
+    expect(run.podsReplaced).toBe(2);
+    expect(run.websocketOutcomes['no-close-frame']).toBeGreaterThan(0);
+    expect(run.websocketCloses['1006']).toBe(run.websocketOutcomes['no-close-frame']);
+    const missing = ledger.reduce((n, u) => n + u.missing, 0);
+    expect(ledger.length).toBeGreaterThan(0);
+    expect(missing).toBeGreaterThan(0);
+    expect(run.messagesLost, JSON.stringify(ledger)).toBe(missing);
+    for (const u of ledger) expect(u.writes, u.user).toBe(u.distinct);
+  }, 150_000);
+
+  it('fixed: 1001 at SIGTERM and resume from the shared Redis log: nothing lost, nothing sent twice', async () => {
+    const { run, ledger } = await rehearse('fixed');
+    expect(run.podsReplaced).toBe(2);
+    expect(run.websocketOutcomes['no-close-frame']).toBe(0);
+    expect(run.websocketCloses['1001']).toBeGreaterThan(0);
+    expect(run.messagesLost).toBe(0);
+    expect(run.probeRequests.failed).toBe(0);
+    expect(run.sessionPersistence).toBe(1);
+    expect(ledger.length).toBeGreaterThan(0);
+    for (const u of ledger) {
+      expect(u.missing, u.user).toBe(0);
+      expect(u.writes, u.user).toBe(u.distinct);
+    }
+  }, 150_000);
+});
