@@ -5,6 +5,7 @@
 #   nginx                      the agent benchmark's reference proxy and a rehearsal entry point
 #   haproxy                    a rehearsal entry point (rehearse --entry haproxy)
 #   wrk                        the agent benchmark's load generator (C, one thread; autocannon otherwise)
+#   nghttp2-client, time       the agent benchmark's gRPC row: h2load (h2c load) and /usr/bin/time (its CPU)
 #   chromium                   the timeline page's browser test and bench (driven by playwright-core)
 set -euo pipefail
 
@@ -16,6 +17,8 @@ have promtool     || need+=(prometheus)
 have nginx        || need+=(nginx)
 have haproxy      || need+=(haproxy)
 have wrk          || need+=(wrk)
+have h2load       || need+=(nghttp2-client)
+[ -x /usr/bin/time ] || need+=(time)
 have chromium     || need+=(chromium)
 
 if ! have node; then
@@ -29,7 +32,7 @@ if [ "$major" -lt 20 ]; then
 fi
 
 if [ ${#need[@]} -eq 0 ]; then
-  echo "setup: system packages present (nats-server, redis-server, prometheus, nginx, haproxy, wrk, chromium)"
+  echo "setup: system packages present (nats-server, redis-server, prometheus, nginx, haproxy, wrk, h2load, time, chromium)"
   exit 0
 fi
 
@@ -43,6 +46,6 @@ if command -v apt-get >/dev/null 2>&1; then
   echo "setup: installed ${need[*]}"
 else
   echo "setup: this is not Debian/Ubuntu; install these yourself and put them on PATH: ${need[*]}" >&2
-  echo "setup: (nats-server from https://nats.io, redis-server from https://redis.io, prometheus/promtool, nginx, haproxy, wrk, chromium)" >&2
+  echo "setup: (nats-server from https://nats.io, redis-server from https://redis.io, prometheus/promtool, nginx, haproxy, wrk, nghttp2-client (h2load), time, chromium)" >&2
   exit 1
 fi

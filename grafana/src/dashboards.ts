@@ -496,6 +496,33 @@ const health: DashboardSpec = {
             },
           ],
         },
+        {
+          title: 'HTTP/2 streams (gRPC calls) by outcome and phase',
+          description:
+            'HTTP/2 streams ended through the agents, by outcome and the pod phase at their arrival; upstream-reset is a call cut by the app (UNAVAILABLE at the client).',
+          kind: 'timeseries',
+          unit: 'none',
+          stacked: true,
+          targets: [
+            {
+              expr: increaseBy(A.h2Streams, ['outcome', 'phase'], { scope: 'namespace' }),
+              legend: '{{outcome}} {{phase}}',
+            },
+          ],
+        },
+        {
+          title: 'HTTP/2 GOAWAY sent by sender',
+          description:
+            'GOAWAY frames sent to clients: agent = its graceful two-step drain, app = passed on from the app; by error code.',
+          kind: 'timeseries',
+          unit: 'none',
+          targets: [
+            {
+              expr: increaseBy(A.h2Goaway, ['sender', 'code'], { scope: 'namespace' }),
+              legend: '{{sender}} {{code}}',
+            },
+          ],
+        },
       ],
     },
   ],

@@ -70,6 +70,7 @@ describe('alert rules', () => {
         'DrainwatchWebSocketsClosedWithoutCloseFrame',
         'DrainwatchTrafficSkewHigh',
         'DrainwatchAgentEventsDropped',
+        'DrainwatchHttp2StreamsCut',
         'DrainwatchCollectorDown',
         'DrainwatchCollectorLagging',
         'DrainwatchCollectorDependencyDown',
