@@ -182,18 +182,25 @@ function startReplica(env) {
   });
   const waitFor = (type) =>
     new Promise((resolve, reject) => {
+      const onExit = (code) => reject(new Error(`collector replica exited with ${code} before ${type}`));
       const onMsg = (m) => {
         if (m.type !== type) return;
         child.off('message', onMsg);
+        child.off('exit', onExit);
         resolve(m);
       };
       child.on('message', onMsg);
-      child.once('exit', (code) => reject(new Error(`collector replica exited with ${code} before ${type}`)));
+      child.once('exit', onExit);
     });
+  const ask = (type, reply) => {
+    const answer = waitFor(reply);
+    child.send({ type });
+    return answer;
+  };
   return {
     ready: waitFor('ready'),
-    snapshot: () => (child.send({ type: 'snapshot' }), waitFor('snapshot')),
-    stop: () => (child.send({ type: 'stop' }), waitFor('stopped')),
+    snapshot: () => ask('snapshot', 'snapshot'),
+    stop: () => ask('stop', 'stopped'),
   };
 }
 
