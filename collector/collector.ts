@@ -143,12 +143,15 @@ export function createCollector(config: CollectorConfig, deps: CollectorDeps = {
   async function refreshOnce(): Promise<void> {
     if (!store || !redis || !ingest) return;
     try {
-      const { pending } = await ingest.pending();
+      const { pending, ackPending } = await ingest.pending();
       metrics.health.consumerPending.set(pending);
       // Redis may have restarted empty while no event arrived to notice it.
       await history?.check();
       // Closing for quiet only when caught up: after an outage, the backlog may hold the activity.
-      if (pending === 0 && ingest.idle() && !history?.rebuilding) {
+      // ackPending counts what another replica fetched and has not applied yet (ours is 0 when
+      // idle): a replica lagging by more than the quiet timeout would otherwise see the rollout
+      // it is still applying closed under it, and its events open a second one.
+      if (pending === 0 && ackPending === 0 && ingest.idle() && !history?.rebuilding) {
         const closed = await applier!.sweep(clock.now(), config.rolloutQuietMs);
         onNotes(closed.map((rolloutId) => ({ kind: 'closed', rolloutId })));
       }

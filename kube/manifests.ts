@@ -2,6 +2,7 @@
 import { DaemonSet } from 'kubernetes-models/apps/v1/DaemonSet';
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
 import { StatefulSet } from 'kubernetes-models/apps/v1/StatefulSet';
+import { Job } from 'kubernetes-models/batch/v1/Job';
 import { Ingress } from 'kubernetes-models/networking.k8s.io/v1/Ingress';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
@@ -167,6 +168,7 @@ const MODELS: Readonly<Record<string, ModelClass>> = {
   'apps/v1/Deployment': Deployment as unknown as ModelClass,
   'apps/v1/StatefulSet': StatefulSet as unknown as ModelClass,
   'apps/v1/DaemonSet': DaemonSet as unknown as ModelClass,
+  'batch/v1/Job': Job as unknown as ModelClass,
   'v1/Service': Service as unknown as ModelClass,
   'v1/ConfigMap': ConfigMap as unknown as ModelClass,
   'v1/Secret': Secret as unknown as ModelClass,

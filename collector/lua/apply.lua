@@ -62,6 +62,19 @@ end
 
 local function rollout_start(id, t, trigger, extra)
   if rhas(id, 'startedAt') then return end
+  local alias = rget(id, 'aliasOf')
+  if alias then
+    -- Its rollout.finished came first and closed the rollout its preStops had opened (see
+    -- rollout_finish): the late start joins that closed rollout instead of opening one that
+    -- nothing would ever finish.
+    if t < tonumber(rget(alias, 'startedAt')) then
+      rset(alias, 'startedAt', t)
+      redis.call('ZADD', INDEX, t, alias)
+    end
+    rset(alias, 'trigger', trigger, 'implicit', '0')
+    if #extra > 0 then rset(alias, unpack(extra)) end
+    return
+  end
   local la = t
   local current = open_id()
   if current and current ~= id then
@@ -98,6 +111,9 @@ local function rollout_finish(id, t, outcome, replaced)
     if current and rget(current, 'implicit') == '1' then
       -- A finish for a rollout whose start we never saw closes the one its preStops opened.
       rset(current, 'finishedAs', id)
+      -- The way back, for a rollout.started of this id arriving after its finish. Not one of
+      -- ROLLOUT_FIELDS: `<id>|aliasOf` is the only field of that id, so no reader sees a rollout.
+      redis.call('HSET', RO, id .. '|aliasOf', current)
       id = current
     end
   end

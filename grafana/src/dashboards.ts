@@ -128,7 +128,7 @@ const drainQuality: DashboardSpec = {
           unit: 'none',
           width: 6,
           thresholds: { base: 'green', steps: [[1, 'blue']] },
-          targets: [{ expr: gaugeBy('sum', D.podsTerminating, WL), legend: WL_LEGEND }],
+          targets: [{ expr: gaugeBy('max', D.podsTerminating, WL), legend: WL_LEGEND }],
         },
         {
           title: 'Rollouts by outcome',
@@ -331,7 +331,7 @@ const drainQuality: DashboardSpec = {
           kind: 'timeseries',
           unit: 'none',
           width: 18,
-          targets: [{ expr: gaugeBy('sum', D.podsTerminating, WL), legend: WL_LEGEND }],
+          targets: [{ expr: gaugeBy('max', D.podsTerminating, WL), legend: WL_LEGEND }],
         },
       ],
     },
@@ -541,7 +541,8 @@ function rolloutAnnotation(): AnnotationQueryBuilder {
     .datasource(DATASOURCE)
     .enable(true)
     .iconColor('rgba(0, 211, 255, 1)')
-    .expr(`${selector(D.rolloutInProgress)} == 1`)
+    // max: during a gauge-lease hand-over two collector replicas may both export it (docs/scaling.md).
+    .expr(`${gaugeBy('max', D.rolloutInProgress, WL)} == 1`)
     .step('15s')
     .titleFormat('Rollout {{namespace}}/{{workload}}')
     .tagKeys('namespace,workload');

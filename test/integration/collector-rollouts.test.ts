@@ -124,4 +124,31 @@ describe('collector rollout windows', () => {
     expect(report!.startedAt).toBe(new Date(start + 100).toISOString());
     expect(report!.terminations.map((t) => t.pod)).toEqual(['basket-1']);
   });
+
+  it('a rollout.finished before its rollout.started closes the preStop-opened rollout once; the late start opens none', async () => {
+    const start = now + 120_000;
+    const p = createEventSequencer({ namespace: 'shop', workload: 'bag', pod: 'bag-1' });
+    const control = createEventSequencer({ namespace: 'shop', workload: 'bag', pod: null });
+    // Applied in this order: the finish overtook the start (a delayed publisher, a redelivery).
+    await publishAll(
+      env.nc,
+      [
+        p.next('prestop.started', SAMPLE_DATA['prestop.started'], new Date(start + 100)),
+        control.next(
+          'rollout.finished',
+          { rolloutId: 'ro-late', outcome: 'complete', podsReplaced: 1 },
+          new Date(start + 900),
+        ),
+        control.next('rollout.started', { rolloutId: 'ro-late', trigger: 'cli' }, new Date(start + 50)),
+      ],
+      env.ns.subjectRoot,
+    );
+    await collector.drain(30_000);
+    const list = await collector.store.listRollouts({ namespace: 'shop', workload: 'bag' });
+    expect(list).toHaveLength(1);
+    expect(list[0]).toMatchObject({ outcome: 'complete', trigger: 'cli' });
+    expect(list[0]!.startedAt).toBe(new Date(start + 50).toISOString());
+    const status = (await collector.store.workloadStatus()).find((s) => s.workload === 'bag');
+    expect(status).toMatchObject({ openRolloutId: null });
+  });
 });

@@ -37,15 +37,18 @@ describe('manifests/', () => {
     expect(objects.length).toBeGreaterThanOrEqual(15);
   });
 
-  it.each(['kustomization.yaml', 'agent/kustomization.yaml'])(
+  it.each(['kustomization.yaml', 'agent/kustomization.yaml', 'redis-cluster/kustomization.yaml'])(
     '%s lists files that exist, and all of them',
     (k) => {
       const dir = join(root, k, '..');
       const kustomization = parse(readFileSync(join(root, k), 'utf8')) as { resources: string[] };
       for (const r of kustomization.resources) expect(existsSync(join(dir, r)), r).toBe(true);
       const listed = new Set(kustomization.resources.map((r) => join(dir, r)));
+      // agent/ and the redis-cluster component are applied apart from the main kustomization.
       const owned = files.filter(
-        (f) => f.startsWith(dir) && (k !== 'kustomization.yaml' || !f.includes('/agent/')),
+        (f) =>
+          f.startsWith(dir) &&
+          (k !== 'kustomization.yaml' || !(f.includes('/agent/') || f.includes('/redis-cluster/'))),
       );
       expect(owned.filter((f) => !listed.has(f))).toEqual([]);
       // The alerts work's PrometheusRule is part of the main kustomization.
@@ -105,6 +108,48 @@ describe('manifests/', () => {
       const pdb = find('PodDisruptionBudget', name) as Spec;
       expect(target.spec.template.metadata.labels, name).toMatchObject(pdb.spec.selector.matchLabels);
     }
+  });
+
+  it('offers a Redis Cluster (6 nodes, 3 masters + 3 replicas) as a component that rewires the collector', () => {
+    type Component = { kind: string; patches: { patch: string; target?: { name: string } }[] };
+    const component = parse(
+      readFileSync(join(root, 'redis-cluster/kustomization.yaml'), 'utf8'),
+    ) as Component;
+    expect(component.kind).toBe('Component');
+    const sts = find('StatefulSet', 'redis-cluster') as Spec;
+    expect(sts.spec.replicas).toBe(6);
+    expect(sts.spec.serviceName).toBe('redis-cluster');
+    const conf = (find('ConfigMap', 'redis-cluster-config') as K8sObject & { data: Record<string, string> })
+      .data['redis.conf']!;
+    expect(conf).toMatch(/^cluster-enabled yes$/m);
+    expect(conf).toMatch(/^appendonly yes$/m);
+    expect(sts.spec.volumeClaimTemplates).toHaveLength(1);
+    const pdb = find('PodDisruptionBudget', 'redis-cluster') as Spec;
+    expect(sts.spec.template.metadata.labels).toMatchObject(pdb.spec.selector.matchLabels);
+    const svc = find('Service', 'redis-cluster') as Spec;
+    expect(svc.spec.clusterIP).toBe('None');
+    // The init Job names every node of the StatefulSet and asks for one replica per master.
+    const job = find('Job', 'redis-cluster-init') as Spec;
+    const script: string = job.spec.template.spec.containers[0].args.join('\n');
+    expect(script).toContain('--cluster-replicas 1');
+    expect(script).toContain(`for i in ${[...Array(sts.spec.replicas).keys()].join(' ')};`);
+    // The collector loses REDIS_URL (one of the two is an error) and gets seed nodes of the cluster.
+    const patch = component.patches.find((p) => p.target?.name === 'drainwatch-collector')!;
+    const ops = parse(patch.patch) as { op: string; value: { name: string; value: string } | string }[];
+    expect(ops[0]).toMatchObject({ op: 'test', value: 'REDIS_URL' });
+    const env = ops[1]!.value as { name: string; value: string };
+    expect(env.name).toBe('REDIS_CLUSTER_NODES');
+    for (const seed of env.value.split(','))
+      expect(seed).toMatch(/^redis-cluster-[0-5]\.redis-cluster:6379$/);
+    const dep = find('Deployment', 'drainwatch-collector') as Spec;
+    expect(dep.spec.template.spec.containers[0].env[3].name).toBe('REDIS_URL');
+    // The single Redis of the base is deleted by the component.
+    for (const kind of ['StatefulSet', 'Service'])
+      expect(
+        component.patches.some(
+          (p) => p.patch.includes('$patch: delete') && p.patch.includes(`kind: ${kind}`),
+        ),
+      ).toBe(true);
   });
 
   it('grants least privilege: read pods/endpointslices/deployments; patch deployments only for verify', () => {

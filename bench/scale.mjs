@@ -1,0 +1,380 @@
+#!/usr/bin/env node
+// Scale bench: many pods of many workloads terminating at once, 1 and 2 collector replicas,
+// against a real nats-server and redis-server on loopback.
+//   npm run build && node bench/scale.mjs [--pods 2000] [--workloads 100] [--seconds 60]
+//        [--requests 293] [--quiet 10s] [--collectors 1,2] [--publishers 2]
+// Simulated agents (worker threads) publish each pod's termination as the agent does, built with
+// the contract's event builder: prestop.started, `--requests` request records spread over the
+// pod's 5 s drain, traffic.summary, prestop.finished, sigterm, app.stopped-listening, app.exited,
+// drain.summary. Pods start their termination spread over `--seconds`, evenly per workload (so
+// each workload's pods form one preStop-opened rollout, closed by the quiet timeout). Each event is
+// stamped with its publish time. The defaults (2,000 pods × 300 events in 60 s) publish
+// 10,000 events/s.
+// Each collector replica runs in its own process (bench/lib/scale-collector.mjs) so its CPU time
+// is its own. Printed per replica count:
+// - events/s: events applied ÷ seconds from the first publish to the last event applied;
+// - publish→applied lag p50/p99/max: the collector's onApplied time minus the event's time;
+// - report closed: for each rollout, when this bench first saw it closed (polling the open
+//   rollouts in Redis every 100 ms) minus (its last activity + the quiet timeout);
+// - events per collector CPU-second: events applied ÷ the replicas' CPU seconds (user + system,
+//   from start until every event was applied).
+// Targets are printed beside the figures. Figures depend on the machine and its load.
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { jetstream } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { createReportStore } from '../dist/collector/index.js';
+import { encodeEvent, subjectOf } from '../dist/contract/index.js';
+import { createEventSequencer } from '../dist/contract/validate.js';
+import { connectRedis } from '../dist/lib/redis.js';
+import { startNatsServer, startRedisServer } from '../dist/lib/servers.js';
+import { parseDurationMs } from '../dist/lib/values.js';
+
+const POD_DRAIN_MS = 5000;
+const TARGETS = { perCpuSecond: 40_000, lagP99Ms: 1000, lagAtRate: 10_000, closeWithinMs: 5000 };
+
+const iso = (ms) => new Date(ms).toISOString();
+const percentile = (sorted, p) =>
+  sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] : Number.NaN;
+
+/** One pod's termination: [offset ms within its drain, kind, data(now)] in publish order. */
+function podScript(pod, requests) {
+  const steps = [
+    [
+      0,
+      'prestop.started',
+      () => ({ mode: 'adaptive', minMs: 3000, quietMs: 2000, maxMs: 25000, inFlight: 2, websockets: 0 }),
+    ],
+  ];
+  for (let i = 0; i < requests; i++) {
+    const off = Math.floor(((i + 0.5) / requests) * POD_DRAIN_MS);
+    const phase = off < 3000 ? 'prestop' : 'draining';
+    steps.push([
+      off,
+      'request',
+      (now) => ({
+        requestId: `r-${pod}-${i}`,
+        probeId: `p-${pod}-${i}`,
+        method: 'GET',
+        route: '/api/quote',
+        arrivalPhase: phase,
+        endPhase: phase,
+        outcome: 'ok',
+        status: 200,
+        durationMs: 2,
+        connection: 'reused',
+        lateArrival: false,
+        startedAt: iso(now),
+      }),
+    ]);
+  }
+  const n = requests;
+  steps.push(
+    [
+      2000,
+      'traffic.summary',
+      () => ({
+        intervalMs: 5000,
+        phase: 'prestop',
+        requests: { serving: 0, prestop: n, draining: 0, exited: 0 },
+        failed: { serving: 0, prestop: 0, draining: 0, exited: 0 },
+        inFlight: 1,
+        websockets: 0,
+        lateArrivals: 0,
+        eventsDropped: 0,
+      }),
+    ],
+    [
+      3000,
+      'prestop.finished',
+      () => ({ mode: 'adaptive', durationMs: 3000, reason: 'quiet', requestsDuring: n, inFlight: 1 }),
+    ],
+    [3000, 'sigterm', () => ({ appRunning: true, phase: 'draining', inFlight: 1, websockets: 0 })],
+    [3300, 'app.stopped-listening', () => ({ phase: 'draining', sincePrestopMs: 3300, inFlight: 1 })],
+    [
+      POD_DRAIN_MS,
+      'app.exited',
+      () => ({
+        code: 0,
+        signal: null,
+        killedAtGrace: false,
+        sincePrestopMs: POD_DRAIN_MS,
+        detectedBy: 'port',
+        inFlight: 0,
+      }),
+    ],
+    [
+      POD_DRAIN_MS,
+      'drain.summary',
+      () => ({
+        prestopMs: 3000,
+        drainMs: 2000,
+        requestsTotal: n,
+        inFlightAtSigterm: 1,
+        inFlightCompleted: 1,
+        inFlightCut: 0,
+        lateArrivals: 0,
+        websocketsAtSigterm: 0,
+        websocketCloses: {},
+        exitCode: 0,
+        killedAtGrace: false,
+        eventsDropped: 0,
+      }),
+    ],
+  );
+  return steps.sort((a, b) => a[0] - b[0]);
+}
+
+/** Worker thread: the simulated agents of the pods `index % publishers === k`, in real time. */
+async function publishPods({ natsUrl, root, pods, workloads, seconds, requests, publishers, k }) {
+  const nc = await connect({ servers: natsUrl });
+  const js = jetstream(nc);
+  const perWl = Math.ceil(pods / workloads);
+  const spanMs = Math.max(0, seconds * 1000 - POD_DRAIN_MS);
+  const schedule = [];
+  const seqs = [];
+  for (let i = k; i < pods; i += publishers) {
+    const w = i % workloads;
+    const p = Math.floor(i / workloads);
+    const workload = `wl-${w}`;
+    const pod = `${workload}-${p}`;
+    // Evenly per workload, workloads offset from each other.
+    const start = Math.floor(((p + w / workloads) / perWl) * spanMs);
+    const s = createEventSequencer({ namespace: 'bench', workload, pod }, `i-${pod}`);
+    seqs.push(s);
+    for (const [off, kind, data] of podScript(pod, requests))
+      schedule.push([start + off, seqs.length - 1, kind, data]);
+  }
+  schedule.sort((a, b) => a[0] - b[0]);
+  // Every publisher ready (schedule built) before the common start time is set.
+  parentPort.postMessage({ type: 'ready' });
+  const startAt = await new Promise((r) => parentPort.once('message', r));
+  while (Date.now() < startAt) await new Promise((r) => setTimeout(r, 5));
+  let next = 0;
+  let behindMaxMs = 0;
+  let inflight = [];
+  while (next < schedule.length) {
+    const now = Date.now();
+    while (next < schedule.length && startAt + schedule[next][0] <= now) {
+      const [due, si, kind, data] = schedule[next++];
+      behindMaxMs = Math.max(behindMaxMs, now - (startAt + due));
+      const e = seqs[si].next(kind, data(now), new Date(now));
+      inflight.push(js.publish(subjectOf(e, root), encodeEvent(e), { msgID: e.id, timeout: 60_000 }));
+      if (inflight.length >= 2000) {
+        await Promise.all(inflight);
+        inflight = [];
+      }
+    }
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  await Promise.all(inflight);
+  const lastAt = Date.now();
+  await nc.close();
+  parentPort.postMessage({ type: 'done', sent: schedule.length, lastAt, behindMaxMs });
+}
+
+function startReplica(env) {
+  const child = fork(fileURLToPath(new URL('./lib/scale-collector.mjs', import.meta.url)), [], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const waitFor = (type) =>
+    new Promise((resolve, reject) => {
+      const onExit = (code) => reject(new Error(`collector replica exited with ${code} before ${type}`));
+      const onMsg = (m) => {
+        if (m.type !== type) return;
+        child.off('message', onMsg);
+        child.off('exit', onExit);
+        resolve(m);
+      };
+      child.on('message', onMsg);
+      child.once('exit', onExit);
+    });
+  const ask = (type, reply) => {
+    const answer = waitFor(reply);
+    child.send({ type });
+    return answer;
+  };
+  return {
+    ready: waitFor('ready'),
+    snapshot: () => ask('snapshot', 'snapshot'),
+    stop: () => ask('stop', 'stopped'),
+  };
+}
+
+async function pollUntil(fn, timeoutMs, intervalMs, what) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await fn()) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+async function runOnce(opts, replicas, natsUrl, redisUrl) {
+  const tag = `scale${replicas}`;
+  const env = {
+    DRAINWATCH_LISTEN: '127.0.0.1:0',
+    NATS_URL: natsUrl,
+    REDIS_URL: redisUrl,
+    DRAINWATCH_REDIS_PREFIX: `${tag}:`,
+    DRAINWATCH_SUBJECT_ROOT: `${tag}.drainwatch`,
+    DRAINWATCH_STREAM: tag.toUpperCase(),
+    DRAINWATCH_ROLLOUT_QUIET: `${opts.quietMs}ms`,
+  };
+  // One after the other: the first creates the stream and the consumer.
+  const collectors = [];
+  for (let i = 0; i < replicas; i++) {
+    const c = startReplica(env);
+    await c.ready;
+    collectors.push(c);
+  }
+  const redis = await connectRedis(redisUrl, { prefix: env.DRAINWATCH_REDIS_PREFIX });
+  const store = createReportStore(redis);
+  const workers = Array.from(
+    { length: opts.publishers },
+    (_, k) =>
+      new Worker(new URL(import.meta.url), {
+        workerData: { ...opts, natsUrl, root: env.DRAINWATCH_SUBJECT_ROOT, k },
+      }),
+  );
+  const nextMessage = (w, type) =>
+    new Promise((resolve, reject) => {
+      const onMsg = (m) => {
+        if (m.type !== type) return;
+        w.off('message', onMsg);
+        resolve(m);
+      };
+      w.on('message', onMsg);
+      w.once('error', reject);
+    });
+  await Promise.all(workers.map((w) => nextMessage(w, 'ready')));
+  // CPU from here on: the replicas' start-up (module loading, connecting) is not event work.
+  const base = await Promise.all(collectors.map((c) => c.snapshot()));
+  const done = workers.map((w) => nextMessage(w, 'done'));
+  const startAt = Date.now() + 200;
+  for (const w of workers) w.postMessage(startAt);
+  const pubs = await Promise.all(done);
+  const sent = pubs.reduce((s, p) => s + p.sent, 0);
+  const lastPublishAt = Math.max(...pubs.map((p) => p.lastAt));
+  // Every event applied, then the CPU figure (before the quiet wait, which is idle time).
+  let snaps = [];
+  await pollUntil(
+    async () => {
+      snaps = await Promise.all(collectors.map((c) => c.snapshot()));
+      return snaps.reduce((s, x) => s + x.applied, 0) >= sent;
+    },
+    10 * 60_000,
+    100,
+    'every event applied',
+  );
+  const appliedAllAt = Date.now();
+  const cpuS = snaps.reduce((s, x, i) => s + x.cpuUs - base[i].cpuUs, 0) / 1e6;
+  // Rollouts closing for quiet: when each open rollout was first seen closed.
+  const seenClosed = new Map();
+  let everOpen = new Set(await store.openRollouts());
+  await pollUntil(
+    async () => {
+      const open = new Set(await store.openRollouts());
+      const now = Date.now();
+      for (const id of everOpen) if (!open.has(id) && !seenClosed.has(id)) seenClosed.set(id, now);
+      everOpen = new Set([...everOpen, ...open]);
+      return open.size === 0;
+    },
+    opts.quietMs + 120_000,
+    100,
+    'every rollout closed',
+  );
+  const rollouts = await store.listRollouts({ limit: 100_000 });
+  const beyond = rollouts
+    .filter((r) => seenClosed.has(r.rolloutId) && r.finishedAt)
+    .map((r) => seenClosed.get(r.rolloutId) - (Date.parse(r.finishedAt) + opts.quietMs))
+    .sort((a, b) => a - b);
+  const stopped = await Promise.all(collectors.map((c) => c.stop()));
+  redis.disconnect();
+  const lags = stopped.flatMap((s) => s.lagsMs).sort((a, b) => a - b);
+  const applied = stopped.reduce((s, x) => s + x.applied, 0);
+  const spanS = (appliedAllAt - startAt) / 1000;
+  return {
+    replicas,
+    sent,
+    applied,
+    appliedPerReplica: stopped.map((s) => s.applied),
+    publishSeconds: (lastPublishAt - startAt) / 1000,
+    publishRate: Math.round(sent / ((lastPublishAt - startAt) / 1000)),
+    publisherBehindMaxMs: Math.max(...pubs.map((p) => p.behindMaxMs)),
+    eventsPerSecond: Math.round(applied / spanS),
+    lagP50Ms: percentile(lags, 50),
+    lagP99Ms: percentile(lags, 99),
+    lagMaxMs: lags[lags.length - 1],
+    rollouts: rollouts.length,
+    closedSeen: beyond.length,
+    closeBeyondQuietP50Ms: percentile(beyond, 50),
+    closeBeyondQuietMaxMs: beyond[beyond.length - 1],
+    collectorCpuSeconds: Number(cpuS.toFixed(2)),
+    eventsPerCollectorCpuSecond: Math.round(applied / cpuS),
+  };
+}
+
+function print(r, opts) {
+  const ok = (b) => (b ? 'met' : 'NOT met');
+  console.log(`--- ${r.replicas} collector replica(s)`);
+  console.log(
+    `events: ${r.applied}/${r.sent} applied (per replica ${r.appliedPerReplica.join(' + ')}); published at ${r.publishRate} events/s over ${r.publishSeconds.toFixed(1)} s (publishers at most ${r.publisherBehindMaxMs} ms behind schedule); ${r.eventsPerSecond} events/s applied from first publish to last applied`,
+  );
+  console.log(
+    `lag publish->applied: p50 ${r.lagP50Ms} ms, p99 ${r.lagP99Ms} ms, max ${r.lagMaxMs} ms at ${r.publishRate} events/s (target p99 < ${TARGETS.lagP99Ms} ms at ${TARGETS.lagAtRate} events/s: ${r.publishRate >= TARGETS.lagAtRate ? ok(r.lagP99Ms < TARGETS.lagP99Ms) : 'rate below the target rate, not comparable'})`,
+  );
+  console.log(
+    `report closed after last activity + quiet (${opts.quietMs} ms): p50 ${r.closeBeyondQuietP50Ms} ms, max ${r.closeBeyondQuietMaxMs} ms beyond it, ${r.closedSeen}/${r.rollouts} rollouts (target within ${TARGETS.closeWithinMs} ms: ${ok(r.closeBeyondQuietMaxMs <= TARGETS.closeWithinMs)})`,
+  );
+  console.log(
+    `cpu: collectors ${r.collectorCpuSeconds} s = ${r.eventsPerCollectorCpuSecond} events per collector CPU-second (target >= ${TARGETS.perCpuSecond}: ${ok(r.eventsPerCollectorCpuSecond >= TARGETS.perCpuSecond)})`,
+  );
+}
+
+async function main() {
+  const { values: a } = parseArgs({
+    options: {
+      pods: { type: 'string', default: '2000' },
+      workloads: { type: 'string', default: '100' },
+      seconds: { type: 'string', default: '60' },
+      requests: { type: 'string', default: '293' },
+      quiet: { type: 'string', default: '10s' },
+      collectors: { type: 'string', default: '1,2' },
+      publishers: { type: 'string', default: '2' },
+    },
+  });
+  const opts = {
+    pods: Number(a.pods),
+    workloads: Number(a.workloads),
+    seconds: Number(a.seconds),
+    requests: Number(a.requests),
+    quietMs: parseDurationMs('--quiet', a.quiet),
+    publishers: Number(a.publishers),
+  };
+  const perWl = Math.ceil(opts.pods / opts.workloads);
+  const gapMs = (opts.seconds * 1000 - POD_DRAIN_MS) / perWl;
+  if (gapMs >= opts.quietMs)
+    console.warn(`warning: pods of a workload ${gapMs} ms apart >= quiet: rollouts will split`);
+  console.log(
+    `scale: ${opts.pods} pods across ${opts.workloads} workloads terminating within ${opts.seconds} s, ${opts.requests + 7} events per pod = ${opts.pods * (opts.requests + 7)} events; quiet ${opts.quietMs} ms`,
+  );
+  const [nats, redisServer] = await Promise.all([startNatsServer(), startRedisServer()]);
+  const results = [];
+  try {
+    for (const n of a.collectors.split(',').map(Number)) {
+      const r = await runOnce(opts, n, nats.url, redisServer.url);
+      print(r, opts);
+      results.push(r);
+    }
+    console.log(JSON.stringify({ opts, targets: TARGETS, results }));
+  } finally {
+    await Promise.all([nats.stop(), redisServer.stop()]);
+  }
+}
+
+if (isMainThread) await main();
+else await publishPods(workerData);
