@@ -43,7 +43,16 @@ export function agentCause(agent: AgentRequestRecord, life: PodLife | undefined)
   return 'other';
 }
 
-/** One failed probe request, attributed; before `rolloutBeganMs` (null: never) it is a baseline defect. */
+/**
+ * Whether a probe request belongs to the baseline: its whole exchange (sent at `startedAt`, answered
+ * or failed `durationMs` later) ended before the first pod's termination began. One still in flight
+ * then met the rollout (it may reach a pod already draining), so it counts in the rollout.
+ */
+export function inBaseline(d: ProbeRequest, rolloutBeganMs: number | null): boolean {
+  return rolloutBeganMs !== null && Date.parse(d.startedAt) + d.durationMs < rolloutBeganMs;
+}
+
+/** One failed probe request, attributed; ended before `rolloutBeganMs` (null: never), it is a baseline defect. */
 export function failureOf(
   d: ProbeRequest,
   facts: ReportFacts,
@@ -80,7 +89,7 @@ export function failureOf(
     pod,
     phase,
     cause,
-    beforeRollout: rolloutBeganMs !== null && t < rolloutBeganMs,
+    beforeRollout: inBaseline(d, rolloutBeganMs),
   };
 }
 
@@ -157,7 +166,7 @@ export function tallyProbeRequests(
         lastMs: Math.max(prev?.lastMs ?? t, t),
       });
     }
-    const w = rolloutBeganMs !== null && t < rolloutBeganMs ? baseline : rollout;
+    const w = inBaseline(d, rolloutBeganMs) ? baseline : rollout;
     w.total += 1;
     w.durationsMs.push(d.durationMs);
     if (d.ok) {
@@ -167,7 +176,8 @@ export function tallyProbeRequests(
     if (d.retry?.ok) w.retriedOk += 1;
     w.clientErrors[probeErrorOf(d)] += 1;
     const f = failureOf(d, facts, lives, rolloutBeganMs);
-    if (isSessionFailure(d)) sessions.lose(d.sessionId, t, f.cause);
+    // The user saw the failure when the exchange ended: that is when the session was lost.
+    if (isSessionFailure(d)) sessions.lose(d.sessionId, t + d.durationMs, f.cause);
     w.failedByCause[f.cause] += 1;
     w.failedByPhase[f.phase] += 1;
     if (f.pod && w === rollout) failedByPod.set(f.pod, (failedByPod.get(f.pod) ?? 0) + 1);

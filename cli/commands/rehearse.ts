@@ -60,8 +60,9 @@ export function createRehearseCommand(): Command {
     .addOption(
       opt(
         '--entry <kind>',
-        `the balancer in front of the pods: ${ENTRY_KINDS.join(', ')} (a real nginx or HAProxy of the run's own) (default ${D.entry})`,
+        `the balancer in front of the pods: ${ENTRY_KINDS.join(', ')} (a real nginx or HAProxy of the run's own)`,
         E.entry,
+        D.entry,
       ),
     )
     .addOption(

@@ -98,6 +98,22 @@ describe('#15.2 a baseline window before the first pod terminates', () => {
     );
   });
 
+  it('a request still in flight when the first termination began counts in the rollout, not the baseline', () => {
+    // Sent 0.3 s before web-a's SIGTERM, it reached web-a while it drained: the rollout's late arrival.
+    const facts = emptyFacts({
+      terminations: [{ pod: 'web-a', instance: 'agent-a', startMs: ms(20) }],
+      terminationStartByPod: new Map([['web-a', ms(20)]]),
+      probes: [
+        req(10, { sessionId: 's1', pod: 'web-a', durationMs: 5 }),
+        req(19.7, { sessionId: 's2', pod: 'web-a', ok: false, status: 502, error: '5xx', durationMs: 400 }),
+      ],
+    });
+    const r = computeReport(facts);
+    expect(r.baseline).toMatchObject({ requests: 1, failed: 0 });
+    expect(r.probeRequests).toMatchObject({ total: 1, failed: 1 });
+    expect(r.failures[0]).toMatchObject({ sessionId: 's2', beforeRollout: false });
+  });
+
   it('without any termination there is no baseline split (no agent, nothing to compare with)', () => {
     const r = computeReport(
       emptyFacts({ probes: [req(5, { sessionId: 's', pod: 'p', ok: false, status: 500 })] }),
