@@ -195,6 +195,7 @@ class AgentRuntime {
       config.identity,
       this.version,
       config.otlpTracesEndpoint,
+      config.otlpProtocol,
     );
     const listen = await listenOn(this.proxy.server, config.listen, 'DRAINWATCH_LISTEN (--listen)');
     let admin: AddressInfo;

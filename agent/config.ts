@@ -17,6 +17,12 @@ import {
   parseLogLevel,
 } from '../lib/log.js';
 import {
+  DEFAULT_OTLP_PROTOCOL,
+  type OtlpProtocol,
+  otlpProtocolSetting,
+  parseOtlpProtocol,
+} from '../lib/otlp.js';
+import {
   createSettingIssues,
   type HostPort,
   parseDurationMs,
@@ -72,6 +78,8 @@ export interface AgentConfig {
   readonly otlpEndpoint?: string;
   /** OTLP/HTTP traces URL as given (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT); wins over otlpEndpoint. */
   readonly otlpTracesEndpoint?: string;
+  /** OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, else OTEL_EXPORTER_OTLP_PROTOCOL; default http/protobuf. */
+  readonly otlpProtocol: OtlpProtocol;
   readonly logLevel: LogLevel;
   readonly logFormat: LogFormat;
 }
@@ -205,6 +213,14 @@ export function loadAgentConfig(flags: AgentFlags = {}, env: Env = process.env):
   const otelOff = env[AGENT_EXTRA_ENV.sdkDisabled]?.trim().toLowerCase() === 'true';
   const otlpEndpoint = otelOff ? undefined : env[AGENT_EXTRA_ENV.otlpEndpoint];
   const otlpTracesEndpoint = otelOff ? undefined : env[AGENT_EXTRA_ENV.otlpTracesEndpoint];
+  const protocolSetting = otlpProtocolSetting(env);
+  const otlpProtocol = protocolSetting
+    ? issues.value(
+        protocolSetting.env,
+        (s) => parseOtlpProtocol(s, protocolSetting.value),
+        DEFAULT_OTLP_PROTOCOL,
+      )
+    : DEFAULT_OTLP_PROTOCOL;
   const { logLevel, logFormat } = logSettings(flags, env, add);
   issues.throwIfAny();
   return {
@@ -228,6 +244,7 @@ export function loadAgentConfig(flags: AgentFlags = {}, env: Env = process.env):
     ...(appPid !== undefined ? { appPid } : {}),
     ...(otlpEndpoint ? { otlpEndpoint } : {}),
     ...(otlpTracesEndpoint ? { otlpTracesEndpoint } : {}),
+    otlpProtocol,
     logLevel,
     logFormat,
   };

@@ -1,4 +1,5 @@
 import type { Attributes, Span, Tracer } from '@opentelemetry/api';
+import { DEFAULT_OTLP_PROTOCOL, type OtlpProtocol, otlpTracesUrl } from '../lib/otlp.js';
 import type { AgentIdentity } from './config.js';
 
 // One span per pod termination (prestop → draining → exited), exported over OTLP/HTTP only when
@@ -19,13 +20,10 @@ const NOOP: TerminationTracing = {
   finish: () => Promise.resolve(),
 };
 
-function tracesUrl(endpoint: string): string {
-  return `${endpoint.replace(/\/+$/, '')}/v1/traces`;
-}
-
 /**
  * `endpoint` is OTEL_EXPORTER_OTLP_ENDPOINT (`/v1/traces` appended), `tracesEndpoint`
- * OTEL_EXPORTER_OTLP_TRACES_ENDPOINT (as given, wins). OTEL_SERVICE_NAME and
+ * OTEL_EXPORTER_OTLP_TRACES_ENDPOINT (as given, wins), `protocol` OTEL_EXPORTER_OTLP[_TRACES]_PROTOCOL
+ * (lib/otlp.ts; gRPC appends no path). OTEL_SERVICE_NAME and
  * OTEL_RESOURCE_ATTRIBUTES are read by the SDK's envDetector and win over the defaults below;
  * OTEL_TRACES_SAMPLER by the tracer provider's own defaults.
  */
@@ -34,17 +32,18 @@ export async function createTerminationTracing(
   identity: AgentIdentity,
   version: string,
   tracesEndpoint?: string,
+  protocol: OtlpProtocol = DEFAULT_OTLP_PROTOCOL,
 ): Promise<TerminationTracing> {
-  const url = tracesEndpoint ?? (endpoint ? tracesUrl(endpoint) : undefined);
+  const url = otlpTracesUrl(protocol, endpoint, tracesEndpoint);
   if (!url) return NOOP;
   const [
     { BasicTracerProvider, SimpleSpanProcessor },
     { detectResources, envDetector, resourceFromAttributes },
-    { OTLPTraceExporter },
+    { createOtlpTraceExporter },
   ] = await Promise.all([
     import('@opentelemetry/sdk-trace-base'),
     import('@opentelemetry/resources'),
-    import('@opentelemetry/exporter-trace-otlp-http'),
+    import('../lib/otlp.js'),
   ]);
   const provider = new BasicTracerProvider({
     resource: resourceFromAttributes({
@@ -55,7 +54,7 @@ export async function createTerminationTracing(
       'drainwatch.workload': identity.workload,
       ...(identity.nodeName ? { 'k8s.node.name': identity.nodeName } : {}),
     }).merge(detectResources({ detectors: [envDetector] })),
-    spanProcessors: [new SimpleSpanProcessor(new OTLPTraceExporter({ url }))],
+    spanProcessors: [new SimpleSpanProcessor(createOtlpTraceExporter(protocol, url))],
   });
   const tracer: Tracer = provider.getTracer('drainwatch-agent', version);
   let span: Span | undefined;

@@ -67,6 +67,7 @@ export function createCollector(config: CollectorConfig, deps: CollectorDeps = {
   const tracer = createRolloutTracer({
     endpoint: config.otlpEndpoint,
     tracesEndpoint: config.otlpTracesEndpoint,
+    protocol: config.otlpProtocol,
   });
 
   let nc: NatsConnection | undefined;

@@ -9,6 +9,12 @@ import {
   parseLogLevel,
 } from '../lib/log.js';
 import {
+  DEFAULT_OTLP_PROTOCOL,
+  type OtlpProtocol,
+  otlpProtocolSetting,
+  parseOtlpProtocol,
+} from '../lib/otlp.js';
+import {
   createSettingIssues,
   type HostPort,
   InvalidValueError,
@@ -84,6 +90,8 @@ export interface CollectorConfig {
   readonly otlpEndpoint: string | undefined;
   /** OTLP/HTTP traces URL as given (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT); wins over otlpEndpoint. */
   readonly otlpTracesEndpoint: string | undefined;
+  /** OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, else OTEL_EXPORTER_OTLP_PROTOCOL; default http/protobuf. */
+  readonly otlpProtocol: OtlpProtocol;
   readonly logLevel: LogLevel;
   readonly logFormat: LogFormat;
 }
@@ -231,6 +239,14 @@ export function loadCollectorConfig(flags: CollectorFlags = {}, env: Env = proce
   };
   const otlpEndpoint = otlp(E.otlpEndpoint);
   const otlpTracesEndpoint = otlp(E.otlpTracesEndpoint);
+  const protocolSetting = otlpProtocolSetting(env);
+  const otlpProtocol = protocolSetting
+    ? issues.value(
+        protocolSetting.env,
+        (s) => parseOtlpProtocol(s, protocolSetting.value),
+        DEFAULT_OTLP_PROTOCOL,
+      )
+    : DEFAULT_OTLP_PROTOCOL;
   const config: CollectorConfig = {
     listen: get('listen', parseHostPort) ?? parseHostPort('', D.listen),
     natsUrl: get('natsUrl', (s, v) => parseUrlList(s, v, ['nats', 'tls'])) ?? D.natsUrl,
@@ -254,6 +270,7 @@ export function loadCollectorConfig(flags: CollectorFlags = {}, env: Env = proce
     gate: get('gate', parseScore) ?? D.gate,
     otlpEndpoint,
     otlpTracesEndpoint,
+    otlpProtocol,
     logLevel: get('logLevel', choice(parseLogLevel, LOG_LEVELS)) ?? D.logLevel,
     logFormat: get('logFormat', choice(parseLogFormat, LOG_FORMATS)) ?? D.logFormat,
   };

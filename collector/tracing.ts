@@ -1,6 +1,11 @@
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { core, resources, tracing } from '@opentelemetry/sdk-node';
+import {
+  createOtlpTraceExporter,
+  DEFAULT_OTLP_PROTOCOL,
+  type OtlpProtocol,
+  otlpTracesUrl,
+} from '../lib/otlp.js';
 import type { RolloutReport } from './report-types.js';
 
 // One trace per rollout, one child span per pod termination, emitted when the rollout closes (the
@@ -18,7 +23,8 @@ const NOOP: RolloutTracer = { record() {}, stop: async () => {} };
  * The standard OpenTelemetry environment, read by the SDK's own code where it has it:
  * OTEL_SDK_DISABLED (core.getBooleanFromEnv), OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES
  * (resources.envDetector; they win over the `drainwatch-collector` default), OTEL_TRACES_SAMPLER
- * and its _ARG (the tracer provider's default config). Traces go over OTLP/HTTP (JSON) to
+ * and its _ARG (the tracer provider's default config). Traces go over `protocol` (http/protobuf,
+ * http/json or grpc) to
  * `tracesEndpoint` as given (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT), else `endpoint` + `/v1/traces`
  * (OTEL_EXPORTER_OTLP_ENDPOINT), per the OTLP exporter spec; with neither, nothing is exported.
  */
@@ -26,13 +32,14 @@ export function createRolloutTracer(options: {
   endpoint: string | undefined;
   tracesEndpoint?: string | undefined;
   serviceName?: string;
+  /** OTEL_EXPORTER_OTLP[_TRACES]_PROTOCOL (lib/otlp.ts); default http/protobuf. */
+  protocol?: OtlpProtocol;
 }): RolloutTracer {
   if (core.getBooleanFromEnv('OTEL_SDK_DISABLED')) return NOOP;
-  const url =
-    options.tracesEndpoint ??
-    (options.endpoint ? `${options.endpoint.replace(/\/+$/, '')}/v1/traces` : undefined);
+  const protocol = options.protocol ?? DEFAULT_OTLP_PROTOCOL;
+  const url = otlpTracesUrl(protocol, options.endpoint, options.tracesEndpoint);
   if (!url) return NOOP;
-  const exporter = new OTLPTraceExporter({ url });
+  const exporter = createOtlpTraceExporter(protocol, url);
   const fromEnv = resources.detectResources({ detectors: [resources.envDetector] });
   const provider = new tracing.BasicTracerProvider({
     resource: resources

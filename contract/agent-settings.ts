@@ -105,7 +105,8 @@ export const AGENT_SETTINGS = {
     flag: '--drain-budget <duration>',
     env: 'DRAINWATCH_DRAIN_BUDGET',
     kind: 'duration',
-    default: '10s',
+    // One meaning everywhere: lint and inject budget the same time (kube/config.ts reads this).
+    default: '20s',
     help: "time kept free for the app's own drain",
   },
   summaryInterval: {

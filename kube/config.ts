@@ -1,4 +1,4 @@
-import { AGENT_PORTS, type PrestopPolicy, parsePrestopPolicy } from '../contract/index.js';
+import { AGENT_PORTS, AGENT_SETTINGS, type PrestopPolicy, parsePrestopPolicy } from '../contract/index.js';
 import { InvalidValueError, parseDurationMs } from '../lib/values.js';
 import { VERSION } from '../lib/version.js';
 import { KubeConfigError } from './errors.js';
@@ -39,6 +39,13 @@ export const ANNOTATIONS = {
   lintIgnore: 'drainwatch.dev/lint-ignore',
 } as const;
 
+/** The agent's DRAINWATCH_DRAIN_BUDGET default, in seconds (contract agent settings). */
+export const AGENT_DRAIN_BUDGET_SECONDS =
+  parseDurationMs(AGENT_SETTINGS.drainBudget.env, AGENT_SETTINGS.drainBudget.default, 's') / 1000;
+/** The agent's DRAINWATCH_PRESTOP_MIN default, in seconds: an adaptive maximum below it is refused. */
+export const AGENT_PRESTOP_MIN_SECONDS =
+  parseDurationMs(AGENT_SETTINGS.prestopMin.env, AGENT_SETTINGS.prestopMin.default, 's') / 1000;
+
 export interface AgentResources {
   readonly requests: Readonly<Record<string, string>>;
   readonly limits: Readonly<Record<string, string>>;
@@ -73,7 +80,8 @@ export const DEFAULT_INJECT_OPTIONS: InjectOptions = {
   natsUrl: 'nats://nats.drainwatch.svc.cluster.local:4222',
   preStop: 'auto',
   preStopMaxSeconds: 15,
-  drainBudgetSeconds: 20,
+  // The agent's own default (its settings table), so an injected agent needs no env for it.
+  drainBudgetSeconds: AGENT_DRAIN_BUDGET_SECONDS,
   defaultGraceSeconds: 30,
   resources: {
     requests: { cpu: '50m', memory: '64Mi' },
@@ -156,6 +164,11 @@ export function resolveInjectOptions(partial: Partial<InjectOptions> = {}): Inje
   ] as const) {
     if (!Number.isFinite(v) || v < 0) throw new KubeConfigError(`${name}: expected a duration ≥ 0, got ${v}`);
   }
+  // The injected agent refuses a maximum below its minimum (agent/config.ts).
+  if (o.preStopMaxSeconds < AGENT_PRESTOP_MIN_SECONDS)
+    throw new KubeConfigError(
+      `preStop max: ${o.preStopMaxSeconds}s is below the agent's preStop minimum of ${AGENT_PRESTOP_MIN_SECONDS}s`,
+    );
   if (!Number.isInteger(o.defaultGraceSeconds) || o.defaultGraceSeconds < 0)
     throw new KubeConfigError(
       `default grace seconds: expected a whole number ≥ 0, got ${o.defaultGraceSeconds}`,

@@ -6,12 +6,14 @@ import {
   formatPrestopPolicy,
   type PrestopPolicy,
 } from '../contract/index.js';
-import { formatHostPort } from '../lib/values.js';
+import { formatDurationMs, formatHostPort } from '../lib/values.js';
 import { checkAgentPorts } from './agent-ports.js';
 import {
   ADMIN_PORT_NAME,
   AGENT_CONTAINER_NAME,
+  AGENT_DRAIN_BUDGET_SECONDS,
   AGENT_POD_LABEL,
+  AGENT_PRESTOP_MIN_SECONDS,
   ANNOTATIONS,
   drainBudgetSecondsOf,
   type InjectOptions,
@@ -215,11 +217,12 @@ function planWorkload(
     );
   }
   const appContainer = containers[app.containerIndex]!;
+  const drainBudget = drainBudgetSecondsOf(annotationsOf(workload), options.drainBudgetSeconds);
   const { prestop, keepsOwnPreStop, replacesPreStop, grace, setGrace } = planPreStop(
     ref,
     appContainer,
     pod.terminationGracePeriodSeconds,
-    drainBudgetSecondsOf(annotationsOf(workload), options.drainBudgetSeconds),
+    drainBudget,
     options,
     warnings,
   );
@@ -252,7 +255,7 @@ function planWorkload(
     grace,
     protocol: choice.protocol,
     setGrace,
-    agent: agentContainer(workload, app, grace, prestop, choice.protocol, options),
+    agent: agentContainer(workload, app, { grace, prestop, drainBudget }, choice.protocol, options),
     services: serviceEdits,
   };
 }
@@ -317,14 +320,39 @@ function appPortOf(
   return undefined;
 }
 
+/** What inject planned for the agent's drain: grace and drain budget in seconds. */
+interface AgentDrainPlan {
+  readonly grace: number;
+  readonly prestop: PrestopPolicy;
+  readonly drainBudget: number;
+}
+
+/**
+ * The drain settings inject planned that the agent would not derive by itself (agent/config.ts:
+ * drain budget default from the settings table; adaptive maximum = max(min, grace − budget)), as
+ * env entries; none when the agent's defaults already give the plan.
+ */
+export function plannedDrainEnv(plan: AgentDrainPlan, o: InjectOptions): JsonObject[] {
+  const S = AGENT_SETTINGS;
+  const env: JsonObject[] = [];
+  if (plan.drainBudget !== AGENT_DRAIN_BUDGET_SECONDS)
+    env.push({ name: S.drainBudget.env, value: formatDurationMs(plan.drainBudget * 1000) });
+  if (plan.prestop.mode === 'adaptive') {
+    const agentMax = Math.max(AGENT_PRESTOP_MIN_SECONDS, plan.grace - plan.drainBudget);
+    if (agentMax !== o.preStopMaxSeconds)
+      env.push({ name: S.prestopMax.env, value: formatDurationMs(o.preStopMaxSeconds * 1000) });
+  }
+  return env;
+}
+
 function agentContainer(
   workload: K8sObject,
   app: AppPort,
-  grace: number,
-  prestop: PrestopPolicy,
+  plan: AgentDrainPlan,
   protocol: AgentProtocol,
   o: InjectOptions,
 ): JsonObject {
+  const { grace, prestop } = plan;
   const S = AGENT_SETTINGS;
   const fieldEnv = (name: string, fieldPath: string): JsonObject => ({
     name,
@@ -356,6 +384,7 @@ function agentContainer(
       { name: S.workload.env, value: workload.metadata.name ?? '' },
       { name: S.grace.env, value: String(grace) },
       { name: S.prestop.env, value: formatPrestopPolicy(prestop) },
+      ...plannedDrainEnv(plan, o),
       // Only a tcp port says so: the agent's default is http.
       ...(protocol === 'tcp' ? [{ name: S.protocol.env, value: protocol }] : []),
     ],

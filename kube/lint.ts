@@ -112,24 +112,34 @@ export function lintSources(
 }
 
 /**
- * The rules an object's `drainwatch.dev/lint-ignore` annotation switches off: on its metadata, and
+ * The rules an object's `drainwatch.dev/lint-ignore` annotation (or its alias `drainwatch.io/lint-ignore`,
+ * the name issue 17 used, with a note) switches off: on its metadata, and
  * for a workload on its pod template's metadata too. Unknown ids are noted and ignored.
  */
+/** Accepted for `drainwatch.dev/lint-ignore`: the spelling issue 17 first gave it. */
+const LINT_IGNORE_ALIAS = 'drainwatch.io/lint-ignore';
+
 function ignoredRules(e: Entry, notes: string[]): ReadonlySet<LintRuleId> {
   const out = new Set<LintRuleId>();
-  const text = (isWorkload(e.object) ? annotations(e.object) : (e.object.metadata.annotations ?? {}))[
-    ANNOTATIONS.lintIgnore
-  ];
-  for (const raw of (text ?? '').split(',')) {
-    const id = raw.trim();
-    if (id === '') continue;
-    if (id === ALL_RULES) for (const r of LINT_RULE_IDS) out.add(r);
-    else if (isLintRuleId(id)) out.add(id);
-    else
+  const all = isWorkload(e.object) ? annotations(e.object) : (e.object.metadata.annotations ?? {});
+  for (const key of [ANNOTATIONS.lintIgnore, LINT_IGNORE_ALIAS]) {
+    const text = all[key];
+    if (text === undefined) continue;
+    const where = `${e.source}:${lineOf(e, ['metadata', 'annotations', key])}: ${objectRef(e.object)}: `;
+    if (key === LINT_IGNORE_ALIAS)
       notes.push(
-        `${e.source}:${lineOf(e, ['metadata', 'annotations', ANNOTATIONS.lintIgnore])}: ${objectRef(e.object)}: ` +
-          `${ANNOTATIONS.lintIgnore} names unknown rule ${JSON.stringify(id)}; valid rules: ${[...LINT_RULE_IDS, ALL_RULES].join(', ')}`,
+        `${where}${key} is read as ${ANNOTATIONS.lintIgnore}, the prefix of every drainwatch annotation`,
       );
+    for (const raw of text.split(',')) {
+      const id = raw.trim();
+      if (id === '') continue;
+      if (id === ALL_RULES) for (const r of LINT_RULE_IDS) out.add(r);
+      else if (isLintRuleId(id)) out.add(id);
+      else
+        notes.push(
+          `${where}${key} names unknown rule ${JSON.stringify(id)}; valid rules: ${[...LINT_RULE_IDS, ALL_RULES].join(', ')}`,
+        );
+    }
   }
   return out;
 }

@@ -61,6 +61,8 @@ describe('agent OpenTelemetry', () => {
     });
     const traces = posts.filter((p) => p.path === '/v1/traces');
     expect(traces).toHaveLength(1);
+    // OTLP/HTTP's default encoding (OTEL_EXPORTER_OTLP_PROTOCOL unset) is protobuf.
+    expect(traces[0]!.contentType).toBe('application/x-protobuf');
     const body = traces[0]!.body;
     expect(body).toContain('pod termination');
     for (const event of ['prestop finished', 'app exited', 'sigterm']) expect(body).toContain(event);
@@ -75,7 +77,11 @@ describe('agent OpenTelemetry', () => {
     const a = await startAgentUnderTest({
       upstreamPort: app.port,
       natsUrl: servers.nats.url,
-      env: { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${otlpUrl}/agent/traces`, DRAINWATCH_PRESTOP: 'fixed:0.2' },
+      env: {
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${otlpUrl}/agent/traces`,
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+        DRAINWATCH_PRESTOP: 'fixed:0.2',
+      },
     });
     await (await request(`${a.adminUrl}/prestop`)).body.text();
     await a.agent.stop({ immediate: true });

@@ -33,7 +33,11 @@ describe('collector HTTP API, metrics and traces', () => {
     await new Promise<void>((resolve) => otlp.listen(0, '127.0.0.1', resolve));
     const otlpUrl = `http://127.0.0.1:${(otlp.address() as AddressInfo).port}`;
     collector = createCollector(
-      env.config({ DRAINWATCH_API_TOKEN: TOKEN, OTEL_EXPORTER_OTLP_ENDPOINT: otlpUrl }),
+      env.config({
+        DRAINWATCH_API_TOKEN: TOKEN,
+        OTEL_EXPORTER_OTLP_ENDPOINT: otlpUrl,
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+      }),
       { nats: env.nc, redis: env.redis },
     );
     const { http } = await collector.start();

@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { loadCollectorConfig } from '../../collector/config.js';
 import type { RolloutReport } from '../../collector/report-types.js';
 import { createRolloutTracer } from '../../collector/tracing.js';
 
@@ -11,6 +12,7 @@ import { createRolloutTracer } from '../../collector/tracing.js';
 interface Post {
   readonly url: string;
   readonly body: string;
+  readonly contentType: string;
 }
 
 let receiver: Server;
@@ -24,7 +26,7 @@ beforeAll(async () => {
       body += c.toString();
     });
     req.on('end', () => {
-      posts.push({ url: req.url ?? '', body });
+      posts.push({ url: req.url ?? '', body, contentType: req.headers['content-type'] ?? '' });
       res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
     });
   });
@@ -77,7 +79,11 @@ describe('collector traces and the OTEL_* environment', () => {
   it('sends to OTEL_EXPORTER_OTLP_TRACES_ENDPOINT with OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES', async () => {
     vi.stubEnv('OTEL_SERVICE_NAME', 'drain-witness-staging');
     vi.stubEnv('OTEL_RESOURCE_ATTRIBUTES', 'deployment.environment.name=staging,team=platform');
-    const tracer = createRolloutTracer({ endpoint: undefined, tracesEndpoint: `${base}/custom/traces` });
+    const tracer = createRolloutTracer({
+      endpoint: undefined,
+      tracesEndpoint: `${base}/custom/traces`,
+      protocol: 'http/json',
+    });
     tracer.record(REPORT);
     await tracer.stop();
     expect(posts.map((p) => p.url)).toEqual(['/custom/traces']);
@@ -90,7 +96,7 @@ describe('collector traces and the OTEL_* environment', () => {
   });
 
   it('keeps its own service name when OTEL_SERVICE_NAME is not set, under the base endpoint', async () => {
-    const tracer = createRolloutTracer({ endpoint: `${base}/` });
+    const tracer = createRolloutTracer({ endpoint: `${base}/`, protocol: 'http/json' });
     tracer.record(REPORT);
     await tracer.stop();
     expect(posts.map((p) => p.url)).toEqual(['/v1/traces']);
@@ -107,10 +113,35 @@ describe('collector traces and the OTEL_* environment', () => {
     await tracer.stop();
     // A control tracer after it proves the receiver would have seen a post by now.
     vi.unstubAllEnvs();
-    const control = createRolloutTracer({ endpoint: base, serviceName: 'control' });
+    const control = createRolloutTracer({ endpoint: base, serviceName: 'control', protocol: 'http/json' });
     control.record(REPORT);
     await control.stop();
     expect(posts).toHaveLength(1);
     expect(resourceAttributes(posts[0]!.body)['service.name']).toBe('control');
+  });
+
+  it('sends OTLP/protobuf by default and as OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf says; http/json as JSON', async () => {
+    for (const [envValue, contentType] of [
+      [undefined, 'application/x-protobuf'],
+      ['http/protobuf', 'application/x-protobuf'],
+      ['http/json', 'application/json'],
+    ] as const) {
+      posts.length = 0;
+      vi.unstubAllEnvs();
+      if (envValue) vi.stubEnv('OTEL_EXPORTER_OTLP_PROTOCOL', envValue);
+      const config = loadCollectorConfig({}, { ...process.env, OTEL_EXPORTER_OTLP_ENDPOINT: base });
+      const tracer = createRolloutTracer({ endpoint: config.otlpEndpoint, protocol: config.otlpProtocol });
+      tracer.record(REPORT);
+      await tracer.stop();
+      expect(posts.map((p) => [p.url, p.contentType])).toEqual([['/v1/traces', contentType]]);
+      // The span names travel in either encoding.
+      expect(posts[0]!.body).toContain('termination cart-1');
+    }
+  });
+
+  it('refuses an unknown protocol in one line naming the variable and the supported values', () => {
+    expect(() => loadCollectorConfig({}, { OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'thrift' })).toThrow(
+      /OTEL_EXPORTER_OTLP_TRACES_PROTOCOL.*http\/protobuf, http\/json, grpc/,
+    );
   });
 });

@@ -82,6 +82,18 @@ describe('rule switches', () => {
     expect(u.map((f) => f.ruleId).sort()).toEqual(['missing-prestop', 'shell-pid-1']);
   });
 
+  it('reads the drainwatch.io/lint-ignore alias the same, with a note naming the drainwatch.dev spelling', () => {
+    const aliased = text.replace('drainwatch.dev/lint-ignore', 'drainwatch.io/lint-ignore');
+    expect(aliased).not.toBe(text);
+    const r = lintSources([{ name: 'x.yaml', text: aliased }]);
+    expect(r.findings.filter((f) => f.object.endsWith('/ignored'))).toEqual([]);
+    expect(r.notes).toContainEqual(
+      expect.stringMatching(
+        /^x\.yaml:\d+: Deployment\/shop\/ignored: drainwatch\.io\/lint-ignore is read as drainwatch\.dev\/lint-ignore/,
+      ),
+    );
+  });
+
   it('an unknown id in the annotation is a note, not a failure', () => {
     const r = lintSources([
       { name: 'x.yaml', text: text.replace('shell-pid-1, missing-prestop', 'shell-pid-one') },
