@@ -92,3 +92,36 @@ export interface ProbeContext {
   /** Reports the names of cookies a response set, for affinity detection. */
   cookiesSet(names: readonly string[]): void;
 }
+
+/** One loss of a logged-in session, as `probe.session` publishes it. */
+export interface SessionLoss {
+  readonly sessionId: string;
+  readonly reason: ProbeError;
+  /** The pod that issued the session, when known. */
+  readonly issuedBy?: string;
+  /** The pod that answered the request that lost it, when known. */
+  readonly pod?: string;
+  readonly probeId: string;
+}
+
+/**
+ * Counts a session loss and publishes it (`probe.session`, event `lost`), for HTTP and gRPC
+ * sessions alike. `losses` counts every loss; `sessionsLost` a session once (`firstLoss`).
+ */
+export function recordSessionLoss(ctx: ProbeContext, loss: SessionLoss, firstLoss: boolean): void {
+  const c = ctx.counters;
+  c.sessionsActive -= 1;
+  c.losses += 1;
+  bump(c.lossesByReason, loss.reason);
+  if (firstLoss) c.sessionsLost += 1;
+  ctx.emit('probe.session', {
+    runId: ctx.config.runId,
+    sessionId: loss.sessionId,
+    event: 'lost',
+    reason: loss.reason,
+    ...(loss.issuedBy ? { issuedBy: loss.issuedBy } : {}),
+    ...(loss.pod ? { pod: loss.pod } : {}),
+    probeId: loss.probeId,
+    at: new Date(ctx.clock.now()).toISOString(),
+  });
+}

@@ -1,5 +1,5 @@
 import type { ProbeError } from '../contract/index.js';
-import { bump, type ProbeContext } from './context.js';
+import { bump, type ProbeContext, recordSessionLoss } from './context.js';
 import {
   createGrpcSessionClient,
   type GrpcUnaryResult,
@@ -139,23 +139,12 @@ export function createProbeGrpcSession(
 
   function lose(reason: ProbeError, pod: string | undefined, probeId: string): void {
     active = false;
-    counters.sessionsActive -= 1;
-    counters.losses += 1;
-    bump(counters.lossesByReason, reason);
-    if (!everLost) {
-      everLost = true;
-      counters.sessionsLost += 1;
-    }
-    ctx.emit('probe.session', {
-      runId: config.runId,
-      sessionId: id,
-      event: 'lost',
-      reason,
-      ...(issuedBy ? { issuedBy } : {}),
-      ...(pod ? { pod } : {}),
-      probeId,
-      at: now(),
-    });
+    recordSessionLoss(
+      ctx,
+      { sessionId: id, reason, ...(issuedBy ? { issuedBy } : {}), ...(pod ? { pod } : {}), probeId },
+      !everLost,
+    );
+    everLost = true;
   }
 
   async function run(): Promise<void> {

@@ -1,7 +1,6 @@
 import type { ProbeError } from '../contract/index.js';
 import { routeOf } from '../lib/route.js';
-import type { ProbeContext } from './context.js';
-import { bump } from './context.js';
+import { bump, type ProbeContext, recordSessionLoss } from './context.js';
 import { createCookieJar } from './cookies.js';
 import { createSessionClient, type HttpResult } from './http-client.js';
 import { fieldAt, fillTemplate, type TrafficRoute } from './scenario.js';
@@ -232,23 +231,18 @@ export function createProbeSession(ctx: ProbeContext, index: number, withWebSock
     if (!loggedIn) return;
     loggedIn = false;
     token = undefined;
-    counters.sessionsActive -= 1;
-    counters.losses += 1;
-    bump(counters.lossesByReason, reason);
-    if (!everLost) {
-      everLost = true;
-      counters.sessionsLost += 1;
-    }
-    ctx.emit('probe.session', {
-      runId: config.runId,
-      sessionId: id,
-      event: 'lost',
-      reason,
-      ...(issuedBy ? { issuedBy } : {}),
-      ...(out.result.pod ? { pod: out.result.pod } : {}),
-      probeId: out.probeId,
-      at: new Date(ctx.clock.now()).toISOString(),
-    });
+    recordSessionLoss(
+      ctx,
+      {
+        sessionId: id,
+        reason,
+        ...(issuedBy ? { issuedBy } : {}),
+        ...(out.result.pod ? { pod: out.result.pod } : {}),
+        probeId: out.probeId,
+      },
+      !everLost,
+    );
+    everLost = true;
   }
 
   const jittered = (): number => meanIntervalMs * (0.5 + Math.random());
