@@ -40,6 +40,9 @@ const LEFTOVERS: readonly RegExp[] = [
  */
 const OTHER_TOOLS_FLAGS = new Set<string>([
   '--max-semi-space-size', // node's V8 flag (docs/agent.md, memory)
+  '--cpu-prof', // node's CPU profiler flag (docs/grpc.md, benchmark)
+  '--requests', // bench/scale.mjs (docs/scaling.md)
+  '--seconds', // bench/scale.mjs (docs/scaling.md)
 ]);
 
 /** Every `--flag` of each drainwatch command's --help, and of any command. */
