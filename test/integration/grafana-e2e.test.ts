@@ -32,6 +32,10 @@ const NOT_FILLED: Readonly<Record<string, string>> = {
   'Agent events dropped B': 'the agent drops nothing here: its per-kind drop counter is never created',
   // Drawn from a range query while the rollout was open; checked on its own below.
   'annotation:Rollouts annotation': 'the rollout is closed at query time',
+  // These rollouts speak HTTP/1.1: the agent's h2 counters exist only once HTTP/2 traffic passed
+  // (their values: test/fidelity/h2.test.ts; the rule on them: test/promtool/drainwatch-rules-h2.test.yaml).
+  'HTTP/2 streams (gRPC calls) by outcome and phase A': 'no HTTP/2 traffic in these rollouts',
+  'HTTP/2 GOAWAY sent by sender A': 'no HTTP/2 traffic in these rollouts',
 };
 
 let env: CollectorEnv;
