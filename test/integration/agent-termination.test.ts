@@ -32,6 +32,8 @@ beforeAll(async () => {
       DRAINWATCH_PRESTOP_MIN: '1s',
       DRAINWATCH_PRESTOP_QUIET: '500ms',
       DRAINWATCH_GRACE_SECONDS: '20',
+      // Leaves the adaptive wait 10 s (grace − budget), so it ends on quiet, not at its maximum.
+      DRAINWATCH_DRAIN_BUDGET: '10s',
       DRAINWATCH_SUMMARY_INTERVAL: '1s',
     },
   });
