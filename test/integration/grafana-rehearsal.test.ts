@@ -35,6 +35,8 @@ const NOT_FILLED: Readonly<Record<string, string>> = {
   'Pods with incomplete evidence A': 'no event is lost on loopback',
   'Invalid events by reason A': 'every event the rehearsal publishes is valid',
   'annotation:Rollouts annotation': 'the rollout is closed at query time (checked in grafana-e2e)',
+  'HTTP/2 streams (gRPC calls) by outcome and phase A': "the rehearsal's agents are not scraped, and it speaks HTTP/1.1",
+  'HTTP/2 GOAWAY sent by sender A': "the rehearsal's agents are not scraped, and it speaks HTTP/1.1",
 };
 
 let servers: TestServers;
