@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
+import { Agent as HttpAgent, fetch as undiciFetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Agent, createAgent, loadAgentConfig, PROBE_HEADER } from '../../agent/index.js';
 import { type Collector, createCollector } from '../../collector/index.js';
@@ -80,7 +81,10 @@ describe('collector with the real agent', () => {
     // pod does), and a request still arrives.
     const prestop = fetch(`http://127.0.0.1:${admin.port}/prestop`).then((r) => r.text());
     await pollUntil(() => agent.state().phase !== 'serving', { timeoutMs: 10_000, what: 'preStop to start' });
-    const held = fetch(`${via}/hold`).then((r) => r.text());
+    // On a new connection: at the phase change the agent closes idle keep-alive connections (its
+    // drain), and a request racing that close on the reused one would be reset (stale-keepalive).
+    const fresh = new HttpAgent();
+    const held = undiciFetch(`${via}/hold`, { dispatcher: fresh }).then((r) => r.text());
     await pollUntil(() => release !== undefined, { timeoutMs: 10_000, what: 'the held request at the app' });
     app.close();
     app.closeIdleConnections();
@@ -95,6 +99,7 @@ describe('collector with the real agent', () => {
     await late.text();
     release!();
     expect(await held).toBe('held');
+    await fresh.close();
     await prestop;
     await agent.stop();
 
