@@ -45,7 +45,7 @@ describe('rehearse --app examples/price-feed', () => {
     }
   }
 
-  it('naive: sockets cut without a close frame, resume ignored: the probe loses exactly what the feed never sent', async () => {
+  it('naive: sockets cut without a close frame, resume ignored: the probe loses what the feed never sent, plus at most what was in flight at each cut', async () => {
     const { run, ledger } = await rehearse('naive');
     expect(run.podsReplaced).toBe(2);
     expect(run.websocketOutcomes['no-close-frame']).toBeGreaterThan(0);
@@ -53,7 +53,12 @@ describe('rehearse --app examples/price-feed', () => {
     const missing = ledger.reduce((n, u) => n + u.missing, 0);
     expect(ledger.length).toBeGreaterThan(0);
     expect(missing).toBeGreaterThan(0);
-    expect(run.messagesLost, JSON.stringify(ledger)).toBe(missing);
+    // The feed records a push before its socket write, so a push still in the dying process's
+    // buffers counts as sent for the app and lost for the probe: the two agree up to what was in
+    // flight at each cut (one 100 ms tick, so at most 2 per cut). Exact agreement is issue 20's.
+    const cuts = run.websocketOutcomes['no-close-frame'];
+    expect(run.messagesLost, JSON.stringify(ledger)).toBeGreaterThanOrEqual(missing);
+    expect(run.messagesLost, JSON.stringify(ledger)).toBeLessThanOrEqual(missing + 2 * cuts);
     for (const u of ledger) expect(u.writes, u.user).toBe(u.distinct);
   }, 150_000);
 
