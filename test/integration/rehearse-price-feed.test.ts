@@ -56,7 +56,7 @@ describe('rehearse --app examples/price-feed', () => {
     // The feed records a push before its socket write, so a push still in the dying process's
     // buffers counts as sent for the app and lost for the probe: the two agree up to what was in
     // flight at each cut (one 100 ms tick, so at most 2 per cut). Exact agreement is issue 20's.
-    const cuts = run.websocketOutcomes['no-close-frame'];
+    const cuts = run.websocketOutcomes['no-close-frame'] ?? 0;
     expect(run.messagesLost, JSON.stringify(ledger)).toBeGreaterThanOrEqual(missing);
     expect(run.messagesLost, JSON.stringify(ledger)).toBeLessThanOrEqual(missing + 2 * cuts);
     for (const u of ledger) expect(u.writes, u.user).toBe(u.distinct);
