@@ -52,7 +52,7 @@ describe('rehearse --app examples/price-feed', () => {
     expect(run.websocketCloses['1006']).toBe(run.websocketOutcomes['no-close-frame']);
     const missing = ledger.reduce((n, u) => n + u.missing, 0);
     expect(ledger.length).toBeGreaterThan(0);
-    expect(missing).toBeGreaterThan(0);
+    // A reconnect within one tick misses nothing by the feed's count (seen once): not asserted.
     // The feed records a push before its socket write, so a push still in the dying process's
     // buffers counts as sent for the app and lost for the probe: the two agree up to what was in
     // flight at each cut (one 100 ms tick, so at most 2 per cut). Exact agreement is issue 20's.
