@@ -125,3 +125,34 @@ export function recordSessionLoss(ctx: ProbeContext, loss: SessionLoss, firstLos
     at: new Date(ctx.clock.now()).toISOString(),
   });
 }
+
+/**
+ * A session's one interruptible wait: `wait(ms)` resolves after `ms` (at once when the run is
+ * aborted), `wake()` ends the pending wait early. One timer per session that stop can cut short;
+ * thousands of sessions listening on one AbortSignal would make every wait cost O(sessions) in
+ * EventTarget bookkeeping.
+ */
+export function createSessionSleeper(signal: AbortSignal): {
+  wait(ms: number): Promise<void>;
+  wake(): void;
+} {
+  let sleeper: { timer: NodeJS.Timeout; resolve: () => void } | undefined;
+  return {
+    wait: (ms) =>
+      new Promise((resolve) => {
+        if (signal.aborted) return resolve();
+        const timer = setTimeout(() => {
+          sleeper = undefined;
+          resolve();
+        }, ms);
+        timer.unref();
+        sleeper = { timer, resolve };
+      }),
+    wake() {
+      if (!sleeper) return;
+      clearTimeout(sleeper.timer);
+      sleeper.resolve();
+      sleeper = undefined;
+    },
+  };
+}

@@ -1,5 +1,5 @@
 import type { ProbeError } from '../contract/index.js';
-import { bump, type ProbeContext, recordSessionLoss } from './context.js';
+import { bump, createSessionSleeper, type ProbeContext, recordSessionLoss } from './context.js';
 import {
   createGrpcSessionClient,
   type GrpcUnaryResult,
@@ -44,17 +44,8 @@ export function createProbeGrpcSession(
   let everLost = false;
   let issuedBy: string | undefined;
   const podsSeen = new Set<string>();
-  let sleeper: { timer: NodeJS.Timeout; resolve: () => void } | undefined;
-  const wait = (ms: number): Promise<void> =>
-    new Promise((resolve) => {
-      if (ctx.signal.aborted) return resolve();
-      const timer = setTimeout(() => {
-        sleeper = undefined;
-        resolve();
-      }, ms);
-      timer.unref();
-      sleeper = { timer, resolve };
-    });
+  const sleeper = createSessionSleeper(ctx.signal);
+  const wait = sleeper.wait;
   const now = (): string => new Date(ctx.clock.now()).toISOString();
 
   const podOf = (r: GrpcUnaryResult): string | undefined => {
@@ -175,12 +166,7 @@ export function createProbeGrpcSession(
   return {
     id,
     run,
-    wake() {
-      if (!sleeper) return;
-      clearTimeout(sleeper.timer);
-      sleeper.resolve();
-      sleeper = undefined;
-    },
+    wake: sleeper.wake,
     get pods() {
       return { answered, pods: podsSeen.size };
     },

@@ -1,6 +1,6 @@
 import type { ProbeError } from '../contract/index.js';
 import { routeOf } from '../lib/route.js';
-import { bump, type ProbeContext, recordSessionLoss } from './context.js';
+import { bump, createSessionSleeper, type ProbeContext, recordSessionLoss } from './context.js';
 import { createCookieJar } from './cookies.js';
 import { createSessionClient, type HttpResult } from './http-client.js';
 import { fieldAt, fillTemplate, type TrafficRoute } from './scenario.js';
@@ -91,25 +91,7 @@ export function createProbeSession(ctx: ProbeContext, index: number, withWebSock
         ? createProbeSocketIo(ctx, scenario.socketio, live)
         : createProbeSocket(ctx, live);
 
-  // One timer per session that stop can cut short; thousands of sessions listening on one
-  // AbortSignal would make every wait cost O(sessions) in EventTarget bookkeeping.
-  let sleeper: { timer: NodeJS.Timeout; resolve: () => void } | undefined;
-  const wait = (ms: number): Promise<void> =>
-    new Promise((resolve) => {
-      if (ctx.signal.aborted) return resolve();
-      const timer = setTimeout(() => {
-        sleeper = undefined;
-        resolve();
-      }, ms);
-      timer.unref();
-      sleeper = { timer, resolve };
-    });
-  const wake = (): void => {
-    if (!sleeper) return;
-    clearTimeout(sleeper.timer);
-    sleeper.resolve();
-    sleeper = undefined;
-  };
+  const { wait, wake } = createSessionSleeper(ctx.signal);
 
   const account = (r: HttpResult, path: string): void => {
     if (r.connection === 'new') counters.connectionsNew += 1;
