@@ -2,6 +2,7 @@ import type { ProbeError } from '../contract/index.js';
 import type { EventData } from '../contract/validate.js';
 import type { ResolvedProbeConfig } from './config.js';
 import type { Clock } from './types.js';
+import type { PushVerdict } from './ws-patterns.js';
 
 /** The counters a run accumulates; sessions and WebSockets write them, snapshot() reads them. */
 export interface ProbeCounters {
@@ -155,4 +156,33 @@ export function createSessionSleeper(signal: AbortSignal): {
       sleeper = undefined;
     },
   };
+}
+
+/**
+ * Counts one sequenced push (WebSocket subscribe, SSE, gRPC stream) and publishes a gap or a
+ * duplicate (`probe.websocket` `message-gap` / `message-duplicate`). A gap opened where the previous
+ * push came from (`previousPod`); a duplicate is the current connection's (`pod`).
+ */
+export function recordPush(
+  ctx: ProbeContext,
+  base: Pick<EventData<'probe.websocket'>, 'runId' | 'sessionId' | 'transport'>,
+  connectionId: string,
+  verdict: PushVerdict,
+  pods: { readonly previousPod: string | undefined; readonly pod: string | undefined },
+): void {
+  const c = ctx.counters;
+  c.messagesReceived += 1;
+  if (verdict.kind !== 'gap' && verdict.kind !== 'duplicate') return;
+  if (verdict.kind === 'gap') c.messagesLost += verdict.missed;
+  else c.messagesDuplicated += 1;
+  const at = verdict.kind === 'gap' ? pods.previousPod : pods.pod;
+  ctx.emit('probe.websocket', {
+    ...base,
+    connectionId,
+    event: verdict.kind === 'gap' ? 'message-gap' : 'message-duplicate',
+    messageId: String(verdict.seq),
+    ...(verdict.kind === 'gap' ? { missed: verdict.missed } : {}),
+    ...(at ? { pod: at } : {}),
+    at: new Date(ctx.clock.now()).toISOString(),
+  });
 }

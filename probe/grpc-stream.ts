@@ -1,6 +1,6 @@
 import type { ClientReadableStream, StatusObject } from '@grpc/grpc-js';
 import type { StreamEnd } from '../contract/index.js';
-import { bump, type ProbeContext } from './context.js';
+import { bump, type ProbeContext, recordPush } from './context.js';
 import type { GrpcSessionClient } from './grpc-client.js';
 import { fieldAt, fillTemplate, type GrpcScenario } from './scenario.js';
 import type { ProbeSocket } from './websocket.js';
@@ -66,22 +66,9 @@ export function createProbeGrpcStream(
       }
       const verdict = sequence.pushValue(fieldAt(msg, spec.sequence));
       if (!verdict) return;
-      counters.messagesReceived += 1;
-      const gapPod = pushPod;
+      const previousPod = pushPod;
       pushPod = pod;
-      if (verdict.kind !== 'gap' && verdict.kind !== 'duplicate') return;
-      if (verdict.kind === 'gap') counters.messagesLost += verdict.missed;
-      else counters.messagesDuplicated += 1;
-      const at = verdict.kind === 'gap' ? gapPod : pod;
-      ctx.emit('probe.websocket', {
-        ...base,
-        connectionId,
-        event: verdict.kind === 'gap' ? 'message-gap' : 'message-duplicate',
-        messageId: String(verdict.seq),
-        ...(verdict.kind === 'gap' ? { missed: verdict.missed } : {}),
-        ...(at ? { pod: at } : {}),
-        at: now(),
-      });
+      recordPush(ctx, base, connectionId, verdict, { previousPod, pod });
     });
     // grpc-js emits 'error' as well for a non-OK status; 'status' alone says how every call ended.
     current.on('error', () => undefined);

@@ -1,7 +1,7 @@
 import { EventSource, type FetchLike, type FetchLikeResponse } from 'eventsource';
 import { fetch } from 'undici';
 import type { StreamEnd } from '../contract/index.js';
-import { bump, type ProbeContext } from './context.js';
+import { bump, type ProbeContext, recordPush } from './context.js';
 import type { SseScenario } from './scenario.js';
 import type { ProbeSocket, ProbeSocketOptions } from './websocket.js';
 import { createSequenceTracker } from './ws-patterns.js';
@@ -119,23 +119,11 @@ export function createProbeStream(
   const onEvent = (e: MessageEvent): void => {
     const verdict = sequence.pushValue(e.lastEventId);
     if (!verdict) return;
-    counters.messagesReceived += 1;
     const connPod = current?.pod;
-    const gapPod = pushPod;
+    const previousPod = pushPod;
     pushPod = connPod;
-    if (verdict.kind !== 'gap' && verdict.kind !== 'duplicate') return;
-    if (verdict.kind === 'gap') counters.messagesLost += verdict.missed;
-    else counters.messagesDuplicated += 1;
-    const at = verdict.kind === 'gap' ? gapPod : connPod;
-    ctx.emit('probe.websocket', {
-      ...base,
-      connectionId: current?.id ?? `${options.sessionId}.e${connSeq}`,
-      event: verdict.kind === 'gap' ? 'message-gap' : 'message-duplicate',
-      messageId: String(verdict.seq),
-      ...(verdict.kind === 'gap' ? { missed: verdict.missed } : {}),
-      ...(at ? { pod: at } : {}),
-      at: now(),
-    });
+    const connectionId = current?.id ?? `${options.sessionId}.e${connSeq}`;
+    recordPush(ctx, base, connectionId, verdict, { previousPod, pod: connPod });
   };
 
   function open(): void {

@@ -1,6 +1,6 @@
 import WebSocket from 'ws';
 import { delay } from '../lib/wait.js';
-import { bump, type ProbeContext } from './context.js';
+import { bump, type ProbeContext, recordPush } from './context.js';
 import { correlatorFor, createSequenceTracker, subscribeMessage } from './ws-patterns.js';
 
 // A session's WebSocket: pings carrying correlation ids, acks matched by id, reconnect with backoff
@@ -184,23 +184,9 @@ export function createProbeSocket(ctx: ProbeContext, options: ProbeSocketOptions
   function onPush(text: string, connectionId: string, connPod: string | undefined): void {
     const verdict = sequence!.push(text);
     if (!verdict) return;
-    counters.messagesReceived += 1;
-    const gapPod = pushPod;
+    const previousPod = pushPod;
     pushPod = connPod;
-    if (verdict.kind !== 'gap' && verdict.kind !== 'duplicate') return;
-    if (verdict.kind === 'gap') counters.messagesLost += verdict.missed;
-    else counters.messagesDuplicated += 1;
-    // A gap opened where the previous push came from; a duplicate is the current connection's.
-    const at = verdict.kind === 'gap' ? gapPod : connPod;
-    ctx.emit('probe.websocket', {
-      ...base,
-      connectionId,
-      event: verdict.kind === 'gap' ? 'message-gap' : 'message-duplicate',
-      messageId: String(verdict.seq),
-      ...(verdict.kind === 'gap' ? { missed: verdict.missed } : {}),
-      ...(at ? { pod: at } : {}),
-      at: new Date(ctx.clock.now()).toISOString(),
-    });
+    recordPush(ctx, base, connectionId, verdict, { previousPod, pod: connPod });
   }
 
   const lose = (id: string, p: Pending, connectionId: string, at: number): void => {
