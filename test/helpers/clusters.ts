@@ -81,6 +81,51 @@ function servesSlot(slots: readonly string[], slot: number): boolean {
   });
 }
 
+async function isMaster(port: number): Promise<boolean> {
+  const role = (await ask(port, 'ROLE').catch(() => [])) as unknown[];
+  return role[0] === 'master';
+}
+
+/**
+ * CLUSTER FAILOVER on `replica` until it is master and every node says cluster_state:ok. A manual
+ * failover aborts by itself (Redis's 5 s manual-failover timeout) when the replica has not caught up
+ * with its master's offset, which a loaded machine makes happen, so the replica's link must be up
+ * first, and an attempt that did not take within 10 s is asked again, the last time with FORCE
+ * (no handshake with the old master; still elected by the masters' votes).
+ */
+async function takeOver(replica: number, ports: readonly number[]): Promise<void> {
+  await pollUntil(
+    async () =>
+      String(await ask(replica, 'INFO', 'replication').catch(() => '')).includes('master_link_status:up'),
+    { timeoutMs: 30_000, intervalMs: 100, what: `the replica on ${replica} to be in sync` },
+  );
+  const attempts = [[], [], ['FORCE']] as const;
+  for (const [i, extra] of attempts.entries()) {
+    await ask(replica, 'CLUSTER', 'FAILOVER', ...extra);
+    const last = i === attempts.length - 1;
+    try {
+      await pollUntil(async () => (await isMaster(replica)) && (await clusterOk(ports)), {
+        timeoutMs: last ? 30_000 : 10_000,
+        intervalMs: 100,
+        what: `the replica on ${replica} to take over`,
+      });
+      return;
+    } catch (err) {
+      // Already master but the cluster not yet ok: asking again would fail; wait on that instead.
+      if (last || (await isMaster(replica))) {
+        await pollUntil(async () => (await isMaster(replica)) && (await clusterOk(ports)), {
+          timeoutMs: 30_000,
+          intervalMs: 100,
+          what: `the replica on ${replica} to take over`,
+        }).catch(() => {
+          throw err;
+        });
+        return;
+      }
+    }
+  }
+}
+
 /**
  * Starts `masters` × (1 + `replicas`) redis-servers with cluster mode on (their bus on a second
  * free port) and forms the cluster; resolves once every node says cluster_state:ok.
@@ -140,13 +185,9 @@ export async function startRedisCluster(
       const master = view.find((n) => n.flags.includes('master') && servesSlot(n.slots, slot));
       const replica = master && view.find((n) => n.master === master.id);
       if (!master || !replica) throw new Error(`no master with a replica serves slot ${slot}`);
-      await ask(replica.port, 'CLUSTER', 'FAILOVER');
-      await pollUntil(
-        async () => {
-          const role = (await ask(replica.port, 'ROLE')) as unknown[];
-          return role[0] === 'master' && (await clusterOk(nodes.map((n) => n.port)));
-        },
-        { timeoutMs: 30_000, intervalMs: 100, what: `the replica on ${replica.port} to take over` },
+      await takeOver(
+        replica.port,
+        nodes.map((n) => n.port),
       );
       return { from: master.port, to: replica.port };
     },
