@@ -1,7 +1,9 @@
 import { Option } from 'commander';
+import { settingName } from '../lib/values.js';
 import type { FigureCatalogue, Threshold, ThresholdVerdict } from '../witness/thresholds.js';
-import { parseThresholds } from '../witness/thresholds.js';
+import { parseThresholds, readThresholds } from '../witness/thresholds.js';
 import { EXIT, type ExitCode } from './errors.js';
+import type { OptionCheck } from './run.js';
 
 // `--threshold` of `rehearse`, `verify`, `report` and `probe`, one definition. The light modules
 // of witness/ are imported directly (not witness/index.js), so a command can check its thresholds
@@ -19,7 +21,23 @@ export function thresholdOption(subject: string): Option {
     .argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]);
 }
 
-/** The thresholds given (none: empty); throws ThresholdError (exit 2) naming every bad one. */
+/**
+ * `check` (a command's own rules over its options, cli/run.ts) with every bad `--threshold` after
+ * its issues, so one invocation names a bad threshold together with every other bad option.
+ */
+export function withThresholds(catalogue: FigureCatalogue, check?: OptionCheck): OptionCheck {
+  const setting = settingName(THRESHOLDS_ENV, '--threshold');
+  return (opts) => {
+    const texts = Array.isArray(opts.threshold) ? (opts.threshold as string[]) : [];
+    const { problems } = readThresholds(texts, catalogue);
+    return [...(check?.(opts) ?? []), ...problems.map((p) => [setting, p.detail] as const)];
+  };
+}
+
+/**
+ * The thresholds given (none: empty), once withThresholds checked them; throws ThresholdError
+ * (exit 2) naming every bad one when called unchecked.
+ */
 export function thresholdsOf(texts: readonly string[] | undefined, catalogue: FigureCatalogue): Threshold[] {
   return parseThresholds(texts ?? [], catalogue);
 }

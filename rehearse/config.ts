@@ -238,6 +238,29 @@ function parseWebsocketSpec(setting: string, value: string): void {
  */
 export function resolveRehearseConfig(input: RehearseInput): RehearseConfig {
   const issues = createSettingIssues((setting, detail) => new RehearseConfigError(setting, detail));
+  const config = buildConfig(input, issues);
+  issues.throwIfAny();
+  return config;
+}
+
+/**
+ * Every bad setting of `input` as [`ENV (--flag)`, reason], in the order resolveRehearseConfig
+ * names them (none: empty), so the CLI can name them with its own options' issues in one message.
+ */
+export function rehearseConfigIssues(input: RehearseInput): [string, string][] {
+  const found: [string, string][] = [];
+  buildConfig(
+    input,
+    createSettingIssues((setting, detail) => {
+      found.push([setting, detail]);
+      return new RehearseConfigError(setting, detail);
+    }),
+  );
+  return found;
+}
+
+/** The config of `input`, each bad setting recorded in `issues` and replaced by a fallback. */
+function buildConfig(input: RehearseInput, issues: Issues): RehearseConfig {
   const n = rehearseSettingName;
   const v = parseAll(input, issues);
   const entries = entriesOf(input, issues);
@@ -258,7 +281,6 @@ export function resolveRehearseConfig(input: RehearseInput): RehearseConfig {
       n('maxUnavailable'),
       `${v.maxUnavailable} would take every one of ${v.replicas} replicas down at once`,
     );
-  issues.throwIfAny();
   const app = given(input, 'app');
   const scenario = given(input, 'scenario');
   return {

@@ -14,6 +14,7 @@ export {
   REHEARSE_ENV,
   type RehearseConfig,
   type RehearseInput,
+  rehearseConfigIssues,
   resolveRehearseConfig,
   SIDECARS,
   type SidecarKind,

@@ -24,6 +24,7 @@ export {
   formatThresholdSummary,
   parseThreshold,
   parseThresholds,
+  readThresholds,
   THRESHOLD_OPERATORS,
   type Threshold,
   ThresholdError,

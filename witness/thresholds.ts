@@ -50,9 +50,15 @@ export interface Threshold {
 /** A threshold that does not parse, or names no figure: a usage error (exit 2). */
 export class ThresholdError extends Error {
   readonly code = 'config-threshold';
-  constructor(message: string) {
+  /**
+   * The reason without the flag (`unknown figure "x" of the probe summary; valid names: …`), so
+   * the CLI can name it with the command's other bad options (cli/thresholds.ts).
+   */
+  readonly detail: string;
+  constructor(detail: string, message = `--threshold: ${detail}`) {
     super(message);
     this.name = 'ThresholdError';
+    this.detail = detail;
   }
 }
 
@@ -97,42 +103,60 @@ export function parseThreshold(text: string, catalogue: FigureCatalogue): Thresh
   const m = EXPRESSION.exec(text);
   if (!m)
     throw new ThresholdError(
-      `--threshold: expected "name op value" with op one of ${THRESHOLD_OPERATORS.join(' ')}, got ${JSON.stringify(text)}`,
+      `expected "name op value" with op one of ${THRESHOLD_OPERATORS.join(' ')}, got ${JSON.stringify(text)}`,
     );
   const [, given, op, value] = m as unknown as [string, string, ThresholdOperator, string];
   const name = catalogue.aliases[given] ?? given;
   const figure = catalogue.figures.find((f) => f.name === name);
   if (!figure)
     throw new ThresholdError(
-      `--threshold: unknown figure ${JSON.stringify(given)} of ${catalogue.subject}; valid names: ${compactNames(catalogue.figures.map((f) => f.name))}`,
+      `unknown figure ${JSON.stringify(given)} of ${catalogue.subject}; valid names: ${compactNames(catalogue.figures.map((f) => f.name))}`,
     );
   try {
     return { name, kind: figure.kind, op, text: value, limit: limitOf(figure.kind, name, value) };
   } catch (err) {
-    if (err instanceof InvalidValueError)
-      throw new ThresholdError(`--threshold ${JSON.stringify(text)}: ${err.detail}`);
+    if (err instanceof InvalidValueError) {
+      const detail = `${JSON.stringify(text)}: ${err.detail}`;
+      throw new ThresholdError(detail, `--threshold ${detail}`);
+    }
     throw err;
   }
 }
 
 /**
- * Every threshold of `texts`; a text may hold several separated by `;` (the form of
- * DRAINWATCH_THRESHOLDS). All problems are reported at once, one line each, in one ThresholdError.
+ * Every threshold of `texts` and every problem, one ThresholdError each, without throwing: a text
+ * may hold several separated by `;` (the form of DRAINWATCH_THRESHOLDS).
  */
-export function parseThresholds(texts: readonly string[], catalogue: FigureCatalogue): Threshold[] {
-  const out: Threshold[] = [];
-  const problems: string[] = [];
+export function readThresholds(
+  texts: readonly string[],
+  catalogue: FigureCatalogue,
+): { readonly thresholds: Threshold[]; readonly problems: ThresholdError[] } {
+  const thresholds: Threshold[] = [];
+  const problems: ThresholdError[] = [];
   for (const part of texts.flatMap((t) => t.split(';')).map((t) => t.trim())) {
     if (part === '') continue;
     try {
-      out.push(parseThreshold(part, catalogue));
+      thresholds.push(parseThreshold(part, catalogue));
     } catch (err) {
       if (!(err instanceof ThresholdError)) throw err;
-      problems.push(err.message);
+      problems.push(err);
     }
   }
-  if (problems.length > 0) throw new ThresholdError(problems.join('\n'));
-  return out;
+  return { thresholds, problems };
+}
+
+/**
+ * Every threshold of `texts` (see readThresholds). All problems are reported at once, one line
+ * each, in one ThresholdError.
+ */
+export function parseThresholds(texts: readonly string[], catalogue: FigureCatalogue): Threshold[] {
+  const { thresholds, problems } = readThresholds(texts, catalogue);
+  if (problems.length > 0)
+    throw new ThresholdError(
+      problems.map((p) => p.detail).join('\n'),
+      problems.map((p) => p.message).join('\n'),
+    );
+  return thresholds;
 }
 
 export interface ThresholdResult {

@@ -12,7 +12,7 @@ import { evaluateThresholds, formatThresholdSummary } from '../../witness/thresh
 import { RuntimeFailure, UsageError } from '../errors.js';
 import { durationMs, positiveInt, positiveNumber, settingOption, url } from '../parse.js';
 import { action, optionsOf } from '../run.js';
-import { thresholdOption, thresholdsOf, verdictsExitCode } from '../thresholds.js';
+import { thresholdOption, thresholdsOf, verdictsExitCode, withThresholds } from '../thresholds.js';
 
 interface ProbeOptions {
   target?: string;
@@ -194,7 +194,7 @@ export function createProbeCommand(): Command {
       action(
         'probe',
         (_opts: unknown, cmd: Command) => runProbe(optionsOf<ProbeOptions>(cmd)),
-        checkProbeOptions,
+        withThresholds(PROBE_FIGURES, checkProbeOptions),
       ),
     );
 }

@@ -8,6 +8,7 @@ import {
   defaultBalance,
   REHEARSE_ENV as E,
   type RehearseInput,
+  rehearseConfigIssues,
   resolveRehearseConfig,
 } from '../../rehearse/config.js';
 import { type TimelineFlags, timelineFlag } from '../../timeline/flags.js';
@@ -16,7 +17,7 @@ import { REPORT_FIGURES } from '../../witness/threshold-figures.js';
 import { EXIT } from '../errors.js';
 import { settingOption } from '../parse.js';
 import { action } from '../run.js';
-import { thresholdOption, thresholdsOf } from '../thresholds.js';
+import { thresholdOption, thresholdsOf, withThresholds } from '../thresholds.js';
 
 // Defaults live in REHEARSE_DEFAULTS (applied by resolveRehearseConfig), so commander only hands
 // over what the user gave: a flag, else its environment variable; help shows the same defaults.
@@ -115,26 +116,31 @@ export function createRehearseCommand(): Command {
     .addOption(timelineFlag('timelineJson'))
     .addOption(timelineFlag('timelineSvg'))
     .action(
-      action('rehearse', async (opts: RehearseInput) => {
-        const thresholds = thresholdsOf((opts as { threshold?: string[] }).threshold, REPORT_FIGURES);
-        const config = { ...resolveRehearseConfig(opts), ...(thresholds.length > 0 ? { thresholds } : {}) };
-        const abort = new AbortController();
-        const onSignal = (): void => abort.abort(new Error('interrupted'));
-        process.once('SIGINT', onSignal);
-        process.once('SIGTERM', onSignal);
-        try {
-          const outcome = await rehearse(config, {
-            stdout: process.stdout,
-            stderr: process.stderr,
-            signal: abort.signal,
-            afterRuns: rehearsalTimelineWriter(opts as TimelineFlags),
-          });
-          if (outcome.inconclusive) return EXIT.inconclusive;
-          return outcome.passed ? EXIT.ok : EXIT.gateFailed;
-        } finally {
-          process.off('SIGINT', onSignal);
-          process.off('SIGTERM', onSignal);
-        }
-      }),
+      action(
+        'rehearse',
+        async (opts: RehearseInput) => {
+          const thresholds = thresholdsOf((opts as { threshold?: string[] }).threshold, REPORT_FIGURES);
+          const config = { ...resolveRehearseConfig(opts), ...(thresholds.length > 0 ? { thresholds } : {}) };
+          const abort = new AbortController();
+          const onSignal = (): void => abort.abort(new Error('interrupted'));
+          process.once('SIGINT', onSignal);
+          process.once('SIGTERM', onSignal);
+          try {
+            const outcome = await rehearse(config, {
+              stdout: process.stdout,
+              stderr: process.stderr,
+              signal: abort.signal,
+              afterRuns: rehearsalTimelineWriter(opts as TimelineFlags),
+            });
+            if (outcome.inconclusive) return EXIT.inconclusive;
+            return outcome.passed ? EXIT.ok : EXIT.gateFailed;
+          } finally {
+            process.off('SIGINT', onSignal);
+            process.off('SIGTERM', onSignal);
+          }
+        },
+        // Every setting and every --threshold is named in one message before anything starts.
+        withThresholds(REPORT_FIGURES, (o) => rehearseConfigIssues(o as RehearseInput)),
+      ),
     );
 }

@@ -14,7 +14,7 @@ import { UsageError } from '../errors.js';
 import { score, url } from '../parse.js';
 import { redisClusterOption, redisTargetOf } from '../redis-target.js';
 import { action } from '../run.js';
-import { thresholdOption, thresholdsOf, verdictsExitCode } from '../thresholds.js';
+import { thresholdOption, thresholdsOf, verdictsExitCode, withThresholds } from '../thresholds.js';
 
 interface ReportFlags extends TimelineFlags {
   readonly redisUrl?: string;
@@ -84,33 +84,37 @@ export function createReportCommand(): Command {
     .addOption(timelineFlag('timelineJson'))
     .addOption(timelineFlag('timelineSvg'));
   return cmd.action(
-    action('report', async (id: string | undefined) => {
-      const o = cmd.opts() as ReportFlags;
-      const thresholds = thresholdsOf(o.threshold, REPORT_FIGURES);
-      // RedisUnreachableError is one plain line within 5 s, exit 3.
-      const redis: RedisClient = await connectRedisClient(redisTargetOf(cmd, DEFAULT_REDIS_URL), {
-        prefix: o.redisPrefix ?? DEFAULT_REDIS_PREFIX,
-      });
-      try {
-        const store = createReportStore(redis);
-        const options = o.gate === undefined ? {} : { gate: o.gate };
-        const report = id
-          ? await store.getReport(id, options)
-          : await store.latestRollout(o.namespace, o.workload, options);
-        if (!report) throw new UsageError(await noReport(store, id, o));
-        const judged =
-          thresholds.length > 0 ? evaluateThresholds(thresholds, report, report.inconclusive) : undefined;
-        process.stdout.write(
-          o.json
-            ? `${JSON.stringify(judged ? { ...report, thresholds: judged } : report, null, 2)}\n`
-            : formatReportText(report) +
-                (judged ? `\n${formatThresholdSummary(judged, REPORT_FIGURES)}` : ''),
-        );
-        await writeTimelineFiles(o, storeTimelineSource(store), [{ rolloutId: report.rolloutId }]);
-        return verdictsExitCode(report.gate, judged);
-      } finally {
-        redis.disconnect();
-      }
-    }),
+    action(
+      'report',
+      async (id: string | undefined) => {
+        const o = cmd.opts() as ReportFlags;
+        const thresholds = thresholdsOf(o.threshold, REPORT_FIGURES);
+        // RedisUnreachableError is one plain line within 5 s, exit 3.
+        const redis: RedisClient = await connectRedisClient(redisTargetOf(cmd, DEFAULT_REDIS_URL), {
+          prefix: o.redisPrefix ?? DEFAULT_REDIS_PREFIX,
+        });
+        try {
+          const store = createReportStore(redis);
+          const options = o.gate === undefined ? {} : { gate: o.gate };
+          const report = id
+            ? await store.getReport(id, options)
+            : await store.latestRollout(o.namespace, o.workload, options);
+          if (!report) throw new UsageError(await noReport(store, id, o));
+          const judged =
+            thresholds.length > 0 ? evaluateThresholds(thresholds, report, report.inconclusive) : undefined;
+          process.stdout.write(
+            o.json
+              ? `${JSON.stringify(judged ? { ...report, thresholds: judged } : report, null, 2)}\n`
+              : formatReportText(report) +
+                  (judged ? `\n${formatThresholdSummary(judged, REPORT_FIGURES)}` : ''),
+          );
+          await writeTimelineFiles(o, storeTimelineSource(store), [{ rolloutId: report.rolloutId }]);
+          return verdictsExitCode(report.gate, judged);
+        } finally {
+          redis.disconnect();
+        }
+      },
+      withThresholds(REPORT_FIGURES),
+    ),
   );
 }

@@ -18,7 +18,7 @@ import { RuntimeFailure } from '../errors.js';
 import { durationMs, positiveInt, score, url } from '../parse.js';
 import { redisClusterOption, resolveRedisTarget } from '../redis-target.js';
 import { action, optionsOf } from '../run.js';
-import { thresholdOption, thresholdsOf, verdictsExitCode } from '../thresholds.js';
+import { thresholdOption, thresholdsOf, verdictsExitCode, withThresholds } from '../thresholds.js';
 
 interface VerifyFlags extends TimelineFlags {
   namespace?: string;
@@ -146,7 +146,13 @@ export function createVerifyCommand(): Command {
     .addOption(timelineFlag('html'))
     .addOption(timelineFlag('timelineJson'))
     .addOption(timelineFlag('timelineSvg'))
-    .action(action('verify', () => verify(optionsOf<VerifyFlags>(cmd)), checkVerifyOptions));
+    .action(
+      action(
+        'verify',
+        () => verify(optionsOf<VerifyFlags>(cmd)),
+        withThresholds(REPORT_FIGURES, checkVerifyOptions),
+      ),
+    );
   return cmd;
 }
 

@@ -95,6 +95,54 @@ describe('every bad option at once, before anything starts', () => {
   });
 });
 
+describe('a bad --threshold is named with every other bad option, in one message', () => {
+  const T = 'DRAINWATCH_THRESHOLDS (--threshold)';
+  it.each([
+    [
+      'rehearse',
+      ['rehearse', '--rate', 'x', '--threshold', 'nope > 1', '--prestop', 'fixed:40', '--grace', '20'],
+      ['DRAINWATCH_PROBE_RATE (--rate)', 'DRAINWATCH_PRESTOP (--prestop)', T],
+    ],
+    [
+      'probe',
+      ['probe', '--sessions', '0', '--threshold', 'latency.p99Ms < soon'],
+      ['DRAINWATCH_SESSIONS (--sessions)', 'DRAINWATCH_TARGET (--target)', T],
+    ],
+    [
+      'verify',
+      [
+        ...['verify', '--namespace', 'shop', '--deployment', 'cart', '--target', 'http://127.0.0.1:1'],
+        ...['--baseline', '3x', '--threshold', 'latency.p98Ms < 1s', '--threshold', 'sessionPersistence'],
+      ],
+      ['DRAINWATCH_BASELINE (--baseline)', T, T],
+    ],
+    ['report', ['report', '--gate', '2', '--threshold', 'nope == 1'], ['DRAINWATCH_GATE (--gate)', T]],
+  ])('%s: exit 2, the thresholds after the other options', (_name, args, settings) => {
+    const r = run(args);
+    expect(r.code, r.err).toBe(2);
+    expect(r.out).toBe('');
+    expect(r.err.split('\n')[0]).toBe(`drainwatch ${args[0]}: ${settings.length} invalid settings:`);
+    expect(named(r.err)).toEqual(settings);
+  });
+
+  it('each threshold line gives its own reason; DRAINWATCH_THRESHOLDS counts like the flag', () => {
+    const r = run(['report', '--redis-url', 'http://x'], {
+      DRAINWATCH_THRESHOLDS: 'latency.p99Ms < soon; scores.requestSuccess >= 99.5%; nope == 1',
+    });
+    expect(r.code).toBe(2);
+    const lines = r.err.trimEnd().split('\n');
+    expect(lines.slice(0, 3)).toEqual([
+      'drainwatch report: 3 invalid settings:',
+      '  REDIS_URL (--redis-url): expected a redis or rediss URL, got "http://x"',
+      `  ${T}: "latency.p99Ms < soon": expected a duration like 3s, 500ms or 2m, got "soon"`,
+    ]);
+    expect(lines[3]).toMatch(
+      /^ {2}DRAINWATCH_THRESHOLDS \(--threshold\): unknown figure "nope" of the rollout report; valid names: /,
+    );
+    expect(lines).toHaveLength(4);
+  });
+});
+
 describe('help shows every default in one format, durations in their grammar', () => {
   const COMMANDS = ['agent', 'collector', 'probe', 'rehearse', 'verify', 'report'];
 
