@@ -1,9 +1,9 @@
-import { type Socket, connect as tcpConnect } from 'node:net';
+import type { Socket } from 'node:net';
 import type { HostPort } from '../../lib/values.js';
 import type { AgentMetrics } from '../metrics.js';
 import type { Traffic } from '../traffic.js';
 import { H2Relay, type RelayContext } from './h2-relay.js';
-import type { UpstreamConnections } from './upstream-pool.js';
+import { dialRawUpstream, type UpstreamConnections } from './upstream-pool.js';
 
 // The HTTP/2 relays of the traffic port (one H2Relay per client connection, h2-relay.ts): wiring
 // of the two sockets, the drain of every connection, and the cut at exit.
@@ -37,13 +37,7 @@ export function createH2Relays(options: {
         return;
       }
       client.pause();
-      const app = tcpConnect({
-        host: options.upstream.host,
-        port: options.upstream.port,
-        allowHalfOpen: true,
-        noDelay: true,
-      });
-      options.connections.track(app);
+      const app = dialRawUpstream(options.upstream, options.connections);
       const r = new H2Relay(ctx, client, app);
       ctx.relays.add(r);
       let connected = false;

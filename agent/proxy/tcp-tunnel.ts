@@ -1,8 +1,8 @@
-import { type Socket, connect as tcpConnect } from 'node:net';
+import type { Socket } from 'node:net';
 import type { TcpClosedBy } from '../../contract/index.js';
 import type { HostPort } from '../../lib/values.js';
 import type { TcpRecord, Traffic } from '../traffic.js';
-import type { UpstreamConnections } from './upstream-pool.js';
+import { dialRawUpstream, type UpstreamConnections } from './upstream-pool.js';
 
 // Traffic the agent does not parse (HTTP/2 prior knowledge, TLS, NATS, Redis, anything not
 // HTTP/1.x) goes through as TCP, byte for byte: one connection to the app per client connection,
@@ -87,13 +87,7 @@ export function createTcpTunnels(options: {
         return;
       }
       client.pause();
-      const app = tcpConnect({
-        host: options.upstream.host,
-        port: options.upstream.port,
-        allowHalfOpen: true,
-        noDelay: true,
-      });
-      options.connections.track(app);
+      const app = dialRawUpstream(options.upstream, options.connections);
       const t = new TcpTunnel(ctx, client, app, options.traffic.tcpOpened());
       ctx.tunnels.add(t);
       // Bytes sniffed before the app answered wait in the app socket's write queue.

@@ -32,6 +32,17 @@ export function createUpstreamConnections(): UpstreamConnections {
   };
 }
 
+/**
+ * A raw byte connection to the app for a relay that passes each side's FIN on (`allowHalfOpen`: the
+ * client's FIN does not end the app's side), tracked in `connections`. For the TCP tunnel and the
+ * HTTP/2 relays; HTTP/1 exchanges use the pool's UpstreamConnection instead.
+ */
+export function dialRawUpstream(upstream: HostPort, connections: UpstreamConnections): Socket {
+  const app = tcpConnect({ host: upstream.host, port: upstream.port, allowHalfOpen: true, noDelay: true });
+  connections.track(app);
+  return app;
+}
+
 /** The exchange a connection currently carries; it hears the app's response and the connection's end. */
 export interface UpstreamUser {
   /** Return true when the response has no body whatever its head says (the request was HEAD). */
