@@ -16,12 +16,7 @@ import {
   parseLogFormat,
   parseLogLevel,
 } from '../lib/log.js';
-import {
-  DEFAULT_OTLP_PROTOCOL,
-  type OtlpProtocol,
-  otlpProtocolSetting,
-  parseOtlpProtocol,
-} from '../lib/otlp.js';
+import { type OtlpProtocol, readOtlpEnv } from '../lib/otlp.js';
 import {
   createSettingIssues,
   type HostPort,
@@ -211,16 +206,10 @@ export function loadAgentConfig(flags: AgentFlags = {}, env: Env = process.env):
   const identity = identityOf(flags, env);
   // OTEL_SDK_DISABLED: only "true" (any case) disables, as the OTel spec's boolean rule says.
   const otelOff = env[AGENT_EXTRA_ENV.sdkDisabled]?.trim().toLowerCase() === 'true';
-  const otlpEndpoint = otelOff ? undefined : env[AGENT_EXTRA_ENV.otlpEndpoint];
-  const otlpTracesEndpoint = otelOff ? undefined : env[AGENT_EXTRA_ENV.otlpTracesEndpoint];
-  const protocolSetting = otlpProtocolSetting(env);
-  const otlpProtocol = protocolSetting
-    ? issues.value(
-        protocolSetting.env,
-        (s) => parseOtlpProtocol(s, protocolSetting.value),
-        DEFAULT_OTLP_PROTOCOL,
-      )
-    : DEFAULT_OTLP_PROTOCOL;
+  const otlp = readOtlpEnv(env, issues);
+  const otlpEndpoint = otelOff ? undefined : otlp.endpoint;
+  const otlpTracesEndpoint = otelOff ? undefined : otlp.tracesEndpoint;
+  const otlpProtocol = otlp.protocol;
   const { logLevel, logFormat } = logSettings(flags, env, add);
   issues.throwIfAny();
   return {

@@ -8,12 +8,7 @@ import {
   parseLogFormat,
   parseLogLevel,
 } from '../lib/log.js';
-import {
-  DEFAULT_OTLP_PROTOCOL,
-  type OtlpProtocol,
-  otlpProtocolSetting,
-  parseOtlpProtocol,
-} from '../lib/otlp.js';
+import { OTLP_ENDPOINT_ENV, OTLP_TRACES_ENDPOINT_ENV, type OtlpProtocol, readOtlpEnv } from '../lib/otlp.js';
 import {
   createSettingIssues,
   type HostPort,
@@ -140,8 +135,8 @@ export const COLLECTOR_ENV = {
   deadLetterMax: 'DRAINWATCH_DEAD_LETTER_MAX',
   ackWait: 'DRAINWATCH_ACK_WAIT',
   gate: 'DRAINWATCH_GATE',
-  otlpEndpoint: 'OTEL_EXPORTER_OTLP_ENDPOINT',
-  otlpTracesEndpoint: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+  otlpEndpoint: OTLP_ENDPOINT_ENV,
+  otlpTracesEndpoint: OTLP_TRACES_ENDPOINT_ENV,
   logLevel: 'DRAINWATCH_LOG_LEVEL',
   logFormat: 'DRAINWATCH_LOG_FORMAT',
 } as const;
@@ -232,21 +227,7 @@ export function loadCollectorConfig(flags: CollectorFlags = {}, env: Env = proce
   };
   const rawAge = get('streamMaxAge', positiveDurationMs);
   const retention = get('retention', positiveDurationMs);
-  const otlp = (name: string) => {
-    const v = pick(undefined, env, name);
-    if (v) issues.value(name, (s) => parseUrl(s, v, ['http', 'https']), '');
-    return v;
-  };
-  const otlpEndpoint = otlp(E.otlpEndpoint);
-  const otlpTracesEndpoint = otlp(E.otlpTracesEndpoint);
-  const protocolSetting = otlpProtocolSetting(env);
-  const otlpProtocol = protocolSetting
-    ? issues.value(
-        protocolSetting.env,
-        (s) => parseOtlpProtocol(s, protocolSetting.value),
-        DEFAULT_OTLP_PROTOCOL,
-      )
-    : DEFAULT_OTLP_PROTOCOL;
+  const otlp = readOtlpEnv(env, issues);
   const config: CollectorConfig = {
     listen: get('listen', parseHostPort) ?? parseHostPort('', D.listen),
     natsUrl: get('natsUrl', (s, v) => parseUrlList(s, v, ['nats', 'tls'])) ?? D.natsUrl,
@@ -268,9 +249,9 @@ export function loadCollectorConfig(flags: CollectorFlags = {}, env: Env = proce
     retentionSeconds: retention !== undefined ? Math.ceil(retention / 1000) : D.retentionSeconds,
     refreshIntervalMs: D.refreshIntervalMs,
     gate: get('gate', parseScore) ?? D.gate,
-    otlpEndpoint,
-    otlpTracesEndpoint,
-    otlpProtocol,
+    otlpEndpoint: otlp.endpoint,
+    otlpTracesEndpoint: otlp.tracesEndpoint,
+    otlpProtocol: otlp.protocol,
     logLevel: get('logLevel', choice(parseLogLevel, LOG_LEVELS)) ?? D.logLevel,
     logFormat: get('logFormat', choice(parseLogFormat, LOG_FORMATS)) ?? D.logFormat,
   };

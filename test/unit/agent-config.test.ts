@@ -99,6 +99,10 @@ describe('agent config', () => {
     [{ DRAINWATCH_GRACE_SECONDS: 'soon' }, 'DRAINWATCH_GRACE_SECONDS'],
     [{ DRAINWATCH_BUFFER_SIZE: '0' }, 'DRAINWATCH_BUFFER_SIZE'],
     [{ DRAINWATCH_SUBJECT_ROOT: 'a..b' }, 'DRAINWATCH_SUBJECT_ROOT'],
+    // The OTLP variables are read by lib/otlp.ts readOtlpEnv, as the collector reads them.
+    [{ OTEL_EXPORTER_OTLP_ENDPOINT: '127.0.0.1:4318' }, 'OTEL_EXPORTER_OTLP_ENDPOINT'],
+    [{ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'grpc://x' }, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'],
+    [{ OTEL_EXPORTER_OTLP_PROTOCOL: 'thrift' }, 'OTEL_EXPORTER_OTLP_PROTOCOL'],
   ])('rejects %o with one line naming %s', (env, setting) => {
     let err: unknown;
     try {
