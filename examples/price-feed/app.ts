@@ -78,7 +78,7 @@ interface Subscriber {
   readonly user: string;
   /** The next sequence number this socket gets; undefined until subscribed. */
   next: number | undefined;
-  /** Writes are serial per socket: each waits for the ledger, then for the previous write. */
+  /** Writes are serial per socket: each batch waits for the previous one's writes and ledger entries. */
   chain: Promise<void>;
 }
 
@@ -139,13 +139,24 @@ export function createPriceFeedApp(config: PriceFeedConfig, redis: Redis): Price
   const subs = new Map<WebSocket, Subscriber>();
 
   // Sends `from..to` (the log's entries; a tick no pod logged is generated, as every pod would).
+  // A push enters the ledger only once ws.send's callback reports it handed to the kernel without
+  // error (ws 8: the callback of the socket write), so a push still in this process's buffers when
+  // it dies is neither sent nor recorded.
   const deliver = (ws: WebSocket, s: Subscriber, from: number, to: number, useLog: boolean): void => {
     s.chain = s.chain.then(async () => {
       if (to < from || ws.readyState !== ws.OPEN) return;
       const seqs = Array.from({ length: to - from + 1 }, (_, i) => from + i);
       const logged = useLog ? await redis.mget(...seqs.map(logKey)) : [];
-      await recordSent(redis, s.user, seqs);
-      for (const [i, seq] of seqs.entries()) ws.send(logged[i] ?? quoteAt(seq));
+      const recorded = seqs.map(
+        (seq, i) =>
+          new Promise<void>((resolve, reject) =>
+            ws.send(logged[i] ?? quoteAt(seq), (err) => {
+              if (err) resolve();
+              else recordSent(redis, s.user, [seq]).then(resolve, reject);
+            }),
+          ),
+      );
+      await Promise.all(recorded);
     });
     s.chain = s.chain.catch(() => ws.terminate());
   };

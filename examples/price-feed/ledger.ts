@@ -1,9 +1,10 @@
 import type { Redis } from 'ioredis';
 
 // The feed's own record of what it sent, kept apart from the probe: every sequence number written
-// to a user's socket is added to `sent:<user>` (a set) BEFORE the write, and `writes:<user>`
-// counts writes, so a pod that dies mid-run still leaves its count behind. What a user was sent
-// is then exact, and what it missed is the numbers between its first and last push never sent.
+// to a user's socket is added to `sent:<user>` (a set) once ws.send's callback reports the write
+// handed to the kernel (app.ts), and `writes:<user>` counts writes, so a pod that dies mid-run
+// still leaves its count behind. What a user was sent is then exact, and what it missed is the
+// numbers between its first and last push never sent.
 
 /** One user's figures from the ledger. */
 export interface SentFigures {

@@ -45,20 +45,19 @@ describe('rehearse --app examples/price-feed', () => {
     }
   }
 
-  it('naive: sockets cut without a close frame, resume ignored: the probe loses what the feed never sent, plus at most what was in flight at each cut', async () => {
+  it('naive: sockets cut without a close frame, resume ignored: the probe loses exactly what the feed never sent', async () => {
     const { run, ledger } = await rehearse('naive');
     expect(run.podsReplaced).toBe(2);
     expect(run.websocketOutcomes['no-close-frame']).toBeGreaterThan(0);
     expect(run.websocketCloses['1006']).toBe(run.websocketOutcomes['no-close-frame']);
     const missing = ledger.reduce((n, u) => n + u.missing, 0);
     expect(ledger.length).toBeGreaterThan(0);
-    // A reconnect within one tick misses nothing by the feed's count (seen once): not asserted.
-    // The feed records a push before its socket write, so a push still in the dying process's
-    // buffers counts as sent for the app and lost for the probe: the two agree up to what was in
-    // flight at each cut (one 100 ms tick, so at most 2 per cut). Exact agreement is issue 20's.
-    const cuts = run.websocketOutcomes['no-close-frame'] ?? 0;
-    expect(run.messagesLost, JSON.stringify(ledger)).toBeGreaterThanOrEqual(missing);
-    expect(run.messagesLost, JSON.stringify(ledger)).toBeLessThanOrEqual(missing + 2 * cuts);
+    // A reconnect within one tick misses nothing by the feed's count (seen once): missing > 0 is
+    // not asserted. The feed records a push only once ws.send's callback says the kernel has it,
+    // and a pod killed by SIGTERM's default action leaves its kernel to send what it holds then a
+    // FIN (nothing unread from the peer, so no reset): what the feed recorded is what the probe
+    // got, to the push (docs/probe.md, "Example apps").
+    expect(run.messagesLost, JSON.stringify(ledger)).toBe(missing);
     for (const u of ledger) expect(u.writes, u.user).toBe(u.distinct);
   }, 150_000);
 
