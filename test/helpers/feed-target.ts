@@ -1,4 +1,5 @@
 import type { WebSocket } from 'ws';
+import { createTickFeed } from './tick-feed.js';
 
 // A price feed on a real `ws` server (plugged into startScenarioApp's onSocket): after a
 // `{"type":"subscribe"}` each user gets one push per tick, numbered per user across connections.
@@ -18,17 +19,6 @@ export interface FeedOptions {
   readonly resume: ResumeMode;
 }
 
-interface Subscriber {
-  seq: number;
-  socket: WebSocket | undefined;
-  sent: number;
-  missed: number;
-  /** Ticks missed since the last push sent: a gap the user has not seen yet. */
-  unseen: number;
-  /** Every push by sequence number, for replays. */
-  readonly log: Map<number, string>;
-}
-
 export interface Feed {
   onSocket(ws: WebSocket, info: { connection: number; user: string | undefined }): void;
   /** Stops ticking at the first tick at which every subscriber has seen each gap it had. */
@@ -42,33 +32,13 @@ export interface Feed {
 }
 
 export function createFeed(options: FeedOptions): Feed {
-  const users = new Map<string, Subscriber>();
   let closed = 0;
   let replayed = 0;
-  let settled: (() => void) | undefined;
-  const send = (s: Subscriber, seq: number): void => {
-    s.socket!.send(s.log.get(seq)!);
-    s.sent += 1;
-  };
-  const timer = setInterval(() => {
-    if (settled && [...users.values()].every((s) => s.unseen === 0 && s.socket)) {
-      clearInterval(timer);
-      settled();
-      return;
-    }
-    for (const [user, s] of users) {
-      s.seq += 1;
-      s.log.set(s.seq, JSON.stringify({ type: 'quote', user, data: { seq: s.seq, bid: 100 + (s.seq % 7) } }));
-      if (s.socket) {
-        send(s, s.seq);
-        s.unseen = 0;
-      } else {
-        s.missed += 1;
-        s.unseen += 1;
-      }
-    }
-  }, options.tickMs);
-  timer.unref();
+  const feed = createTickFeed<WebSocket>({
+    tickMs: options.tickMs,
+    format: (user, seq) => JSON.stringify({ type: 'quote', user, data: { seq, bid: 100 + (seq % 7) } }),
+    deliver: (s, push) => s.conn!.send(push),
+  });
 
   return {
     onSocket(ws, { connection, user }) {
@@ -77,23 +47,15 @@ export function createFeed(options: FeedOptions): Feed {
       const limit = options.closeAfter?.(connection);
       ws.on('message', (raw) => {
         const msg = JSON.parse(raw.toString()) as { type?: string; after?: string };
-        const s = users.get(user) ?? {
-          seq: 0,
-          socket: undefined,
-          sent: 0,
-          missed: 0,
-          unseen: 0,
-          log: new Map(),
-        };
-        users.set(user, s);
-        s.socket = ws;
+        const s = feed.userOf(user);
+        s.conn = ws;
         if (msg.type === 'resume' && options.resume !== 'none') {
           const from = Number(msg.after) + (options.resume === 'inclusive' ? 0 : 1);
           for (let seq = from; seq <= s.seq; seq += 1) {
             // A replayed tick was missed while away: it is delivered now, so not missed after all.
             if (seq > Number(msg.after)) s.missed -= 1;
             replayed += 1;
-            send(s, seq);
+            feed.push(s, seq);
           }
           s.unseen = 0;
         }
@@ -103,27 +65,23 @@ export function createFeed(options: FeedOptions): Feed {
         origSend(data);
         pushes += 1;
         if (limit !== undefined && pushes === limit) {
-          const s = users.get(user);
-          if (s?.socket === ws) s.socket = undefined;
+          const s = feed.find(user);
+          if (s?.conn === ws) s.conn = undefined;
           closed += 1;
           ws.close(1001, 'going away');
         }
       }) as typeof ws.send;
       ws.on('close', () => {
-        const s = users.get(user);
-        if (s?.socket === ws) s.socket = undefined;
+        const s = feed.find(user);
+        if (s?.conn === ws) s.conn = undefined;
       });
     },
-    settle() {
-      return new Promise((resolve) => {
-        settled = resolve;
-      });
-    },
+    settle: () => feed.settle(),
     get sent() {
-      return [...users.values()].reduce((n, s) => n + s.sent, 0);
+      return feed.sent;
     },
     get missed() {
-      return [...users.values()].reduce((n, s) => n + s.missed, 0);
+      return feed.missed;
     },
     get replayed() {
       return replayed;
@@ -132,7 +90,7 @@ export function createFeed(options: FeedOptions): Feed {
       return closed;
     },
     get subscribers() {
-      return users.size;
+      return feed.users;
     },
   };
 }
