@@ -78,9 +78,13 @@ export async function waitForPort(port, timeoutMs = 10_000) {
   }
 }
 
-/** nginx as a reverse proxy with one worker and a keep-alive upstream pool, in a temp dir. */
-export async function startNginx(upstreamPort) {
-  const dir = await mkdtemp(join(tmpdir(), 'drainwatch-bench-nginx-'));
+/**
+ * nginx with one worker in a temp dir named after `name`, listening on a free loopback port: its
+ * `http` block holds the settings every bench nginx shares, then `block(port)` (the upstream and the
+ * server). Killed with the bench's other children if the bench exits first.
+ */
+export async function startNginxWith(name, block) {
+  const dir = await mkdtemp(join(tmpdir(), `drainwatch-bench-${name}-`));
   await chmod(dir, 0o777);
   const port = await freePort();
   const conf = `daemon off;
@@ -96,16 +100,7 @@ http {
   uwsgi_temp_path ${dir}/uwsgi;
   scgi_temp_path ${dir}/scgi;
   keepalive_requests 1000000;
-  upstream app { server 127.0.0.1:${upstreamPort}; keepalive 512; }
-  server {
-    listen 127.0.0.1:${port};
-    location / {
-      proxy_pass http://app;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-    }
-  }
+${block(port)}
 }
 `;
   await writeFile(join(dir, 'nginx.conf'), conf);
@@ -123,6 +118,23 @@ http {
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** nginx as a reverse proxy with one worker and a keep-alive upstream pool, in a temp dir. */
+export function startNginx(upstreamPort) {
+  return startNginxWith(
+    'nginx',
+    (port) => `  upstream app { server 127.0.0.1:${upstreamPort}; keepalive 512; }
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      proxy_pass http://app;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+    }
+  }`,
+  );
 }
 
 function hasWrk() {

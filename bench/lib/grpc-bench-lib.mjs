@@ -1,11 +1,11 @@
 // gRPC (h2c) load for bench/agent.mjs: nginx as a grpc_pass proxy, closed-loop throughput with
 // h2load (nghttp2, C), open-loop latency with a grpc-js client. Loopback only, bounded.
-import { spawn, spawnSync } from 'node:child_process';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import grpc from '@grpc/grpc-js';
-import { freePort, stop, waitForPort } from './agent-bench-lib.mjs';
+import { startNginxWith } from './agent-bench-lib.mjs';
 import { ECHO } from './grpc-bench-app.mjs';
 
 /** A 16-byte message in gRPC framing: compressed flag 0, 4-byte big-endian length, payload. */
@@ -13,44 +13,16 @@ const MESSAGE = Buffer.from('drainwatch-bench');
 const FRAMED = Buffer.concat([Buffer.from([0, 0, 0, 0, MESSAGE.length]), MESSAGE]);
 
 /** nginx (one worker) proxying h2c prior knowledge to the gRPC app with grpc_pass. */
-export async function startGrpcNginx(upstreamPort) {
-  const dir = await mkdtemp(join(tmpdir(), 'drainwatch-bench-nginx-grpc-'));
-  await chmod(dir, 0o777);
-  const port = await freePort();
-  const conf = `daemon off;
-worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 8192; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  http2_max_requests 1000000;
-  keepalive_requests 1000000;
+export function startGrpcNginx(upstreamPort) {
+  return startNginxWith(
+    'nginx-grpc',
+    (port) => `  http2_max_requests 1000000;
   upstream app { server 127.0.0.1:${upstreamPort}; keepalive 64; }
   server {
     listen 127.0.0.1:${port} http2;
     location / { grpc_pass grpc://app; }
-  }
-}
-`;
-  await writeFile(join(dir, 'nginx.conf'), conf);
-  const child = spawn('nginx', ['-p', dir, '-c', join(dir, 'nginx.conf')], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  await waitForPort(port);
-  return {
-    port,
-    child,
-    async stop() {
-      await stop(child);
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
+  }`,
+  );
 }
 
 /**
