@@ -21,6 +21,15 @@ function named(stderr: string): string[] {
   return lines.slice(1).map((l) => l.trim().replace(/\): .*$/, ')'));
 }
 
+/** One invocation: exit 2, nothing on stdout, `N invalid settings:` then `settings` in order. */
+function expectAllNamed(args: readonly string[], settings: readonly string[]): void {
+  const r = run(args);
+  expect(r.code, r.err).toBe(2);
+  expect(r.out).toBe('');
+  expect(r.err.split('\n')[0]).toBe(`drainwatch ${args[0]}: ${settings.length} invalid settings:`);
+  expect(named(r.err)).toEqual(settings);
+}
+
 describe('every bad option at once, before anything starts', () => {
   it.each([
     [
@@ -70,13 +79,9 @@ describe('every bad option at once, before anything starts', () => {
       ['lint', '--format', 'xml', '--drain-budget', 'x'],
       ['DRAINWATCH_LINT_FORMAT (--format)', 'DRAINWATCH_DRAIN_BUDGET (--drain-budget)'],
     ],
-  ])('%s names every bad option, exit 2, nothing on stdout', (_name, args, settings) => {
-    const r = run(args);
-    expect(r.code, r.err).toBe(2);
-    expect(r.out).toBe('');
-    expect(r.err.split('\n')[0]).toBe(`drainwatch ${args[0]}: ${settings.length} invalid settings:`);
-    expect(named(r.err)).toEqual(settings);
-  });
+  ])('%s names every bad option, exit 2, nothing on stdout', (_name, args, settings) =>
+    expectAllNamed(args, settings),
+  );
 
   it('names the environment variable and the flag when the value came from the environment', () => {
     const r = run(['rehearse'], { DRAINWATCH_BALANCE: 'random' });
@@ -117,13 +122,9 @@ describe('a bad --threshold is named with every other bad option, in one message
       ['DRAINWATCH_BASELINE (--baseline)', T, T],
     ],
     ['report', ['report', '--gate', '2', '--threshold', 'nope == 1'], ['DRAINWATCH_GATE (--gate)', T]],
-  ])('%s: exit 2, the thresholds after the other options', (_name, args, settings) => {
-    const r = run(args);
-    expect(r.code, r.err).toBe(2);
-    expect(r.out).toBe('');
-    expect(r.err.split('\n')[0]).toBe(`drainwatch ${args[0]}: ${settings.length} invalid settings:`);
-    expect(named(r.err)).toEqual(settings);
-  });
+  ])('%s: exit 2, the thresholds after the other options', (_name, args, settings) =>
+    expectAllNamed(args, settings),
+  );
 
   it('each threshold line gives its own reason; DRAINWATCH_THRESHOLDS counts like the flag', () => {
     const r = run(['report', '--redis-url', 'http://x'], {
