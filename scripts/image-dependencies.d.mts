@@ -5,7 +5,10 @@ export interface ModuleGraph {
   readonly modules: readonly string[];
   /** `importer → specifier` for relative imports whose target file does not exist. */
   readonly missing: readonly string[];
-  /** Bare specifiers (packages, with subpaths) imported anywhere in the graph, sorted. */
+  /**
+   * Bare specifiers (packages, with subpaths) imported anywhere in the graph, and the names of the
+   * packages a literal `require`/`createRequire(…)` call or its `.resolve` names; sorted.
+   */
   readonly packages: readonly string[];
   /** `importer: import(expr)` calls whose argument is not a string literal (cannot be followed). */
   readonly unfollowable: readonly string[];
@@ -18,7 +21,8 @@ export interface PackageManifest {
 
 /**
  * The compiled modules `entry` (a path to emitted JavaScript) can load, following relative static
- * and string-literal dynamic imports; `node:` and built-in modules are left out. Throws the
+ * and string-literal dynamic imports (relative `require` calls are not followed: tsc emits ESM, so
+ * those read JSON); `node:` and built-in modules are left out. Throws the
  * filesystem error when a module cannot be read.
  */
 export declare function moduleGraph(entry: string): ModuleGraph;

@@ -15,7 +15,14 @@ import { pathToFileURL } from 'node:url';
 
 const STATIC = /(?:^|[;\n}])\s*(?:import|export)\s(?:[^'";]*?\sfrom\s*)?['"]([^'"]+)['"]/g;
 const DYNAMIC = /\bimport\s*\(\s*(['"]?)([^'")]*)\1\s*\)/g;
+// require('…') and createRequire(…)('…'), and their .resolve: a package a module reaches through
+// CommonJS (a file path inside it, say) must be in the image too. Only its name counts.
+const REQUIRE = /(?:\brequire|\bcreateRequire\([^()]*\))(?:\.resolve)?\s*\(\s*['"]([^'"]+)['"]\s*\)/g;
 const BUILTIN = new Set(builtinModules);
+
+function isPackage(spec) {
+  return !spec.startsWith('.') && !spec.startsWith('/') && !spec.startsWith('node:') && !BUILTIN.has(spec);
+}
 
 function stripComments(js) {
   return js.replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|[^:'"`\\])\/\/.*$/gm, '$1');
@@ -41,8 +48,9 @@ export function moduleGraph(entry) {
         const target = resolve(dirname(file), spec);
         if (existsSync(target)) queue.push(target);
         else missing.push(`${file} → ${spec}`);
-      } else if (!spec.startsWith('node:') && !BUILTIN.has(spec)) packages.add(spec);
+      } else if (isPackage(spec)) packages.add(spec);
     }
+    for (const m of js.matchAll(REQUIRE)) if (isPackage(m[1])) packages.add(packageName(m[1]));
   }
   return { modules: [...seen], missing, packages: [...packages].sort(), unfollowable };
 }

@@ -15,7 +15,7 @@ const MANIFEST = {
   name: 'app',
   version: '1.2.3',
   type: 'module',
-  dependencies: { '@scope/lib': '2.0.0', eager: '1.0.0', lazy: '3.1.0', unused: '9.9.9' },
+  dependencies: { '@scope/lib': '2.0.0', cjs: '0.1.0', eager: '1.0.0', lazy: '3.1.0', unused: '9.9.9' },
   devDependencies: { vitest: '4.1.12' },
 };
 
@@ -42,6 +42,11 @@ beforeEach(() => {
       "export { b } from './sub/b.js';",
       "// import 'commented-out';",
       "const lazy = () => import('lazy/feature');",
+      "import { createRequire } from 'node:module';",
+      "const file = createRequire(import.meta.url).resolve('cjs/dist/file.min.js');",
+      'const require = createRequire(import.meta.url);',
+      "const pkg = require('../package.json');",
+      "const common = require('_http_common');",
     ].join('\n'),
   );
   write('dist/a.js', "import eager from 'eager';\nexport const a = eager;\n");
@@ -57,9 +62,9 @@ describe('image-dependencies', () => {
     expect(packageName('eager')).toBe('eager');
   });
 
-  it('follows static, re-export and dynamic imports, leaving out built-ins and comments', () => {
+  it('follows static, re-export and dynamic imports and names required packages, not built-ins', () => {
     const graph = moduleGraph(join(dir, 'dist/main.js'));
-    expect(graph.packages).toEqual(['@scope/lib/deep/path.js', 'eager', 'lazy/feature']);
+    expect(graph.packages).toEqual(['@scope/lib/deep/path.js', 'cjs', 'eager', 'lazy/feature']);
     expect(graph.modules.map((m) => m.slice(dir.length + 1))).toEqual([
       'dist/main.js',
       'dist/a.js',
@@ -71,7 +76,12 @@ describe('image-dependencies', () => {
 
   it('narrows dependencies to the imported packages, keeping the declared versions', () => {
     const { manifest, undeclared } = narrowDependencies(MANIFEST, moduleGraph(join(dir, 'dist/main.js')));
-    expect(manifest.dependencies).toEqual({ '@scope/lib': '2.0.0', eager: '1.0.0', lazy: '3.1.0' });
+    expect(manifest.dependencies).toEqual({
+      '@scope/lib': '2.0.0',
+      cjs: '0.1.0',
+      eager: '1.0.0',
+      lazy: '3.1.0',
+    });
     expect(manifest.devDependencies).toEqual(MANIFEST.devDependencies);
     expect(undeclared).toEqual([]);
   });
@@ -80,7 +90,7 @@ describe('image-dependencies', () => {
     const r = runScript('dist/main.js');
     expect(r.status, r.stderr).toBe(0);
     const written = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as typeof MANIFEST;
-    expect(Object.keys(written.dependencies)).toEqual(['@scope/lib', 'eager', 'lazy']);
+    expect(Object.keys(written.dependencies)).toEqual(['@scope/lib', 'cjs', 'eager', 'lazy']);
     expect(written.version).toBe('1.2.3');
   });
 
