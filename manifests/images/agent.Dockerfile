@@ -14,11 +14,16 @@ COPY lib ./lib
 COPY agent ./agent
 COPY cluster ./cluster
 COPY cli ./cli
-# tsconfig.agent.json compiles what cli/agent-main.ts reaches, nothing else. The uninstall drops
-# the dev dependencies and the runtime ones only the other commands load (the test imports every
-# module the entrypoint reaches from the final tree, so a needed one cannot go missing unseen).
+COPY scripts/image-dependencies.mjs ./scripts/
+# tsconfig.agent.json compiles what cli/agent-main.ts reaches, nothing else. image-dependencies
+# narrows package.json's dependencies to the packages that code imports (lazy imports included)
+# and prune removes the rest, at the lockfile's versions; the test loads every import from the
+# final tree. TypeScript declarations and source maps go too: node never reads them (no
+# --enable-source-maps), and they are half of the packages' bytes (docs/kubernetes.md).
 RUN npx tsc -p tsconfig.agent.json \
- && npm uninstall --no-save --omit=dev --ignore-scripts @grafana/grafana-foundation-sdk kubernetes-models @kubernetes-models/validate @opentelemetry/sdk-node echarts express ioredis undici ws yaml
+ && node scripts/image-dependencies.mjs dist/cli/agent-main.js \
+ && npm prune --omit=dev --ignore-scripts \
+ && find node_modules -type f \( -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' -o -name '*.map' \) -delete
 
 # distroless: no shell, no package manager, runs as uid 65532.
 FROM gcr.io/distroless/nodejs20-debian12:nonroot

@@ -15,12 +15,16 @@ COPY collector ./collector
 COPY timeline ./timeline
 COPY witness ./witness
 COPY cli ./cli
+COPY scripts/image-dependencies.mjs ./scripts/
 # tsconfig.collector.json compiles what cli/collector-main.ts reaches, nothing else; the Lua scripts
-# the collector loads at start go beside its compiled code. The uninstall drops the dev dependencies
-# and the runtime ones only the other commands load.
+# the collector loads at start go beside its compiled code. image-dependencies narrows
+# package.json's dependencies to the packages that code imports and prune removes the rest, at the
+# lockfile's versions; declarations and source maps go too (as in agent.Dockerfile).
 RUN npx tsc -p tsconfig.collector.json \
  && node -e "require('node:fs').cpSync('collector/lua', 'dist/collector/lua', { recursive: true })" \
- && npm uninstall --no-save --omit=dev --ignore-scripts @grafana/grafana-foundation-sdk kubernetes-models @kubernetes-models/validate @kubernetes/client-node undici ws yaml
+ && node scripts/image-dependencies.mjs dist/cli/collector-main.js \
+ && npm prune --omit=dev --ignore-scripts \
+ && find node_modules -type f \( -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' -o -name '*.map' \) -delete
 
 # distroless: no shell, no package manager, runs as uid 65532.
 FROM gcr.io/distroless/nodejs20-debian12:nonroot

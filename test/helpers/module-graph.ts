@@ -1,58 +1,14 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
-import { builtinModules } from 'node:module';
+import { existsSync, lstatSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import type { ModuleGraph } from '../../scripts/image-dependencies.mjs';
 import { cleanEnv } from './image-replay.js';
 
-// The compiled modules an entrypoint can load, static and dynamic imports alike, read from the
-// emitted JavaScript (tsc keeps `import('…')` as written). A lazy command or exporter the image
-// lacks is found here without running the code path that loads it.
+export { type ModuleGraph, moduleGraph, packageName } from '../../scripts/image-dependencies.mjs';
 
-export interface ModuleGraph {
-  /** Absolute paths of every relative module reached, the entrypoint first. */
-  readonly modules: readonly string[];
-  /** `importer → specifier` for relative imports whose target file does not exist. */
-  readonly missing: readonly string[];
-  /** Bare specifiers (packages, with subpaths) imported anywhere in the graph. */
-  readonly packages: readonly string[];
-  /** `importer: import(expr)` calls whose argument is not a string literal (cannot be followed). */
-  readonly unfollowable: readonly string[];
-}
-
-const STATIC = /(?:^|[;\n}])\s*(?:import|export)\s(?:[^'";]*?\sfrom\s*)?['"]([^'"]+)['"]/g;
-const DYNAMIC = /\bimport\s*\(\s*(['"]?)([^'")]*)\1\s*\)/g;
-const BUILTIN = new Set(builtinModules);
-
-function stripComments(js: string): string {
-  return js.replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|[^:'"`\\])\/\/.*$/gm, '$1');
-}
-
-export function moduleGraph(entry: string): ModuleGraph {
-  const seen = new Set<string>();
-  const missing: string[] = [];
-  const packages = new Set<string>();
-  const unfollowable: string[] = [];
-  const queue = [resolve(entry)];
-  for (let file = queue.shift(); file !== undefined; file = queue.shift()) {
-    if (seen.has(file)) continue;
-    seen.add(file);
-    const js = stripComments(readFileSync(file, 'utf8'));
-    const specs = [...js.matchAll(STATIC)].map((m) => m[1] as string);
-    for (const m of js.matchAll(DYNAMIC)) {
-      if (m[1]) specs.push(m[2] as string);
-      else unfollowable.push(`${file}: import(${m[2]})`);
-    }
-    for (const spec of specs) {
-      if (spec.startsWith('.')) {
-        const target = resolve(dirname(file), spec);
-        if (existsSync(target)) queue.push(target);
-        else missing.push(`${file} → ${spec}`);
-      } else if (!spec.startsWith('node:') && !BUILTIN.has(spec)) packages.add(spec);
-    }
-  }
-  return { modules: [...seen], missing, packages: [...packages].sort(), unfollowable };
-}
+// The module graph of a compiled entrypoint comes from scripts/image-dependencies.mjs, the same
+// reading the image builds use to choose their packages.
 
 /**
  * Imports every module of the graph but the entrypoint (which would run the CLI) and every package

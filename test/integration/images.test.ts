@@ -12,7 +12,13 @@ import { pollUntil } from '../../lib/wait.js';
 import { createTestStream } from '../helpers/agent-harness.js';
 import { parseCopy } from '../helpers/dockerfile.js';
 import { buildContext, cleanEnv, type ReplayedImage, replayImages } from '../helpers/image-replay.js';
-import { ancestorNodeModules, loadEveryModule, moduleGraph, treeBytes } from '../helpers/module-graph.js';
+import {
+  ancestorNodeModules,
+  loadEveryModule,
+  moduleGraph,
+  packageName,
+  treeBytes,
+} from '../helpers/module-graph.js';
 import { natsClient, startTestServers, type TestServers, testNamespace } from '../helpers/servers.js';
 
 // Replays the container image builds without a Docker engine (none runs on the build machine): the
@@ -23,7 +29,10 @@ import { natsClient, startTestServers, type TestServers, testNamespace } from '.
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const DOCS = readFileSync(join(REPO, 'docs/kubernetes.md'), 'utf8');
-const PKG = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string };
+const PKG = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as {
+  version: string;
+  dependencies: Record<string, string>;
+};
 
 interface BuildCommand {
   readonly line: string;
@@ -177,6 +186,27 @@ describe('container images (replayed builds, no Docker engine)', () => {
       expect(graph.missing).toEqual([]);
       expect(graph.unfollowable).toEqual([]);
       expect(loadEveryModule(img.workdir, graph)).toEqual([]);
+    },
+  );
+
+  it.each(['agent', 'collector'])(
+    '%s: package.json declares exactly the packages the entrypoint imports, at the lockfile versions',
+    (name) => {
+      const img = image(name);
+      const readJson = <T>(path: string) => JSON.parse(readFileSync(path, 'utf8')) as T;
+      const declared = readJson<typeof PKG>(join(img.workdir, 'package.json')).dependencies;
+      const imported = [...new Set(moduleGraph(img.argv[1] as string).packages.map(packageName))].sort();
+      expect(Object.keys(declared).sort()).toEqual(imported);
+      const locked = readJson<{ packages: Record<string, { version: string }> }>(
+        join(REPO, 'package-lock.json'),
+      ).packages;
+      for (const [pkg, range] of Object.entries(declared)) {
+        expect(range, pkg).toBe(PKG.dependencies[pkg]);
+        const installed = readJson<typeof PKG>(
+          join(img.workdir, 'node_modules', pkg, 'package.json'),
+        ).version;
+        expect(installed, pkg).toBe(locked[`node_modules/${pkg}`]?.version);
+      }
     },
   );
 
