@@ -175,10 +175,10 @@ export function createRedisCluster(nodes: readonly HostPort[], options: RedisCon
  * An ioredis client of the master the Sentinels name for group `name` (Redis Sentinel,
  * https://redis.io/docs/latest/operate/oss_and_stack/management/sentinel/). It asks a sentinel for
  * the master's address at every (re)connection and subscribes to `+switch-master`
- * (`failoverDetector`), so after a failover it reconnects to the promoted replica; a write that
- * reached the old master once it was demoted (READONLY) reconnects too and is failed like any
- * command while disconnected. Options as createRedis; `sentinelPassword` authenticates to the
- * sentinels.
+ * (`failoverDetector`), so after a failover it reconnects to the promoted replica; a write the
+ * old master refuses (READONLY once demoted, NOREPLICAS with `min-replicas-to-write` once its
+ * replica left) reconnects too and fails like any command while disconnected, for the caller to
+ * retry. Options as createRedis; `sentinelPassword` authenticates to the sentinels.
  */
 export function createRedisSentinel(
   sentinels: readonly HostPort[],
@@ -192,7 +192,9 @@ export function createRedisSentinel(
     ...(options.sentinelPassword ? { sentinelPassword: options.sentinelPassword } : {}),
     sentinelRetryStrategy: backoff,
     failoverDetector: true,
-    reconnectOnError: (err) => err.message.startsWith('READONLY'),
+    // READONLY: the master was demoted; NOREPLICAS: it lost its replica (min-replicas-to-write), as
+    // an old master does once the replica was promoted. Either way ask the sentinels again.
+    reconnectOnError: (err) => /^(READONLY|NOREPLICAS)/.test(err.message),
   });
 }
 
