@@ -14,7 +14,7 @@ import {
 import { formatHostPort, splitUrlList } from '../lib/values.js';
 import { pollUntil } from '../lib/wait.js';
 import { type Applier, createApplier } from './apply.js';
-import type { CollectorConfig } from './config.js';
+import { type CollectorConfig, collectorRedisTarget } from './config.js';
 import {
   CollectorPortInUseError,
   CollectorStateError,
@@ -223,9 +223,7 @@ export function createCollector(config: CollectorConfig, deps: CollectorDeps = {
       }
     })().catch(() => {});
 
-    const target: RedisTarget = config.redisCluster
-      ? { cluster: config.redisCluster }
-      : { url: config.redisUrl };
+    const target: RedisTarget = collectorRedisTarget(config);
     redis = deps.redis ?? createRedisClient(target, { prefix: config.redisPrefix, failFast: true });
     redis.on('error', () => {
       // Reconnection is ioredis's job; failed commands are counted where they fail.

@@ -9,11 +9,17 @@ import {
   parseLogLevel,
 } from '../lib/log.js';
 import { OTLP_ENDPOINT_ENV, OTLP_TRACES_ENDPOINT_ENV, type OtlpProtocol, readOtlpEnv } from '../lib/otlp.js';
+import type { RedisTarget } from '../lib/redis.js';
+import {
+  DEFAULT_SENTINEL_NAME,
+  REDIS_TARGET_SETTINGS,
+  redisTargetConflict,
+  redisTargetFrom,
+} from '../lib/redis-target.js';
 import {
   createSettingIssues,
   type HostPort,
   InvalidValueError,
-  parseDurationMs,
   parseHostPort,
   parseHostPortList,
   parsePositiveInt,
@@ -21,7 +27,20 @@ import {
   parseUrl,
   parseUrlList,
 } from '../lib/values.js';
+import { bytes, choice, named, positiveDurationMs, streamReplicas } from './config-grammars.js';
 import { CollectorConfigError } from './errors.js';
+
+/** Where the collector's Redis is, from its settings: the one of URL, cluster, sentinel set. */
+export function collectorRedisTarget(config: CollectorConfig): RedisTarget {
+  return redisTargetFrom({
+    url: config.redisUrl,
+    cluster: config.redisCluster,
+    sentinel: config.redisSentinel,
+    sentinelName: config.redisSentinelName,
+    password: config.redisPassword,
+    sentinelPassword: config.redisSentinelPassword,
+  });
+}
 
 /** Every collector setting with its default; flag > env > default. */
 export const COLLECTOR_DEFAULTS = {
@@ -29,6 +48,7 @@ export const COLLECTOR_DEFAULTS = {
   natsUrl: 'nats://127.0.0.1:4222',
   redisUrl: 'redis://127.0.0.1:6379',
   redisPrefix: 'drainwatch:',
+  redisSentinelName: DEFAULT_SENTINEL_NAME,
   subjectRoot: DEFAULT_SUBJECT_ROOT,
   stream: DEFAULT_STREAM_NAME,
   consumer: 'drainwatch-collector',
@@ -65,6 +85,13 @@ export interface CollectorConfig {
   readonly redisUrl: string;
   /** Redis Cluster seed nodes; when set, the collector uses the cluster and not redisUrl. */
   readonly redisCluster: readonly HostPort[] | undefined;
+  /** Redis Sentinel nodes; when set, the collector uses the master they name and not redisUrl. */
+  readonly redisSentinel: readonly HostPort[] | undefined;
+  /** The master group the sentinels monitor. */
+  readonly redisSentinelName: string;
+  /** AUTH password of the Redis servers (a password in redisUrl wins). */
+  readonly redisPassword: string | undefined;
+  readonly redisSentinelPassword: string | undefined;
   readonly redisPrefix: string;
   readonly apiToken: string | undefined;
   readonly subjectRoot: string;
@@ -97,6 +124,10 @@ export interface CollectorFlags {
   readonly natsUrl?: string;
   readonly redisUrl?: string;
   readonly redisCluster?: string;
+  readonly redisSentinel?: string;
+  readonly redisSentinelName?: string;
+  readonly redisPassword?: string;
+  readonly redisSentinelPassword?: string;
   readonly redisPrefix?: string;
   readonly apiToken?: string;
   readonly subjectRoot?: string;
@@ -120,7 +151,11 @@ export const COLLECTOR_ENV = {
   listen: 'DRAINWATCH_LISTEN',
   natsUrl: 'NATS_URL',
   redisUrl: 'REDIS_URL',
-  redisCluster: 'REDIS_CLUSTER_NODES',
+  redisCluster: REDIS_TARGET_SETTINGS.cluster.env,
+  redisSentinel: REDIS_TARGET_SETTINGS.sentinel.env,
+  redisSentinelName: REDIS_TARGET_SETTINGS.sentinelName.env,
+  redisPassword: REDIS_TARGET_SETTINGS.password.env,
+  redisSentinelPassword: REDIS_TARGET_SETTINGS.sentinelPassword.env,
   redisPrefix: 'DRAINWATCH_REDIS_PREFIX',
   apiToken: 'DRAINWATCH_API_TOKEN',
   subjectRoot: 'DRAINWATCH_SUBJECT_ROOT',
@@ -149,31 +184,6 @@ function pick(flag: string | number | undefined, env: Env, name: string): string
   return v === undefined || v === '' ? undefined : v;
 }
 
-// Sizes are a grammar of the collector alone (JetStream's max bytes).
-const SIZE: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
-
-function bytes(setting: string, value: string): number {
-  const m = /^(\d+)([kmg]?)i?b?$/i.exec(value.trim());
-  if (!m) throw new InvalidValueError(setting, value, `expected a size like 512m or 1g, got ${value}`);
-  const n = Number(m[1]) * SIZE[m[2]!.toLowerCase()]!;
-  if (n <= 0) throw new InvalidValueError(setting, value, `must be above zero, got ${value}`);
-  return n;
-}
-
-/** The shared duration grammar (a bare number is seconds), above zero. */
-/** JetStream's own limit: a stream keeps at most 5 replicas. */
-function streamReplicas(setting: string, value: string): number {
-  const n = parsePositiveInt(setting, value);
-  if (n > 5) throw new InvalidValueError(setting, value, `JetStream keeps at most 5 replicas, got ${n}`);
-  return n;
-}
-
-function positiveDurationMs(setting: string, value: string): number {
-  const ms = parseDurationMs(setting, value);
-  if (ms <= 0) throw new InvalidValueError(setting, value, `must be above zero, got ${value}`);
-  return ms;
-}
-
 /** `host:port`, `[v6]:port` or `:port`; throws CollectorConfigError naming `setting`. */
 export function parseListen(setting: string, value: string): ListenAddress {
   try {
@@ -183,25 +193,6 @@ export function parseListen(setting: string, value: string): ListenAddress {
     throw err;
   }
 }
-
-/** `NAME` tokens (a stream, a consumer, a subject root's parts). */
-function named(what: string, dotted: boolean): (setting: string, value: string) => string {
-  return (setting, value) => {
-    const ok = dotted ? value.split('.').every((t) => NAME.test(t)) : NAME.test(value);
-    if (!ok) throw new InvalidValueError(setting, value, `not a valid ${what}: ${value}`);
-    return value;
-  };
-}
-
-function choice<T>(parse: (v: string) => T | undefined, choices: readonly string[]) {
-  return (setting: string, value: string): T =>
-    parse(value) ??
-    (() => {
-      throw new InvalidValueError(setting, value, `expected one of ${choices.join(', ')}, got ${value}`);
-    })();
-}
-
-const NAME = /^[A-Za-z0-9_-]+$/;
 
 function flagOf(key: string): string {
   return `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
@@ -233,6 +224,10 @@ export function loadCollectorConfig(flags: CollectorFlags = {}, env: Env = proce
     natsUrl: get('natsUrl', (s, v) => parseUrlList(s, v, ['nats', 'tls'])) ?? D.natsUrl,
     redisUrl: get('redisUrl', (s, v) => parseUrl(s, v, ['redis', 'rediss'])) ?? D.redisUrl,
     redisCluster: get('redisCluster', parseHostPortList),
+    redisSentinel: get('redisSentinel', parseHostPortList),
+    redisSentinelName: pick(flags.redisSentinelName, env, E.redisSentinelName) ?? D.redisSentinelName,
+    redisPassword: pick(flags.redisPassword, env, E.redisPassword),
+    redisSentinelPassword: pick(flags.redisSentinelPassword, env, E.redisSentinelPassword),
     redisPrefix: pick(flags.redisPrefix, env, E.redisPrefix) ?? D.redisPrefix,
     apiToken: pick(flags.apiToken, env, E.apiToken),
     subjectRoot: get('subjectRoot', named('subject root (dot-separated NATS tokens)', true)) ?? D.subjectRoot,
@@ -256,12 +251,12 @@ export function loadCollectorConfig(flags: CollectorFlags = {}, env: Env = proce
     logFormat: get('logFormat', choice(parseLogFormat, LOG_FORMATS)) ?? D.logFormat,
   };
   // Cross-field rules: checked here so a bad combination fails at start-up, not mid-rollout.
-  if (config.redisCluster && pick(flags.redisUrl, env, E.redisUrl) !== undefined) {
-    issues.add(
-      E.redisCluster,
-      `names a Redis Cluster, and ${E.redisUrl} (--redis-url) a single Redis: set one of them`,
-    );
-  }
+  const conflict = redisTargetConflict({
+    url: pick(flags.redisUrl, env, E.redisUrl) !== undefined,
+    cluster: pick(flags.redisCluster, env, E.redisCluster) !== undefined,
+    sentinel: pick(flags.redisSentinel, env, E.redisSentinel) !== undefined,
+  });
+  if (conflict) issues.add(conflict.setting.env, conflict.detail);
   if (config.ackWaitMs < 1000 && !issues.has(E.ackWait)) {
     issues.add(E.ackWait, `must be at least 1s, got ${config.ackWaitMs} ms`);
   }

@@ -5,6 +5,7 @@ export {
   COLLECTOR_ENV,
   type CollectorConfig,
   type CollectorFlags,
+  collectorRedisTarget,
   type ListenAddress,
   loadCollectorConfig,
 } from './config.js';

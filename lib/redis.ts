@@ -11,7 +11,12 @@ export interface RedisConnectOptions {
   /** Fail at once instead of queueing commands while disconnected (the collector wants this: it must not ack). */
   readonly failFast?: boolean;
   readonly connectTimeoutMs?: number;
+  /** AUTH password of the Redis servers; one in a URL wins (ioredis reads the URL first). */
+  readonly password?: string;
 }
+
+/** Reconnection delay after `times` failed tries, in ms: doubling from 100 ms, at most 2 s. */
+const backoff = (times: number): number => Math.min(50 * 2 ** Math.min(times, 6), 2000);
 
 /**
  * An ioredis client that reconnects forever with capped backoff. With `failFast`, commands issued
@@ -19,15 +24,19 @@ export interface RedisConnectOptions {
  * pause work and report not-ready.
  */
 export function createRedis(url: string, options: RedisConnectOptions = {}): Redis {
-  const opts: RedisOptions = {
+  return new Redis(url, baseOptions(options));
+}
+
+function baseOptions(options: RedisConnectOptions): RedisOptions {
+  return {
     keyPrefix: options.prefix ?? DEFAULT_REDIS_PREFIX,
     lazyConnect: true,
     connectTimeout: options.connectTimeoutMs ?? 2000,
-    retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
+    retryStrategy: backoff,
     maxRetriesPerRequest: options.failFast ? 0 : 20,
     enableOfflineQueue: !options.failFast,
+    ...(options.password ? { password: options.password } : {}),
   };
-  return new Redis(url, opts);
 }
 
 /** Redis did not answer within the deadline: one plain line, exit 3 in the CLI. */
@@ -109,17 +118,29 @@ export async function connectRedis(
   return redis;
 }
 
-/** A single Redis or a Redis Cluster: the collector and the report reader work on either. */
+/** A single Redis (given by URL or by Sentinels) or a Redis Cluster: the collector and the report reader work on each. */
 export type RedisClient = Redis | Cluster;
 
-/** Where Redis is: one server's URL, or a Redis Cluster's seed nodes. */
+/**
+ * Where Redis is: one server's URL, a Redis Cluster's seed nodes, or the Sentinels that name the
+ * current master of group `name`. `password` is the Redis servers' (AUTH; a password in the URL
+ * wins), `sentinelPassword` the sentinels' own.
+ */
 export type RedisTarget =
-  | { readonly url: string }
-  | { readonly cluster: readonly HostPort[]; readonly password?: string };
+  | { readonly url: string; readonly password?: string }
+  | { readonly cluster: readonly HostPort[]; readonly password?: string }
+  | {
+      readonly sentinels: readonly HostPort[];
+      readonly name: string;
+      readonly password?: string;
+      readonly sentinelPassword?: string;
+    };
 
-/** The target as a log line or an error names it. */
+/** The target as a log line or an error names it (never a password). */
 export function describeRedisTarget(target: RedisTarget): string {
-  return 'url' in target ? target.url : `${target.cluster.map(formatHostPort).join(',')} (Redis Cluster)`;
+  if ('url' in target) return redactUrl(target.url);
+  if ('cluster' in target) return `${target.cluster.map(formatHostPort).join(',')} (Redis Cluster)`;
+  return `master ${target.name} of ${target.sentinels.map(formatHostPort).join(',')} (Redis Sentinel)`;
 }
 
 /**
@@ -128,11 +149,7 @@ export function describeRedisTarget(target: RedisTarget): string {
  * createRedis; the key prefix applies to every key (hash tags in keys are kept: the prefix holds
  * none, so a key's slot is its tag's).
  */
-export function createRedisCluster(
-  nodes: readonly HostPort[],
-  options: RedisConnectOptions & { readonly password?: string } = {},
-): Cluster {
-  const backoff = (times: number) => Math.min(50 * 2 ** Math.min(times, 6), 2000);
+export function createRedisCluster(nodes: readonly HostPort[], options: RedisConnectOptions = {}): Cluster {
   return new Cluster(
     nodes.map((n) => ({ host: n.host, port: n.port })),
     {
@@ -154,26 +171,51 @@ export function createRedisCluster(
   );
 }
 
-/** createRedis or createRedisCluster, by target. */
-export function createRedisClient(target: RedisTarget, options: RedisConnectOptions = {}): RedisClient {
-  return 'url' in target
-    ? createRedis(target.url, options)
-    : createRedisCluster(target.cluster, {
-        ...options,
-        ...(target.password ? { password: target.password } : {}),
-      });
+/**
+ * An ioredis client of the master the Sentinels name for group `name` (Redis Sentinel,
+ * https://redis.io/docs/latest/operate/oss_and_stack/management/sentinel/). It asks a sentinel for
+ * the master's address at every (re)connection and subscribes to `+switch-master`
+ * (`failoverDetector`), so after a failover it reconnects to the promoted replica; a write the
+ * old master refuses (READONLY once demoted, NOREPLICAS with `min-replicas-to-write` once its
+ * replica left) reconnects too and fails like any command while disconnected, for the caller to
+ * retry. Options as createRedis; `sentinelPassword` authenticates to the sentinels.
+ */
+export function createRedisSentinel(
+  sentinels: readonly HostPort[],
+  name: string,
+  options: RedisConnectOptions & { readonly sentinelPassword?: string } = {},
+): Redis {
+  return new Redis({
+    ...baseOptions(options),
+    sentinels: sentinels.map((n) => ({ host: n.host, port: n.port })),
+    name,
+    ...(options.sentinelPassword ? { sentinelPassword: options.sentinelPassword } : {}),
+    sentinelRetryStrategy: backoff,
+    failoverDetector: true,
+    // READONLY: the master was demoted; NOREPLICAS: it lost its replica (min-replicas-to-write), as
+    // an old master does once the replica was promoted. Either way ask the sentinels again.
+    reconnectOnError: (err) => /^(READONLY|NOREPLICAS)/.test(err.message),
+  });
 }
 
-/** connectRedis for either target: connects and waits until PING answers, within the deadline. */
+/** createRedis, createRedisCluster or createRedisSentinel, by target. */
+export function createRedisClient(target: RedisTarget, options: RedisConnectOptions = {}): RedisClient {
+  const opts = { ...options, ...(target.password ? { password: target.password } : {}) };
+  if ('url' in target) return createRedis(target.url, opts);
+  if ('cluster' in target) return createRedisCluster(target.cluster, opts);
+  return createRedisSentinel(target.sentinels, target.name, {
+    ...opts,
+    ...(target.sentinelPassword ? { sentinelPassword: target.sentinelPassword } : {}),
+  });
+}
+
+/** connectRedis for any target: connects and waits until PING answers, within the deadline. */
 export async function connectRedisClient(
   target: RedisTarget,
   options: Omit<RedisConnectOptions, 'failFast'> & { timeoutMs?: number } = {},
 ): Promise<RedisClient> {
-  if ('url' in target) return connectRedis(target.url, options);
-  const redis = createRedisCluster(target.cluster, {
-    ...options,
-    ...(target.password ? { password: target.password } : {}),
-  });
+  const redis = createRedisClient(target, options);
+  // A connection error is retried by ioredis; the listener keeps it from becoming an unhandled 'error'.
   redis.on('error', () => {});
   try {
     await waitForRedis(redis, describeRedisTarget(target), options.timeoutMs);

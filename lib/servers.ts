@@ -223,6 +223,11 @@ export interface StartOptions {
   readonly startTimeoutMs?: number;
   /** More arguments after the defaults (a cluster member's settings), given the port chosen. */
   readonly extraArgs?: (port: number, dir: string) => readonly string[];
+  /**
+   * A config file given before every other argument, where redis-server reads it; sentinel mode
+   * (`--sentinel`) needs one it can rewrite.
+   */
+  readonly configFile?: string;
 }
 
 /** A real `nats-server -js` on 127.0.0.1 with its store in a fresh temp directory. */
@@ -247,6 +252,7 @@ export async function startRedisServer(options: StartOptions = {}): Promise<Runn
   const spec: ProcessSpec = {
     binary,
     args: (port) => [
+      ...(options.configFile ? [options.configFile] : []),
       '--port',
       String(port),
       '--bind',

@@ -9,6 +9,7 @@ import {
 import { createLogger } from '../../lib/log.js';
 import { formatDurationMs } from '../../lib/values.js';
 import { settingOption } from '../parse.js';
+import { redisTargetOptions } from '../redis-target.js';
 import { action } from '../run.js';
 
 export function createCollectorCommand(): Command {
@@ -21,20 +22,16 @@ export function createCollectorCommand(): Command {
     )
     .addOption(settingOption('--listen <host:port>', 'HTTP API and /metrics', E.listen, D.listen))
     .addOption(settingOption('--nats-url <url>', 'NATS with JetStream', E.natsUrl, D.natsUrl))
-    .addOption(settingOption('--redis-url <url>', 'Redis', E.redisUrl, D.redisUrl))
+    .addOption(settingOption('--redis-url <url>', 'Redis', E.redisUrl, D.redisUrl));
+  // The other ways to name Redis (lib/redis-target.ts), right after --redis-url in --help.
+  for (const o of redisTargetOptions()) cmd.addOption(o);
+  cmd
     .addOption(settingOption('--redis-prefix <prefix>', 'Redis key prefix', E.redisPrefix, D.redisPrefix))
     .addOption(settingOption('--api-token <token>', 'bearer token required on /api', E.apiToken))
     .addOption(settingOption('--subject-root <root>', 'NATS subject root', E.subjectRoot, D.subjectRoot))
     .addOption(settingOption('--stream <name>', 'JetStream stream', E.stream, D.stream))
     .addOption(
       settingOption('--consumer <name>', 'durable consumer, shared by replicas', E.consumer, D.consumer),
-    )
-    .addOption(
-      settingOption(
-        '--redis-cluster <host:port,...>',
-        'Redis Cluster seed nodes, instead of --redis-url',
-        E.redisCluster,
-      ),
     )
     .addOption(
       settingOption(

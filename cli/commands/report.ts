@@ -12,7 +12,7 @@ import { REPORT_FIGURES } from '../../witness/threshold-figures.js';
 import { evaluateThresholds, formatThresholdSummary } from '../../witness/thresholds.js';
 import { UsageError } from '../errors.js';
 import { score, url } from '../parse.js';
-import { redisClusterOption, redisTargetOf } from '../redis-target.js';
+import { redisTargetOf, redisTargetOptions } from '../redis-target.js';
 import { action } from '../run.js';
 import { thresholdOption, thresholdsOf, verdictsExitCode, withThresholds } from '../thresholds.js';
 
@@ -56,8 +56,10 @@ export function createReportCommand(): Command {
         .env('REDIS_URL')
         .default(DEFAULT_REDIS_URL)
         .argParser(url(['redis', 'rediss'])),
-    )
-    .addOption(redisClusterOption())
+    );
+  // The other ways to name Redis, right after --redis-url in --help.
+  for (const o of redisTargetOptions()) cmd.addOption(o);
+  cmd
     .addOption(
       new Option('--redis-prefix <prefix>', 'key prefix')
         .env('DRAINWATCH_REDIS_PREFIX')

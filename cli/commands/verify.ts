@@ -6,7 +6,7 @@ import type { Collector, ReportStore } from '../../collector/index.js';
 import { DEFAULT_STREAM_NAME, DEFAULT_SUBJECT_ROOT } from '../../contract/index.js';
 import type { RedisClient } from '../../lib/redis.js';
 import type { RunningServer } from '../../lib/servers.js';
-import { formatDurationMs, formatHostPort, settingName, splitUrlList } from '../../lib/values.js';
+import { formatDurationMs, settingName, splitUrlList } from '../../lib/values.js';
 import { PROBE_ENV, websocketSpecProblem } from '../../probe/config.js';
 import { type TimelineFlags, timelineFlag, wantsTimeline } from '../../timeline/flags.js';
 import { DEFAULT_VERIFY_CONFIG } from '../../witness/config.js';
@@ -16,11 +16,11 @@ import { REPORT_FIGURES } from '../../witness/threshold-figures.js';
 import { evaluateThresholds, formatThresholdSummary } from '../../witness/thresholds.js';
 import { RuntimeFailure } from '../errors.js';
 import { durationMs, positiveInt, score, url } from '../parse.js';
-import { redisClusterOption, resolveRedisTarget } from '../redis-target.js';
+import { type RedisTargetFlags, redisTargetOptions, resolveRedisTarget } from '../redis-target.js';
 import { action, optionsOf } from '../run.js';
 import { thresholdOption, thresholdsOf, verdictsExitCode, withThresholds } from '../thresholds.js';
 
-interface VerifyFlags extends TimelineFlags {
+interface VerifyFlags extends TimelineFlags, RedisTargetFlags {
   namespace?: string;
   deployment?: string;
   target?: string;
@@ -36,7 +36,6 @@ interface VerifyFlags extends TimelineFlags {
   context?: string;
   natsUrl?: string;
   redisUrl?: string;
-  redisCluster?: string;
   redisPrefix: string;
   subjectRoot: string;
   stream: string;
@@ -117,8 +116,10 @@ export function createVerifyCommand(): Command {
       new Option('--redis-url <url>', 'Redis for the in-process collector (default: start one on loopback)')
         .env('REDIS_URL')
         .argParser(url(['redis', 'rediss'])),
-    )
-    .addOption(redisClusterOption())
+    );
+  // The other ways to name Redis, right after --redis-url in --help.
+  for (const o of redisTargetOptions()) cmd.addOption(o);
+  cmd
     .addOption(
       new Option('--redis-prefix <prefix>', 'key prefix')
         .env('DRAINWATCH_REDIS_PREFIX')
@@ -240,15 +241,11 @@ async function verify(f: VerifyFlags): Promise<number> {
     if (f.collectorUrl) {
       reports = httpReportSource(f.collectorUrl, f.apiToken);
     } else {
-      let target = resolveRedisTarget({
-        url: f.redisUrl ?? '',
-        urlSet: Boolean(f.redisUrl),
-        cluster: f.redisCluster,
-      });
+      let target = resolveRedisTarget({ ...f, url: f.redisUrl ?? '', urlSet: Boolean(f.redisUrl) });
       if ('url' in target && !target.url) {
         const own: RunningServer = await startRedisServer();
         cleanup.push(() => own.stop());
-        target = { url: own.url };
+        target = { ...target, url: own.url };
       }
       // RedisUnreachableError is one plain line within 5 s, exit 3.
       const redis: RedisClient = await connectRedisClient(target, { prefix: f.redisPrefix });
@@ -258,9 +255,13 @@ async function verify(f: VerifyFlags): Promise<number> {
           {
             listen: '127.0.0.1:0',
             natsUrl,
-            ...('url' in target
-              ? { redisUrl: target.url }
-              : { redisCluster: target.cluster.map(formatHostPort).join(',') }),
+            // The same target, checked above: the URL (maybe of the Redis started here) or the lists.
+            ...('url' in target ? { redisUrl: target.url } : {}),
+            redisCluster: f.redisCluster,
+            redisSentinel: f.redisSentinel,
+            redisSentinelName: f.redisSentinelName,
+            redisPassword: f.redisPassword,
+            redisSentinelPassword: f.redisSentinelPassword,
             redisPrefix: f.redisPrefix,
             subjectRoot: f.subjectRoot,
             stream: f.stream,
