@@ -1,5 +1,5 @@
 import { ScriptReplyError } from './errors.js';
-import { KEYS, parseWorkloadKey, ROLLOUT_FIELDS, SEQ_FIELDS } from './keys.js';
+import { KEYS, parseWorkloadKey, SEQ_FIELDS } from './keys.js';
 
 // The writes the apply script makes, as typed objects, and their wire format: encodeBatch writes
 // what collector/lua/apply.lua reads, and decodeNotes reads what it returns. Nothing else knows
@@ -84,33 +84,44 @@ export interface EncodedBatch {
   readonly args: readonly string[];
 }
 
+/** The entries of one workload (`wk`, a workloadKey), as one section of a script call. */
+export interface WorkloadEntries {
+  readonly wk: string;
+  readonly entries: readonly Entry[];
+}
+
 /**
- * Builds KEYS and ARGV of apply.lua for entries of the workload `wk` (after its first ARGV, the
- * retention, which the applier adds). Throws ScriptReplyError for an entry of another workload or
- * a dead letter: the applier groups entries first.
+ * Builds KEYS and ARGV of apply.lua for the workload sections given (after its first ARGV, the
+ * retention, which the applier adds); the script's replies follow the sections' entries in order.
+ * Each key is named once. Throws ScriptReplyError for an entry of another workload than its
+ * section's or a dead letter: the applier groups entries first.
  */
-export function encodeBatch(wk: string, entries: readonly Entry[]): EncodedBatch {
-  const keys: string[] = [KEYS.open(wk), KEYS.rollouts(wk), KEYS.workloadRollouts(wk)];
-  const indexes = new Map<string, number>(keys.map((k, i) => [k, i + 1]));
+export function encodeBatch(sections: readonly WorkloadEntries[]): EncodedBatch {
+  const keys: string[] = [];
+  const indexes = new Map<string, string>();
   const key = (k: string): string => {
     let i = indexes.get(k);
     if (i === undefined) {
       keys.push(k);
-      i = keys.length;
+      i = String(keys.length);
       indexes.set(k, i);
     }
-    return String(i);
+    return i;
   };
-  // The rollouts hash records them as the events named them (decodeKeyPart inverts the key's encoding).
-  const { namespace, workload } = parseWorkloadKey(wk);
-  const args: string[] = [namespace, workload, String(ROLLOUT_FIELDS.length), ...ROLLOUT_FIELDS];
-  for (const e of entries) {
-    if (e.id === null || e.workload !== wk)
-      throw new ScriptReplyError('apply', `an entry of ${e.workload} in a batch of ${wk}`);
-    args.push(key(KEYS.seen(wk, e.id)), String(e.ops.length));
-    for (const op of e.ops) {
-      const wire = opArgs(op, key);
-      args.push(String(wire.length), ...wire);
+  const args: string[] = [];
+  for (const { wk, entries } of sections) {
+    // The rollouts hash records them as the events named them (decodeKeyPart inverts the key's encoding).
+    const { namespace, workload } = parseWorkloadKey(wk);
+    const own = [KEYS.open(wk), KEYS.rollouts(wk), KEYS.workloadRollouts(wk)].map(key);
+    args.push(...own, namespace, workload, String(entries.length));
+    for (const e of entries) {
+      if (e.id === null || e.workload !== wk)
+        throw new ScriptReplyError('apply', `an entry of ${e.workload} in a batch of ${wk}`);
+      args.push(key(KEYS.seen(wk, e.id)), String(e.ops.length));
+      for (const op of e.ops) {
+        const wire = opArgs(op, key);
+        args.push(String(wire.length), ...wire);
+      }
     }
   }
   return { keys, args };
