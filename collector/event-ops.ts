@@ -126,7 +126,9 @@ function opsOf(event: AnyEvent, wk: string, options: OpsOptions, raw?: string): 
 /** An event's entry for the applier: its id, its workload (every key it writes is that workload's), its ops. */
 export function eventEntry(event: AnyEvent, options: OpsOptions, raw?: string): Entry {
   const wk = workloadKey(event.namespace, event.workload);
-  return { id: event.id, workload: wk, ops: opsOf(event, wk, options, raw) };
+  // The wire the ops store (raw, or the event encoded again), named once for encodeBatch.
+  const wire = raw ?? Buffer.from(encodeEvent(event)).toString('utf8');
+  return { id: event.id, workload: wk, ops: opsOf(event, wk, options, wire), wire };
 }
 
 export interface DeadLetter {

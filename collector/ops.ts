@@ -70,7 +70,16 @@ export type Op =
  * the global keys that needs no idempotency record (a dead letter); `id` is null exactly then.
  */
 export type Entry =
-  | { readonly id: string; readonly workload: string; readonly ops: readonly Op[] }
+  | {
+      readonly id: string;
+      readonly workload: string;
+      readonly ops: readonly Op[];
+      /**
+       * The event's wire JSON, when its ops store it (as a member or a hash value): sent once, and
+       * ops whose stored string is this very string leave it out (see encodeBatch).
+       */
+      readonly wire?: string;
+    }
   | { readonly id: null; readonly workload: null; readonly ops: readonly Op[] };
 
 /** A rollout change the apply or sweep script made. */
@@ -117,24 +126,33 @@ export function encodeBatch(sections: readonly WorkloadEntries[]): EncodedBatch 
     for (const e of entries) {
       if (e.id === null || e.workload !== wk)
         throw new ScriptReplyError('apply', `an entry of ${e.workload} in a batch of ${wk}`);
-      args.push(key(KEYS.seen(wk, e.id)), String(e.ops.length));
+      const wire = e.wire ?? '';
+      args.push(key(KEYS.seen(wk, e.id)), wire, String(e.ops.length));
       for (const op of e.ops) {
-        const wire = opArgs(op, key);
-        args.push(String(wire.length), ...wire);
+        const opWire = opArgs(op, key, wire);
+        args.push(String(opWire.length), ...opWire);
       }
     }
   }
   return { keys, args };
 }
 
-/** One op on the wire: its name, then its args in the order apply.lua reads them. */
-function opArgs(op: Op, key: (k: string) => string): string[] {
+/**
+ * One op on the wire: its name, then its args in the order apply.lua reads them. A stored string
+ * equal to the event's wire JSON is left out (the last arg): the script stores the wire sent once
+ * per event, so a request record stored twice (timeline, probe index) crosses the socket once.
+ */
+function opArgs(op: Op, key: (k: string) => string, wire: string): string[] {
   switch (op.type) {
     case 'zadd':
     case 'zadd-lt':
-      return [op.type, key(op.key), String(op.score), op.member];
+      return op.member === wire && wire !== ''
+        ? [op.type, key(op.key), String(op.score)]
+        : [op.type, key(op.key), String(op.score), op.member];
     case 'hset':
-      return [op.type, key(op.key), op.field, op.value];
+      return op.value === wire && wire !== ''
+        ? [op.type, key(op.key), op.field]
+        : [op.type, key(op.key), op.field, op.value];
     case 'seq':
       return [
         op.type,

@@ -12,8 +12,9 @@
 -- KEYS: every key of the batch; ops and workload sections name their keys by index into KEYS.
 -- ARGV: 1 retention (s), then per workload section: the indexes of its open-rollout string, its
 -- rollouts hash and its rollout index, its namespace, its workload, its event count; then per
--- event: its idempotency key's index ('0' = none), its op count, and per op: the op's arg count,
--- then the args (name first).
+-- event: its idempotency key's index ('0' = none), its wire JSON ('' = none), its op count, and per
+-- op: the op's arg count, then the args (name first). A zadd, zadd-lt or hset without its last arg
+-- (member or value) stores the event's wire JSON.
 -- Returns { applied (1/0 per event, in order), notes ({ 'opened'|'closed'|'absorbed', rollout id } ...) }.
 -- The rollout field names (ROLLOUT_FIELDS of collector/keys.ts) are written into the source when
 -- it is loaded (collector/scripts.ts), so no call carries them.
@@ -21,6 +22,8 @@ local FIELDS = { --[[ROLLOUT_FIELDS]] }
 local ttl = tonumber(ARGV[1])
 -- The current workload section's keys and names.
 local OPEN, RO, INDEX, NS, WL
+-- The current event's wire JSON.
+local WIRE
 local results = {}
 local notes = {}
 -- Keys written in this batch get their retention once, at the end, not once per write.
@@ -180,13 +183,13 @@ end
 local function apply(op)
   local name = op[1]
   if name == 'zadd' then
-    redis.call('ZADD', key(op, 2), op[3], op[4])
+    redis.call('ZADD', key(op, 2), op[3], op[4] or WIRE)
     touch(key(op, 2))
   elseif name == 'zadd-lt' then
-    redis.call('ZADD', key(op, 2), 'LT', op[3], op[4])
+    redis.call('ZADD', key(op, 2), 'LT', op[3], op[4] or WIRE)
     touch(key(op, 2))
   elseif name == 'hset' then
-    redis.call('HSET', key(op, 2), op[3], op[4])
+    redis.call('HSET', key(op, 2), op[3], op[4] or WIRE)
     touch(key(op, 2))
   elseif name == 'seq' then
     local k = key(op, 2)
@@ -218,8 +221,9 @@ end
 
 local function apply_event(i, e)
   local seen = tonumber(ARGV[i])
-  local nops = tonumber(ARGV[i + 1])
-  i = i + 2
+  WIRE = ARGV[i + 1]
+  local nops = tonumber(ARGV[i + 2])
+  i = i + 3
   local fresh = true
   if seen ~= 0 then
     fresh = redis.call('SET', KEYS[seen], '1', 'NX', 'EX', ttl)

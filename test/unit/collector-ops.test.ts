@@ -23,7 +23,7 @@ describe('collector keys and ops', () => {
     expect(parseTerminationMember(member)).toEqual({ pod: 'pod|with|bars', instance: 'i-1' });
   });
 
-  it('encodeBatch names each key once, opens each workload section with its three keys, and refers to keys by index', () => {
+  it('encodeBatch names each key once, opens each workload section with its three keys, refers to keys by index and sends the event wire once', () => {
     const target = { namespace: 'shop', workload: 'web' };
     const wk = 'shop/web';
     const { keys, args } = encodeBatch([
@@ -41,6 +41,7 @@ describe('collector keys and ops', () => {
           {
             id: 'e2',
             workload: wk,
+            wire: 'n',
             ops: [
               { type: 'zadd', key: 'k', score: 6, member: 'n' },
               {
@@ -76,15 +77,16 @@ describe('collector keys and ops', () => {
     ]);
     expect(args).toEqual([
       ...['1', '2', '3', 'shop', 'web', '2'],
-      ...['4', '2'],
+      ...['4', '', '2'],
       ...['4', 'zadd', '5', '5', 'm'],
       ...['2', 'rollout-activity', '7'],
-      ...['6', '2'],
-      ...['4', 'zadd', '5', '6', 'n'],
+      // e2's member is its wire, sent once before its ops and left out of the zadd.
+      ...['6', 'n', '2'],
+      ...['3', 'zadd', '5', '6'],
       ...['5', 'rollout-finish', 'r 1', '9', 'complete', '2'],
       // The second workload's names as its events gave them (decoded from the key).
       ...['7', '8', '9', 'shop', 'api|1', '1'],
-      ...['10', '1'],
+      ...['10', '', '1'],
       ...['4', 'zadd', '5', '1', 'o'],
     ]);
   });
