@@ -129,6 +129,12 @@ export function createCollector(config: CollectorConfig, deps: CollectorDeps = {
 
   function onNotes(notes: readonly RolloutNote[]): void {
     for (const { kind, rolloutId: id } of notes) {
+      if (kind === 'opened') {
+        // Its quiet deadline is at the latest one quiet timeout from now: a sweep then is on time
+        // whatever the refresh interval (it re-arms from the real last activity).
+        const at = clock.now() + config.rolloutQuietMs + 1;
+        if (nextSweepAt === null || at < nextSweepAt) scheduleSweep(at);
+      }
       if (kind !== 'closed') continue;
       closeChain = closeChain
         .then(() => onClosed(id))
@@ -296,7 +302,7 @@ export function createCollector(config: CollectorConfig, deps: CollectorDeps = {
     store = createReportStore(redis!);
     applier = createApplier(redis!, { retentionSeconds: config.retentionSeconds });
     // A holder that stopped renewing loses the lease after three refreshes.
-    lease = createLease(redis!, { ttlMs: 3 * Math.min(config.refreshIntervalMs, config.rolloutQuietMs) });
+    lease = createLease(redis!, { ttlMs: 3 * config.refreshIntervalMs });
     ingest = createIngest(config, {
       nats: nc!,
       applier,
@@ -341,7 +347,8 @@ export function createCollector(config: CollectorConfig, deps: CollectorDeps = {
         err ? reject(new CollectorPortInUseError(formatHostPort(config.listen), err)) : resolve(s),
       );
     });
-    timer = setInterval(() => void refresh(), Math.min(config.refreshIntervalMs, config.rolloutQuietMs));
+    // Quiet closes do not wait for it: sweeps are also armed at each rollout's quiet deadline.
+    timer = setInterval(() => void refresh(), config.refreshIntervalMs);
     timer.unref();
     void refresh();
     const http = server.address() as AddressInfo;
