@@ -32,6 +32,9 @@ import { createRedisHealth } from './redis-health.js';
 import { createReportStore, type ReportStore } from './store.js';
 import { createRolloutTracer } from './tracing.js';
 
+/** Retry delay (ms) of a quiet sweep that found events still being applied at a deadline. */
+const SWEEP_RETRY_MS = 1000;
+
 export interface CollectorDeps {
   /** prom-client registry for the collector's metrics (a fresh one by default). */
   readonly registry?: Registry;
@@ -78,6 +81,9 @@ export function createCollector(config: CollectorConfig, deps: CollectorDeps = {
   let history: History | undefined;
   let server: Server | undefined;
   let timer: NodeJS.Timeout | undefined;
+  /** The quiet-deadline timer, and when it fires (ms since the epoch; null when disarmed). */
+  let sweepTimer: NodeJS.Timeout | undefined;
+  let nextSweepAt: number | null = null;
   let redisUp = false;
   let natsUp = false;
   let started: Promise<{ http: AddressInfo }> | undefined;
@@ -123,6 +129,12 @@ export function createCollector(config: CollectorConfig, deps: CollectorDeps = {
 
   function onNotes(notes: readonly RolloutNote[]): void {
     for (const { kind, rolloutId: id } of notes) {
+      if (kind === 'opened') {
+        // Its quiet deadline is at the latest one quiet timeout from now: a sweep then is on time
+        // whatever the refresh interval (it re-arms from the real last activity).
+        const at = clock.now() + config.rolloutQuietMs + 1;
+        if (nextSweepAt === null || at < nextSweepAt) scheduleSweep(at);
+      }
       if (kind !== 'closed') continue;
       closeChain = closeChain
         .then(() => onClosed(id))
@@ -134,8 +146,17 @@ export function createCollector(config: CollectorConfig, deps: CollectorDeps = {
 
   /** Quiet-timeout closes, gauges from stored state, expiry of pod series, consumer lag. */
   function refresh(): Promise<void> {
-    if (refreshing || stopping || !store || !redis || !ingest) return refreshing ?? Promise.resolve();
-    refreshing = refreshOnce().finally(() => {
+    return exclusive(refreshOnce, false);
+  }
+
+  /**
+   * Runs `job` unless a refresh or sweep runs: then skips it (`queue` false) or runs it once that
+   * one ended (`queue` true: a quiet deadline must not be missed because a refresh was running).
+   */
+  function exclusive(job: () => Promise<void>, queue: boolean): Promise<void> {
+    if (stopping || !store || !redis || !ingest) return refreshing ?? Promise.resolve();
+    if (refreshing) return queue ? refreshing.then(() => exclusive(job, queue)) : refreshing;
+    refreshing = job().finally(() => {
       refreshing = undefined;
     });
     return refreshing;
@@ -144,24 +165,58 @@ export function createCollector(config: CollectorConfig, deps: CollectorDeps = {
   async function refreshOnce(): Promise<void> {
     if (!store || !redis || !ingest) return;
     try {
-      const { pending, ackPending } = await ingest.pending();
-      metrics.health.consumerPending.set(pending);
       // Redis may have restarted empty while no event arrived to notice it.
       await history?.check();
-      // Closing for quiet only when caught up: after an outage, the backlog may hold the activity.
-      // ackPending counts what another replica fetched and has not applied yet (ours is 0 when
-      // idle): a replica lagging by more than the quiet timeout would otherwise see the rollout
-      // it is still applying closed under it, and its events open a second one.
-      if (pending === 0 && ackPending === 0 && ingest.idle() && !history?.rebuilding) {
-        const closed = await applier!.sweep(clock.now(), config.rolloutQuietMs);
-        onNotes(closed.map((rolloutId) => ({ kind: 'closed', rolloutId })));
-      }
+      await sweepQuiet();
       await refreshWorkloadGauges();
       metrics.expirePodSeries(clock.now());
     } catch (err) {
       metrics.health.redisErrors.inc();
       log.error({ error: (err as Error).message }, 'refresh failed');
     }
+  }
+
+  /**
+   * Closes the rollouts quiet for longer than the quiet timeout, and schedules the next sweep at
+   * the earliest deadline of those still open, so a rollout closes on time whatever the refresh
+   * interval (docs/scaling.md).
+   */
+  async function sweepQuiet(): Promise<void> {
+    const { pending, ackPending } = await ingest!.pending();
+    metrics.health.consumerPending.set(pending);
+    // Closing for quiet only when caught up: after an outage, the backlog may hold the activity.
+    // ackPending counts what another replica fetched and has not applied yet (ours is 0 when
+    // idle): a replica lagging by more than the quiet timeout would otherwise see the rollout
+    // it is still applying closed under it, and its events open a second one.
+    if (pending === 0 && ackPending === 0 && ingest!.idle() && !history?.rebuilding) {
+      const { closed, nextDeadlineMs } = await applier!.sweep(clock.now(), config.rolloutQuietMs);
+      onNotes(closed.map((rolloutId) => ({ kind: 'closed', rolloutId })));
+      scheduleSweep(nextDeadlineMs);
+    } else if (nextSweepAt !== null && nextSweepAt <= clock.now()) {
+      // A deadline passed while events were still being applied: look again shortly.
+      scheduleSweep(clock.now() + Math.min(SWEEP_RETRY_MS, config.refreshIntervalMs));
+    }
+  }
+
+  /** Arms the deadline timer for `at` (ms since the epoch), or disarms it (null). */
+  function scheduleSweep(at: number | null): void {
+    if (sweepTimer) clearTimeout(sweepTimer);
+    sweepTimer = undefined;
+    nextSweepAt = at;
+    if (at === null || stopping) return;
+    sweepTimer = setTimeout(
+      () =>
+        void exclusive(async () => {
+          try {
+            await sweepQuiet();
+          } catch (err) {
+            metrics.health.redisErrors.inc();
+            log.error({ error: (err as Error).message }, 'quiet sweep failed');
+          }
+        }, true),
+      Math.max(0, at - clock.now()),
+    );
+    sweepTimer.unref();
   }
 
   /**
@@ -245,7 +300,7 @@ export function createCollector(config: CollectorConfig, deps: CollectorDeps = {
     store = createReportStore(redis!);
     applier = createApplier(redis!, { retentionSeconds: config.retentionSeconds });
     // A holder that stopped renewing loses the lease after three refreshes.
-    lease = createLease(redis!, { ttlMs: 3 * Math.min(config.refreshIntervalMs, config.rolloutQuietMs) });
+    lease = createLease(redis!, { ttlMs: 3 * config.refreshIntervalMs });
     ingest = createIngest(config, {
       nats: nc!,
       applier,
@@ -290,7 +345,8 @@ export function createCollector(config: CollectorConfig, deps: CollectorDeps = {
         err ? reject(new CollectorPortInUseError(formatHostPort(config.listen), err)) : resolve(s),
       );
     });
-    timer = setInterval(() => void refresh(), Math.min(config.refreshIntervalMs, config.rolloutQuietMs));
+    // Quiet closes do not wait for it: sweeps are also armed at each rollout's quiet deadline.
+    timer = setInterval(() => void refresh(), config.refreshIntervalMs);
     timer.unref();
     void refresh();
     const http = server.address() as AddressInfo;
@@ -315,6 +371,7 @@ export function createCollector(config: CollectorConfig, deps: CollectorDeps = {
     stop() {
       stopping ??= (async () => {
         if (timer) clearInterval(timer);
+        if (sweepTimer) clearTimeout(sweepTimer);
         await started?.catch(() => {});
         await ingest?.stop();
         await refreshing;

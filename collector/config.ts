@@ -69,7 +69,10 @@ export const COLLECTOR_DEFAULTS = {
    * stream's max age, so a replay of the whole stream can never apply an event twice.
    */
   retentionSeconds: 7 * 24 * 3600,
-  /** How often gauges (latest scores, open rollouts) are recomputed from Redis. */
+  /**
+   * How often gauges (latest scores, open rollouts) are recomputed from Redis and quiet rollouts
+   * looked for; a rollout's quiet deadline is also swept for on time, whatever this interval.
+   */
   refreshIntervalMs: 10_000,
   /** Session-persistence threshold behind `drainwatch_gate_passed`. */
   gate: 1,
@@ -141,6 +144,7 @@ export interface CollectorFlags {
   readonly podSeriesExpiry?: string | number;
   readonly deadLetterMax?: string | number;
   readonly ackWait?: string | number;
+  readonly refreshInterval?: string | number;
   readonly gate?: string | number;
   readonly logLevel?: string;
   readonly logFormat?: string;
@@ -169,6 +173,7 @@ export const COLLECTOR_ENV = {
   podSeriesExpiry: 'DRAINWATCH_POD_SERIES_EXPIRY',
   deadLetterMax: 'DRAINWATCH_DEAD_LETTER_MAX',
   ackWait: 'DRAINWATCH_ACK_WAIT',
+  refreshInterval: 'DRAINWATCH_REFRESH_INTERVAL',
   gate: 'DRAINWATCH_GATE',
   otlpEndpoint: OTLP_ENDPOINT_ENV,
   otlpTracesEndpoint: OTLP_TRACES_ENDPOINT_ENV,
@@ -242,7 +247,7 @@ export function loadCollectorConfig(flags: CollectorFlags = {}, env: Env = proce
     ackWaitMs: get('ackWait', positiveDurationMs) ?? D.ackWaitMs,
     fetchBatch: D.fetchBatch,
     retentionSeconds: retention !== undefined ? Math.ceil(retention / 1000) : D.retentionSeconds,
-    refreshIntervalMs: D.refreshIntervalMs,
+    refreshIntervalMs: get('refreshInterval', positiveDurationMs) ?? D.refreshIntervalMs,
     gate: get('gate', parseScore) ?? D.gate,
     otlpEndpoint: otlp.endpoint,
     otlpTracesEndpoint: otlp.tracesEndpoint,
@@ -263,7 +268,7 @@ export function loadCollectorConfig(flags: CollectorFlags = {}, env: Env = proce
   if (config.podSeriesExpiryMs < config.refreshIntervalMs && !issues.has(E.podSeriesExpiry)) {
     issues.add(
       E.podSeriesExpiry,
-      `must be at least the ${config.refreshIntervalMs} ms refresh interval, got ${config.podSeriesExpiryMs} ms`,
+      `must be at least the refresh interval (${E.refreshInterval}, ${config.refreshIntervalMs} ms), got ${config.podSeriesExpiryMs} ms`,
     );
   }
   // An event kept in the stream longer than its id is remembered could be applied twice on replay.

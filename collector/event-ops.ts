@@ -27,9 +27,8 @@ function rolloutFields(d: Extract<AnyEvent, { kind: 'rollout.started' }>['data']
 }
 
 /** Writes of the kinds that belong to a workload's rollout state. */
-function workloadOps(event: AnyEvent, t: number, wire: string, options: OpsOptions): Op[] {
+function workloadOps(event: AnyEvent, wk: string, t: number, wire: string, options: OpsOptions): Op[] {
   const target: WorkloadRef = { namespace: event.namespace, workload: event.workload };
-  const wk = workloadKey(event.namespace, event.workload);
   const member = terminationMember({ pod: event.pod ?? '', instance: event.instance });
   const terminating = KEYS.terminating(wk);
   const exited = KEYS.exited(wk);
@@ -107,26 +106,29 @@ function workloadOps(event: AnyEvent, t: number, wire: string, options: OpsOptio
  * the message as received (valid JSON of this event); without it the event is encoded again.
  */
 export function eventOps(event: AnyEvent, options: OpsOptions, raw?: string): Op[] {
+  return opsOf(event, workloadKey(event.namespace, event.workload), options, raw);
+}
+
+function opsOf(event: AnyEvent, wk: string, options: OpsOptions, raw?: string): Op[] {
   const t = Date.parse(event.time);
   // Stored members are the event's wire JSON: the collector already holds it, and the store reads it back.
   const wire = raw ?? Buffer.from(encodeEvent(event)).toString('utf8');
-  const ops: Op[] = [];
+  const ops = workloadOps(event, wk, t, wire, options);
   if (event.pod !== null) {
-    const wk = workloadKey(event.namespace, event.workload);
-    ops.push({ type: 'seq', key: KEYS.seqs(wk, event.pod), instance: event.instance, seq: event.seq });
-    ops.push({ type: 'zadd', key: KEYS.timeline(wk, event.pod), score: t, member: wire });
+    ops.unshift(
+      { type: 'seq', key: KEYS.seqs(wk, event.pod), instance: event.instance, seq: event.seq },
+      { type: 'zadd', key: KEYS.timeline(wk, event.pod), score: t, member: wire },
+    );
   }
-  ops.push(...workloadOps(event, t, wire, options));
   return ops;
 }
 
 /** An event's entry for the applier: its id, its workload (every key it writes is that workload's), its ops. */
 export function eventEntry(event: AnyEvent, options: OpsOptions, raw?: string): Entry {
-  return {
-    id: event.id,
-    workload: workloadKey(event.namespace, event.workload),
-    ops: eventOps(event, options, raw),
-  };
+  const wk = workloadKey(event.namespace, event.workload);
+  // The wire the ops store (raw, or the event encoded again), named once for encodeBatch.
+  const wire = raw ?? Buffer.from(encodeEvent(event)).toString('utf8');
+  return { id: event.id, workload: wk, ops: opsOf(event, wk, options, wire), wire };
 }
 
 export interface DeadLetter {

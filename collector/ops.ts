@@ -1,5 +1,5 @@
 import { ScriptReplyError } from './errors.js';
-import { KEYS, parseWorkloadKey, ROLLOUT_FIELDS, SEQ_FIELDS } from './keys.js';
+import { KEYS, parseWorkloadKey, SEQ_FIELDS } from './keys.js';
 
 // The writes the apply script makes, as typed objects, and their wire format: encodeBatch writes
 // what collector/lua/apply.lua reads, and decodeNotes reads what it returns. Nothing else knows
@@ -70,7 +70,16 @@ export type Op =
  * the global keys that needs no idempotency record (a dead letter); `id` is null exactly then.
  */
 export type Entry =
-  | { readonly id: string; readonly workload: string; readonly ops: readonly Op[] }
+  | {
+      readonly id: string;
+      readonly workload: string;
+      readonly ops: readonly Op[];
+      /**
+       * The event's wire JSON, when its ops store it (as a member or a hash value): sent once, and
+       * ops whose stored string is this very string leave it out (see encodeBatch).
+       */
+      readonly wire?: string;
+    }
   | { readonly id: null; readonly workload: null; readonly ops: readonly Op[] };
 
 /** A rollout change the apply or sweep script made. */
@@ -84,46 +93,66 @@ export interface EncodedBatch {
   readonly args: readonly string[];
 }
 
+/** The entries of one workload (`wk`, a workloadKey), as one section of a script call. */
+export interface WorkloadEntries {
+  readonly wk: string;
+  readonly entries: readonly Entry[];
+}
+
 /**
- * Builds KEYS and ARGV of apply.lua for entries of the workload `wk` (after its first ARGV, the
- * retention, which the applier adds). Throws ScriptReplyError for an entry of another workload or
- * a dead letter: the applier groups entries first.
+ * Builds KEYS and ARGV of apply.lua for the workload sections given (after its first ARGV, the
+ * retention, which the applier adds); the script's replies follow the sections' entries in order.
+ * Each key is named once. Throws ScriptReplyError for an entry of another workload than its
+ * section's or a dead letter: the applier groups entries first.
  */
-export function encodeBatch(wk: string, entries: readonly Entry[]): EncodedBatch {
-  const keys: string[] = [KEYS.open(wk), KEYS.rollouts(wk), KEYS.workloadRollouts(wk)];
-  const indexes = new Map<string, number>(keys.map((k, i) => [k, i + 1]));
+export function encodeBatch(sections: readonly WorkloadEntries[]): EncodedBatch {
+  const keys: string[] = [];
+  const indexes = new Map<string, string>();
   const key = (k: string): string => {
     let i = indexes.get(k);
     if (i === undefined) {
       keys.push(k);
-      i = keys.length;
+      i = String(keys.length);
       indexes.set(k, i);
     }
-    return String(i);
+    return i;
   };
-  // The rollouts hash records them as the events named them (decodeKeyPart inverts the key's encoding).
-  const { namespace, workload } = parseWorkloadKey(wk);
-  const args: string[] = [namespace, workload, String(ROLLOUT_FIELDS.length), ...ROLLOUT_FIELDS];
-  for (const e of entries) {
-    if (e.id === null || e.workload !== wk)
-      throw new ScriptReplyError('apply', `an entry of ${e.workload} in a batch of ${wk}`);
-    args.push(key(KEYS.seen(wk, e.id)), String(e.ops.length));
-    for (const op of e.ops) {
-      const wire = opArgs(op, key);
-      args.push(String(wire.length), ...wire);
+  const args: string[] = [];
+  for (const { wk, entries } of sections) {
+    // The rollouts hash records them as the events named them (decodeKeyPart inverts the key's encoding).
+    const { namespace, workload } = parseWorkloadKey(wk);
+    const own = [KEYS.open(wk), KEYS.rollouts(wk), KEYS.workloadRollouts(wk)].map(key);
+    args.push(...own, namespace, workload, String(entries.length));
+    for (const e of entries) {
+      if (e.id === null || e.workload !== wk)
+        throw new ScriptReplyError('apply', `an entry of ${e.workload} in a batch of ${wk}`);
+      const wire = e.wire ?? '';
+      args.push(key(KEYS.seen(wk, e.id)), wire, String(e.ops.length));
+      for (const op of e.ops) {
+        const opWire = opArgs(op, key, wire);
+        args.push(String(opWire.length), ...opWire);
+      }
     }
   }
   return { keys, args };
 }
 
-/** One op on the wire: its name, then its args in the order apply.lua reads them. */
-function opArgs(op: Op, key: (k: string) => string): string[] {
+/**
+ * One op on the wire: its name, then its args in the order apply.lua reads them. A stored string
+ * equal to the event's wire JSON is left out (the last arg): the script stores the wire sent once
+ * per event, so a request record stored twice (timeline, probe index) crosses the socket once.
+ */
+function opArgs(op: Op, key: (k: string) => string, wire: string): string[] {
   switch (op.type) {
     case 'zadd':
     case 'zadd-lt':
-      return [op.type, key(op.key), String(op.score), op.member];
+      return op.member === wire && wire !== ''
+        ? [op.type, key(op.key), String(op.score)]
+        : [op.type, key(op.key), String(op.score), op.member];
     case 'hset':
-      return [op.type, key(op.key), op.field, op.value];
+      return op.value === wire && wire !== ''
+        ? [op.type, key(op.key), op.field]
+        : [op.type, key(op.key), op.field, op.value];
     case 'seq':
       return [
         op.type,

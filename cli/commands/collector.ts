@@ -91,6 +91,14 @@ export function createCollectorCommand(): Command {
     )
     .addOption(
       settingOption(
+        '--refresh-interval <duration>',
+        'how often gauges are recomputed and quiet rollouts looked for (a quiet deadline is met on time whatever it is)',
+        E.refreshInterval,
+        ms(D.refreshIntervalMs),
+      ),
+    )
+    .addOption(
+      settingOption(
         '--gate <score>',
         'session-persistence threshold behind drainwatch_gate_passed (0..1 or %)',
         E.gate,

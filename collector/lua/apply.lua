@@ -1,21 +1,29 @@
--- Applies a batch of one workload's events: for each event, records its id (SET NX) and applies its
--- writes in the same atomic step, so a crash never leaves an event applied but unrecorded (or the
--- reverse), and a redelivered event is a no-op. Rollout windows are opened and closed here too, so
--- two collector replicas applying events of the same workload at once still agree on one rollout.
+-- Applies a batch of events of one or more workloads: for each event, records its id (SET NX) and
+-- applies its writes in the same atomic step, so a crash never leaves an event applied but
+-- unrecorded (or the reverse), and a redelivered event is a no-op. Rollout windows are opened and
+-- closed here too, so two collector replicas applying events of the same workload at once still
+-- agree on one rollout.
 --
--- Every key is the workload's (one hash tag, so one Redis Cluster slot) and named in KEYS: the
--- script builds none. A rollout's fields live in the workload's rollouts hash as `<id>|<name>`.
--- The wire format is written by encodeBatch (collector/ops.ts), the only other place that knows it.
--- KEYS: 1 the open-rollout string, 2 the rollouts hash, 3 the rollout index, then every other key
--- of the batch; ops name their keys by index into KEYS.
--- ARGV: 1 retention (s), 2 namespace, 3 workload, 4 the number n of rollout field names, 5..4+n
--- the names (ROLLOUT_FIELDS), then per event: its idempotency key's index ('0' = none), its op
--- count, and per op: the op's arg count, then the args (name first).
--- Returns { applied (1/0 per event), notes ({ 'opened'|'closed'|'absorbed', rollout id } ...) }.
-local OPEN, RO, INDEX = KEYS[1], KEYS[2], KEYS[3]
+-- Every key is named in KEYS: the script builds none. On a Redis Cluster a call carries the events
+-- of one workload only (its keys share one hash tag, so one slot); on a single Redis one call
+-- carries a whole batch, every workload in it, which saves a round trip and a script start per
+-- workload. A rollout's fields live in the workload's rollouts hash as `<id>|<name>`. The wire
+-- format is written by encodeBatch (collector/ops.ts), the only other place that knows it.
+-- KEYS: every key of the batch; ops and workload sections name their keys by index into KEYS.
+-- ARGV: 1 retention (s), then per workload section: the indexes of its open-rollout string, its
+-- rollouts hash and its rollout index, its namespace, its workload, its event count; then per
+-- event: its idempotency key's index ('0' = none), its wire JSON ('' = none), its op count, and per
+-- op: the op's arg count, then the args (name first). A zadd, zadd-lt or hset without its last arg
+-- (member or value) stores the event's wire JSON.
+-- Returns { applied (1/0 per event, in order), notes ({ 'opened'|'closed'|'absorbed', rollout id } ...) }.
+-- The rollout field names (ROLLOUT_FIELDS of collector/keys.ts) are written into the source when
+-- it is loaded (collector/scripts.ts), so no call carries them.
+local FIELDS = { --[[ROLLOUT_FIELDS]] }
 local ttl = tonumber(ARGV[1])
-local NS, WL = ARGV[2], ARGV[3]
-local nfields = tonumber(ARGV[4])
+-- The current workload section's keys and names.
+local OPEN, RO, INDEX, NS, WL
+-- The current event's wire JSON.
+local WIRE
 local results = {}
 local notes = {}
 -- Keys written in this batch get their retention once, at the end, not once per write.
@@ -42,7 +50,7 @@ end
 
 local function rdel(id)
   local args = {}
-  for f = 1, nfields do args[f] = id .. '|' .. ARGV[4 + f] end
+  for f = 1, #FIELDS do args[f] = id .. '|' .. FIELDS[f] end
   redis.call('HDEL', RO, unpack(args))
 end
 
@@ -175,13 +183,13 @@ end
 local function apply(op)
   local name = op[1]
   if name == 'zadd' then
-    redis.call('ZADD', key(op, 2), op[3], op[4])
+    redis.call('ZADD', key(op, 2), op[3], op[4] or WIRE)
     touch(key(op, 2))
   elseif name == 'zadd-lt' then
-    redis.call('ZADD', key(op, 2), 'LT', op[3], op[4])
+    redis.call('ZADD', key(op, 2), 'LT', op[3], op[4] or WIRE)
     touch(key(op, 2))
   elseif name == 'hset' then
-    redis.call('HSET', key(op, 2), op[3], op[4])
+    redis.call('HSET', key(op, 2), op[3], op[4] or WIRE)
     touch(key(op, 2))
   elseif name == 'seq' then
     local k = key(op, 2)
@@ -211,13 +219,11 @@ local function apply(op)
   end
 end
 
-local i = 5 + nfields
-local e = 0
-while i <= #ARGV do
-  e = e + 1
+local function apply_event(i, e)
   local seen = tonumber(ARGV[i])
-  local nops = tonumber(ARGV[i + 1])
-  i = i + 2
+  WIRE = ARGV[i + 1]
+  local nops = tonumber(ARGV[i + 2])
+  i = i + 3
   local fresh = true
   if seen ~= 0 then
     fresh = redis.call('SET', KEYS[seen], '1', 'NX', 'EX', ttl)
@@ -232,6 +238,20 @@ while i <= #ARGV do
     i = i + nargs + 1
   end
   results[e] = fresh and 1 or 0
+  return i
+end
+
+local i = 2
+local e = 0
+while i <= #ARGV do
+  OPEN, RO, INDEX = KEYS[tonumber(ARGV[i])], KEYS[tonumber(ARGV[i + 1])], KEYS[tonumber(ARGV[i + 2])]
+  NS, WL = ARGV[i + 3], ARGV[i + 4]
+  local n = tonumber(ARGV[i + 5])
+  i = i + 6
+  for _ = 1, n do
+    e = e + 1
+    i = apply_event(i, e)
+  end
 end
 for k in pairs(touched) do redis.call('EXPIRE', k, ttl) end
 return { results, notes }

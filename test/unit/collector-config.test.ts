@@ -26,6 +26,11 @@ describe('collector config', () => {
     expect(c.listen).toEqual({ host: '127.0.0.1', port: 9999 });
     expect(c.rolloutQuietMs).toBe(90_000);
     expect(c.natsUrl).toBe('nats://n:4222');
+    expect(c.refreshIntervalMs).toBe(COLLECTOR_DEFAULTS.refreshIntervalMs);
+    expect(
+      loadCollectorConfig({ refreshInterval: '2s' }, { DRAINWATCH_REFRESH_INTERVAL: '5s' }).refreshIntervalMs,
+    ).toBe(2000);
+    expect(loadCollectorConfig({}, { DRAINWATCH_REFRESH_INTERVAL: '5s' }).refreshIntervalMs).toBe(5000);
     expect(loadCollectorConfig({}, env).listen.port).toBe(0);
     expect(loadCollectorConfig({}, { DRAINWATCH_STREAM_MAX_BYTES: '512m' }).streamMaxBytes).toBe(
       512 * 1024 ** 2,
@@ -42,6 +47,7 @@ describe('collector config', () => {
     [{ DRAINWATCH_ACK_WAIT: '500ms' }, 'DRAINWATCH_ACK_WAIT'],
     [{ DRAINWATCH_POD_SERIES_EXPIRY: '1s' }, 'DRAINWATCH_POD_SERIES_EXPIRY'],
     [{ DRAINWATCH_DEAD_LETTER_MAX: '0' }, 'DRAINWATCH_DEAD_LETTER_MAX'],
+    [{ DRAINWATCH_REFRESH_INTERVAL: '0s' }, 'DRAINWATCH_REFRESH_INTERVAL'],
   ])('refuses %o with one line naming %s, which the CLI maps to exit 2', (env, setting) => {
     let err: unknown;
     try {

@@ -10,6 +10,7 @@ import {
   workloadKey,
 } from '../../collector/keys.js';
 import { decodeNotes, encodeBatch } from '../../collector/ops.js';
+import { loadScript } from '../../collector/scripts.js';
 
 describe('collector keys and ops', () => {
   it('names from users never reach a key raw; workload keys and termination members parse back', () => {
@@ -22,24 +23,43 @@ describe('collector keys and ops', () => {
     expect(parseTerminationMember(member)).toEqual({ pod: 'pod|with|bars', instance: 'i-1' });
   });
 
-  it('encodeBatch names each key once, after the three of the workload every batch passes, and refers to it by index', () => {
+  it('encodeBatch names each key once, opens each workload section with its three keys, refers to keys by index and sends the event wire once', () => {
     const target = { namespace: 'shop', workload: 'web' };
     const wk = 'shop/web';
-    const { keys, args } = encodeBatch(wk, [
+    const { keys, args } = encodeBatch([
       {
-        id: 'e1',
-        workload: wk,
-        ops: [
-          { type: 'zadd', key: 'k', score: 5, member: 'm' },
-          { type: 'rollout-activity', target, atMs: 7 },
+        wk,
+        entries: [
+          {
+            id: 'e1',
+            workload: wk,
+            ops: [
+              { type: 'zadd', key: 'k', score: 5, member: 'm' },
+              { type: 'rollout-activity', target, atMs: 7 },
+            ],
+          },
+          {
+            id: 'e2',
+            workload: wk,
+            wire: 'n',
+            ops: [
+              { type: 'zadd', key: 'k', score: 6, member: 'n' },
+              {
+                type: 'rollout-finish',
+                target,
+                rolloutId: 'r 1',
+                atMs: 9,
+                outcome: 'complete',
+                podsReplaced: 2,
+              },
+            ],
+          },
         ],
       },
       {
-        id: 'e2',
-        workload: wk,
-        ops: [
-          { type: 'zadd', key: 'k', score: 6, member: 'n' },
-          { type: 'rollout-finish', target, rolloutId: 'r 1', atMs: 9, outcome: 'complete', podsReplaced: 2 },
+        wk: 'shop/api%7C1',
+        entries: [
+          { id: 'e3', workload: 'shop/api%7C1', ops: [{ type: 'zadd', key: 'k', score: 1, member: 'o' }] },
         ],
       },
     ]);
@@ -50,26 +70,55 @@ describe('collector keys and ops', () => {
       'w:{shop/web}:seen:e1',
       'k',
       'w:{shop/web}:seen:e2',
+      'w:{shop/api%7C1}:open',
+      'w:{shop/api%7C1}:rollouts',
+      'w:{shop/api%7C1}:ro',
+      'w:{shop/api%7C1}:seen:e3',
     ]);
     expect(args).toEqual([
-      ...['shop', 'web', String(ROLLOUT_FIELDS.length), ...ROLLOUT_FIELDS],
-      ...['4', '2'],
+      ...['1', '2', '3', 'shop', 'web', '2'],
+      ...['4', '', '2'],
       ...['4', 'zadd', '5', '5', 'm'],
       ...['2', 'rollout-activity', '7'],
-      ...['6', '2'],
-      ...['4', 'zadd', '5', '6', 'n'],
+      // e2's member is its wire, sent once before its ops and left out of the zadd.
+      ...['6', 'n', '2'],
+      ...['3', 'zadd', '5', '6'],
       ...['5', 'rollout-finish', 'r 1', '9', 'complete', '2'],
+      // The second workload's names as its events gave them (decoded from the key).
+      ...['7', '8', '9', 'shop', 'api|1', '1'],
+      ...['10', '', '1'],
+      ...['4', 'zadd', '5', '1', 'o'],
     ]);
   });
 
   it('encodeBatch refuses an entry of another workload and a dead letter: they belong to other slots', () => {
     const zadd = { type: 'zadd', key: 'k', score: 1, member: 'm' } as const;
-    expect(() => encodeBatch('a/b', [{ id: 'e', workload: 'a/c', ops: [zadd] }])).toThrow(ScriptReplyError);
+    expect(() => encodeBatch([{ wk: 'a/b', entries: [{ id: 'e', workload: 'a/c', ops: [zadd] }] }])).toThrow(
+      ScriptReplyError,
+    );
     expect(() =>
-      encodeBatch('a/b', [
-        { id: 'e', workload: 'a/b', ops: [{ type: 'dead-letter', key: 'dead', value: 'x', max: 1 }] },
+      encodeBatch([
+        {
+          wk: 'a/b',
+          entries: [
+            { id: 'e', workload: 'a/b', ops: [{ type: 'dead-letter', key: 'dead', value: 'x', max: 1 }] },
+          ],
+        },
       ]),
     ).toThrow(ScriptReplyError);
+  });
+
+  it('apply.lua receives the rollout field names of keys.ts in its source', () => {
+    const source = loadScript('apply');
+    expect(source).not.toContain('--[[ROLLOUT_FIELDS]]');
+    expect(source).toContain(`local FIELDS = { ${ROLLOUT_FIELDS.map((f) => `'${f}'`).join(', ')} }`);
+  });
+
+  it('encodeKeyPart leaves unreserved names as they are and encodes the rest', () => {
+    expect(encodeKeyPart("web-1_a.b~c*d'(e)!")).toBe("web-1_a.b~c*d'(e)!");
+    expect(encodeKeyPart('')).toBe('');
+    expect(encodeKeyPart('a b{c}')).toBe('a%20b%7Bc%7D');
+    expect(encodeKeyPart('é')).toBe('%C3%A9');
   });
 
   it('decodeNotes reads { kind, id } pairs and refuses anything else', () => {
