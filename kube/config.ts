@@ -26,6 +26,13 @@ export const ANNOTATIONS = {
   /** How long a long-lived connection may live before the server closes it (e.g. `10m`). */
   maxConnectionAge: 'drainwatch.dev/max-connection-age',
   /**
+   * `per-connection` (default: kube-proxy, gRPC's pick_first) or `per-call` (a mesh or L7 proxy
+   * balances each call): how a gRPC server's clients reach its pods.
+   */
+  grpcBalancing: 'drainwatch.dev/grpc-balancing',
+  /** The longest a gRPC stream (a call) of the workload lasts, in the duration grammar (`30s`, `2m`). */
+  grpcMaxStream: 'drainwatch.dev/grpc-max-stream',
+  /**
    * `http`, `tcp` or `skip`: how the agent fronts the app port (parse HTTP/1.x, tunnel TCP, or no
    * agent). Without it inject decides from the Service's appProtocol, port names and well-known ports.
    */

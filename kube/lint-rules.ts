@@ -58,7 +58,7 @@ export const LINT_RULES = [
     id: 'long-lived-no-max-age',
     severity: 'warning',
     title: 'Long-lived connections with no maximum age',
-    why: 'WebSockets, SSE and gRPC streams that never end keep their clients on old pods until termination cuts them, all at once, and keep load uneven after new pods arrive.',
+    why: 'WebSockets, SSE and other long-lived connections (gRPC servers have their own rule) that never end keep their clients on old pods until termination cuts them, all at once, and keep load uneven after new pods arrive.',
     fix: 'Close long-lived connections after a maximum age (with a close frame or GOAWAY) and record it in the drainwatch.dev/max-connection-age annotation.',
   },
   {
@@ -81,6 +81,27 @@ export const LINT_RULES = [
     title: 'A shell or npm is PID 1, so SIGTERM does not reach the app',
     why: 'With `sh -c "node app.js"` (no `exec`) or `npm start`/`yarn start` as the container command, the kubelet signals the shell or npm, which do not pass SIGTERM on to the app: the app never drains and is SIGKILLed when the grace period ends.',
     fix: 'Run the app directly (`command: [node, app.js]`), start it with `exec` (`sh -c "exec node app.js"`), or put an init such as tini or dumb-init in front that forwards signals.',
+  },
+  {
+    id: 'grpc-service-no-app-protocol',
+    severity: 'warning',
+    title: 'A gRPC Service port without an HTTP/2 appProtocol',
+    why: 'Ingress controllers, Gateways and meshes pick the protocol they speak to a backend from its Service appProtocol; without one they speak HTTP/1.1 to a gRPC server (calls fail) or tunnel it per connection (no per-call balancing, no GOAWAY handling).',
+    fix: "Set the Service port's appProtocol to kubernetes.io/h2c (the Kubernetes standard value) or grpc.",
+  },
+  {
+    id: 'grpc-no-max-connection-age',
+    severity: 'warning',
+    title: 'gRPC server without a maximum connection age, clients balancing per connection',
+    why: 'A gRPC client keeps one HTTP/2 connection (kube-proxy balances connections, pick_first keeps one): every call of that client goes to one pod until the connection dies, so new pods get no traffic after a rollout and every stream on an old pod is cut together at its exit.',
+    fix: "Set the server's maximum connection age (grpc-go MaxConnectionAge, grpc-js grpc.max_connection_age_ms, the example's MAX_CONNECTION_AGE) and record it in drainwatch.dev/max-connection-age, or declare drainwatch.dev/grpc-balancing: per-call when a mesh balances each call.",
+  },
+  {
+    id: 'grpc-prestop-shorter-than-stream',
+    severity: 'warning',
+    title: 'preStop shorter than the GOAWAY round trip plus the longest gRPC stream',
+    why: 'At the preStop the agent sends GOAWAY; clients move new calls elsewhere after a round trip, but the streams already open run to their end. A preStop that ends sooner sends SIGTERM to an app that still has streams open, and one that exits on SIGTERM cuts them (clients see UNAVAILABLE).',
+    fix: 'Make the preStop last at least the GOAWAY round trip (2 s) plus the drainwatch.dev/grpc-max-stream duration (agent policy fixed:N, or sleep N), and the grace period that plus the drain.',
   },
 ] as const satisfies readonly LintRule[];
 

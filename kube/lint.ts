@@ -1,7 +1,6 @@
-import { AGENT_SETTINGS, parsePrestopPolicy, prestopPolicySeconds } from '../contract/index.js';
+import { AGENT_SETTINGS } from '../contract/index.js';
 import { tryParseHostPort } from '../lib/values.js';
 import {
-  ADMIN_PORT_NAME,
   AGENT_CONTAINER_NAME,
   ANNOTATIONS,
   DEFAULT_LINT_OPTIONS,
@@ -10,13 +9,14 @@ import {
 } from './config.js';
 import type { ManifestSource } from './input.js';
 import { ALL_RULES } from './lint-config.js';
+import { lintGrpcStreamPreStop, lintMaxConnectionAge, lintServiceAppProtocol } from './lint-connections.js';
 import { annotations, type Entry, lineOf, type Path, pathString, type Report } from './lint-entry.js';
+import { preStopTime } from './lint-prestop.js';
 import { lintIngress, lintService } from './lint-routing.js';
 import { isLintRuleId, LINT_RULE_IDS, type LintRuleId, ruleById, type Severity } from './lint-rules.js';
 import { isWorkload, type K8sObject, objectRef, parseManifests, servicesOf } from './manifests.js';
 import { pid1Problem } from './pid1.js';
-import { type ContainerSpec, type LifecycleHandler, podSpecOf } from './pod-spec.js';
-import { readPreStop } from './prestop.js';
+import { type ContainerSpec, podSpecOf } from './pod-spec.js';
 
 // `drainwatch lint`: manifests in, findings out. Every finding names the object, the field (a path
 // into the object) and the fix; objects in all input files are read together, so an Ingress in one
@@ -37,10 +37,6 @@ export interface Finding {
   readonly source: string;
   readonly line: number;
 }
-
-const LONG_LIVED_PORT = /^(ws|wss|websocket|websockets|sse|grpc|h2c)(-|$)/i;
-const LONG_LIVED_PROTOCOL = /^(kubernetes\.io\/(ws|wss|h2c)|grpc|h2c)$/i;
-const MAX_AGE_ENV = /MAX_CONN(ECTION)?_AGE/i;
 
 export interface LintResult {
   readonly findings: Finding[];
@@ -105,8 +101,14 @@ export function lintSources(
 
   for (const e of entries) {
     if (isWorkload(e.object)) lintWorkload(e, objects, o, report);
-    else if (e.object.kind === 'Service') lintService(e, entries, report);
-    else if (e.object.kind === 'Ingress') lintIngress(e, entries, report);
+    else if (e.object.kind === 'Service') {
+      lintService(e, entries, report);
+      lintServiceAppProtocol(
+        e,
+        objects.filter((w) => isWorkload(w) && servicesOf(w, [e.object]).length > 0),
+        report,
+      );
+    } else if (e.object.kind === 'Ingress') lintIngress(e, entries, report);
   }
   return { findings, notes };
 }
@@ -170,49 +172,6 @@ function servingContainers(w: K8sObject, objects: readonly K8sObject[]): [Contai
   return withPorts.length > 0 ? withPorts : indexed.slice(0, 1);
 }
 
-function isAgentPreStop(h: LifecycleHandler, agent: ContainerSpec | undefined): boolean {
-  if (!agent || !h.httpGet || h.httpGet.path !== '/prestop') return false;
-  const adminPort = agent.ports?.find((p) => p.name === ADMIN_PORT_NAME)?.containerPort;
-  return h.httpGet.port === adminPort || h.httpGet.port === ADMIN_PORT_NAME;
-}
-
-/** The agent's policy as a manifest sets it; one the agent would refuse counts as adaptive. */
-function agentPolicyOf(text: string): ReturnType<typeof parsePrestopPolicy> {
-  try {
-    return parsePrestopPolicy(AGENT_SETTINGS.prestop.env, text);
-  } catch {
-    return { mode: 'adaptive' };
-  }
-}
-
-interface PreStopTime {
-  /** Seconds counted against the grace period (0 when unknown or failing at once). */
-  readonly seconds: number;
-  /** Why the duration cannot be bounded. */
-  readonly unknown?: string;
-  /** sleep operands that make the preStop fail at once. */
-  readonly invalidSleeps: readonly string[];
-}
-
-/** The longest a preStop can take, as the shared reader (prestop.ts) or the agent's policy tells. */
-function preStopTime(h: LifecycleHandler, agent: ContainerSpec | undefined, o: LintOptions): PreStopTime {
-  if (isAgentPreStop(h, agent)) {
-    const env = AGENT_SETTINGS.prestop;
-    const text = agent?.env?.find((v) => v.name === env.env)?.value ?? env.default;
-    return {
-      seconds: prestopPolicySeconds(agentPolicyOf(text), o.agentPreStopMaxSeconds),
-      invalidSleeps: [],
-    };
-  }
-  const r = readPreStop(h);
-  if (!r) return { seconds: 0, invalidSleeps: [] };
-  return {
-    seconds: r.seconds ?? 0,
-    ...(r.unknown !== undefined ? { unknown: r.unknown } : {}),
-    invalidSleeps: r.invalidSleeps,
-  };
-}
-
 function lintWorkload(e: Entry, objects: readonly K8sObject[], o: LintOptions, report: Report): void {
   const w = e.object;
   const spec = podSpecOf(w);
@@ -220,7 +179,8 @@ function lintWorkload(e: Entry, objects: readonly K8sObject[], o: LintOptions, r
   const base = ['spec', 'template', 'spec'];
   const agent = (spec.initContainers ?? []).find((c) => c.name === AGENT_CONTAINER_NAME);
   let longestPreStop = 0;
-  for (const [c, i] of servingContainers(w, objects)) {
+  const serving = servingContainers(w, objects);
+  for (const [c, i] of serving) {
     const at = [...base, 'containers', i];
     const preStop = c.lifecycle?.preStop;
     if (!preStop) {
@@ -276,20 +236,8 @@ function lintWorkload(e: Entry, objects: readonly K8sObject[], o: LintOptions, r
 
   lintMaxUnavailable(e, report);
 
-  const a = annotations(w);
-  if (a[ANNOTATIONS.maxConnectionAge] === undefined && servesLongLived(w, objects)) {
-    const hasEnv = [...(spec.containers ?? [])].some((c) =>
-      (c.env ?? []).some((v) => MAX_AGE_ENV.test(v.name)),
-    );
-    if (!hasEnv) {
-      report(
-        e,
-        'long-lived-no-max-age',
-        ['metadata', 'annotations', ANNOTATIONS.maxConnectionAge],
-        'serves long-lived connections (WebSocket, SSE or gRPC) with no maximum connection age',
-      );
-    }
-  }
+  lintMaxConnectionAge(e, objects, report);
+  lintGrpcStreamPreStop(e, serving, o, report);
 }
 
 function lintPid1(e: Entry, containers: readonly ContainerSpec[], report: Report): void {
@@ -307,17 +255,6 @@ function lintPid1(e: Entry, containers: readonly ContainerSpec[], report: Report
       `container ${c.name} runs ${p.pid1} as PID 1, which does not pass SIGTERM on to the app: ${fix}`,
     );
   });
-}
-
-function servesLongLived(w: K8sObject, objects: readonly K8sObject[]): boolean {
-  if (annotations(w)[ANNOTATIONS.longLived] === 'true') return true;
-  const containers = podSpecOf(w)?.containers ?? [];
-  if (containers.some((c) => (c.ports ?? []).some((p) => LONG_LIVED_PORT.test(p.name ?? '')))) return true;
-  return servicesOf(w, objects).some((s) =>
-    ((s['spec'] as { ports?: { name?: string; appProtocol?: string }[] }).ports ?? []).some(
-      (p) => LONG_LIVED_PROTOCOL.test(p.appProtocol ?? '') || LONG_LIVED_PORT.test(p.name ?? ''),
-    ),
-  );
 }
 
 function lintMaxUnavailable(e: Entry, report: Report): void {

@@ -1,10 +1,11 @@
 import type { AgentProtocol } from '../contract/index.js';
 
-// Which way the agent fronts a workload's port: parsing HTTP/1.x (requests, WebSockets, drain),
-// tunnelling TCP byte for byte (HTTP/2, gRPC, NATS, Redis, databases: any protocol that is not
-// HTTP/1.x, and those where the server speaks first), or not at all. The agent also tunnels
-// non-HTTP/1.x bytes it meets on an `http` port, but only a `tcp` port never waits for the client
-// to speak first: a NATS client behind an `http` agent would wait forever for the server's INFO.
+// Which way the agent fronts a workload's port: its HTTP path (HTTP/1.x requests, WebSockets, and
+// cleartext HTTP/2 — gRPC — relayed frame by frame with per-stream accounting and the GOAWAY
+// drain), tunnelling TCP byte for byte (TLS, NATS, Redis, databases: protocols that are neither,
+// and those where the server speaks first), or not at all. The agent also tunnels bytes it cannot
+// read on an `http` port, but only a `tcp` port never waits for the client to speak first: a NATS
+// client behind an `http` agent would wait forever for the server's INFO.
 
 export type PortDecision = AgentProtocol | 'skip';
 
@@ -26,6 +27,8 @@ export interface PortFacts {
 
 export interface ProtocolChoice {
   readonly protocol: PortDecision;
+  /** The port speaks gRPC or cleartext HTTP/2 (it goes the `http` way, to the agent's HTTP/2 relay). */
+  readonly http2?: true;
   /** Why, in words for inject's note: `Service nats port client: well-known NATS port 4222`. */
   readonly reason: string;
 }
@@ -46,14 +49,18 @@ const WELL_KNOWN_TCP: ReadonlyMap<number, string> = new Map([
   [9042, 'Cassandra'],
   [1883, 'MQTT'],
   [25, 'SMTP'],
-  [50051, 'gRPC'],
 ]);
+/** The gRPC port of grpc.io's examples and many servers' default: cleartext HTTP/2. */
+const WELL_KNOWN_GRPC_PORT = 50051;
 
 // Service appProtocol values (IANA names or kubernetes.io/ ones) and port-name prefixes.
 const HTTP1_APP_PROTOCOLS = new Set(['http', 'kubernetes.io/ws', 'http/1.1', 'http1']);
+// Cleartext HTTP/2: the agent's HTTP path relays it (the HTTP/2 preface is sniffed per connection).
+const H2_APP_PROTOCOL = /^(grpc|grpc-web|h2c|http2|kubernetes\.io\/h2c)$/i;
+const H2_NAME = /^(grpc|h2c|http2)/i;
 const TCP_APP_PROTOCOL =
-  /^(grpc|h2c|http2|kubernetes\.io\/h2c|https|kubernetes\.io\/wss|tls|tcp|redis|nats|mongo|mysql|postgres(ql)?|kafka|amqp|mqtt)\b/i;
-const TCP_NAME = /^(grpc|h2c|http2|https|tls|tcp|redis|nats|mongo|mysql|postgres|kafka|amqp|mqtt)/i;
+  /^(https|kubernetes\.io\/wss|tls|tcp|redis|nats|mongo|mysql|postgres(ql)?|kafka|amqp|mqtt)\b/i;
+const TCP_NAME = /^(https|tls|tcp|redis|nats|mongo|mysql|postgres|kafka|amqp|mqtt)/i;
 const HTTP_NAME = /^(http|web|ws)(-|$)/i;
 
 export const PROTOCOL_ANNOTATION_VALUES = ['http', 'tcp', 'skip'] as const;
@@ -61,7 +68,9 @@ export const PROTOCOL_ANNOTATION_VALUES = ['http', 'tcp', 'skip'] as const;
 /**
  * The annotation if it is set (`http`, `tcp` or `skip`; anything else is reported as invalid and
  * ignored), else a Service port's `appProtocol`, else a Service or container port name
- * (`grpc-*`, `h2c-*`, `redis`, ...), else a well-known port number, else `http`.
+ * (`redis`, `grpc-*`, ...), else a well-known port number, else `http`. gRPC and h2c
+ * (`appProtocol: grpc` or `kubernetes.io/h2c`, a port named `grpc*`/`h2c*`/`http2*`, port 50051)
+ * are `http` with `http2` set: the agent relays HTTP/2 per stream.
  */
 export function decidePortProtocol(facts: PortFacts): ProtocolChoice & { invalidAnnotation?: string } {
   const a = facts.annotation?.trim().toLowerCase();
@@ -73,6 +82,9 @@ export function decidePortProtocol(facts: PortFacts): ProtocolChoice & { invalid
     if (HTTP1_APP_PROTOCOLS.has(sp.appProtocol.toLowerCase())) {
       return { protocol: 'http', reason: `${where}: appProtocol ${sp.appProtocol}`, ...invalid };
     }
+    if (H2_APP_PROTOCOL.test(sp.appProtocol)) {
+      return { protocol: 'http', http2: true, reason: `${where}: appProtocol ${sp.appProtocol}`, ...invalid };
+    }
     if (TCP_APP_PROTOCOL.test(sp.appProtocol)) {
       return { protocol: 'tcp', reason: `${where}: appProtocol ${sp.appProtocol}`, ...invalid };
     }
@@ -83,9 +95,13 @@ export function decidePortProtocol(facts: PortFacts): ProtocolChoice & { invalid
   ];
   for (const { name, where } of names) {
     if (name === undefined) continue;
+    if (H2_NAME.test(name))
+      return { protocol: 'http', http2: true, reason: `${where} named ${name}`, ...invalid };
     if (TCP_NAME.test(name)) return { protocol: 'tcp', reason: `${where} named ${name}`, ...invalid };
     if (HTTP_NAME.test(name)) return { protocol: 'http', reason: `${where} named ${name}`, ...invalid };
   }
+  if (facts.port === WELL_KNOWN_GRPC_PORT)
+    return { protocol: 'http', http2: true, reason: `well-known gRPC port ${facts.port}`, ...invalid };
   const known = WELL_KNOWN_TCP.get(facts.port);
   if (known !== undefined) {
     return { protocol: 'tcp', reason: `well-known ${known} port ${facts.port}`, ...invalid };

@@ -22,6 +22,9 @@ const HOP_BY_HOP = new Set([
 ]);
 // Connection tokens every client sends that name no header.
 const PLAIN_CONNECTION_TOKENS = new Set(['keep-alive', 'close', 'upgrade']);
+// Headers a Connection header lists that are the upgrade handshake itself, kept when the agent
+// passes an upgrade on: without HTTP2-Settings a server must refuse `Upgrade: h2c` (RFC 7540 §3.2.1).
+const HANDSHAKE_HEADERS = new Set(['http2-settings']);
 // Content-Length frames the body the agent forwards as it is: dropped because `Connection:
 // Content-Length` listed it, the next hop would read the body as the next message (a request
 // smuggled past the agent to the app; a client left reading a response up to a close that never
@@ -29,12 +32,17 @@ const PLAIN_CONNECTION_TOKENS = new Set(['keep-alive', 'close', 'upgrade']);
 const FRAMING_NEVER_LISTED = new Set(['content-length', 'transfer-encoding']);
 
 /** Names a Connection header listed as hop-by-hop and present in the message (rare: usually none). */
-function listedHopByHop(raw: readonly string[], connectionValues: string[]): Set<string> | undefined {
+function listedHopByHop(
+  raw: readonly string[],
+  connectionValues: string[],
+  tunnel: boolean,
+): Set<string> | undefined {
   let names: Set<string> | undefined;
   for (const value of connectionValues) {
     for (const token of value.split(',')) {
       const t = token.trim().toLowerCase();
       if (t === '' || PLAIN_CONNECTION_TOKENS.has(t) || FRAMING_NEVER_LISTED.has(t)) continue;
+      if (tunnel && HANDSHAKE_HEADERS.has(t)) continue;
       names ??= new Set();
       names.add(t);
     }
@@ -70,7 +78,7 @@ export interface UpstreamRequest {
 
 /**
  * The request head for the app. `tunnel` keeps Connection and Upgrade (a WebSocket handshake is
- * made of them).
+ * made of them), and HTTP2-Settings (an `Upgrade: h2c` handshake's).
  */
 export function upstreamRequest(
   head: MessageHead,
@@ -148,7 +156,7 @@ function buildUpstreamRequest(
     text += `${name}: ${value}\r\n`;
   }
   if (listed === undefined && connection !== undefined) {
-    const names = listedHopByHop(raw, connection);
+    const names = listedHopByHop(raw, connection, tunnel);
     if (names !== undefined) return buildUpstreamRequest(head, clientAddress, pod, tunnel, names);
   }
   // HTTP/1.0 let a client leave Host out; the app hears HTTP/1.1, which requires it, empty when
@@ -215,7 +223,7 @@ export function clientResponse(
   const raw = head.rawHeaders;
   let kept = responseHeaders(raw, undefined);
   // A Connection header naming other headers (rare): go again, leaving those out.
-  const listed = kept.connection === undefined ? undefined : listedHopByHop(raw, kept.connection);
+  const listed = kept.connection === undefined ? undefined : listedHopByHop(raw, kept.connection, false);
   if (listed !== undefined) kept = responseHeaders(raw, listed);
   let text = `HTTP/1.1 ${head.status} ${head.statusText}\r\n${kept.lines}${POD_HEADER}: ${pod}\r\n`;
   let framing: BodyFraming;

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { RequestOutcome } from '../../contract/index.js';
 import type { AgentMetrics } from '../metrics.js';
-import type { TcpRecord, Traffic } from '../traffic.js';
+import type { RequestRecord, TcpRecord, Traffic } from '../traffic.js';
 import {
   buildFrame,
   CLIENT_PREFACE,
@@ -85,14 +85,17 @@ export class H2Relay {
   /** The connection itself, counted with the tunnelled ones (open at SIGTERM, closed by whom). */
   private readonly record: TcpRecord;
 
+  /** `upgraded`: the HTTP/1.1 request a `101` switched to HTTP/2 (its stream 1), if it was one. */
   constructor(
     private readonly ctx: RelayContext,
     readonly client: Socket,
     readonly app: Socket,
+    upgraded?: RequestRecord,
   ) {
     this.record = ctx.traffic.tcpOpened();
     this.decoders = { client: createHpackDecoder(), app: createHpackDecoder() };
     this.streams = createH2Streams(ctx.traffic, () => this.idle());
+    if (upgraded !== undefined) this.streams.upgraded(upgraded);
     this.toApp = createFrameSplitter({
       prefaceBytes: CLIENT_PREFACE.length,
       holds: (t) => t === FRAME.PING,

@@ -32,6 +32,11 @@ export interface H2Streams {
   readonly open: number;
   /** Highest client stream id seen (the real last stream id of the final GOAWAY). */
   readonly maxClientId: number;
+  /**
+   * Stream 1 of a connection upgraded from HTTP/1.1 (`Upgrade: h2c`, RFC 7540 §3.2): the upgrade
+   * request, already counted as `record`, whose response comes as HTTP/2. The client's half is closed.
+   */
+  upgraded(record: RequestRecord): void;
   /** A client header block (request headers or trailers) on `id`. */
   clientHeaders(id: number, fields: HeaderField[], endStream: boolean): void;
   appHeaders(id: number, fields: HeaderField[], endStream: boolean): void;
@@ -96,6 +101,18 @@ export function createH2Streams(traffic: Traffic, onIdle: () => void): H2Streams
     },
     get maxClientId() {
       return maxClientId;
+    },
+    upgraded(record) {
+      maxClientId = 1;
+      begun = 1;
+      streams.set(1, {
+        id: 1,
+        record,
+        clientEnded: true,
+        appEnded: false,
+        status: undefined,
+        grpcStatus: undefined,
+      });
     },
     clientHeaders(id, fields, endStream) {
       let s = streams.get(id);

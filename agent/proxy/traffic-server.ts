@@ -46,18 +46,20 @@ export interface TrafficServer {
 
 export function createTrafficServer(options: TrafficServerOptions): TrafficServer {
   const connections = createUpstreamConnections();
-  const wsProxy = createWebSocketProxy({
-    upstream: options.upstream,
-    pod: options.pod,
-    traffic: options.traffic,
-    connections,
-  });
   const tcp = createTcpTunnels({ upstream: options.upstream, traffic: options.traffic, connections });
   const h2 = createH2Relays({
     upstream: options.upstream,
     traffic: options.traffic,
     metrics: options.metrics,
     connections,
+  });
+  const wsProxy = createWebSocketProxy({
+    upstream: options.upstream,
+    pod: options.pod,
+    traffic: options.traffic,
+    connections,
+    // An `Upgrade: h2c` the app accepts (RFC 7540 §3.2) is relayed as HTTP/2 from its 101 on.
+    onH2cSwitch: (switched) => h2.adopt(switched),
   });
   const httpProxy = createHttpProxy({
     upstream: options.upstream,

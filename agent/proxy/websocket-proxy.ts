@@ -2,12 +2,14 @@ import { type Socket, connect as tcpConnect } from 'node:net';
 import type { HostPort } from '../../lib/values.js';
 import type { RequestRecord, Traffic, WebSocketRecord } from '../traffic.js';
 import { POD_HEADER, upstreamRequest } from './forwarding.js';
+import type { SwitchedConnection } from './h2-relays.js';
 import { endSocket, type UpgradeRequest } from './http-proxy.js';
 import type { UpstreamConnections } from './upstream-pool.js';
 import { type CloseInfo, createFrameReader, type FrameReader } from './websocket-frames.js';
 
 // WebSocket (and any other Upgrade) pass-through: the request head is replayed on a raw TCP
-// connection to the app, then bytes flow both ways untouched. Two passive frame readers watch the
+// connection to the app, then bytes flow both ways untouched. An `Upgrade: h2c` the app accepts
+// goes on to the HTTP/2 relay at its 101; one it refuses stays here, a tunnel like any other. Two passive frame readers watch the
 // streams for close frames; nothing is re-framed, so permessage-deflate and extensions pass as-is.
 
 export interface WebSocketProxyOptions {
@@ -15,6 +17,8 @@ export interface WebSocketProxyOptions {
   readonly pod: string;
   readonly traffic: Traffic;
   readonly connections: UpstreamConnections;
+  /** The app answered `101` with `Upgrade: h2c`: the connection is HTTP/2 from here (h2-relays.ts). */
+  readonly onH2cSwitch?: (switched: SwitchedConnection) => void;
 }
 
 export interface WebSocketProxy {
@@ -31,7 +35,16 @@ interface TunnelContext {
   readonly pod: string;
   readonly traffic: Traffic;
   readonly tunnels: Set<Tunnel>;
+  readonly onH2cSwitch: ((switched: SwitchedConnection) => void) | undefined;
 }
+
+const HTTP_VERSION = Buffer.from('HTTP/', 'latin1');
+/** The first bytes of the app's answer could start an HTTP/1.x status line. */
+function mayBeHttp1(b: Buffer): boolean {
+  const n = Math.min(b.length, HTTP_VERSION.length);
+  return b.compare(HTTP_VERSION, 0, n, 0, n) === 0;
+}
+const H2C_UPGRADE = /^upgrade:[ \t]*h2c[ \t]*$/im;
 
 const kTunnel = Symbol('drainwatch.tunnel');
 type TunnelSocket = Socket & { [kTunnel]?: Tunnel };
@@ -105,6 +118,13 @@ class Tunnel {
       return;
     }
     const buffered = this.responseHead.length === 0 ? chunk : Buffer.concat([this.responseHead, chunk]);
+    if (!mayBeHttp1(buffered)) {
+      // Not an HTTP/1.x answer (an HTTP/2-only server's SETTINGS and GOAWAY): passed on as it came.
+      this.responseHead = undefined;
+      this.ctx.traffic.end(this.record, 'http-error');
+      if (!client.write(buffered)) this.app.pause();
+      return;
+    }
     const end = buffered.indexOf(HEAD_END);
     if (end < 0) {
       this.responseHead = buffered;
@@ -118,6 +138,10 @@ class Tunnel {
     const traffic = this.ctx.traffic;
     // The pod header lets a client learn which pod holds its socket; all later bytes are untouched.
     client.write(`${headText}\r\n${POD_HEADER}: ${this.ctx.pod}\r\n\r\n`, 'latin1');
+    if (status === 101 && this.ctx.onH2cSwitch !== undefined && H2C_UPGRADE.test(headText)) {
+      this.switchToH2(rest);
+      return;
+    }
     if (status === 101) {
       traffic.end(this.record, 'ok', 101);
       this.ws = traffic.websocketOpened({ url: this.url, probeId: this.probeId });
@@ -131,6 +155,25 @@ class Tunnel {
       );
     }
     if (rest.length > 0 && !client.write(rest)) this.app.pause();
+  }
+
+  /**
+   * The app accepted `Upgrade: h2c`: from its 101 on both sockets belong to an HTTP/2 relay, which
+   * counts the upgrade request as stream 1 and every later stream. This tunnel's handlers go quiet.
+   */
+  private switchToH2(rest: Buffer): void {
+    this.finished = true;
+    this.ctx.tunnels.delete(this);
+    this.client[kTunnel] = undefined;
+    this.app[kTunnel] = undefined;
+    this.ctx.onH2cSwitch!({ client: this.client, app: this.app, record: this.record, rest });
+  }
+
+  /** The app ended before its answer's head was whole: what it sent reaches the client first. */
+  flushPartialHead(): void {
+    if (this.responseHead === undefined || this.responseHead.length === 0) return;
+    this.client.write(this.responseHead);
+    this.responseHead = undefined;
   }
 
   appError(err: NodeJS.ErrnoException): void {
@@ -188,7 +231,9 @@ function onAppError(this: TunnelSocket, err: NodeJS.ErrnoException): void {
   this[kTunnel]?.appError(err);
 }
 function onAppEnd(this: TunnelSocket): void {
-  this[kTunnel]?.client.end();
+  const tunnel = this[kTunnel];
+  tunnel?.flushPartialHead();
+  tunnel?.client.end();
 }
 function onAppClose(this: TunnelSocket): void {
   this[kTunnel]?.appClosed();
@@ -214,7 +259,7 @@ function onClientClose(this: TunnelSocket): void {
 
 export function createWebSocketProxy(options: WebSocketProxyOptions): WebSocketProxy {
   const { upstream, pod, traffic, connections } = options;
-  const ctx: TunnelContext = { pod, traffic, tunnels: new Set() };
+  const ctx: TunnelContext = { pod, traffic, tunnels: new Set(), onH2cSwitch: options.onH2cSwitch };
 
   return {
     handleUpgrade({ head, socket, rest, reused }) {

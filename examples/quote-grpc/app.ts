@@ -34,6 +34,12 @@ export interface QuoteGrpcConfig {
   readonly streamIntervalMs: number;
   /** The longest a graceful shutdown waits for calls before it cuts them, in ms. */
   readonly shutdownTimeoutMs: number;
+  /**
+   * grpc-js's `grpc.max_connection_age_ms`: after this long (ms) the server sends GOAWAY on a
+   * connection, so clients that balance per connection reconnect and spread over new pods. Unset:
+   * connections live for ever (the flaw lint's grpc-no-max-connection-age reports).
+   */
+  readonly maxConnectionAgeMs?: number;
 }
 
 export interface QuoteGrpcApp {
@@ -62,7 +68,11 @@ export function loadQuoteProto(): ReturnType<typeof loadPackageDefinition> {
 const priceAt = (symbol: string, seq: number) => 100 + ((symbol.length * 7 + seq * 13) % 50) / 10;
 
 export function createQuoteGrpcApp(config: QuoteGrpcConfig): QuoteGrpcApp {
-  const server = new Server();
+  const server = new Server(
+    config.maxConnectionAgeMs !== undefined
+      ? { 'grpc.max_connection_age_ms': config.maxConnectionAgeMs }
+      : {},
+  );
   const streams = new Set<{ end: () => void }>();
   let shuttingDown = false;
   const quote = loadQuoteProto().quote as unknown as {

@@ -4,7 +4,8 @@ import { type QuoteGrpcConfig, STREAM_MODES } from './app.js';
 
 // The gRPC quote app's switches, flag > env > default: `--graceful on|off` (GRACEFUL),
 // `--streams drained|cut` (GRPC_STREAMS), PORT, POD_NAME, STREAM_INTERVAL (ms unless a unit is
-// given), SHUTDOWN_TIMEOUT (s unless a unit is given). A bad value throws (lib/values.ts errors).
+// given), SHUTDOWN_TIMEOUT (s unless a unit is given), MAX_CONNECTION_AGE (s unless a unit is
+// given; unset: connections never age out). A bad value throws (lib/values.ts errors).
 
 export function readQuoteGrpcConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): QuoteGrpcConfig {
   const { values } = parseArgs({
@@ -34,5 +35,8 @@ export function readQuoteGrpcConfig(argv: string[], env: NodeJS.ProcessEnv = pro
     ),
     streamIntervalMs: parseDurationMs('STREAM_INTERVAL', env.STREAM_INTERVAL ?? '50', 'ms'),
     shutdownTimeoutMs: parseDurationMs('SHUTDOWN_TIMEOUT', env.SHUTDOWN_TIMEOUT ?? '20'),
+    ...(env.MAX_CONNECTION_AGE !== undefined
+      ? { maxConnectionAgeMs: parseDurationMs('MAX_CONNECTION_AGE', env.MAX_CONNECTION_AGE) }
+      : {}),
   };
 }

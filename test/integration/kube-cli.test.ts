@@ -168,7 +168,7 @@ describe('drainwatch lint on real repos (CLI)', () => {
     const bad = run(['lint', '--disable', 'missing-prestp', fixture]);
     expect(bad.code).toBe(2);
     expect(bad.err).toMatch(
-      /^drainwatch lint: --disable: unknown rule "missing-prestp"; valid rules: missing-prestop, .*shell-pid-1, all\n$/,
+      /^drainwatch lint: --disable: unknown rule "missing-prestp"; valid rules: missing-prestop, .*shell-pid-1, .*grpc-prestop-shorter-than-stream, all\n$/,
     );
 
     const dir = mkdtempSync(join(tmpdir(), 'dw-lint-config-'));

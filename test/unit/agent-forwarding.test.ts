@@ -393,6 +393,22 @@ describe('upstreamRequest', () => {
     expect(all(listed, 'connection')).toEqual(['Upgrade, X-Hop']);
     expect(all(listed, 'upgrade')).toEqual(['websocket']);
     expect(names(listed)).not.toContain('x-hop');
+    // An h2c upgrade's HTTP2-Settings is its handshake (RFC 7540 §3.2.1): kept in a tunnel only.
+    const h2c = req(
+      [
+        'Connection',
+        'Upgrade, HTTP2-Settings',
+        'Upgrade',
+        'h2c',
+        'HTTP2-Settings',
+        'AAMAAABkAAQCAAAAAAIAAAAA',
+      ],
+      { upgrade: true },
+    );
+    expect(all(parse(upstreamRequest(h2c, '1.2.3.4', POD, true).text), 'http2-settings')).toEqual([
+      'AAMAAABkAAQCAAAAAAIAAAAA',
+    ]);
+    expect(names(parse(upstreamRequest(h2c, '1.2.3.4', POD, false).text))).not.toContain('http2-settings');
   });
 
   it('re-chunks a chunked body and says which requests have one', () => {

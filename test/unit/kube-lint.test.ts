@@ -82,6 +82,74 @@ describe('lint on the misconfigurations of the reading', () => {
     ]);
   });
 
+  it('gRPC pricing: Service port without appProtocol, no max connection age, preStop shorter than a stream', () => {
+    expect(brief('grpc-pricing')).toEqual([
+      [
+        'warning',
+        'grpc-no-max-connection-age',
+        'Deployment/shop/pricing',
+        'metadata.annotations["drainwatch.dev/max-connection-age"]',
+        9,
+      ],
+      [
+        'warning',
+        'grpc-prestop-shorter-than-stream',
+        'Deployment/shop/pricing',
+        'spec.template.spec.containers[0].lifecycle.preStop',
+        29,
+      ],
+      ['warning', 'grpc-service-no-app-protocol', 'Service/shop/pricing', 'spec.ports[0].appProtocol', 44],
+    ]);
+    const findings = lintManifests([source('grpc-pricing')]);
+    expect(findings.find((f) => f.ruleId === 'grpc-prestop-shorter-than-stream')!.message).toContain(
+      'may end after 10 s, but the GOAWAY round trip (2 s) plus the longest stream (30 s) take 32 s',
+    );
+    expect(findings.find((f) => f.ruleId === 'grpc-service-no-app-protocol')!.message).toContain(
+      'targets container port grpc',
+    );
+    // The gRPC rule takes the workload: no second, generic max-age finding.
+    expect(findings.map((f) => f.ruleId)).not.toContain('long-lived-no-max-age');
+  });
+
+  it('gRPC drained right (agent fixed preStop, MAX_CONNECTION_AGE, h2c appProtocol, a mesh): no findings', () => {
+    expect(brief('grpc-drained')).toEqual([]);
+  });
+
+  it('gRPC rules read the agent policy, the declared age and balancing, and other appProtocols', () => {
+    const text = source('grpc-drained').text;
+    const ids = (t: string) => lintManifests(t).map((f) => `${f.ruleId} ${f.object}`);
+    // The adaptive agent preStop may end at its minimum (3 s), before 2 s + 20 s.
+    expect(ids(text.replace('fixed:22', 'adaptive'))).toEqual([
+      'grpc-prestop-shorter-than-stream Deployment/quotes/quote-grpc',
+    ]);
+    expect(ids(text.replace('fixed:22', 'fixed:21'))).toEqual([
+      'grpc-prestop-shorter-than-stream Deployment/quotes/quote-grpc',
+    ]);
+    // Without the env, the age must be declared; the annotation must be a duration.
+    const noEnv = text.replace(/ {10}env:\n {12}- name: MAX_CONNECTION_AGE\n {14}value: 5m\n/, '');
+    expect(ids(noEnv)).toEqual(['grpc-no-max-connection-age Deployment/quotes/quote-grpc']);
+    const declared = noEnv.replace(
+      '    drainwatch.dev/grpc-max-stream: 20s',
+      '    drainwatch.dev/grpc-max-stream: 20s\n    drainwatch.dev/max-connection-age: ',
+    );
+    expect(ids(declared.replace('max-connection-age: ', 'max-connection-age: 10m'))).toEqual([]);
+    const bad = lintManifests(declared.replace('max-connection-age: ', 'max-connection-age: soon'));
+    expect(bad.map((f) => f.message)).toEqual([expect.stringContaining('is not a duration')]);
+    expect(ids(text.replace('grpc-max-stream: 20s', 'grpc-max-stream: 20 seconds'))).toEqual([
+      'grpc-prestop-shorter-than-stream Deployment/quotes/quote-grpc',
+    ]);
+    // Without its mesh, the neighbour's clients balance per connection; declaring per-call is the same.
+    const unmeshed = text.replace('linkerd.io/inject: enabled', 'example.com/team: ledger');
+    expect(ids(unmeshed)).toEqual(['grpc-no-max-connection-age Deployment/quotes/ledger']);
+    expect(
+      ids(unmeshed.replace('example.com/team: ledger', 'drainwatch.dev/grpc-balancing: per-call')),
+    ).toEqual([]);
+    // appProtocol http on a gRPC port is as wrong as none.
+    expect(ids(text.replace('appProtocol: grpc', 'appProtocol: http'))).toEqual([
+      'grpc-service-no-app-protocol Service/quotes/ledger',
+    ]);
+  });
+
   it('the fixed configuration has no findings', () => {
     expect(lintManifests([source('clean')])).toEqual([]);
   });
