@@ -118,7 +118,8 @@ export function createNewsFeedApp(config: NewsFeedConfig, redis: Redis): NewsFee
     }
   };
 
-  const handler = (req: IncomingMessage, res: ServerResponse): void => {
+  // Returns nothing; `return json(…)` ends a branch.
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '').split('?')[0];
     if (path === '/ready') return json(res, closing ? 503 : 200, { ready: !closing });
     if (req.method === 'POST' && path === '/login') return login(req, res);
