@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { formatReportText } from '../../collector/format.js';
 import { computeReport } from '../../collector/report.js';
 import { podLives } from '../../collector/report-lives.js';
 import { probeStreamsByPod } from '../../collector/report-streams.js';
@@ -64,5 +65,8 @@ describe('report streams: SSE and gRPC stream ends at pod terminations', () => {
       ['web-1', []],
       ['web-2', ['stream-cut']],
     ]);
+    const text = formatReportText(r);
+    expect(text).toMatch(/at pod terminations\s+server-closed 2, cut 1/);
+    expect(text).toMatch(/messages lost at terminations\s+4\n/);
   });
 });
