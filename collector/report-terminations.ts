@@ -1,6 +1,7 @@
 import { SEQ_FIELDS } from './keys.js';
 import { bump, iso, ratio } from './report-data.js';
 import type { PodLife } from './report-lives.js';
+import { noStreamEnds, type PodStreamFigures, type StreamEnds } from './report-streams.js';
 import type { PodTermination } from './report-types.js';
 import {
   closesFromEvents,
@@ -49,6 +50,7 @@ export function uncleanReasons(
   failedProbeRequests: number,
   outcomes: Readonly<Partial<WebSocketOutcomes>>,
   killedAtGrace: boolean,
+  streamsCut = 0,
 ): string[] {
   const reasons: string[] = [];
   if (failedProbeRequests > 0) reasons.push('failed-requests');
@@ -56,6 +58,7 @@ export function uncleanReasons(
   if (Object.entries(outcomes).some(([outcome, n]) => n > 0 && outcome !== 'clean')) {
     reasons.push('websocket-close');
   }
+  if (streamsCut > 0) reasons.push('stream-cut');
   if (killedAtGrace) reasons.push('killed-at-grace');
   return reasons;
 }
@@ -69,13 +72,20 @@ export function terminationOf(
   life: PodLife,
   failedProbeRequests: number,
   incomplete: boolean,
+  streams: PodStreamFigures = { streamEnds: noStreamEnds(), messagesLost: 0 },
 ): PodTermination {
   const s = life.summary;
   // The same source as the outcomes (report-websockets.ts closesFromEvents).
   const closes = closesFromEvents(life) ? life.wsCloses : { ...(s?.websocketCloses ?? {}) };
   const killedAtGrace = wasKilled(life);
   const websocketOutcomes = terminationWebsocketOutcomes(life);
-  const reasons = uncleanReasons(life, failedProbeRequests, websocketOutcomes, killedAtGrace);
+  const reasons = uncleanReasons(
+    life,
+    failedProbeRequests,
+    websocketOutcomes,
+    killedAtGrace,
+    streams.streamEnds.cut,
+  );
   return {
     pod: life.pod,
     instance: life.instance,
@@ -97,6 +107,8 @@ export function terminationOf(
     lateArrivals: s?.lateArrivals ?? 0,
     websocketCloses: closes,
     websocketOutcomes,
+    streamEnds: { ...streams.streamEnds },
+    messagesLost: streams.messagesLost,
     failedProbeRequests,
     endpointPropagationMs: life.propagationMs,
     evidenceIncomplete: incomplete,
@@ -117,6 +129,8 @@ export function cleanTerminationsScore(terminations: readonly PodTermination[]):
 export interface TerminationTotals {
   readonly websocketCloses: Record<string, number>;
   readonly websocketOutcomes: WebSocketOutcomes;
+  readonly streamEnds: StreamEnds;
+  readonly messagesLost: number;
   readonly prestopByReason: Record<string, number>;
   readonly prestopMs: number[];
   readonly drainMs: number[];
@@ -135,6 +149,8 @@ export function sumTerminations(
   const totals = {
     websocketCloses: {} as Record<string, number>,
     websocketOutcomes: noOutcomes(),
+    streamEnds: noStreamEnds(),
+    messagesLost: 0,
     prestopByReason: {} as Record<string, number>,
     prestopMs: [] as number[],
     drainMs: [] as number[],
@@ -147,6 +163,8 @@ export function sumTerminations(
   for (const t of terminations) {
     for (const [code, n] of Object.entries(t.websocketCloses)) bump(totals.websocketCloses, code, n);
     for (const [o, n] of Object.entries(t.websocketOutcomes)) bump(totals.websocketOutcomes, o, n);
+    for (const [end, n] of Object.entries(t.streamEnds)) bump(totals.streamEnds, end, n);
+    totals.messagesLost += t.messagesLost;
     if (t.prestopReason !== null) bump(totals.prestopByReason, t.prestopReason);
     if (t.prestopMs !== null) totals.prestopMs.push(t.prestopMs);
     if (t.drainMs !== null) totals.drainMs.push(t.drainMs);

@@ -42,7 +42,7 @@ export interface PodTermination {
   readonly instance: string;
   readonly clean: boolean;
   /**
-   * Why it is not clean: failed-requests, in-flight-cut, websocket-close, killed-at-grace. Not
+   * Why it is not clean: failed-requests, in-flight-cut, websocket-close, stream-cut, killed-at-grace. Not
    * clean with no reason: no verdict (its closing events never arrived), left out of the score.
    */
   readonly uncleanReasons: readonly string[];
@@ -61,6 +61,10 @@ export interface PodTermination {
   readonly websocketCloses: Readonly<Record<string, number>>;
   /** The same closes by outcome (docs/collector.md, "Counting rules"). */
   readonly websocketOutcomes: Readonly<Record<WebSocketOutcome, number>>;
+  /** Probe streams (SSE, gRPC) this pod served that ended once its termination began, by how. */
+  readonly streamEnds: Readonly<Record<StreamEnd, number>>;
+  /** Pushes the probes' streams lost after this pod's last one, from its termination's start on. */
+  readonly messagesLost: number;
   /** Failed probe requests of the rollout (not its baseline) this pod is at fault for. */
   readonly failedProbeRequests: number;
   readonly endpointPropagationMs: number | null;
@@ -178,6 +182,10 @@ export interface RolloutReport {
   readonly messagesDuplicated: number;
   /** The probes' SSE streams that ended without the probe closing them: `server-closed`, `cut`. */
   readonly streamEnds: Readonly<Record<StreamEnd, number>>;
+  /** The same streams' ends during pod terminations, matched to the pod that served them (the terminations' sum). */
+  readonly streamEndsAtTermination: Readonly<Record<StreamEnd, number>>;
+  /** Of messagesLost, the pushes lost after a terminating pod's last one (the terminations' sum). */
+  readonly messagesLostAtTermination: number;
   /**
    * Probe request rate of the busiest pod ÷ the quietest, each over the time it served (see
    * report-skew.ts); else the probes' own figure; null without either.

@@ -6,6 +6,7 @@ import { tallyProbeEvents } from './report-probe-events.js';
 import { type RequestTally, tallyProbeRequests } from './report-requests.js';
 import { createSessionTally, type SessionTally } from './report-sessions.js';
 import { servingRates, trafficSkew } from './report-skew.js';
+import { probeStreamsByPod } from './report-streams.js';
 import {
   cleanTerminationsScore,
   evidenceIncompleteOf,
@@ -87,6 +88,7 @@ function terminationsOf(
   facts: ReportFacts,
   lives: ReturnType<typeof podLives>,
   requests: RequestTally,
+  streams: ReturnType<typeof probeStreamsByPod>,
 ): { terminations: PodTermination[]; evidenceIncomplete: string[] } {
   const terminations: PodTermination[] = [];
   const evidenceIncomplete: string[] = [];
@@ -97,7 +99,9 @@ function terminationsOf(
       facts.rollout.finishedAt !== null,
     );
     if (incomplete) evidenceIncomplete.push(life.pod);
-    terminations.push(terminationOf(life, requests.failedByPod.get(life.pod) ?? 0, incomplete));
+    terminations.push(
+      terminationOf(life, requests.failedByPod.get(life.pod) ?? 0, incomplete, streams.get(life.pod)),
+    );
   }
   return { terminations, evidenceIncomplete: evidenceIncomplete.sort() };
 }
@@ -128,7 +132,12 @@ export function computeReport(facts: ReportFacts, options: { gate?: number } = {
   const sessions = createSessionTally();
   const requests = tallyProbeRequests(facts, lives, sessions, began);
   const probes = tallyProbeEvents(facts, sessions);
-  const { terminations, evidenceIncomplete } = terminationsOf(facts, lives, requests);
+  const { terminations, evidenceIncomplete } = terminationsOf(
+    facts,
+    lives,
+    requests,
+    probeStreamsByPod(facts, lives),
+  );
   const totals = sumTerminations(terminations, [...lives.terminated.values()]);
   const lost = splitSessionLosses(sessions, began);
   // Sessions alive when the rollout began: those seen, less those the baseline already lost.
@@ -180,6 +189,8 @@ export function computeReport(facts: ReportFacts, options: { gate?: number } = {
     messagesResent: probes.messagesResent,
     messagesDuplicated: probes.messagesDuplicated,
     streamEnds: probes.streamEnds,
+    streamEndsAtTermination: totals.streamEnds,
+    messagesLostAtTermination: totals.messagesLost,
     trafficSkew: trafficSkew(servingRates(requests.perPod, facts), probes.summarySkew),
     stickyRouting: probes.sticky,
     terminations,

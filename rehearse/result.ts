@@ -64,6 +64,10 @@ export interface RehearsalRun {
   /** WebSocket closes the probes saw, by code (1006 = no close frame). */
   readonly websocketCloses: Readonly<Record<string, number>>;
   readonly messagesLost: number;
+  /** Probe SSE and gRPC streams that ended during a pod's termination, by how: `server-closed`, `cut`. */
+  readonly streamEnds: Readonly<Record<string, number>>;
+  /** Of messagesLost, those lost after a terminating pod's last push (its streams' gaps). */
+  readonly messagesLostAtTermination: number;
   /** Lost messages the probes sent again after reconnecting (not counted as lost twice). */
   readonly messagesResent: number;
   readonly failedByCause: Readonly<Record<string, number>>;

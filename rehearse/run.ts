@@ -251,6 +251,8 @@ function toRun(spec: RunSpec, w: WitnessResult, entry: EntryActivity): Rehearsal
     lateArrivals: report.lateArrivals,
     websocketCloses: probe.websockets.closesByCode,
     messagesLost: report.messagesLost,
+    streamEnds: report.streamEndsAtTermination,
+    messagesLostAtTermination: report.messagesLostAtTermination,
     messagesResent: report.messagesResent,
     failedByCause: report.failedByCause,
     sessionsLostByCause: report.sessions.lostByCause,

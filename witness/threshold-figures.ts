@@ -55,6 +55,8 @@ export const REPORT_FIGURES: FigureCatalogue = {
     ...each('count', 'websocketOutcomes.probe', WEBSOCKET_OUTCOMES),
     ...each('count', '', ['websocketsDropped', 'messagesLost', 'messagesResent', 'messagesDuplicated']),
     ...each('count', 'streamEnds', STREAM_ENDS),
+    ...each('count', 'streamEndsAtTermination', STREAM_ENDS),
+    { name: 'messagesLostAtTermination', kind: 'count' },
     { name: 'trafficSkew', kind: 'number' },
   ],
   // The scores by their own names, as the probe's summary has them.

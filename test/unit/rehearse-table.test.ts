@@ -49,6 +49,8 @@ function run(label: string, over: Partial<RehearsalRun> = {}): RehearsalRun {
     lateArrivals: 8,
     websocketCloses: { '1006': 5 },
     messagesLost: 7,
+    streamEnds: {},
+    messagesLostAtTermination: 0,
     messagesResent: 5,
     failedByCause: { 'late-arrival': 8, 'session-in-memory': 9, 'no-close-frame': 0 },
     sessionsLostByCause: { 'session-in-memory': 9 },
