@@ -98,6 +98,17 @@ export function createChatFeedApp(config: ChatFeedConfig, redis: Redis): ChatFee
   const fixed = config.mode === 'fixed';
   const tickNow = (): number => Math.floor(Date.now() / config.tickMs);
   const subs = new Map<Socket, Subscriber>();
+  /** Disconnects still waiting for their client to close; shutdown waits for all of them. */
+  const farewells = new Set<Promise<void>>();
+
+  // The DISCONNECT packet (the client's `io server disconnect`; `disconnect(true)` would close
+  // without it: `transport close`), then the client closes the connection, with a close frame;
+  // exiting before that would cut the connection instead.
+  const farewell = async (socket: Socket): Promise<void> => {
+    const gone = new Promise<void>((resolve) => socket.conn.once('close', () => resolve()));
+    socket.disconnect();
+    await Promise.race([gone, delay(DISCONNECT_WAIT_MS)]);
+  };
 
   const http = createServer(
     httpHandler(
@@ -132,7 +143,7 @@ export function createChatFeedApp(config: ChatFeedConfig, redis: Redis): ChatFee
   });
   io.on('connection', (socket) => {
     // A refusal in the middleware would stop the client for good; a disconnect sends it elsewhere.
-    if (closing) return void socket.disconnect();
+    if (closing) return void farewells.add(farewell(socket));
     const s: Subscriber = {
       user: userOf(socket.request.headers.cookie)!,
       next: undefined,
@@ -180,18 +191,20 @@ export function createChatFeedApp(config: ChatFeedConfig, redis: Redis): ChatFee
         closing = true;
         const closed = new Promise<void>((resolve) => http.close(() => resolve()));
         http.closeIdleConnections();
-        // Every emit already queued goes out before the DISCONNECT packet (the client's
-        // `io server disconnect`; `disconnect(true)` would close without it, `transport close`),
-        // then the client closes the connection; exiting before that could cut what is queued.
+        // Every emit already queued goes out before the farewell: nothing recorded is cut.
         await Promise.all(
           [...subs].map(async ([socket, s]) => {
             s.next = undefined;
             await s.chain;
-            const gone = new Promise<void>((resolve) => socket.conn.once('close', () => resolve()));
-            socket.disconnect();
-            await Promise.race([gone, delay(DISCONNECT_WAIT_MS)]);
+            await farewell(socket);
           }),
         );
+        // Sockets that connected meanwhile (over a connection the entry kept open) leave the same way.
+        while (farewells.size > 0) {
+          const waiting = [...farewells];
+          await Promise.all(waiting);
+          for (const f of waiting) farewells.delete(f);
+        }
         clearInterval(timer);
         await new Promise<void>((resolve) => io.close(() => resolve()));
         await closed.catch(() => undefined);

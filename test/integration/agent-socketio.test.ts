@@ -174,4 +174,20 @@ describe('agent: Socket.IO through the agent', () => {
       list,
     ).toHaveLength(0);
   });
+
+  it('the app’s disconnect (a DISCONNECT packet, then the client closes): one WebSocket closed with a close frame', async () => {
+    const socket = await exchange('sio-srv', ['websocket'], 3);
+    const gone = new Promise<string>((resolve) => socket.once('disconnect', (reason) => resolve(reason)));
+    for (const s of sio.of('/').sockets.values()) s.disconnect();
+    expect(await gone).toBe('io server disconnect');
+    const events = await waitForEvents(
+      nc,
+      a.ns,
+      (evs) => wsOf(evs, 'websocket.closed', 'sio-srv').length >= 1,
+      'the WebSocket closed',
+    );
+    const closed = wsOf(events, 'websocket.closed', 'sio-srv')[0]!;
+    if (closed.kind !== 'websocket.closed') throw new Error('unreachable');
+    expect(closed.data, JSON.stringify(closed.data)).toMatchObject({ closeFrame: true });
+  });
 });
