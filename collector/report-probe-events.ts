@@ -66,6 +66,9 @@ export function tallyProbeEvents(facts: ReportFacts, sessions: SessionTally): Pr
       if (ws.event === 'message-duplicate') duplicateEvents += 1;
       if (ws.event === 'stream-ended' && ws.end) streamEnds[ws.end] += 1;
       if (ws.event === 'message-resent') resentEvents += 1;
+      // A connection ended for a named cause (a Socket.IO poll refused as `Session ID unknown`)
+      // lost its server-side session: the probe session is lost for that cause.
+      if (ws.event === 'closed' && ws.cause) sessions.lose(ws.sessionId, Date.parse(ws.at), ws.cause);
     } else if (summary) {
       lostInSummaries += summary.messagesLost;
       resentInSummaries += summary.messagesResent ?? 0;

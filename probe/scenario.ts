@@ -103,10 +103,23 @@ const socketIoSchema = z.strictObject({
     .array(z.enum(['polling', 'websocket']))
     .min(1)
     .default(['polling', 'websocket']),
-  /** The event emitted with an acknowledgement callback. */
-  event: z.string().min(1).default('ping'),
+  /** The event emitted with an acknowledgement callback; null: none (a feed checked by `push` only). */
+  event: z.string().min(1).nullable().default('ping'),
   /** Its payload; `{{id}}` and `{{user}}` filled in. */
   message: template.default({ id: '{{id}}' }),
+  /** The server's pushes, checked for gaps and duplicates across reconnects like a `subscribe`. */
+  push: z
+    .strictObject({
+      event: z.string().min(1),
+      /** Where the push's first argument carries its sequence number (an integer, per session). */
+      sequence: dottedPath,
+    })
+    .optional(),
+  /**
+   * The handshake's `auth` payload, rendered at every connect: `{{user}}`, and `{{lastId}}` = the
+   * highest push sequence seen ("" before the first), for an app that replays what came after it.
+   */
+  auth: z.record(z.string(), z.unknown()).optional(),
 });
 export type SocketIoScenario = z.infer<typeof socketIoSchema>;
 

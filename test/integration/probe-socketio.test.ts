@@ -55,6 +55,40 @@ async function replica(
   return r;
 }
 
+interface Feed {
+  app: ScenarioApp;
+  io: SocketIoServer;
+  /** Sequence numbers broadcast while the probe's socket was connected, and while it was not. */
+  whileConnected: number[];
+  whileAway: number[];
+  stop(): void;
+}
+
+/** One replica broadcasting `chat` {seq} every 20 ms; `cut()` drops the probe's transport. */
+async function feedReplica(store: SessionStore, recovery: boolean): Promise<Feed> {
+  const f = { whileConnected: [], whileAway: [] } as unknown as Feed;
+  let seq = 0;
+  f.app = await startScenarioApp({
+    pod: 'sio-feed',
+    writeTo: [store],
+    readFrom: store,
+    attach: (server) => {
+      f.io = new SocketIoServer(server, {
+        transports: ['websocket'],
+        ...(recovery ? { connectionStateRecovery: { maxDisconnectionDuration: 10_000 } } : {}),
+      });
+    },
+  });
+  const timer = setInterval(() => {
+    seq += 1;
+    (f.io.of('/').sockets.size > 0 ? f.whileConnected : f.whileAway).push(seq);
+    f.io.emit('chat', { seq });
+  }, 20);
+  timer.unref();
+  f.stop = () => clearInterval(timer);
+  return f;
+}
+
 describe('probe Socket.IO sessions', () => {
   const replicas: Replica[] = [];
   let balancer: Balancer | undefined;
@@ -150,4 +184,67 @@ describe('probe Socket.IO sessions', () => {
     expect(ws.messagesLost).toBe(0);
     expect(ws.messagesAcked).toBe(r.acks);
   });
+
+  for (const recovery of [false, true]) {
+    it(`push: pushes missed across a reconnect are lost ${recovery ? 'none, with' : 'as counted by the server, without'} connection-state recovery`, async () => {
+      const store: SessionStore = new Map();
+      const feed = await feedReplica(store, recovery);
+      const scenario = parseScenario({
+        socketio: { transports: ['websocket'], event: null, push: { event: 'chat', sequence: 'seq' } },
+      });
+      try {
+        run = createProbeRun({
+          target: feed.app.url,
+          sessions: 1,
+          websockets: 1,
+          rampMs: 0,
+          wsReconnectMinMs: 300,
+          wsReconnectMaxMs: 300,
+          scenario,
+        });
+        await run.start();
+        await pollUntil(() => run!.snapshot().websockets.messagesReceived >= 10, {
+          timeoutMs: 30_000,
+          what: 'ten pushes',
+        });
+        // The server drops the transport (reason `forced close`, recoverable); the client reconnects.
+        for (const socket of feed.io.of('/').sockets.values()) socket.conn.close();
+        await pollUntil(
+          () => run!.snapshot().websockets.connections >= 2 && feed.io.of('/').sockets.size > 0,
+          {
+            timeoutMs: 30_000,
+            what: 'a reconnect',
+          },
+        );
+        const atReconnect = run.snapshot().websockets.messagesReceived;
+        await pollUntil(() => run!.snapshot().websockets.messagesReceived >= atReconnect + 5, {
+          timeoutMs: 30_000,
+          what: 'pushes after the reconnect',
+        });
+        feed.stop();
+        // Every push from the probe's first to the last broadcast is either received or in a gap.
+        const span = Math.max(...feed.whileConnected, ...feed.whileAway) - feed.whileConnected[0]! + 1;
+        await pollUntil(
+          () => {
+            const w = run!.snapshot().websockets;
+            return w.messagesReceived + w.messagesLost >= span;
+          },
+          { timeoutMs: 30_000, what: 'the last push' },
+        );
+        const ws = (await run.stop()).websockets;
+        expect(ws.disconnectReasons).toEqual({ 'transport close': 1 });
+        expect(feed.whileAway.length).toBeGreaterThan(0);
+        expect(ws.messagesDuplicated).toBe(0);
+        // Pushes broadcast before the probe's first push are not its to miss.
+        if (recovery) expect(ws.messagesLost).toBe(0);
+        else expect(ws.messagesLost).toBe(feed.whileAway.filter((n) => n > feed.whileConnected[0]!).length);
+      } finally {
+        feed.stop();
+        await run?.stop().catch(() => undefined);
+        run = undefined;
+        feed.io.close();
+        await feed.app.stop();
+      }
+    });
+  }
 });

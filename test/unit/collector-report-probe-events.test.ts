@@ -54,4 +54,38 @@ describe('report probe events: sessions, WebSockets and probe summaries', () => 
       inconclusive: null,
     });
   });
+
+  it('a Socket.IO connection closed for a named cause loses its session for that cause; a close without one does not', () => {
+    const facts = emptyFacts({
+      probes: [
+        probeEvent('probe.websocket', 4, {
+          sessionId: 's1',
+          event: 'closed',
+          transport: 'socket.io',
+          reason: 'connect_error',
+          cause: 'no-session-affinity',
+          at: at(4),
+        }),
+        probeEvent('probe.websocket', 6, {
+          sessionId: 's1',
+          event: 'closed',
+          transport: 'socket.io',
+          reason: 'transport error',
+          cause: 'no-session-affinity',
+          at: at(6),
+        }),
+        probeEvent('probe.websocket', 5, {
+          sessionId: 's2',
+          event: 'closed',
+          transport: 'socket.io',
+          reason: 'transport close',
+          at: at(5),
+        }),
+      ],
+    });
+    const sessions = createSessionTally();
+    expect(tallyProbeEvents(facts, sessions).websocketsDropped).toBe(0);
+    expect([...sessions.active]).toEqual(['s1', 's2']);
+    expect([...sessions.losses]).toEqual([['s1', { atMs: ms(4), cause: 'no-session-affinity' }]]);
+  });
 });

@@ -140,3 +140,35 @@ describe('probe scenario: grpc', () => {
     );
   });
 });
+
+describe('probe scenario: socketio', () => {
+  it('takes the example feed’s scenarios: no ack event, pushes by sequence, auth with {{lastId}}', async () => {
+    for (const file of ['scenario.yaml', 'scenario-polling.yaml']) {
+      const s = await loadScenario(join('examples/chat-feed', file));
+      expect(s.websocket).toBeNull();
+      expect(s.socketio).toMatchObject({
+        path: '/socket.io',
+        namespace: '/',
+        event: null,
+        push: { event: 'chat', sequence: 'seq' },
+        auth: { serverOffset: '{{lastId}}' },
+      });
+    }
+  });
+
+  it('defaults to the acknowledged ping without pushes, and names a bad field', () => {
+    expect(parseScenario({ socketio: {} }).socketio).toEqual({
+      path: '/socket.io',
+      namespace: '/',
+      transports: ['polling', 'websocket'],
+      event: 'ping',
+      message: { id: '{{id}}' },
+    });
+    expect(() => parseScenario({ socketio: { push: { event: 'chat', sequence: 'a..b' } } })).toThrow(
+      /^scenario\.socketio\.push\.sequence/,
+    );
+    expect(() => parseScenario({ socketio: { push: { event: 'chat' } } })).toThrow(
+      /^scenario\.socketio\.push\.sequence/,
+    );
+  });
+});

@@ -1,0 +1,2 @@
+export { type ChatFeedApp, createChatFeedApp } from './app.js';
+export { CHAT_MODES, type ChatFeedConfig, type ChatMode, readChatFeedConfig } from './config.js';
