@@ -271,7 +271,8 @@ export class H2Relay {
     const by = this.closedBy ?? 'client';
     const outcome: RequestOutcome =
       by === 'client' ? 'client-aborted' : by === 'refused' ? 'upstream-refused' : 'upstream-reset';
-    this.streams.closeAll(outcome);
+    // lastIdToClient drops to a real stream id with the first GOAWAY either side sent the client.
+    this.streams.closeAll(outcome, this.lastIdToClient <= MAX_STREAM_ID);
     this.ctx.traffic.tcpClosed(this.record, by);
   }
 

@@ -36,6 +36,14 @@ export function createRehearseCommand(): Command {
       ),
     )
     .addOption(opt('--variants <list>', 'example app runs, in order', E.variants, D.variants))
+    .addOption(
+      opt(
+        '--protocol <protocol>',
+        'http, or grpc (the gRPC quote app, balanced per connection; docs/grpc.md)',
+        E.protocol,
+        D.protocol,
+      ),
+    )
     .addOption(opt('--replicas <n>', 'pods', E.replicas, D.replicas))
     .addOption(opt('--scenario <file>', 'probe scenario YAML', E.scenario, 'fits the example app'))
     .addOption(opt('--sessions <n>', 'probe sessions', E.sessions, D.sessions))
@@ -54,7 +62,7 @@ export function createRehearseCommand(): Command {
         '--balance <strategy>',
         BALANCE_STRATEGIES.join(', '),
         E.balance,
-        `${defaultBalance('example')} for the example app, ${defaultBalance('app')} for --app`,
+        `${defaultBalance('example')} for the example app, ${defaultBalance('app')} for --app or --protocol grpc`,
       ),
     )
     .addOption(
