@@ -1,3 +1,4 @@
+import type { GrpcFigures } from './report-grpc.js';
 import type { Cause, Phase, ProbeError, StreamEnd, WebSocketOutcome } from '../contract/index.js';
 import type { EventData } from '../contract/validate.js';
 
@@ -178,6 +179,8 @@ export interface RolloutReport {
   readonly messagesDuplicated: number;
   /** The probes' SSE streams that ended without the probe closing them: `server-closed`, `cut`. */
   readonly streamEnds: Readonly<Record<StreamEnd, number>>;
+  /** gRPC calls and streams of the probes (report-grpc.ts); absent when no probe spoke gRPC. */
+  readonly grpc?: GrpcFigures;
   /**
    * Probe request rate of the busiest pod ÷ the quietest, each over the time it served (see
    * report-skew.ts); else the probes' own figure; null without either.
