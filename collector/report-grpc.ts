@@ -1,4 +1,4 @@
-import { type Cause, CAUSES, type ProbeError } from '../contract/index.js';
+import { CAUSES, type Cause, type ProbeError } from '../contract/index.js';
 import { eventsOf, zeroes } from './report-data.js';
 import type { PodLife, PodLives } from './report-lives.js';
 import type { AgentRequestRecord, ReportFacts } from './report-types.js';
@@ -112,7 +112,8 @@ export function grpcFigures(
     if (rolloutBeganMs !== null && t + d.durationMs < rolloutBeganMs) continue;
     total += 1;
     if (d.grpcStatus === UNAVAILABLE) unavailable += 1;
-    if (d.grpcStatus !== 0) failedByStatus[String(d.grpcStatus)] = (failedByStatus[String(d.grpcStatus)] ?? 0) + 1;
+    if (d.grpcStatus !== 0)
+      failedByStatus[String(d.grpcStatus)] = (failedByStatus[String(d.grpcStatus)] ?? 0) + 1;
     if (d.retry) {
       retried += 1;
       if (d.retry.ok) retriedOk += 1;
@@ -125,5 +126,13 @@ export function grpcFigures(
     const agent = facts.agentRequests.get(w.connectionId);
     streamsCutByCause[cutCause(agent, lives.lifeOf(agent?.pod ?? w.pod, agent?.instance))] += 1;
   }
-  return { calls: total, unavailable, failedByStatus, retried, retriedOk, streamsCutByCause, callsByPodAfterRollout };
+  return {
+    calls: total,
+    unavailable,
+    failedByStatus,
+    retried,
+    retriedOk,
+    streamsCutByCause,
+    callsByPodAfterRollout,
+  };
 }

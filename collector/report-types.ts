@@ -1,6 +1,6 @@
-import type { GrpcFigures } from './report-grpc.js';
 import type { Cause, Phase, ProbeError, StreamEnd, WebSocketOutcome } from '../contract/index.js';
 import type { EventData } from '../contract/validate.js';
+import type { GrpcFigures } from './report-grpc.js';
 
 // The shapes of the report of one rollout (docs/architecture.md §5), and of the stored facts it is computed from.
 

@@ -1,7 +1,7 @@
 import { CAUSES, type Cause, PHASES } from '../contract/index.js';
 import { distribution, iso, latencyDistribution, ratio, zeroes } from './report-data.js';
-import { reportInvariantViolations } from './report-invariants.js';
 import { type GrpcFigures, grpcFigures } from './report-grpc.js';
+import { reportInvariantViolations } from './report-invariants.js';
 import { type PodLives, podLives } from './report-lives.js';
 import { tallyProbeEvents } from './report-probe-events.js';
 import { agentCause, type RequestTally, tallyProbeRequests } from './report-requests.js';

@@ -13,8 +13,8 @@ import {
   rehearseSettingName,
 } from './config.js';
 import { startDependencies } from './dependencies.js';
-import { GRPC_VARIANTS, grpcExampleScenario, QUOTE_GRPC_MAIN } from './grpc.js';
 import { DependencyUnavailableError, RehearseConfigError } from './errors.js';
+import { GRPC_VARIANTS, grpcExampleScenario, QUOTE_GRPC_MAIN } from './grpc.js';
 import { createProgressDisplay, type ProgressOutput } from './progress.js';
 import type { RehearsalRun } from './result.js';
 import { type RunSpec, runRehearsal } from './run.js';
@@ -81,7 +81,10 @@ export function planRuns(config: RehearseConfig, given: Scenario | undefined): R
     // The probe's own rule: a scenario without a WebSocket gets none unless asked for.
     ...(config.websockets !== undefined
       ? { websockets: config.websockets }
-      : (scenario ?? DEFAULT_SCENARIO).websocket || scenario?.sse || scenario?.socketio || scenario?.grpc?.stream
+      : (scenario ?? DEFAULT_SCENARIO).websocket ||
+          scenario?.sse ||
+          scenario?.socketio ||
+          scenario?.grpc?.stream
         ? { websockets: DEFAULT_WEBSOCKETS }
         : {}),
     rate: config.rate,
@@ -125,7 +128,9 @@ export function planRuns(config: RehearseConfig, given: Scenario | undefined): R
       appLabel: GRPC_VARIANTS[v].app,
       appEnv: GRPC_VARIANTS[v].env,
       prestopHook: GRPC_VARIANTS[v].prestopHook,
-      ...(GRPC_VARIANTS[v].prestopHook ? { prestop: config.prestop, prestopPolicy: config.prestopPolicy } : NO_HOOK),
+      ...(GRPC_VARIANTS[v].prestopHook
+        ? { prestop: config.prestop, prestopPolicy: config.prestopPolicy }
+        : NO_HOOK),
       workload: `quote-grpc-${v}`,
       ...(config.gate !== undefined && v === gated ? { gate: config.gate } : {}),
       ...(config.thresholds?.length && v === gated ? { thresholds: config.thresholds } : {}),
@@ -151,9 +156,15 @@ export function planRuns(config: RehearseConfig, given: Scenario | undefined): R
 function checkScenarioProtocol(config: RehearseConfig, scenario: Scenario | undefined): void {
   const setting = rehearseSettingName('scenario');
   if (config.protocol === 'grpc' && config.app && !scenario?.grpc)
-    throw new RehearseConfigError(setting, '--protocol grpc with --app needs a scenario with a grpc: section');
+    throw new RehearseConfigError(
+      setting,
+      '--protocol grpc with --app needs a scenario with a grpc: section',
+    );
   if (config.protocol === 'grpc' && scenario && !scenario.grpc)
-    throw new RehearseConfigError(setting, 'the scenario has no grpc: section; --protocol grpc probes with gRPC sessions');
+    throw new RehearseConfigError(
+      setting,
+      'the scenario has no grpc: section; --protocol grpc probes with gRPC sessions',
+    );
   if (config.protocol === 'http' && scenario?.grpc)
     throw new RehearseConfigError(setting, 'the scenario has a grpc: section; give --protocol grpc');
 }

@@ -153,7 +153,10 @@ export function rehearseSettingName(key: keyof typeof REHEARSE_ENV): string {
  * The rehearsal's balance when none is given: affinity for the HTTP example app, whose memory
  * sessions need it; round-robin per connection for gRPC (kube-proxy's, which has no affinity).
  */
-export function defaultBalance(mode: 'app' | 'example', protocol: RehearseProtocol = 'http'): BalanceStrategy {
+export function defaultBalance(
+  mode: 'app' | 'example',
+  protocol: RehearseProtocol = 'http',
+): BalanceStrategy {
   return mode === 'app' || protocol === 'grpc' ? LOCAL_CLUSTER_DEFAULTS.balance : 'cookie';
 }
 
@@ -248,7 +251,11 @@ function parseWebsocketSpec(setting: string, value: string): void {
 }
 
 /** gRPC runs through the local entry point's per-connection mode: its balances, no nginx or HAProxy. */
-function grpcRules(balance: BalanceStrategy | undefined, entries: readonly EntryKind[], issues: Issues): void {
+function grpcRules(
+  balance: BalanceStrategy | undefined,
+  entries: readonly EntryKind[],
+  issues: Issues,
+): void {
   const n = rehearseSettingName;
   if (balance !== undefined && !(TCP_BALANCE_STRATEGIES as readonly string[]).includes(balance))
     issues.add(

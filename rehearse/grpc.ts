@@ -46,7 +46,13 @@ export function grpcExampleScenario(): Scenario {
       proto: quoteProtoPath(),
       service: 'quote.Quotes',
       unary: { method: 'Get', request: { symbol: 'ACME' }, pod: 'pod' },
-      stream: { method: 'Stream', request: { symbol: 'ACME' }, sequence: 'seq', resume: 'fromSeq', pod: 'pod' },
+      stream: {
+        method: 'Stream',
+        request: { symbol: 'ACME' },
+        sequence: 'seq',
+        resume: 'fromSeq',
+        pod: 'pod',
+      },
     },
   });
 }

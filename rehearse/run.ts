@@ -183,7 +183,9 @@ export async function runRehearsal(spec: RunSpec, ctx: RunContext): Promise<Rehe
       .filter((p) => p.phase === 'running')
       .map((p) => p.name);
     const run = toRun(spec, w, await cluster.entryActivity());
-    return w.report.grpc ? { ...run, grpc: grpcRunFigures(w.report.grpc, w.report.streamEnds, running) } : run;
+    return w.report.grpc
+      ? { ...run, grpc: grpcRunFigures(w.report.grpc, w.report.streamEnds, running) }
+      : run;
   } finally {
     await cluster.stop();
   }

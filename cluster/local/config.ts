@@ -81,7 +81,10 @@ export function resolveLocalClusterConfig(input: LocalClusterInput): LocalCluste
   if (c.maxSurge === 0 && c.maxUnavailable === 0)
     throw new LocalClusterConfigError('max-surge', 'maxSurge and maxUnavailable cannot both be 0');
   if (c.entryMode === 'tcp' && c.entry !== 'local')
-    throw new LocalClusterConfigError('entry', `per-connection (tcp) mode is built for the local entry point only, not ${c.entry}`);
+    throw new LocalClusterConfigError(
+      'entry',
+      `per-connection (tcp) mode is built for the local entry point only, not ${c.entry}`,
+    );
   if (c.graceMs <= 0) throw new LocalClusterConfigError('grace', 'the grace period must be > 0');
   return c;
 }

@@ -13,7 +13,10 @@ import { type PropagationRange, samplePropagation } from './propagation.js';
 // terminating pod until the pod says GOAWAY or exits (the `stuck-connection` problem).
 
 /** Per-connection balancing: what kube-proxy's iptables (random) and IPVS (rr, lc) modes do. */
-export const TCP_BALANCE_STRATEGIES = ['round-robin', 'least-connections'] as const satisfies readonly BalanceStrategy[];
+export const TCP_BALANCE_STRATEGIES = [
+  'round-robin',
+  'least-connections',
+] as const satisfies readonly BalanceStrategy[];
 
 export interface TcpEntrypointOptions {
   readonly balance: BalanceStrategy;
@@ -157,7 +160,15 @@ export function createTcpEntrypoint(options: TcpEntrypointOptions): Entrypoint {
     },
     addEndpoint(pod, port) {
       const seq = ++changeSeq;
-      const ep: TcpEndpoint = { pod, port, routable: false, open: 0, connections: 0, failed: 0, lastApplied: 0 };
+      const ep: TcpEndpoint = {
+        pod,
+        port,
+        routable: false,
+        open: 0,
+        connections: 0,
+        failed: 0,
+        lastApplied: 0,
+      };
       endpoints.set(pod, ep);
       schedule(() => {
         if (ep.lastApplied > seq) return;
@@ -181,7 +192,10 @@ export function createTcpEntrypoint(options: TcpEntrypointOptions): Entrypoint {
     routable: () => routableList().map((e) => e.pod),
     counts(): ReadonlyMap<string, EndpointCounts> {
       return new Map(
-        [...endpoints.values()].map((e) => [e.pod, { requests: e.connections, websockets: 0, failed: e.failed }]),
+        [...endpoints.values()].map((e) => [
+          e.pod,
+          { requests: e.connections, websockets: 0, failed: e.failed },
+        ]),
       );
     },
     async activity(): Promise<EntryActivity> {

@@ -17,10 +17,17 @@ export type EntryMode = (typeof ENTRY_MODES)[number];
  * LocalClusterConfigError for `tcp` mode with another kind than `local` (nginx's and HAProxy's
  * stream modes are not built) or with a balance that needs HTTP.
  */
-export function createEntry(kind: EntryKind, options: EntrypointOptions, mode: EntryMode = 'http'): Entrypoint {
+export function createEntry(
+  kind: EntryKind,
+  options: EntrypointOptions,
+  mode: EntryMode = 'http',
+): Entrypoint {
   if (mode === 'tcp') {
     if (kind !== 'local')
-      throw new LocalClusterConfigError('entry', `per-connection (tcp) mode is built for the local entry point only, not ${kind}`);
+      throw new LocalClusterConfigError(
+        'entry',
+        `per-connection (tcp) mode is built for the local entry point only, not ${kind}`,
+      );
     return createTcpEntrypoint(options);
   }
   const managed = { propagation: options.propagation, rng: options.rng };

@@ -3,6 +3,7 @@ import { get as httpGet } from 'node:http';
 import { canConnect, freePort } from '../../lib/servers.js';
 import { delay, pollUntil } from '../../lib/wait.js';
 import type { ClusterEvent, PodRef, PodStatus } from '../adapter.js';
+import type { Readiness } from './config.js';
 import {
   afterTopExit,
   createLineTail,
@@ -12,7 +13,6 @@ import {
   signalGroup,
   signalTop,
 } from './container-process.js';
-import type { Readiness } from './config.js';
 import type { Entrypoint } from './entrypoint.js';
 import { PodStartError } from './errors.js';
 import type { AppExit, Sidecar, SidecarLauncher } from './sidecar.js';
