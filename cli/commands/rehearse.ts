@@ -22,6 +22,16 @@ import { thresholdOption, thresholdsOf } from '../thresholds.js';
 // over what the user gave: a flag, else its environment variable; help shows the same defaults.
 const opt = settingOption;
 
+/**
+ * Exits as soon as stdout is flushed. After a gRPC rehearsal the process sometimes never ended by
+ * itself: every run had finished and printed, but Node's exit spun in uv_run inside
+ * Environment::CleanupHandles (seen with gdb) over the HTTP/2 sessions @grpc/grpc-js leaves behind
+ * its closed channels. process.exit() does not go through that cleanup.
+ */
+function exitOnceFlushed(code: number): void {
+  process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
+}
+
 export function createRehearseCommand(): Command {
   return new Command('rehearse')
     .description(
@@ -137,8 +147,9 @@ export function createRehearseCommand(): Command {
             signal: abort.signal,
             afterRuns: rehearsalTimelineWriter(opts as TimelineFlags),
           });
-          if (outcome.inconclusive) return EXIT.inconclusive;
-          return outcome.passed ? EXIT.ok : EXIT.gateFailed;
+          const code = outcome.inconclusive ? EXIT.inconclusive : outcome.passed ? EXIT.ok : EXIT.gateFailed;
+          if (config.protocol === 'grpc') exitOnceFlushed(code);
+          return code;
         } finally {
           process.off('SIGINT', onSignal);
           process.off('SIGTERM', onSignal);
