@@ -50,14 +50,13 @@ describe('drainwatch rehearse --protocol grpc', () => {
     for (const [cause] of nonZero(n.streamsCutByCause))
       expect(GRPC_FLAW_CAUSES, `stream cause ${cause}`).toContain(cause);
     expect(n.streamsDrained).toBe(0);
-    expect(naive!.probeRequests.failed, explain(r)).toBeGreaterThan(0);
-    expect(n.unavailable).toBeGreaterThan(0);
+    // Unary calls fail only when one is in flight at the exit, or when the channel's reconnect
+    // lands on the dead pod before the entry point hears of it (grpc-js then backs off for ~1 s):
+    // how many is timing (0 to 159 in runs here). Each that does is UNAVAILABLE, and put down to the
+    // cut (no-goaway) or to the dead pod it was routed to.
     expect(n.unavailable).toBeLessThanOrEqual(naive!.probeRequests.failed);
     for (const [cause] of nonZero(naive!.failedByCause))
       expect(GRPC_FLAW_CAUSES, `call cause ${cause}`).toContain(cause);
-    const byGoaway =
-      (naive!.failedByCause['no-goaway'] ?? 0) + (naive!.failedByCause['stuck-connection'] ?? 0);
-    expect(byGoaway, explain(r)).toBeGreaterThan(0);
 
     // Drained: GOAWAY from the agent and the app, streams ended OK and resumed elsewhere, no call lost.
     const d = drained!.grpc!;

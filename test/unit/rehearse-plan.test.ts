@@ -69,7 +69,9 @@ describe('rehearse plan, --protocol grpc', () => {
     });
     expect(drained).toMatchObject({
       label: 'drained',
-      prestop: 'adaptive',
+      // The default propagation's longest delay (1-5s) before the agent drains.
+      prestop: 'sleep 5000 ms, then adaptive',
+      sleepBeforeDrainMs: 5000,
       prestopHook: true,
       appEnv: { GRACEFUL: 'on', GRPC_STREAMS: 'drained' },
     });
