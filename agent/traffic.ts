@@ -30,6 +30,8 @@ export interface RequestRecord {
 export interface StreamFacts {
   readonly grpcStatus?: number;
   readonly rstCode?: number;
+  /** Set for a stream its connection's close ended: whether a GOAWAY (the app's or the agent's) had gone to the client first. */
+  readonly goaway?: boolean;
 }
 
 export interface WebSocketRecord {
@@ -189,6 +191,7 @@ export function createTraffic(options: {
       ...(record.protocol !== undefined ? { protocol: record.protocol } : {}),
       ...(h2 !== undefined && inRange(h2.grpcStatus, 0, 999) ? { grpcStatus: h2.grpcStatus } : {}),
       ...(h2 !== undefined && inRange(h2.rstCode, 0, 4294967295) ? { rstCode: h2.rstCode } : {}),
+      ...(h2?.goaway !== undefined ? { goaway: h2.goaway } : {}),
     });
   };
 

@@ -56,8 +56,9 @@ async function readAgentRequests(
   redis: RedisClient,
   wk: string,
   failed: readonly ProbeRequest[],
+  more: readonly string[] = [],
 ): Promise<Map<string, AgentRequestRecord>> {
-  const probeIds = [...new Set(failed.map((f) => f.data.probeId))];
+  const probeIds = [...new Set([...failed.map((f) => f.data.probeId), ...more])];
   const out = new Map<string, AgentRequestRecord>();
   if (probeIds.length === 0) return out;
   const raw = await redis.hmget(KEYS.agentRequests(wk), ...probeIds);
@@ -113,6 +114,16 @@ function trafficOf(events: readonly AnyEvent[]): StoredTraffic[] {
   return out;
 }
 
+/** The probe ids of the probes' gRPC server streams the server cut (a stream's id is its connectionId). */
+function cutGrpcStreams(probes: readonly AnyEvent[]): string[] {
+  const out: string[] = [];
+  for (const p of probes) {
+    const w = p.kind === 'probe.websocket' ? p.data : undefined;
+    if (w?.transport === 'grpc' && w.event === 'stream-ended' && w.end === 'cut') out.push(w.connectionId);
+  }
+  return out;
+}
+
 /** Everything computeReport needs about one rollout, read from Redis. */
 export async function readFacts(redis: RedisClient, ro: RolloutRecord): Promise<ReportFacts> {
   const wk = workloadKey(ro.namespace, ro.workload);
@@ -125,7 +136,7 @@ export async function readFacts(redis: RedisClient, ro: RolloutRecord): Promise<
   ]);
   const probes = decodeEvents(probesRaw);
   const failed = failedProbeRequests(probes);
-  const agentRequests = await readAgentRequests(redis, wk, failed);
+  const agentRequests = await readAgentRequests(redis, wk, failed, cutGrpcStreams(probes));
   const pods = new Set<string>(terminations.inWindow.map((t) => t.pod));
   for (const f of failed) if (f.data.pod) pods.add(f.data.pod);
   for (const rec of agentRequests.values()) pods.add(rec.pod);

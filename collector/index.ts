@@ -21,6 +21,7 @@ export {
 export { formatReportText } from './format.js';
 export type { Clock } from './ingest.js';
 export { computeReport, gateVerdict } from './report.js';
+export { type GrpcFigures, RECONNECT_WINDOW_MS } from './report-grpc.js';
 export { reportInvariantViolations } from './report-invariants.js';
 export {
   type BaselineDefects,

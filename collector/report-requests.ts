@@ -1,6 +1,7 @@
 import { CAUSES, type Cause, PHASES, type ProbeError } from '../contract/index.js';
 import type { EventData } from '../contract/validate.js';
 import { eventsOf, zeroes } from './report-data.js';
+import { type GoawayEvidence, goawayEvidence, h2CutCause, reconnectCause } from './report-grpc.js';
 import { type PodLife, type PodLives, phaseAt, reachedPod } from './report-lives.js';
 import { latestLogin, type SessionTally, sessionCause } from './report-sessions.js';
 import {
@@ -48,7 +49,9 @@ export function agentCause(agent: AgentRequestRecord, life: PodLife | undefined)
   if (agent.outcome === 'upstream-refused' && agent.arrivalPhase !== 'serving') return 'late-arrival';
   if (agent.outcome === 'upstream-reset' || inFlightAtExit) {
     const killed = life?.exited?.killedAtGrace === true || life?.summary?.killedAtGrace === true;
-    return killed ? 'killed-at-grace' : 'cut-in-flight';
+    if (killed) return 'killed-at-grace';
+    // HTTP/2: a connection closed under its streams with no GOAWAY first (report-grpc.ts).
+    return h2CutCause(agent, life) ?? 'cut-in-flight';
   }
   return 'other';
 }
@@ -62,12 +65,19 @@ export function inBaseline(d: ProbeRequest, rolloutBeganMs: number | null): bool
   return rolloutBeganMs !== null && Date.parse(d.startedAt) + d.durationMs < rolloutBeganMs;
 }
 
+/** What a gRPC call's failure is judged with besides its own event: its session's last pod, the agents' GOAWAY evidence. */
+export interface GrpcContext {
+  readonly lastPod: string | undefined;
+  readonly evidence: ReadonlyMap<string, GoawayEvidence>;
+}
+
 /** One failed probe request, attributed; ended before `rolloutBeganMs` (null: never), it is a baseline defect. */
 export function failureOf(
   d: ProbeRequest,
   facts: ReportFacts,
   lives: PodLives,
   rolloutBeganMs: number | null = null,
+  grpc?: GrpcContext,
 ): FailureRecord {
   const t = Date.parse(d.startedAt);
   const agent = facts.agentRequests.get(d.probeId);
@@ -85,10 +95,12 @@ export function failureOf(
   } else if (d.pod && life && reachedPod(life, t)) {
     // The response named a pod whose agent was up then: the request did reach it.
     cause = 'other';
-  } else if (isStaleKeepAlive(d)) {
+  } else if (d.grpcStatus === undefined && isStaleKeepAlive(d)) {
+    // (An HTTP/1.1 keep-alive race; a gRPC call's channel has no idle keep-alive close to race.)
     cause = 'stale-keepalive';
   } else {
-    cause = 'never-reached-pod';
+    // A gRPC call lost while its channel reconnected after a cut without GOAWAY is that cut's.
+    cause = (grpc && reconnectCause(d, grpc.lastPod, lives, grpc.evidence)) ?? 'never-reached-pod';
   }
   return {
     probeId: d.probeId,
@@ -167,9 +179,14 @@ export function tallyProbeRequests(
   const failedByPod = new Map<string, number>();
   const perPod = new Map<string, PodAnswers>();
   const failures: FailureRecord[] = [];
+  const evidence = goawayEvidence(facts);
+  // Each session's last pod that answered (gRPC: the pod its channel's connection went to).
+  const lastPod = new Map<string, string>();
   for (const { data: d } of requests) {
     sessions.see(d.sessionId);
     const t = Date.parse(d.startedAt);
+    const before = lastPod.get(d.sessionId);
+    if (d.pod) lastPod.set(d.sessionId, d.pod);
     if (d.pod) {
       const prev = perPod.get(d.pod);
       perPod.set(d.pod, {
@@ -187,7 +204,7 @@ export function tallyProbeRequests(
     }
     if (d.retry?.ok) w.retriedOk += 1;
     w.clientErrors[probeErrorOf(d)] += 1;
-    const f = failureOf(d, facts, lives, rolloutBeganMs);
+    const f = failureOf(d, facts, lives, rolloutBeganMs, { lastPod: before, evidence });
     // The user saw the failure when the exchange ended: that is when the session was lost.
     if (isSessionFailure(d)) sessions.lose(d.sessionId, t + d.durationMs, f.cause);
     w.failedByCause[f.cause] += 1;

@@ -1,5 +1,6 @@
 import type { Cause, Phase, ProbeError, StreamEnd, WebSocketOutcome } from '../contract/index.js';
 import type { EventData } from '../contract/validate.js';
+import type { GrpcFigures } from './report-grpc.js';
 
 // The shapes of the report of one rollout (docs/architecture.md §5), and of the stored facts it is computed from.
 
@@ -186,6 +187,8 @@ export interface RolloutReport {
   readonly streamEndsAtTermination: Readonly<Record<StreamEnd, number>>;
   /** Of messagesLost, the pushes lost after a terminating pod's last one (the terminations' sum). */
   readonly messagesLostAtTermination: number;
+  /** gRPC calls and streams of the probes (report-grpc.ts); absent when no probe spoke gRPC. */
+  readonly grpc?: GrpcFigures;
   /**
    * Probe request rate of the busiest pod ÷ the quietest, each over the time it served (see
    * report-skew.ts); else the probes' own figure; null without either.

@@ -1,9 +1,10 @@
 import { CAUSES, type Cause, PHASES } from '../contract/index.js';
 import { distribution, iso, latencyDistribution, ratio, zeroes } from './report-data.js';
+import { type GrpcFigures, grpcFigures } from './report-grpc.js';
 import { reportInvariantViolations } from './report-invariants.js';
-import { podLives } from './report-lives.js';
+import { type PodLives, podLives } from './report-lives.js';
 import { tallyProbeEvents } from './report-probe-events.js';
-import { type RequestTally, tallyProbeRequests } from './report-requests.js';
+import { agentCause, type RequestTally, tallyProbeRequests } from './report-requests.js';
 import { createSessionTally, type SessionTally } from './report-sessions.js';
 import { servingRates, trafficSkew } from './report-skew.js';
 import { probeStreamsByPod } from './report-streams.js';
@@ -121,6 +122,14 @@ function baselineOf(
   };
 }
 
+/** `grpc` when the probes made gRPC calls; a stream without the agent's record of it reached no pod. */
+function grpcSection(facts: ReportFacts, lives: PodLives, began: number | null): { grpc?: GrpcFigures } {
+  const grpc = grpcFigures(facts, lives, began, (agent, life) =>
+    agent ? agentCause(agent, life) : 'never-reached-pod',
+  );
+  return grpc ? { grpc } : {};
+}
+
 /**
  * Computes the report of docs/architecture.md §5 from the facts stored for one rollout window, by the counting
  * rules of docs/collector.md: what failed before the first pod's termination is the baseline's.
@@ -191,6 +200,7 @@ export function computeReport(facts: ReportFacts, options: { gate?: number } = {
     streamEnds: probes.streamEnds,
     streamEndsAtTermination: totals.streamEnds,
     messagesLostAtTermination: totals.messagesLost,
+    ...grpcSection(facts, lives, began),
     trafficSkew: trafficSkew(servingRates(requests.perPod, facts), probes.summarySkew),
     stickyRouting: probes.sticky,
     terminations,

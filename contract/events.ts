@@ -126,6 +126,11 @@ export const dataSchemas = {
     grpcStatus: z.number().int().min(0).max(999).optional(),
     /** The error code of the RST_STREAM that ended the stream (RFC 9113 §7). */
     rstCode: z.number().int().min(0).max(4294967295).optional(),
+    /**
+     * h2, a stream ended by its connection closing: whether a GOAWAY (the app's or the agent's) had
+     * gone to the client first; absent for streams that ended otherwise.
+     */
+    goaway: z.boolean().optional(),
   }),
   'websocket.opened': z.object({
     wsId: shortText,

@@ -110,7 +110,12 @@ export type StreamEnd = (typeof STREAM_ENDS)[number];
  * "Session ID unknown"). `stale-keepalive`: a request sent on a reused keep-alive connection
  * that the server side (an entry point closing idle client connections, e.g. at an nginx reload)
  * closed before any response header came back, and that no pod saw; RFC 9112 §9.3.1 lets a client
- * retry such an idempotent request, and browsers do, but it failed here.
+ * retry such an idempotent request, and browsers do, but it failed here. `no-goaway`: an HTTP/2
+ * (gRPC) stream cut because its connection closed with it open and no GOAWAY had reached the
+ * client (RFC 9113 §6.8), or a call lost while the client reconnected after such a cut.
+ * `stuck-connection`: such a cut stream that started after its pod's termination began, on a
+ * connection opened before: the client kept using the old pod until its exit, as per-connection
+ * balancing does without a GOAWAY.
  */
 export const CAUSES = [
   'late-arrival',
@@ -122,6 +127,8 @@ export const CAUSES = [
   'never-reached-pod',
   'no-session-affinity',
   'stale-keepalive',
+  'no-goaway',
+  'stuck-connection',
   'other',
 ] as const;
 export type Cause = (typeof CAUSES)[number];

@@ -110,10 +110,12 @@ export function createGrpcSessionClient(
   timeoutMs: number,
 ): GrpcSessionClient {
   const url = target;
-  // No retries and no service config: the probe counts what a call met, not what a library hid.
-  const client = new ctor(`${url.hostname}:${url.port || 80}`, credentials.createInsecure(), {
-    'grpc.enable_retries': 0,
-  });
+  // No retry policy (no service config): the probe counts what a call met, not what a library hid.
+  // grpc-js's transparent retry stays on, as in every client by default (gRFC A6): it repeats only
+  // a call that never left the client, or that the server's HTTP/2 layer refused before any app
+  // saw it (REFUSED_STREAM, above a GOAWAY's last stream id). Off, a call racing a graceful
+  // GOAWAY failed UNAVAILABLE where no real client would have.
+  const client = new ctor(`${url.hostname}:${url.port || 80}`, credentials.createInsecure());
   const call = client as unknown as Record<string, (...args: unknown[]) => unknown>;
   const unaryName = grpc.unary.method;
   return {

@@ -11,7 +11,7 @@ import {
   type PrestopPolicy,
 } from '../contract/index.js';
 import { formatHostPort, tryParseHostPort } from '../lib/values.js';
-import { pollUntil } from '../lib/wait.js';
+import { delay, pollUntil } from '../lib/wait.js';
 
 // drainwatch's agent as the local pod's sidecar: `drainwatch agent` as a child process, given the
 // pod's identity and the app's port, exactly as the injection patch configures it in a cluster.
@@ -26,6 +26,17 @@ export interface AgentSidecarOptions {
   /** Extra agent settings (by their AGENT_SETTINGS env names), on top of the caller's environment. */
   readonly env?: Readonly<Record<string, string>>;
   readonly startTimeoutMs?: number;
+  /**
+   * false: the pod has no preStop hook, so the agent is not asked to drain before the app's SIGTERM
+   * (its HTTP/2 GOAWAY would otherwise hide an app that exits without one: rehearse/grpc.ts).
+   */
+  readonly prestopHook?: boolean;
+  /**
+   * A sleep at the start of the preStop hook before the agent is asked to drain (ms): the drained
+   * gRPC run's, so the agent's GOAWAY comes after the entry point stopped routing new connections
+   * to the pod (rehearse/grpc.ts says why).
+   */
+  readonly sleepBeforeDrainMs?: number;
   readonly onOutput?: (pod: string, line: string) => void;
 }
 
@@ -87,6 +98,9 @@ export function createAgentLauncher(options: AgentSidecarOptions): SidecarLaunch
         [S.prestop.env]: formatPrestopPolicy(options.prestop),
         [S.grace.env]: String(spec.graceMs / 1000),
         [S.subjectRoot.env]: options.subjectRoot,
+        // The agent's own DRAINWATCH_PROTOCOL (http parses HTTP/1.x and relays HTTP/2), not the
+        // rehearsal's setting of the same name inherited from this process.
+        [S.protocol.env]: 'http',
       };
       const child: ChildProcess = spawn(process.execPath, [CLI_MAIN, 'agent'], {
         env,
@@ -143,6 +157,8 @@ export function createAgentLauncher(options: AgentSidecarOptions): SidecarLaunch
         // was given: the entry point must close its idle connections before the agent does.
         keepAliveTimeoutMs: loadAgentConfig({}, env).keepAliveTimeoutMs,
         async prestop() {
+          if (options.prestopHook === false) return;
+          if (options.sleepBeforeDrainMs) await delay(options.sleepBeforeDrainMs);
           // The kubelet's httpGet preStop hook; it may take up to the whole grace period.
           await adminCall(ports.admin, 'GET', '/prestop', undefined, spec.graceMs + 1000);
         },

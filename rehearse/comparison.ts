@@ -5,9 +5,16 @@ import { DEFAULT_SUBJECT_ROOT } from '../contract/index.js';
 import { findBinary, ServerBinaryMissingError } from '../lib/servers.js';
 import { DEFAULT_SCENARIO, loadScenario, type Scenario } from '../probe/index.js';
 import { evaluateThresholds, formatThresholdSummary, REPORT_FIGURES } from '../witness/index.js';
-import { DEFAULT_WEBSOCKETS, defaultBalance, type ExampleVariant, type RehearseConfig } from './config.js';
+import {
+  DEFAULT_WEBSOCKETS,
+  defaultBalance,
+  type ExampleVariant,
+  type RehearseConfig,
+  rehearseSettingName,
+} from './config.js';
 import { startDependencies } from './dependencies.js';
-import { DependencyUnavailableError } from './errors.js';
+import { DependencyUnavailableError, RehearseConfigError } from './errors.js';
+import { GRPC_VARIANTS, grpcExampleScenario, QUOTE_GRPC_MAIN } from './grpc.js';
 import { createProgressDisplay, type ProgressOutput } from './progress.js';
 import type { RehearsalRun } from './result.js';
 import { type RunSpec, runRehearsal } from './run.js';
@@ -21,6 +28,8 @@ export const QUOTE_APP_MAIN = fileURLToPath(new URL('../examples/quote-app/main.
 
 /** The naive run has no preStop: the agent's fixed wait of 0, labelled `none` in the table. */
 const NO_PRESTOP = { prestop: 'none', prestopPolicy: { mode: 'fixed', seconds: 0 } } as const;
+/** The naive gRPC pod has no preStop hook at all (rehearse/grpc.ts). */
+const NO_HOOK = { prestop: 'no hook', prestopPolicy: { mode: 'fixed', seconds: 0 } } as const;
 
 const VARIANTS: Record<
   ExampleVariant,
@@ -54,10 +63,14 @@ function shellQuote(s: string): string {
 }
 
 /** The runs a configuration asks for, in order. */
-export function planRuns(config: RehearseConfig, scenario: Scenario | undefined): RunSpec[] {
+export function planRuns(config: RehearseConfig, given: Scenario | undefined): RunSpec[] {
+  const grpc = config.protocol === 'grpc';
+  // The gRPC example's own scenario unless one is given (an --app has to give one).
+  const scenario = given ?? (grpc && !config.app ? grpcExampleScenario() : undefined);
   const seed = config.seed ?? Math.floor(Math.random() * 2 ** 31);
   const common = {
     readyPath: config.readyPath,
+    protocol: config.protocol,
     replicas: config.replicas,
     maxSurge: config.maxSurge,
     maxUnavailable: config.maxUnavailable,
@@ -68,7 +81,10 @@ export function planRuns(config: RehearseConfig, scenario: Scenario | undefined)
     // The probe's own rule: a scenario without a WebSocket gets none unless asked for.
     ...(config.websockets !== undefined
       ? { websockets: config.websockets }
-      : (scenario ?? DEFAULT_SCENARIO).websocket || scenario?.sse || scenario?.socketio
+      : (scenario ?? DEFAULT_SCENARIO).websocket ||
+          scenario?.sse ||
+          scenario?.socketio ||
+          scenario?.grpc?.stream
         ? { websockets: DEFAULT_WEBSOCKETS }
         : {}),
     rate: config.rate,
@@ -89,7 +105,7 @@ export function planRuns(config: RehearseConfig, scenario: Scenario | undefined)
       ...common,
       entry,
       label: labelOf('app', entry),
-      balance: config.balance ?? defaultBalance('app'),
+      balance: config.balance ?? defaultBalance('app', config.protocol),
       command: app,
       appLabel: app,
       appEnv: {},
@@ -102,6 +118,27 @@ export function planRuns(config: RehearseConfig, scenario: Scenario | undefined)
   }
   // The gate and the thresholds judge the drained run: the naive one is there to be lost.
   const gated: ExampleVariant = config.variants.includes('drained') ? 'drained' : config.variants.at(-1)!;
+  if (grpc)
+    return config.variants.map((v) => ({
+      ...common,
+      entry: entries[0]!,
+      label: v,
+      balance: config.balance ?? defaultBalance('example', 'grpc'),
+      command: `exec ${shellQuote(process.execPath)} ${shellQuote(QUOTE_GRPC_MAIN)}`,
+      appLabel: GRPC_VARIANTS[v].app,
+      appEnv: GRPC_VARIANTS[v].env,
+      prestopHook: GRPC_VARIANTS[v].prestopHook,
+      ...(GRPC_VARIANTS[v].sleepBeforeDrain ? { sleepBeforeDrainMs: config.propagation.maxMs } : {}),
+      ...(GRPC_VARIANTS[v].prestopHook
+        ? {
+            prestop: `sleep ${config.propagation.maxMs} ms, then ${config.prestop}`,
+            prestopPolicy: config.prestopPolicy,
+          }
+        : NO_HOOK),
+      workload: `quote-grpc-${v}`,
+      ...(config.gate !== undefined && v === gated ? { gate: config.gate } : {}),
+      ...(config.thresholds?.length && v === gated ? { thresholds: config.thresholds } : {}),
+    }));
   return config.variants.flatMap((v) =>
     entries.map((entry) => ({
       ...common,
@@ -117,6 +154,23 @@ export function planRuns(config: RehearseConfig, scenario: Scenario | undefined)
       ...(config.thresholds?.length && v === gated ? { thresholds: config.thresholds } : {}),
     })),
   );
+}
+
+/** A gRPC rehearsal probes with gRPC sessions (`grpc:`), an HTTP one never does. */
+function checkScenarioProtocol(config: RehearseConfig, scenario: Scenario | undefined): void {
+  const setting = rehearseSettingName('scenario');
+  if (config.protocol === 'grpc' && config.app && !scenario?.grpc)
+    throw new RehearseConfigError(
+      setting,
+      '--protocol grpc with --app needs a scenario with a grpc: section',
+    );
+  if (config.protocol === 'grpc' && scenario && !scenario.grpc)
+    throw new RehearseConfigError(
+      setting,
+      'the scenario has no grpc: section; --protocol grpc probes with gRPC sessions',
+    );
+  if (config.protocol === 'http' && scenario?.grpc)
+    throw new RehearseConfigError(setting, 'the scenario has a grpc: section; give --protocol grpc');
 }
 
 /** nginx and HAProxy must be installed before anything starts (exit 3 otherwise). */
@@ -159,6 +213,7 @@ export interface RehearseOutcome {
 
 export async function rehearse(config: RehearseConfig, io: RehearseIo): Promise<RehearseOutcome> {
   const scenario = config.scenarioFile ? await loadScenario(config.scenarioFile) : undefined;
+  checkScenarioProtocol(config, scenario);
   const specs = planRuns(config, scenario);
   checkEntryBinaries(config);
   // Shown from the first second: starting the servers, the collector and the pods takes a while.

@@ -1,5 +1,6 @@
 import { LOCAL_CLUSTER_DEFAULTS } from '../cluster/local/config.js';
 import { ENTRY_KINDS, type EntryKind } from '../cluster/local/entry-activity.js';
+import { TCP_BALANCE_STRATEGIES } from '../cluster/local/entry-tcp.js';
 import { BALANCE_STRATEGIES, type BalanceStrategy } from '../cluster/local/entrypoint.js';
 import { LocalClusterConfigError } from '../cluster/local/errors.js';
 import { type PropagationRange, parsePropagation } from '../cluster/local/propagation.js';
@@ -34,12 +35,17 @@ export type ExampleVariant = (typeof EXAMPLE_VARIANTS)[number];
 export const USER_MIXES = ['uniform', 'skewed'] as const;
 export type UserMix = (typeof USER_MIXES)[number];
 export const SIDECARS = ['agent', 'passthrough'] as const;
+/** What the probes speak: HTTP/1.1 (with WebSockets), or gRPC over h2c through a per-connection entry point. */
+export const REHEARSE_PROTOCOLS = ['http', 'grpc'] as const;
+export type RehearseProtocol = (typeof REHEARSE_PROTOCOLS)[number];
 export type SidecarKind = (typeof SIDECARS)[number];
 
 export interface RehearseConfig {
   /** A shell command; absent = the example quote app in each of `variants`. */
   readonly app?: string;
   readonly variants: readonly ExampleVariant[];
+  /** `grpc`: the example is examples/quote-grpc, the entry point balances connections (docs/grpc.md). */
+  readonly protocol: RehearseProtocol;
   readonly replicas: number;
   readonly scenarioFile?: string;
   readonly sessions: number;
@@ -78,6 +84,7 @@ export interface RehearseConfig {
 
 export const REHEARSE_DEFAULTS = {
   variants: 'naive,drained',
+  protocol: 'http',
   replicas: '3',
   sessions: '30',
   rate: '2',
@@ -100,6 +107,7 @@ export const DEFAULT_WEBSOCKETS = '0.3';
 export const REHEARSE_ENV = {
   app: 'DRAINWATCH_APP',
   variants: 'DRAINWATCH_VARIANTS',
+  protocol: 'DRAINWATCH_PROTOCOL',
   replicas: 'DRAINWATCH_REPLICAS',
   scenario: 'DRAINWATCH_SCENARIO',
   sessions: 'DRAINWATCH_SESSIONS',
@@ -141,9 +149,15 @@ export function rehearseSettingName(key: keyof typeof REHEARSE_ENV): string {
   return settingName(REHEARSE_ENV[key], `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
 }
 
-/** The rehearsal's balance when none is given: affinity for the example app, whose memory sessions need it. */
-export function defaultBalance(mode: 'app' | 'example'): BalanceStrategy {
-  return mode === 'app' ? LOCAL_CLUSTER_DEFAULTS.balance : 'cookie';
+/**
+ * The rehearsal's balance when none is given: affinity for the HTTP example app, whose memory
+ * sessions need it; round-robin per connection for gRPC (kube-proxy's, which has no affinity).
+ */
+export function defaultBalance(
+  mode: 'app' | 'example',
+  protocol: RehearseProtocol = 'http',
+): BalanceStrategy {
+  return mode === 'app' || protocol === 'grpc' ? LOCAL_CLUSTER_DEFAULTS.balance : 'cookie';
 }
 
 /** `--entry`, or `--compare-entries` (two or more distinct kinds); not both. */
@@ -202,6 +216,11 @@ function parseAll(input: RehearseInput, issues: Issues) {
       (s) => parseWholeNumber(s, text(input, 'maxUnavailable')),
       0,
     ),
+    protocol: issues.value(
+      n('protocol'),
+      (s) => parseChoice(s, text(input, 'protocol'), REHEARSE_PROTOCOLS),
+      'http' as RehearseProtocol,
+    ),
     replicas: issues.value(n('replicas'), (s) => parsePositiveInt(s, text(input, 'replicas')), 1),
     prestopPolicy: issues.value(n('prestop'), (s) => parseAgentPrestop(s, text(input, 'prestop')), {
       mode: 'adaptive',
@@ -229,6 +248,26 @@ function parseAll(input: RehearseInput, issues: Issues) {
 function parseWebsocketSpec(setting: string, value: string): void {
   const problem = websocketSpecProblem(value);
   if (problem) throw new InvalidValueError(setting, value, problem);
+}
+
+/** gRPC runs through the local entry point's per-connection mode: its balances, no nginx or HAProxy. */
+function grpcRules(
+  balance: BalanceStrategy | undefined,
+  entries: readonly EntryKind[],
+  issues: Issues,
+): void {
+  const n = rehearseSettingName;
+  if (balance !== undefined && !(TCP_BALANCE_STRATEGIES as readonly string[]).includes(balance))
+    issues.add(
+      n('balance'),
+      `${balance} needs HTTP; --protocol grpc balances connections: ${TCP_BALANCE_STRATEGIES.join(' or ')}`,
+    );
+  const other = entries.find((e) => e !== 'local');
+  if (other)
+    issues.add(
+      n(entries.length > 1 ? 'compareEntries' : 'entry'),
+      `--protocol grpc runs through the local entry point only (per-connection mode), not ${other}`,
+    );
 }
 
 /**
@@ -281,10 +320,12 @@ function buildConfig(input: RehearseInput, issues: Issues): RehearseConfig {
       n('maxUnavailable'),
       `${v.maxUnavailable} would take every one of ${v.replicas} replicas down at once`,
     );
+  if (ok('protocol') && v.protocol === 'grpc') grpcRules(v.balance, entries, issues);
   const app = given(input, 'app');
   const scenario = given(input, 'scenario');
   return {
     variants: v.variants,
+    protocol: v.protocol,
     replicas: v.replicas,
     sessions: v.sessions,
     rate: v.rate,

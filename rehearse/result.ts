@@ -28,6 +28,25 @@ export interface GateResult {
   readonly reasons?: readonly string[];
 }
 
+/** A gRPC run's figures (report.grpc, plus where the calls went once the rollout was over). */
+export interface GrpcRunFigures {
+  readonly calls: number;
+  readonly unavailable: number;
+  readonly failedByStatus: Readonly<Record<string, number>>;
+  readonly retried: number;
+  readonly retriedOk: number;
+  /** Probe server streams the server cut, and the cause of each (collector/report-grpc.ts). */
+  readonly streamsCut: number;
+  readonly streamsCutByCause: Readonly<Record<string, number>>;
+  /** Streams the server ended with OK (drained): the probe resumed them elsewhere. */
+  readonly streamsDrained: number;
+  /** Busiest ÷ quietest of the pods running after the rollout, by calls started after it; null when one got none. */
+  readonly skewAfterRollout: number | null;
+  /** Pods running after the rollout, and how many of them answered a call then. */
+  readonly podsAfterRollout: number;
+  readonly podsAnsweringAfterRollout: number;
+}
+
 export interface RehearsalRun {
   readonly label: string;
   readonly rolloutId: string;
@@ -92,8 +111,17 @@ export interface RehearsalRun {
   readonly gate?: GateResult;
   /** The `--threshold`s judged on this run's report (the judged run only). */
   readonly thresholds?: ThresholdVerdict;
+  /** `--protocol grpc` runs only. */
+  readonly grpc?: GrpcRunFigures;
   /** The collector's report, as its API returns it. */
   readonly report?: unknown;
+}
+
+/** Busiest ÷ quietest of `pods` by their count in `calls`; null when one of them has none (or no pod). */
+export function skewOver(pods: readonly string[], calls: Readonly<Record<string, number>>): number | null {
+  const n = pods.map((p) => calls[p] ?? 0);
+  if (n.length === 0 || Math.min(...n) === 0) return null;
+  return Math.max(...n) / Math.min(...n);
 }
 
 export function failurePct(total: number, failed: number): number | null {

@@ -4,15 +4,15 @@ import type { EntryActivity, EntryKind } from '../cluster/local/entry-activity.j
 import type { BalanceStrategy } from '../cluster/local/entrypoint.js';
 import { formatPropagation, type PropagationRange } from '../cluster/local/propagation.js';
 import { createPassthroughLauncher, type SidecarLauncher } from '../cluster/local/sidecar.js';
-import type { Collector } from '../collector/index.js';
+import type { Collector, GrpcFigures } from '../collector/index.js';
 import type { PrestopPolicy } from '../contract/index.js';
 import { type ProbeConfig, type Scenario, skewedUsers } from '../probe/index.js';
 import { createWitness, storeReportSource, type Threshold, type WitnessResult } from '../witness/index.js';
 import { createAgentLauncher } from './agent-sidecar.js';
-import type { SidecarKind, UserMix } from './config.js';
+import type { RehearseProtocol, SidecarKind, UserMix } from './config.js';
 import { RehearseConfigError, RolloutFailedError } from './errors.js';
 import type { ProgressDisplay } from './progress.js';
-import { failurePct, type RehearsalRun } from './result.js';
+import { failurePct, type GrpcRunFigures, type RehearsalRun, skewOver } from './result.js';
 
 // One rehearsal run: a local workload behind its entry point, probes through the entry point, a
 // real rolling update witnessed (witness/), and the collector's report of what the probes lost
@@ -27,6 +27,12 @@ export interface RunSpec {
   /** Extra environment of the app (the flaw switches of the example). */
   readonly appEnv: Readonly<Record<string, string>>;
   readonly readyPath: string;
+  /** `grpc`: the entry point balances connections and readiness is a TCP connect (docs/grpc.md). */
+  readonly protocol: RehearseProtocol;
+  /** false: the pod has no preStop hook (the naive gRPC run: rehearse/grpc.ts). */
+  readonly prestopHook?: boolean;
+  /** A sleep in the preStop hook before the agent drains (ms; the drained gRPC run: rehearse/grpc.ts). */
+  readonly sleepBeforeDrainMs?: number;
   readonly replicas: number;
   readonly maxSurge: number;
   readonly maxUnavailable: number;
@@ -92,6 +98,8 @@ function sidecarFor(spec: RunSpec, ctx: RunContext): SidecarLauncher {
     natsUrl: ctx.natsUrl,
     subjectRoot: ctx.subjectRoot,
     prestop: spec.prestopPolicy,
+    ...(spec.prestopHook === false ? { prestopHook: false } : {}),
+    ...(spec.sleepBeforeDrainMs ? { sleepBeforeDrainMs: spec.sleepBeforeDrainMs } : {}),
     ...(ctx.onOutput ? { onOutput: (pod: string, line: string) => ctx.onOutput!(`agent ${pod}`, line) } : {}),
   });
 }
@@ -110,6 +118,8 @@ export async function runRehearsal(spec: RunSpec, ctx: RunContext): Promise<Rehe
     env: { ...spec.appEnv, NATS_URL: ctx.natsUrl, REDIS_URL: ctx.redisUrl },
     replicas: spec.replicas,
     readyPath: spec.readyPath,
+    // gRPC: kube-proxy's per-connection balancing, and the kubelet's tcpSocket probe.
+    ...(spec.protocol === 'grpc' ? { entryMode: 'tcp', readiness: 'tcp-socket' } : {}),
     sidecar: sidecarFor(spec, ctx),
     balance: spec.balance,
     entry: spec.entry,
@@ -172,7 +182,13 @@ export async function runRehearsal(spec: RunSpec, ctx: RunContext): Promise<Rehe
       propagationVia: `${spec.entry} entry point (${spec.balance})`,
     });
     // Read while the balancer still runs: its stats go with it.
-    return toRun(spec, w, await cluster.entryActivity());
+    const running = (await cluster.pods({ namespace: spec.namespace, name: spec.workload }))
+      .filter((p) => p.phase === 'running')
+      .map((p) => p.name);
+    const run = toRun(spec, w, await cluster.entryActivity());
+    return w.report.grpc
+      ? { ...run, grpc: grpcRunFigures(w.report.grpc, w.report.streamEnds, running) }
+      : run;
   } finally {
     await cluster.stop();
   }
@@ -194,6 +210,9 @@ function probeOf(
     lagThresholdMs: PROBE_LAG_THRESHOLD_MS,
     // A rollout takes seconds: identity is checked often enough to see a session lost in it.
     identityIntervalMs: IDENTITY_INTERVAL_MS,
+    // gRPC: each failed call is sent once more (as a client's retry policy would), so the table can
+    // say how many a retrying client would have hidden; it stays counted failed.
+    ...(spec.protocol === 'grpc' ? { retryOnce: true } : {}),
     ...(spec.scenario ? { scenario: spec.scenario } : {}),
     ...(spec.userMix === 'skewed'
       ? {
@@ -205,6 +224,27 @@ function probeOf(
           }),
         }
       : {}),
+  };
+}
+
+function grpcRunFigures(
+  g: GrpcFigures,
+  streamEnds: Readonly<Record<string, number>>,
+  running: readonly string[],
+): GrpcRunFigures {
+  const streamsCut = Object.values(g.streamsCutByCause).reduce((a, b) => a + b, 0);
+  return {
+    calls: g.calls,
+    unavailable: g.unavailable,
+    failedByStatus: g.failedByStatus,
+    retried: g.retried,
+    retriedOk: g.retriedOk,
+    streamsCut,
+    streamsCutByCause: g.streamsCutByCause,
+    streamsDrained: streamEnds['server-closed'] ?? 0,
+    skewAfterRollout: skewOver(running, g.callsByPodAfterRollout),
+    podsAfterRollout: running.length,
+    podsAnsweringAfterRollout: running.filter((p) => (g.callsByPodAfterRollout[p] ?? 0) > 0).length,
   };
 }
 

@@ -92,9 +92,49 @@ export const TABLE_ROWS: ReadonlyArray<readonly [string, (r: RehearsalRun) => st
   ['gate', (r) => gate(r)],
 ];
 
+type Row = readonly [string, (r: RehearsalRun) => string];
+
+function skewAfter(r: RehearsalRun): string {
+  const g = r.grpc;
+  if (!g) return 'n/a';
+  if (g.skewAfterRollout !== null) return skew(g.skewAfterRollout);
+  return `all calls on ${g.podsAnsweringAfterRollout} of ${g.podsAfterRollout} pods`;
+}
+
+/** The gRPC rows (`rehearse --protocol grpc`, docs/grpc.md), in place of the WebSocket ones. */
+export const GRPC_ROWS: readonly Row[] = [
+  ['gRPC calls', (r) => String(r.grpc?.calls ?? 0)],
+  ['UNAVAILABLE', (r) => String(r.grpc?.unavailable ?? 0)],
+  ['failed calls by status', (r) => counts(r.grpc?.failedByStatus ?? {}, ', ')],
+  ['calls retried (ok)', (r) => `${r.grpc?.retried ?? 0} (${r.grpc?.retriedOk ?? 0})`],
+  ['streams cut', (r) => String(r.grpc?.streamsCut ?? 0)],
+  ['causes of cut streams', (r) => counts(r.grpc?.streamsCutByCause ?? {}, ', ')],
+  ['streams drained (resumed)', (r) => String(r.grpc?.streamsDrained ?? 0)],
+  ['stream messages lost', (r) => String(r.messagesLost)],
+  ['skew after the rollout (calls)', (r) => skewAfter(r)],
+];
+
+const HTTP_ONLY = new Set([
+  'WebSocket closes',
+  'WebSocket outcomes',
+  'messages lost',
+  'messages re-sent',
+  'sticky routing',
+  'entry retries',
+]);
+
+/** The table's rows for these runs: the gRPC ones replace WebSockets' when the runs spoke gRPC. */
+export function rowsFor(runs: readonly RehearsalRun[]): readonly Row[] {
+  if (!runs.some((r) => r.grpc)) return TABLE_ROWS;
+  const at = TABLE_ROWS.findIndex(([l]) => l === 'late arrivals') + 1;
+  const keep = (rows: readonly Row[]) => rows.filter(([l]) => !HTTP_ONLY.has(l));
+  return [...keep(TABLE_ROWS.slice(0, at)), ...GRPC_ROWS, ...keep(TABLE_ROWS.slice(at))];
+}
+
 /** Renders the runs as columns; long cells wrap onto continuation lines at `cellWidth`. */
 export function formatComparison(runs: readonly RehearsalRun[], cellWidth = 40): string {
-  const labelWidth = Math.max(...TABLE_ROWS.map(([l]) => l.length));
+  const rows = rowsFor(runs);
+  const labelWidth = Math.max(...rows.map(([l]) => l.length));
   const wrap = (text: string): string[] => {
     const out: string[] = [];
     let line = '';
@@ -108,7 +148,7 @@ export function formatComparison(runs: readonly RehearsalRun[], cellWidth = 40):
     return out;
   };
   const widths = runs.map((r) =>
-    Math.min(cellWidth, Math.max(r.label.length, ...TABLE_ROWS.map(([, f]) => f(r).length))),
+    Math.min(cellWidth, Math.max(r.label.length, ...rows.map(([, f]) => f(r).length))),
   );
   const row = (label: string, cells: string[][]): string[] => {
     const height = Math.max(...cells.map((c) => c.length));
@@ -126,7 +166,7 @@ export function formatComparison(runs: readonly RehearsalRun[], cellWidth = 40):
     ),
     `${'-'.repeat(labelWidth)}  ${widths.map((w) => '-'.repeat(w)).join('  ')}`,
   ];
-  for (const [label, f] of TABLE_ROWS)
+  for (const [label, f] of rows)
     lines.push(
       ...row(
         label,

@@ -36,6 +36,8 @@ function chartPalette() {
       'killed-at-grace': '#8c0000',
       'never-reached-pod': '#e377c2',
       'stale-keepalive': '#bcbd22',
+      'no-goaway': '#17becf',
+      'stuck-connection': '#8c564b',
       other: '#555555',
     } as Record<string, string>,
   } as const;

@@ -75,6 +75,7 @@ export class H2Relay {
   /** Reading stopped after a frame the agent could not decode: bytes still pass, uncounted. */
   private blind = false;
   private closedBy: ClosedBy | undefined;
+  private goawayBeforeClose: boolean | undefined;
   private serverPrefaceSeen = false;
   private goaway: 'none' | 'wanted' | 'first' | 'final' = 'none';
   /** The lowest last stream id any GOAWAY to the client carried (it may never grow, RFC 9113 §6.8). */
@@ -264,6 +265,9 @@ export class H2Relay {
 
   ended(by: ClosedBy): void {
     this.closedBy ??= by;
+    // Whether a GOAWAY went before the close began: one the drain sends as the app's exit is noticed
+    // comes too late to have warned the client.
+    this.goawayBeforeClose ??= this.lastIdToClient <= MAX_STREAM_ID;
   }
 
   finished(): void {
@@ -274,7 +278,8 @@ export class H2Relay {
     const by = this.closedBy ?? 'client';
     const outcome: RequestOutcome =
       by === 'client' ? 'client-aborted' : by === 'refused' ? 'upstream-refused' : 'upstream-reset';
-    this.streams.closeAll(outcome);
+    // lastIdToClient drops to a real stream id with the first GOAWAY either side sent the client.
+    this.streams.closeAll(outcome, this.goawayBeforeClose ?? this.lastIdToClient <= MAX_STREAM_ID);
     this.ctx.traffic.tcpClosed(this.record, by);
   }
 

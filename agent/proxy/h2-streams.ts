@@ -26,6 +26,7 @@ export interface H2Stream {
 export interface StreamEnd {
   readonly outcome: RequestOutcome;
   readonly rstCode?: number;
+  readonly goaway?: boolean;
 }
 
 export interface H2Streams {
@@ -45,8 +46,11 @@ export interface H2Streams {
   reset(id: number, by: 'client' | 'app', code: number): void;
   /** The app's GOAWAY: streams above `lastId` were not processed (RFC 9113 §6.8). */
   appGoaway(lastId: number): void;
-  /** The connection is gone: what is still open ends with `outcome`. */
-  closeAll(outcome: RequestOutcome): void;
+  /**
+   * The connection is gone: what is still open ends with `outcome`; `goaway` says whether the client
+   * had been sent a GOAWAY first (the collector's `no-goaway` evidence).
+   */
+  closeAll(outcome: RequestOutcome, goaway: boolean): void;
   /** The end of a read: streams both of whose halves ended in it are settled now. */
   flush(): void;
 }
@@ -71,6 +75,7 @@ export function createH2Streams(traffic: Traffic, onIdle: () => void): H2Streams
     traffic.end(s.record, end.outcome, s.status, {
       ...(s.grpcStatus !== undefined ? { grpcStatus: s.grpcStatus } : {}),
       ...(end.rstCode !== undefined ? { rstCode: end.rstCode } : {}),
+      ...(end.goaway !== undefined ? { goaway: end.goaway } : {}),
     });
     if (streams.size === 0) onIdle();
   };
@@ -181,9 +186,9 @@ export function createH2Streams(traffic: Traffic, onIdle: () => void): H2Streams
     appGoaway(lastId) {
       for (const s of [...streams.values()]) if (s.id > lastId) settle(s, { outcome: 'upstream-refused' });
     },
-    closeAll(outcome) {
+    closeAll(outcome, goaway) {
       flush();
-      for (const s of [...streams.values()]) settle(s, { outcome });
+      for (const s of [...streams.values()]) settle(s, { outcome, goaway });
     },
     flush,
   };

@@ -33,11 +33,11 @@ export interface LocalCluster extends ClusterAdapter {
 export function createLocalCluster(input: LocalClusterInput): LocalCluster {
   const config = resolveLocalClusterConfig(input);
   const rng = createRng(config.seed);
-  const entrypoint = createEntry(config.entry, {
-    balance: config.balance,
-    propagation: config.propagation,
-    rng,
-  });
+  const entrypoint = createEntry(
+    config.entry,
+    { balance: config.balance, propagation: config.propagation, rng },
+    config.entryMode,
+  );
   const listeners = new Set<(event: ClusterEvent) => void>();
   const pods: LocalPod[] = [];
   let url: string | undefined;
@@ -72,6 +72,7 @@ export function createLocalCluster(input: LocalClusterInput): LocalCluster {
       command: config.command,
       env: config.env,
       readyPath: config.readyPath,
+      readiness: config.readiness,
       readyTimeoutMs: config.readyTimeoutMs,
       graceMs: config.graceMs,
       sidecar: config.sidecar,

@@ -3,6 +3,7 @@ import { get as httpGet } from 'node:http';
 import { canConnect, freePort } from '../../lib/servers.js';
 import { delay, pollUntil } from '../../lib/wait.js';
 import type { ClusterEvent, PodRef, PodStatus } from '../adapter.js';
+import type { Readiness } from './config.js';
 import {
   afterTopExit,
   createLineTail,
@@ -28,6 +29,8 @@ export interface LocalPodOptions {
   readonly env: Readonly<Record<string, string>>;
   readonly cwd?: string;
   readonly readyPath: string;
+  /** `http-get` of readyPath through the sidecar, or `tcp-socket`: a connect to the app's port. */
+  readonly readiness: Readiness;
   readonly readyTimeoutMs: number;
   readonly graceMs: number;
   readonly sidecar: SidecarLauncher;
@@ -96,7 +99,8 @@ export function createLocalPod(options: LocalPodOptions): LocalPod {
   async function spawnApp(port: number): Promise<void> {
     const proc = spawn('sh', ['-c', execScript(options.command)], {
       cwd: options.cwd,
-      env: { ...process.env, ...options.env, PORT: String(port) },
+      // POD_NAME as manifests pass it with the downward API (fieldRef metadata.name).
+      env: { ...process.env, ...options.env, PORT: String(port), POD_NAME: ref.name },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });
@@ -152,18 +156,26 @@ export function createLocalPod(options: LocalPodOptions): LocalPod {
     await spawnApp(appPort);
     phase = 'running';
     const url = `http://127.0.0.1:${sidecar.trafficPort}${options.readyPath}`;
+    // The kubelet's tcpSocket probe connects to the container's port: the app's, not the sidecar's
+    // (which listens before the app does).
+    const check =
+      options.readiness === 'tcp-socket'
+        ? () => canConnect(appPort, '127.0.0.1', 1000)
+        : async () => {
+            const status = await httpStatus(url, 1000);
+            return status >= 200 && status < 300;
+          };
     await pollUntil(
       async () => {
         if (exited) {
           throw new PodStartError(ref.name, diedAtStart(exited));
         }
-        const status = await httpStatus(url, 1000);
-        return status >= 200 && status < 300;
+        return check();
       },
       {
         timeoutMs: options.readyTimeoutMs,
         intervalMs: 100,
-        what: `readiness of pod ${ref.name} (GET ${options.readyPath})`,
+        what: `readiness of pod ${ref.name} (${options.readiness === 'tcp-socket' ? `TCP connect to port ${appPort}` : `GET ${options.readyPath}`})`,
         fatal: (err) => err instanceof PodStartError,
       },
     ).catch((err: unknown) => {

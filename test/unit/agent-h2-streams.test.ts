@@ -87,9 +87,10 @@ describe('HTTP/2 stream accounting', () => {
       expect.objectContaining({ route: '/b', outcome: 'upstream-refused', lateArrival: true }),
     ]);
     expect(streams.open).toBe(1);
-    // The connection then dies with stream 1 open: cut.
-    streams.closeAll('upstream-reset');
+    // The connection then dies with stream 1 open: cut, after the app's GOAWAY.
+    streams.closeAll('upstream-reset', true);
     expect(traffic.drainCounts()).toMatchObject({ inFlightAtSigterm: 1, inFlightCut: 1 });
+    expect(events.at(-1)).toMatchObject({ route: '/a', outcome: 'upstream-reset', goaway: true });
   });
 
   it("a RST_STREAM NO_ERROR after the app's whole response only stops the upload: ok", () => {

@@ -82,6 +82,63 @@ describe('report requests: each failed probe request attributed', () => {
     expect(agentCause(inFlight, killed)).toBe('killed-at-grace');
   });
 
+  it('agentCause, HTTP/2: a stream its connection cut without GOAWAY is no-goaway, or stuck-connection once the pod was terminating', () => {
+    const life = podLives(factsWith({})).lifeOf('web-1');
+    const h2 = (over: Partial<AgentRequestRecord>) =>
+      agentRecord({ protocol: 'h2', outcome: 'upstream-reset', arrivalPhase: 'serving', ...over });
+    // Opened while serving (5 s), cut at exit without GOAWAY.
+    expect(agentCause(h2({ startedAt: at(5), goaway: false, connection: 'reused' }), life)).toBe('no-goaway');
+    // Started after preStop began (9 s) on a connection opened before: the client stayed on the old pod.
+    expect(agentCause(h2({ startedAt: at(12), goaway: false, connection: 'reused' }), life)).toBe(
+      'stuck-connection',
+    );
+    // The first stream of a new connection to a terminating pod is no per-connection stickiness.
+    expect(agentCause(h2({ startedAt: at(12), goaway: false, connection: 'new' }), life)).toBe('no-goaway');
+    // A GOAWAY went first: the app exited with the stream open all the same.
+    expect(agentCause(h2({ startedAt: at(12), goaway: true, connection: 'reused' }), life)).toBe(
+      'cut-in-flight',
+    );
+    // No word on GOAWAY (a stream not ended by its connection's close, HTTP/1.1): as before.
+    expect(agentCause(h2({ startedAt: at(12), connection: 'reused' }), life)).toBe('cut-in-flight');
+  });
+
+  it('failureOf, gRPC: UNAVAILABLE with no pod shortly after the exit of a pod cut without GOAWAY is no-goaway', () => {
+    const stream = (goaway: boolean) =>
+      new Map([
+        ['s1.g1', agentRecord({ protocol: 'h2', outcome: 'upstream-reset', goaway, startedAt: at(1) })],
+      ]);
+    const call = (t: number) =>
+      request({
+        startedAt: at(t),
+        error: 'reset',
+        grpcStatus: 14,
+        status: undefined,
+        pod: undefined,
+        connection: 'reused',
+      });
+    const facts = factsWith({ agentRequests: stream(false) });
+    const lives = podLives(facts);
+    const evidence = new Map([['web-1', { withGoaway: 0, withoutGoaway: 1 }]]);
+    // 1 s after web-1's exit (20 s), the session's last pod: reconnecting after the cut.
+    expect(failureOf(call(21), facts, lives, null, { lastPod: 'web-1', evidence }).cause).toBe('no-goaway');
+    // Past the reconnect window, before the exit, another last pod, or a GOAWAY seen: not that cut's.
+    expect(failureOf(call(26), facts, lives, null, { lastPod: 'web-1', evidence }).cause).toBe(
+      'never-reached-pod',
+    );
+    expect(failureOf(call(19), facts, lives, null, { lastPod: 'web-1', evidence }).cause).toBe(
+      'never-reached-pod',
+    );
+    expect(failureOf(call(21), facts, lives, null, { lastPod: 'web-2', evidence }).cause).toBe(
+      'never-reached-pod',
+    );
+    const told = new Map([['web-1', { withGoaway: 1, withoutGoaway: 0 }]]);
+    expect(failureOf(call(21), facts, lives, null, { lastPod: 'web-1', evidence: told }).cause).toBe(
+      'never-reached-pod',
+    );
+    // A gRPC call is never a stale keep-alive (no status, no pod, reset, reused).
+    expect(failureOf(call(5), facts, lives).cause).toBe('never-reached-pod');
+  });
+
   it('failureOf: never reached, reached a live pod, and a session held by a dying pod', () => {
     const facts = factsWith({
       logins: new Map([['s-1', [{ atMs: ms(0), issuedBy: 'web-1' }]]]),

@@ -54,3 +54,39 @@ describe('rehearse plan', () => {
     expect(planRuns(resolveRehearseConfig({ app: 'x', websockets: '2' }), scenario)[0]!.websockets).toBe('2');
   });
 });
+
+describe('rehearse plan, --protocol grpc', () => {
+  it('naive (no preStop hook, no GOAWAY) then drained, the gRPC example, round-robin per connection, its own scenario', () => {
+    const [naive, drained] = planRuns(resolveRehearseConfig({ protocol: 'grpc', seed: '5' }), undefined);
+    expect(naive).toMatchObject({
+      label: 'naive',
+      protocol: 'grpc',
+      prestop: 'no hook',
+      prestopHook: false,
+      balance: 'round-robin',
+      appEnv: { GRACEFUL: 'off' },
+      websockets: '0.3',
+    });
+    expect(drained).toMatchObject({
+      label: 'drained',
+      // The default propagation's longest delay (1-5s) before the agent drains.
+      prestop: 'sleep 5000 ms, then adaptive',
+      sleepBeforeDrainMs: 5000,
+      prestopHook: true,
+      appEnv: { GRACEFUL: 'on', GRPC_STREAMS: 'drained' },
+    });
+    expect(naive!.command).toMatch(/examples\/quote-grpc\/main\.js'$/);
+    expect(naive!.scenario?.grpc).toMatchObject({ service: 'quote.Quotes', stream: { resume: 'fromSeq' } });
+  });
+
+  it('http stays the default; grpc refuses HTTP-only balances and entries other than local, naming each', () => {
+    expect(resolveRehearseConfig({}).protocol).toBe('http');
+    expect(() => resolveRehearseConfig({ protocol: 'h3' })).toThrow(/DRAINWATCH_PROTOCOL \(--protocol\)/);
+    expect(() => resolveRehearseConfig({ protocol: 'grpc', balance: 'cookie', entry: 'haproxy' })).toThrow(
+      /cookie needs HTTP[\s\S]*local entry point only/,
+    );
+    expect(resolveRehearseConfig({ protocol: 'grpc', balance: 'least-connections' }).balance).toBe(
+      'least-connections',
+    );
+  });
+});
