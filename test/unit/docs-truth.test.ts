@@ -41,6 +41,7 @@ const LEFTOVERS: readonly RegExp[] = [
 const OTHER_TOOLS_FLAGS = new Set<string>([
   '--max-semi-space-size', // node's V8 flag (docs/agent.md, memory)
   '--cpu-prof', // node's CPU profiler flag (docs/grpc.md, benchmark)
+  '--enable-source-maps', // node's flag the images do not pass (docs/kubernetes.md)
   '--requests', // bench/scale.mjs (docs/scaling.md)
   '--seconds', // bench/scale.mjs (docs/scaling.md)
 ]);
