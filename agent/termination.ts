@@ -29,7 +29,7 @@ export interface WatchedApp {
 /** The part of the traffic counters the termination reads, and the phase it moves. */
 export type TerminationTraffic = Pick<
   Traffic,
-  'phase' | 'setPhase' | 'inFlight' | 'websockets' | 'arrivals' | 'lastArrivalAt'
+  'phase' | 'setPhase' | 'inFlight' | 'websockets' | 'tcpOpen' | 'arrivals' | 'lastArrivalAt'
 >;
 
 /** Where the termination's span gets its marks (agent/tracing.ts); both no-ops without tracing. */

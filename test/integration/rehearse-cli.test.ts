@@ -36,7 +36,11 @@ describe('drainwatch rehearse', () => {
     // memory sessions, no graceful shutdown, no preStop wait, WebSockets dropped without a frame.
     const causes = Object.entries(naive!.failedByCause).filter(([, n]) => n > 0);
     expect(causes.length).toBeGreaterThan(0);
-    for (const [cause] of causes) expect(FLAW_CAUSES, `cause ${cause}`).toContain(cause);
+    // An overloaded run's figures are inconclusive (issue #15): its unexplained failures (`other`,
+    // a probe that timed out on a starved machine) are not the app's flaws, so only a conclusive
+    // run is held to the flaw list.
+    if (!naive!.inconclusive)
+      for (const [cause] of causes) expect(FLAW_CAUSES, `cause ${cause}`).toContain(cause);
     expect(naive!.sessionsLostByCause['session-in-memory']).toBeGreaterThan(0);
     // Its pods die with WebSocket messages unacknowledged (acks batched, never flushed): each is
     // lost, whatever its re-send after the reconnect brought.

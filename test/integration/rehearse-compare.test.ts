@@ -28,7 +28,8 @@ describe('rehearse comparisons', () => {
     expect(c.steadySkew).not.toBeNull();
     expect(l.steadySkew).not.toBeNull();
     // Heavy users pinned by their cookie load their pods; least-connections spreads their requests.
-    expect(c.steadySkew!).toBeGreaterThan(2);
+    // Relative to least-connections measured in the same minute: an absolute bound (it was > 2)
+    // measured the machine's load as well (1.82 seen with eight other test runs on 2 cores).
     expect(c.steadySkew!).toBeGreaterThan(1.5 * l.steadySkew!);
     expect(l.steadySkew!).toBeLessThan(1.6);
   }, 300_000);
