@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { DRAIN_METRICS, HEALTH_METRICS, type MetricSpec } from '../contract/index.js';
+import { DRAIN_METRICS, grpcStatusName, HEALTH_METRICS, type MetricSpec } from '../contract/index.js';
+import type { GrpcFigures } from './report-grpc.js';
 import type { RolloutReport } from './report-types.js';
 
 // The collector's Prometheus metrics, built from the shared catalogue so names, types, labels and
@@ -30,6 +31,23 @@ type Built<T extends Record<string, MetricSpec>> = {
 
 function buildAll<T extends Record<string, MetricSpec>>(specs: T, registry: Registry): Built<T> {
   return Object.fromEntries(Object.entries(specs).map(([k, s]) => [k, build(s, registry)])) as Built<T>;
+}
+
+/**
+ * A rollout's gRPC figures (report.grpc) as counters: calls by status name (the calls OK are the
+ * calls without a failed status) and server streams cut by cause. report.grpc counts the rollout
+ * window's calls only (not the baseline's), like the request counters above.
+ */
+function recordGrpc(drain: Built<typeof DRAIN_METRICS>, wl: Labels, g: GrpcFigures): void {
+  let failed = 0;
+  for (const [code, n] of Object.entries(g.failedByStatus)) {
+    if (n <= 0) continue;
+    failed += n;
+    drain.probeGrpcCalls.inc({ ...wl, code: grpcStatusName(code) }, n);
+  }
+  if (g.calls - failed > 0) drain.probeGrpcCalls.inc({ ...wl, code: grpcStatusName(0) }, g.calls - failed);
+  for (const [cause, n] of Object.entries(g.streamsCutByCause))
+    if (n > 0) drain.probeGrpcStreamsCut.inc({ ...wl, cause }, n);
 }
 
 export interface CollectorMetrics {
@@ -87,6 +105,7 @@ export function createCollectorMetrics(
       for (const [code, n] of Object.entries(r.websocketCloses))
         drain.websocketCloses.inc({ ...wl, code }, n);
       drain.messagesLost.inc(wl, r.messagesLost);
+      if (r.grpc) recordGrpc(drain, wl, r.grpc);
       drain.agentEventsDropped.inc(wl, r.agentEventsDropped);
       if (r.evidenceIncomplete.length > 0) health.evidenceIncomplete.inc(wl, r.evidenceIncomplete.length);
       for (const t of r.terminations) {

@@ -82,6 +82,8 @@ export {
 export {
   AGENT_METRICS,
   DRAIN_METRICS,
+  GRPC_STATUS_NAMES,
+  grpcStatusName,
   HEALTH_METRICS,
   type MetricSpec,
   type MetricType,

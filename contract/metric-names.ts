@@ -144,6 +144,18 @@ export const DRAIN_METRICS = {
     help: 'Probe WebSocket messages sent and never acknowledged, counting re-sends after reconnect.',
     labels: WL,
   },
+  probeGrpcCalls: {
+    name: 'drainwatch_probe_grpc_calls_total',
+    type: 'counter',
+    help: 'Probe gRPC calls during rollouts (first attempts), by the status they ended with (gRPC status code name: OK, UNAVAILABLE, ...).',
+    labels: [...WL, 'code'],
+  },
+  probeGrpcStreamsCut: {
+    name: 'drainwatch_probe_grpc_streams_cut_total',
+    type: 'counter',
+    help: 'Probe gRPC server streams the server side cut (any status but OK) during rollouts, by attributed cause.',
+    labels: [...WL, 'cause'],
+  },
   trafficSkew: {
     name: 'drainwatch_traffic_skew_ratio',
     type: 'gauge',
@@ -334,3 +346,34 @@ export const AGENT_METRICS = {
     labels: ['phase', 'outcome'],
   },
 } as const satisfies Record<string, MetricSpec>;
+
+/**
+ * gRPC status code names by number, as the gRPC spec spells them (grpc/grpc doc/statuscodes.md):
+ * the `code` label of `drainwatch_probe_grpc_calls_total`. A number outside the table (a server
+ * sending a code the spec does not define) is labelled by its number.
+ */
+export const GRPC_STATUS_NAMES: readonly string[] = [
+  'OK',
+  'CANCELLED',
+  'UNKNOWN',
+  'INVALID_ARGUMENT',
+  'DEADLINE_EXCEEDED',
+  'NOT_FOUND',
+  'ALREADY_EXISTS',
+  'PERMISSION_DENIED',
+  'RESOURCE_EXHAUSTED',
+  'FAILED_PRECONDITION',
+  'ABORTED',
+  'OUT_OF_RANGE',
+  'UNIMPLEMENTED',
+  'INTERNAL',
+  'UNAVAILABLE',
+  'DATA_LOSS',
+  'UNAUTHENTICATED',
+];
+
+/** The spec's name of a gRPC status code (`14` → `UNAVAILABLE`); the number itself when unknown. */
+export function grpcStatusName(code: number | string): string {
+  const n = Number(code);
+  return (Number.isInteger(n) ? GRPC_STATUS_NAMES[n] : undefined) ?? String(code);
+}
