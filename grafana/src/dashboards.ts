@@ -335,6 +335,31 @@ const drainQuality: DashboardSpec = {
         },
       ],
     },
+    {
+      title: 'gRPC (what the probes saw)',
+      panels: [
+        {
+          title: 'Probe gRPC calls by status',
+          description:
+            'Probe gRPC calls of each closed rollout (first attempts, baseline left out), by gRPC status; UNAVAILABLE is a call that lost its connection or found no server (docs/grpc.md).',
+          kind: 'timeseries',
+          unit: 'none',
+          stacked: true,
+          targets: [{ expr: increaseBy(D.probeGrpcCalls, [...WL, 'code']), legend: `${WL_LEGEND} {{code}}` }],
+        },
+        {
+          title: 'Probe gRPC streams cut by cause',
+          description:
+            'Probe server streams ended by the server with a status other than OK, by attributed cause: no-goaway = the pod exited without GOAWAY first; stuck-connection = a connection kept on a terminating pod.',
+          kind: 'timeseries',
+          unit: 'none',
+          stacked: true,
+          targets: [
+            { expr: increaseBy(D.probeGrpcStreamsCut, [...WL, 'cause']), legend: `${WL_LEGEND} {{cause}}` },
+          ],
+        },
+      ],
+    },
   ],
 };
 
