@@ -36,6 +36,10 @@ const NOT_FILLED: Readonly<Record<string, string>> = {
   // (their values: test/fidelity/h2.test.ts; the rule on them: test/promtool/drainwatch-rules-h2.test.yaml).
   'HTTP/2 streams (gRPC calls) by outcome and phase A': 'no HTTP/2 traffic in these rollouts',
   'HTTP/2 GOAWAY sent by sender A': 'no HTTP/2 traffic in these rollouts',
+  // Nor do their probes speak gRPC: the counters get report.grpc in
+  // test/unit/collector-metrics-grpc.test.ts, the rule on them test/promtool/drainwatch-rules-grpc.test.yaml.
+  'Probe gRPC calls by status A': 'no probe gRPC call in these rollouts',
+  'Probe gRPC streams cut by cause A': 'no probe gRPC stream in these rollouts',
 };
 
 let env: CollectorEnv;

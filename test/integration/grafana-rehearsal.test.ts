@@ -37,6 +37,8 @@ const NOT_FILLED: Readonly<Record<string, string>> = {
   'annotation:Rollouts annotation': 'the rollout is closed at query time (checked in grafana-e2e)',
   'HTTP/2 streams (gRPC calls) by outcome and phase A': "the rehearsal's agents are not scraped, and it speaks HTTP/1.1",
   'HTTP/2 GOAWAY sent by sender A': "the rehearsal's agents are not scraped, and it speaks HTTP/1.1",
+  'Probe gRPC calls by status A': 'the rehearsal probes over HTTP/1.1: no gRPC call',
+  'Probe gRPC streams cut by cause A': 'the rehearsal probes over HTTP/1.1: no gRPC stream',
 };
 
 let servers: TestServers;
