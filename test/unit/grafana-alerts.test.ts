@@ -71,6 +71,7 @@ describe('alert rules', () => {
         'DrainwatchTrafficSkewHigh',
         'DrainwatchAgentEventsDropped',
         'DrainwatchHttp2StreamsCut',
+        'DrainwatchGrpcUnavailableDuringRollout',
         'DrainwatchCollectorDown',
         'DrainwatchCollectorLagging',
         'DrainwatchCollectorDependencyDown',
