@@ -15,7 +15,7 @@ import { DataqueryBuilder } from '@grafana/grafana-foundation-sdk/prometheus';
 import { PanelBuilder as StatPanelBuilder } from '@grafana/grafana-foundation-sdk/stat';
 import { PanelBuilder as TimeseriesPanelBuilder } from '@grafana/grafana-foundation-sdk/timeseries';
 import { AGENT_METRICS, DRAIN_METRICS, HEALTH_METRICS, type MetricSpec } from '../../contract/index.js';
-import { gaugeBy, increaseBy, quantile, rateBy, selector } from './promql.js';
+import { gaugeBy, increaseBy, quantile, rateBy, } from './promql.js';
 
 // The two dashboards as data (rows of panel specs), turned into Grafana JSON by the foundation
 // SDK. Keeping the specs declarative makes the panel list easy to review next to docs/architecture.md §5.
