@@ -15,7 +15,7 @@ import { DataqueryBuilder } from '@grafana/grafana-foundation-sdk/prometheus';
 import { PanelBuilder as StatPanelBuilder } from '@grafana/grafana-foundation-sdk/stat';
 import { PanelBuilder as TimeseriesPanelBuilder } from '@grafana/grafana-foundation-sdk/timeseries';
 import { AGENT_METRICS, DRAIN_METRICS, HEALTH_METRICS, type MetricSpec } from '../../contract/index.js';
-import { gaugeBy, increaseBy, quantile, rateBy, } from './promql.js';
+import { gaugeBy, increaseBy, quantile, rateBy } from './promql.js';
 
 // The two dashboards as data (rows of panel specs), turned into Grafana JSON by the foundation
 // SDK. Keeping the specs declarative makes the panel list easy to review next to docs/architecture.md §5.
@@ -561,16 +561,18 @@ const DATASOURCE = { type: 'prometheus', uid: '${datasource}' } as const;
 
 function rolloutAnnotation(): AnnotationQueryBuilder {
   // A region per rollout: Grafana joins consecutive samples of a non-empty result into one span.
-  return new AnnotationQueryBuilder()
-    .name('Rollouts')
-    .datasource(DATASOURCE)
-    .enable(true)
-    .iconColor('rgba(0, 211, 255, 1)')
-    // max: during a gauge-lease hand-over two collector replicas may both export it (docs/scaling.md).
-    .expr(`${gaugeBy('max', D.rolloutInProgress, WL)} == 1`)
-    .step('15s')
-    .titleFormat('Rollout {{namespace}}/{{workload}}')
-    .tagKeys('namespace,workload');
+  return (
+    new AnnotationQueryBuilder()
+      .name('Rollouts')
+      .datasource(DATASOURCE)
+      .enable(true)
+      .iconColor('rgba(0, 211, 255, 1)')
+      // max: during a gauge-lease hand-over two collector replicas may both export it (docs/scaling.md).
+      .expr(`${gaugeBy('max', D.rolloutInProgress, WL)} == 1`)
+      .step('15s')
+      .titleFormat('Rollout {{namespace}}/{{workload}}')
+      .tagKeys('namespace,workload')
+  );
 }
 
 function thresholds(spec: NonNullable<PanelSpec['thresholds']>): ThresholdsConfigBuilder {
