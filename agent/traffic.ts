@@ -1,4 +1,10 @@
-import type { EventKind, Phase, RequestOutcome, TcpClosedBy } from '../contract/index.js';
+import {
+  type EventKind,
+  type Phase,
+  type RequestOutcome,
+  type TcpClosedBy,
+  websocketCloseKey,
+} from '../contract/index.js';
 import type { EventData, PhaseCounts } from '../contract/validate.js';
 import { routeOf } from '../lib/route.js';
 import { type AgentMetrics, statusClass } from './metrics.js';
@@ -299,8 +305,7 @@ export function createTraffic(options: {
     websocketClosed(record, end) {
       if (!sockets.delete(record)) return;
       metrics.websockets.set(sockets.size);
-      const key =
-        end.closeFrame && end.code !== undefined ? String(end.code) : end.closeFrame ? '1005' : 'none';
+      const key = websocketCloseKey(end);
       websocketCloses[key] = (websocketCloses[key] ?? 0) + 1;
       emit('websocket.closed', {
         wsId: record.id,

@@ -1,3 +1,4 @@
+import { websocketCloseKey } from '../contract/index.js';
 import type { EventData } from '../contract/validate.js';
 import { dataOf } from './report-data.js';
 import type { FailurePhase, ReportFacts, StoredPodEvent } from './report-types.js';
@@ -56,7 +57,8 @@ function applyEvent(life: PodLife, e: StoredPodEvent, t: number): void {
       const d = dataOf(e, 'websocket.closed');
       if (d) life.wsClosedEventsAll += 1;
       if (!d || d.closedPhase === 'serving') break;
-      const code = d.closeFrame && d.code !== undefined ? String(d.code) : 'none';
+      // A close frame without a code is 1005, as the drain summary counts it: not a drop.
+      const code = websocketCloseKey(d);
       life.wsCloses[code] = (life.wsCloses[code] ?? 0) + 1;
       life.wsCloseEvents.push({ code, atMs: t });
       break;

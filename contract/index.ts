@@ -78,6 +78,7 @@ export {
   type TcpClosedBy,
   WEBSOCKET_OUTCOMES,
   type WebSocketOutcome,
+  websocketCloseKey,
 } from './kinds.js';
 export {
   AGENT_METRICS,

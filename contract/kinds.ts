@@ -155,6 +155,20 @@ export const WEBSOCKET_OUTCOMES = [
 ] as const;
 export type WebSocketOutcome = (typeof WEBSOCKET_OUTCOMES)[number];
 
+/**
+ * The key a WebSocket close is counted under, the same for the agent's drain summary
+ * (`websocketCloses`) and the collector's report: the close code; `1005` for a close frame that
+ * carried none (RFC 6455 §7.1.5, "no status code was actually present": Engine.IO, and so every
+ * Socket.IO WebSocket, closes that way); `none` without a close frame (1006 at the peer).
+ */
+export function websocketCloseKey(close: {
+  readonly closeFrame: boolean;
+  readonly code?: number | undefined;
+}): string {
+  if (!close.closeFrame) return 'none';
+  return close.code === undefined ? '1005' : String(close.code);
+}
+
 /** Whether a request or probe used a fresh connection or a kept-alive one. */
 export const CONNECTIONS = ['new', 'reused'] as const;
 

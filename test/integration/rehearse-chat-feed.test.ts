@@ -87,6 +87,11 @@ describe('rehearse --app examples/chat-feed', () => {
     expect(run.probeRequests.failed).toBe(0);
     expect(run.sessionPersistence).toBe(1);
     expect(run.sessionsLostByCause['no-session-affinity'] ?? 0).toBe(0);
+    // Each WebSocket at termination closed with a frame (the client's, after the DISCONNECT packet):
+    // Engine.IO gives no code, so 1005, `other-code` (docs/probe.md says why not `clean`).
+    const outcomes = JSON.stringify(run.websocketOutcomes);
+    expect(run.websocketOutcomes['no-close-frame'], outcomes).toBe(0);
+    expect(run.websocketOutcomes['other-code'], outcomes).toBeGreaterThan(0);
     expect(ledger.length).toBeGreaterThan(0);
     for (const u of ledger) {
       expect(u.missing, u.user).toBe(0);

@@ -149,6 +149,30 @@ describe('#15.5 and #15.9 how WebSockets ended at termination', () => {
     expect(websocketOutcome('none', life, ms(2))).toBe('no-close-frame');
     expect(websocketOutcome('1006', life, ms(2))).toBe('no-close-frame');
     expect(websocketOutcome('1011', life, ms(2))).toBe('other-code');
+    expect(websocketOutcome('1005', life, ms(2))).toBe('other-code');
+  });
+
+  it('a close frame without a code (Engine.IO’s) is 1005, other-code, from events as from the summary', () => {
+    const frameNoCode = podEvent('websocket.closed', 2, {
+      closedPhase: 'draining',
+      closeFrame: true,
+      closedBy: 'client',
+    });
+    // The agent leaves `code` out of the event when the close frame carried none.
+    delete (frameNoCode.data as { code?: number }).code;
+    const closes = [
+      podEvent('sigterm', 1),
+      frameNoCode,
+      podEvent('websocket.closed', 2, { closedPhase: 'draining', closeFrame: false }),
+      podEvent('app.exited', 3, { code: 0 }),
+    ];
+    const fromEvents = podLife('web-e', 'agent-1', ms(0), closes);
+    expect(fromEvents.wsCloses).toEqual({ '1005': 1, none: 1 });
+    expect(terminationWebsocketOutcomes(fromEvents)).toMatchObject({ 'other-code': 1, 'no-close-frame': 1 });
+    // The drain summary counts more closes than the events tell: its keys, the agent's, decide.
+    const summary = podEvent('drain.summary', 4, { websocketCloses: { '1005': 2, none: 1 } });
+    const fromSummary = podLife('web-e', 'agent-1', ms(0), [...closes, summary]);
+    expect(terminationWebsocketOutcomes(fromSummary)).toMatchObject({ 'other-code': 2, 'no-close-frame': 1 });
   });
 
   it('a termination that closed its WebSockets with 1000 is not clean', () => {
