@@ -446,4 +446,45 @@ describe('agent drain of HTTP/2: a connection opened during the preStop', () => 
       { env },
     );
   });
+
+  it('its calls do not hold the adaptive preStop open: the quiet window ends it, not the maximum', async () => {
+    // Per-connection balancing sends a held connection's calls whatever the endpoints say: only
+    // its opening is an arrival for the quiet window.
+    const env = {
+      DRAINWATCH_PRESTOP: 'adaptive',
+      DRAINWATCH_PRESTOP_MIN: '1s',
+      DRAINWATCH_PRESTOP_QUIET: '1s',
+      DRAINWATCH_PRESTOP_MAX: '6s',
+      DRAINWATCH_GRACE_SECONDS: '8',
+    };
+    await fx.viaAgent(
+      unaryApp,
+      async (port, agent: AgentUnderTest) => {
+        let result: { reason?: string } | undefined;
+        const prestop = fetch(`${agent.adminUrl}/prestop`)
+          .then((r) => r.json() as Promise<{ reason?: string }>)
+          .then((r) => {
+            result = r;
+          });
+        await pollUntil(() => agent.agent.state().phase === 'prestop', { timeoutMs: 5000, what: 'prestop' });
+        const during = openSession(port);
+        try {
+          const statuses: (number | undefined)[] = [];
+          // A call every 100 ms on the held connection until it is told GOAWAY.
+          while (result === undefined && during.goaways.length === 0) {
+            statuses.push((await call(during.session, GRPC_HEADERS, 'during')).status);
+            await new Promise((r) => setTimeout(r, 100).unref());
+          }
+          await prestop;
+          expect(result?.reason).toBe('quiet');
+          expect(statuses.length).toBeGreaterThan(0);
+          expect(statuses.every((s) => s === 200 || s === undefined)).toBe(true);
+          await pollUntil(() => during.goaways.length >= 1, { timeoutMs: 5000, what: 'GOAWAY at the drain' });
+        } finally {
+          during.session.destroy();
+        }
+      },
+      { env },
+    );
+  });
 });
