@@ -178,7 +178,7 @@ class AgentRuntime {
       onPhase: (phase) => {
         this.terminationStartedAt ??= this.clock.now();
         this.log.info({ phase }, `phase ${phase}`);
-        this.proxy.drain();
+        this.proxy.drain(phase);
         this.appWatch?.poke();
       },
     });

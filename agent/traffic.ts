@@ -97,6 +97,12 @@ export interface Traffic {
     healthCheck?: boolean;
     reused: boolean;
     protocol?: 'h2';
+    /**
+     * false: counted in `arrivals` but does not restart the adaptive preStop's quiet window (a
+     * stream on an HTTP/2 connection held open through the preStop: per-connection balancing
+     * sends it whatever the endpoints say; the connection's opening was the arrival). Default true.
+     */
+    quietWindow?: boolean;
   }): RequestRecord;
   end(record: RequestRecord, outcome: RequestOutcome, status?: number, h2?: StreamFacts): void;
   websocketOpened(input: { url: string; probeId: string | undefined }): WebSocketRecord;
@@ -201,8 +207,8 @@ export function createTraffic(options: {
     });
   };
 
-  const arrive = (): void => {
-    lastArrivalAt = clock.now();
+  const arrive = (quietWindow = true): void => {
+    if (quietWindow) lastArrivalAt = clock.now();
     arrivals += 1;
   };
 
@@ -226,8 +232,8 @@ export function createTraffic(options: {
         tcpAtSigterm = tcp.size;
       }
     },
-    begin({ method, url, probeId, healthCheck = false, reused, protocol }) {
-      arrive();
+    begin({ method, url, probeId, healthCheck = false, reused, protocol, quietWindow }) {
+      arrive(quietWindow);
       seq += 1;
       const record: RequestRecord = {
         seq,

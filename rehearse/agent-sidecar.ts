@@ -11,7 +11,7 @@ import {
   type PrestopPolicy,
 } from '../contract/index.js';
 import { formatHostPort, tryParseHostPort } from '../lib/values.js';
-import { delay, pollUntil } from '../lib/wait.js';
+import { pollUntil } from '../lib/wait.js';
 
 // drainwatch's agent as the local pod's sidecar: `drainwatch agent` as a child process, given the
 // pod's identity and the app's port, exactly as the injection patch configures it in a cluster.
@@ -31,12 +31,6 @@ export interface AgentSidecarOptions {
    * (its HTTP/2 GOAWAY would otherwise hide an app that exits without one: rehearse/grpc.ts).
    */
   readonly prestopHook?: boolean;
-  /**
-   * A sleep at the start of the preStop hook before the agent is asked to drain (ms): the drained
-   * gRPC run's, so the agent's GOAWAY comes after the entry point stopped routing new connections
-   * to the pod (rehearse/grpc.ts says why).
-   */
-  readonly sleepBeforeDrainMs?: number;
   readonly onOutput?: (pod: string, line: string) => void;
 }
 
@@ -158,7 +152,6 @@ export function createAgentLauncher(options: AgentSidecarOptions): SidecarLaunch
         keepAliveTimeoutMs: loadAgentConfig({}, env).keepAliveTimeoutMs,
         async prestop() {
           if (options.prestopHook === false) return;
-          if (options.sleepBeforeDrainMs) await delay(options.sleepBeforeDrainMs);
           // The kubelet's httpGet preStop hook; it may take up to the whole grace period.
           await adminCall(ports.admin, 'GET', '/prestop', undefined, spec.graceMs + 1000);
         },

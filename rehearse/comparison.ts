@@ -128,12 +128,8 @@ export function planRuns(config: RehearseConfig, given: Scenario | undefined): R
       appLabel: GRPC_VARIANTS[v].app,
       appEnv: GRPC_VARIANTS[v].env,
       prestopHook: GRPC_VARIANTS[v].prestopHook,
-      ...(GRPC_VARIANTS[v].sleepBeforeDrain ? { sleepBeforeDrainMs: config.propagation.maxMs } : {}),
       ...(GRPC_VARIANTS[v].prestopHook
-        ? {
-            prestop: `sleep ${config.propagation.maxMs} ms, then ${config.prestop}`,
-            prestopPolicy: config.prestopPolicy,
-          }
+        ? { prestop: config.prestop, prestopPolicy: config.prestopPolicy }
         : NO_HOOK),
       workload: `quote-grpc-${v}`,
       ...(config.gate !== undefined && v === gated ? { gate: config.gate } : {}),

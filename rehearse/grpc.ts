@@ -18,15 +18,6 @@ export interface GrpcVariant {
    * that exits without GOAWAY). Kubernetes then sends SIGTERM at once, as it does without a hook.
    */
   readonly prestopHook: boolean;
-  /**
-   * Whether the hook first sleeps for the longest endpoint propagation before it asks the agent to
-   * drain. The agent says GOAWAY the moment its preStop starts; while the entry point still routes
-   * new connections to the pod, a client that reconnects on that GOAWAY may land on the same pod,
-   * whose agent says GOAWAY again at once, and grpc-js then backs off (about 1 s) failing every call
-   * UNAVAILABLE (seen: 57 calls in one of six drained runs). The sleep is the usual `sleep` preStop
-   * before a graceful stop; the agent's own fix (GOAWAY once the endpoint is out of rotation) is open.
-   */
-  readonly sleepBeforeDrain: boolean;
 }
 
 export const GRPC_VARIANTS: Record<ExampleVariant, GrpcVariant> = {
@@ -35,14 +26,14 @@ export const GRPC_VARIANTS: Record<ExampleVariant, GrpcVariant> = {
     env: { GRACEFUL: 'off', GRPC_STREAMS: 'cut' },
     app: 'quote-grpc: no graceful shutdown (no GOAWAY)',
     prestopHook: false,
-    sleepBeforeDrain: false,
   },
   drained: {
     // tryShutdown(): GOAWAY, open calls finish, server streams end OK and clients resume elsewhere.
     env: { GRACEFUL: 'on', GRPC_STREAMS: 'drained' },
     app: 'quote-grpc: graceful shutdown, streams drained',
+    // The plain adaptive preStop: the agent says GOAWAY to the connections open at its start and
+    // serves those that reconnect to it meanwhile until its wait ends (docs/grpc.md).
     prestopHook: true,
-    sleepBeforeDrain: true,
   },
 };
 

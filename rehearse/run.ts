@@ -31,8 +31,6 @@ export interface RunSpec {
   readonly protocol: RehearseProtocol;
   /** false: the pod has no preStop hook (the naive gRPC run: rehearse/grpc.ts). */
   readonly prestopHook?: boolean;
-  /** A sleep in the preStop hook before the agent drains (ms; the drained gRPC run: rehearse/grpc.ts). */
-  readonly sleepBeforeDrainMs?: number;
   readonly replicas: number;
   readonly maxSurge: number;
   readonly maxUnavailable: number;
@@ -99,7 +97,6 @@ function sidecarFor(spec: RunSpec, ctx: RunContext): SidecarLauncher {
     subjectRoot: ctx.subjectRoot,
     prestop: spec.prestopPolicy,
     ...(spec.prestopHook === false ? { prestopHook: false } : {}),
-    ...(spec.sleepBeforeDrainMs ? { sleepBeforeDrainMs: spec.sleepBeforeDrainMs } : {}),
     ...(ctx.onOutput ? { onOutput: (pod: string, line: string) => ctx.onOutput!(`agent ${pod}`, line) } : {}),
   });
 }

@@ -95,7 +95,14 @@ export class H2Relay {
   ) {
     this.record = ctx.traffic.tcpOpened();
     this.decoders = { client: createHpackDecoder(), app: createHpackDecoder() };
-    this.streams = createH2Streams(ctx.traffic, () => this.idle());
+    // A connection opened during the preStop is served without GOAWAY until the pod drains
+    // (H2Relays.drainOpen); its streams meanwhile say nothing about the entry point's endpoints.
+    const heldThroughPrestop = ctx.traffic.phase === 'prestop' && !ctx.draining;
+    this.streams = createH2Streams(
+      ctx.traffic,
+      () => this.idle(),
+      () => !heldThroughPrestop || this.goaway !== 'none',
+    );
     if (upgraded !== undefined) this.streams.upgraded(upgraded);
     this.toApp = createFrameSplitter({
       prefaceBytes: CLIENT_PREFACE.length,

@@ -25,7 +25,13 @@ export interface H2Relays {
   relay(client: Socket, head: Buffer): void;
   /** Relays a connection from the app's `101` on (`Upgrade: h2c`, RFC 7540 §3.2). */
   adopt(switched: SwitchedConnection): void;
-  /** The pod drains: every connection, and every new one, gets the two-step GOAWAY. */
+  /**
+   * The preStop began: the connections open now get the two-step GOAWAY, so that their clients
+   * reconnect while other pods are there; connections that arrive later (the entry point still
+   * routes to the pod while its endpoint removal propagates) are served until drain().
+   */
+  drainOpen(): void;
+  /** The pod drains (the preStop's wait ended, or the app is stopping): every connection, and every new one, gets the two-step GOAWAY. */
   drain(): void;
   /** Cuts every connection (the agent exits): open streams end as cut. */
   destroyAll(): void;
@@ -102,6 +108,9 @@ export function createH2Relays(options: {
       // The drain's GOAWAY waits for the app's SETTINGS, the first frame after its 101.
       if (ctx.draining) r.drain();
       if (rest.length > 0) r.fromApp(rest);
+    },
+    drainOpen() {
+      for (const r of ctx.relays) r.drain();
     },
     drain() {
       ctx.draining = true;

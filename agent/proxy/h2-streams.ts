@@ -65,7 +65,12 @@ function intOf(v: string | undefined): number | undefined {
   return Number(v);
 }
 
-export function createH2Streams(traffic: Traffic, onIdle: () => void): H2Streams {
+/** `quietWindow`: whether a stream starting now restarts the adaptive preStop's quiet window (Traffic.begin). */
+export function createH2Streams(
+  traffic: Traffic,
+  onIdle: () => void,
+  quietWindow: () => boolean = () => true,
+): H2Streams {
   const streams = new Map<number, H2Stream>();
   let maxClientId = 0;
   let begun = 0;
@@ -134,6 +139,7 @@ export function createH2Streams(traffic: Traffic, onIdle: () => void): H2Streams
           healthCheck: isHealthCheckAgent(field(fields, 'user-agent') ?? ''),
           reused: begun > 1,
           protocol: 'h2',
+          ...(quietWindow() ? {} : { quietWindow: false }),
         });
         s = { id, record, clientEnded: false, appEnded: false, status: undefined, grpcStatus: undefined };
         streams.set(id, s);

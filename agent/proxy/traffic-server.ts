@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:net';
-import type { AgentProtocol } from '../../contract/index.js';
+import type { AgentProtocol, Phase } from '../../contract/index.js';
 import type { HostPort } from '../../lib/values.js';
 import type { AgentMetrics } from '../metrics.js';
 import type { Traffic } from '../traffic.js';
@@ -38,8 +38,12 @@ export interface TrafficServer {
   readonly connections: UpstreamConnections;
   /** From now on every response closes its connection; idle client connections close at once. */
   closeIdle(): void;
-  /** The pod left `serving`: idle client connections close, busy ones close after their response. */
-  drain(): void;
+  /**
+   * The pod left `serving`: idle client connections close, busy ones close after their response.
+   * In `prestop` only the HTTP/2 connections open now get GOAWAY, later ones at the next phase
+   * (H2Relays.drainOpen: the endpoint removal is still propagating).
+   */
+  drain(phase: Phase): void;
   /** Cuts every client connection, tunnel and connection to the app. */
   destroyAll(): void;
 }
@@ -95,9 +99,10 @@ export function createTrafficServer(options: TrafficServerOptions): TrafficServe
       httpProxy.closeIdle();
       h2.drain();
     },
-    drain() {
+    drain(phase) {
       httpProxy.drain();
-      h2.drain();
+      if (phase === 'prestop') h2.drainOpen();
+      else h2.drain();
     },
     destroyAll() {
       httpProxy.destroyAll();

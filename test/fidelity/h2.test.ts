@@ -400,3 +400,91 @@ describe('agent drain of HTTP/2: the graceful two-step GOAWAY', () => {
     });
   });
 });
+
+describe('agent drain of HTTP/2: a connection opened during the preStop', () => {
+  it('is served without GOAWAY while the preStop waits, and gets the two-step GOAWAY when it ends', async () => {
+    const app = unaryApp;
+    // A fixed preStop long enough for a connection and a call while it waits (the entry point still
+    // routes new connections to the pod while its endpoint removal propagates).
+    const env = { DRAINWATCH_PRESTOP: 'fixed:4', DRAINWATCH_GRACE_SECONDS: '8' };
+    await fx.viaAgent(
+      app,
+      async (port, agent: AgentUnderTest) => {
+        const before = openSession(port);
+        let during: ReturnType<typeof openSession> | undefined;
+        try {
+          expect(await call(before.session, GRPC_HEADERS, 'before')).toMatchObject({ status: 200 });
+          const prestop = fetch(`${agent.adminUrl}/prestop`).then((r) => r.json());
+          // The connection open at the preStop gets its GOAWAY at once.
+          // (An idle node:http2 client closes at the first one, before the PING's answer.)
+          await pollUntil(() => before.goaways.length >= 1, {
+            timeoutMs: 5000,
+            what: 'GOAWAY to the open one',
+          });
+          expect(before.goaways[0]).toEqual([0, 2 ** 31 - 1]);
+          expect(agent.agent.state().phase).toBe('prestop');
+          during = openSession(port);
+          const seen = await call(during.session, GRPC_HEADERS, 'during');
+          expect(seen).toMatchObject({ status: 200, trailers: { 'grpc-status': '0' } });
+          // A second call on the same connection: it was not told to go away.
+          expect(await call(during.session, GRPC_HEADERS, 'again')).toMatchObject({ status: 200 });
+          expect(agent.agent.state().phase, 'the preStop outlasted the calls').toBe('prestop');
+          expect(during.goaways).toEqual([]);
+          await prestop;
+          const d = during;
+          await pollUntil(() => d.goaways.length >= 1, { timeoutMs: 5000, what: 'GOAWAY at the drain' });
+          expect(d.goaways[0]).toEqual([0, 2 ** 31 - 1]);
+          await pollUntil(() => d.session.destroyed, { timeoutMs: 5000, what: 'the session to close' });
+          expect([...before.errors, ...d.errors]).toEqual([]);
+        } finally {
+          before.session.destroy();
+          during?.session.destroy();
+        }
+        expect(await agentTotals(agent, 3)).toEqual({ requests: 3, failed: 0 });
+        expect(agent.agent.state().requests.requests.prestop).toBe(2);
+      },
+      { env },
+    );
+  });
+
+  it('its calls do not hold the adaptive preStop open: the quiet window ends it, not the maximum', async () => {
+    // Per-connection balancing sends a held connection's calls whatever the endpoints say: only
+    // its opening is an arrival for the quiet window.
+    const env = {
+      DRAINWATCH_PRESTOP: 'adaptive',
+      DRAINWATCH_PRESTOP_MIN: '1s',
+      DRAINWATCH_PRESTOP_QUIET: '1s',
+      DRAINWATCH_PRESTOP_MAX: '6s',
+      DRAINWATCH_GRACE_SECONDS: '8',
+    };
+    await fx.viaAgent(
+      unaryApp,
+      async (port, agent: AgentUnderTest) => {
+        let result: { reason?: string } | undefined;
+        const prestop = fetch(`${agent.adminUrl}/prestop`)
+          .then((r) => r.json() as Promise<{ reason?: string }>)
+          .then((r) => {
+            result = r;
+          });
+        await pollUntil(() => agent.agent.state().phase === 'prestop', { timeoutMs: 5000, what: 'prestop' });
+        const during = openSession(port);
+        try {
+          const statuses: (number | undefined)[] = [];
+          // A call every 100 ms on the held connection until it is told GOAWAY.
+          while (result === undefined && during.goaways.length === 0) {
+            statuses.push((await call(during.session, GRPC_HEADERS, 'during')).status);
+            await new Promise((r) => setTimeout(r, 100).unref());
+          }
+          await prestop;
+          expect(result?.reason).toBe('quiet');
+          expect(statuses.length).toBeGreaterThan(0);
+          expect(statuses.every((s) => s === 200 || s === undefined)).toBe(true);
+          await pollUntil(() => during.goaways.length >= 1, { timeoutMs: 5000, what: 'GOAWAY at the drain' });
+        } finally {
+          during.session.destroy();
+        }
+      },
+      { env },
+    );
+  });
+});

@@ -59,6 +59,9 @@ describe('drainwatch rehearse --protocol grpc', () => {
       expect(GRPC_FLAW_CAUSES, `call cause ${cause}`).toContain(cause);
 
     // Drained: GOAWAY from the agent and the app, streams ended OK and resumed elsewhere, no call lost.
+    // The plain adaptive preStop: no sleep before the agent drains (a client reconnecting to the
+    // same pod during the preStop is served, not sent away again).
+    expect(drained!.settings.prestop).toBe('adaptive');
     const d = drained!.grpc!;
     expect(d.streamsCut, JSON.stringify(d)).toBe(0);
     expect(d.streamsDrained).toBeGreaterThan(0);

@@ -8,7 +8,7 @@ import { dataSchemas } from '../../contract/validate.js';
 // The outcome of each HTTP/2 stream from the frames the relay saw, as request events that the
 // contract's schema accepts.
 
-function setup() {
+function setup(quietWindow?: () => boolean) {
   const events: Record<string, unknown>[] = [];
   const registry = new Registry();
   const traffic = createTraffic({
@@ -20,9 +20,13 @@ function setup() {
     idPrefix: 'p',
   });
   let idle = 0;
-  const streams = createH2Streams(traffic, () => {
-    idle += 1;
-  });
+  const streams = createH2Streams(
+    traffic,
+    () => {
+      idle += 1;
+    },
+    quietWindow,
+  );
   return { events, traffic, streams, registry, idle: () => idle };
 }
 
@@ -102,5 +106,18 @@ describe('HTTP/2 stream accounting', () => {
     expect(traffic.totals().failed.serving).toBe(0);
     expect(traffic.totals().requests.serving).toBe(1);
     expect(idle()).toBe(1);
+  });
+
+  it("a stream on a connection held through the preStop is counted but leaves the quiet window's last arrival", () => {
+    let held = true;
+    const { traffic, streams } = setup(() => !held);
+    streams.clientHeaders(1, req('/quote.Quotes/Get'), true);
+    expect(traffic.arrivals).toBe(1);
+    expect(traffic.lastArrivalAt).toBe(Number.NEGATIVE_INFINITY);
+    // Once the connection got its GOAWAY, its streams are arrivals as any other.
+    held = false;
+    streams.clientHeaders(3, req('/quote.Quotes/Get'), true);
+    expect(traffic.arrivals).toBe(2);
+    expect(traffic.lastArrivalAt).toBe(1_700_000_000_000);
   });
 });

@@ -69,9 +69,8 @@ describe('rehearse plan, --protocol grpc', () => {
     });
     expect(drained).toMatchObject({
       label: 'drained',
-      // The default propagation's longest delay (1-5s) before the agent drains.
-      prestop: 'sleep 5000 ms, then adaptive',
-      sleepBeforeDrainMs: 5000,
+      // The plain adaptive preStop: the agent's GOAWAY waits for the end of its wait on new connections.
+      prestop: 'adaptive',
       prestopHook: true,
       appEnv: { GRACEFUL: 'on', GRPC_STREAMS: 'drained' },
     });
