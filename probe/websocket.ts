@@ -127,14 +127,11 @@ export function createProbeSocket(ctx: ProbeContext, options: ProbeSocketOptions
       // otherwise write in step with each other and with their requests (whose last one sets when
       // an adaptive preStop ends), so every SIGTERM would find them at the same point of their
       // exchange and the messages in flight at it would not be a fair sample.
-      pingTimer = setTimeout(
-        () => {
-          ping();
-          pingTimer = setInterval(ping, config.wsPingIntervalMs);
-          pingTimer.unref();
-        },
-        Math.random() * config.wsPingIntervalMs,
-      );
+      pingTimer = setTimeout(() => {
+        ping();
+        pingTimer = setInterval(ping, config.wsPingIntervalMs);
+        pingTimer.unref();
+      }, Math.random() * config.wsPingIntervalMs);
       pingTimer.unref();
     });
     socket.on('message', (data) => {

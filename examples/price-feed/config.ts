@@ -33,7 +33,7 @@ export function readPriceFeedConfig(env: NodeJS.ProcessEnv): PriceFeedConfig {
     port: Number(env.PORT ?? '8080'),
     mode: parseChoice('FEED_MODE', env.FEED_MODE ?? 'fixed', FEED_MODES),
     tickMs: parseDurationMs('FEED_TICK', env.FEED_TICK ?? '100ms', 'ms'),
-    replyDelayMs: parseDurationMs('FEED_REPLY_DELAY', env.FEED_REPLY_DELAY ?? '700ms'),
+    replyDelayMs: parseDurationMs('FEED_REPLY_DELAY', env.FEED_REPLY_DELAY ?? '800ms'),
     redisUrl: env.REDIS_URL,
     redisPrefix: env.FEED_REDIS_PREFIX ?? 'price-feed:',
   };
