@@ -123,7 +123,15 @@ export function createProbeSocket(ctx: ProbeContext, options: ProbeSocketOptions
       resendPending(socket, connectionId);
       if (sequence) socket.send(subscribeMessage(scenario, options.user, sequence.lastId));
       if (!correlator) return;
-      pingTimer = setInterval(ping, config.wsPingIntervalMs);
+      // The first message at a random point of the interval: sessions that opened together would
+      // otherwise write in step with each other and with their requests (whose last one sets when
+      // an adaptive preStop ends), so every SIGTERM would find them at the same point of their
+      // exchange and the messages in flight at it would not be a fair sample.
+      pingTimer = setTimeout(() => {
+        ping();
+        pingTimer = setInterval(ping, config.wsPingIntervalMs);
+        pingTimer.unref();
+      }, Math.random() * config.wsPingIntervalMs);
       pingTimer.unref();
     });
     socket.on('message', (data) => {

@@ -4,15 +4,18 @@ import type { Redis } from 'ioredis';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { PriceFeedConfig } from './config.js';
 import { LOG_TTL_S, logKey, readSentFigures, recordSent } from './ledger.js';
+import { createReplySockets, isReplyPath, type ReplySockets } from './replies.js';
 
 // A raw-`ws` price feed using the subscribe pattern: after `{"type":"subscribe"}` the server pushes
 // one quote per tick, `data.seq` = the tick number, the same on every pod, so the sequence is the
 // user's whatever pod serves it. Each tick's quote is also written to a shared log in Redis
 // (`SET NX`, first pod wins) from which the fixed variant serves `{"type":"resume","after":n}`.
+// `/echo` and `/rpc` (replies.ts) serve the echo and request patterns; `/feed` without a subscribe
+// serves `hold`.
 
 export interface PriceFeedApp {
   start(): Promise<{ host: string; port: number }>;
-  /** fixed: stop accepting, close every socket with 1001, resolve when they are closed. */
+  /** fixed: stop accepting, answer what arrived, close every socket with 1001, resolve when they are closed. */
   shutdown(): Promise<void>;
 }
 
@@ -109,21 +112,27 @@ function subscribe(
   s.next = k + 1;
 }
 
-/** Upgrades `/feed` for a logged-in user, until shutdown; each socket is a Subscriber in `subs`. */
-function acceptFeedSockets(
+/**
+ * Upgrades `/feed` for a logged-in user (each socket a Subscriber in `subs`), and `/echo` and `/rpc`
+ * (replies.ts), until shutdown.
+ */
+function acceptSockets(
   http: Server,
   closing: () => boolean,
   subs: Map<WebSocket, Subscriber>,
   onMessage: (ws: WebSocket, s: Subscriber, raw: string) => void,
+  replies: ReplySockets,
 ): void {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 4096 });
   http.on('upgrade', (req, socket, head) => {
     const user = userOf(req);
-    if (closing() || (req.url ?? '').split('?')[0] !== '/feed' || !user) {
+    const path = (req.url ?? '').split('?')[0] ?? '';
+    if (closing() || (path !== '/feed' && !isReplyPath(path)) || !user) {
       socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
+      if (isReplyPath(path)) return replies.accept(ws, path, user);
       const s: Subscriber = { user, next: undefined, chain: Promise.resolve() };
       subs.set(ws, s);
       ws.on('message', (raw) => onMessage(ws, s, raw.toString()));
@@ -185,7 +194,8 @@ export function createPriceFeedApp(config: PriceFeedConfig, redis: Redis): Price
       () => quoteAt(tickNow()),
     ),
   );
-  acceptFeedSockets(http, () => closing, subs, onMessage);
+  const replies = createReplySockets({ replyDelayMs: config.replyDelayMs, quote: () => quoteAt(tickNow()) });
+  acceptSockets(http, () => closing, subs, onMessage, replies);
 
   let stopping: Promise<void> | undefined;
   return {
@@ -203,13 +213,14 @@ export function createPriceFeedApp(config: PriceFeedConfig, redis: Redis): Price
         const closed = new Promise<void>((resolve) => http.close(() => resolve()));
         http.closeIdleConnections();
         // Every write already queued goes out before the close frame: nothing sent is cut.
-        await Promise.all(
-          [...subs].map(async ([ws, s]) => {
+        await Promise.all([
+          ...[...subs].map(async ([ws, s]) => {
             s.next = undefined;
             await s.chain;
             ws.close(1001, 'shutting down');
           }),
-        );
+          replies.drain(),
+        ]);
         clearInterval(timer);
         await closed;
       })();

@@ -10,13 +10,18 @@ export interface PriceFeedConfig {
   /** 0 lets the kernel choose (tests). */
   readonly port: number;
   /**
-   * naive: SIGTERM ends the process at once (no close frame) and a `resume` is served as a fresh
-   * subscribe. fixed: SIGTERM stops accepting, closes each socket with 1001 and exits; `resume`
-   * replays from the shared log in Redis.
+   * naive: SIGTERM ends the process at once (no close frame, echoes and replies owed never sent)
+   * and a `resume` is served as a fresh subscribe. fixed: SIGTERM stops accepting, answers what
+   * arrived, closes each socket with 1001 and exits; `resume` replays from the shared log in Redis.
    */
   readonly mode: FeedMode;
   /** One push per tick; the tick number (wall clock / tickMs) is the push's sequence number. */
   readonly tickMs: number;
+  /**
+   * How long an echo (`/echo`) or a reply (`/rpc`) takes after its message arrived, in ms: the
+   * app's work, so a message is in flight most of the time between the probe's (one a second).
+   */
+  readonly replyDelayMs: number;
   readonly redisUrl: string;
   readonly redisPrefix: string;
 }
@@ -28,6 +33,7 @@ export function readPriceFeedConfig(env: NodeJS.ProcessEnv): PriceFeedConfig {
     port: Number(env.PORT ?? '8080'),
     mode: parseChoice('FEED_MODE', env.FEED_MODE ?? 'fixed', FEED_MODES),
     tickMs: parseDurationMs('FEED_TICK', env.FEED_TICK ?? '100ms', 'ms'),
+    replyDelayMs: parseDurationMs('FEED_REPLY_DELAY', env.FEED_REPLY_DELAY ?? '800ms'),
     redisUrl: env.REDIS_URL,
     redisPrefix: env.FEED_REDIS_PREFIX ?? 'price-feed:',
   };

@@ -1,0 +1,114 @@
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RolloutReport } from '../../collector/index.js';
+import type { RunningServer } from '../../lib/servers.js';
+import { startRedisServer } from '../../lib/servers.js';
+import type { RehearsalRun } from '../../rehearse/index.js';
+import { QUICK, type RehearseCliResult, runRehearseCli } from '../helpers/rehearse-cli.js';
+import { uniqueTag } from '../helpers/servers.js';
+
+// The WebSocket patterns `echo`, `request` and `hold` (docs/probe.md, "WebSocket patterns") through
+// `drainwatch rehearse --app` on the raw-ws price feed (examples/price-feed: `/echo`, `/rpc`, and
+// `/feed` held without a subscribe), each flaw switch in turn (`subscribe` is
+// rehearse-price-feed.test.ts). Every echo and reply leaves FEED_REPLY_DELAY (800ms) after its
+// message, against the probe's one message a second from a random point on: a socket cut at
+// SIGTERM owes one more often than not (less on a socket newly reconnected), so all 12 sessions
+// keep a WebSocket (8 cut per naive run measured, 5 or 6 of them owing a message).
+
+const MAIN = fileURLToPath(new URL('../../dist/examples/price-feed/main.js', import.meta.url));
+const scenario = (pattern: string): string =>
+  fileURLToPath(new URL(`../../examples/price-feed/scenario-${pattern}.yaml`, import.meta.url));
+
+function explain(r: RehearseCliResult): string {
+  return `exit ${r.code}\nstderr:\n${r.stderr.slice(-3000)}\nstdout:\n${r.stdout.slice(0, 2000)}`;
+}
+
+/** The figures that decide a verdict, for assertion messages. */
+function figures(run: RehearsalRun): string {
+  const { websocketOutcomes, websocketCloses, messagesLost, messagesResent, probeRequests } = run;
+  return JSON.stringify({ websocketOutcomes, websocketCloses, messagesLost, messagesResent, probeRequests });
+}
+
+describe('rehearse --app examples/price-feed: echo, request and hold', () => {
+  let redis: RunningServer;
+  beforeAll(async () => {
+    redis = await startRedisServer();
+  });
+  afterAll(async () => {
+    await redis?.stop();
+  });
+
+  async function rehearse(pattern: 'echo' | 'request' | 'hold', mode: 'naive' | 'fixed') {
+    const prefix = `${uniqueTag()}:${pattern}:${mode}:`;
+    const app = `FEED_MODE=${mode} FEED_REDIS_PREFIX=${prefix} exec "${process.execPath}" "${MAIN}"`;
+    const r = await runRehearseCli(
+      [
+        ...QUICK,
+        '--app',
+        app,
+        '--scenario',
+        scenario(pattern),
+        '--ready-path',
+        '/ready',
+        '--replicas',
+        '2',
+        '--websockets',
+        '8',
+        '--json',
+      ],
+      120_000,
+      { REDIS_URL: redis.url },
+    );
+    expect(r.code, explain(r)).toBe(0);
+    const run = r.runs[0]!;
+    expect(run.podsReplaced, explain(r)).toBe(2);
+    return { run, report: run.report as RolloutReport };
+  }
+
+  // naive: the pod dies by SIGTERM's default action with its sockets open.
+  for (const pattern of ['echo', 'request'] as const) {
+    it(`${pattern} naive: the messages owed at SIGTERM are lost with their connections, cut without a close frame`, async () => {
+      const { run, report } = await rehearse(pattern, 'naive');
+      expect(run.websocketOutcomes['no-close-frame'], figures(run)).toBeGreaterThan(0);
+      expect(run.websocketCloses['1006'], figures(run)).toBe(run.websocketOutcomes['no-close-frame']);
+      expect(run.websocketCloses['1001'] ?? 0, figures(run)).toBe(0);
+      expect(run.messagesLost, figures(run)).toBeGreaterThan(0);
+      // Lost with a connection, not by an ack timeout: the probe re-sends a message only when the
+      // connection it was owed on ended, and every lost one was re-sent after the reconnect.
+      expect(run.messagesResent, figures(run)).toBeGreaterThanOrEqual(run.messagesLost);
+      for (const t of report.terminations) expect(t.uncleanReasons, t.pod).toContain('websocket-close');
+    }, 150_000);
+  }
+
+  // fixed: stop listening, answer what arrived, close with 1001; the probe reconnects elsewhere.
+  for (const pattern of ['echo', 'request'] as const) {
+    it(`${pattern} fixed: every message answered before a 1001 close, nothing lost`, async () => {
+      const { run, report } = await rehearse(pattern, 'fixed');
+      expect(run.websocketOutcomes['no-close-frame'], figures(run)).toBe(0);
+      expect(run.websocketCloses['1006'] ?? 0, figures(run)).toBe(0);
+      expect(run.websocketCloses['1001'], figures(run)).toBeGreaterThan(0);
+      expect(run.messagesLost, figures(run)).toBe(0);
+      expect(run.messagesResent, figures(run)).toBe(0);
+      expect(run.probeRequests.failed, figures(run)).toBe(0);
+      expect(run.sessionPersistence).toBe(1);
+      for (const t of report.terminations) expect(t.uncleanReasons, t.pod).not.toContain('websocket-close');
+    }, 150_000);
+  }
+
+  it('hold naive: the held sockets are cut without a close frame', async () => {
+    const { run } = await rehearse('hold', 'naive');
+    expect(run.websocketOutcomes['no-close-frame'], figures(run)).toBeGreaterThan(0);
+    expect(run.websocketCloses['1006'], figures(run)).toBe(run.websocketOutcomes['no-close-frame']);
+    // hold sends nothing and counts no messages: its loss is the closes.
+    expect(run.messagesLost, figures(run)).toBe(0);
+  }, 150_000);
+
+  it('hold fixed: the held sockets get a 1001 close', async () => {
+    const { run } = await rehearse('hold', 'fixed');
+    expect(run.websocketOutcomes['no-close-frame'], figures(run)).toBe(0);
+    expect(run.websocketCloses['1006'] ?? 0, figures(run)).toBe(0);
+    expect(run.websocketCloses['1001'], figures(run)).toBeGreaterThan(0);
+    expect(run.probeRequests.failed, figures(run)).toBe(0);
+    expect(run.sessionPersistence).toBe(1);
+  }, 150_000);
+});
