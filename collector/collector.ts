@@ -32,6 +32,9 @@ import { createRedisHealth } from './redis-health.js';
 import { createReportStore, type ReportStore } from './store.js';
 import { createRolloutTracer } from './tracing.js';
 
+/** setTimeout's largest delay (a signed 32-bit ms count, Node's timers doc). */
+const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
+
 /** Retry delay (ms) of a quiet sweep that found events still being applied at a deadline. */
 const SWEEP_RETRY_MS = 1000;
 
@@ -214,7 +217,9 @@ export function createCollector(config: CollectorConfig, deps: CollectorDeps = {
             log.error({ error: (err as Error).message }, 'quiet sweep failed');
           }
         }, true),
-      Math.max(0, at - clock.now()),
+      // Node fires a longer delay at once (TimeoutOverflowWarning) and the sweep would re-arm it in
+      // a 1 ms loop; an early sweep closes nothing and arms the timer again for what is left.
+      Math.min(MAX_TIMER_DELAY_MS, Math.max(0, at - clock.now())),
     );
     sweepTimer.unref();
   }
