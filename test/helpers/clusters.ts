@@ -181,10 +181,22 @@ export async function startRedisCluster(
     seeds,
     seedList: seeds.map((s) => `${s.host}:${s.port}`).join(','),
     async failover(slot) {
-      const view = await nodesView(nodes[0]!.port);
-      const master = view.find((n) => n.flags.includes('master') && servesSlot(n.slots, slot));
-      const replica = master && view.find((n) => n.master === master.id);
-      if (!master || !replica) throw new Error(`no master with a replica serves slot ${slot}`);
+      // The slot's master and its replica, as some node sees them: right after the cluster formed
+      // (or a failover) a node's view may not show the replica's role yet (seen once in CI).
+      const pair = async () => {
+        for (const node of nodes) {
+          const view = await nodesView(node.port).catch(() => []);
+          const master = view.find((n) => n.flags.includes('master') && servesSlot(n.slots, slot));
+          const replica = master && view.find((n) => n.master === master.id && !n.flags.includes('fail'));
+          if (master && replica) return { master, replica };
+        }
+        return undefined;
+      };
+      const { master, replica } = await pollUntil(pair, {
+        timeoutMs: 30_000,
+        intervalMs: 100,
+        what: `a master with a replica serving slot ${slot}`,
+      });
       await takeOver(
         replica.port,
         nodes.map((n) => n.port),
