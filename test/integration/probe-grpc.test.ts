@@ -125,7 +125,12 @@ describe('probe gRPC sessions', () => {
     expect(s.websockets.streamEnds).toEqual({ cut: 2 });
     expect(s.websockets.messagesLost).toBe(0);
     expect(s.websockets.messagesDuplicated).toBe(0);
-    expect(s.errorsByKind.reset ?? 0).toBeGreaterThan(0);
+    // Unary calls fail only if one was sent while the app was down and grpc-js's transparent retry
+    // (on since the gRPC rehearsal) did not carry it over: when any failed, it is a reset.
+    const otherErrors = Object.entries(s.errorsByKind).filter(
+      ([kind, n]) => kind !== 'reset' && (n ?? 0) > 0,
+    );
+    expect(otherErrors).toEqual([]);
   });
 
   it('refuses a scenario whose proto does not define the service', async () => {
