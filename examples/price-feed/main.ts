@@ -1,45 +1,10 @@
 #!/usr/bin/env node
-import { createRedis } from '../../lib/redis.js';
+import { runFeedMain } from '../feed-main.js';
 import { createPriceFeedApp } from './app.js';
 import { readPriceFeedConfig } from './config.js';
 
 // `FEED_MODE=naive|fixed REDIS_URL=… PORT=… node dist/examples/price-feed/main.js`
-// Exit codes: 0 after a graceful shutdown (fixed), 2 for a bad switch, 3 when it cannot start.
+// Exit codes: 0 after a graceful shutdown (fixed), 2 for a bad switch, 3 when it cannot start;
+// naive dies at SIGTERM at once (Node's default action), sockets without a close frame.
 
-let config: ReturnType<typeof readPriceFeedConfig>;
-try {
-  config = readPriceFeedConfig(process.env);
-} catch (err) {
-  process.stderr.write(`price-feed: ${(err as Error).message}\n`);
-  process.exit(2);
-}
-
-const redis = createRedis(config.redisUrl, { prefix: config.redisPrefix });
-redis.on('error', () => {});
-try {
-  await redis.connect();
-} catch (err) {
-  process.stderr.write(`price-feed: cannot reach Redis: ${(err as Error).message}\n`);
-  process.exit(3);
-}
-const app = createPriceFeedApp(config, redis);
-try {
-  const addr = await app.start();
-  process.stdout.write(`price-feed listening on ${addr.host}:${addr.port} mode=${config.mode}\n`);
-} catch (err) {
-  process.stderr.write(`price-feed: cannot listen: ${(err as Error).message}\n`);
-  process.exit(3);
-}
-
-// naive keeps Node's default SIGTERM action: the process dies at once, sockets without a close
-// frame. That is the flaw, on purpose.
-if (config.mode === 'fixed') {
-  const onSignal = (): void => {
-    void app
-      .shutdown()
-      .then(() => redis.quit())
-      .finally(() => process.exit(0));
-  };
-  process.once('SIGTERM', onSignal);
-  process.once('SIGINT', onSignal);
-}
+await runFeedMain('price-feed', readPriceFeedConfig, createPriceFeedApp);
