@@ -2,7 +2,7 @@
 // Scale bench: many pods of many workloads terminating at once, 1 and 2 collector replicas,
 // against a real nats-server and redis-server on loopback.
 //   npm run build && node bench/scale.mjs [--pods 2000] [--workloads 100] [--seconds 60]
-//        [--requests 293] [--quiet 10s] [--collectors 1,2] [--publishers 2]
+//        [--requests 293] [--quiet 10s] [--collectors 1,2] [--publishers 2] [--prefill]
 // Simulated agents (worker threads) publish each pod's termination as the agent does, built with
 // the contract's event builder: prestop.started, `--requests` request records spread over the
 // pod's 5 s drain, traffic.summary, prestop.finished, sigterm, app.stopped-listening, app.exited,
@@ -18,6 +18,11 @@
 //   rollouts in Redis every 100 ms) minus (its last activity + the quiet timeout);
 // - events per collector CPU-second: events applied ÷ the replicas' CPU seconds (user + system,
 //   from start until every event was applied).
+// --prefill: the events are all published first, as fast as the publishers go, and the replicas
+// start only then and drain the stream: the CPU figure is then the collector's alone, without
+// publishers competing for the cores (on a 2-core machine the full-rate run measures the machine's
+// saturation). Lag and close figures mean nothing in that mode (the events are old when applied).
+// SCALE_CPU_PROF=dir writes each replica's V8 CPU profile there.
 // Targets are printed beside the figures. Figures depend on the machine and its load.
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -128,7 +133,7 @@ function podScript(pod, requests) {
 }
 
 /** Worker thread: the simulated agents of the pods `index % publishers === k`, in real time. */
-async function publishPods({ natsUrl, root, pods, workloads, seconds, requests, publishers, k }) {
+async function publishPods({ natsUrl, root, pods, workloads, seconds, requests, publishers, prefill, k }) {
   const nc = await connect({ servers: natsUrl });
   const js = jetstream(nc);
   const perWl = Math.ceil(pods / workloads);
@@ -157,7 +162,8 @@ async function publishPods({ natsUrl, root, pods, workloads, seconds, requests, 
   let inflight = [];
   while (next < schedule.length) {
     const now = Date.now();
-    while (next < schedule.length && startAt + schedule[next][0] <= now) {
+    // --prefill: every event at once, in schedule order (the collectors are not running yet).
+    while (next < schedule.length && (prefill || startAt + schedule[next][0] <= now)) {
       const [due, si, kind, data] = schedule[next++];
       behindMaxMs = Math.max(behindMaxMs, now - (startAt + due));
       const e = seqs[si].next(kind, data(now), new Date(now));
@@ -176,8 +182,11 @@ async function publishPods({ natsUrl, root, pods, workloads, seconds, requests, 
 }
 
 function startReplica(env) {
+  // SCALE_CPU_PROF=dir: each replica writes a V8 CPU profile there (node --cpu-prof).
+  const prof = process.env.SCALE_CPU_PROF;
   const child = fork(fileURLToPath(new URL('./lib/scale-collector.mjs', import.meta.url)), [], {
     env: { ...process.env, ...env },
+    execArgv: prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : [],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const waitFor = (type) =>
@@ -225,11 +234,22 @@ async function runOnce(opts, replicas, natsUrl, redisUrl) {
     DRAINWATCH_ROLLOUT_QUIET: `${opts.quietMs}ms`,
   };
   // One after the other: the first creates the stream and the consumer.
-  const collectors = [];
-  for (let i = 0; i < replicas; i++) {
-    const c = startReplica(env);
-    await c.ready;
-    collectors.push(c);
+  const startReplicas = async () => {
+    const started = [];
+    for (let i = 0; i < replicas; i++) {
+      const c = startReplica(env);
+      await c.ready;
+      started.push(c);
+    }
+    return started;
+  };
+  // --prefill: the stream and the durable consumer are created by a replica that stops at once,
+  // and the replicas measured start only once every event is in the stream.
+  let collectors = opts.prefill ? [] : await startReplicas();
+  if (opts.prefill) {
+    const creator = startReplica(env);
+    await creator.ready;
+    await creator.stop();
   }
   const redis = await connectRedis(redisUrl, { prefix: env.DRAINWATCH_REDIS_PREFIX });
   const store = createReportStore(redis);
@@ -252,11 +272,17 @@ async function runOnce(opts, replicas, natsUrl, redisUrl) {
     });
   await Promise.all(workers.map((w) => nextMessage(w, 'ready')));
   // CPU from here on: the replicas' start-up (module loading, connecting) is not event work.
-  const base = await Promise.all(collectors.map((c) => c.snapshot()));
+  let base = await Promise.all(collectors.map((c) => c.snapshot()));
   const done = workers.map((w) => nextMessage(w, 'done'));
-  const startAt = Date.now() + 200;
+  let startAt = Date.now() + 200;
   for (const w of workers) w.postMessage(startAt);
   const pubs = await Promise.all(done);
+  if (opts.prefill) {
+    collectors = await startReplicas();
+    // The first replica may have applied events while the next started: its CPU counts from 0.
+    base = collectors.map(() => ({ cpuUs: 0 }));
+    startAt = Date.now();
+  }
   const sent = pubs.reduce((s, p) => s + p.sent, 0);
   const lastPublishAt = Math.max(...pubs.map((p) => p.lastAt));
   // Every event applied, then the CPU figure (before the quiet wait, which is idle time).
@@ -345,6 +371,7 @@ async function main() {
       quiet: { type: 'string', default: '10s' },
       collectors: { type: 'string', default: '1,2' },
       publishers: { type: 'string', default: '2' },
+      prefill: { type: 'boolean', default: false },
     },
   });
   const opts = {
@@ -354,6 +381,7 @@ async function main() {
     requests: Number(a.requests),
     quietMs: parseDurationMs('--quiet', a.quiet),
     publishers: Number(a.publishers),
+    prefill: a.prefill,
   };
   const perWl = Math.ceil(opts.pods / opts.workloads);
   const gapMs = (opts.seconds * 1000 - POD_DRAIN_MS) / perWl;

@@ -1,7 +1,7 @@
 import type { RedisClient } from '../lib/redis.js';
 import { ScriptReplyError } from './errors.js';
 import { KEYS } from './keys.js';
-import { decodeNotes, type Entry, encodeBatch, type Op, type RolloutNote } from './ops.js';
+import { decodeNotes, type Entry, encodeBatch, type Op, packFields, type RolloutNote } from './ops.js';
 import { loadScript } from './scripts.js';
 
 // Applying events to Redis. A batch is split by workload (every key of a workload shares one hash
@@ -113,10 +113,13 @@ export function createApplier(redis: RedisClient, options: { retentionSeconds: n
   const ttl = String(options.retentionSeconds);
   const cluster = redis.isCluster;
 
-  /** The script's arguments for a part (flat, not one JSON document: no escaping, no cjson). */
+  /**
+   * The script's arguments for a part: its keys, the retention, then every other field packed into
+   * one string (packFields; not one JSON document: no escaping, no cjson).
+   */
   function scriptArgs(part: Part): string[] {
     const { keys, args } = encodeBatch(part.groups.map((g) => ({ wk: g.workload!, entries: g.entries })));
-    return [String(keys.length), ...keys, ttl, ...args];
+    return [String(keys.length), ...keys, ttl, packFields(args)];
   }
 
   function readReply(part: Part, reply: unknown): NonNullable<Part['done']> {

@@ -10,7 +10,9 @@
 -- workload. A rollout's fields live in the workload's rollouts hash as `<id>|<name>`. The wire
 -- format is written by encodeBatch (collector/ops.ts), the only other place that knows it.
 -- KEYS: every key of the batch; ops and workload sections name their keys by index into KEYS.
--- ARGV: 1 retention (s), then per workload section: the indexes of its open-rollout string, its
+-- ARGV: 1 retention (s), 2 every other field packed into one string (packFields of
+-- collector/ops.ts: each field as its byte length, ':', its bytes), unpacked into A. The fields of A:
+-- per workload section: the indexes of its open-rollout string, its
 -- rollouts hash and its rollout index, its namespace, its workload, its event count; then per
 -- event: its idempotency key's index ('0' = none), its wire JSON ('' = none), its op count, and per
 -- op: the op's arg count, then the args (name first). A zadd, zadd-lt or hset without its last arg
@@ -20,6 +22,19 @@
 -- it is loaded (collector/scripts.ts), so no call carries them.
 local FIELDS = { --[[ROLLOUT_FIELDS]] }
 local ttl = tonumber(ARGV[1])
+-- The packed fields, unpacked once (string.find and string.sub: a handful of C calls per field).
+local A = {}
+do
+  local packed = ARGV[2]
+  local pos, n, last = 1, 0, #packed
+  while pos <= last do
+    local colon = string.find(packed, ':', pos, true)
+    local size = tonumber(string.sub(packed, pos, colon - 1))
+    n = n + 1
+    A[n] = string.sub(packed, colon + 1, colon + size)
+    pos = colon + size + 1
+  end
+end
 -- The current workload section's keys and names.
 local OPEN, RO, INDEX, NS, WL
 -- The current event's wire JSON.
@@ -220,19 +235,19 @@ local function apply(op)
 end
 
 local function apply_event(i, e)
-  local seen = tonumber(ARGV[i])
-  WIRE = ARGV[i + 1]
-  local nops = tonumber(ARGV[i + 2])
+  local seen = tonumber(A[i])
+  WIRE = A[i + 1]
+  local nops = tonumber(A[i + 2])
   i = i + 3
   local fresh = true
   if seen ~= 0 then
     fresh = redis.call('SET', KEYS[seen], '1', 'NX', 'EX', ttl)
   end
   for _ = 1, nops do
-    local nargs = tonumber(ARGV[i])
+    local nargs = tonumber(A[i])
     if fresh then
       local op = {}
-      for a = 1, nargs do op[a] = ARGV[i + a] end
+      for a = 1, nargs do op[a] = A[i + a] end
       apply(op)
     end
     i = i + nargs + 1
@@ -241,12 +256,12 @@ local function apply_event(i, e)
   return i
 end
 
-local i = 2
+local i = 1
 local e = 0
-while i <= #ARGV do
-  OPEN, RO, INDEX = KEYS[tonumber(ARGV[i])], KEYS[tonumber(ARGV[i + 1])], KEYS[tonumber(ARGV[i + 2])]
-  NS, WL = ARGV[i + 3], ARGV[i + 4]
-  local n = tonumber(ARGV[i + 5])
+while i <= #A do
+  OPEN, RO, INDEX = KEYS[tonumber(A[i])], KEYS[tonumber(A[i + 1])], KEYS[tonumber(A[i + 2])]
+  NS, WL = A[i + 3], A[i + 4]
+  local n = tonumber(A[i + 5])
   i = i + 6
   for _ = 1, n do
     e = e + 1

@@ -9,7 +9,7 @@ import {
   terminationMember,
   workloadKey,
 } from '../../collector/keys.js';
-import { decodeNotes, encodeBatch } from '../../collector/ops.js';
+import { decodeNotes, encodeBatch, packFields } from '../../collector/ops.js';
 import { loadScript } from '../../collector/scripts.js';
 
 describe('collector keys and ops', () => {
@@ -134,5 +134,21 @@ describe('collector keys and ops', () => {
     expect(decodeNotes([])).toEqual([]);
     expect(() => decodeNotes([['reopened', 'a']])).toThrow(ScriptReplyError);
     expect(() => decodeNotes('closed|a')).toThrow(ScriptReplyError);
+  });
+
+  it('packFields prefixes each field with its UTF-8 byte length, whatever it holds (colons, digits, astral characters, nothing)', () => {
+    expect(packFields(['ab', '', '12:3', 'é', '😀', '{"a":1}'])).toBe('2:ab0:4:12:32:é4:😀7:{"a":1}');
+    expect(packFields([])).toBe('');
+    // Read back the way apply.lua does (byte offsets), the fields come out unchanged.
+    const fields = ['x:y', '🏳️‍🌈', '\u2028', '0:', ''];
+    const packed = Buffer.from(packFields(fields), 'utf8');
+    const out: string[] = [];
+    for (let pos = 0; pos < packed.length; ) {
+      const colon = packed.indexOf(0x3a, pos);
+      const size = Number(packed.subarray(pos, colon).toString('latin1'));
+      out.push(packed.subarray(colon + 1, colon + 1 + size).toString('utf8'));
+      pos = colon + 1 + size;
+    }
+    expect(out).toEqual(fields);
   });
 });
