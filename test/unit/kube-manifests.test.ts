@@ -37,24 +37,25 @@ describe('manifests/', () => {
     expect(objects.length).toBeGreaterThanOrEqual(15);
   });
 
-  it.each(['kustomization.yaml', 'agent/kustomization.yaml', 'redis-cluster/kustomization.yaml'])(
-    '%s lists files that exist, and all of them',
-    (k) => {
-      const dir = join(root, k, '..');
-      const kustomization = parse(readFileSync(join(root, k), 'utf8')) as { resources: string[] };
-      for (const r of kustomization.resources) expect(existsSync(join(dir, r)), r).toBe(true);
-      const listed = new Set(kustomization.resources.map((r) => join(dir, r)));
-      // agent/ and the redis-cluster component are applied apart from the main kustomization.
-      const owned = files.filter(
-        (f) =>
-          f.startsWith(dir) &&
-          (k !== 'kustomization.yaml' || !(f.includes('/agent/') || f.includes('/redis-cluster/'))),
-      );
-      expect(owned.filter((f) => !listed.has(f))).toEqual([]);
-      // The alerts work's PrometheusRule is part of the main kustomization.
-      if (k === 'kustomization.yaml') expect(kustomization.resources).toContain('alerts/prometheusrule.yaml');
-    },
-  );
+  it.each([
+    'kustomization.yaml',
+    'agent/kustomization.yaml',
+    'redis-cluster/kustomization.yaml',
+    'redis-sentinel/kustomization.yaml',
+  ])('%s lists files that exist, and all of them', (k) => {
+    const dir = join(root, k, '..');
+    const kustomization = parse(readFileSync(join(root, k), 'utf8')) as { resources: string[] };
+    for (const r of kustomization.resources) expect(existsSync(join(dir, r)), r).toBe(true);
+    const listed = new Set(kustomization.resources.map((r) => join(dir, r)));
+    // agent/ and the Redis HA components are applied apart from the main kustomization.
+    const apart = ['/agent/', '/redis-cluster/', '/redis-sentinel/'];
+    const owned = files.filter(
+      (f) => f.startsWith(dir) && (k !== 'kustomization.yaml' || !apart.some((a) => f.includes(a))),
+    );
+    expect(owned.filter((f) => !listed.has(f))).toEqual([]);
+    // The alerts work's PrometheusRule is part of the main kustomization.
+    if (k === 'kustomization.yaml') expect(kustomization.resources).toContain('alerts/prometheusrule.yaml');
+  });
 
   it('has the collector Deployment, Service and ServiceMonitor wired to each other', () => {
     const dep = find('Deployment', 'drainwatch-collector') as Spec;
