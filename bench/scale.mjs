@@ -3,6 +3,7 @@
 // against a real nats-server and redis-server on loopback.
 //   npm run build && node bench/scale.mjs [--pods 2000] [--workloads 100] [--seconds 60]
 //        [--requests 293] [--quiet 10s] [--collectors 1,2] [--publishers 2] [--prefill]
+//        [--semi-space 32]
 // Simulated agents (worker threads) publish each pod's termination as the agent does, built with
 // the contract's event builder: prestop.started, `--requests` request records spread over the
 // pod's 5 s drain, traffic.summary, prestop.finished, sigterm, app.stopped-listening, app.exited,
@@ -22,6 +23,8 @@
 // start only then and drain the stream: the CPU figure is then the collector's alone, without
 // publishers competing for the cores (on a 2-core machine the full-rate run measures the machine's
 // saturation). Lag and close figures mean nothing in that mode (the events are old when applied).
+// --semi-space MiB: the replicas' --max-semi-space-size, 32 as the collector image runs them
+// (0: Node's default, 16 MiB at most on 64-bit).
 // SCALE_CPU_PROF=dir writes each replica's V8 CPU profile there.
 // Targets are printed beside the figures. Figures depend on the machine and its load.
 import { fork } from 'node:child_process';
@@ -181,12 +184,15 @@ async function publishPods({ natsUrl, root, pods, workloads, seconds, requests, 
   parentPort.postMessage({ type: 'done', sent: schedule.length, lastAt, behindMaxMs });
 }
 
-function startReplica(env) {
+function startReplica(env, semiSpaceMiB) {
   // SCALE_CPU_PROF=dir: each replica writes a V8 CPU profile there (node --cpu-prof).
   const prof = process.env.SCALE_CPU_PROF;
+  const execArgv = prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : [];
+  // As the collector image runs it (manifests/images/collector.Dockerfile); 0: Node's default.
+  if (semiSpaceMiB > 0) execArgv.push(`--max-semi-space-size=${semiSpaceMiB}`);
   const child = fork(fileURLToPath(new URL('./lib/scale-collector.mjs', import.meta.url)), [], {
     env: { ...process.env, ...env },
-    execArgv: prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : [],
+    execArgv,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const waitFor = (type) =>
@@ -237,7 +243,7 @@ async function runOnce(opts, replicas, natsUrl, redisUrl) {
   const startReplicas = async () => {
     const started = [];
     for (let i = 0; i < replicas; i++) {
-      const c = startReplica(env);
+      const c = startReplica(env, opts.semiSpaceMiB);
       await c.ready;
       started.push(c);
     }
@@ -247,7 +253,7 @@ async function runOnce(opts, replicas, natsUrl, redisUrl) {
   // and the replicas measured start only once every event is in the stream.
   let collectors = opts.prefill ? [] : await startReplicas();
   if (opts.prefill) {
-    const creator = startReplica(env);
+    const creator = startReplica(env, opts.semiSpaceMiB);
     await creator.ready;
     await creator.stop();
   }
@@ -340,6 +346,7 @@ async function runOnce(opts, replicas, natsUrl, redisUrl) {
     closeBeyondQuietP50Ms: percentile(beyond, 50),
     closeBeyondQuietMaxMs: beyond[beyond.length - 1],
     collectorCpuSeconds: Number(cpuS.toFixed(2)),
+    collectorMaxRssMiB: Math.round(Math.max(...snaps.map((x) => x.maxRssBytes)) / 2 ** 20),
     eventsPerCollectorCpuSecond: Math.round(applied / cpuS),
   };
 }
@@ -357,7 +364,7 @@ function print(r, opts) {
     `report closed after last activity + quiet (${opts.quietMs} ms): p50 ${r.closeBeyondQuietP50Ms} ms, max ${r.closeBeyondQuietMaxMs} ms beyond it, ${r.closedSeen}/${r.rollouts} rollouts (target within ${TARGETS.closeWithinMs} ms: ${ok(r.closeBeyondQuietMaxMs <= TARGETS.closeWithinMs)})`,
   );
   console.log(
-    `cpu: collectors ${r.collectorCpuSeconds} s = ${r.eventsPerCollectorCpuSecond} events per collector CPU-second (target >= ${TARGETS.perCpuSecond}: ${ok(r.eventsPerCollectorCpuSecond >= TARGETS.perCpuSecond)})`,
+    `cpu: collectors ${r.collectorCpuSeconds} s = ${r.eventsPerCollectorCpuSecond} events per collector CPU-second (target >= ${TARGETS.perCpuSecond}: ${ok(r.eventsPerCollectorCpuSecond >= TARGETS.perCpuSecond)}); max RSS of a replica ${r.collectorMaxRssMiB} MiB (semi-space ${opts.semiSpaceMiB || 'default'} MiB)`,
   );
 }
 
@@ -372,6 +379,7 @@ async function main() {
       collectors: { type: 'string', default: '1,2' },
       publishers: { type: 'string', default: '2' },
       prefill: { type: 'boolean', default: false },
+      'semi-space': { type: 'string', default: '32' },
     },
   });
   const opts = {
@@ -382,6 +390,7 @@ async function main() {
     quietMs: parseDurationMs('--quiet', a.quiet),
     publishers: Number(a.publishers),
     prefill: a.prefill,
+    semiSpaceMiB: Number(a['semi-space']),
   };
   const perWl = Math.ceil(opts.pods / opts.workloads);
   const gapMs = (opts.seconds * 1000 - POD_DRAIN_MS) / perWl;

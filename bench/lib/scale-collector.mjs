@@ -27,7 +27,12 @@ process.send({ type: 'ready' });
 process.on('message', async (m) => {
   if (m.type === 'snapshot') {
     const cpu = process.cpuUsage(cpu0);
-    process.send({ type: 'snapshot', applied, cpuUs: cpu.user + cpu.system });
+    process.send({
+      type: 'snapshot',
+      applied,
+      cpuUs: cpu.user + cpu.system,
+      maxRssBytes: process.resourceUsage().maxRSS * 1024,
+    });
   } else if (m.type === 'stop') {
     await collector.stop();
     process.send({ type: 'stopped', applied, lagsMs: lags }, () => process.exit(0));

@@ -26,6 +26,12 @@ export interface ReplayedImage {
   readonly workdir: string;
   /** ENTRYPOINT + CMD with container paths rebased onto the host. */
   readonly argv: readonly string[];
+  /** The start of argv up to the entrypoint script: node, its flags (--max-semi-space-size=…), the script. */
+  readonly launch: readonly string[];
+  /** The entrypoint script (host path): the first argument after node that is not a flag. */
+  readonly script: string;
+  /** What follows the script in argv: the image's CMD (and any ENTRYPOINT arguments after the script). */
+  readonly cmd: readonly string[];
 }
 
 interface StageState {
@@ -235,12 +241,17 @@ export async function replayImages(
       const argv = [...state.entrypoint, ...state.cmd].map((a, k) =>
         k === 0 && HOST_NODE[a] ? HOST_NODE[a] : a.startsWith('/') ? join(state.root, a) : a,
       );
+      const at = argv.findIndex((a, k) => k > 0 && !a.startsWith('-'));
+      if (at < 0) throw new Error(`${b.dockerfile}: no script in ENTRYPOINT + CMD ${JSON.stringify(argv)}`);
       return {
         dockerfile: b.dockerfile,
         stages: b.stages,
         root: state.root,
         workdir: onHost(state, '.'),
         argv,
+        launch: argv.slice(0, at + 1),
+        script: argv[at]!,
+        cmd: argv.slice(at + 1),
       };
     }),
   );

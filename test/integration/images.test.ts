@@ -100,8 +100,8 @@ interface Started {
 
 /** Starts the image's ENTRYPOINT with `args` (default: its CMD) from its tree, in its WORKDIR. */
 function start(img: ReplayedImage, env: Record<string, string>, args?: string[]): Started {
-  const [node, script, ...cmd] = img.argv as [string, string, ...string[]];
-  const child = spawn(node, [script, ...(args ?? cmd)], {
+  const [node, ...launch] = img.launch as [string, ...string[]];
+  const child = spawn(node, [...launch, ...(args ?? img.cmd)], {
     cwd: img.workdir,
     env: cleanEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -129,7 +129,8 @@ function waitFor(s: Started, re: RegExp, what: string): Promise<RegExpExecArray>
 }
 
 function runOnce(img: ReplayedImage, args: string[]) {
-  const r = spawnSync(img.argv[0] as string, [img.argv[1] as string, ...args], {
+  const [node, ...launch] = img.launch as [string, ...string[]];
+  const r = spawnSync(node, [...launch, ...args], {
     cwd: img.workdir,
     env: cleanEnv(),
     encoding: 'utf8',
@@ -182,7 +183,7 @@ describe('container images (replayed builds, no Docker engine)', () => {
     (name) => {
       const img = image(name);
       expect(ancestorNodeModules(img.workdir).map((d) => relative(img.workdir, d))).toEqual(['node_modules']);
-      const graph = moduleGraph(img.argv[1] as string);
+      const graph = moduleGraph(img.script);
       expect(graph.missing).toEqual([]);
       expect(graph.unfollowable).toEqual([]);
       expect(loadEveryModule(img.workdir, graph)).toEqual([]);
@@ -195,7 +196,7 @@ describe('container images (replayed builds, no Docker engine)', () => {
       const img = image(name);
       const readJson = <T>(path: string) => JSON.parse(readFileSync(path, 'utf8')) as T;
       const declared = readJson<typeof PKG>(join(img.workdir, 'package.json')).dependencies;
-      const imported = [...new Set(moduleGraph(img.argv[1] as string).packages.map(packageName))].sort();
+      const imported = [...new Set(moduleGraph(img.script).packages.map(packageName))].sort();
       expect(Object.keys(declared).sort()).toEqual(imported);
       const locked = readJson<{ packages: Record<string, { version: string }> }>(
         join(REPO, 'package-lock.json'),
