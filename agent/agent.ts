@@ -137,7 +137,7 @@ class AgentRuntime {
       clock: this.clock,
       traffic: this.traffic,
       emit,
-      eventsDropped: () => this.publisher.stats().dropped,
+      eventsDropped: () => this.publisher.droppedOnEmit('traffic.summary'),
     });
     this.termination = this.createTermination(emit);
     this.admin = createAdminServer({
@@ -274,7 +274,11 @@ class AgentRuntime {
     this.termination.stop();
     await this.closeTraffic();
     this.summaries.emitNow();
-    this.termination.emitDrainSummary(this.traffic.drainCounts(), this.publisher.stats().dropped);
+    // Counted before it is pushed, with the traffic event its own push may drop from a full buffer.
+    this.termination.emitDrainSummary(
+      this.traffic.drainCounts(),
+      this.publisher.droppedOnEmit('drain.summary'),
+    );
     await Promise.all([this.finalFlush(), this.tracing?.finish(TRACE_BUDGET_MS)]);
     this.flushEnded = true;
     this.publisher.stop();

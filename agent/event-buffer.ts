@@ -1,4 +1,4 @@
-import { type AnyEvent, LIFECYCLE_KINDS } from '../contract/index.js';
+import { type AnyEvent, type EventKind, LIFECYCLE_KINDS } from '../contract/index.js';
 
 // The events waiting for NATS, in seq order. A full buffer drops the oldest traffic summary first,
 // then the oldest per-request/WebSocket event, and never a lifecycle event: those say what happened
@@ -6,9 +6,9 @@ import { type AnyEvent, LIFECYCLE_KINDS } from '../contract/index.js';
 
 type Tier = 'summary' | 'traffic' | 'lifecycle';
 
-function tierOf(event: AnyEvent): Tier {
-  if (LIFECYCLE_KINDS.has(event.kind)) return 'lifecycle';
-  return event.kind === 'traffic.summary' ? 'summary' : 'traffic';
+function tierOf(kind: EventKind): Tier {
+  if (LIFECYCLE_KINDS.has(kind)) return 'lifecycle';
+  return kind === 'traffic.summary' ? 'summary' : 'traffic';
 }
 
 /** A FIFO with O(1) shift that compacts now and then. */
@@ -43,6 +43,11 @@ class Fifo<T> {
 export interface EventBuffer {
   /** Adds an event; returns the event dropped to make room (maybe this one), if any. */
   push(event: AnyEvent): AnyEvent | undefined;
+  /**
+   * Whether pushing an event of `kind` now would drop one (an older one or itself): what an event
+   * that reports the drop count (drain.summary) must count before it is pushed.
+   */
+  wouldDrop(kind: EventKind): boolean;
   /** The lowest-seq event, without removing it. */
   peek(): AnyEvent | undefined;
   /** Removes the event peek() returned. */
@@ -73,7 +78,7 @@ export function createEventBuffer(capacity: number): EventBuffer {
 
   return {
     push(event) {
-      const tier = tierOf(event);
+      const tier = tierOf(event.kind);
       let victim: AnyEvent | undefined;
       if (size() >= capacity) {
         // The new event is the newest of its tier, so it goes only when its tier has nothing older.
@@ -85,6 +90,11 @@ export function createEventBuffer(capacity: number): EventBuffer {
       if (victim) dropped += 1;
       if (victim !== event) tiers[tier].push(event);
       return victim;
+    },
+    wouldDrop(kind) {
+      // As push() decides: a full buffer drops a summary or traffic event, or this one if it is such.
+      if (size() < capacity) return false;
+      return tierOf(kind) !== 'lifecycle' || tiers.summary.size + tiers.traffic.size > 0;
     },
     peek() {
       return lowest()?.peek();

@@ -54,6 +54,11 @@ export interface EventPublisher {
   /** Stops publishing; events still buffered are abandoned (flush first). */
   stop(): void;
   stats(): PublisherStats;
+  /**
+   * The events dropped so far plus the one emitting an event of `kind` now would drop: the count an
+   * event that reports drops (drain.summary, traffic.summary) carries, its own eviction included.
+   */
+  droppedOnEmit(kind: EventKind): number;
 }
 
 const MIN_BACKOFF_MS = 50;
@@ -150,7 +155,10 @@ export function createEventPublisher(options: PublisherOptions): EventPublisher 
         sending ??= buffer.shift();
         if (!sending) break;
         try {
-          await publishEvent(js, sending, { root: options.subjectRoot, timeoutMs });
+          const ack = await publishEvent(js, sending, { root: options.subjectRoot, timeoutMs });
+          // A retry whose earlier attempt was stored (its ack lost with a server): JetStream kept one.
+          if (ack.duplicate)
+            log.debug({ kind: sending.kind, seq: sending.seq }, 'publish was a duplicate; stored once');
           sending = undefined;
           published += 1;
           metrics.eventsPublished.inc();
@@ -244,6 +252,9 @@ export function createEventPublisher(options: PublisherOptions): EventPublisher 
     },
     stats() {
       return { published, buffered: pending(), dropped: buffer.dropped + invalid };
+    },
+    droppedOnEmit(kind) {
+      return buffer.dropped + invalid + (buffer.wouldDrop(kind) ? 1 : 0);
     },
   };
 }

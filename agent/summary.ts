@@ -8,7 +8,7 @@ export interface TrafficSummariesOptions {
   readonly clock: Clock;
   readonly traffic: Traffic;
   readonly emit: Emit;
-  /** Events dropped so far by the publisher's full buffer. */
+  /** Events dropped so far by the publisher's full buffer, with the one this summary's push drops. */
   readonly eventsDropped: () => number;
 }
 

@@ -53,12 +53,13 @@ export interface HttpProxy {
   /** Takes a new client connection from the listener. */
   accept(socket: Socket): void;
   /**
-   * The pod is draining: idle client connections close at once and every response from now on
-   * carries `Connection: close`, so clients move to another pod without meeting a closed
-   * connection. New connections are still served.
+   * The pod is draining: idle keep-alive client connections (ones that carried a request) close at
+   * once and every response from now on carries `Connection: close`, so clients move to another pod
+   * without meeting a closed connection. New connections, and ones accepted whose first request has
+   * not arrived yet, are still served, one request each.
    */
   drain(): void;
-  /** As drain(), and new connections are refused from now on. */
+  /** Closes every idle connection, used or not, and new connections are refused from now on. */
   closeIdle(): void;
   /** Cuts every client connection and every connection to the app. */
   destroyAll(): void;
@@ -393,6 +394,11 @@ class ClientConnection implements MessageHandlers {
   private sniffing: boolean;
   private sniffed: Buffer | undefined;
   idleSince: number;
+  /**
+   * A response was written whole: the client keeps the connection alive. Until then it is a client
+   * that just connected, whose request is on its way; closing it would fail that request.
+   */
+  keptAlive = false;
 
   constructor(
     readonly ctx: ProxyContext,
@@ -584,6 +590,7 @@ class ClientConnection implements MessageHandlers {
       return;
     }
     this.idleSince = this.ctx.tick;
+    this.keptAlive = true;
   }
 
   private endConnection(): void {
@@ -697,7 +704,7 @@ export function createHttpProxy(options: HttpProxyOptions): HttpProxy {
     },
     drain() {
       ctx.draining = true;
-      for (const conn of ctx.connections) conn.closeIfIdle();
+      for (const conn of ctx.connections) if (conn.keptAlive) conn.closeIfIdle();
     },
     closeIdle() {
       ctx.closing = true;

@@ -84,6 +84,30 @@ describe('agent drain: clients move away without a 502', () => {
   });
 });
 
+describe('agent drain: a client that just connected', () => {
+  it('a connection accepted before the drain, its first request sent after, is served once, then closed', async () => {
+    await fx.viaAgent(
+      nodeApp((_req, res) => res.end('ok')),
+      async (port, agent) => {
+        // Connected (accepted by the agent well before the preStop's round trip), nothing sent yet:
+        // a client whose request is on its way, not an idle keep-alive connection to move away.
+        const c = await RawClient.connect(port);
+        try {
+          await beginPrestop(agent);
+          await c.write(GET());
+          const r = await c.response();
+          expect(r.status).toBe(200);
+          expect(r.get('connection')).toBe('close');
+          await c.waitEnded();
+        } finally {
+          c.destroy();
+        }
+        expect(await agentTotals(agent, 1)).toEqual({ requests: 1, failed: 0 });
+      },
+    );
+  });
+});
+
 const cookies = (n: number) =>
   nodeApp((_req, res) => {
     res.setHeader(

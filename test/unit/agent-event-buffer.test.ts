@@ -46,4 +46,21 @@ describe('agent event buffer', () => {
     for (let e = b.shift(); e; e = b.shift()) out.push(`${e.seq}:${e.kind}`);
     expect(out).toEqual(['3:sigterm', '6:sigterm', '7:sigterm', '8:sigterm']);
   });
+
+  it('says beforehand whether a push would drop one, as push() then does (drain.summary counts its own)', () => {
+    const s = seq();
+    const b = createEventBuffer(2);
+    b.push(make(s, 'request'));
+    expect(b.wouldDrop('sigterm')).toBe(false);
+    b.push(make(s, 'sigterm'));
+    // Full, a request held: any push drops one.
+    for (const kind of ['sigterm', 'request', 'traffic.summary'] as const)
+      expect(b.wouldDrop(kind)).toBe(true);
+    expect(b.push(make(s, 'sigterm'))?.kind).toBe('request');
+    // Only lifecycle events held: a lifecycle push is kept beyond the bound, any other is dropped.
+    expect(b.wouldDrop('sigterm')).toBe(false);
+    expect(b.wouldDrop('request')).toBe(true);
+    expect(b.push(make(s, 'sigterm'))).toBeUndefined();
+    expect(b.push(make(s, 'request'))?.kind).toBe('request');
+  });
 });
