@@ -28,30 +28,30 @@ function rolloutFields(d: Extract<AnyEvent, { kind: 'rollout.started' }>['data']
 
 /** Writes of the kinds that belong to a workload's rollout state. */
 function workloadOps(event: AnyEvent, wk: string, t: number, wire: string, options: OpsOptions): Op[] {
-  const target: WorkloadRef = { namespace: event.namespace, workload: event.workload };
-  const member = terminationMember({ pod: event.pod ?? '', instance: event.instance });
-  const terminating = KEYS.terminating(wk);
-  const exited = KEYS.exited(wk);
+  // Built only by the kinds that use them: most events are request records, which use none.
+  const target = (): WorkloadRef => ({ namespace: event.namespace, workload: event.workload });
+  const member = () => terminationMember({ pod: event.pod ?? '', instance: event.instance });
+  const ends = () => ({ terminating: KEYS.terminating(wk), exited: KEYS.exited(wk), member: member() });
   switch (event.kind) {
     case 'prestop.started':
     case 'sigterm': {
       const implicitId = `${event.workload}-${compactTime(t)}-${event.id.slice(0, 6)}`;
       return [
-        { type: 'zadd-lt', key: KEYS.terminations(wk), score: t, member },
-        { type: 'termination-start', terminating, exited, atMs: t, member },
-        { type: 'rollout-touch', target, atMs: t, implicitId, quietMs: options.quietMs },
+        { type: 'zadd-lt', key: KEYS.terminations(wk), score: t, member: member() },
+        { type: 'termination-start', ...ends(), atMs: t },
+        { type: 'rollout-touch', target: target(), atMs: t, implicitId, quietMs: options.quietMs },
       ];
     }
     case 'app.exited':
     case 'drain.summary':
       return [
-        { type: 'termination-end', terminating, exited, member },
-        { type: 'rollout-activity', target, atMs: t },
+        { type: 'termination-end', ...ends() },
+        { type: 'rollout-activity', target: target(), atMs: t },
       ];
     case 'prestop.finished':
     case 'app.stopped-listening':
     case 'endpoints.propagated':
-      return [{ type: 'rollout-activity', target, atMs: t }];
+      return [{ type: 'rollout-activity', target: target(), atMs: t }];
     case 'request':
       return event.data.probeId
         ? [{ type: 'hset', key: KEYS.agentRequests(wk), field: event.data.probeId, value: wire }]
@@ -63,7 +63,7 @@ function workloadOps(event: AnyEvent, wk: string, t: number, wire: string, optio
       return [
         {
           type: 'rollout-start',
-          target,
+          target: target(),
           rolloutId: d.rolloutId,
           atMs: t,
           trigger: d.trigger,
@@ -76,7 +76,7 @@ function workloadOps(event: AnyEvent, wk: string, t: number, wire: string, optio
       return [
         {
           type: 'rollout-finish',
-          target,
+          target: target(),
           rolloutId: d.rolloutId,
           atMs: t,
           outcome: d.outcome,

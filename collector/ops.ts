@@ -127,7 +127,11 @@ export function encodeBatch(sections: readonly WorkloadEntries[]): EncodedBatch 
       if (e.id === null || e.workload !== wk)
         throw new ScriptReplyError('apply', `an entry of ${e.workload} in a batch of ${wk}`);
       const wire = e.wire ?? '';
-      args.push(key(KEYS.seen(wk, e.id)), wire, String(e.ops.length));
+      // An event's idempotency key is its own: named without the lookup (hashing a freshly built
+      // key string costs more than anything else here). An id twice in a batch names it twice,
+      // and the second SET NX finds it set: a duplicate, as it should.
+      keys.push(KEYS.seen(wk, e.id));
+      args.push(String(keys.length), wire, String(e.ops.length));
       for (const op of e.ops) {
         const opWire = opArgs(op, key, wire);
         args.push(String(opWire.length), ...opWire);
