@@ -41,6 +41,15 @@ function login(req: IncomingMessage, res: ServerResponse): void {
 /** A feed's own routes for a logged-in user: true when `path` was one of them and is answered. */
 export type FeedRoute = (path: string, user: string, req: IncomingMessage, res: ServerResponse) => boolean;
 
+/** A FeedRoute answering `path` with `body()` as JSON. */
+export function jsonRoute(path: string, body: () => unknown): FeedRoute {
+  return (p, _user, _req, res) => {
+    if (p !== path) return false;
+    json(res, 200, body());
+    return true;
+  };
+}
+
 /**
  * The HTTP handler every feed shares: `/ready` (200, or 503 once `closing()`), `POST /login`,
  * `/admin/sent` (the feed's own count of what it sent and what each user missed: feed-ledger.ts;

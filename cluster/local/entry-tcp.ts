@@ -1,8 +1,13 @@
-import { type AddressInfo, createServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
+import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
 import type { Rng } from '../../lib/random.js';
 import { createEndpointTable, type TableEndpoint } from './endpoint-table.js';
 import type { EntryActivity } from './entry-activity.js';
-import type { BalanceStrategy, EndpointCounts, Entrypoint } from './entrypoint.js';
+import {
+  type BalanceStrategy,
+  type EndpointCounts,
+  type Entrypoint,
+  listenOnFreePort,
+} from './entrypoint.js';
 import { LocalClusterConfigError } from './errors.js';
 import type { PropagationRange } from './propagation.js';
 
@@ -116,16 +121,7 @@ export function createTcpEntrypoint(options: TcpEntrypointOptions): Entrypoint {
   let stopping: Promise<void> | undefined;
   return {
     kind: 'local',
-    start() {
-      return new Promise((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(0, options.host ?? '127.0.0.1', () => {
-          server.off('error', reject);
-          const { address, port } = server.address() as AddressInfo;
-          resolve({ url: `http://${address}:${port}`, port });
-        });
-      });
-    },
+    start: () => listenOnFreePort(server, options.host),
     stop() {
       stopping ??= new Promise<void>((resolve) => {
         table.stop();

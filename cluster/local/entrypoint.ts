@@ -7,7 +7,7 @@ import {
   type Server,
   type ServerResponse,
 } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
 import type { Rng } from '../../lib/random.js';
 import { createEndpointTable } from './endpoint-table.js';
 import type { EntryActivity, EntryKind } from './entry-activity.js';
@@ -57,6 +57,24 @@ export interface Entrypoint {
   counts(): ReadonlyMap<string, EndpointCounts>;
   /** Retries, upstream errors and endpoint changes so far (entry-activity.ts). */
   activity(): Promise<EntryActivity>;
+}
+
+/**
+ * Listens on a free port of `host` (default 127.0.0.1); resolves with the entry point's URL and
+ * port, rejects with the listen error. Shared by the HTTP and the per-connection (entry-tcp.ts) modes.
+ */
+export function listenOnFreePort(
+  server: NetServer,
+  host = '127.0.0.1',
+): Promise<{ url: string; port: number }> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, host, () => {
+      server.off('error', reject);
+      const { address, port } = server.address() as AddressInfo;
+      resolve({ url: `http://${address}:${port}`, port });
+    });
+  });
 }
 
 export function createEntrypoint(options: EntrypointOptions): Entrypoint {
@@ -230,16 +248,7 @@ export function createEntrypoint(options: EntrypointOptions): Entrypoint {
   let stopping: Promise<void> | undefined;
   return {
     kind: 'local',
-    start() {
-      return new Promise((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(0, options.host ?? '127.0.0.1', () => {
-          server.off('error', reject);
-          const { address, port } = server.address() as AddressInfo;
-          resolve({ url: `http://${address}:${port}`, port });
-        });
-      });
-    },
+    start: () => listenOnFreePort(server, options.host),
     stop() {
       stopping ??= new Promise<void>((resolve) => {
         table.stop();

@@ -2,7 +2,14 @@ import { createServer } from 'node:http';
 import type { Redis } from 'ioredis';
 import { Server, type Socket } from 'socket.io';
 import { delay } from '../../lib/wait.js';
-import { feedHttpHandler, json, listenOn, startTickLog, stopListening, userOfCookie } from '../feed-app.js';
+import {
+  feedHttpHandler,
+  jsonRoute,
+  listenOn,
+  startTickLog,
+  stopListening,
+  userOfCookie,
+} from '../feed-app.js';
 import { LOG_TTL_S, logKey, recordSent } from '../price-feed/ledger.js';
 import type { ChatFeedConfig } from './config.js';
 
@@ -62,17 +69,8 @@ export function createChatFeedApp(config: ChatFeedConfig, redis: Redis): ChatFee
   };
 
   // Login, identity, readiness and the ledger's figures are every feed's (feed-app.ts).
-  const http = createServer(
-    feedHttpHandler(
-      redis,
-      () => closing,
-      (path, _user, _req, res) => {
-        if (path !== '/api/room') return false;
-        json(res, 200, JSON.parse(messageAt(tickNow())));
-        return true;
-      },
-    ),
-  );
+  const route = jsonRoute('/api/room', () => JSON.parse(messageAt(tickNow())));
+  const http = createServer(feedHttpHandler(redis, () => closing, route));
   // Long-polling keeps the session in the pod that issued it: any other pod answers a poll with
   // 400 "Session ID unknown". WebSocket-only needs no affinity (socket.io.docs, "Using multiple nodes").
   const io = new Server(http, {

@@ -1,7 +1,14 @@
 import { createServer, type Server } from 'node:http';
 import type { Redis } from 'ioredis';
 import { type WebSocket, WebSocketServer } from 'ws';
-import { feedHttpHandler, json, listenOn, startTickLog, stopListening, userOfCookie } from '../feed-app.js';
+import {
+  feedHttpHandler,
+  jsonRoute,
+  listenOn,
+  startTickLog,
+  stopListening,
+  userOfCookie,
+} from '../feed-app.js';
 import type { PriceFeedConfig } from './config.js';
 import { LOG_TTL_S, logKey, recordSent } from './ledger.js';
 import { createReplySockets, isReplyPath, type ReplySockets } from './replies.js';
@@ -138,18 +145,9 @@ export function createPriceFeedApp(config: PriceFeedConfig, redis: Redis): Price
   const onMessage = (ws: WebSocket, s: Subscriber, raw: string): void =>
     subscribe(config.mode, tickNow(), ws, s, raw, deliver);
 
-  // Login, identity, readiness and the ledger's figures are every feed's (feed-app.ts); a quote is this one's.
-  const http = createServer(
-    feedHttpHandler(
-      redis,
-      () => closing,
-      (path, _user, _req, res) => {
-        if (path !== '/api/quote') return false;
-        json(res, 200, JSON.parse(quoteAt(tickNow())));
-        return true;
-      },
-    ),
-  );
+  // Login, identity, readiness and the ledger's figures are every feed's (feed-app.ts).
+  const route = jsonRoute('/api/quote', () => JSON.parse(quoteAt(tickNow())));
+  const http = createServer(feedHttpHandler(redis, () => closing, route));
   const replies = createReplySockets({ replyDelayMs: config.replyDelayMs, quote: () => quoteAt(tickNow()) });
   acceptSockets(http, () => closing, subs, onMessage, replies);
 
