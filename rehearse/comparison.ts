@@ -5,19 +5,19 @@ import { DEFAULT_SUBJECT_ROOT } from '../contract/index.js';
 import { findBinary, ServerBinaryMissingError } from '../lib/servers.js';
 import { DEFAULT_SCENARIO, loadScenario, type Scenario } from '../probe/index.js';
 import { evaluateThresholds, formatThresholdSummary, REPORT_FIGURES } from '../witness/index.js';
-import {
-  DEFAULT_WEBSOCKETS,
-  defaultBalance,
-  type ExampleVariant,
-  type RehearseConfig,
-  rehearseSettingName,
-} from './config.js';
 import { startDependencies } from './dependencies.js';
 import { DependencyUnavailableError, RehearseConfigError } from './errors.js';
 import { GRPC_VARIANTS, grpcExampleScenario, QUOTE_GRPC_MAIN } from './grpc.js';
 import { createProgressDisplay, type ProgressOutput } from './progress.js';
 import type { RehearsalRun } from './result.js';
 import { type RunSpec, runRehearsal } from './run.js';
+import {
+  DEFAULT_WEBSOCKETS,
+  defaultBalance,
+  type ExampleVariant,
+  type RehearseConfig,
+  rehearseSettingName,
+} from './settings.js';
 import { formatComparison } from './table.js';
 
 // `drainwatch rehearse`: the runs it asks for (the example app naive and drained, or one `--app`

@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { quoteProtoPath } from '../examples/quote-grpc/index.js';
 import { parseScenario, type Scenario } from '../probe/index.js';
-import type { ExampleVariant } from './config.js';
+import type { ExampleVariant } from './settings.js';
 
 // `rehearse --protocol grpc`: the gRPC quote service (examples/quote-grpc) naive and drained,
 // behind the local entry point's per-connection mode, probed by gRPC sessions (docs/grpc.md).

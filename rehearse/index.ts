@@ -6,21 +6,7 @@ export {
   type RehearseOutcome,
   rehearse,
 } from './comparison.js';
-export {
-  DEFAULT_WEBSOCKETS,
-  EXAMPLE_VARIANTS,
-  type ExampleVariant,
-  REHEARSE_DEFAULTS,
-  REHEARSE_ENV,
-  type RehearseConfig,
-  type RehearseInput,
-  rehearseConfigIssues,
-  resolveRehearseConfig,
-  SIDECARS,
-  type SidecarKind,
-  USER_MIXES,
-  type UserMix,
-} from './config.js';
+export { rehearseConfigIssues, resolveRehearseConfig } from './config.js';
 export { type RehearsalDependencies, startDependencies } from './dependencies.js';
 export { DependencyUnavailableError, RehearseConfigError, RolloutFailedError } from './errors.js';
 export {
@@ -32,4 +18,17 @@ export {
 } from './progress.js';
 export { failurePct, type GateResult, gateOf, type RehearsalRun, type RunSettings } from './result.js';
 export { type RunContext, type RunSpec, runRehearsal } from './run.js';
+export {
+  DEFAULT_WEBSOCKETS,
+  EXAMPLE_VARIANTS,
+  type ExampleVariant,
+  REHEARSE_DEFAULTS,
+  REHEARSE_ENV,
+  type RehearseConfig,
+  type RehearseInput,
+  SIDECARS,
+  type SidecarKind,
+  USER_MIXES,
+  type UserMix,
+} from './settings.js';
 export { formatComparison, TABLE_ROWS } from './table.js';

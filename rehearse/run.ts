@@ -9,10 +9,10 @@ import type { PrestopPolicy } from '../contract/index.js';
 import { type ProbeConfig, type Scenario, skewedUsers } from '../probe/index.js';
 import { createWitness, storeReportSource, type Threshold, type WitnessResult } from '../witness/index.js';
 import { createAgentLauncher } from './agent-sidecar.js';
-import type { RehearseProtocol, SidecarKind, UserMix } from './config.js';
 import { RehearseConfigError, RolloutFailedError } from './errors.js';
 import type { ProgressDisplay } from './progress.js';
 import { failurePct, type GrpcRunFigures, type RehearsalRun, skewOver } from './result.js';
+import type { RehearseProtocol, SidecarKind, UserMix } from './settings.js';
 
 // One rehearsal run: a local workload behind its entry point, probes through the entry point, a
 // real rolling update witnessed (witness/), and the collector's report of what the probes lost

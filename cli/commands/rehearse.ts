@@ -2,15 +2,14 @@ import { Command, Option } from 'commander';
 import { ENTRY_KINDS } from '../../cluster/local/entry-activity.js';
 import { BALANCE_STRATEGIES } from '../../cluster/local/entrypoint.js';
 import { rehearse } from '../../rehearse/comparison.js';
+import { rehearseConfigIssues, resolveRehearseConfig } from '../../rehearse/config.js';
 import {
   REHEARSE_DEFAULTS as D,
   DEFAULT_WEBSOCKETS,
   defaultBalance,
   REHEARSE_ENV as E,
   type RehearseInput,
-  rehearseConfigIssues,
-  resolveRehearseConfig,
-} from '../../rehearse/config.js';
+} from '../../rehearse/settings.js';
 import { type TimelineFlags, timelineFlag } from '../../timeline/flags.js';
 import { rehearsalTimelineWriter } from '../../timeline/index.js';
 import { REPORT_FIGURES } from '../../witness/threshold-figures.js';

@@ -1,9 +1,15 @@
-import { type AddressInfo, createServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
+import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
 import type { Rng } from '../../lib/random.js';
+import { createEndpointTable, type TableEndpoint } from './endpoint-table.js';
 import type { EntryActivity } from './entry-activity.js';
-import type { BalanceStrategy, EndpointCounts, Entrypoint } from './entrypoint.js';
+import {
+  type BalanceStrategy,
+  type EndpointCounts,
+  type Entrypoint,
+  listenOnFreePort,
+} from './entrypoint.js';
 import { LocalClusterConfigError } from './errors.js';
-import { type PropagationRange, samplePropagation } from './propagation.js';
+import type { PropagationRange } from './propagation.js';
 
 // The local entry point in per-connection mode, as kube-proxy balances a ClusterIP Service: each
 // new TCP connection goes to one ready endpoint and its bytes pass through untouched (HTTP/2,
@@ -25,14 +31,11 @@ export interface TcpEntrypointOptions {
   readonly host?: string;
 }
 
-interface TcpEndpoint {
-  readonly pod: string;
+interface TcpEndpoint extends TableEndpoint {
   readonly port: number;
-  routable: boolean;
   open: number;
   connections: number;
   failed: number;
-  lastApplied: number;
 }
 
 /** Throws LocalClusterConfigError for a balance that needs HTTP (cookie, client-ip on loopback). */
@@ -61,36 +64,15 @@ function follow(from: Socket, to: Socket): void {
  */
 export function createTcpEntrypoint(options: TcpEntrypointOptions): Entrypoint {
   checkTcpBalance(options.balance);
-  const endpoints = new Map<string, TcpEndpoint>();
-  const timers = new Set<NodeJS.Timeout>();
+  const table = createEndpointTable<TcpEndpoint>(options.propagation, options.rng);
   const sockets = new Set<Socket>();
   const upstreamErrors: Record<string, number> = {};
-  let changeSeq = 0;
-  let rrNext = 0;
-
-  const routableList = (): TcpEndpoint[] => [...endpoints.values()].filter((e) => e.routable);
-  const schedule = (apply: () => void): number => {
-    const ms = samplePropagation(options.propagation, options.rng);
-    const timer = setTimeout(() => {
-      timers.delete(timer);
-      apply();
-    }, ms);
-    timer.unref();
-    timers.add(timer);
-    return ms;
-  };
 
   function pick(): TcpEndpoint | undefined {
-    const list = routableList();
+    const list = table.routableList();
     if (list.length === 0) return undefined;
-    const start = rrNext++ % list.length;
-    if (options.balance === 'round-robin') return list[start];
-    let best = list[start]!;
-    for (let i = 1; i < list.length; i++) {
-      const e = list[(start + i) % list.length]!;
-      if (e.open < best.open) best = e;
-    }
-    return best;
+    if (options.balance === 'round-robin') return table.nextInTurn(list);
+    return table.leastLoaded(list, (e) => e.open);
   }
 
   const track = (s: Socket): void => {
@@ -139,63 +121,24 @@ export function createTcpEntrypoint(options: TcpEntrypointOptions): Entrypoint {
   let stopping: Promise<void> | undefined;
   return {
     kind: 'local',
-    start() {
-      return new Promise((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(0, options.host ?? '127.0.0.1', () => {
-          server.off('error', reject);
-          const { address, port } = server.address() as AddressInfo;
-          resolve({ url: `http://${address}:${port}`, port });
-        });
-      });
-    },
+    start: () => listenOnFreePort(server, options.host),
     stop() {
       stopping ??= new Promise<void>((resolve) => {
-        for (const t of timers) clearTimeout(t);
-        timers.clear();
+        table.stop();
         server.close(() => resolve());
         for (const s of sockets) s.destroy();
       });
       return stopping;
     },
     addEndpoint(pod, port) {
-      const seq = ++changeSeq;
-      const ep: TcpEndpoint = {
-        pod,
-        port,
-        routable: false,
-        open: 0,
-        connections: 0,
-        failed: 0,
-        lastApplied: 0,
-      };
-      endpoints.set(pod, ep);
-      schedule(() => {
-        if (ep.lastApplied > seq) return;
-        ep.lastApplied = seq;
-        ep.routable = true;
-      });
+      table.add({ pod, port, routable: false, open: 0, connections: 0, failed: 0, lastApplied: 0 });
     },
-    markTerminating(pod) {
-      const ep = endpoints.get(pod);
-      if (!ep) return Promise.resolve(0);
-      const seq = ++changeSeq;
-      return new Promise((resolve) => {
-        const ms = schedule(() => {
-          ep.lastApplied = seq;
-          // New connections go elsewhere; open ones stay (conntrack keeps established flows).
-          ep.routable = false;
-          resolve(ms);
-        });
-      });
-    },
-    routable: () => routableList().map((e) => e.pod),
+    // New connections go elsewhere; open ones stay (conntrack keeps established flows).
+    markTerminating: (pod) => table.markTerminating(pod),
+    routable: () => table.routableList().map((e) => e.pod),
     counts(): ReadonlyMap<string, EndpointCounts> {
       return new Map(
-        [...endpoints.values()].map((e) => [
-          e.pod,
-          { requests: e.connections, websockets: 0, failed: e.failed },
-        ]),
+        table.all().map((e) => [e.pod, { requests: e.connections, websockets: 0, failed: e.failed }]),
       );
     },
     async activity(): Promise<EntryActivity> {

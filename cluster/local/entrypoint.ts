@@ -7,11 +7,12 @@ import {
   type Server,
   type ServerResponse,
 } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
 import type { Rng } from '../../lib/random.js';
+import { createEndpointTable } from './endpoint-table.js';
 import type { EntryActivity, EntryKind } from './entry-activity.js';
 import { AFFINITY_COOKIE, clientAddress, cookieValue, forwardedHeaders, HOP_BY_HOP } from './forwarding.js';
-import { type PropagationRange, samplePropagation } from './propagation.js';
+import type { PropagationRange } from './propagation.js';
 import { proxyUpgrade, type UpgradeContext } from './upgrade.js';
 import { type Endpoint, errorKind, readBody, retryDecision, upstreamIdleMs } from './upstream.js';
 
@@ -58,30 +59,33 @@ export interface Entrypoint {
   activity(): Promise<EntryActivity>;
 }
 
+/**
+ * Listens on a free port of `host` (default 127.0.0.1); resolves with the entry point's URL and
+ * port, rejects with the listen error. Shared by the HTTP and the per-connection (entry-tcp.ts) modes.
+ */
+export function listenOnFreePort(
+  server: NetServer,
+  host = '127.0.0.1',
+): Promise<{ url: string; port: number }> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, host, () => {
+      server.off('error', reject);
+      const { address, port } = server.address() as AddressInfo;
+      resolve({ url: `http://${address}:${port}`, port });
+    });
+  });
+}
+
 export function createEntrypoint(options: EntrypointOptions): Entrypoint {
-  const endpoints = new Map<string, Endpoint>();
-  const timers = new Set<NodeJS.Timeout>();
-  let changeSeq = 0;
-  let rrNext = 0;
+  const table = createEndpointTable<Endpoint>(options.propagation, options.rng);
+  const routableList = table.routableList;
   // What the entry point did, for the report (entry-activity.ts).
   const own = { retries: 0, retriedElsewhere: 0, upstreamErrors: {} as Record<string, number> };
   const upstreamError = (kind: string, retry: 'same' | 'elsewhere' | 'none'): void => {
     own.upstreamErrors[kind] = (own.upstreamErrors[kind] ?? 0) + 1;
     if (retry !== 'none') own.retries++;
     if (retry === 'elsewhere') own.retriedElsewhere++;
-  };
-
-  const routableList = (): Endpoint[] => [...endpoints.values()].filter((e) => e.routable);
-
-  const schedule = (apply: () => void): number => {
-    const ms = samplePropagation(options.propagation, options.rng);
-    const timer = setTimeout(() => {
-      timers.delete(timer);
-      apply();
-    }, ms);
-    timer.unref();
-    timers.add(timer);
-    return ms;
   };
 
   function pick(
@@ -96,13 +100,7 @@ export function createEntrypoint(options: EntrypointOptions): Entrypoint {
         // WebSocket would otherwise lose every request to its neighbours. Ties go round-robin,
         // so an idle cluster still spreads its load.
         const load = (e: Endpoint): number => (kind === 'websocket' ? e.openWebsockets : e.active);
-        const start = rrNext++ % list.length;
-        let best = list[start]!;
-        for (let i = 1; i < list.length; i++) {
-          const e = list[(start + i) % list.length]!;
-          if (load(e) < load(best)) best = e;
-        }
-        return { endpoint: best, setCookie: false };
+        return { endpoint: table.leastLoaded(list, load), setCookie: false };
       }
       case 'client-ip': {
         const h = createHash('sha1').update(clientAddress(req)).digest().readUInt32BE(0);
@@ -112,10 +110,10 @@ export function createEntrypoint(options: EntrypointOptions): Entrypoint {
         const wanted = cookieValue(req.headers.cookie, AFFINITY_COOKIE);
         const sticky = wanted ? list.find((e) => e.pod === wanted) : undefined;
         if (sticky) return { endpoint: sticky, setCookie: false };
-        return { endpoint: list[rrNext++ % list.length]!, setCookie: true };
+        return { endpoint: table.nextInTurn(list), setCookie: true };
       }
       default:
-        return { endpoint: list[rrNext++ % list.length]!, setCookie: false };
+        return { endpoint: table.nextInTurn(list), setCookie: false };
     }
   }
 
@@ -250,29 +248,18 @@ export function createEntrypoint(options: EntrypointOptions): Entrypoint {
   let stopping: Promise<void> | undefined;
   return {
     kind: 'local',
-    start() {
-      return new Promise((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(0, options.host ?? '127.0.0.1', () => {
-          server.off('error', reject);
-          const { address, port } = server.address() as AddressInfo;
-          resolve({ url: `http://${address}:${port}`, port });
-        });
-      });
-    },
+    start: () => listenOnFreePort(server, options.host),
     stop() {
       stopping ??= new Promise<void>((resolve) => {
-        for (const t of timers) clearTimeout(t);
-        timers.clear();
+        table.stop();
         server.close(() => resolve());
         server.closeAllConnections();
-        for (const e of endpoints.values()) e.agent.destroy();
+        for (const e of table.all()) e.agent.destroy();
       });
       return stopping;
     },
     addEndpoint(pod, port, keepAliveTimeoutMs) {
-      const seq = ++changeSeq;
-      const ep: Endpoint = {
+      table.add({
         pod,
         port,
         // `timeout` closes a connection that stayed idle this long in the free list.
@@ -284,28 +271,13 @@ export function createEntrypoint(options: EntrypointOptions): Entrypoint {
         websockets: 0,
         failed: 0,
         lastApplied: 0,
-      };
-      endpoints.set(pod, ep);
-      schedule(() => {
-        if (ep.lastApplied > seq) return;
-        ep.lastApplied = seq;
-        ep.routable = true;
       });
     },
     markTerminating(pod) {
-      const ep = endpoints.get(pod);
-      if (!ep) return Promise.resolve(0);
-      const seq = ++changeSeq;
-      return new Promise((resolve) => {
-        const ms = schedule(() => {
-          ep.lastApplied = seq;
-          ep.routable = false;
-          // Idle keep-alive sockets to it are dropped, as a proxy does when an upstream leaves its
-          // list; requests still running on it finish.
-          for (const sockets of Object.values(ep.agent.freeSockets))
-            for (const s of sockets ?? []) s.destroy();
-          resolve(ms);
-        });
+      // Idle keep-alive sockets to it are dropped, as a proxy does when an upstream leaves its
+      // list; requests still running on it finish.
+      return table.markTerminating(pod, (ep) => {
+        for (const sockets of Object.values(ep.agent.freeSockets)) for (const s of sockets ?? []) s.destroy();
       });
     },
     routable() {
@@ -313,10 +285,7 @@ export function createEntrypoint(options: EntrypointOptions): Entrypoint {
     },
     counts() {
       return new Map(
-        [...endpoints.values()].map((e) => [
-          e.pod,
-          { requests: e.requests, websockets: e.websockets, failed: e.failed },
-        ]),
+        table.all().map((e) => [e.pod, { requests: e.requests, websockets: e.websockets, failed: e.failed }]),
       );
     },
     async activity() {

@@ -1,9 +1,16 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:http';
 import type { Redis } from 'ioredis';
 import { Server, type Socket } from 'socket.io';
 import { delay } from '../../lib/wait.js';
-import { LOG_TTL_S, logKey, readSentFigures, recordSent } from '../price-feed/ledger.js';
+import {
+  feedHttpHandler,
+  jsonRoute,
+  listenOn,
+  startTickLog,
+  stopListening,
+  userOfCookie,
+} from '../feed-app.js';
+import { LOG_TTL_S, logKey, recordSent } from '../price-feed/ledger.js';
 import type { ChatFeedConfig } from './config.js';
 
 // A Socket.IO chat feed: every connected user gets one `chat` event per tick, `seq` = the tick
@@ -27,55 +34,6 @@ const MAX_REPLAY = 3000;
 
 function messageAt(seq: number): string {
   return JSON.stringify({ seq, room: 'lobby', from: 'bot', text: `message ${seq}` });
-}
-
-function userOf(cookie: string | undefined): string | undefined {
-  const m = /(?:^|;\s*)u=([^;]+)/.exec(cookie ?? '');
-  return m ? decodeURIComponent(m[1]!) : undefined;
-}
-
-function json(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify(body));
-}
-
-/** Login (a cookie naming the user), identity, the room's latest message, readiness, the ledger. */
-function httpHandler(redis: Redis, closing: () => boolean, latest: () => string) {
-  // Returns nothing; `return json(…)` ends a branch.
-  return (req: IncomingMessage, res: ServerResponse) => {
-    const path = (req.url ?? '').split('?')[0];
-    if (path === '/ready') return json(res, closing() ? 503 : 200, { ready: !closing() });
-    if (req.method === 'POST' && path === '/login') {
-      let body = '';
-      req.setEncoding('utf8');
-      req.on('data', (c: string) => (body += c));
-      req.on('end', () => {
-        let user: unknown;
-        try {
-          user = (JSON.parse(body || '{}') as { user?: unknown }).user;
-        } catch {
-          user = undefined;
-        }
-        if (typeof user !== 'string' || !user)
-          return json(res, 400, { error: 'body must be {"user": "<name>"}' });
-        res.setHeader('set-cookie', `u=${encodeURIComponent(user)}; Path=/; HttpOnly`);
-        json(res, 200, { user });
-      });
-      return;
-    }
-    if (path === '/admin/sent') {
-      void readSentFigures(redis).then(
-        (users) => json(res, 200, { users }),
-        () => json(res, 503, {}),
-      );
-      return;
-    }
-    const user = userOf(req.headers.cookie);
-    if (!user) return json(res, 401, { error: 'not logged in' });
-    if (path === '/me') return json(res, 200, { user });
-    if (path === '/api/room') return json(res, 200, JSON.parse(latest()));
-    json(res, 404, { error: 'not found' });
-  };
 }
 
 interface Subscriber {
@@ -110,13 +68,9 @@ export function createChatFeedApp(config: ChatFeedConfig, redis: Redis): ChatFee
     await Promise.race([gone, delay(DISCONNECT_WAIT_MS)]);
   };
 
-  const http = createServer(
-    httpHandler(
-      redis,
-      () => closing,
-      () => messageAt(tickNow()),
-    ),
-  );
+  // Login, identity, readiness and the ledger's figures are every feed's (feed-app.ts).
+  const route = jsonRoute('/api/room', () => JSON.parse(messageAt(tickNow())));
+  const http = createServer(feedHttpHandler(redis, () => closing, route));
   // Long-polling keeps the session in the pod that issued it: any other pod answers a poll with
   // 400 "Session ID unknown". WebSocket-only needs no affinity (socket.io.docs, "Using multiple nodes").
   const io = new Server(http, {
@@ -139,13 +93,13 @@ export function createChatFeedApp(config: ChatFeedConfig, redis: Redis): ChatFee
   };
 
   io.use((socket, next) => {
-    next(userOf(socket.request.headers.cookie) ? undefined : new Error('not logged in'));
+    next(userOfCookie(socket.request.headers.cookie) ? undefined : new Error('not logged in'));
   });
   io.on('connection', (socket) => {
     // A refusal in the middleware would stop the client for good; a disconnect sends it elsewhere.
     if (closing) return void farewells.add(farewell(socket));
     const s: Subscriber = {
-      user: userOf(socket.request.headers.cookie)!,
+      user: userOfCookie(socket.request.headers.cookie)!,
       next: undefined,
       chain: Promise.resolve(),
     };
@@ -162,35 +116,28 @@ export function createChatFeedApp(config: ChatFeedConfig, redis: Redis): ChatFee
     s.next = k + 1;
   });
 
-  let lastLogged = tickNow();
-  const timer = setInterval(() => {
-    const k = tickNow();
-    for (let seq = lastLogged + 1; seq <= k; seq += 1)
-      void redis.set(logKey(seq), messageAt(seq), 'EX', LOG_TTL_S, 'NX').catch(() => {});
-    lastLogged = Math.max(lastLogged, k);
-    for (const [socket, s] of subs) {
-      if (s.next === undefined || s.next > k) continue;
-      deliver(socket, s, s.next, k, false);
-      s.next = k + 1;
-    }
-  }, config.tickMs);
-  timer.unref();
+  const timer = startTickLog(redis, {
+    tickMs: config.tickMs,
+    tickNow,
+    key: logKey,
+    entry: messageAt,
+    ttlS: LOG_TTL_S,
+    onTick(k) {
+      for (const [socket, s] of subs) {
+        if (s.next === undefined || s.next > k) continue;
+        deliver(socket, s, s.next, k, false);
+        s.next = k + 1;
+      }
+    },
+  });
 
   let stopping: Promise<void> | undefined;
   return {
-    start: () =>
-      new Promise((resolve, reject) => {
-        http.once('error', reject);
-        http.listen(config.port, config.host, () => {
-          const a = http.address() as AddressInfo;
-          resolve({ host: a.address, port: a.port });
-        });
-      }),
+    start: () => listenOn(http, config.host, config.port),
     shutdown() {
       stopping ??= (async () => {
         closing = true;
-        const closed = new Promise<void>((resolve) => http.close(() => resolve()));
-        http.closeIdleConnections();
+        const closed = stopListening(http);
         // Every emit already queued goes out before the farewell: nothing recorded is cut.
         await Promise.all(
           [...subs].map(async ([socket, s]) => {

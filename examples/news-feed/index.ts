@@ -1,5 +1,6 @@
+export { readSentFigures, type SentFigures } from '../feed-ledger.js';
 export { createNewsFeedApp, type NewsFeedApp } from './app.js';
 export { NEWS_FEED_MODES, type NewsFeedConfig, type NewsFeedMode, readNewsFeedConfig } from './config.js';
 export { eventAt, HISTORY_TTL_S, historyKey } from './events.js';
-export { createNewsLedger, type NewsLedger, type NewsSentFigures, readNewsSentFigures } from './ledger.js';
+export { createNewsLedger, type NewsLedger } from './ledger.js';
 export { createNewsStreams, type NewsStreams } from './streams.js';

@@ -4,20 +4,8 @@ import type { Redis } from 'ioredis';
 // `sent:<user>` (a set) and counted in `writes:<user>` only from the write's callback, once Node
 // handed the bytes to the kernel: an event still in the process's buffers when it dies was never
 // sent. `settled()` lets the exit path wait for the records in flight, so a pod that dies leaves
-// an exact count behind. What a user missed is then the ids between its first and last never sent.
-
-/** One user's figures from the ledger. */
-export interface NewsSentFigures {
-  readonly user: string;
-  readonly first: number;
-  readonly last: number;
-  /** Distinct event ids sent. */
-  readonly distinct: number;
-  /** Writes in all (an id written twice is a duplicate). */
-  readonly writes: number;
-  /** Ids in first..last never sent to this user: events it lost. */
-  readonly missing: number;
-}
+// an exact count behind. What a user missed is then the ids between its first and last never sent
+// (read back by ../feed-ledger.ts, the key layout all the example feeds share).
 
 export interface NewsLedger {
   /** Records `id` as sent to `user` (call from the write's callback). */
@@ -44,19 +32,4 @@ export function createNewsLedger(redis: Redis): NewsLedger {
       await Promise.all([...pending]);
     },
   };
-}
-
-/** Every user's figures, sorted by user. */
-export async function readNewsSentFigures(redis: Redis): Promise<NewsSentFigures[]> {
-  const users = (await redis.smembers('users')).sort();
-  const out: NewsSentFigures[] = [];
-  for (const user of users) {
-    const ids = (await redis.smembers(`sent:${user}`)).map(Number);
-    const writes = Number((await redis.get(`writes:${user}`)) ?? 0);
-    if (ids.length === 0) continue;
-    const first = Math.min(...ids);
-    const last = Math.max(...ids);
-    out.push({ user, first, last, distinct: ids.length, writes, missing: last - first + 1 - ids.length });
-  }
-  return out;
 }

@@ -1,9 +1,16 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type Server } from 'node:http';
 import type { Redis } from 'ioredis';
 import { type WebSocket, WebSocketServer } from 'ws';
+import {
+  feedHttpHandler,
+  jsonRoute,
+  listenOn,
+  startTickLog,
+  stopListening,
+  userOfCookie,
+} from '../feed-app.js';
 import type { PriceFeedConfig } from './config.js';
-import { LOG_TTL_S, logKey, readSentFigures, recordSent } from './ledger.js';
+import { LOG_TTL_S, logKey, recordSent } from './ledger.js';
 import { createReplySockets, isReplyPath, type ReplySockets } from './replies.js';
 
 // A raw-`ws` price feed using the subscribe pattern: after `{"type":"subscribe"}` the server pushes
@@ -25,56 +32,6 @@ const MAX_REPLAY = 3000;
 function quoteAt(seq: number): string {
   const bid = Math.round((100 + Math.sin(seq / 50) * 2) * 100) / 100;
   return JSON.stringify({ type: 'quote', symbol: 'ACME', data: { seq, bid, ask: bid + 0.1 } });
-}
-
-function userOf(req: IncomingMessage): string | undefined {
-  const m = /(?:^|;\s*)u=([^;]+)/.exec(req.headers.cookie ?? '');
-  return m ? decodeURIComponent(m[1]!) : undefined;
-}
-
-function json(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify(body));
-}
-
-/** Login (a cookie naming the user), identity, a quote, readiness and the ledger's figures. */
-function httpHandler(redis: Redis, closing: () => boolean, quote: () => string) {
-  // Returns nothing; `return json(…)` ends a branch.
-  return (req: IncomingMessage, res: ServerResponse) => {
-    const path = (req.url ?? '').split('?')[0];
-    if (path === '/ready') return json(res, closing() ? 503 : 200, { ready: !closing() });
-    if (req.method === 'POST' && path === '/login') {
-      let body = '';
-      req.setEncoding('utf8');
-      req.on('data', (c: string) => (body += c));
-      req.on('end', () => {
-        let user: unknown;
-        try {
-          user = (JSON.parse(body || '{}') as { user?: unknown }).user;
-        } catch {
-          user = undefined;
-        }
-        if (typeof user !== 'string' || !user)
-          return json(res, 400, { error: 'body must be {"user": "<name>"}' });
-        res.setHeader('set-cookie', `u=${encodeURIComponent(user)}; Path=/; HttpOnly`);
-        json(res, 200, { user });
-      });
-      return;
-    }
-    // The feed's own count of what it sent and what each user missed (ledger.ts).
-    if (path === '/admin/sent') {
-      void readSentFigures(redis).then(
-        (users) => json(res, 200, { users }),
-        () => json(res, 503, {}),
-      );
-      return;
-    }
-    const user = userOf(req);
-    if (!user) return json(res, 401, { error: 'not logged in' });
-    if (path === '/me') return json(res, 200, { user });
-    if (path === '/api/quote') return json(res, 200, JSON.parse(quote()));
-    json(res, 404, { error: 'not found' });
-  };
 }
 
 interface Subscriber {
@@ -125,7 +82,7 @@ function acceptSockets(
 ): void {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 4096 });
   http.on('upgrade', (req, socket, head) => {
-    const user = userOf(req);
+    const user = userOfCookie(req.headers.cookie);
     const path = (req.url ?? '').split('?')[0] ?? '';
     if (closing() || (path !== '/feed' && !isReplyPath(path)) || !user) {
       socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
@@ -170,48 +127,37 @@ export function createPriceFeedApp(config: PriceFeedConfig, redis: Redis): Price
     s.chain = s.chain.catch(() => ws.terminate());
   };
 
-  let lastLogged = tickNow();
-  const timer = setInterval(() => {
-    const k = tickNow();
-    for (let seq = lastLogged + 1; seq <= k; seq += 1)
-      void redis.set(logKey(seq), quoteAt(seq), 'EX', LOG_TTL_S, 'NX').catch(() => {});
-    lastLogged = Math.max(lastLogged, k);
-    for (const [ws, s] of subs) {
-      if (s.next === undefined || s.next > k) continue;
-      deliver(ws, s, s.next, k, false);
-      s.next = k + 1;
-    }
-  }, config.tickMs);
-  timer.unref();
+  const timer = startTickLog(redis, {
+    tickMs: config.tickMs,
+    tickNow,
+    key: logKey,
+    entry: quoteAt,
+    ttlS: LOG_TTL_S,
+    onTick(k) {
+      for (const [ws, s] of subs) {
+        if (s.next === undefined || s.next > k) continue;
+        deliver(ws, s, s.next, k, false);
+        s.next = k + 1;
+      }
+    },
+  });
 
   const onMessage = (ws: WebSocket, s: Subscriber, raw: string): void =>
     subscribe(config.mode, tickNow(), ws, s, raw, deliver);
 
-  const http = createServer(
-    httpHandler(
-      redis,
-      () => closing,
-      () => quoteAt(tickNow()),
-    ),
-  );
+  // Login, identity, readiness and the ledger's figures are every feed's (feed-app.ts).
+  const route = jsonRoute('/api/quote', () => JSON.parse(quoteAt(tickNow())));
+  const http = createServer(feedHttpHandler(redis, () => closing, route));
   const replies = createReplySockets({ replyDelayMs: config.replyDelayMs, quote: () => quoteAt(tickNow()) });
   acceptSockets(http, () => closing, subs, onMessage, replies);
 
   let stopping: Promise<void> | undefined;
   return {
-    start: () =>
-      new Promise((resolve, reject) => {
-        http.once('error', reject);
-        http.listen(config.port, config.host, () => {
-          const a = http.address() as AddressInfo;
-          resolve({ host: a.address, port: a.port });
-        });
-      }),
+    start: () => listenOn(http, config.host, config.port),
     shutdown() {
       stopping ??= (async () => {
         closing = true;
-        const closed = new Promise<void>((resolve) => http.close(() => resolve()));
-        http.closeIdleConnections();
+        const closed = stopListening(http);
         // Every write already queued goes out before the close frame: nothing sent is cut.
         await Promise.all([
           ...[...subs].map(async ([ws, s]) => {

@@ -1,6 +1,7 @@
+export { readSentFigures, type SentFigures } from '../feed-ledger.js';
 export { createPriceFeedApp, type PriceFeedApp } from './app.js';
 export { FEED_MODES, type FeedMode, type PriceFeedConfig, readPriceFeedConfig } from './config.js';
-export { LOG_TTL_S, logKey, readSentFigures, recordSent, type SentFigures } from './ledger.js';
+export { LOG_TTL_S, logKey, recordSent } from './ledger.js';
 export {
   createReplySockets,
   isReplyPath,

@@ -15,6 +15,11 @@ export interface RehearseCliResult {
 /** Short settings every test rehearsal shares: few sessions, quick propagation, little warm-up. */
 export const QUICK = ['--sessions', '12', '--propagation', '300ms-1s', '--warmup', '1s', '--seed', '17'];
 
+/** A failed rehearsal's exit code, stderr's tail and stdout's head, for an assertion's message. */
+export function explainRehearseCli(r: RehearseCliResult, stdoutChars = 2000): string {
+  return `exit ${r.code}\nstderr:\n${r.stderr.slice(-3000)}\nstdout:\n${r.stdout.slice(0, stdoutChars)}`;
+}
+
 /** `env` overrides the CLI's environment (REDIS_URL to keep the run's Redis after it ends). */
 export function runRehearseCli(
   args: readonly string[],

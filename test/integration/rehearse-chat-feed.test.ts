@@ -1,11 +1,5 @@
-import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readSentFigures } from '../../examples/price-feed/index.js';
-import { createRedis } from '../../lib/redis.js';
-import type { RunningServer } from '../../lib/servers.js';
-import { startRedisServer } from '../../lib/servers.js';
-import { QUICK, type RehearseCliResult, runRehearseCli } from '../helpers/rehearse-cli.js';
-import { uniqueTag } from '../helpers/servers.js';
+import { describe, expect, it } from 'vitest';
+import { useFeedRehearsals } from '../helpers/rehearse-feed.js';
 
 // The Socket.IO chat feed (examples/chat-feed) rolled by `drainwatch rehearse --app`, each flaw
 // switch with its client: naive = long-polling first through a round-robin entry (no affinity),
@@ -13,52 +7,17 @@ import { uniqueTag } from '../helpers/servers.js';
 // Redis log, disconnect after flushing at SIGTERM. The feed's own ledger in Redis says what it
 // never sent each user; the probe's messagesLost is compared with it.
 
-const MAIN = fileURLToPath(new URL('../../dist/examples/chat-feed/main.js', import.meta.url));
-const scenario = (name: string): string =>
-  fileURLToPath(new URL(`../../examples/chat-feed/${name}`, import.meta.url));
-
-function explain(r: RehearseCliResult): string {
-  return `exit ${r.code}\nstderr:\n${r.stderr.slice(-3000)}\nstdout:\n${r.stdout.slice(0, 2000)}`;
-}
-
 describe('rehearse --app examples/chat-feed', () => {
-  let redis: RunningServer;
-  beforeAll(async () => {
-    redis = await startRedisServer();
-  });
-  afterAll(async () => {
-    await redis?.stop();
-  });
+  const feeds = useFeedRehearsals();
 
-  async function rehearse(mode: 'naive' | 'fixed', file: string) {
-    const prefix = `${uniqueTag()}:${mode}:`;
-    const app = `CHAT_MODE=${mode} CHAT_REDIS_PREFIX=${prefix} exec "${process.execPath}" "${MAIN}"`;
-    const r = await runRehearseCli(
-      [
-        ...QUICK,
-        '--app',
-        app,
-        '--scenario',
-        scenario(file),
-        '--ready-path',
-        '/ready',
-        '--replicas',
-        '2',
-        '--balance',
-        'round-robin',
-        '--json',
-      ],
-      120_000,
-      { REDIS_URL: redis.url },
-    );
-    expect(r.code, explain(r)).toBe(0);
-    const client = createRedis(redis.url, { prefix });
-    await client.connect();
-    try {
-      return { run: r.runs[0]!, ledger: await readSentFigures(client) };
-    } finally {
-      await client.quit();
-    }
+  async function rehearse(mode: 'naive' | 'fixed', scenario: string) {
+    const { run, prefix } = await feeds.rehearse({
+      feed: 'chat-feed',
+      mode,
+      scenario,
+      args: ['--balance', 'round-robin'],
+    });
+    return { run, ledger: await feeds.ledger(prefix) };
   }
 
   it('naive: polls without affinity lose their session to no-session-affinity; pushes missed across the cut are lost', async () => {

@@ -1,48 +1,16 @@
-import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readSentFigures } from '../../examples/price-feed/index.js';
-import { createRedis } from '../../lib/redis.js';
-import type { RunningServer } from '../../lib/servers.js';
-import { startRedisServer } from '../../lib/servers.js';
-import { QUICK, type RehearseCliResult, runRehearseCli } from '../helpers/rehearse-cli.js';
-import { uniqueTag } from '../helpers/servers.js';
+import { describe, expect, it } from 'vitest';
+import { useFeedRehearsals } from '../helpers/rehearse-feed.js';
 
 // The raw-ws price feed (examples/price-feed) rolled by `drainwatch rehearse --app`, each flaw
 // switch in turn. The feed keeps its own ledger of what it sent each user in Redis; the probe's
 // messagesLost must equal the numbers the feed never sent between a user's first and last push.
 
-const MAIN = fileURLToPath(new URL('../../dist/examples/price-feed/main.js', import.meta.url));
-const SCENARIO = fileURLToPath(new URL('../../examples/price-feed/scenario.yaml', import.meta.url));
-
-function explain(r: RehearseCliResult): string {
-  return `exit ${r.code}\nstderr:\n${r.stderr.slice(-3000)}\nstdout:\n${r.stdout.slice(0, 2000)}`;
-}
-
 describe('rehearse --app examples/price-feed', () => {
-  let redis: RunningServer;
-  beforeAll(async () => {
-    redis = await startRedisServer();
-  });
-  afterAll(async () => {
-    await redis?.stop();
-  });
+  const feeds = useFeedRehearsals();
 
   async function rehearse(mode: 'naive' | 'fixed') {
-    const prefix = `${uniqueTag()}:${mode}:`;
-    const app = `FEED_MODE=${mode} FEED_REDIS_PREFIX=${prefix} exec "${process.execPath}" "${MAIN}"`;
-    const r = await runRehearseCli(
-      [...QUICK, '--app', app, '--scenario', SCENARIO, '--ready-path', '/ready', '--replicas', '2', '--json'],
-      120_000,
-      { REDIS_URL: redis.url },
-    );
-    expect(r.code, explain(r)).toBe(0);
-    const client = createRedis(redis.url, { prefix });
-    await client.connect();
-    try {
-      return { run: r.runs[0]!, ledger: await readSentFigures(client) };
-    } finally {
-      await client.quit();
-    }
+    const { run, prefix } = await feeds.rehearse({ feed: 'price-feed', mode, scenario: 'scenario.yaml' });
+    return { run, ledger: await feeds.ledger(prefix) };
   }
 
   it('naive: sockets cut without a close frame, resume ignored: the probe loses exactly what the feed never sent', async () => {

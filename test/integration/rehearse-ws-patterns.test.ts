@@ -1,11 +1,8 @@
-import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RolloutReport } from '../../collector/index.js';
-import type { RunningServer } from '../../lib/servers.js';
-import { startRedisServer } from '../../lib/servers.js';
 import type { RehearsalRun } from '../../rehearse/index.js';
-import { QUICK, type RehearseCliResult, runRehearseCli } from '../helpers/rehearse-cli.js';
-import { uniqueTag } from '../helpers/servers.js';
+import { explainRehearseCli } from '../helpers/rehearse-cli.js';
+import { useFeedRehearsals } from '../helpers/rehearse-feed.js';
 
 // The WebSocket patterns `echo`, `request` and `hold` (docs/probe.md, "WebSocket patterns") through
 // `drainwatch rehearse --app` on the raw-ws price feed (examples/price-feed: `/echo`, `/rpc`, and
@@ -15,14 +12,6 @@ import { uniqueTag } from '../helpers/servers.js';
 // SIGTERM owes one more often than not (less on a socket newly reconnected), so all 12 sessions
 // keep a WebSocket (8 cut per naive run measured, 5 or 6 of them owing a message).
 
-const MAIN = fileURLToPath(new URL('../../dist/examples/price-feed/main.js', import.meta.url));
-const scenario = (pattern: string): string =>
-  fileURLToPath(new URL(`../../examples/price-feed/scenario-${pattern}.yaml`, import.meta.url));
-
-function explain(r: RehearseCliResult): string {
-  return `exit ${r.code}\nstderr:\n${r.stderr.slice(-3000)}\nstdout:\n${r.stdout.slice(0, 2000)}`;
-}
-
 /** The figures that decide a verdict, for assertion messages. */
 function figures(run: RehearsalRun): string {
   const { websocketOutcomes, websocketCloses, messagesLost, messagesResent, probeRequests } = run;
@@ -30,38 +19,17 @@ function figures(run: RehearsalRun): string {
 }
 
 describe('rehearse --app examples/price-feed: echo, request and hold', () => {
-  let redis: RunningServer;
-  beforeAll(async () => {
-    redis = await startRedisServer();
-  });
-  afterAll(async () => {
-    await redis?.stop();
-  });
+  const feeds = useFeedRehearsals();
 
   async function rehearse(pattern: 'echo' | 'request' | 'hold', mode: 'naive' | 'fixed') {
-    const prefix = `${uniqueTag()}:${pattern}:${mode}:`;
-    const app = `FEED_MODE=${mode} FEED_REDIS_PREFIX=${prefix} exec "${process.execPath}" "${MAIN}"`;
-    const r = await runRehearseCli(
-      [
-        ...QUICK,
-        '--app',
-        app,
-        '--scenario',
-        scenario(pattern),
-        '--ready-path',
-        '/ready',
-        '--replicas',
-        '2',
-        '--websockets',
-        '8',
-        '--json',
-      ],
-      120_000,
-      { REDIS_URL: redis.url },
-    );
-    expect(r.code, explain(r)).toBe(0);
-    const run = r.runs[0]!;
-    expect(run.podsReplaced, explain(r)).toBe(2);
+    const { result, run } = await feeds.rehearse({
+      feed: 'price-feed',
+      mode,
+      scenario: `scenario-${pattern}.yaml`,
+      tag: pattern,
+      args: ['--websockets', '8'],
+    });
+    expect(run.podsReplaced, explainRehearseCli(result)).toBe(2);
     return { run, report: run.report as RolloutReport };
   }
 
