@@ -64,6 +64,37 @@ describe('agent drain: clients move away without a 502', () => {
     });
   });
 
+  // A balancer that opened a connection just before the drain began may have its request on the
+  // way: closed then, the request would fail with no client retry (the connection was new), where
+  // the bare app, which knows nothing of the preStop, answers it. Seen as a 502 from the
+  // rehearsal's entry point at a pod's preStop (rehearse-ws-patterns.test.ts, echo fixed).
+  it('a connection opened before the drain that has carried no request yet is served once, then closed', async () => {
+    await fx.viaAgent(
+      nodeApp((_req, res) => res.end('ok')),
+      async (port, agent) => {
+        const unused = await RawClient.connect(port);
+        // Accepted in order: once `used` was answered, the agent holds `unused` too.
+        const used = await RawClient.connect(port);
+        try {
+          await used.write(GET());
+          expect((await used.response()).status).toBe(200);
+          await beginPrestop(agent);
+          // The idle connection that carried a request goes at once, as before.
+          await used.waitEnded();
+          expect(unused.ended).toBe(false);
+          await unused.write(GET('/first'));
+          const r = await unused.response();
+          expect(r.status).toBe(200);
+          expect(r.get('connection')).toBe('close');
+          await unused.waitEnded();
+        } finally {
+          unused.destroy();
+          used.destroy();
+        }
+      },
+    );
+  });
+
   it('a new connection during the drain is served once, then closed', async () => {
     await fx.viaAgent(
       nodeApp((_req, res) => res.end('ok')),
