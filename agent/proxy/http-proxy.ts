@@ -53,10 +53,12 @@ export interface HttpProxy {
   /** Takes a new client connection from the listener. */
   accept(socket: Socket): void;
   /**
-   * The pod is draining: idle keep-alive client connections (ones that carried a request) close at
-   * once and every response from now on carries `Connection: close`, so clients move to another pod
-   * without meeting a closed connection. New connections, and ones accepted whose first request has
-   * not arrived yet, are still served, one request each.
+   * The pod is draining: idle client connections that have carried a request close at once and
+   * every response from now on carries `Connection: close`, so clients move to another pod. A
+   * connection that has not carried a request yet stays open for its first one (answered with
+   * `Connection: close`): its client opened it to send that request, possibly already on its way,
+   * and clients send a request again only when a reused connection closed under it (RFC 9112
+   * §9.3.1; Node's http, undici and browsers), never a new one. New connections are still served.
    */
   drain(): void;
   /** Closes every idle connection, used or not, and new connections are refused from now on. */
@@ -394,11 +396,6 @@ class ClientConnection implements MessageHandlers {
   private sniffing: boolean;
   private sniffed: Buffer | undefined;
   idleSince: number;
-  /**
-   * A response was written whole: the client keeps the connection alive. Until then it is a client
-   * that just connected, whose request is on its way; closing it would fail that request.
-   */
-  keptAlive = false;
 
   constructor(
     readonly ctx: ProxyContext,
@@ -590,7 +587,6 @@ class ClientConnection implements MessageHandlers {
       return;
     }
     this.idleSince = this.ctx.tick;
-    this.keptAlive = true;
   }
 
   private endConnection(): void {
@@ -647,9 +643,12 @@ class ClientConnection implements MessageHandlers {
     if (!this.detached) this.parser.close();
   }
 
-  /** Ends the connection if it is idle (the agent is closing, or keep-alive ran out). */
-  closeIfIdle(): void {
-    if (this.idle && !this.ending) this.endConnection();
+  /**
+   * Ends the connection if it is idle (the agent is closing, or keep-alive ran out); with
+   * `unused: false`, only if it has carried a request (the drain: HttpProxy.drain).
+   */
+  closeIfIdle(unused = true): void {
+    if (this.idle && !this.ending && (unused || this.requests > 0)) this.endConnection();
   }
 }
 
@@ -704,7 +703,7 @@ export function createHttpProxy(options: HttpProxyOptions): HttpProxy {
     },
     drain() {
       ctx.draining = true;
-      for (const conn of ctx.connections) if (conn.keptAlive) conn.closeIfIdle();
+      for (const conn of ctx.connections) conn.closeIfIdle(false);
     },
     closeIdle() {
       ctx.closing = true;

@@ -39,7 +39,8 @@ export interface TrafficServer {
   /** From now on every response closes its connection; idle client connections close at once. */
   closeIdle(): void;
   /**
-   * The pod left `serving`: idle client connections close, busy ones close after their response.
+   * The pod left `serving`: idle client connections close, busy ones close after their response,
+   * one that has not carried a request yet after its first (HttpProxy.drain).
    * In `prestop` only the HTTP/2 connections open now get GOAWAY, later ones at the next phase
    * (H2Relays.drainOpen: the endpoint removal is still propagating).
    */

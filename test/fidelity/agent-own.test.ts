@@ -64,6 +64,37 @@ describe('agent drain: clients move away without a 502', () => {
     });
   });
 
+  // A balancer that opened a connection just before the drain began may have its request on the
+  // way: closed then, the request would fail with no client retry (the connection was new), where
+  // the bare app, which knows nothing of the preStop, answers it. Seen as a 502 from the
+  // rehearsal's entry point at a pod's preStop (rehearse-ws-patterns.test.ts, echo fixed).
+  it('a connection opened before the drain that has carried no request yet is served once, then closed', async () => {
+    await fx.viaAgent(
+      nodeApp((_req, res) => res.end('ok')),
+      async (port, agent) => {
+        const unused = await RawClient.connect(port);
+        // Accepted in order: once `used` was answered, the agent holds `unused` too.
+        const used = await RawClient.connect(port);
+        try {
+          await used.write(GET());
+          expect((await used.response()).status).toBe(200);
+          await beginPrestop(agent);
+          // The idle connection that carried a request goes at once, as before.
+          await used.waitEnded();
+          expect(unused.ended).toBe(false);
+          await unused.write(GET('/first'));
+          const r = await unused.response();
+          expect(r.status).toBe(200);
+          expect(r.get('connection')).toBe('close');
+          await unused.waitEnded();
+        } finally {
+          unused.destroy();
+          used.destroy();
+        }
+      },
+    );
+  });
+
   it('a new connection during the drain is served once, then closed', async () => {
     await fx.viaAgent(
       nodeApp((_req, res) => res.end('ok')),
@@ -79,30 +110,6 @@ describe('agent drain: clients move away without a 502', () => {
         } finally {
           c.destroy();
         }
-      },
-    );
-  });
-});
-
-describe('agent drain: a client that just connected', () => {
-  it('a connection accepted before the drain, its first request sent after, is served once, then closed', async () => {
-    await fx.viaAgent(
-      nodeApp((_req, res) => res.end('ok')),
-      async (port, agent) => {
-        // Connected (accepted by the agent well before the preStop's round trip), nothing sent yet:
-        // a client whose request is on its way, not an idle keep-alive connection to move away.
-        const c = await RawClient.connect(port);
-        try {
-          await beginPrestop(agent);
-          await c.write(GET());
-          const r = await c.response();
-          expect(r.status).toBe(200);
-          expect(r.get('connection')).toBe('close');
-          await c.waitEnded();
-        } finally {
-          c.destroy();
-        }
-        expect(await agentTotals(agent, 1)).toEqual({ requests: 1, failed: 0 });
       },
     );
   });

@@ -12,10 +12,45 @@ import { useFeedRehearsals } from '../helpers/rehearse-feed.js';
 // SIGTERM owes one more often than not (less on a socket newly reconnected), so all 12 sessions
 // keep a WebSocket (8 cut per naive run measured, 5 or 6 of them owing a message).
 
-/** The figures that decide a verdict, for assertion messages. */
+/**
+ * The figures that decide a verdict, for assertion messages: with each failed probe request (what
+ * the client saw, through which pod, at what time and phase, its cause), each termination's
+ * timeline and what the entry point did, so that a rare failure names its cause the first time.
+ */
 function figures(run: RehearsalRun): string {
-  const { websocketOutcomes, websocketCloses, messagesLost, messagesResent, probeRequests } = run;
-  return JSON.stringify({ websocketOutcomes, websocketCloses, messagesLost, messagesResent, probeRequests });
+  const { websocketOutcomes, websocketCloses, messagesLost, messagesResent, probeRequests, entry } = run;
+  const report = run.report as RolloutReport | undefined;
+  const failures = report?.failures.map((f) => ({
+    probeId: f.probeId,
+    route: f.route,
+    kind: f.kind,
+    time: f.time,
+    error: f.error,
+    status: f.status,
+    pod: f.pod,
+    phase: f.phase,
+    cause: f.cause,
+  }));
+  const terminations = report?.terminations.map((t) => ({
+    pod: t.pod,
+    startedAt: t.startedAt,
+    prestopMs: t.prestopMs,
+    stoppedListeningAt: t.stoppedListeningAt,
+    exitedAt: t.exitedAt,
+    propagationMs: t.endpointPropagationMs,
+    lateArrivals: t.lateArrivals,
+  }));
+  return JSON.stringify({
+    websocketOutcomes,
+    websocketCloses,
+    messagesLost,
+    messagesResent,
+    probeRequests,
+    failures,
+    terminations,
+    entry: { retries: entry.retries, upstreamErrors: entry.upstreamErrors },
+    unreliable: run.unreliable,
+  });
 }
 
 describe('rehearse --app examples/price-feed: echo, request and hold', () => {
@@ -57,9 +92,9 @@ describe('rehearse --app examples/price-feed: echo, request and hold', () => {
       expect(run.websocketCloses['1001'], figures(run)).toBeGreaterThan(0);
       expect(run.messagesLost, figures(run)).toBe(0);
       expect(run.messagesResent, figures(run)).toBe(0);
-      // The WebSocket figures are this test's subject; the same fixed app's HTTP requests are held
-      // to zero failures by rehearse-price-feed.test.ts (one failed request of 156 was seen once
-      // here in CI, its cause not yet looked at: issue 20's closing note).
+      // One 502 here once in CI (1 of 156): the agent's drain closed a connection the entry point
+      // had just opened to the pod, its request unread (docs/agent.md, the drain).
+      expect(run.probeRequests.failed, figures(run)).toBe(0);
       expect(run.sessionPersistence).toBe(1);
       for (const t of report.terminations) expect(t.uncleanReasons, t.pod).not.toContain('websocket-close');
     }, 150_000);
