@@ -3,7 +3,7 @@
 // against a real nats-server and redis-server on loopback.
 //   npm run build && node bench/scale.mjs [--pods 2000] [--workloads 100] [--seconds 60]
 //        [--requests 293] [--quiet 10s] [--collectors 1,2] [--publishers 2] [--prefill]
-//        [--semi-space 32]
+//        [--semi-space 32] [--publish core|ack]
 // Simulated agents (worker threads) publish each pod's termination as the agent does, built with
 // the contract's event builder: prestop.started, `--requests` request records spread over the
 // pod's 5 s drain, traffic.summary, prestop.finished, sigterm, app.stopped-listening, app.exited,
@@ -25,14 +25,22 @@
 // saturation). Lag and close figures mean nothing in that mode (the events are old when applied).
 // --semi-space MiB: the replicas' --max-semi-space-size, 32 as the collector image runs them
 // (0: Node's default, 16 MiB at most on 64-bit).
+// --publish: `ack` publishes as the agent does (JetStream publish, each acknowledgement awaited, in
+// windows of 2,000); `core` (default) sends the same messages, with the same Nats-Msg-Id, as core
+// NATS publishes that JetStream stores without an acknowledgement to wait for. On this 2-core
+// machine `ack` costs the publishers about 120 µs of CPU per event, more than the collector, and
+// 10,000 events/s then leaves the collector no core; agents spread that cost over the cluster's
+// nodes. Every event is still checked: the run waits until the stream holds all of them.
 // SCALE_CPU_PROF=dir writes each replica's V8 CPU profile there.
 // Targets are printed beside the figures. Figures depend on the machine and its load.
 import { fork } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { jetstream } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect, headers } from '@nats-io/transport-node';
 import { createReportStore } from '../dist/collector/index.js';
 import { createUncheckedEventSequencer, encodeEvent, subjectOf } from '../dist/contract/index.js';
 import { connectRedis } from '../dist/lib/redis.js';
@@ -135,7 +143,18 @@ function podScript(pod, requests) {
 }
 
 /** Worker thread: the simulated agents of the pods `index % publishers === k`, in real time. */
-async function publishPods({ natsUrl, root, pods, workloads, seconds, requests, publishers, prefill, k }) {
+async function publishPods({
+  natsUrl,
+  root,
+  pods,
+  workloads,
+  seconds,
+  requests,
+  publishers,
+  prefill,
+  publish,
+  k,
+}) {
   const nc = await connect({ servers: natsUrl });
   const js = jetstream(nc);
   const perWl = Math.ceil(pods / workloads);
@@ -170,6 +189,13 @@ async function publishPods({ natsUrl, root, pods, workloads, seconds, requests, 
       const [due, si, kind, data] = schedule[next++];
       behindMaxMs = Math.max(behindMaxMs, now - (startAt + due));
       const e = seqs[si].next(kind, data(now), new Date(now));
+      if (publish === 'core') {
+        // A core publish on the stream's subject: stored by JetStream, no acknowledgement awaited.
+        const h = headers();
+        h.set('Nats-Msg-Id', e.id);
+        nc.publish(subjectOf(e, root), encodeEvent(e), { headers: h });
+        continue;
+      }
       inflight.push(js.publish(subjectOf(e, root), encodeEvent(e), { msgID: e.id, timeout: 60_000 }));
       if (inflight.length >= 2000) {
         await Promise.all(inflight);
@@ -179,6 +205,7 @@ async function publishPods({ natsUrl, root, pods, workloads, seconds, requests, 
     await new Promise((r) => setTimeout(r, 5));
   }
   await Promise.all(inflight);
+  await nc.flush();
   const lastAt = Date.now();
   await nc.close();
   parentPort.postMessage({ type: 'done', sent: schedule.length, lastAt, behindMaxMs });
@@ -228,7 +255,51 @@ async function pollUntil(fn, timeoutMs, intervalMs, what) {
   }
 }
 
-async function runOnce(opts, replicas, natsUrl, redisUrl) {
+/** Waits (30 s at most) until the stream holds `count` messages: a core publish has no acknowledgement. */
+async function streamHolds(natsUrl, stream, count) {
+  const nc = await connect({ servers: natsUrl });
+  try {
+    const jsm = await jetstreamManager(nc);
+    let held = 0;
+    await pollUntil(
+      async () => {
+        held = (await jsm.streams.info(stream)).state.messages;
+        return held >= count;
+      },
+      30_000,
+      100,
+      `the stream to hold all ${count} events published`,
+    ).catch((err) => {
+      throw new Error(`${err.message}: it holds ${held}`);
+    });
+  } finally {
+    await nc.close();
+  }
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux); NaN elsewhere. */
+function processCpuSeconds(pid) {
+  try {
+    // Fields 14 and 15 (utime, stime) after the command name, in clock ticks (USER_HZ, 100 on Linux).
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** What the bench's own parts use of the machine: this process (publishers), nats-server, redis-server. */
+function machineCpu(servers) {
+  const own = process.cpuUsage();
+  return {
+    publishers: (own.user + own.system) / 1e6,
+    nats: processCpuSeconds(servers.natsPid),
+    redis: processCpuSeconds(servers.redisPid),
+  };
+}
+
+async function runOnce(opts, replicas, natsUrl, redisUrl, servers) {
   const tag = `scale${replicas}`;
   const env = {
     DRAINWATCH_LISTEN: '127.0.0.1:0',
@@ -281,6 +352,7 @@ async function runOnce(opts, replicas, natsUrl, redisUrl) {
   let base = await Promise.all(collectors.map((c) => c.snapshot()));
   const done = workers.map((w) => nextMessage(w, 'done'));
   let startAt = Date.now() + 200;
+  const machine0 = machineCpu(servers);
   for (const w of workers) w.postMessage(startAt);
   const pubs = await Promise.all(done);
   if (opts.prefill) {
@@ -290,6 +362,7 @@ async function runOnce(opts, replicas, natsUrl, redisUrl) {
     startAt = Date.now();
   }
   const sent = pubs.reduce((s, p) => s + p.sent, 0);
+  await streamHolds(natsUrl, env.DRAINWATCH_STREAM, sent);
   const lastPublishAt = Math.max(...pubs.map((p) => p.lastAt));
   // Every event applied, then the CPU figure (before the quiet wait, which is idle time).
   let snaps = [];
@@ -303,6 +376,7 @@ async function runOnce(opts, replicas, natsUrl, redisUrl) {
     'every event applied',
   );
   const appliedAllAt = Date.now();
+  const machine1 = machineCpu(servers);
   const cpuS = snaps.reduce((s, x, i) => s + x.cpuUs - base[i].cpuUs, 0) / 1e6;
   // Rollouts closing for quiet: when each open rollout was first seen closed.
   const seenClosed = new Map();
@@ -348,11 +422,22 @@ async function runOnce(opts, replicas, natsUrl, redisUrl) {
     collectorCpuSeconds: Number(cpuS.toFixed(2)),
     collectorMaxRssMiB: Math.round(Math.max(...snaps.map((x) => x.maxRssBytes)) / 2 ** 20),
     eventsPerCollectorCpuSecond: Math.round(applied / cpuS),
+    // CPU seconds each part used from the publishers' start to the last event applied.
+    machineCpuSeconds: {
+      publishers: Number((machine1.publishers - machine0.publishers).toFixed(2)),
+      natsServer: Number((machine1.nats - machine0.nats).toFixed(2)),
+      redisServer: Number((machine1.redis - machine0.redis).toFixed(2)),
+      collectors: Number(cpuS.toFixed(2)),
+      wallSeconds: Number(spanS.toFixed(1)),
+      cores: availableParallelism(),
+    },
   };
 }
 
 function print(r, opts) {
   const ok = (b) => (b ? 'met' : 'NOT met');
+  const m = r.machineCpuSeconds;
+  const busy = (m.publishers + m.natsServer + m.redisServer + m.collectors) / m.wallSeconds;
   console.log(`--- ${r.replicas} collector replica(s)`);
   console.log(
     `events: ${r.applied}/${r.sent} applied (per replica ${r.appliedPerReplica.join(' + ')}); published at ${r.publishRate} events/s over ${r.publishSeconds.toFixed(1)} s (publishers at most ${r.publisherBehindMaxMs} ms behind schedule); ${r.eventsPerSecond} events/s applied from first publish to last applied`,
@@ -365,6 +450,9 @@ function print(r, opts) {
   );
   console.log(
     `cpu: collectors ${r.collectorCpuSeconds} s = ${r.eventsPerCollectorCpuSecond} events per collector CPU-second (target >= ${TARGETS.perCpuSecond}: ${ok(r.eventsPerCollectorCpuSecond >= TARGETS.perCpuSecond)}); max RSS of a replica ${r.collectorMaxRssMiB} MiB (semi-space ${opts.semiSpaceMiB || 'default'} MiB)`,
+  );
+  console.log(
+    `machine: over ${m.wallSeconds} s the publishers used ${m.publishers} CPU-s, nats-server ${m.natsServer}, redis-server ${m.redisServer}, the collectors ${m.collectors}: ${busy.toFixed(2)} of ${m.cores} cores busy with the bench alone`,
   );
 }
 
@@ -380,6 +468,7 @@ async function main() {
       publishers: { type: 'string', default: '2' },
       prefill: { type: 'boolean', default: false },
       'semi-space': { type: 'string', default: '32' },
+      publish: { type: 'string', default: 'core' },
     },
   });
   const opts = {
@@ -391,7 +480,9 @@ async function main() {
     publishers: Number(a.publishers),
     prefill: a.prefill,
     semiSpaceMiB: Number(a['semi-space']),
+    publish: a.publish,
   };
+  if (!['core', 'ack'].includes(opts.publish)) throw new Error(`--publish: core or ack, not ${a.publish}`);
   const perWl = Math.ceil(opts.pods / opts.workloads);
   const gapMs = (opts.seconds * 1000 - POD_DRAIN_MS) / perWl;
   if (gapMs >= opts.quietMs)
@@ -403,7 +494,10 @@ async function main() {
   const results = [];
   try {
     for (const n of a.collectors.split(',').map(Number)) {
-      const r = await runOnce(opts, n, nats.url, redisServer.url);
+      const r = await runOnce(opts, n, nats.url, redisServer.url, {
+        natsPid: nats.pid,
+        redisPid: redisServer.pid,
+      });
       print(r, opts);
       results.push(r);
     }
