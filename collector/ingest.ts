@@ -212,8 +212,7 @@ export function createIngest(config: CollectorConfig, deps: IngestDeps): Ingest 
     try {
       for await (const m of iter) {
         queue.push(m);
-        // The worker waits for a first message or for a full batch (see work()): wake it then only.
-        if (queue.length === 1 || queue.length >= config.fetchBatch) wake?.();
+        wake?.();
       }
     } finally {
       pumpDone = true;
@@ -229,17 +228,12 @@ export function createIngest(config: CollectorConfig, deps: IngestDeps): Ingest 
   async function work(): Promise<void> {
     for (;;) {
       if (stopController.signal.aborted) break;
-      // While a batch is being applied, a partial one waits for it (or for a full batch): what
-      // arrives meanwhile joins it. Batches then grow with the rate by themselves, and their fixed
-      // costs (a pipeline, a script call, the SADDs) stop dominating at moderate rates, for at most
-      // one batch's round trip of added latency; under load full batches still go two at a time.
-      const partial = inflight.size > 0 && queue.length < config.fetchBatch;
-      if (queue.length === 0 || inflight.size >= MAX_INFLIGHT || partial) {
+      if (queue.length === 0 || inflight.size >= MAX_INFLIGHT) {
         if (queue.length === 0 && inflight.size === 0 && pumpDone) break;
         const woken = new Promise<void>((resolve) => {
           wake = resolve;
         });
-        await Promise.race(queue.length === 0 || partial ? [woken, ...inflight] : [...inflight]);
+        await Promise.race(queue.length === 0 ? [woken, ...inflight] : [...inflight]);
         wake = undefined;
         continue;
       }
