@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, normalize } from 'node:path';
 import { parse as parseShell } from 'shell-quote';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -44,8 +44,10 @@ const OTHER_TOOLS_FLAGS = new Set<string>([
   '--enable-source-maps', // node's flag the images do not pass (docs/kubernetes.md)
   '--drain-strategy', // Envoy's flag (docs/grpc.md, GOAWAY timing)
   '--drain-time-s', // Envoy's flag (docs/grpc.md, GOAWAY timing)
-  '--requests', // bench/scale.mjs (docs/scaling.md)
-  '--seconds', // bench/scale.mjs (docs/scaling.md)
+  // The scale bench's own options (docs/scaling.md, README), read from its parseArgs table.
+  ...[...readFileSync('bench/scale.mjs', 'utf8').matchAll(/^ {6}'?([a-z][a-z-]*)'?: \{ type: '/gm)].map(
+    (m) => `--${m[1]}`,
+  ),
 ]);
 
 /** Every `--flag` of each drainwatch command's --help, and of any command. */
