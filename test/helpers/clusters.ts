@@ -35,6 +35,14 @@ export interface TestRedisCluster {
    * node reports the cluster ok. Returns the ports of the old master and the new one.
    */
   failover(slotOf: number): Promise<{ from: number; to: number }>;
+  /**
+   * A crash of the master serving `slot` that loses writes it acknowledged: its replica (once in
+   * sync) is frozen (SIGSTOP) and the master drops the replica's link (CLIENT KILL TYPE replica),
+   * so the writes made while `meanwhile` runs reach no replica; then the master is killed
+   * (SIGKILL) and the replica thawed. Resolves once the replica is master and every node left
+   * says cluster_state:ok. The killed node stays down.
+   */
+  crash(slot: number, meanwhile: () => Promise<void>): Promise<{ from: number; to: number }>;
   stop(): Promise<void>;
 }
 
@@ -174,6 +182,23 @@ export async function startRedisCluster(
     throw err;
   }
   const nodes = servers.map((server) => ({ server, port: server.port }));
+  /** Ports of the nodes crash() killed. */
+  const killed = new Set<number>();
+  /**
+   * The slot's master and its replica, as some node sees them: right after the cluster formed
+   * (or a failover) a node's view may not show the replica's role yet (seen once in CI).
+   */
+  const pairServing = async (slot: number) => {
+    for (const node of nodes.filter((n) => !killed.has(n.port))) {
+      const view = await nodesView(node.port).catch(() => []);
+      const master = view.find(
+        (n) => n.flags.includes('master') && !n.flags.includes('fail') && servesSlot(n.slots, slot),
+      );
+      const replica = master && view.find((n) => n.master === master.id && !n.flags.includes('fail'));
+      if (master && replica) return { master, replica };
+    }
+    return undefined;
+  };
   const seeds = nodes.map((n) => ({ host: '127.0.0.1', port: n.port }));
   let stopping: Promise<void> | undefined;
   return {
@@ -181,26 +206,48 @@ export async function startRedisCluster(
     seeds,
     seedList: seeds.map((s) => `${s.host}:${s.port}`).join(','),
     async failover(slot) {
-      // The slot's master and its replica, as some node sees them: right after the cluster formed
-      // (or a failover) a node's view may not show the replica's role yet (seen once in CI).
-      const pair = async () => {
-        for (const node of nodes) {
-          const view = await nodesView(node.port).catch(() => []);
-          const master = view.find((n) => n.flags.includes('master') && servesSlot(n.slots, slot));
-          const replica = master && view.find((n) => n.master === master.id && !n.flags.includes('fail'));
-          if (master && replica) return { master, replica };
-        }
-        return undefined;
-      };
-      const { master, replica } = await pollUntil(pair, {
+      const { master, replica } = await pollUntil(() => pairServing(slot), {
         timeoutMs: 30_000,
         intervalMs: 100,
         what: `a master with a replica serving slot ${slot}`,
       });
       await takeOver(
         replica.port,
-        nodes.map((n) => n.port),
+        nodes.filter((n) => !killed.has(n.port)).map((n) => n.port),
       );
+      return { from: master.port, to: replica.port };
+    },
+    async crash(slot, meanwhile) {
+      const { master, replica } = await pollUntil(() => pairServing(slot), {
+        timeoutMs: 30_000,
+        intervalMs: 100,
+        what: `a master with a replica serving slot ${slot}`,
+      });
+      // A replica that never finished its first sync cannot take over ("disconnected from master
+      // for longer than allowed"); a new cluster's replicas sync 5 s late (diskless sync delay).
+      await pollUntil(
+        async () =>
+          String(await ask(replica.port, 'INFO', 'replication').catch(() => '')).includes(
+            'master_link_status:up',
+          ),
+        { timeoutMs: 30_000, intervalMs: 100, what: `the replica on ${replica.port} to be in sync` },
+      );
+      const pidOf = (port: number) => nodes.find((n) => n.port === port)!.server.pid;
+      process.kill(pidOf(replica.port), 'SIGSTOP');
+      try {
+        await ask(master.port, 'CLIENT', 'KILL', 'TYPE', 'replica');
+        await meanwhile();
+        process.kill(pidOf(master.port), 'SIGKILL');
+        killed.add(master.port);
+      } finally {
+        process.kill(pidOf(replica.port), 'SIGCONT');
+      }
+      const alive = nodes.filter((n) => !killed.has(n.port)).map((n) => n.port);
+      await pollUntil(async () => (await isMaster(replica.port)) && (await clusterOk(alive)), {
+        timeoutMs: 30_000,
+        intervalMs: 100,
+        what: `the replica on ${replica.port} to take over from the killed master`,
+      });
       return { from: master.port, to: replica.port };
     },
     stop() {

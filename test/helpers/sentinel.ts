@@ -6,16 +6,16 @@ import { type RunningServer, startRedisServer } from '../../lib/servers.js';
 import type { HostPort } from '../../lib/values.js';
 import { pollUntil } from '../../lib/wait.js';
 
-// A real Sentinel-backed Redis on loopback: a master, its replica and three sentinels
-// (`redis-server sentinel.conf --sentinel`, quorum 2) on free ports, with the short timeouts a test
-// needs (down after 1 s, failover timeout 5 s). Optionally with passwords on the Redis servers
+// A real Sentinel-backed Redis on loopback: a master, its replicas (one by default, or two as
+// docs/scaling.md advises) and three sentinels (`redis-server sentinel.conf --sentinel`, quorum 2)
+// on free ports, with the short timeouts a test needs (down after 1 s, failover timeout 5 s). Optionally with passwords on the Redis servers
 // (requirepass/masterauth, `sentinel auth-pass`) and on the sentinels (requirepass,
 // `sentinel sentinel-pass`).
 
 export interface TestSentinelSet {
   /** The master group the sentinels monitor. */
   readonly name: string;
-  /** The two Redis servers: the first starts as master, the second as its replica. */
+  /** The Redis servers: the first starts as master, the others as its replicas. */
   readonly servers: readonly RunningServer[];
   readonly sentinels: readonly RunningServer[];
   /** The sentinels' addresses: what `--redis-sentinel` is given. */
@@ -25,12 +25,23 @@ export interface TestSentinelSet {
   /** The port of the master every sentinel names now (they must agree). */
   masterPort(): Promise<number>;
   /**
-   * SENTINEL FAILOVER, once the replica has every write of the master: resolves when every
-   * sentinel names the replica as master and it says so itself. The old master may still think
-   * it is one until the sentinels demote it (8–20 s later); settled() waits for that.
+   * SENTINEL FAILOVER, once every replica has every write of the master (unless `inSync` is
+   * false: then at once, while writes flow): resolves when every sentinel names a replica (the one
+   * Sentinel chose) as master and it says so itself. The old master may still think it is one
+   * until the sentinels demote it (8–20 s later); settled() waits for that.
    */
-  failover(): Promise<{ from: number; to: number }>;
-  /** Resolves once the old master is a replica of the new one, its link up, in sync. */
+  failover(options?: { readonly inSync?: boolean }): Promise<{ from: number; to: number }>;
+  /**
+   * A crash that loses acknowledged writes, with replication lag made long enough to see: every
+   * replica is frozen (SIGSTOP) and the master drops their links (CLIENT KILL TYPE replica; what
+   * it sent before is in the replicas' socket buffers, and they apply it once thawed), so the
+   * writes made while `meanwhile` runs reach no replica; then the master is killed (SIGKILL) and
+   * the replicas thawed. Needs minReplicasToWrite unset (the master would refuse those writes).
+   * Resolves when every sentinel names a replica as master and it says so itself; the killed
+   * server stays down.
+   */
+  crash(meanwhile: () => Promise<void>): Promise<{ from: number; to: number }>;
+  /** Resolves once the old master and every other server are replicas of the new one, links up, in sync. */
   settled(): Promise<void>;
   /** `master` or `slave`: the role the server at `port` says it has (ROLE). */
   role(port: number): Promise<string>;
@@ -97,18 +108,21 @@ export interface SentinelSetOptions {
   /** requirepass of the sentinels. */
   readonly sentinelPassword?: string;
   /**
-   * `min-replicas-to-write` of both servers: a master refuses writes (NOREPLICAS) while it has
-   * fewer replicas, as an old master does the moment its replica is promoted.
+   * `min-replicas-to-write` of every server: a master refuses writes (NOREPLICAS) while it has
+   * fewer replicas, as an old master does the moment its only replica is promoted.
    */
   readonly minReplicasToWrite?: number;
+  /** Replicas of the master: 1 (default) or more. */
+  readonly replicas?: number;
 }
 
 /**
- * Starts the master, its replica and three sentinels; resolves once the replica is in sync and
- * every sentinel knows the replica and the two other sentinels (what a failover needs).
+ * Starts the master, its replicas and three sentinels; resolves once every replica is in sync and
+ * every sentinel knows every replica and the two other sentinels (what a failover needs).
  */
 export async function startRedisSentinels(options: SentinelSetOptions = {}): Promise<TestSentinelSet> {
   const name = options.name ?? 'mymaster';
+  const replicaCount = options.replicas ?? 1;
   const pw = options.password;
   const spw = options.sentinelPassword;
   const auth = [
@@ -123,11 +137,13 @@ export async function startRedisSentinels(options: SentinelSetOptions = {}): Pro
     const master = await startRedisServer({ extraArgs: () => auth });
     started.push(master);
     servers.push(master);
-    const replica = await startRedisServer({
-      extraArgs: () => [...auth, '--replicaof', '127.0.0.1', String(master.port)],
-    });
-    started.push(replica);
-    servers.push(replica);
+    for (let i = 0; i < replicaCount; i++) {
+      const replica = await startRedisServer({
+        extraArgs: () => [...auth, '--replicaof', '127.0.0.1', String(master.port)],
+      });
+      started.push(replica);
+      servers.push(replica);
+    }
     for (let i = 0; i < 3; i++) {
       const configFile = join(confDir, `sentinel-${i}.conf`);
       await writeFile(configFile, sentinelConf(name, master.port, options));
@@ -135,15 +151,18 @@ export async function startRedisSentinels(options: SentinelSetOptions = {}): Pro
       started.push(s);
       sentinels.push(s);
     }
-    await pollUntil(async () => (await replication(replica.port, pw)).master_link_status === 'up', {
-      timeoutMs: 30_000,
-      intervalMs: 100,
-      what: 'the replica to be in sync',
-    });
+    const replicas = servers.slice(1);
+    await pollUntil(
+      async () =>
+        (await Promise.all(replicas.map((r) => replication(r.port, pw)))).every(
+          (r) => r.master_link_status === 'up',
+        ),
+      { timeoutMs: 30_000, intervalMs: 100, what: 'the replicas to be in sync' },
+    );
     await pollUntil(async () => (await Promise.all(sentinels.map((s) => knowsAll(s.port)))).every(Boolean), {
       timeoutMs: 60_000,
       intervalMs: 200,
-      what: 'every sentinel to know the replica and the other sentinels',
+      what: 'every sentinel to know the replicas and the other sentinels',
     });
   } catch (err) {
     await Promise.all(started.map((s) => s.stop()));
@@ -158,7 +177,7 @@ export async function startRedisSentinels(options: SentinelSetOptions = {}): Pro
     );
     return (
       m['num-other-sentinels'] === '2' &&
-      replicas.some((r) => r.flags === 'slave' && r['master-link-status'] === 'ok')
+      replicas.filter((r) => r.flags === 'slave' && r['master-link-status'] === 'ok').length >= replicaCount
     );
   }
 
@@ -187,7 +206,28 @@ export async function startRedisSentinels(options: SentinelSetOptions = {}): Pro
     );
   }
 
+  /** Waits until every sentinel names one of `ports` as master, and that server says so. */
+  async function promoted(ports: readonly number[]): Promise<number> {
+    let to = 0;
+    await pollUntil(
+      async () => {
+        const named = await masterPort().catch(() => undefined);
+        if (named === undefined || !ports.includes(named)) return false;
+        to = named;
+        return (await replication(to, pw)).role === 'master';
+      },
+      {
+        timeoutMs: 60_000,
+        intervalMs: 100,
+        what: `every sentinel to name one of ${ports.join(', ')} the master`,
+      },
+    );
+    return to;
+  }
+
   let last: { from: number; to: number } | undefined;
+  /** Ports of the servers crash() killed. */
+  const killed = new Set<number>();
   let stopping: Promise<void> | undefined;
   return {
     name,
@@ -196,36 +236,57 @@ export async function startRedisSentinels(options: SentinelSetOptions = {}): Pro
     sentinelNodes: sentinels.map((s) => ({ host: '127.0.0.1', port: s.port })),
     sentinelList: sentinels.map((s) => `127.0.0.1:${s.port}`).join(','),
     masterPort,
-    async failover() {
+    async failover(o = {}) {
       const from = await masterPort();
-      const to = servers.find((s) => s.port !== from)!.port;
-      await pollUntil(() => inSync(from, to), {
-        timeoutMs: 30_000,
-        intervalMs: 50,
-        what: `the replica on ${to} to have every write of ${from}`,
-      });
+      const others = servers.filter((s) => s.port !== from).map((s) => s.port);
+      if (o.inSync !== false) {
+        await pollUntil(
+          async () => (await Promise.all(others.map((to) => inSync(from, to)))).every(Boolean),
+          {
+            timeoutMs: 30_000,
+            intervalMs: 50,
+            what: `the replicas on ${others.join(', ')} to have every write of ${from}`,
+          },
+        );
+      }
       await pollUntil(() => knowsAll(sentinels[0]!.port), {
         timeoutMs: 30_000,
         intervalMs: 200,
-        what: 'the sentinel to see a good replica',
+        what: 'the sentinel to see good replicas',
       });
       await ask(sentinels[0]!.port, spw, 'SENTINEL', 'FAILOVER', name);
-      await pollUntil(
-        async () =>
-          (await masterPort().catch(() => undefined)) === to && (await replication(to, pw)).role === 'master',
-        { timeoutMs: 60_000, intervalMs: 100, what: `every sentinel to name ${to} the master` },
-      );
-      last = { from, to };
+      last = { from, to: await promoted(others) };
+      return last;
+    },
+    async crash(meanwhile) {
+      const from = await masterPort();
+      const master = servers.find((s) => s.port === from)!;
+      const replicas = servers.filter((s) => s !== master && !killed.has(s.port));
+      for (const r of replicas) process.kill(r.pid, 'SIGSTOP');
+      try {
+        await ask(from, pw, 'CLIENT', 'KILL', 'TYPE', 'replica');
+        await meanwhile();
+        process.kill(master.pid, 'SIGKILL');
+        killed.add(from);
+      } finally {
+        for (const r of replicas) process.kill(r.pid, 'SIGCONT');
+      }
+      last = { from, to: await promoted(replicas.map((r) => r.port)) };
       return last;
     },
     async settled() {
       if (!last) return;
       const { from, to } = last;
-      await pollUntil(() => inSync(to, from), {
-        timeoutMs: 60_000,
-        intervalMs: 200,
-        what: `the old master on ${from} to be a replica of ${to}, in sync`,
-      });
+      for (const port of servers
+        .filter((s) => !killed.has(s.port))
+        .map((s) => s.port)
+        .filter((p) => p !== to)) {
+        await pollUntil(() => inSync(to, port), {
+          timeoutMs: 60_000,
+          intervalMs: 200,
+          what: `the server on ${port} (the old master was ${from}) to be a replica of ${to}, in sync`,
+        });
+      }
     },
     async role(port) {
       return String(((await ask(port, pw, 'ROLE')) as unknown[])[0]);
