@@ -27,6 +27,7 @@ import { createHttpApp } from './http.js';
 import { type Clock, createIngest, type Ingest } from './ingest.js';
 import { createLease } from './lease.js';
 import { createCollectorMetrics } from './metrics.js';
+import { createRecovery, type Recovery } from './recovery.js';
 import { createRedisHealth } from './redis-health.js';
 import { createReportStore, type ReportStore } from './store.js';
 import { createRolloutTracer } from './tracing.js';
@@ -51,7 +52,10 @@ export interface Collector {
   start(): Promise<{ http: AddressInfo }>;
   stop(): Promise<void>;
   ready(): boolean;
-  /** Resolves once the consumer has nothing pending and everything fetched was applied and acked. */
+  /**
+   * Resolves once the consumer has nothing pending, everything fetched was applied and acked, and
+   * no rebuild or replay from the stream (after Redis lost data) is running.
+   */
   drain(timeoutMs: number): Promise<void>;
   /** The report reader over the collector's Redis (valid after start). */
   readonly store: ReportStore;
@@ -75,6 +79,7 @@ export function createCollector(config: CollectorConfig, deps: CollectorDeps = {
   let store: ReportStore | undefined;
   let ingest: Ingest | undefined;
   let history: History | undefined;
+  let recovery: Recovery | undefined;
   let server: Server | undefined;
   let redisUp = false;
   let natsUp = false;
@@ -95,8 +100,10 @@ export function createCollector(config: CollectorConfig, deps: CollectorDeps = {
     if (up !== redisUp && !stopping) {
       if (up) log.info('Redis up');
       else log.warn('Redis down; events wait in the stream until it answers');
-      // A Redis that came back may have come back empty.
+      // A Redis that came back may have come back empty, or without its last writes (recovery.ts).
       if (up && history) void history.check();
+      if (up) void recovery?.restored();
+      else recovery?.lost();
     }
     redisUp = up;
     metrics.health.redisUp.set(up ? 1 : 0);
@@ -146,6 +153,13 @@ export function createCollector(config: CollectorConfig, deps: CollectorDeps = {
     });
     redis.on('ready', () => setRedis(true));
     redis.on('close', () => setRedis(false));
+    // A Redis Cluster node gone (a crashed master) leaves the cluster client up: its acknowledged
+    // writes may be lost all the same. The replay retries until the failover gave its slots a master.
+    redis.on('-node', () => {
+      if (stopping || !recovery) return;
+      recovery.lost();
+      void recovery.restored();
+    });
     if (!deps.redis) {
       try {
         await waitForRedis(redis, describeRedisTarget(target));
@@ -170,7 +184,12 @@ export function createCollector(config: CollectorConfig, deps: CollectorDeps = {
       log,
       onRedisState: setRedis,
       onNotes,
-      onBatchApplied: (seq) => history?.applied(seq),
+      onBatchApplied: (msgs) => {
+        recovery?.acked(msgs);
+        let max = 0;
+        for (const m of msgs) if (m.seq > max) max = m.seq;
+        history?.applied(max);
+      },
       ...(deps.onApplied ? { onApplied: deps.onApplied } : {}),
     });
     const replaying = ingest;
@@ -181,7 +200,16 @@ export function createCollector(config: CollectorConfig, deps: CollectorDeps = {
       apply: (msgs) => replaying.applyReplayed(msgs),
       ...(deps.onRebuilt ? { onRebuilt: deps.onRebuilt } : {}),
     });
-    upkeep.attach({ store, applier, ingest, history, lease });
+    const checked = history;
+    recovery = createRecovery(config, {
+      nats: nc!,
+      clock,
+      log,
+      metrics,
+      check: () => checked.check(),
+      apply: (msgs) => replaying.applyAgain(msgs),
+    });
+    upkeep.attach({ store, applier, ingest, history, recovery, lease });
     try {
       // Before consuming: a Redis that lost its data is rebuilt first (or marked fresh).
       await history.check();
@@ -253,8 +281,9 @@ export function createCollector(config: CollectorConfig, deps: CollectorDeps = {
         await pollUntil(
           async () => {
             const p = await ingest!.pending();
-            last = `${p.pending} pending, ${p.ackPending} awaiting ack, ${ingest!.idle() ? 'idle' : 'applying'}`;
-            return p.pending === 0 && p.ackPending === 0 && ingest!.idle();
+            const replaying = Boolean(history?.rebuilding || recovery?.replaying);
+            last = `${p.pending} pending, ${p.ackPending} awaiting ack, ${ingest!.idle() ? 'idle' : 'applying'}${replaying ? ', replaying from the stream' : ''}`;
+            return p.pending === 0 && p.ackPending === 0 && ingest!.idle() && !replaying;
           },
           { timeoutMs, intervalMs: 50, what: 'the collector to catch up', fatal: () => false },
         );

@@ -20,6 +20,7 @@ import {
   createSettingIssues,
   type HostPort,
   InvalidValueError,
+  parseDurationMs,
   parseHostPort,
   parseHostPortList,
   parsePositiveInt,
@@ -74,6 +75,12 @@ export const COLLECTOR_DEFAULTS = {
    * looked for; a rollout's quiet deadline is also swept for on time, whatever this interval.
    */
   refreshIntervalMs: 10_000,
+  /**
+   * After the Redis connection was lost (or a write failed) and came back, the events this
+   * collector acknowledged in this window before the loss are applied again from the stream: a
+   * Redis failover or crash may have lost writes it had acknowledged (docs/scaling.md). 0 = off.
+   */
+  redisReplayWindowMs: 30_000,
   /** Session-persistence threshold behind `drainwatch_gate_passed`. */
   gate: 1,
   logLevel: LOG_DEFAULTS.level,
@@ -110,6 +117,8 @@ export interface CollectorConfig {
   readonly fetchBatch: number;
   readonly retentionSeconds: number;
   readonly refreshIntervalMs: number;
+  /** ms before a Redis loss whose acknowledged events are applied again once it is back; 0 = off. */
+  readonly redisReplayWindowMs: number;
   readonly gate: number;
   /** OTLP/HTTP base URL (OTEL_EXPORTER_OTLP_ENDPOINT); `/v1/traces` is appended. */
   readonly otlpEndpoint: string | undefined;
@@ -145,6 +154,7 @@ export interface CollectorFlags {
   readonly deadLetterMax?: string | number;
   readonly ackWait?: string | number;
   readonly refreshInterval?: string | number;
+  readonly redisReplayWindow?: string | number;
   readonly gate?: string | number;
   readonly logLevel?: string;
   readonly logFormat?: string;
@@ -174,6 +184,7 @@ export const COLLECTOR_ENV = {
   deadLetterMax: 'DRAINWATCH_DEAD_LETTER_MAX',
   ackWait: 'DRAINWATCH_ACK_WAIT',
   refreshInterval: 'DRAINWATCH_REFRESH_INTERVAL',
+  redisReplayWindow: 'DRAINWATCH_REDIS_REPLAY_WINDOW',
   gate: 'DRAINWATCH_GATE',
   otlpEndpoint: OTLP_ENDPOINT_ENV,
   otlpTracesEndpoint: OTLP_TRACES_ENDPOINT_ENV,
@@ -248,6 +259,8 @@ export function loadCollectorConfig(flags: CollectorFlags = {}, env: Env = proce
     fetchBatch: D.fetchBatch,
     retentionSeconds: retention !== undefined ? Math.ceil(retention / 1000) : D.retentionSeconds,
     refreshIntervalMs: get('refreshInterval', positiveDurationMs) ?? D.refreshIntervalMs,
+    // 0 is allowed: it turns the replay off.
+    redisReplayWindowMs: get('redisReplayWindow', parseDurationMs) ?? D.redisReplayWindowMs,
     gate: get('gate', parseScore) ?? D.gate,
     otlpEndpoint: otlp.endpoint,
     otlpTracesEndpoint: otlp.tracesEndpoint,

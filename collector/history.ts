@@ -1,10 +1,10 @@
-import { DeliverPolicy, type JsMsg, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { type JsMsg, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { streamSubjects } from '../contract/index.js';
 import type { Logger } from '../lib/log.js';
 import type { RedisClient } from '../lib/redis.js';
 import type { CollectorConfig } from './config.js';
 import { KEYS } from './keys.js';
+import { readStream, type StreamReadResult } from './stream-replay.js';
 
 // Redis restarted without persistence comes back empty, while the stream still holds the events
 // and the durable consumer has long acknowledged them: nothing would ever apply them again. The
@@ -15,7 +15,8 @@ import { KEYS } from './keys.js';
 // its data: the collector re-reads the stream from its first message with an ordered consumer and
 // applies everything again (applying is idempotent by event id, reports are order-free), while
 // the durable consumer carries on. Events the stream no longer holds (past its max age or size)
-// cannot come back; docs/collector.md says so.
+// cannot come back; docs/collector.md says so. A Redis that lost only its last writes (a failover,
+// a crash) keeps the marker: recovery.ts replays the recent window for that.
 
 export interface HistoryDeps {
   readonly nats: NatsConnection;
@@ -27,28 +28,24 @@ export interface HistoryDeps {
   readonly onRebuilt?: (result: RebuildResult) => void;
 }
 
-export interface RebuildResult {
-  /** The stream seqs replayed, first to last; zero when the stream was empty. */
-  readonly fromSeq: number;
-  readonly toSeq: number;
-  readonly messages: number;
-}
+/** The stream seqs replayed, first to last (zero when the stream was empty), and how many. */
+export type RebuildResult = StreamReadResult;
 
 export interface History {
-  /** Checks the marker; creates it on a fresh start, rebuilds when Redis lost its data. Never rejects. */
-  check(): Promise<void>;
+  /**
+   * Checks the marker; creates it on a fresh start, rebuilds when Redis lost its data. Resolves
+   * true when it rebuilt (this call or the check already running), false otherwise; never rejects.
+   */
+  check(): Promise<boolean>;
   /** Records a batch applied by the durable consumer; checks the marker when it is gone. */
   applied(maxSeq: number): void;
   /** True while a rebuild runs: reports are partial, quiet rollouts must not be closed. */
   readonly rebuilding: boolean;
 }
 
-// A rebuild's fetches wait this long for messages before the next try.
-const FETCH_EXPIRES_MS = 2000;
-
 export function createHistory(config: CollectorConfig, deps: HistoryDeps): History {
   const { redis, log } = deps;
-  let running: Promise<void> | undefined;
+  let running: Promise<boolean> | undefined;
   let rebuilding = false;
 
   async function consumerAcked(): Promise<number> {
@@ -61,47 +58,17 @@ export function createHistory(config: CollectorConfig, deps: HistoryDeps): Histo
     }
   }
 
-  async function replay(): Promise<RebuildResult> {
-    const jsm = await jetstreamManager(deps.nats);
-    const { state } = await jsm.streams.info(config.stream);
-    const toSeq = state.last_seq;
-    if (state.messages === 0) return { fromSeq: 0, toSeq: 0, messages: 0 };
-    const consumer = await jetstream(deps.nats).consumers.get(config.stream, {
-      filter_subjects: streamSubjects(config.subjectRoot),
-      deliver_policy: DeliverPolicy.All,
-    });
-    let fromSeq = 0;
-    let messages = 0;
-    let last = 0;
-    while (last < toSeq) {
-      const batch: JsMsg[] = [];
-      const iter = await consumer.fetch({ max_messages: config.fetchBatch, expires: FETCH_EXPIRES_MS });
-      for await (const m of iter) {
-        if (m.seq > toSeq) break;
-        batch.push(m);
-        if (m.seq >= toSeq) break;
-      }
-      if (batch.length === 0) {
-        // Nothing past `last`: what remains up to toSeq was filtered out or purged meanwhile.
-        const now = await jsm.streams.info(config.stream);
-        if (now.state.last_seq <= last || now.state.messages === 0) break;
-        continue;
-      }
-      fromSeq ||= batch[0]!.seq;
-      last = batch.at(-1)!.seq;
-      messages += batch.length;
-      await deps.apply(batch);
-    }
-    return { fromSeq, toSeq: last, messages };
+  function replay(): Promise<RebuildResult> {
+    return readStream(deps.nats, config, {}, deps.apply);
   }
 
-  async function checkOnce(): Promise<void> {
-    if ((await redis.exists(KEYS.appliedSeq)) === 1) return;
+  async function checkOnce(): Promise<boolean> {
+    if ((await redis.exists(KEYS.appliedSeq)) === 1) return false;
     const acked = await consumerAcked();
     if (acked === 0) {
       // A fresh Redis and a fresh consumer: the durable consumer delivers the whole stream anyway.
       await redis.set(KEYS.appliedSeq, '0', 'NX');
-      return;
+      return false;
     }
     rebuilding = true;
     log.warn(
@@ -118,11 +85,15 @@ export function createHistory(config: CollectorConfig, deps: HistoryDeps): Histo
       log.warn('Redis lost its data again during the rebuild; rebuilding once more');
       await checkOnce();
     }
+    return true;
   }
 
-  function check(): Promise<void> {
+  function check(): Promise<boolean> {
     running ??= checkOnce()
-      .catch((err) => log.error({ error: (err as Error).message }, 'checking Redis history failed'))
+      .catch((err) => {
+        log.error({ error: (err as Error).message }, 'checking Redis history failed');
+        return false;
+      })
       .finally(() => {
         rebuilding = false;
         running = undefined;

@@ -7,23 +7,17 @@ import {
   jetstreamManager,
 } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import {
-  type AnyEvent,
-  ContractError,
-  InvalidSubjectError,
-  parseSubject,
-  type SubjectParts,
-  streamSubjects,
-} from '../contract/index.js';
-import { decodeEvent } from '../contract/validate.js';
+import { type AnyEvent, ContractError, streamSubjects } from '../contract/index.js';
 import { ensureStream } from '../lib/jetstream.js';
 import type { Logger } from '../lib/log.js';
 import { delay } from '../lib/wait.js';
-import type { Applier } from './apply.js';
+import type { Applier, BatchResult } from './apply.js';
 import type { CollectorConfig } from './config.js';
+import { createMessageDecoder } from './decode.js';
 import { deadLetterOp, eventEntry } from './event-ops.js';
 import type { CollectorMetrics } from './metrics.js';
 import type { Entry, RolloutNote } from './ops.js';
+import type { ReplayCounts } from './recovery.js';
 
 // The JetStream side: a durable pull consumer with explicit ack. Messages are applied in
 // micro-batches (whatever has arrived, up to fetchBatch) and acked only after the Redis script
@@ -45,8 +39,8 @@ export interface IngestDeps {
   readonly onNotes: (notes: readonly RolloutNote[]) => void;
   /** Observation hook: events applied for the first time, and when. Tests and bench use it. */
   readonly onApplied?: (events: readonly AnyEvent[], appliedAtMs: number) => void;
-  /** A batch of the durable consumer was applied and acked; `maxSeq` is its highest stream seq. */
-  readonly onBatchApplied?: (maxSeq: number) => void;
+  /** A batch of the durable consumer was applied, and acked just now. */
+  readonly onBatchApplied?: (msgs: readonly JsMsg[]) => void;
 }
 
 export interface Ingest {
@@ -58,35 +52,16 @@ export interface Ingest {
   pending(): Promise<{ pending: number; ackPending: number }>;
   /** Applies messages re-read from the stream (a rebuild), retrying until Redis answers; no ack. */
   applyReplayed(msgs: readonly JsMsg[]): Promise<void>;
+  /**
+   * Applies again messages this process had acknowledged (recovery.ts), retrying until Redis
+   * answers; no ack. They were counted when first applied: here they count only in
+   * drainwatch_events_replayed_total. Refused messages are skipped (their dead letter was pushed).
+   */
+  applyAgain(msgs: readonly JsMsg[]): Promise<ReplayCounts>;
 }
 
 const NANOS_PER_MS = 1_000_000;
 const INVALID_LOG_INTERVAL_MS = 60_000;
-
-// Subjects repeat (one per pod and kind): parsing each once saves real time at high rates.
-const SUBJECT_CACHE_MAX = 10_000;
-
-function checkSubject(
-  subject: string,
-  root: string,
-  event: AnyEvent,
-  cache: Map<string, SubjectParts>,
-): void {
-  let parts = cache.get(subject);
-  if (!parts) {
-    parts = parseSubject(subject, root);
-    if (cache.size >= SUBJECT_CACHE_MAX) cache.clear();
-    cache.set(subject, parts);
-  }
-  if (
-    parts.kind !== event.kind ||
-    parts.namespace !== event.namespace ||
-    parts.workload !== event.workload ||
-    parts.pod !== event.pod
-  ) {
-    throw new InvalidSubjectError('subject', `${subject} does not match the event it carries`);
-  }
-}
 
 export function createIngest(config: CollectorConfig, deps: IngestDeps): Ingest {
   const { metrics, clock, log } = deps;
@@ -96,7 +71,7 @@ export function createIngest(config: CollectorConfig, deps: IngestDeps): Ingest 
   let loop: Promise<void> | undefined;
   let stopping: Promise<void> | undefined;
   const lastInvalidLog = new Map<string, number>();
-  const subjects = new Map<string, SubjectParts>();
+  const decode = createMessageDecoder(config.subjectRoot);
 
   /** At most one line per key per minute: a flood of bad input or a long outage must not flood the log. */
   function once(key: string): boolean {
@@ -124,9 +99,7 @@ export function createIngest(config: CollectorConfig, deps: IngestDeps): Ingest 
 
   function toEntry(m: JsMsg, valid: AnyEvent[], received: Map<string, number>): Entry {
     try {
-      const raw = m.string();
-      const event = decodeEvent(raw);
-      checkSubject(m.subject, config.subjectRoot, event, subjects);
+      const { event, raw } = decode(m);
       received.set(event.kind, (received.get(event.kind) ?? 0) + 1);
       valid.push(event);
       return eventEntry(event, { quietMs: config.rolloutQuietMs }, raw);
@@ -146,12 +119,15 @@ export function createIngest(config: CollectorConfig, deps: IngestDeps): Ingest 
     }
   }
 
-  async function flush(msgs: readonly JsMsg[], durable = true): Promise<void> {
-    const valid: AnyEvent[] = [];
-    const received = new Map<string, number>();
-    const entries = msgs.map((m) => toEntry(m, valid, received));
-    countReceived(received);
-    let result: Awaited<ReturnType<Applier['apply']>> | undefined;
+  /**
+   * Applies `entries`, retrying until Redis answers; undefined when stopped first. `held` are the
+   * durable consumer's messages of this batch, kept from redelivery meanwhile.
+   */
+  async function applyRetrying(
+    entries: readonly Entry[],
+    held: readonly JsMsg[],
+  ): Promise<BatchResult | undefined> {
+    let result: BatchResult | undefined;
     let backoff = 100;
     // One application retried: the workloads a failed try applied are not applied (nor counted) again.
     const application = deps.applier.batch(entries);
@@ -168,21 +144,31 @@ export function createIngest(config: CollectorConfig, deps: IngestDeps): Ingest 
             'Redis down: applying events failed, retrying until it answers',
           );
         }
-        if (stopController.signal.aborted) return; // unacked: JetStream redelivers them
+        if (stopController.signal.aborted) return undefined; // unacked: JetStream redelivers them
         // Keep this batch and everything queued behind it from being redelivered meanwhile.
-        if (durable) for (const m of msgs) m.working();
+        for (const m of held) m.working();
         for (const m of queue) m.working();
         try {
           await delay(backoff, stopController.signal);
         } catch {
-          return;
+          return undefined;
         }
         backoff = Math.min(backoff * 2, 2000);
       }
     }
+    return result;
+  }
+
+  async function flush(msgs: readonly JsMsg[], durable = true): Promise<void> {
+    const valid: AnyEvent[] = [];
+    const received = new Map<string, number>();
+    const entries = msgs.map((m) => toEntry(m, valid, received));
+    countReceived(received);
+    const result = await applyRetrying(entries, durable ? msgs : []);
+    if (!result) return;
     if (durable) {
       for (const m of msgs) m.ack();
-      deps.onBatchApplied?.(Math.max(...msgs.map((m) => m.seq)));
+      deps.onBatchApplied?.(msgs);
     }
     const now = clock.now();
     const applied: AnyEvent[] = [];
@@ -298,6 +284,23 @@ export function createIngest(config: CollectorConfig, deps: IngestDeps): Ingest 
     },
     applyReplayed(msgs) {
       return flush(msgs, false);
+    },
+    async applyAgain(msgs) {
+      const entries: Entry[] = [];
+      for (const m of msgs) {
+        try {
+          const { event, raw } = decode(m);
+          entries.push(eventEntry(event, { quietMs: config.rolloutQuietMs }, raw));
+        } catch {
+          // Refused when first delivered: its dead letter was pushed then, and is not pushed twice.
+        }
+      }
+      const result = await applyRetrying(entries, []);
+      if (!result) return { restored: 0, present: 0 };
+      const restored = result.applied.filter(Boolean).length;
+      // A rollout closed again here was reported when first closed: upkeep counts a rollout once.
+      if (result.notes.length > 0) deps.onNotes(result.notes);
+      return { restored, present: entries.length - restored };
     },
     async pending() {
       const consumer = await js.consumers.get(config.stream, config.consumer);

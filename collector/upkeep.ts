@@ -6,6 +6,7 @@ import type { Clock, Ingest } from './ingest.js';
 import type { Lease } from './lease.js';
 import type { CollectorMetrics } from './metrics.js';
 import type { RolloutNote } from './ops.js';
+import type { Recovery } from './recovery.js';
 import type { ReportStore } from './store.js';
 import type { RolloutTracer } from './tracing.js';
 
@@ -19,6 +20,9 @@ const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
 
 /** Retry delay (ms) of a quiet sweep that found events still being applied at a deadline. */
 const SWEEP_RETRY_MS = 1000;
+
+/** Rollout ids whose close this process reported, remembered (oldest dropped first). */
+const REPORTED_MAX = 10_000;
 
 export interface UpkeepDeps {
   readonly metrics: CollectorMetrics;
@@ -35,6 +39,7 @@ export interface UpkeepParts {
   readonly applier: Applier;
   readonly ingest: Ingest;
   readonly history: History;
+  readonly recovery: Recovery;
   readonly lease: Lease;
 }
 
@@ -64,10 +69,19 @@ export function createRolloutUpkeep(config: CollectorConfig, deps: UpkeepDeps): 
   let refreshing: Promise<void> | undefined;
   /** Per workload, the rollout whose report set this process's score gauges. */
   const scored = new Map<string, string>();
+  /**
+   * Rollouts whose close this process reported. Events applied again after a Redis loss
+   * (recovery.ts) close again a rollout whose close Redis lost; this process reported that close
+   * when its own script made it, so it is not counted twice.
+   */
+  const reported = new Set<string>();
 
   async function onClosed(id: string): Promise<void> {
+    if (reported.has(id)) return;
     const report = await parts!.store.getReport(id);
     if (!report) return;
+    reported.add(id);
+    if (reported.size > REPORTED_MAX) reported.delete(reported.values().next().value!);
     // Counters and the trace: once, by the replica whose script closed the rollout.
     metrics.recordClosed(report, clock.now());
     tracer.record(report);
@@ -118,6 +132,8 @@ export function createRolloutUpkeep(config: CollectorConfig, deps: UpkeepDeps): 
     try {
       // Redis may have restarted empty while no event arrived to notice it.
       await parts.history.check();
+      // A replay that failed (NATS unreachable then) is tried again; it runs on its own.
+      void parts.recovery.retryFailed();
       await sweepQuiet();
       await refreshWorkloadGauges();
       metrics.expirePodSeries(clock.now());
@@ -133,14 +149,16 @@ export function createRolloutUpkeep(config: CollectorConfig, deps: UpkeepDeps): 
    * interval (docs/scaling.md).
    */
   async function sweepQuiet(): Promise<void> {
-    const { ingest, applier, history } = parts!;
+    const { ingest, applier, history, recovery } = parts!;
     const { pending, ackPending } = await ingest.pending();
     metrics.health.consumerPending.set(pending);
     // Closing for quiet only when caught up: after an outage, the backlog may hold the activity.
     // ackPending counts what another replica fetched and has not applied yet (ours is 0 when
     // idle): a replica lagging by more than the quiet timeout would otherwise see the rollout
     // it is still applying closed under it, and its events open a second one.
-    if (pending === 0 && ackPending === 0 && ingest.idle() && !history.rebuilding) {
+    // A replay after a Redis loss may bring back the activity that keeps a rollout open.
+    const replaying = history.rebuilding || recovery.replaying;
+    if (pending === 0 && ackPending === 0 && ingest.idle() && !replaying) {
       const { closed, nextDeadlineMs } = await applier.sweep(clock.now(), config.rolloutQuietMs);
       onNotes(closed.map((rolloutId) => ({ kind: 'closed', rolloutId })));
       scheduleSweep(nextDeadlineMs);

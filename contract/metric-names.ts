@@ -231,6 +231,12 @@ export const HEALTH_METRICS = {
     help: 'Redelivered events recognised by id and not applied again.',
     labels: [],
   },
+  eventsReplayed: {
+    name: 'drainwatch_events_replayed_total',
+    type: 'counter',
+    help: 'Events this collector had acknowledged, applied again from the stream after Redis came back (--redis-replay-window): "restored" were missing (Redis had lost them), "present" were stored already.',
+    labels: ['result'],
+  },
   ingestLag: {
     name: 'drainwatch_ingest_lag_seconds',
     type: 'histogram',

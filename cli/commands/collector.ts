@@ -99,6 +99,14 @@ export function createCollectorCommand(): Command {
     )
     .addOption(
       settingOption(
+        '--redis-replay-window <duration>',
+        'after losing Redis (a failover, a crash), apply again the events acknowledged this long before the loss (0 = off)',
+        E.redisReplayWindow,
+        ms(D.redisReplayWindowMs),
+      ),
+    )
+    .addOption(
+      settingOption(
         '--gate <score>',
         'session-persistence threshold behind drainwatch_gate_passed (0..1 or %)',
         E.gate,

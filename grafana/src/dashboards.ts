@@ -427,6 +427,17 @@ const health: DashboardSpec = {
           ],
         },
         {
+          title: 'Events replayed after a Redis loss',
+          description:
+            'Events a collector had acknowledged, applied again from the stream once Redis was back (--redis-replay-window): "restored" were missing (Redis had lost acknowledged writes: a failover or a crash), "present" were stored already.',
+          kind: 'timeseries',
+          unit: 'none',
+          stacked: true,
+          targets: [
+            { expr: increaseBy(H.eventsReplayed, ['result'], { scope: 'none' }), legend: '{{result}}' },
+          ],
+        },
+        {
           title: 'Pods with incomplete evidence',
           description: 'Pods whose event seq had a gap (events lost between agent and collector).',
           kind: 'timeseries',

@@ -32,6 +32,13 @@ describe('collector config', () => {
     ).toBe(2000);
     expect(loadCollectorConfig({}, { DRAINWATCH_REFRESH_INTERVAL: '5s' }).refreshIntervalMs).toBe(5000);
     expect(loadCollectorConfig({}, env).listen.port).toBe(0);
+    // The replay window after a Redis loss: 30 s by default, 0 turns it off (flag > env).
+    expect(c.redisReplayWindowMs).toBe(30_000);
+    expect(loadCollectorConfig({}, { DRAINWATCH_REDIS_REPLAY_WINDOW: '0' }).redisReplayWindowMs).toBe(0);
+    expect(
+      loadCollectorConfig({ redisReplayWindow: '2m' }, { DRAINWATCH_REDIS_REPLAY_WINDOW: '5s' })
+        .redisReplayWindowMs,
+    ).toBe(120_000);
     expect(loadCollectorConfig({}, { DRAINWATCH_STREAM_MAX_BYTES: '512m' }).streamMaxBytes).toBe(
       512 * 1024 ** 2,
     );
@@ -48,6 +55,7 @@ describe('collector config', () => {
     [{ DRAINWATCH_POD_SERIES_EXPIRY: '1s' }, 'DRAINWATCH_POD_SERIES_EXPIRY'],
     [{ DRAINWATCH_DEAD_LETTER_MAX: '0' }, 'DRAINWATCH_DEAD_LETTER_MAX'],
     [{ DRAINWATCH_REFRESH_INTERVAL: '0s' }, 'DRAINWATCH_REFRESH_INTERVAL'],
+    [{ DRAINWATCH_REDIS_REPLAY_WINDOW: 'a while' }, 'DRAINWATCH_REDIS_REPLAY_WINDOW'],
   ])('refuses %o with one line naming %s, which the CLI maps to exit 2', (env, setting) => {
     let err: unknown;
     try {
