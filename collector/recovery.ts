@@ -10,14 +10,15 @@ import { readStream } from './stream-replay.js';
 // loses what it had not sent to its replicas yet, and in a Sentinel failover the old master keeps
 // taking writes (with a second replica still attached, min-replicas-to-write 1 holds) until the
 // client follows +switch-master, writes that vanish when it resyncs from the promoted replica
-// (test/integration/redis-sentinel-failover-writes.test.ts lost 890–981 of 6,054 events so). The
+// (test/integration/redis-sentinel-failover-writes.test.ts lost 890–1,575 of 6,054 events so). The
 // collector has acked those events to JetStream, so nothing would apply them again, and the
 // applied-seq marker (history.ts) survives such a partial loss. So the collector remembers which
 // stream seqs it acknowledged in the last `redisReplayWindowMs`; when Redis comes back after the
-// connection was lost (or a write failed), it re-reads the messages it acknowledged in that window
-// before the loss and applies them again. Applying is idempotent by event id: an event still
-// stored is a no-op. Each replica replays only what it acknowledged itself, so every replayed
-// event had been applied, and its rollout notes reported, by this very process.
+// connection was lost (or a write failed, or a Redis Cluster node went away), it re-reads the
+// messages it acknowledged from that window before the loss until then and applies them again.
+// Applying is idempotent by event id: an event still stored is a no-op. Each replica replays only
+// what it acknowledged itself, so every replayed event had been applied, and its rollout notes
+// reported, by this very process.
 
 /** Seqs acknowledged per batch, kept for the replay window (oldest first). */
 export interface AckLog {
@@ -104,7 +105,8 @@ export function createRecovery(config: CollectorConfig, deps: RecoveryDeps): Rec
   /** The loss whose replay failed, if one did: retried by retryFailed(). */
   let failedLostAtMs: number | undefined;
   let queued = false;
-  let running = false;
+  /** The loss of the replay running now, if one is. */
+  let runningLostAtMs: number | undefined;
   let chain: Promise<void> = Promise.resolve();
 
   const earliest = (...ts: (number | undefined)[]): number | undefined => {
@@ -114,8 +116,8 @@ export function createRecovery(config: CollectorConfig, deps: RecoveryDeps): Rec
 
   async function replay(): Promise<void> {
     queued = false;
-    running = true;
     const lostAt = dueLostAtMs!;
+    runningLostAtMs = lostAt;
     dueLostAtMs = undefined;
     try {
       // Everything acknowledged from the window before the loss until now.
@@ -130,7 +132,7 @@ export function createRecovery(config: CollectorConfig, deps: RecoveryDeps): Rec
         'replaying recent events after losing Redis failed; retried at the next refresh',
       );
     } finally {
-      running = false;
+      runningLostAtMs = undefined;
     }
   }
 
@@ -194,7 +196,7 @@ export function createRecovery(config: CollectorConfig, deps: RecoveryDeps): Rec
         now,
       );
       // What was acknowledged before a loss not replayed yet is kept until it is.
-      acks.prune((earliest(now, lostAtMs, dueLostAtMs, failedLostAtMs) ?? now) - windowMs);
+      acks.prune((earliest(now, lostAtMs, dueLostAtMs, runningLostAtMs, failedLostAtMs) ?? now) - windowMs);
     },
     lost() {
       if (windowMs === 0) return;
@@ -213,7 +215,7 @@ export function createRecovery(config: CollectorConfig, deps: RecoveryDeps): Rec
       return schedule(at);
     },
     get replaying() {
-      return queued || running;
+      return queued || runningLostAtMs !== undefined;
     },
   };
 }

@@ -21,17 +21,19 @@ import { startRedisSentinels, type TestSentinelSet } from '../helpers/sentinel.j
 import { natsClient, testNamespace } from '../helpers/servers.js';
 
 // Issue 22: Redis loses writes it acknowledged, and the collector had acked their events to
-// JetStream. Two ways, each on its own Sentinel set of a master, TWO replicas (docs/scaling.md's
-// advice) and min-replicas-to-write 1:
-// - SENTINEL FAILOVER: Sentinel promotes replica A and only afterwards tells replica B to follow
-//   A; the collector leaves the old master on +switch-master, at the end of the failover. In
-//   between, the old master still has B attached, so min-replicas-to-write holds and it takes the
-//   collector's writes; B and the old master then resync from A and those writes are gone
-//   (measured: the old master kept B for 0.8–1.1 s after A's promotion, 890–981 of 6,054 events lost).
-// - A crash: replication is asynchronous, so a master that dies loses the writes it had not sent
-//   to its replicas yet. Made visible here by cutting the replicas' links for 1.5 s before the
-//   master is killed (helpers/sentinel.ts crash(); this set has no min-replicas-to-write, which
-//   would refuse those writes): the promoted replica never had the writes of those 1.5 s.
+// JetStream. Two ways, each on its own Sentinel set of a master and TWO replicas (what
+// docs/scaling.md advises):
+// - SENTINEL FAILOVER, with min-replicas-to-write 1: Sentinel promotes replica A and only
+//   afterwards tells replica B to follow A; the collector leaves the old master on +switch-master,
+//   at the end of the failover. In between, the old master still has B attached, so
+//   min-replicas-to-write holds and it takes the collector's writes; B and the old master then
+//   resync from A and those writes are gone (measured: the old master kept B for 0.93–1.09 s after
+//   A's promotion; 890–1,575 of 6,054 events lost without the replay).
+// - A crash, with two collectors on one consumer: replication is asynchronous, so a master that
+//   dies loses the writes it had not sent to its replicas yet. Made visible here by cutting the
+//   replicas' links for 1.5 s before the master is killed (helpers/sentinel.ts crash(); this set
+//   has no min-replicas-to-write, which would refuse those writes): the promoted replica never had
+//   the writes of those 1.5 s, among them the rollout's start and finish.
 // Events flow without a pause through the fault; afterwards every event must be stored, as in a
 // single Redis's run of the same events: the collector replays from the stream what it had
 // acknowledged in --redis-replay-window before it lost Redis (collector/recovery.ts).
