@@ -1,0 +1,226 @@
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+import { Redis } from 'ioredis';
+import { findBinary } from '../../lib/servers.js';
+import {
+  type Container,
+  containerEnv,
+  expandKubeVars,
+  mountPath,
+  namedPort,
+  readManifest,
+  substitute,
+} from './manifest-pods.js';
+import { createPodProcesses, freePortBlock, freePorts, type PodProcess } from './pod-processes.js';
+
+// The pods of manifests/redis-cluster/ on loopback: six redis-servers started by the StatefulSet's
+// container command (`sh -c 'exec redis-server …'`, after the kubelet's `$(VAR)` expansion) with
+// the ConfigMap's redis.conf, and the init Job's script run with `sh -c` as its container runs it
+// (busybox sh, the image's shell, when installed).
+// Rewritten, by explicit substitutions that fail when the manifest no longer holds the token: the
+// pods' DNS names become `localhost` (still a host name, which redis-cli and ioredis resolve, as
+// in Kubernetes), each node gets its own port (consecutive, so the Job's loop computes it from
+// `$i`) and bus port, bound to 127.0.0.1, and the volume paths move to the pod's directory.
+
+const run = promisify(execFile);
+
+type Spec<T> = { metadata: { name: string }; spec: T };
+export type PodTemplate = {
+  template: { spec: { containers: Container[]; volumes?: { name: string; configMap?: { name: string } }[] } };
+};
+
+const DIR = 'manifests/redis-cluster/';
+const cm = readManifest<{ metadata: { name: string }; data: Record<string, string> }>(`${DIR}configmap.yaml`);
+const sts = readManifest<
+  Spec<
+    PodTemplate & {
+      replicas: number;
+      serviceName: string;
+      volumeClaimTemplates: { metadata: { name: string } }[];
+    }
+  >
+>(`${DIR}statefulset.yaml`);
+const job = readManifest<Spec<PodTemplate>>(`${DIR}init-job.yaml`);
+const container = sts.spec.template.spec.containers[0]!;
+const [confKey] = Object.keys(cm.data) as [string];
+const confVolume = sts.spec.template.spec.volumes?.find((v) => v.configMap?.name === cm.metadata.name);
+// The overlay that uses the component sets the namespace its pods run in.
+const namespace = readManifest<{ namespace: string }>('examples/redis-cluster/kustomization.yaml').namespace;
+const podName = (i: number | string) => `${sts.metadata.name}-${i}`;
+
+/**
+ * The shell the containers' `sh -c` runs in: busybox's when installed (the Alpine image's shell),
+ * else the system's sh.
+ */
+export const POD_SHELL: readonly string[] = (() => {
+  try {
+    return [findBinary('busybox'), 'sh'];
+  } catch {
+    return ['sh'];
+  }
+})();
+
+/** What the tests read from manifests/redis-cluster/. */
+export const REDIS_CLUSTER_MANIFEST = {
+  sts,
+  container,
+  jobContainer: job.spec.template.spec.containers[0]!,
+  conf: cm.data[confKey]!,
+  /** Where the container sees redis.conf: the ConfigMap's key under the mount of the volume naming it. */
+  confPath: confVolume ? `${mountPath(container, confVolume.name)}/${confKey}` : undefined,
+  component: readManifest<{ patches: { target?: { kind: string }; patch: string }[] }>(
+    `${DIR}kustomization.yaml`,
+  ),
+  namespace,
+  ports: { redis: namedPort(container, 'redis'), bus: namedPort(container, 'bus') },
+  nodes: Array.from({ length: sts.spec.replicas }, (_, i) => i),
+  podName,
+  /** A pod's DNS name as the StatefulSet's command and the init Job spell it (`$i` for the Job's loop). */
+  fqdn: (i: number | string) => `${podName(i)}.${sts.spec.serviceName}.${namespace}.svc`,
+} as const;
+
+const M = REDIS_CLUSTER_MANIFEST;
+
+/** redis.conf's value of `name`, or undefined. */
+export function redisDirective(name: string): string | undefined {
+  return new RegExp(`^${name} (.+)$`, 'm').exec(M.conf)?.[1];
+}
+
+/** The redis container's mount holding `path`; throws when it is on none. */
+export function redisMountOf(path: string): { name: string; mountPath: string } {
+  const m = container.volumeMounts?.find((v) => path === v.mountPath || path.startsWith(`${v.mountPath}/`));
+  if (!m) throw new Error(`${path} is on no volume of the redis container`);
+  return m;
+}
+
+export interface RedisClusterManifestPods {
+  /** Node i's client port (consecutive from the first). */
+  port(i: number): number;
+  /** Starts pod i's container; resolves once it listens. */
+  start(i: number): Promise<PodProcess>;
+  process(i: number): PodProcess;
+  /** The StatefulSet's readiness probe on node i (an exec in the pod: Redis's default port, so `-p` added). */
+  ready(i: number): Promise<boolean>;
+  /** Runs the init Job's script once: its exit status and what it printed (a timeout throws). */
+  runInit(): Promise<{ code: number; output: string }>;
+  /** One command on node i. */
+  call(i: number, ...args: string[]): Promise<unknown>;
+  stop(): Promise<void>;
+}
+
+export async function startRedisClusterManifestPods(): Promise<RedisClusterManifestPods> {
+  const root = await mkdtemp(join(tmpdir(), 'drainwatch-redis-cluster-manifest-'));
+  const procs = createPodProcesses();
+  const running: PodProcess[] = [];
+  const base = await freePortBlock(M.nodes.length);
+  const busPorts = await freePorts(M.nodes.length);
+  const port = (i: number) => base + i;
+  // The binaries the scripts find, first on PATH (an override such as DRAINWATCH_REDIS_CLI_BIN included).
+  const PATH = [
+    dirname(findBinary('redis-server', 'DRAINWATCH_REDIS_SERVER_BIN')),
+    dirname(findBinary('redis-cli', 'DRAINWATCH_REDIS_CLI_BIN')),
+    process.env.PATH ?? '/usr/bin:/bin',
+  ].join(':');
+  const local = (i: number, path: string) => {
+    const m = redisMountOf(path);
+    return join(root, podName(i), m.name, path.slice(m.mountPath.length));
+  };
+  const jobEnv = () => containerEnv(M.jobContainer, { name: 'redis-cluster-init-x', namespace });
+
+  function initScript(): string {
+    const [script] = (M.jobContainer.args ?? []).map((a) => expandKubeVars(a, jobEnv()));
+    const out = substitute(
+      script ?? '',
+      [
+        // The loop names every pod of the StatefulSet (an identity: the count is the check).
+        { from: `for i in ${M.nodes.join(' ')}; do`, to: `for i in ${M.nodes.join(' ')}; do` },
+        { from: `host="${M.fqdn('$i')}"`, to: `host="localhost" port=$((${base} + i))` },
+        { from: 'redis-cli -h "$host" ping', to: 'redis-cli -h "$host" -p "$port" ping' },
+        { from: `$host:${M.ports.redis}`, to: '$host:$port' },
+        { from: `redis-cli -h "${M.fqdn(0)}"`, to: `redis-cli -h localhost -p ${port(0)}` },
+      ],
+      'the init Job script',
+    );
+    const left = new RegExp(`${sts.spec.serviceName}|${M.ports.redis}`).exec(out);
+    if (left) throw new Error(`the init Job script still holds ${left[0]} after substitution`);
+    return out;
+  }
+
+  return {
+    port,
+    async start(i) {
+      for (const m of container.volumeMounts ?? [])
+        await mkdir(join(root, podName(i), m.name), { recursive: true });
+      const conf = substitute(
+        M.conf,
+        ['cluster-config-file', 'dir'].map((d) => {
+          const path = redisDirective(d) ?? `(no ${d})`;
+          return { from: `${d} ${path}\n`, to: `${d} ${local(i, path)}\n` };
+        }),
+        `redis.conf of ${podName(i)}`,
+      );
+      // The config names no port (the tests check it): Redis's defaults, 6379 and the bus at
+      // +10000, are the container's. Each loopback node gets its own instead.
+      const file = local(i, M.confPath ?? '(no config volume)');
+      await writeFile(file, `${conf}port ${port(i)}\ncluster-port ${busPorts[i]}\nbind 127.0.0.1\n`);
+      const env = containerEnv(container, { name: podName(i), namespace });
+      const [script] = (container.args ?? []).map((a) => expandKubeVars(a, env));
+      const command = substitute(
+        script ?? '',
+        [
+          { from: M.confPath ?? '(no config volume)', to: file },
+          { from: `"${M.fqdn(i)}"`, to: '"localhost"' },
+        ],
+        `the command of ${podName(i)}`,
+      );
+      running[i] = await procs.start({
+        bin: POD_SHELL[0]!,
+        args: [...POD_SHELL.slice(1), '-c', command],
+        env: { ...env, PATH },
+        cwd: join(root, podName(i)),
+        port: port(i),
+      });
+      return running[i]!;
+    },
+    process: (i) => running[i]!,
+    async ready(i) {
+      const [bin, ...args] = container.readinessProbe?.exec?.command ?? [];
+      if (bin !== 'redis-cli') throw new Error(`the readiness probe runs ${bin}, not redis-cli`);
+      const { stdout } = await run(bin, ['-p', String(port(i)), ...args], { env: { PATH }, timeout: 5000 });
+      return stdout.trim() === 'PONG';
+    },
+    async runInit() {
+      const script = initScript();
+      try {
+        const [shell, ...shellArgs] = POD_SHELL;
+        const r = await run(shell!, [...shellArgs, '-c', script], {
+          env: { ...jobEnv(), PATH },
+          timeout: 60_000,
+        });
+        return { code: 0, output: r.stdout + r.stderr };
+      } catch (err) {
+        const e = err as { code?: unknown; stdout?: string; stderr?: string };
+        // An exit status is the script's answer; anything else (a timeout, no shell) is the test's failure.
+        if (typeof e.code !== 'number') throw err;
+        return { code: e.code, output: `${e.stdout ?? ''}${e.stderr ?? ''}` };
+      }
+    },
+    async call(i, ...args) {
+      const r = new Redis({ port: port(i), host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 1 });
+      r.on('error', () => {});
+      try {
+        await r.connect();
+        return await r.call(args[0]!, ...args.slice(1));
+      } finally {
+        r.disconnect();
+      }
+    },
+    async stop() {
+      await procs.stopAll();
+      await rm(root, { recursive: true, force: true });
+    },
+  };
+}
