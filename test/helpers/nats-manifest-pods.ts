@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { findBinary } from '../../lib/servers.js';
 import {
@@ -105,7 +105,7 @@ export interface NatsManifestPods {
   process(i: number): PodProcess;
   /** A GET on node i's monitoring port: its status and JSON body. */
   monitor<T>(i: number, path: string): Promise<{ status: number; body: T }>;
-  /** The container's preStop hook run for pod i, as the kubelet runs it (its pid file moved to the pod's volume). */
+  /** The container's preStop hook run for pod i as the kubelet runs it (its pid file moved to the pod's volume); resolves when it returns. */
   preStop(i: number): Promise<void>;
   stop(): Promise<void>;
 }
@@ -120,6 +120,8 @@ export async function startNatsManifestPods(): Promise<NatsManifestPods> {
     cluster: all[3 * i + 1]!,
     monitor: all[3 * i + 2]!,
   }));
+  // The hook's `nats-server` is the one the tests run, first on PATH.
+  const PATH = `${dirname(findBinary('nats-server', 'DRAINWATCH_NATS_SERVER_BIN'))}:${process.env.PATH ?? '/usr/bin:/bin'}`;
   const local = (i: number, path: string) => {
     const { volume, rest } = natsVolumeOf(path);
     return join(root, M.podName(i), volume, rest);
@@ -191,8 +193,7 @@ export async function startNatsManifestPods(): Promise<NatsManifestPods> {
         [{ from: pidFile, to: local(i, pidFile) }],
         'the preStop command',
       ).split('\0');
-      if (bin !== 'nats-server') throw new Error(`the preStop hook runs ${bin}, not nats-server`);
-      await run(findBinary(bin, 'DRAINWATCH_NATS_SERVER_BIN'), args, { timeout: 10_000 });
+      await run(bin!, args, { env: { PATH }, timeout: 10_000 });
     },
     async stop() {
       await procs.stopAll();

@@ -7,11 +7,14 @@ import { pollUntil } from '../../lib/wait.js';
 // they run): started with exactly the environment given, watched until they listen, signalled as
 // the kubelet signals a container, and all killed at the end of a test.
 
-/** The names of the binaries that are not installed (none: the test can run). */
+/**
+ * The names of the binaries that are not installed (none: the test can run). An override such as
+ * DRAINWATCH_NATS_SERVER_BIN (lib/servers.ts's convention) counts as installed.
+ */
 export function missingBinaries(names: readonly string[]): string[] {
   return names.filter((n) => {
     try {
-      findBinary(n);
+      findBinary(n, `DRAINWATCH_${n.toUpperCase().replaceAll('-', '_')}_BIN`);
       return false;
     } catch {
       return true;
@@ -38,10 +41,13 @@ export async function freePortBlock(n: number): Promise<number> {
   throw new Error(`no ${n} consecutive free ports found`);
 }
 
-/** `n` distinct free loopback ports. */
-export async function freePorts(n: number): Promise<number[]> {
+/** `n` distinct free loopback ports, none of `taken`. */
+export async function freePorts(n: number, taken: readonly number[] = []): Promise<number[]> {
   const ports = new Set<number>();
-  while (ports.size < n) ports.add(await freePort());
+  while (ports.size < n) {
+    const p = await freePort();
+    if (!taken.includes(p)) ports.add(p);
+  }
   return [...ports];
 }
 
@@ -50,7 +56,7 @@ export interface PodProcess {
   /** Resolves when the process has exited, with its exit code or signal. */
   readonly exited: Promise<string>;
   signal(sig: NodeJS.Signals): void;
-  /** The last 4000 characters it wrote (stdout and stderr). */
+  /** The last 16,000 characters it wrote (stdout and stderr). */
   output(): string;
 }
 
@@ -82,7 +88,7 @@ export function createPodProcesses(): PodProcesses {
       live.add(child);
       let out = '';
       const keep = (b: Buffer) => {
-        out = (out + b.toString()).slice(-4000);
+        out = (out + b.toString()).slice(-16_000);
       };
       child.stdout!.on('data', keep);
       child.stderr!.on('data', keep);

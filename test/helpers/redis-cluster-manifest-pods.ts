@@ -116,7 +116,10 @@ export async function startRedisClusterManifestPods(): Promise<RedisClusterManif
   const procs = createPodProcesses();
   const running: PodProcess[] = [];
   const base = await freePortBlock(M.nodes.length);
-  const busPorts = await freePorts(M.nodes.length);
+  const busPorts = await freePorts(
+    M.nodes.length,
+    M.nodes.map((i) => base + i),
+  );
   const port = (i: number) => base + i;
   // The binaries the scripts find, first on PATH (an override such as DRAINWATCH_REDIS_CLI_BIN included).
   const PATH = [
