@@ -1,20 +1,14 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Redis } from 'ioredis';
-import { Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type Collector,
-  collectorRedisTarget,
-  createCollector,
-  createReportStore,
-  loadCollectorConfig,
-} from '../../collector/index.js';
+import { createReportStore } from '../../collector/index.js';
 import { KEYS, workloadKey } from '../../collector/keys.js';
-import { connectRedisClient, type RedisClient } from '../../lib/redis.js';
 import { type RunningServer, startNatsServer, startRedisServer } from '../../lib/servers.js';
 import { startRedisCluster, type TestRedisCluster } from '../helpers/clusters.js';
+import { type CollectorRun, startCollectorRun } from '../helpers/collector-run.js';
 import { NS, publishAll, scriptedRollout, WL } from '../helpers/collector-scenario.js';
-import { natsClient, testNamespace } from '../helpers/servers.js';
+import { natsClient } from '../helpers/servers.js';
 
 // Issue 22, on a Redis Cluster: the master holding the scripted workload's slot crashes after
 // acknowledging writes its replica never got (replication is asynchronous; made visible here by
@@ -23,13 +17,7 @@ import { natsClient, testNamespace } from '../helpers/servers.js';
 // cluster client stays up, and only the node it lost (ioredis `-node`) tells the collector to
 // replay what it acknowledged in --redis-replay-window (collector/recovery.ts).
 
-interface Run {
-  readonly collector: Collector;
-  readonly redis: RedisClient;
-  readonly root: string;
-  readonly prefix: string;
-  readonly registry: Registry;
-}
+type Run = CollectorRun;
 
 async function metricValue(
   registry: Registry,
@@ -62,25 +50,7 @@ describe('collector on a Redis Cluster whose master crashes with unreplicated wr
   });
 
   async function startRun(redisEnv: Record<string, string>): Promise<Run> {
-    const ns = testNamespace();
-    const config = loadCollectorConfig(
-      {},
-      {
-        DRAINWATCH_LISTEN: '127.0.0.1:0',
-        NATS_URL: nats.url,
-        DRAINWATCH_REDIS_PREFIX: ns.redisPrefix,
-        DRAINWATCH_SUBJECT_ROOT: ns.subjectRoot,
-        DRAINWATCH_STREAM: ns.streamName,
-        DRAINWATCH_CONSUMER: 'cluster-crash',
-        DRAINWATCH_ROLLOUT_QUIET: '1000d',
-        ...redisEnv,
-      },
-    );
-    const redis = await connectRedisClient(collectorRedisTarget(config), { prefix: ns.redisPrefix });
-    const registry = new Registry();
-    const collector = createCollector(config, { registry });
-    await collector.start();
-    const run = { collector, redis, root: ns.subjectRoot, prefix: ns.redisPrefix, registry };
+    const run = await startCollectorRun({ natsUrl: nats.url, consumer: 'cluster-crash', redisEnv });
     runs.push(run);
     return run;
   }

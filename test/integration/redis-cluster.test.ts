@@ -1,21 +1,16 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type Collector,
-  createCollector,
-  createReportStore,
-  loadCollectorConfig,
-} from '../../collector/index.js';
+import { createReportStore } from '../../collector/index.js';
 import { KEYS, workloadKey } from '../../collector/keys.js';
 import type { AnyEvent } from '../../contract/index.js';
 import { createEventSequencer } from '../../contract/validate.js';
-import { connectRedisClient, type RedisClient } from '../../lib/redis.js';
 import { type RunningServer, startNatsServer, startRedisServer } from '../../lib/servers.js';
 import { startRedisCluster, type TestRedisCluster } from '../helpers/clusters.js';
+import { type CollectorRun, startCollectorRun } from '../helpers/collector-run.js';
 import { expectedReport, NS, publishAll, scriptedRollout, WL } from '../helpers/collector-scenario.js';
 import { SAMPLE_DATA } from '../helpers/sample-events.js';
-import { natsClient, testNamespace } from '../helpers/servers.js';
+import { natsClient } from '../helpers/servers.js';
 
 // The collector on a real Redis Cluster (3 masters, a replica each) must store and report exactly
 // what it does on a single Redis: the same events, applied by the same scripts, one workload's
@@ -44,11 +39,7 @@ function otherRollout(workload: string, t0: number): AnyEvent[] {
   return out;
 }
 
-interface Run {
-  readonly collector: Collector;
-  readonly redis: RedisClient;
-  readonly root: string;
-}
+type Run = CollectorRun;
 
 describe('collector on a Redis Cluster', () => {
   let nats: RunningServer;
@@ -71,25 +62,7 @@ describe('collector on a Redis Cluster', () => {
   });
 
   async function startRun(redisEnv: Record<string, string>): Promise<Run> {
-    const ns = testNamespace();
-    const config = loadCollectorConfig(
-      {},
-      {
-        DRAINWATCH_LISTEN: '127.0.0.1:0',
-        NATS_URL: nats.url,
-        DRAINWATCH_REDIS_PREFIX: ns.redisPrefix,
-        DRAINWATCH_SUBJECT_ROOT: ns.subjectRoot,
-        DRAINWATCH_STREAM: ns.streamName,
-        DRAINWATCH_CONSUMER: 'cluster-test',
-        DRAINWATCH_ROLLOUT_QUIET: '1000d',
-        ...redisEnv,
-      },
-    );
-    const target = config.redisCluster ? { cluster: config.redisCluster } : { url: config.redisUrl };
-    const redis = await connectRedisClient(target, { prefix: ns.redisPrefix });
-    const collector = createCollector(config);
-    await collector.start();
-    const run = { collector, redis, root: ns.subjectRoot };
+    const run = await startCollectorRun({ natsUrl: nats.url, consumer: 'cluster-test', redisEnv });
     runs.push(run);
     return run;
   }

@@ -1,24 +1,17 @@
 import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Redis } from 'ioredis';
-import { Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type Collector,
-  collectorRedisTarget,
-  createCollector,
-  createReportStore,
-  loadCollectorConfig,
-} from '../../collector/index.js';
+import { createReportStore } from '../../collector/index.js';
 import { publishEvent } from '../../lib/jetstream.js';
-import { createLogger } from '../../lib/log.js';
-import { connectRedisClient, type RedisClient } from '../../lib/redis.js';
+import type { RedisClient } from '../../lib/redis.js';
 import { type RunningServer, startNatsServer, startRedisServer } from '../../lib/servers.js';
 import { delay } from '../../lib/wait.js';
+import { type CollectorRun, startCollectorRun } from '../helpers/collector-run.js';
 import { NS, publishAll, scriptedRollout } from '../helpers/collector-scenario.js';
-import { type LogCapture, lineSink } from '../helpers/log-lines.js';
 import { startRedisSentinels, type TestSentinelSet } from '../helpers/sentinel.js';
-import { natsClient, testNamespace } from '../helpers/servers.js';
+import { natsClient, type TestNamespace, testNamespace } from '../helpers/servers.js';
 
 // Issue 22: Redis loses writes it acknowledged, and the collector had acked their events to
 // JetStream. Two ways, each on its own Sentinel set of a master and TWO replicas (what
@@ -38,14 +31,7 @@ import { natsClient, testNamespace } from '../helpers/servers.js';
 // single Redis's run of the same events: the collector replays from the stream what it had
 // acknowledged in --redis-replay-window before it lost Redis (collector/recovery.ts).
 
-interface Run {
-  readonly collector: Collector;
-  readonly redis: RedisClient;
-  readonly root: string;
-  readonly prefix: string;
-  readonly registry: Registry;
-  readonly log: LogCapture;
-}
+type Run = CollectorRun;
 
 /** Keys under `prefix` matching `pattern` (SCAN: the client's keyPrefix does not apply to MATCH). */
 async function countKeys(redis: RedisClient, prefix: string, pattern: string): Promise<number> {
@@ -98,29 +84,10 @@ describe('collector on Sentinel with two replicas: Redis loses acknowledged writ
     await Promise.all([nats?.stop(), single?.stop(), ...sets.map((s) => s.stop())]);
   });
 
-  async function startRun(redisEnv: Record<string, string>, ns = testNamespace()): Promise<Run> {
-    const config = loadCollectorConfig(
-      {},
-      {
-        DRAINWATCH_LISTEN: '127.0.0.1:0',
-        NATS_URL: nats.url,
-        DRAINWATCH_REDIS_PREFIX: ns.redisPrefix,
-        DRAINWATCH_SUBJECT_ROOT: ns.subjectRoot,
-        DRAINWATCH_STREAM: ns.streamName,
-        DRAINWATCH_CONSUMER: 'lost-writes',
-        DRAINWATCH_ROLLOUT_QUIET: '1000d',
-        ...redisEnv,
-      },
-    );
-    const redis = await connectRedisClient(collectorRedisTarget(config), { prefix: ns.redisPrefix });
-    const registry = new Registry();
-    const sink = lineSink();
-    const log = createLogger({ name: 'collector', level: 'info', format: 'json', write: sink.write });
-    const collector = createCollector(config, { registry, log });
-    await collector.start();
-    const r = { collector, redis, root: ns.subjectRoot, prefix: ns.redisPrefix, registry, log: sink.capture };
-    runs.push(r);
-    return r;
+  async function startRun(redisEnv: Record<string, string>, ns?: TestNamespace): Promise<Run> {
+    const run = await startCollectorRun({ natsUrl: nats.url, consumer: 'lost-writes', redisEnv, ns });
+    runs.push(run);
+    return run;
   }
 
   /** A figure summed over the runs' registries. */

@@ -3,20 +3,14 @@ import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type Collector,
-  collectorRedisTarget,
-  createCollector,
-  createReportStore,
-  loadCollectorConfig,
-} from '../../collector/index.js';
-import { connectRedisClient, type RedisClient } from '../../lib/redis.js';
+import { createReportStore } from '../../collector/index.js';
 import { type RunningServer, startNatsServer, startRedisServer } from '../../lib/servers.js';
 import { pollUntil } from '../../lib/wait.js';
 import { CLI_BIN } from '../helpers/collector-process.js';
+import { type CollectorRun, startCollectorRun } from '../helpers/collector-run.js';
 import { expectedReport, NS, publishAll, scriptedRollout, WL } from '../helpers/collector-scenario.js';
 import { startRedisSentinels, type TestSentinelSet } from '../helpers/sentinel.js';
-import { natsClient, testNamespace } from '../helpers/servers.js';
+import { natsClient } from '../helpers/servers.js';
 
 // The collector on a Sentinel-backed Redis (a master, its replica, three sentinels, passwords on
 // both, min-replicas-to-write 1 as docs/scaling.md advises) must store and report exactly what it
@@ -29,12 +23,7 @@ const PASSWORD = 'data-secret';
 const SENTINEL_PASSWORD = 'sentinel-secret';
 const GROUP = 'drainwatch-test';
 
-interface Run {
-  readonly collector: Collector;
-  readonly redis: RedisClient;
-  readonly root: string;
-  readonly prefix: string;
-}
+type Run = CollectorRun;
 
 describe('collector on a Sentinel-backed Redis', () => {
   let nats: RunningServer;
@@ -73,26 +62,9 @@ describe('collector on a Sentinel-backed Redis', () => {
   });
 
   async function startRun(redisEnv: Record<string, string>): Promise<Run> {
-    const ns = testNamespace();
-    const config = loadCollectorConfig(
-      {},
-      {
-        DRAINWATCH_LISTEN: '127.0.0.1:0',
-        NATS_URL: nats.url,
-        DRAINWATCH_REDIS_PREFIX: ns.redisPrefix,
-        DRAINWATCH_SUBJECT_ROOT: ns.subjectRoot,
-        DRAINWATCH_STREAM: ns.streamName,
-        DRAINWATCH_CONSUMER: 'sentinel-test',
-        DRAINWATCH_ROLLOUT_QUIET: '1000d',
-        ...redisEnv,
-      },
-    );
-    const redis = await connectRedisClient(collectorRedisTarget(config), { prefix: ns.redisPrefix });
-    const collector = createCollector(config);
-    await collector.start();
-    const r = { collector, redis, root: ns.subjectRoot, prefix: ns.redisPrefix };
-    runs.push(r);
-    return r;
+    const run = await startCollectorRun({ natsUrl: nats.url, consumer: 'sentinel-test', redisEnv });
+    runs.push(run);
+    return run;
   }
 
   it('gives the report a single Redis gives, through a SENTINEL FAILOVER mid-stream', async () => {
