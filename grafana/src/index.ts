@@ -7,7 +7,7 @@ export {
   runbookUrl,
   writeAlertRuleFiles,
 } from './alerts.js';
-export type { DashboardSpec, PanelSpec, RowSpec, TargetSpec } from './dashboards.js';
+export type { DashboardSpec, PanelSpec, RowSpec, TargetSpec } from './dashboard-spec.js';
 export { buildDashboards, DASHBOARD_SPECS, renderDashboardFiles } from './dashboards.js';
 export { DEFAULT_DASHBOARD_DIR, writeDashboardFiles } from './generate.js';
 export { docsBaseFromEnv } from './generate-alerts.js';
