@@ -3,7 +3,10 @@ import type { Timeline, TimelineRun } from './model.js';
 // The ECharts option that draws a timeline, shared by the HTML page (in the browser) and the SVG
 // export (ECharts' server-side renderer in Node). The page inlines these functions' source
 // (CHART_FUNCTIONS, by `toString()`), so they must stay self-contained: no imports used at run
-// time, no module-level values other than the functions listed there.
+// time, no module-level values other than the functions listed there. That is also why this is one
+// file over the usual size: a function imported from another module is not a plain name at run
+// time under every loader (vitest's rewrites it to `__vite_ssr_import_0__.name`), so the page would
+// call a name it does not define.
 
 /** What timelineOption returns: the option, and the height (px) it was laid out for. */
 export interface TimelineChart {
