@@ -1,24 +1,19 @@
-import { randomUUID } from 'node:crypto';
-import type { NatsConnection } from '@nats-io/transport-node';
 import { Command, Option } from 'commander';
 import type { KubernetesAdapter } from '../../cluster/kubernetes/index.js';
-import type { Collector, ReportStore } from '../../collector/index.js';
 import { DEFAULT_STREAM_NAME, DEFAULT_SUBJECT_ROOT } from '../../contract/index.js';
-import type { RedisClient } from '../../lib/redis.js';
-import type { RunningServer } from '../../lib/servers.js';
-import { formatDurationMs, settingName, splitUrlList } from '../../lib/values.js';
+import { formatDurationMs, settingName } from '../../lib/values.js';
 import { PROBE_ENV, websocketSpecProblem } from '../../probe/config.js';
 import { type TimelineFlags, timelineFlag, wantsTimeline } from '../../timeline/flags.js';
 import { DEFAULT_VERIFY_CONFIG } from '../../witness/config.js';
 import { HISTORY_PERCENTILE } from '../../witness/gate.js';
-import type { ReportSource, VerifyResult } from '../../witness/index.js';
 import { REPORT_FIGURES } from '../../witness/threshold-figures.js';
 import { evaluateThresholds, formatThresholdSummary } from '../../witness/thresholds.js';
 import { RuntimeFailure } from '../errors.js';
 import { durationMs, positiveInt, score, url } from '../parse.js';
-import { type RedisTargetFlags, redisTargetOptions, resolveRedisTarget } from '../redis-target.js';
+import { type RedisTargetFlags, redisTargetOptions } from '../redis-target.js';
 import { action, optionsOf } from '../run.js';
 import { thresholdOption, thresholdsOf, verdictsExitCode, withThresholds } from '../thresholds.js';
+import { type Cleanup, connectVerifyNats, formatVerifyResult, openReportSource } from './verify-wiring.js';
 
 interface VerifyFlags extends TimelineFlags, RedisTargetFlags {
   namespace?: string;
@@ -189,95 +184,27 @@ async function verify(f: VerifyFlags): Promise<number> {
   const thresholds = thresholdsOf(f.threshold, REPORT_FIGURES);
   // Loaded here, not at start-up: client-node, the collector and the probes take seconds to import
   // on a busy machine, and every other command would pay for them.
-  const [
-    { createKubernetesAdapter, loadKubeConfig },
-    collectorMod,
-    witness,
-    { connect },
-    redisMod,
-    serversMod,
-    probeMod,
-  ] = await Promise.all([
-    import('../../cluster/kubernetes/index.js'),
-    import('../../collector/index.js'),
-    import('../../witness/index.js'),
-    import('@nats-io/transport-node'),
-    import('../../lib/redis.js'),
-    import('../../lib/servers.js'),
-    import('../../probe/index.js'),
-  ]);
-  const { createCollector, createReportStore, formatReportText, loadCollectorConfig } = collectorMod;
-  const { httpReportSource, runVerify, storeReportSource } = witness;
-  const { connectRedisClient } = redisMod;
-  const { startNatsServer, startRedisServer } = serversMod;
+  const [{ createKubernetesAdapter, loadKubeConfig }, { formatReportText }, { runVerify }, probeMod] =
+    await Promise.all([
+      import('../../cluster/kubernetes/index.js'),
+      import('../../collector/index.js'),
+      import('../../witness/index.js'),
+      import('../../probe/index.js'),
+    ]);
   const scenario = await probeMod.loadScenario(f.scenario);
   const kubeConfig = loadKubeConfig({
     ...(f.kubeconfig ? { kubeconfig: f.kubeconfig } : {}),
     ...(f.context ? { context: f.context } : {}),
   });
 
-  const cleanup: (() => Promise<unknown>)[] = [];
+  const cleanup: Cleanup = [];
   const log = (line: string) => process.stderr.write(`drainwatch verify: ${line}\n`);
   const abort = new AbortController();
   const onSigint = () => abort.abort(new RuntimeFailure('interrupted'));
   process.once('SIGINT', onSigint);
   try {
-    let natsUrl = f.natsUrl;
-    if (!natsUrl) {
-      const own: RunningServer = await startNatsServer();
-      cleanup.push(() => own.stop());
-      natsUrl = own.url;
-    }
-    let nc: NatsConnection;
-    try {
-      nc = await connect({ servers: splitUrlList(natsUrl), name: 'drainwatch-verify', timeout: 5000 });
-    } catch (err) {
-      throw new RuntimeFailure(`NATS at ${natsUrl} is unreachable: ${(err as Error).message}`);
-    }
-    cleanup.push(() => nc.drain());
-
-    let reports: ReportSource;
-    let store: ReportStore | undefined;
-    if (f.collectorUrl) {
-      reports = httpReportSource(f.collectorUrl, f.apiToken);
-    } else {
-      let target = resolveRedisTarget({ ...f, url: f.redisUrl ?? '', urlSet: Boolean(f.redisUrl) });
-      if ('url' in target && !target.url) {
-        const own: RunningServer = await startRedisServer();
-        cleanup.push(() => own.stop());
-        target = { ...target, url: own.url };
-      }
-      // RedisUnreachableError is one plain line within 5 s, exit 3.
-      const redis: RedisClient = await connectRedisClient(target, { prefix: f.redisPrefix });
-      cleanup.push(async () => redis.disconnect());
-      const collector: Collector = createCollector(
-        loadCollectorConfig(
-          {
-            listen: '127.0.0.1:0',
-            natsUrl,
-            // The same target, checked above: the URL (maybe of the Redis started here) or the lists.
-            ...('url' in target ? { redisUrl: target.url } : {}),
-            redisCluster: f.redisCluster,
-            redisSentinel: f.redisSentinel,
-            redisSentinelName: f.redisSentinelName,
-            redisPassword: f.redisPassword,
-            redisSentinelPassword: f.redisSentinelPassword,
-            redisPrefix: f.redisPrefix,
-            subjectRoot: f.subjectRoot,
-            stream: f.stream,
-            // Its own durable consumer, so it never takes events from a collector sharing this NATS.
-            consumer: `drainwatch-verify-${randomUUID().slice(0, 8)}`,
-          },
-          {},
-        ),
-        { nats: nc, redis },
-      );
-      await collector.start();
-      cleanup.push(() => collector.stop());
-      store = createReportStore(redis);
-      reports = storeReportSource(store, collector);
-    }
-
+    const { nc, natsUrl } = await connectVerifyNats(f, cleanup);
+    const { reports, store } = await openReportSource(f, nc, natsUrl, cleanup);
     const adapter: KubernetesAdapter = createKubernetesAdapter({ kubeConfig, namespace: f.namespace! });
     cleanup.push(() => adapter.stop());
     const result = await runVerify(
@@ -306,7 +233,7 @@ async function verify(f: VerifyFlags): Promise<number> {
     process.stdout.write(
       f.json
         ? `${JSON.stringify(judged ? { ...result, thresholds: judged } : result, null, 2)}\n`
-        : formatResult(result, formatReportText) +
+        : formatVerifyResult(result, formatReportText) +
             (judged ? `\n${formatThresholdSummary(judged, REPORT_FIGURES)}` : ''),
     );
     if (wantsTimeline(f))
@@ -317,19 +244,4 @@ async function verify(f: VerifyFlags): Promise<number> {
     process.off('SIGINT', onSigint);
     while (cleanup.length > 0) await cleanup.pop()!().catch(() => undefined);
   }
-}
-
-function formatResult(r: VerifyResult, formatReportText: (report: VerifyResult['report']) => string): string {
-  const pct = (v: number | null) => (v === null ? 'n/a' : `${(v * 100).toFixed(2)}%`);
-  const lines = [formatReportText(r.report).trimEnd(), ''];
-  if (r.rollout.outcome !== 'complete')
-    lines.push(`Rollout ${r.rollout.outcome}: the Deployment did not finish rolling out.`);
-  const cmp = r.gate.value !== null && r.gate.value >= r.gate.threshold ? '≥' : '<';
-  const verdict = r.gate.inconclusive !== undefined ? 'INCONCLUSIVE' : r.passed ? 'PASSED' : 'FAILED';
-  lines.push(
-    `Gate: session persistence ${pct(r.gate.value)} ${cmp} ${pct(r.gate.threshold)} (${r.gate.source}) — ${verdict}`,
-  );
-  for (const reason of r.gate.reasons ?? []) lines.push(`  ${reason}`);
-  if (r.gate.inconclusive !== undefined) lines.push(`  inconclusive: ${r.gate.inconclusive}`);
-  return `${lines.join('\n')}\n`;
 }
