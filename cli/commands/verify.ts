@@ -10,12 +10,18 @@ import { REPORT_FIGURES } from '../../witness/threshold-figures.js';
 import { evaluateThresholds, formatThresholdSummary } from '../../witness/thresholds.js';
 import { RuntimeFailure } from '../errors.js';
 import { durationMs, positiveInt, score, url } from '../parse.js';
-import { type RedisTargetFlags, redisTargetOptions } from '../redis-target.js';
+import { redisTargetOptions } from '../redis-target.js';
 import { action, optionsOf } from '../run.js';
 import { thresholdOption, thresholdsOf, verdictsExitCode, withThresholds } from '../thresholds.js';
-import { type Cleanup, connectVerifyNats, formatVerifyResult, openReportSource } from './verify-wiring.js';
+import {
+  type Cleanup,
+  connectVerifyNats,
+  formatVerifyResult,
+  openReportSource,
+  type VerifyWiringFlags,
+} from './verify-wiring.js';
 
-interface VerifyFlags extends TimelineFlags, RedisTargetFlags {
+interface VerifyFlags extends TimelineFlags, VerifyWiringFlags {
   namespace?: string;
   deployment?: string;
   target?: string;
@@ -29,13 +35,6 @@ interface VerifyFlags extends TimelineFlags, RedisTargetFlags {
   timeout: number;
   kubeconfig?: string;
   context?: string;
-  natsUrl?: string;
-  redisUrl?: string;
-  redisPrefix: string;
-  subjectRoot: string;
-  stream: string;
-  collectorUrl?: string;
-  apiToken?: string;
   json?: boolean;
   threshold?: string[];
 }
