@@ -69,7 +69,7 @@ export const COLLECTOR_DEFAULTS = {
    * its consumer leader (a node lost or drained) is noticed after two missed heartbeats, so this
    * bounds the pause after such a loss (collector/pull.ts; nats.js's own default is 30 s).
    */
-  pullExpiryMs: 5_000,
+  pullExpiryMs: 2_000,
   fetchBatch: 500,
   /**
    * How long stored event data and applied event ids are kept after their last write. At least the

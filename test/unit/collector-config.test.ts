@@ -34,10 +34,10 @@ describe('collector config', () => {
     expect(loadCollectorConfig({}, env).listen.port).toBe(0);
     // The replay window after a Redis loss: 30 s by default, 0 turns it off (flag > env).
     expect(c.redisReplayWindowMs).toBe(30_000);
-    // The pull expiry: 5 s by default, not nats.js's 30 s (collector/pull.ts says why).
-    expect(c.pullExpiryMs).toBe(5000);
-    expect(loadCollectorConfig({ pullExpiry: '2s' }, { DRAINWATCH_PULL_EXPIRY: '10s' }).pullExpiryMs).toBe(
-      2000,
+    // The pull expiry: 2 s by default, not nats.js's 30 s (collector/pull.ts says why).
+    expect(c.pullExpiryMs).toBe(2000);
+    expect(loadCollectorConfig({ pullExpiry: '3s' }, { DRAINWATCH_PULL_EXPIRY: '10s' }).pullExpiryMs).toBe(
+      3000,
     );
     expect(loadCollectorConfig({}, { DRAINWATCH_PULL_EXPIRY: '10s' }).pullExpiryMs).toBe(10_000);
     expect(loadCollectorConfig({}, { DRAINWATCH_REDIS_REPLAY_WINDOW: '0' }).redisReplayWindowMs).toBe(0);
