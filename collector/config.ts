@@ -64,6 +64,12 @@ export const COLLECTOR_DEFAULTS = {
   deadLetterMax: 1000,
   /** Redelivery delay for fetched but unacknowledged events (a crashed replica's batch). */
   ackWaitMs: 30_000,
+  /**
+   * Expiry of the consumer's pull requests; their idle heartbeat is half of it. A request lost with
+   * its consumer leader (a node lost or drained) is noticed after two missed heartbeats, so this
+   * bounds the pause after such a loss (collector/pull.ts; nats.js's own default is 30 s).
+   */
+  pullExpiryMs: 2_000,
   fetchBatch: 500,
   /**
    * How long stored event data and applied event ids are kept after their last write. At least the
@@ -114,6 +120,8 @@ export interface CollectorConfig {
   readonly podSeriesExpiryMs: number;
   readonly deadLetterMax: number;
   readonly ackWaitMs: number;
+  /** ms a pull request waits on the consumer's leader; its idle heartbeat is half of it. */
+  readonly pullExpiryMs: number;
   readonly fetchBatch: number;
   readonly retentionSeconds: number;
   readonly refreshIntervalMs: number;
@@ -153,6 +161,7 @@ export interface CollectorFlags {
   readonly podSeriesExpiry?: string | number;
   readonly deadLetterMax?: string | number;
   readonly ackWait?: string | number;
+  readonly pullExpiry?: string | number;
   readonly refreshInterval?: string | number;
   readonly redisReplayWindow?: string | number;
   readonly gate?: string | number;
@@ -183,6 +192,7 @@ export const COLLECTOR_ENV = {
   podSeriesExpiry: 'DRAINWATCH_POD_SERIES_EXPIRY',
   deadLetterMax: 'DRAINWATCH_DEAD_LETTER_MAX',
   ackWait: 'DRAINWATCH_ACK_WAIT',
+  pullExpiry: 'DRAINWATCH_PULL_EXPIRY',
   refreshInterval: 'DRAINWATCH_REFRESH_INTERVAL',
   redisReplayWindow: 'DRAINWATCH_REDIS_REPLAY_WINDOW',
   gate: 'DRAINWATCH_GATE',
@@ -256,6 +266,7 @@ export function loadCollectorConfig(flags: CollectorFlags = {}, env: Env = proce
     podSeriesExpiryMs: get('podSeriesExpiry', positiveDurationMs) ?? D.podSeriesExpiryMs,
     deadLetterMax: get('deadLetterMax', parsePositiveInt) ?? D.deadLetterMax,
     ackWaitMs: get('ackWait', positiveDurationMs) ?? D.ackWaitMs,
+    pullExpiryMs: get('pullExpiry', positiveDurationMs) ?? D.pullExpiryMs,
     fetchBatch: D.fetchBatch,
     retentionSeconds: retention !== undefined ? Math.ceil(retention / 1000) : D.retentionSeconds,
     refreshIntervalMs: get('refreshInterval', positiveDurationMs) ?? D.refreshIntervalMs,
@@ -277,6 +288,10 @@ export function loadCollectorConfig(flags: CollectorFlags = {}, env: Env = proce
   if (conflict) issues.add(conflict.setting.env, conflict.detail);
   if (config.ackWaitMs < 1000 && !issues.has(E.ackWait)) {
     issues.add(E.ackWait, `must be at least 1s, got ${config.ackWaitMs} ms`);
+  }
+  // nats.js refuses a pull expiry under 1 s (it would fail at start-up, after connecting).
+  if (config.pullExpiryMs < 1000 && !issues.has(E.pullExpiry)) {
+    issues.add(E.pullExpiry, `must be at least 1s, got ${config.pullExpiryMs} ms`);
   }
   if (config.podSeriesExpiryMs < config.refreshIntervalMs && !issues.has(E.podSeriesExpiry)) {
     issues.add(

@@ -17,6 +17,7 @@ import { createMessageDecoder } from './decode.js';
 import { deadLetterOp, eventEntry } from './event-ops.js';
 import type { CollectorMetrics } from './metrics.js';
 import type { Entry, RolloutNote } from './ops.js';
+import { pullOptions, watchPullStatus } from './pull.js';
 import type { ReplayCounts } from './recovery.js';
 
 // The JetStream side: a durable pull consumer with explicit ack. Messages are applied in
@@ -263,8 +264,9 @@ export function createIngest(config: CollectorConfig, deps: IngestDeps): Ingest 
         });
       }
       const consumer = await js.consumers.get(config.stream, config.consumer);
-      messages = await consumer.consume({ max_messages: config.fetchBatch * 2 });
+      messages = await consumer.consume(pullOptions(config));
       const iter = messages;
+      watchPullStatus(iter, log, () => clock.now());
       loop = Promise.all([
         pump(iter).catch((err) => log.error({ error: (err as Error).message }, 'consumer ended')),
         work().catch((err) => log.error({ error: (err as Error).message }, 'applying ended')),

@@ -91,6 +91,14 @@ export function createCollectorCommand(): Command {
     )
     .addOption(
       settingOption(
+        '--pull-expiry <duration>',
+        "expiry of the consumer's pull requests (heartbeat half of it): bounds the pause after its NATS node is lost",
+        E.pullExpiry,
+        ms(D.pullExpiryMs),
+      ),
+    )
+    .addOption(
+      settingOption(
         '--refresh-interval <duration>',
         'how often gauges are recomputed and quiet rollouts looked for (a quiet deadline is met on time whatever it is)',
         E.refreshInterval,

@@ -34,6 +34,12 @@ describe('collector config', () => {
     expect(loadCollectorConfig({}, env).listen.port).toBe(0);
     // The replay window after a Redis loss: 30 s by default, 0 turns it off (flag > env).
     expect(c.redisReplayWindowMs).toBe(30_000);
+    // The pull expiry: 2 s by default, not nats.js's 30 s (collector/pull.ts says why).
+    expect(c.pullExpiryMs).toBe(2000);
+    expect(loadCollectorConfig({ pullExpiry: '3s' }, { DRAINWATCH_PULL_EXPIRY: '10s' }).pullExpiryMs).toBe(
+      3000,
+    );
+    expect(loadCollectorConfig({}, { DRAINWATCH_PULL_EXPIRY: '10s' }).pullExpiryMs).toBe(10_000);
     expect(loadCollectorConfig({}, { DRAINWATCH_REDIS_REPLAY_WINDOW: '0' }).redisReplayWindowMs).toBe(0);
     expect(
       loadCollectorConfig({ redisReplayWindow: '2m' }, { DRAINWATCH_REDIS_REPLAY_WINDOW: '5s' })
@@ -52,6 +58,7 @@ describe('collector config', () => {
     [{ DRAINWATCH_SUBJECT_ROOT: 'a.>' }, 'DRAINWATCH_SUBJECT_ROOT'],
     [{ DRAINWATCH_GATE: '1.5' }, 'DRAINWATCH_GATE'],
     [{ DRAINWATCH_ACK_WAIT: '500ms' }, 'DRAINWATCH_ACK_WAIT'],
+    [{ DRAINWATCH_PULL_EXPIRY: '500ms' }, 'DRAINWATCH_PULL_EXPIRY'],
     [{ DRAINWATCH_POD_SERIES_EXPIRY: '1s' }, 'DRAINWATCH_POD_SERIES_EXPIRY'],
     [{ DRAINWATCH_DEAD_LETTER_MAX: '0' }, 'DRAINWATCH_DEAD_LETTER_MAX'],
     [{ DRAINWATCH_REFRESH_INTERVAL: '0s' }, 'DRAINWATCH_REFRESH_INTERVAL'],
