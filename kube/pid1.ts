@@ -1,5 +1,6 @@
 import type { ContainerSpec } from './pod-spec.js';
-import { SHELLS, type ShellToken, tokeniseShell } from './prestop.js';
+import { SHELLS } from './prestop-reading.js';
+import { type ShellToken, tokeniseShell } from './shell-script.js';
 
 // Who is PID 1 in a container, as far as its command and args show: the kubelet's SIGTERM goes to
 // PID 1 only. A shell running the app as a child (`sh -c "node app.js"`) or npm/yarn (which start

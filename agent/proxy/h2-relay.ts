@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import type { RequestOutcome } from '../../contract/index.js';
 import type { AgentMetrics } from '../metrics.js';
 import type { RequestRecord, TcpRecord, Traffic } from '../traffic.js';
+import { endSocket } from './end-socket.js';
 import {
   buildFrame,
   CLIENT_PREFACE,
@@ -17,7 +18,6 @@ import {
 } from './h2-frames.js';
 import { createH2Streams, type H2Streams } from './h2-streams.js';
 import { createHpackDecoder, type HpackDecoder } from './hpack.js';
-import { endSocket } from './http-proxy.js';
 
 // HTTP/2 cleartext through the agent: one connection to the app per client connection, every
 // byte passed as it came (SETTINGS, flow control, RST_STREAM, GOAWAY and trailers reach the other

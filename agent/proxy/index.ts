@@ -6,13 +6,13 @@ export { H2_ERROR, MAX_STREAM_ID } from './h2-frames.js';
 export { createH2Relays, type H2Relays } from './h2-relays.js';
 export { createHpackDecoder, type HpackDecoder, HpackError } from './hpack.js';
 export { HttpParseError } from './http-parser.js';
-export { sniffProtocol } from './http-proxy.js';
 export {
   checkParserBinding,
   loadParserBinding,
   NodeHttpParserChangedError,
   type ParserBinding,
 } from './llhttp-binding.js';
+export { sniffProtocol } from './protocol-sniff.js';
 export { createTcpTunnels, type TcpTunnels } from './tcp-tunnel.js';
 export {
   createTrafficServer,

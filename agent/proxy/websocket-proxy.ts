@@ -1,9 +1,10 @@
 import { type Socket, connect as tcpConnect } from 'node:net';
 import type { HostPort } from '../../lib/values.js';
 import type { RequestRecord, Traffic, WebSocketRecord } from '../traffic.js';
+import type { UpgradeRequest } from './client-connection.js';
+import { endSocket } from './end-socket.js';
 import { POD_HEADER, upstreamRequest } from './forwarding.js';
 import type { SwitchedConnection } from './h2-relays.js';
-import { endSocket, type UpgradeRequest } from './http-proxy.js';
 import type { UpstreamConnections } from './upstream-pool.js';
 import { type CloseInfo, createFrameReader, type FrameReader } from './websocket-frames.js';
 

@@ -4,7 +4,6 @@ export {
   createKubernetesAdapter,
   type KubernetesAdapter,
   type KubernetesAdapterStats,
-  RESTARTED_AT_ANNOTATION,
 } from './adapter.js';
 export {
   type Clock,
@@ -23,4 +22,5 @@ export {
   WorkloadNotFoundError,
 } from './errors.js';
 export { endpointStateOf } from './objects.js';
+export { RESTARTED_AT_ANNOTATION } from './rollout-restart.js';
 export { inClusterEndpointsSeam, waitEndpointsTerminating } from './wait-endpoints.js';

@@ -1,3 +1,5 @@
+import { constants as osConstants } from 'node:os';
+
 // The fields of Pods, EndpointSlices and Deployments the adapter reads. Lists come through
 // client-node's typed API (timestamps as Date), watch events as raw JSON (timestamps as strings):
 // both shapes are accepted.
@@ -91,4 +93,38 @@ export function endpointStateOf(
     }
   }
   return listed ? 'terminating' : 'absent';
+}
+
+/** How a container's run ended, as a `container-exited` event reports it. */
+export interface ContainerExit {
+  readonly exitCode: number | null;
+  /** The signal's name (`SIGKILL`), `signal N` for one Node does not name, null when none. */
+  readonly signal: string | null;
+  readonly killedAtGrace: boolean;
+}
+
+/**
+ * A terminated container's exit. `deadline` is the pod's deletionTimestamp (the grace deadline);
+ * an exit 137 (SIGKILL) finished within `toleranceMs` (ms) of it is the kubelet's kill at grace.
+ */
+export function containerExitOf(
+  t: NonNullable<NonNullable<ContainerStatus['state']>['terminated']>,
+  deadline: Date | undefined,
+  toleranceMs: number,
+): ContainerExit {
+  const finishedAt = toDate(t.finishedAt);
+  const exitCode = t.exitCode ?? null;
+  const signalNumber = t.signal ?? (exitCode !== null && exitCode > 128 ? exitCode - 128 : undefined);
+  const signal =
+    signalNumber === undefined
+      ? null
+      : (Object.entries(osConstants.signals).find(([, n]) => n === signalNumber)?.[0] ??
+        `signal ${signalNumber}`);
+  // SIGKILL (137) within the wire's one-second precision of the grace deadline: the kubelet's kill.
+  const killedAtGrace =
+    exitCode === 137 &&
+    deadline !== undefined &&
+    finishedAt !== undefined &&
+    finishedAt.getTime() >= deadline.getTime() - toleranceMs;
+  return { exitCode, signal, killedAtGrace };
 }
