@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { renameSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -185,7 +186,10 @@ export async function startRedisClusterManifestPods(
       if (Boolean(opts.podAddresses) !== (podIp !== undefined))
         throw new Error('start(i, address): an address exactly when the pods have their own');
       if (podIp) dns.set(M.fqdn(i), podIp);
-      await writeFile(hostsFile, [...dns].map(([name, ip]) => `${ip} ${name}\n`).join(''));
+      // Synchronous, and replaced whole: pods started at once neither read a half-written file nor
+      // have an older snapshot of the table written after a newer one.
+      writeFileSync(`${hostsFile}.new`, [...dns].map(([name, ip]) => `${ip} ${name}\n`).join(''));
+      renameSync(`${hostsFile}.new`, hostsFile);
       const ip = address(i);
       for (const m of container.volumeMounts ?? [])
         await mkdir(join(root, podName(i), m.name), { recursive: true });

@@ -57,7 +57,8 @@ describe.skipIf(MISSING.length > 0)('manifests/redis-cluster on loopback: pods w
     if (!info.includes('cluster_state:ok') || !info.includes('cluster_slots_ok:16384'))
       return `${M.podName(i)}: ${/cluster_state:\w+/.exec(info)?.[0]}`;
     const lines = (await ask(i, 'CLUSTER', 'NODES')).trim().split('\n');
-    if (lines.length !== M.nodes.length) return `${M.podName(i)} knows ${lines.length} nodes`;
+    if (lines.length !== M.nodes.length)
+      return `${M.podName(i)} knows ${lines.length} nodes:\n${lines.join('\n')}`;
     for (const l of lines) {
       const [, addr = '', flags = '', , , , , link] = l.split(' ');
       const host = addr.split(',')[1];
@@ -85,7 +86,9 @@ describe.skipIf(MISSING.length > 0)('manifests/redis-cluster on loopback: pods w
       },
       { timeoutMs: 60_000, intervalMs: 250, what },
     ).catch((err: Error) => {
-      throw new Error(`${err.message}; last: ${why}`);
+      // What each pod printed (start.sh says which peers it met again), for the diagnosis.
+      const logs = M.nodes.map((i) => `--- ${M.podName(i)}\n${pods.process(i).output().slice(-1500)}`);
+      throw new Error(`${err.message}; last: ${why}\n${logs.join('\n')}`);
     });
     return Date.now() - t0;
   }
