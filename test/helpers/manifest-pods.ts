@@ -114,11 +114,13 @@ export interface Probe {
 export interface PodMeta {
   readonly name: string;
   readonly namespace: string;
+  /** `status.podIP`; a container asking for it when it is not given throws. */
+  readonly ip?: string;
 }
 
 /**
  * A container's environment as the kubelet builds it: literal values (expanded against the earlier
- * ones), `metadata.name` and `metadata.namespace` field references; an optional Secret reference is
+ * ones), `metadata.name`, `metadata.namespace` and `status.podIP` field references; an optional Secret reference is
  * left out (no Secret on loopback). Any other source throws: the test cannot emulate it honestly.
  */
 export function containerEnv(c: Container, pod: PodMeta): Record<string, string> {
@@ -127,6 +129,7 @@ export function containerEnv(c: Container, pod: PodMeta): Record<string, string>
     if (v.value !== undefined) env[v.name] = expandKubeVars(v.value, env);
     else if (v.valueFrom?.fieldRef?.fieldPath === 'metadata.name') env[v.name] = pod.name;
     else if (v.valueFrom?.fieldRef?.fieldPath === 'metadata.namespace') env[v.name] = pod.namespace;
+    else if (v.valueFrom?.fieldRef?.fieldPath === 'status.podIP' && pod.ip) env[v.name] = pod.ip;
     else if (v.valueFrom?.secretKeyRef?.optional) continue;
     else throw new Error(`container ${c.name}: env ${v.name} has a source this test cannot give it`);
   }

@@ -62,8 +62,8 @@ export interface PodProcess {
 
 export interface PodProcesses {
   /**
-   * Starts `bin args` with exactly `env` (plus PATH) in `cwd`; resolves once 127.0.0.1:`port`
-   * accepts connections, throws (with its output) if it exits first.
+   * Starts `bin args` with exactly `env` (plus PATH) in `cwd`; resolves once `host` (default
+   * 127.0.0.1):`port` accepts connections, throws (with its output) if it exits first.
    */
   start(o: {
     bin: string;
@@ -71,21 +71,38 @@ export interface PodProcesses {
     env: Record<string, string>;
     cwd: string;
     port: number;
+    host?: string;
   }): Promise<PodProcess>;
-  /** SIGKILL to every process still running. */
+  /**
+   * SIGKILL to every process still running, and to what they started (their process group), as
+   * the end of a pod kills every process in its containers.
+   */
   stopAll(): Promise<void>;
+}
+
+/** SIGKILL to `c`'s process group (it leads one: spawned detached); nothing when it has ended. */
+function killGroup(c: ChildProcess): void {
+  try {
+    process.kill(-c.pid!, 'SIGKILL');
+  } catch {
+    // ESRCH: the group has ended.
+  }
 }
 
 export function createPodProcesses(): PodProcesses {
   const live = new Set<ChildProcess>();
+  const started: ChildProcess[] = [];
   return {
     async start(o) {
       const child = spawn(o.bin, o.args, {
         cwd: o.cwd,
         env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...o.env },
         stdio: ['ignore', 'pipe', 'pipe'],
+        // Its own process group: what the container's script leaves in the background ends with it.
+        detached: true,
       });
       live.add(child);
+      started.push(child);
       let out = '';
       const keep = (b: Buffer) => {
         out = (out + b.toString()).slice(-16_000);
@@ -108,7 +125,7 @@ export function createPodProcesses(): PodProcesses {
       await pollUntil(
         async () => {
           if (gone !== undefined) throw new Error(`${o.bin} exited (${gone}) before listening: ${out}`);
-          return canConnect(o.port);
+          return canConnect(o.port, o.host);
         },
         {
           timeoutMs: 15_000,
@@ -120,8 +137,9 @@ export function createPodProcesses(): PodProcesses {
       return {
         pid: child.pid!,
         exited,
+        // SIGKILL ends the container, every process in it; another signal goes to its first process.
         signal: (sig) => {
-          if (gone === undefined) child.kill(sig);
+          if (gone === undefined) sig === 'SIGKILL' ? killGroup(child) : child.kill(sig);
         },
         output: () => out,
       };
@@ -133,10 +151,12 @@ export function createPodProcesses(): PodProcesses {
           (c) =>
             new Promise<void>((resolve) => {
               c.once('close', () => resolve());
-              c.kill('SIGKILL');
+              killGroup(c);
             }),
         ),
       );
+      // What an exited container's first process left behind.
+      for (const c of started) killGroup(c);
     },
   };
 }

@@ -120,10 +120,24 @@ describe('manifests/', () => {
     const sts = find('StatefulSet', 'redis-cluster') as Spec;
     expect(sts.spec.replicas).toBe(6);
     expect(sts.spec.serviceName).toBe('redis-cluster');
-    const conf = (find('ConfigMap', 'redis-cluster-config') as K8sObject & { data: Record<string, string> })
-      .data['redis.conf']!;
+    const cmData = (find('ConfigMap', 'redis-cluster-config') as K8sObject & { data: Record<string, string> })
+      .data;
+    const conf = cmData['redis.conf']!;
     expect(conf).toMatch(/^cluster-enabled yes$/m);
     expect(conf).toMatch(/^appendonly yes$/m);
+    // Other pods are remote clients: a Redis built with protected mode on would refuse them.
+    expect(conf).toMatch(/^protected-mode no$/m);
+    // The container runs the ConfigMap's start.sh (new pod IPs, docs/scaling.md) with its pod IP,
+    // still announcing the pod's DNS name.
+    const redis = sts.spec.template.spec.containers[0];
+    expect(cmData['start.sh']).toContain('exec redis-server "$@"');
+    expect(redis.args[0]).toMatch(
+      /^exec sh \/etc\/redis\/start\.sh \/etc\/redis\/redis\.conf --cluster-announce-hostname /,
+    );
+    expect(redis.env).toContainEqual({
+      name: 'POD_IP',
+      valueFrom: { fieldRef: { fieldPath: 'status.podIP' } },
+    });
     expect(sts.spec.volumeClaimTemplates).toHaveLength(1);
     const pdb = find('PodDisruptionBudget', 'redis-cluster') as Spec;
     expect(sts.spec.template.metadata.labels).toMatchObject(pdb.spec.selector.matchLabels);
