@@ -2,6 +2,7 @@ import { io, type Socket } from 'socket.io-client';
 import type { Cause } from '../contract/index.js';
 import { delay } from '../lib/wait.js';
 import { bump, type ProbeContext, recordPush } from './context.js';
+import { afterPendingIo } from './loop-lag.js';
 import { fieldAt, fillPlaceholders, type SocketIoScenario } from './scenario.js';
 import type { ProbeSocket, ProbeSocketOptions } from './websocket.js';
 import { createSequenceTracker, render } from './ws-patterns.js';
@@ -160,7 +161,8 @@ export function createProbeSocketIo(
       if (socket) return;
       socket = open();
       if (sio.event === null) return;
-      timer = setInterval(emit, config.wsPingIntervalMs);
+      // Written once what already arrived was read, a disconnect above all (loop-lag.ts afterPendingIo).
+      timer = setInterval(() => afterPendingIo(emit), config.wsPingIntervalMs);
       timer.unref();
     },
     sweep: () => undefined,

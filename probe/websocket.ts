@@ -1,6 +1,7 @@
 import WebSocket from 'ws';
 import { delay } from '../lib/wait.js';
 import { bump, type ProbeContext, recordPush } from './context.js';
+import { afterPendingIo } from './loop-lag.js';
 import { correlatorFor, createSequenceTracker, subscribeMessage } from './ws-patterns.js';
 
 // A session's WebSocket: pings carrying correlation ids, acks matched by id, reconnect with backoff
@@ -68,7 +69,7 @@ export function createProbeSocket(ctx: ProbeContext, options: ProbeSocketOptions
     socket.send(correlator!.encode(id));
   };
 
-  const ping = (): void => {
+  const sendPing = (): void => {
     if (draining || !correlator || !ws || ws.readyState !== WebSocket.OPEN) return;
     msgSeq += 1;
     const id = `${options.sessionId}.m${msgSeq}`;
@@ -76,6 +77,9 @@ export function createProbeSocket(ctx: ProbeContext, options: ProbeSocketOptions
     counters.messagesSent += 1;
     send(ws, id);
   };
+  // A user's next message is written after what already arrived is read (a close frame above all):
+  // its timer may be due in the same loop turn as that I/O (loop-lag.ts afterPendingIo).
+  const ping = (): void => afterPendingIo(sendPing);
 
   const scheduleReconnect = (): void => {
     if (closed || reconnectTimer) return;
@@ -224,8 +228,8 @@ export function createProbeSocket(ctx: ProbeContext, options: ProbeSocketOptions
     for (const [id, p] of pending) if (now - p.firstSentAt >= config.wsAckTimeoutMs) overdue.push(id);
     if (overdue.length === 0) return;
     // Timers run before I/O in a loop turn: after a stall, acks already received would be read only
-    // after this sweep. Deciding in the check phase lets them land first.
-    setImmediate(() => {
+    // after this sweep. Deciding once pending I/O was read lets them land first.
+    afterPendingIo(() => {
       for (const id of overdue) {
         const p = pending.get(id);
         if (!p) continue;
