@@ -43,7 +43,7 @@ export async function createTerminationTracing(
   ] = await Promise.all([
     import('@opentelemetry/sdk-trace-base'),
     import('@opentelemetry/resources'),
-    import('../lib/otlp.js'),
+    import('../lib/otlp-exporter.js'),
   ]);
   const provider = new BasicTracerProvider({
     resource: resourceFromAttributes({

@@ -1,11 +1,7 @@
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { core, resources, tracing } from '@opentelemetry/sdk-node';
-import {
-  createOtlpTraceExporter,
-  DEFAULT_OTLP_PROTOCOL,
-  type OtlpProtocol,
-  otlpTracesUrl,
-} from '../lib/otlp.js';
+import { DEFAULT_OTLP_PROTOCOL, type OtlpProtocol, otlpTracesUrl } from '../lib/otlp.js';
+import { createOtlpTraceExporter } from '../lib/otlp-exporter.js';
 import type { RolloutReport } from './report-types.js';
 
 // One trace per rollout, one child span per pod termination, emitted when the rollout closes (the

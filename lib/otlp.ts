@@ -1,12 +1,10 @@
-import { OTLPTraceExporter as GrpcExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
-import { OTLPTraceExporter as JsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { OTLPTraceExporter as ProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
-import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { parseChoice, parseUrl, type SettingIssues } from './values.js';
 
 // The OTLP trace exporter the standard environment asks for, shared by the agent and the collector
 // (OpenTelemetry "OTLP Exporter Configuration": OTEL_EXPORTER_OTLP_TRACES_PROTOCOL wins over
-// OTEL_EXPORTER_OTLP_PROTOCOL; default http/protobuf).
+// OTEL_EXPORTER_OTLP_PROTOCOL; default http/protobuf). Settings only: the exporters themselves are
+// in otlp-exporter.ts, because loading them (gRPC and protobuf included) costs every agent sidecar
+// about 15 MB of RSS whether or not tracing is on.
 
 export const OTLP_PROTOCOLS = ['http/protobuf', 'http/json', 'grpc'] as const;
 export type OtlpProtocol = (typeof OTLP_PROTOCOLS)[number];
@@ -84,11 +82,4 @@ export function otlpTracesUrl(
   if (tracesEndpoint) return tracesEndpoint;
   if (!endpoint) return undefined;
   return protocol === 'grpc' ? endpoint : `${endpoint.replace(/\/+$/, '')}/v1/traces`;
-}
-
-/** A span exporter for `protocol` sending to `url`. */
-export function createOtlpTraceExporter(protocol: OtlpProtocol, url: string): SpanExporter {
-  if (protocol === 'grpc') return new GrpcExporter({ url });
-  if (protocol === 'http/json') return new JsonExporter({ url });
-  return new ProtoExporter({ url });
 }

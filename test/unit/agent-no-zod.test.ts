@@ -10,7 +10,8 @@ import { CLI_BIN, spawnAgent } from '../helpers/agent-process.js';
 // The agent is a sidecar in every pod with an RSS target of 80 MB; zod alone costs ~14 MB. This
 // runs the compiled CLI's agent (`npm test` builds dist/ first) as a real process with a module
 // hook that logs every module it loads, drives it through its event paths, stops it, and checks
-// that zod is not among them. A second child, which imports the validating envelope, shows the
+// that zod is not among them, nor (tracing off) the OTLP exporters with gRPC and protobuf, which
+// cost ~15 MB and were once loaded by every agent through its settings. A second child, which imports the validating envelope, shows the
 // hook does see zod when it is loaded.
 
 const ENVELOPE_JS = fileURLToPath(new URL('../../dist/contract/envelope.js', import.meta.url));
@@ -41,6 +42,8 @@ process.on('exit', () => {
 `;
 
 const ZOD = /[/\\]node_modules[/\\]zod[/\\]/;
+const OTLP_EXPORTERS =
+  /node_modules\/(@opentelemetry\/exporter-|@grpc\/|protobufjs\/)|\/dist\/lib\/otlp-exporter\.js$/;
 
 let dir: string;
 let preload: string;
@@ -126,5 +129,7 @@ describe('the agent process does not load zod', () => {
     expect(lines.filter((l) => ZOD.test(l))).toEqual([]);
     // The contract modules that import zod are not loaded either.
     expect(lines.filter((l) => /\/dist\/contract\/(events|envelope)\.js$/.test(l))).toEqual([]);
+    // Nor, without an OTLP endpoint, the trace exporters with gRPC and protobuf (about 15 MB of RSS).
+    expect(lines.filter((l) => OTLP_EXPORTERS.test(l))).toEqual([]);
   }, 30_000);
 });
