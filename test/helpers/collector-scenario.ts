@@ -4,6 +4,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { AnyEvent, EventKind, EventSequencer } from '../../contract/index.js';
 import { createEventSequencer, type EventData } from '../../contract/validate.js';
 import { publishEvent } from '../../lib/jetstream.js';
+import { pollUntil } from '../../lib/wait.js';
 import { SAMPLE_DATA } from './sample-events.js';
 
 // A scripted rollout of shop/quote with every cause of docs/architecture.md §4 in it, and the report it must
@@ -481,4 +482,28 @@ export async function publishAll(
 ): Promise<void> {
   const js = jetstream(nc);
   for (const e of events) await publishEvent(js, e, { root });
+}
+
+/**
+ * Publishes events in order, each retried every 100 ms (a publish times out after 2 s) until
+ * JetStream acknowledges it, as the agent's publisher does through a node loss: the event id is the
+ * message id, so a retry is stored once. Notes in `ackedAt` (event id → ms since the epoch) when
+ * each was acknowledged. Throws pollUntil's timeout error after `timeoutMs` for one event.
+ */
+export async function publishUntilAcked(
+  js: ReturnType<typeof jetstream>,
+  events: readonly AnyEvent[],
+  root: string,
+  options: { readonly ackedAt?: Map<string, number>; readonly timeoutMs?: number } = {},
+): Promise<void> {
+  for (const e of events) {
+    await pollUntil(
+      async () => {
+        await publishEvent(js, e, { root, timeoutMs: 2000 });
+        return true;
+      },
+      { timeoutMs: options.timeoutMs ?? 30_000, intervalMs: 100, what: `event ${e.id} acknowledged` },
+    );
+    options.ackedAt?.set(e.id, Date.now());
+  }
 }

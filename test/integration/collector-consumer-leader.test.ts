@@ -2,12 +2,10 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Collector, createCollector, loadCollectorConfig } from '../../collector/index.js';
-import type { AnyEvent } from '../../contract/index.js';
-import { publishEvent } from '../../lib/jetstream.js';
 import { type RunningServer, startRedisServer } from '../../lib/servers.js';
 import { pollUntil } from '../../lib/wait.js';
 import { startNatsCluster, type TestNatsCluster } from '../helpers/clusters.js';
-import { expectedReport, scriptedRollout } from '../helpers/collector-scenario.js';
+import { expectedReport, publishUntilAcked, scriptedRollout } from '../helpers/collector-scenario.js';
 import { missingBinaries } from '../helpers/pod-processes.js';
 import { testNamespace } from '../helpers/servers.js';
 
@@ -95,13 +93,13 @@ describe.skipIf(MISSING.length > 0)("collector: its consumer's leader lost", () 
     const scenario = scriptedRollout();
     const half = Math.ceil(scenario.events.length / 2);
     const ackedAt = new Map<string, number>();
-    await publish(js, scenario.events.slice(0, half), config.subjectRoot, ackedAt);
+    await publishUntilAcked(js, scenario.events.slice(0, half), config.subjectRoot, { ackedAt });
     await pollUntil(() => applied.length >= half, { timeoutMs: 30_000, what: 'the first half applied' });
 
     process.kill(nats.nodes[lost]!.pid, 'SIGKILL');
     await nats.nodes[lost]!.pause(); // reaps the killed process
     const after = scenario.events.slice(half);
-    await publish(js, after, config.subjectRoot, ackedAt);
+    await publishUntilAcked(js, after, config.subjectRoot, { ackedAt });
     await pollUntil(() => after.every((e) => appliedAt.has(e.id)), {
       timeoutMs: 60_000,
       intervalMs: 100,
@@ -123,22 +121,3 @@ describe.skipIf(MISSING.length > 0)("collector: its consumer's leader lost", () 
     await nats.nodes[lost]!.resume();
   }, 240_000);
 });
-
-/** Publishes each event until acknowledged (a retry is stored once), noting when it was. */
-async function publish(
-  js: ReturnType<typeof jetstream>,
-  events: readonly AnyEvent[],
-  root: string,
-  ackedAt: Map<string, number>,
-): Promise<void> {
-  for (const e of events) {
-    await pollUntil(
-      async () => {
-        await publishEvent(js, e, { root, timeoutMs: 2000 });
-        return true;
-      },
-      { timeoutMs: 30_000, intervalMs: 100, what: `event ${e.id} acknowledged` },
-    );
-    ackedAt.set(e.id, Date.now());
-  }
-}

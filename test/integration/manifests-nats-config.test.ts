@@ -3,10 +3,9 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Collector, createCollector, loadCollectorConfig } from '../../collector/index.js';
 import type { AnyEvent } from '../../contract/index.js';
-import { publishEvent } from '../../lib/jetstream.js';
 import { type RunningServer, startRedisServer } from '../../lib/servers.js';
 import { pollUntil } from '../../lib/wait.js';
-import { expectedReport, scriptedRollout } from '../helpers/collector-scenario.js';
+import { expectedReport, publishUntilAcked, scriptedRollout } from '../helpers/collector-scenario.js';
 import {
   type Container,
   containerEnv,
@@ -248,27 +247,13 @@ describe.skipIf(MISSING.length > 0)('manifests/nats on loopback', () => {
   }, 90_000);
 });
 
-/**
- * Publishes each event until JetStream acknowledges it (a retry is stored once: the event id is
- * the message id), noting in `ackedAt` when each was; returns the time of the first.
- */
+/** publishUntilAcked, returning when the first event was acknowledged (ms since the epoch). */
 async function publishRetrying(
   js: JetStreamClient,
   events: readonly AnyEvent[],
   root: string,
   ackedAt: Map<string, number>,
 ): Promise<number> {
-  let first = 0;
-  for (const e of events) {
-    await pollUntil(
-      async () => {
-        await publishEvent(js, e, { root, timeoutMs: 2000 });
-        return true;
-      },
-      { timeoutMs: 30_000, intervalMs: 100, what: `event ${e.id} acknowledged` },
-    );
-    ackedAt.set(e.id, Date.now());
-    first ||= ackedAt.get(e.id)!;
-  }
-  return first;
+  await publishUntilAcked(js, events, root, { ackedAt });
+  return ackedAt.get(events[0]!.id)!;
 }

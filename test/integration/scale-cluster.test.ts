@@ -13,7 +13,6 @@ import {
 import { KEYS, workloadKey } from '../../collector/keys.js';
 import type { AnyEvent } from '../../contract/index.js';
 import { createEventSequencer } from '../../contract/validate.js';
-import { publishEvent } from '../../lib/jetstream.js';
 import { connectRedisClient, type RedisClient } from '../../lib/redis.js';
 import { pollUntil } from '../../lib/wait.js';
 import {
@@ -22,6 +21,7 @@ import {
   type TestNatsCluster,
   type TestRedisCluster,
 } from '../helpers/clusters.js';
+import { publishUntilAcked } from '../helpers/collector-scenario.js';
 import { SAMPLE_DATA } from '../helpers/sample-events.js';
 import { testNamespace } from '../helpers/servers.js';
 
@@ -93,16 +93,7 @@ async function publishScript(servers: string, root: string, script: Script, midw
 async function simulatedAgent(servers: string, root: string, events: readonly AnyEvent[]): Promise<void> {
   const nc = await connect(agentConnectionOptions(servers, `sim-agent ${events[0]!.instance}`));
   try {
-    const js = jetstream(nc);
-    for (const e of events) {
-      await pollUntil(
-        async () => {
-          await publishEvent(js, e, { root, timeoutMs: 2000 });
-          return true;
-        },
-        { timeoutMs: 60_000, intervalMs: 100, what: `event ${e.id} acknowledged` },
-      );
-    }
+    await publishUntilAcked(jetstream(nc), events, root, { timeoutMs: 60_000 });
   } finally {
     await nc.close();
   }
