@@ -225,7 +225,12 @@ export function createCollector(config: CollectorConfig, deps: CollectorDeps = {
     const app = createHttpApp({
       store,
       registry,
-      ready: () => ({ ready: redisUp && natsUp && !stopping, redis: redisUp, nats: natsUp }),
+      ready: () => ({
+        ready: redisUp && natsUp && !stopping && ingest?.failure() === undefined,
+        redis: redisUp,
+        nats: natsUp,
+        ...(ingest?.failure() !== undefined ? { failure: ingest.failure() } : {}),
+      }),
       redisAlive: createRedisHealth(redis!).alive,
       apiToken: config.apiToken,
       gate: config.gate,

@@ -44,6 +44,10 @@ export function collectorRedisTarget(config: CollectorConfig): RedisTarget {
 }
 
 /** Every collector setting with its default; flag > env > default. */
+/** The longest --ack-wait and --pull-expiry accepted (ms). */
+const MAX_ACK_WAIT_MS = 3_600_000;
+const MAX_PULL_EXPIRY_MS = 60_000;
+
 export const COLLECTOR_DEFAULTS = {
   listen: '0.0.0.0:15090',
   natsUrl: 'nats://127.0.0.1:4222',
@@ -286,12 +290,18 @@ export function loadCollectorConfig(flags: CollectorFlags = {}, env: Env = proce
     sentinel: pick(flags.redisSentinel, env, E.redisSentinel) !== undefined,
   });
   if (conflict) issues.add(conflict.setting.env, conflict.detail);
-  if (config.ackWaitMs < 1000 && !issues.has(E.ackWait)) {
-    issues.add(E.ackWait, `must be at least 1s, got ${config.ackWaitMs} ms`);
+  // At most an hour: an event left unacknowledged by a crashed replica waits this long for another
+  // (and JetStream's nanosecond durations overflow long before a user would notice).
+  if ((config.ackWaitMs < 1000 || config.ackWaitMs > MAX_ACK_WAIT_MS) && !issues.has(E.ackWait)) {
+    issues.add(E.ackWait, `must be from 1s to 1h, got ${config.ackWaitMs} ms`);
   }
-  // nats.js refuses a pull expiry under 1 s (it would fail at start-up, after connecting).
-  if (config.pullExpiryMs < 1000 && !issues.has(E.pullExpiry)) {
-    issues.add(E.pullExpiry, `must be at least 1s, got ${config.pullExpiryMs} ms`);
+  // nats.js refuses a pull expiry under 1 s (it would fail at start-up, after connecting) and clamps
+  // the heartbeat, half of it, at 30 s; a longer one only delays noticing a lost pull request.
+  if (
+    (config.pullExpiryMs < 1000 || config.pullExpiryMs > MAX_PULL_EXPIRY_MS) &&
+    !issues.has(E.pullExpiry)
+  ) {
+    issues.add(E.pullExpiry, `must be from 1s to 60s, got ${config.pullExpiryMs} ms`);
   }
   if (config.podSeriesExpiryMs < config.refreshIntervalMs && !issues.has(E.podSeriesExpiry)) {
     issues.add(

@@ -8,12 +8,14 @@ import type { ReportStore } from './store.js';
 
 // The collector's HTTP surface (docs/architecture.md §3). Every error is JSON `{ error: { code, message } }`:
 // 400 `bad-request` (a bad parameter or path), 401, 404, 503 `redis-unavailable` (Redis down or
-// not answering within API_REDIS_TIMEOUT_MS), 503 `not-ready` (/readyz), 500 `internal` (a bug).
+// not answering within API_REDIS_TIMEOUT_MS), 503 `not-ready` (/readyz), 500 `not-consuming` (/healthz,
+// the durable consumer gone), 500 `internal` (a bug).
 
 export interface HttpDeps {
   readonly store: ReportStore;
   readonly registry: Registry;
-  readonly ready: () => { ready: boolean; redis: boolean; nats: boolean };
+  /** `failure`: why the collector stopped consuming (it then reads nothing until restarted). */
+  readonly ready: () => { ready: boolean; redis: boolean; nats: boolean; failure?: string };
   /** Whether Redis answers at all (a bounded, cached PING); connected is not enough. */
   readonly redisAlive?: () => Promise<boolean>;
   /** The longest an API call waits on Redis before answering 503, ms. */
@@ -80,8 +82,13 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
 
+  // Live unless the collector stopped consuming for good (its consumer deleted, its loop ended):
+  // only a restart reads on, so the kubelet's liveness probe should restart it. Redis and NATS
+  // outages it rides out itself are /readyz's business.
   app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
+    const { failure } = deps.ready();
+    if (failure) res.status(500).json({ error: { code: 'not-consuming', message: failure } });
+    else res.json({ status: 'ok' });
   });
   app.get('/readyz', async (_req, res) => {
     const s = deps.ready();
@@ -92,7 +99,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
       res.status(503).json({
         error: {
           code: 'not-ready',
-          message: `redis ${redis ? 'up' : s.redis ? 'not answering' : 'down'}, nats ${s.nats ? 'up' : 'down'}`,
+          message: `redis ${redis ? 'up' : s.redis ? 'not answering' : 'down'}, nats ${s.nats ? 'up' : 'down'}${s.failure ? `, ${s.failure}` : ''}`,
         },
         redis,
         nats: s.nats,

@@ -49,6 +49,8 @@ export interface Ingest {
   stop(): Promise<void>;
   /** True when nothing fetched is waiting to be applied or acked by this process. */
   idle(): boolean;
+  /** Why consuming or applying ended while not stopping (the collector is then not ready), or undefined. */
+  failure(): string | undefined;
   /** Messages the stream holds that the consumer has not delivered, and delivered but unacked. */
   pending(): Promise<{ pending: number; ackPending: number }>;
   /** Applies messages re-read from the stream (a rebuild), retrying until Redis answers; no ack. */
@@ -70,6 +72,7 @@ export function createIngest(config: CollectorConfig, deps: IngestDeps): Ingest 
   const stopController = new AbortController();
   let messages: ConsumerMessages | undefined;
   let loop: Promise<void> | undefined;
+  let failed: string | undefined;
   let stopping: Promise<void> | undefined;
   const lastInvalidLog = new Map<string, number>();
   const decode = createMessageDecoder(config.subjectRoot);
@@ -201,6 +204,8 @@ export function createIngest(config: CollectorConfig, deps: IngestDeps): Ingest 
         queue.push(m);
         wake?.();
       }
+      // nats.js ends the iterator itself only when it gives up (e.g. the consumer was deleted).
+      if (!stopController.signal.aborted) throw new Error('the durable consumer stopped delivering');
     } finally {
       pumpDone = true;
       wake?.();
@@ -266,10 +271,21 @@ export function createIngest(config: CollectorConfig, deps: IngestDeps): Ingest 
       const consumer = await js.consumers.get(config.stream, config.consumer);
       messages = await consumer.consume(pullOptions(config));
       const iter = messages;
-      watchPullStatus(iter, log, () => clock.now());
+      // Either loop ending on its own, or the consumer deleted, leaves a process that reads nothing:
+      // /readyz and /healthz say so (a restart creates the consumer again).
+      const ended = (what: string) => (err: unknown) => {
+        if (failed === undefined) log.error({ error: (err as Error)?.message ?? String(err) }, what);
+        failed ??= `${what}: ${(err as Error)?.message ?? String(err)}`;
+      };
+      watchPullStatus(
+        iter,
+        log,
+        () => clock.now(),
+        (reason) => ended('consumer ended')(new Error(reason)),
+      );
       loop = Promise.all([
-        pump(iter).catch((err) => log.error({ error: (err as Error).message }, 'consumer ended')),
-        work().catch((err) => log.error({ error: (err as Error).message }, 'applying ended')),
+        pump(iter).catch(ended('consumer ended')),
+        work().catch(ended('applying ended')),
       ]).then(() => undefined);
     },
     stop() {
@@ -283,6 +299,9 @@ export function createIngest(config: CollectorConfig, deps: IngestDeps): Ingest 
     },
     idle() {
       return inflight.size === 0 && queue.length === 0;
+    },
+    failure() {
+      return failed;
     },
     applyReplayed(msgs) {
       return flush(msgs, false);

@@ -84,7 +84,7 @@ export function createCollectorCommand(): Command {
     .addOption(
       settingOption(
         '--ack-wait <duration>',
-        'redelivery delay for unacknowledged events',
+        'redelivery delay for unacknowledged events (1s to 1h)',
         E.ackWait,
         ms(D.ackWaitMs),
       ),
@@ -92,7 +92,7 @@ export function createCollectorCommand(): Command {
     .addOption(
       settingOption(
         '--pull-expiry <duration>',
-        "expiry of the consumer's pull requests (heartbeat half of it): bounds the pause after its NATS node is lost",
+        "expiry of the consumer's pull requests, 1s to 60s (heartbeat half of it): bounds the pause after its NATS node is lost",
         E.pullExpiry,
         ms(D.pullExpiryMs),
       ),

@@ -68,6 +68,33 @@ describe('collector faults', () => {
     await collector.stop();
   });
 
+  it('its durable consumer deleted under it: not ready, saying why, instead of ready and reading nothing', async () => {
+    const collector = createCollector(env.config({ DRAINWATCH_CONSUMER: 'deleted-under-it' }), {
+      nats: env.nc,
+      registry: new Registry(),
+    });
+    collectors.push(collector);
+    const { http } = await collector.start();
+    const base = `http://127.0.0.1:${http.port}`;
+    expect((await fetch(`${base}/readyz`)).status).toBe(200);
+    const jsm = await jetstreamManager(env.nc);
+    await jsm.consumers.delete(env.ns.streamName, 'deleted-under-it');
+    const answer = await pollUntil(
+      async () => {
+        const res = await fetch(`${base}/readyz`);
+        return res.status === 503 ? jsonOf(res) : undefined;
+      },
+      { timeoutMs: 20_000, what: '/readyz to answer 503' },
+    );
+    expect(answer.error.code).toBe('not-ready');
+    expect(answer.error.message).toMatch(/consumer ended: the durable consumer is gone/);
+    // Liveness too: only a restart, which creates the consumer again, reads on.
+    const health = await fetch(`${base}/healthz`);
+    expect(health.status).toBe(500);
+    expect((await jsonOf(health)).error.code).toBe('not-consuming');
+    await collector.stop();
+  });
+
   it('NATS stopped and started again: not ready meanwhile, reconnects, and loses nothing', async () => {
     // Its own NATS connection (from the config), which reconnects forever.
     const collector = createCollector(env.config({ DRAINWATCH_CONSUMER: 'nats-outage' }), {

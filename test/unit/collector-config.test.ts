@@ -59,6 +59,11 @@ describe('collector config', () => {
     [{ DRAINWATCH_GATE: '1.5' }, 'DRAINWATCH_GATE'],
     [{ DRAINWATCH_ACK_WAIT: '500ms' }, 'DRAINWATCH_ACK_WAIT'],
     [{ DRAINWATCH_PULL_EXPIRY: '500ms' }, 'DRAINWATCH_PULL_EXPIRY'],
+    // Past nats.js's heartbeat clamp (a consumer that then pulls nothing while /readyz says ready).
+    [{ DRAINWATCH_PULL_EXPIRY: '61s' }, 'DRAINWATCH_PULL_EXPIRY'],
+    [{ DRAINWATCH_PULL_EXPIRY: '1000000d' }, 'DRAINWATCH_PULL_EXPIRY'],
+    // JetStream's nanosecond durations overflowed ("invalid JSON" at stream set-up, exit 3).
+    [{ DRAINWATCH_ACK_WAIT: '1000000d' }, 'DRAINWATCH_ACK_WAIT'],
     [{ DRAINWATCH_POD_SERIES_EXPIRY: '1s' }, 'DRAINWATCH_POD_SERIES_EXPIRY'],
     [{ DRAINWATCH_DEAD_LETTER_MAX: '0' }, 'DRAINWATCH_DEAD_LETTER_MAX'],
     [{ DRAINWATCH_REFRESH_INTERVAL: '0s' }, 'DRAINWATCH_REFRESH_INTERVAL'],
@@ -123,7 +128,7 @@ describe('collector config', () => {
       '3 invalid settings:',
       '  DRAINWATCH_LISTEN (--listen): expected host:port, got "nowhere"',
       '  REDIS_URL (--redis-url): expected a redis or rediss URL, got "http://x"',
-      '  DRAINWATCH_ACK_WAIT (--ack-wait): must be at least 1s, got 500 ms',
+      '  DRAINWATCH_ACK_WAIT (--ack-wait): must be from 1s to 1h, got 500 ms',
     ]);
     expect(exitCodeOf(err)).toBe(2);
   });
