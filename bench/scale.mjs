@@ -443,7 +443,7 @@ function print(r, opts) {
   const busy = (m.publishers + m.natsServer + m.redisServer + m.collectors) / m.wallSeconds;
   console.log(`--- ${r.replicas} collector replica(s)`);
   console.log(
-    `events: ${r.applied}/${r.sent} applied (per replica ${r.appliedPerReplica.join(' + ')}); published at ${r.publishRate} events/s over ${r.publishSeconds.toFixed(1)} s (publishers at most ${r.publisherBehindMaxMs} ms behind schedule); ${r.eventsPerSecond} events/s applied from ${opts.prefill ? "the replicas' start" : 'first publish'} to last applied`,
+    `events: ${r.applied}/${r.sent} applied (per replica ${r.appliedPerReplica.join(' + ')}); published at ${r.publishRate} events/s over ${r.publishSeconds.toFixed(1)} s (${opts.prefill ? 'as fast as they could, before the replicas started' : `publishers at most ${r.publisherBehindMaxMs} ms behind schedule`}); ${r.eventsPerSecond} events/s applied from ${opts.prefill ? "the replicas' start" : 'first publish'} to last applied`,
   );
   // --prefill: the events waited in the stream for the replicas, so neither lag nor the time to the
   // closed report says anything about the collector; only the CPU figure is judged.
@@ -462,36 +462,94 @@ function print(r, opts) {
   );
 }
 
-async function main() {
-  const { values: a } = parseArgs({
-    options: {
-      pods: { type: 'string', default: '2000' },
-      workloads: { type: 'string', default: '100' },
-      seconds: { type: 'string', default: '60' },
-      requests: { type: 'string', default: '293' },
-      quiet: { type: 'string', default: '10s' },
-      collectors: { type: 'string', default: '1,2' },
-      publishers: { type: 'string', default: '2' },
-      prefill: { type: 'boolean', default: false },
-      'semi-space': { type: 'string', default: '32' },
-      publish: { type: 'string', default: 'core' },
-    },
-  });
-  const opts = {
-    pods: Number(a.pods),
-    workloads: Number(a.workloads),
-    seconds: Number(a.seconds),
-    requests: Number(a.requests),
-    quietMs: parseDurationMs('--quiet', a.quiet),
-    publishers: Number(a.publishers),
-    prefill: a.prefill,
-    semiSpaceMiB: Number(a['semi-space']),
-    publish: a.publish,
+const USAGE = `usage: npm run build && node bench/scale.mjs [--pods 2000] [--workloads 100] [--seconds 60]
+       [--requests 293] [--quiet 10s] [--collectors 1,2] [--publishers 2] [--prefill]
+       [--semi-space 32] [--publish core|ack]
+What each figure means: the comment at the top of bench/scale.mjs and docs/scaling.md.`;
+
+/** A bad command line: one line on stderr, exit 2 (as drainwatch's own commands). */
+class UsageError extends Error {}
+
+/** The options, checked; throws UsageError naming the first bad one. */
+function parseOptions(argv) {
+  let a;
+  try {
+    ({ values: a } = parseArgs({
+      args: argv,
+      options: {
+        help: { type: 'boolean', short: 'h', default: false },
+        pods: { type: 'string', default: '2000' },
+        workloads: { type: 'string', default: '100' },
+        seconds: { type: 'string', default: '60' },
+        requests: { type: 'string', default: '293' },
+        quiet: { type: 'string', default: '10s' },
+        collectors: { type: 'string', default: '1,2' },
+        publishers: { type: 'string', default: '2' },
+        prefill: { type: 'boolean', default: false },
+        'semi-space': { type: 'string', default: '32' },
+        publish: { type: 'string', default: 'core' },
+      },
+    }));
+  } catch (err) {
+    throw new UsageError(err.message);
+  }
+  if (a.help) return { help: true };
+  const whole = (name, min) => {
+    const v = a[name];
+    if (!/^\d+$/.test(v) || Number(v) < min)
+      throw new UsageError(`--${name}: expected a whole number >= ${min}, got "${v}"`);
+    return Number(v);
   };
-  if (!['core', 'ack'].includes(opts.publish)) throw new Error(`--publish: core or ack, not ${a.publish}`);
+  let quietMs;
+  try {
+    quietMs = parseDurationMs('--quiet', a.quiet);
+  } catch (err) {
+    throw new UsageError(err.message);
+  }
+  const collectors = a.collectors.split(',').map((x) => x.trim());
+  if (collectors.some((x) => !/^\d+$/.test(x) || Number(x) < 1))
+    throw new UsageError(
+      `--collectors: expected replica counts >= 1 separated by commas, got "${a.collectors}"`,
+    );
+  if (!['core', 'ack'].includes(a.publish))
+    throw new UsageError(`--publish: expected core or ack, got "${a.publish}"`);
+  if (whole('workloads', 1) > whole('pods', 1))
+    throw new UsageError(`--workloads: more workloads (${a.workloads}) than pods (${a.pods})`);
+  return {
+    help: false,
+    collectors: collectors.map(Number),
+    opts: {
+      pods: whole('pods', 1),
+      workloads: whole('workloads', 1),
+      seconds: whole('seconds', 1),
+      requests: whole('requests', 0),
+      quietMs,
+      publishers: whole('publishers', 1),
+      prefill: a.prefill,
+      semiSpaceMiB: whole('semi-space', 0),
+      publish: a.publish,
+    },
+  };
+}
+
+async function main() {
+  let parsed;
+  try {
+    parsed = parseOptions(process.argv.slice(2));
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`bench/scale.mjs: ${err.message}\n${USAGE}\n`);
+    process.exit(2);
+  }
+  if (parsed.help) {
+    console.log(USAGE);
+    return;
+  }
+  const { opts } = parsed;
   const perWl = Math.ceil(opts.pods / opts.workloads);
   const gapMs = (opts.seconds * 1000 - POD_DRAIN_MS) / perWl;
-  if (gapMs >= opts.quietMs)
+  // A workload of one pod has no gap; with --prefill every event is there at once.
+  if (perWl > 1 && !opts.prefill && gapMs >= opts.quietMs)
     console.warn(`warning: pods of a workload ${gapMs} ms apart >= quiet: rollouts will split`);
   console.log(
     `scale: ${opts.pods} pods across ${opts.workloads} workloads terminating within ${opts.seconds} s, ${opts.requests + 7} events per pod = ${opts.pods * (opts.requests + 7)} events; quiet ${opts.quietMs} ms`,
@@ -499,7 +557,7 @@ async function main() {
   const [nats, redisServer] = await Promise.all([startNatsServer(), startRedisServer()]);
   const results = [];
   try {
-    for (const n of a.collectors.split(',').map(Number)) {
+    for (const n of parsed.collectors) {
       const r = await runOnce(opts, n, nats.url, redisServer.url, {
         natsPid: nats.pid,
         redisPid: redisServer.pid,

@@ -46,7 +46,7 @@ const OTHER_TOOLS_FLAGS = new Set<string>([
   '--drain-time-s', // Envoy's flag (docs/grpc.md, GOAWAY timing)
   '--cluster-announce-hostname', // redis-server's option (docs/scaling.md, Redis Cluster in Kubernetes)
   // The scale bench's own options (docs/scaling.md, README), read from its parseArgs table.
-  ...[...readFileSync('bench/scale.mjs', 'utf8').matchAll(/^ {6}'?([a-z][a-z-]*)'?: \{ type: '/gm)].map(
+  ...[...readFileSync('bench/scale.mjs', 'utf8').matchAll(/^ {6,8}'?([a-z][a-z-]*)'?: \{ type: '/gm)].map(
     (m) => `--${m[1]}`,
   ),
 ]);
