@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import type { KubernetesAdapter } from '../../cluster/kubernetes/index.js';
 import { DEFAULT_STREAM_NAME, DEFAULT_SUBJECT_ROOT } from '../../contract/index.js';
+import { redisSettingName, redisTargetConflict } from '../../lib/redis-target.js';
 import { formatDurationMs, settingName } from '../../lib/values.js';
 import { PROBE_ENV, websocketSpecProblem } from '../../probe/config.js';
 import { type TimelineFlags, timelineFlag, wantsTimeline } from '../../timeline/flags.js';
@@ -175,6 +176,17 @@ function checkVerifyOptions(o: Record<string, unknown>): [string, string][] {
   if (typeof o.websockets === 'string') {
     const detail = websocketSpecProblem(o.websockets);
     if (detail) issues.push([settingName(PROBE_ENV.websockets, '--websockets'), detail]);
+  }
+  // The Redis target is read only without --collector-url; its conflict is named with the rest,
+  // not after the kubeconfig was found (the same rule as the collector's, lib/redis-target.ts).
+  if (!o.collectorUrl) {
+    const given = (v: unknown) => typeof v === 'string' && v !== '';
+    const conflict = redisTargetConflict({
+      url: given(o.redisUrl),
+      cluster: given(o.redisCluster),
+      sentinel: given(o.redisSentinel),
+    });
+    if (conflict) issues.push([redisSettingName(conflict.setting), conflict.detail]);
   }
   return issues;
 }

@@ -65,6 +65,21 @@ describe('every bad option at once, before anything starts', () => {
       ['REDIS_URL (--redis-url)', 'DRAINWATCH_GATE (--gate)'],
     ],
     [
+      // Named with the rest before anything starts, not after a kubeconfig was found.
+      'verify',
+      [
+        ...['verify', '--baseline', '3x', '--redis-url', 'redis://127.0.0.1:1'],
+        ...['--redis-cluster', '127.0.0.1:2'],
+      ],
+      [
+        'DRAINWATCH_BASELINE (--baseline)',
+        'DRAINWATCH_NAMESPACE (--namespace)',
+        'DRAINWATCH_DEPLOYMENT (--deployment)',
+        'DRAINWATCH_TARGET (--target)',
+        'REDIS_CLUSTER_NODES (--redis-cluster)',
+      ],
+    ],
+    [
       'agent',
       ['agent', '--listen', 'nowhere', '--grace', '20', '--prestop', 'fixed:40'],
       ['DRAINWATCH_LISTEN (--listen)', 'DRAINWATCH_PRESTOP (--prestop)'],
