@@ -28,9 +28,14 @@ export interface ProgressDisplay {
   done(): void;
 }
 
+/**
+ * The live line. Its request and error counts are every probe request so far, before the rollout
+ * and after it included, as the probe saw them; the table splits them by window ("failed before
+ * the rollout", then the rollout's), so its figures are smaller.
+ */
 export function formatProgressLine(s: ProgressState): string {
   const secs = (s.elapsedMs / 1000).toFixed(0).padStart(3);
-  return `[${s.label}] ${secs}s  pods replaced ${s.podsReplaced}/${s.podsTotal}  sessions ok ${s.sessionsOk} lost ${s.sessionsLost}  requests ${s.requests}  errors ${s.errors}`;
+  return `[${s.label}] ${secs}s  pods replaced ${s.podsReplaced}/${s.podsTotal}  sessions ok ${s.sessionsOk} lost ${s.sessionsLost}  requests so far ${s.requests}  errors ${s.errors}`;
 }
 
 export interface ProgressOptions {

@@ -179,7 +179,7 @@ describe('progress display', () => {
     now = 7000;
     d.update({ ...state, requests: 250 });
     d.done();
-    expect(out.map((l) => /requests (\d+)/.exec(l)![1])).toEqual(['100', '200', '250']);
+    expect(out.map((l) => /requests so far (\d+)/.exec(l)![1])).toEqual(['100', '200', '250']);
     expect(out.every((l) => l.endsWith('\n') && !l.includes('\r'))).toBe(true);
   });
 });
