@@ -1,7 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { Redis } from 'ioredis';
 import {
   findBinary,
   freePort,
@@ -11,6 +10,7 @@ import {
 } from '../../lib/servers.js';
 import type { HostPort } from '../../lib/values.js';
 import { pollUntil } from '../../lib/wait.js';
+import { redisCall } from './redis-call.js';
 
 // Real clusters on loopback for the scale tests: a Redis Cluster (masters with a replica each,
 // formed by `redis-cli --cluster create`) and a nats-server cluster with JetStream (routes between
@@ -46,16 +46,7 @@ export interface TestRedisCluster {
   stop(): Promise<void>;
 }
 
-async function ask(port: number, ...args: string[]): Promise<unknown> {
-  const r = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 1 });
-  r.on('error', () => {});
-  try {
-    await r.connect();
-    return await r.call(args[0]!, ...args.slice(1));
-  } finally {
-    r.disconnect();
-  }
-}
+const ask = (port: number, ...args: string[]): Promise<unknown> => redisCall({ port }, ...args);
 
 async function clusterOk(ports: readonly number[]): Promise<boolean> {
   const infos = await Promise.all(ports.map((p) => ask(p, 'CLUSTER', 'INFO').catch(() => '')));

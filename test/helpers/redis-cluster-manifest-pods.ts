@@ -4,7 +4,6 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import { Redis } from 'ioredis';
 import { findBinary } from '../../lib/servers.js';
 import {
   type Container,
@@ -16,6 +15,7 @@ import {
   substitute,
 } from './manifest-pods.js';
 import { createPodProcesses, freePortBlock, freePorts, type PodProcess } from './pod-processes.js';
+import { redisCall } from './redis-call.js';
 
 // The pods of manifests/redis-cluster/ on loopback: six redis-servers started by the StatefulSet's
 // container command (`sh -c 'exec sh start.sh redis.conf …'`, after the kubelet's `$(VAR)`
@@ -267,16 +267,7 @@ export async function startRedisClusterManifestPods(
         return { code: e.code, output: `${e.stdout ?? ''}${e.stderr ?? ''}` };
       }
     },
-    async call(i, ...args) {
-      const r = new Redis({ port: port(i), host: address(i), lazyConnect: true, maxRetriesPerRequest: 1 });
-      r.on('error', () => {});
-      try {
-        await r.connect();
-        return await r.call(args[0]!, ...args.slice(1));
-      } finally {
-        r.disconnect();
-      }
-    },
+    call: (i, ...args) => redisCall({ host: address(i), port: port(i) }, ...args),
     natMap: () =>
       Object.fromEntries(
         M.nodes.map((i) => [`${M.fqdn(i)}:${port(i)}`, { host: address(i), port: port(i) }]),

@@ -2,9 +2,9 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { canConnect, freePort } from '../../lib/servers.js';
 import { pollUntil } from '../../lib/wait.js';
+import { redisCall } from './redis-call.js';
 
 // The pods of manifests/redis-sentinel/ on loopback: each "pod" is two processes, its Redis and its
 // sentinel, both started by the container command of the StatefulSet running the start.sh of the
@@ -112,16 +112,7 @@ export async function startLoopbackPods(password: string, o: LoopbackPodsOptions
     await gone;
   }
 
-  async function ask(port: number, ...args: string[]): Promise<unknown> {
-    const r = new Redis({ port, host: '127.0.0.1', password, lazyConnect: true, maxRetriesPerRequest: 1 });
-    r.on('error', () => {});
-    try {
-      await r.connect();
-      return await r.call(args[0]!, ...args.slice(1));
-    } finally {
-      r.disconnect();
-    }
-  }
+  const ask = (port: number, ...args: string[]): Promise<unknown> => redisCall({ port, password }, ...args);
 
   let stopping: Promise<void> | undefined;
   return {

@@ -1,10 +1,10 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { type RunningServer, startRedisServer } from '../../lib/servers.js';
 import type { HostPort } from '../../lib/values.js';
 import { pollUntil } from '../../lib/wait.js';
+import { redisCall } from './redis-call.js';
 
 // A real Sentinel-backed Redis on loopback: a master, its replicas (one by default, or two as
 // docs/scaling.md advises) and three sentinels (`redis-server sentinel.conf --sentinel`, quorum 2)
@@ -50,22 +50,8 @@ export interface TestSentinelSet {
   stop(): Promise<void>;
 }
 
-async function ask(port: number, password: string | undefined, ...args: string[]): Promise<unknown> {
-  const r = new Redis({
-    port,
-    host: '127.0.0.1',
-    lazyConnect: true,
-    maxRetriesPerRequest: 1,
-    ...(password ? { password } : {}),
-  });
-  r.on('error', () => {});
-  try {
-    await r.connect();
-    return await r.call(args[0]!, ...args.slice(1));
-  } finally {
-    r.disconnect();
-  }
-}
+const ask = (port: number, password: string | undefined, ...args: string[]): Promise<unknown> =>
+  redisCall({ port, password }, ...args);
 
 /** `INFO replication` as fields. */
 async function replication(port: number, password: string | undefined): Promise<Record<string, string>> {
