@@ -513,14 +513,16 @@ function parseOptions(argv) {
     );
   if (!['core', 'ack'].includes(a.publish))
     throw new UsageError(`--publish: expected core or ack, got "${a.publish}"`);
-  if (whole('workloads', 1) > whole('pods', 1))
-    throw new UsageError(`--workloads: more workloads (${a.workloads}) than pods (${a.pods})`);
+  const pods = whole('pods', 1);
+  const workloads = whole('workloads', 1);
+  if (workloads > pods)
+    throw new UsageError(`--workloads: more workloads (${workloads}) than pods (${pods})`);
   return {
     help: false,
     collectors: collectors.map(Number),
     opts: {
-      pods: whole('pods', 1),
-      workloads: whole('workloads', 1),
+      pods,
+      workloads,
       seconds: whole('seconds', 1),
       requests: whole('requests', 0),
       quietMs,

@@ -58,15 +58,25 @@ export function redisTargetOf(cmd: Command, defaultUrl: string): RedisTarget {
   });
 }
 
-/** As redisTargetOf, from values: `urlSet` tells a given --redis-url from a default one. */
-export function resolveRedisTarget(o: RedisTargetFlags & { url: string; urlSet: boolean }): RedisTarget {
-  const given = (v: string | undefined) => v !== undefined && v !== '';
+const given = (v: string | undefined) => v !== undefined && v !== '';
+
+/**
+ * The `[setting name, detail]` of two Redis targets given at once (lib/redis-target.ts's rule), or
+ * undefined: for a command that names it among its other bad options before anything starts.
+ */
+export function redisTargetIssue(o: RedisTargetFlags & { urlSet: boolean }): [string, string] | undefined {
   const conflict = redisTargetConflict({
     url: o.urlSet,
     cluster: given(o.redisCluster),
     sentinel: given(o.redisSentinel),
   });
-  if (conflict) throw new UsageError(`${redisSettingName(conflict.setting)}: ${conflict.detail}`);
+  return conflict ? [redisSettingName(conflict.setting), conflict.detail] : undefined;
+}
+
+/** As redisTargetOf, from values: `urlSet` tells a given --redis-url from a default one. */
+export function resolveRedisTarget(o: RedisTargetFlags & { url: string; urlSet: boolean }): RedisTarget {
+  const issue = redisTargetIssue(o);
+  if (issue) throw new UsageError(`${issue[0]}: ${issue[1]}`);
   const S = REDIS_TARGET_SETTINGS;
   try {
     return redisTargetFrom({

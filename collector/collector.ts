@@ -225,12 +225,15 @@ export function createCollector(config: CollectorConfig, deps: CollectorDeps = {
     const app = createHttpApp({
       store,
       registry,
-      ready: () => ({
-        ready: redisUp && natsUp && !stopping && ingest?.failure() === undefined,
-        redis: redisUp,
-        nats: natsUp,
-        ...(ingest?.failure() !== undefined ? { failure: ingest.failure() } : {}),
-      }),
+      ready: () => {
+        const failure = ingest?.failure();
+        return {
+          ready: redisUp && natsUp && !stopping && failure === undefined,
+          redis: redisUp,
+          nats: natsUp,
+          ...(failure !== undefined ? { failure } : {}),
+        };
+      },
       redisAlive: createRedisHealth(redis!).alive,
       apiToken: config.apiToken,
       gate: config.gate,

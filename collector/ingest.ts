@@ -273,15 +273,18 @@ export function createIngest(config: CollectorConfig, deps: IngestDeps): Ingest 
       const iter = messages;
       // Either loop ending on its own, or the consumer deleted, leaves a process that reads nothing:
       // /readyz and /healthz say so (a restart creates the consumer again).
-      const ended = (what: string) => (err: unknown) => {
-        if (failed === undefined) log.error({ error: (err as Error)?.message ?? String(err) }, what);
-        failed ??= `${what}: ${(err as Error)?.message ?? String(err)}`;
+      // The first cause is kept and logged; what follows from it is not.
+      const fail = (what: string, detail: string): void => {
+        if (failed !== undefined) return;
+        failed = `${what}: ${detail}`;
+        log.error({ error: detail }, what);
       };
+      const ended = (what: string) => (err: unknown) => fail(what, (err as Error)?.message ?? String(err));
       watchPullStatus(
         iter,
         log,
         () => clock.now(),
-        (reason) => ended('consumer ended')(new Error(reason)),
+        (reason) => fail('consumer ended', reason),
       );
       loop = Promise.all([
         pump(iter).catch(ended('consumer ended')),

@@ -1,7 +1,6 @@
 import { Command, Option } from 'commander';
 import type { KubernetesAdapter } from '../../cluster/kubernetes/index.js';
 import { DEFAULT_STREAM_NAME, DEFAULT_SUBJECT_ROOT } from '../../contract/index.js';
-import { redisSettingName, redisTargetConflict } from '../../lib/redis-target.js';
 import { formatDurationMs, settingName } from '../../lib/values.js';
 import { PROBE_ENV, websocketSpecProblem } from '../../probe/config.js';
 import { type TimelineFlags, timelineFlag, wantsTimeline } from '../../timeline/flags.js';
@@ -11,7 +10,7 @@ import { REPORT_FIGURES } from '../../witness/threshold-figures.js';
 import { evaluateThresholds, formatThresholdSummary } from '../../witness/thresholds.js';
 import { RuntimeFailure } from '../errors.js';
 import { durationMs, positiveInt, score, url } from '../parse.js';
-import { redisTargetOptions } from '../redis-target.js';
+import { type RedisTargetFlags, redisTargetIssue, redisTargetOptions } from '../redis-target.js';
 import { action, optionsOf } from '../run.js';
 import { thresholdOption, thresholdsOf, verdictsExitCode, withThresholds } from '../thresholds.js';
 import {
@@ -178,15 +177,14 @@ function checkVerifyOptions(o: Record<string, unknown>): [string, string][] {
     if (detail) issues.push([settingName(PROBE_ENV.websockets, '--websockets'), detail]);
   }
   // The Redis target is read only without --collector-url; its conflict is named with the rest,
-  // not after the kubeconfig was found (the same rule as the collector's, lib/redis-target.ts).
+  // not after the kubeconfig was found (the rule resolveRedisTarget applies later).
   if (!o.collectorUrl) {
-    const given = (v: unknown) => typeof v === 'string' && v !== '';
-    const conflict = redisTargetConflict({
-      url: given(o.redisUrl),
-      cluster: given(o.redisCluster),
-      sentinel: given(o.redisSentinel),
+    const redis = o as RedisTargetFlags & { redisUrl?: string };
+    const issue = redisTargetIssue({
+      ...redis,
+      urlSet: redis.redisUrl !== undefined && redis.redisUrl !== '',
     });
-    if (conflict) issues.push([redisSettingName(conflict.setting), conflict.detail]);
+    if (issue) issues.push(issue);
   }
   return issues;
 }
