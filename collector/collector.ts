@@ -1,12 +1,14 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { Cluster } from 'ioredis';
 import { Registry } from 'prom-client';
 import type { AnyEvent } from '../contract/index.js';
 import { createLogger, type Logger } from '../lib/log.js';
 import {
   createRedisClient,
   describeRedisTarget,
+  onSlotMastersChanged,
   type RedisClient,
   type RedisTarget,
   waitForRedis,
@@ -153,13 +155,19 @@ export function createCollector(config: CollectorConfig, deps: CollectorDeps = {
     });
     redis.on('ready', () => setRedis(true));
     redis.on('close', () => setRedis(false));
-    // A Redis Cluster node gone (a crashed master) leaves the cluster client up: its acknowledged
-    // writes may be lost all the same. The replay retries until the failover gave its slots a master.
-    redis.on('-node', () => {
+    // A Redis Cluster node gone (a crashed master), or slots served by another master (a forced
+    // failover, a partitioned master demoted) leave the cluster client up: writes the old master
+    // acknowledged may be lost all the same. The replay retries until the slots have a master.
+    const replayRecent = (why: string) => {
       if (stopping || !recovery) return;
+      log.info({ reason: why }, 'Redis Cluster changed masters; replaying recently acknowledged events');
       recovery.lost();
       void recovery.restored();
-    });
+    };
+    redis.on('-node', () => replayRecent('node removed'));
+    if (redis instanceof Cluster) {
+      onSlotMastersChanged(redis, (slots) => replayRecent(`${slots} slots moved to another master`));
+    }
     if (!deps.redis) {
       try {
         await waitForRedis(redis, describeRedisTarget(target));

@@ -297,10 +297,7 @@ export function loadCollectorConfig(flags: CollectorFlags = {}, env: Env = proce
   }
   // nats.js refuses a pull expiry under 1 s (it would fail at start-up, after connecting) and clamps
   // the heartbeat, half of it, at 30 s; a longer one only delays noticing a lost pull request.
-  if (
-    (config.pullExpiryMs < 1000 || config.pullExpiryMs > MAX_PULL_EXPIRY_MS) &&
-    !issues.has(E.pullExpiry)
-  ) {
+  if ((config.pullExpiryMs < 1000 || config.pullExpiryMs > MAX_PULL_EXPIRY_MS) && !issues.has(E.pullExpiry)) {
     issues.add(E.pullExpiry, `must be from 1s to 60s, got ${config.pullExpiryMs} ms`);
   }
   if (config.podSeriesExpiryMs < config.refreshIntervalMs && !issues.has(E.podSeriesExpiry)) {

@@ -143,6 +143,38 @@ export function describeRedisTarget(target: RedisTarget): string {
   return `master ${target.name} of ${target.sentinels.map(formatHostPort).join(',')} (Redis Sentinel)`;
 }
 
+/** How often a cluster client re-reads the slot map by itself, in ms. */
+export const SLOTS_REFRESH_INTERVAL_MS = 5000;
+
+/** Number of hash slots of a Redis Cluster (Redis Cluster specification). */
+const HASH_SLOTS = 16_384;
+
+/**
+ * Calls `onChange(slots)` when a slot-map refresh of `cluster` shows `slots` hash slots served by
+ * another master than at the refresh before: a failover or a resharding. Such a change can lose
+ * writes the old master acknowledged with no connection lost and no command failed (a forced
+ * failover, or a partitioned master that kept taking writes: Redis Cluster specification, "Write
+ * safety"). ioredis re-reads the map after a MOVED redirection, on (re)connection and every
+ * SLOTS_REFRESH_INTERVAL_MS; the first map read is the baseline. Returns the unsubscribe function.
+ */
+export function onSlotMastersChanged(cluster: Cluster, onChange: (slots: number) => void): () => void {
+  let masters: (string | undefined)[] | undefined;
+  const read = (): void => {
+    const now = Array.from({ length: HASH_SLOTS }, (_, slot) => cluster.slots[slot]?.[0]);
+    const before = masters;
+    masters = now;
+    if (!before) return;
+    let changed = 0;
+    // A slot that lost its master (undefined) has not moved yet: the change shows once it has one.
+    for (let slot = 0; slot < HASH_SLOTS; slot++) {
+      if (now[slot] !== undefined && now[slot] !== before[slot]) changed++;
+    }
+    if (changed > 0) onChange(changed);
+  };
+  cluster.on('refresh', read);
+  return () => cluster.off('refresh', read);
+}
+
 /**
  * An ioredis Cluster over the seed nodes: it discovers the other masters and replicas itself,
  * follows MOVED/ASK redirections and re-reads the slot map after a failover. Options as
@@ -162,6 +194,9 @@ export function createRedisCluster(nodes: readonly HostPort[], options: RedisCon
       retryDelayOnClusterDown: 100,
       retryDelayOnTryAgain: 100,
       slotsRefreshTimeout: 2000,
+      // Re-read the slot map even when no command is redirected, so a failover that happened
+      // while nothing was written is seen within this delay (onSlotMastersChanged).
+      slotsRefreshInterval: SLOTS_REFRESH_INTERVAL_MS,
       redisOptions: {
         connectTimeout: options.connectTimeoutMs ?? 2000,
         maxRetriesPerRequest: options.failFast ? 0 : 20,

@@ -23,8 +23,8 @@ import {
   startUpstreamApp,
   type UpstreamApp,
 } from '../helpers/agent-harness.js';
-import { startNatsCluster, type TestNatsCluster } from '../helpers/clusters.js';
 import { type LogCapture, lineSink } from '../helpers/log-lines.js';
+import { startNatsCluster, type TestNatsCluster } from '../helpers/nats-cluster.js';
 import { type TestNamespace, testNamespace, uniqueTag } from '../helpers/servers.js';
 
 // docs/scaling.md's claim, with the real agent (createAgent, its own connection to NATS_URL listing

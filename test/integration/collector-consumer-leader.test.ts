@@ -4,8 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Collector, createCollector, loadCollectorConfig } from '../../collector/index.js';
 import { type RunningServer, startRedisServer } from '../../lib/servers.js';
 import { pollUntil } from '../../lib/wait.js';
-import { startNatsCluster, type TestNatsCluster } from '../helpers/clusters.js';
 import { expectedReport, publishUntilAcked, scriptedRollout } from '../helpers/collector-scenario.js';
+import { startNatsCluster, type TestNatsCluster } from '../helpers/nats-cluster.js';
 import { missingBinaries } from '../helpers/pod-processes.js';
 import { testNamespace } from '../helpers/servers.js';
 

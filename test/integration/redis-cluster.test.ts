@@ -5,10 +5,12 @@ import { createReportStore } from '../../collector/index.js';
 import { KEYS, workloadKey } from '../../collector/keys.js';
 import type { AnyEvent } from '../../contract/index.js';
 import { createEventSequencer } from '../../contract/validate.js';
+import { createRedisCluster, onSlotMastersChanged } from '../../lib/redis.js';
 import { type RunningServer, startNatsServer, startRedisServer } from '../../lib/servers.js';
-import { startRedisCluster, type TestRedisCluster } from '../helpers/clusters.js';
+import { pollUntil } from '../../lib/wait.js';
 import { type CollectorRun, startCollectorRun } from '../helpers/collector-run.js';
 import { expectedReport, NS, publishAll, scriptedRollout, WL } from '../helpers/collector-scenario.js';
+import { startRedisCluster, type TestRedisCluster } from '../helpers/redis-cluster.js';
 import { SAMPLE_DATA } from '../helpers/sample-events.js';
 import { natsClient } from '../helpers/servers.js';
 
@@ -115,4 +117,40 @@ describe('collector on a Redis Cluster', () => {
     expect(await b.workloadStatus()).toEqual(await a.workloadStatus());
     expect(await b.timeline(NS, 'quote-a')).toEqual(await a.timeline(NS, 'quote-a'));
   }, 180_000);
+
+  it('tells when a failover gave slots another master, and only then (onSlotMastersChanged)', async () => {
+    const client = createRedisCluster(cluster.seeds, { prefix: 'slot-watch:' });
+    client.on('error', () => {});
+    const changes: number[] = [];
+    let refreshes = 0;
+    client.on('refresh', () => refreshes++);
+    const unwatch = onSlotMastersChanged(client, (slots) => changes.push(slots));
+    try {
+      await client.connect();
+      // Two reads of an unchanged map (the first is the baseline; more come every 5 s) change nothing.
+      await client.set('{w}k', '1');
+      await pollUntil(() => refreshes >= 2, {
+        timeoutMs: 20_000,
+        intervalMs: 50,
+        what: 'two slot-map reads',
+      });
+      expect(changes).toEqual([]);
+
+      const slot = client.slots.findIndex((nodes) => nodes !== undefined);
+      const servedBefore = client.slots.filter((nodes) => nodes?.[0] === client.slots[slot]![0]).length;
+      const moved = await cluster.failover(slot);
+      expect(moved.from).not.toBe(moved.to);
+      // Seen by the next read of the map: the periodic one, nothing being written.
+      await pollUntil(() => changes.length > 0, {
+        timeoutMs: 20_000,
+        intervalMs: 50,
+        what: 'the change seen',
+      });
+      // Every slot the old master served moved, and nothing else.
+      expect(changes.reduce((n, c) => n + c, 0)).toBe(servedBefore);
+    } finally {
+      unwatch();
+      client.disconnect();
+    }
+  }, 90_000);
 });

@@ -15,13 +15,9 @@ import type { AnyEvent } from '../../contract/index.js';
 import { createEventSequencer } from '../../contract/validate.js';
 import { connectRedisClient, type RedisClient } from '../../lib/redis.js';
 import { pollUntil } from '../../lib/wait.js';
-import {
-  startNatsCluster,
-  startRedisCluster,
-  type TestNatsCluster,
-  type TestRedisCluster,
-} from '../helpers/clusters.js';
 import { publishUntilAcked } from '../helpers/collector-scenario.js';
+import { startNatsCluster, type TestNatsCluster } from '../helpers/nats-cluster.js';
+import { startRedisCluster, type TestRedisCluster } from '../helpers/redis-cluster.js';
 import { SAMPLE_DATA } from '../helpers/sample-events.js';
 import { testNamespace } from '../helpers/servers.js';
 

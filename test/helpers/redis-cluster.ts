@@ -1,20 +1,14 @@
 import { execFile } from 'node:child_process';
+import { createConnection } from 'node:net';
 import { promisify } from 'node:util';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import {
-  findBinary,
-  freePort,
-  type RunningServer,
-  startNatsServer,
-  startRedisServer,
-} from '../../lib/servers.js';
+import { findBinary, freePort, type RunningServer, startRedisServer } from '../../lib/servers.js';
 import type { HostPort } from '../../lib/values.js';
 import { pollUntil } from '../../lib/wait.js';
 import { redisCall } from './redis-call.js';
 
-// Real clusters on loopback for the scale tests: a Redis Cluster (masters with a replica each,
-// formed by `redis-cli --cluster create`) and a nats-server cluster with JetStream (routes between
-// the nodes, one cluster name, a server name each). Every port is a free loopback one.
+// A real Redis Cluster on loopback for the HA tests: masters with a replica each, formed by
+// `redis-cli --cluster create`, and the failures a cluster meets (planned failover, crash,
+// partition). Every port is a free loopback one.
 
 const run = promisify(execFile);
 
@@ -43,10 +37,47 @@ export interface TestRedisCluster {
    * says cluster_state:ok. The killed node stays down.
    */
   crash(slot: number, meanwhile: () => Promise<void>): Promise<{ from: number; to: number }>;
+  /**
+   * A master cut off from its replica that keeps acknowledging writes, as on the minority side of
+   * a partition: the replica is frozen and its link dropped while `meanwhile` runs, then promoted
+   * by CLUSTER FAILOVER TAKEOVER (as the majority does after the node timeout) before it can sync
+   * again. The old master stays up, learns it lost its slots and rejoins as the new master's
+   * replica, dropping those writes; clients keep their connection to it. Resolves once the old
+   * master is a replica and every node says cluster_state:ok.
+   */
+  partition(slot: number, meanwhile: () => Promise<void>): Promise<{ from: number; to: number }>;
   stop(): Promise<void>;
 }
 
 const ask = (port: number, ...args: string[]): Promise<unknown> => redisCall({ port }, ...args);
+
+/**
+ * Writes one inline command to the server on `port` and resolves once the bytes are in the socket
+ * (the server may be frozen: the kernel accepts the connection and holds them); `reply` is the
+ * server's first reply line. The socket closes after that reply, or after 30 s.
+ */
+async function sendQueued(port: number, command: string): Promise<{ reply: Promise<string> }> {
+  const socket = createConnection({ host: '127.0.0.1', port });
+  socket.setTimeout(30_000, () => socket.destroy(new Error(`no reply to ${command} within 30 s`)));
+  const reply = new Promise<string>((resolve, reject) => {
+    let got = '';
+    socket.on('data', (chunk) => {
+      got += chunk.toString('latin1');
+      if (got.includes('\r\n')) {
+        socket.end();
+        resolve(got.slice(0, got.indexOf('\r\n')));
+      }
+    });
+    socket.on('error', reject);
+    socket.on('close', () => reject(new Error(`connection closed before a reply to ${command}`)));
+  });
+  reply.catch(() => {});
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.once('connect', () => socket.write(`${command}\r\n`, (err) => (err ? reject(err) : resolve())));
+  });
+  return { reply };
+}
 
 async function clusterOk(ports: readonly number[]): Promise<boolean> {
   const infos = await Promise.all(ports.map((p) => ask(p, 'CLUSTER', 'INFO').catch(() => '')));
@@ -190,6 +221,25 @@ export async function startRedisCluster(
     }
     return undefined;
   };
+  /** The slot's master and its replica once the replica is in sync, as crash() and partition() need. */
+  const syncedPair = async (slot: number) => {
+    const pair = await pollUntil(() => pairServing(slot), {
+      timeoutMs: 30_000,
+      intervalMs: 100,
+      what: `a master with a replica serving slot ${slot}`,
+    });
+    // A replica that never finished its first sync cannot take over ("disconnected from master
+    // for longer than allowed"); a new cluster's replicas sync 5 s late (diskless sync delay).
+    await pollUntil(
+      async () =>
+        String(await ask(pair.replica.port, 'INFO', 'replication').catch(() => '')).includes(
+          'master_link_status:up',
+        ),
+      { timeoutMs: 30_000, intervalMs: 100, what: `the replica on ${pair.replica.port} to be in sync` },
+    );
+    return pair;
+  };
+  const pidOf = (port: number) => nodes.find((n) => n.port === port)!.server.pid;
   const seeds = nodes.map((n) => ({ host: '127.0.0.1', port: n.port }));
   let stopping: Promise<void> | undefined;
   return {
@@ -209,21 +259,7 @@ export async function startRedisCluster(
       return { from: master.port, to: replica.port };
     },
     async crash(slot, meanwhile) {
-      const { master, replica } = await pollUntil(() => pairServing(slot), {
-        timeoutMs: 30_000,
-        intervalMs: 100,
-        what: `a master with a replica serving slot ${slot}`,
-      });
-      // A replica that never finished its first sync cannot take over ("disconnected from master
-      // for longer than allowed"); a new cluster's replicas sync 5 s late (diskless sync delay).
-      await pollUntil(
-        async () =>
-          String(await ask(replica.port, 'INFO', 'replication').catch(() => '')).includes(
-            'master_link_status:up',
-          ),
-        { timeoutMs: 30_000, intervalMs: 100, what: `the replica on ${replica.port} to be in sync` },
-      );
-      const pidOf = (port: number) => nodes.find((n) => n.port === port)!.server.pid;
+      const { master, replica } = await syncedPair(slot);
       process.kill(pidOf(replica.port), 'SIGSTOP');
       try {
         await ask(master.port, 'CLIENT', 'KILL', 'TYPE', 'replica');
@@ -241,102 +277,36 @@ export async function startRedisCluster(
       });
       return { from: master.port, to: replica.port };
     },
+    async partition(slot, meanwhile) {
+      const { master, replica } = await syncedPair(slot);
+      process.kill(pidOf(replica.port), 'SIGSTOP');
+      let answer: { reply: Promise<string> } | undefined;
+      try {
+        await ask(master.port, 'CLIENT', 'KILL', 'TYPE', 'replica');
+        await meanwhile();
+        // Queued in the frozen replica's socket, so it is the first thing it does when thawed:
+        // a resync with its old master first would keep the writes this case is about.
+        answer = await sendQueued(replica.port, 'CLUSTER FAILOVER TAKEOVER');
+      } finally {
+        process.kill(pidOf(replica.port), 'SIGCONT');
+      }
+      const reply = await answer!.reply;
+      if (!reply.startsWith('+OK')) throw new Error(`CLUSTER FAILOVER TAKEOVER answered ${reply.trim()}`);
+      const ports = nodes.filter((n) => !killed.has(n.port)).map((n) => n.port);
+      await pollUntil(
+        async () =>
+          (await isMaster(replica.port)) && !(await isMaster(master.port)) && (await clusterOk(ports)),
+        {
+          timeoutMs: 30_000,
+          intervalMs: 100,
+          what: `the old master on ${master.port} to follow ${replica.port}`,
+        },
+      );
+      return { from: master.port, to: replica.port };
+    },
     stop() {
       stopping ??= Promise.all(servers.map((s) => s.stop())).then(() => undefined);
       return stopping;
     },
   };
-}
-
-export interface TestNatsCluster {
-  readonly nodes: readonly RunningServer[];
-  /** Every node's client URL, comma-separated: what `--nats-url` / NATS_URL is given. */
-  readonly urls: string;
-  /** Each node's monitoring endpoint (`http://127.0.0.1:<port>`), in the order of `nodes`. */
-  readonly monitorUrls: readonly string[];
-  /**
-   * The indexes (into `nodes`) of the running nodes holding a client connection named `name`, read
-   * from each node's `/connz`; a node that does not answer is left out.
-   */
-  connectedTo(name: string): Promise<number[]>;
-  stop(): Promise<void>;
-}
-
-/**
- * Starts `size` nats-servers with JetStream, routed to each other as cluster `drainwatch`, each
- * with its monitoring port open, and resolves once JetStream answers through every node (its meta
- * leader is elected). A node paused and resumed comes back on the same client, route and
- * monitoring ports.
- */
-export async function startNatsCluster(size = 3): Promise<TestNatsCluster> {
-  const routePorts = await Promise.all(Array.from({ length: size }, () => freePort()));
-  const monitorPorts = await Promise.all(Array.from({ length: size }, () => freePort()));
-  const routes = routePorts.map((p) => `nats-route://127.0.0.1:${p}`).join(',');
-  const nodes: RunningServer[] = [];
-  try {
-    const started = await Promise.all(
-      routePorts.map((routePort, i) =>
-        startNatsServer({
-          extraArgs: () => [
-            ...['--server_name', `n${i + 1}`, '--cluster_name', 'drainwatch'],
-            ...['--cluster', `nats://127.0.0.1:${routePort}`, '--routes', routes],
-            ...['--http_port', String(monitorPorts[i])],
-          ],
-        }),
-      ),
-    );
-    nodes.push(...started);
-    await Promise.all(nodes.map((n) => jetStreamAnswers(n.url)));
-  } catch (err) {
-    await Promise.all(nodes.map((n) => n.stop()));
-    throw err;
-  }
-  let stopping: Promise<void> | undefined;
-  const monitorUrls = monitorPorts.map((p) => `http://127.0.0.1:${p}`);
-  return {
-    nodes,
-    urls: nodes.map((n) => n.url).join(','),
-    monitorUrls,
-    async connectedTo(name) {
-      const holds = await Promise.all(monitorUrls.map((url) => holdsConnection(url, name)));
-      return holds.flatMap((held, i) => (held ? [i] : []));
-    },
-    stop() {
-      stopping ??= Promise.all(nodes.map((n) => n.stop())).then(() => undefined);
-      return stopping;
-    },
-  };
-}
-
-async function holdsConnection(monitorUrl: string, name: string): Promise<boolean> {
-  try {
-    const res = await fetch(`${monitorUrl}/connz?limit=10000`, { signal: AbortSignal.timeout(1000) });
-    const body = (await res.json()) as { connections?: { name?: string }[] };
-    return (body.connections ?? []).some((c) => c.name === name);
-  } catch {
-    return false;
-  }
-}
-
-async function jetStreamAnswers(url: string): Promise<void> {
-  const { jetstreamManager } = await import('@nats-io/jetstream');
-  let nc: NatsConnection | undefined;
-  try {
-    nc = await connect({ servers: url, name: 'drainwatch-test-cluster-check' });
-    const conn = nc;
-    await pollUntil(
-      async () => {
-        try {
-          const jsm = await jetstreamManager(conn, { timeout: 2000 });
-          await jsm.getAccountInfo();
-          return true;
-        } catch {
-          return false;
-        }
-      },
-      { timeoutMs: 60_000, intervalMs: 250, what: `JetStream through ${url}` },
-    );
-  } finally {
-    await nc?.close();
-  }
 }
