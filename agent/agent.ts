@@ -1,11 +1,11 @@
 import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { NatsConnection } from '@nats-io/transport-node';
 import { Registry } from 'prom-client';
-import { createUncheckedEventSequencer, type Phase } from '../contract/index.js';
+import { createUncheckedEventSequencer } from '../contract/index.js';
 import { type Logger, SILENT_LOGGER } from '../lib/log.js';
 import { formatHostPort } from '../lib/values.js';
 import { createAdminServer } from './admin.js';
+import type { Agent, AgentDeps, AgentState, AgentStopOptions } from './agent-types.js';
 import { type AppWatch, createAppWatch } from './app-watch.js';
 import type { AgentConfig } from './config.js';
 import { AgentStateError } from './errors.js';
@@ -14,9 +14,9 @@ import { closeServer, listenOn } from './listen.js';
 import { createListenerMirror, type ListenerMirror } from './listener-mirror.js';
 import { createAgentMetrics } from './metrics.js';
 import { createNatsConnector, type NatsConnector } from './nats-connection.js';
-import { type PrestopResult, prestopLimitsOf } from './prestop.js';
+import { prestopLimitsOf } from './prestop.js';
 import { createTrafficServer, loadParserBinding, type TrafficServer } from './proxy/index.js';
-import { createEventPublisher, type EventPublisher, type PublisherStats } from './publisher.js';
+import { createEventPublisher, type EventPublisher } from './publisher.js';
 import { waitForInFlight } from './sidecar-wait.js';
 import { createTrafficSummaries, type TrafficSummaries } from './summary.js';
 import { createTermination, type Termination } from './termination.js';
@@ -26,55 +26,8 @@ import { createTraffic, type Traffic } from './traffic.js';
 
 // Wiring only: the agent is a traffic proxy (proxy/), the traffic counters (traffic.ts), the
 // termination state machine (termination.ts), the app watch, the admin port and the event
-// publisher with its NATS connection. This file connects them and orders start and stop.
-
-export interface AgentDeps {
-  /** Where /metrics registers; a fresh registry by default. */
-  readonly registry?: Registry;
-  /** A connection to publish on; without it the agent connects to config.natsUrl and reconnects forever. */
-  readonly nats?: NatsConnection;
-  readonly clock?: Clock;
-  /** The Kubernetes adapter's seam: resolves once the pod's endpoints are marked terminating. */
-  readonly endpointsTerminating?: (signal: AbortSignal) => Promise<void>;
-  /** Reported in agent.started and on the trace. */
-  readonly version?: string;
-  /** Start, NATS down/up, buffer high-water and drops, phases, the final flush; silent by default. */
-  readonly log?: Logger;
-}
-
-export interface AgentState {
-  readonly phase: Phase;
-  readonly pod: string;
-  readonly namespace: string;
-  readonly workload: string;
-  readonly inFlight: number;
-  readonly websockets: number;
-  readonly upstreamListening: boolean;
-  /** The agent's traffic listener accepts (it closes while the app does not listen). */
-  readonly accepting: boolean;
-  readonly appExited: boolean;
-  readonly prestop: PrestopResult | null;
-  readonly requests: ReturnType<Traffic['totals']>;
-  readonly events: PublisherStats;
-}
-
-export interface AgentStopOptions {
-  /**
-   * Skip the classic-sidecar wait for the app to stop listening (tests, a second signal).
-   * The final flush still runs.
-   */
-  readonly immediate?: boolean;
-}
-
-export interface Agent {
-  start(): Promise<{ listen: AddressInfo; admin: AddressInfo }>;
-  /**
-   * SIGTERM semantics: waits for the app if it still runs, then flushes until every event is
-   * acknowledged or the pod's grace deadline is 1 s away (final-flush.ts), and closes.
-   */
-  stop(options?: AgentStopOptions): Promise<void>;
-  state(): AgentState;
-}
+// publisher with its NATS connection. This file connects them and orders start and stop; the
+// shapes it takes and returns are agent-types.ts.
 
 // Poll the app port every second while serving and at ≤ 50 ms once the pod terminates (the issue);
 // in-flight requests get 300 ms once the agent closes its listener; the trace export gets 1.5 s.

@@ -1,6 +1,7 @@
 // The drainwatch agent: a reverse proxy in front of the app port that witnesses the pod's
 // termination and publishes it to NATS JetStream.
-export { type Agent, type AgentDeps, type AgentState, type AgentStopOptions, createAgent } from './agent.js';
+export { createAgent } from './agent.js';
+export type { Agent, AgentDeps, AgentState, AgentStopOptions } from './agent-types.js';
 export {
   AGENT_DEFAULTS,
   type AgentConfig,

@@ -25,6 +25,65 @@ export function createLoopLagMonitor(resolutionMs = 10): LoopLagMonitor {
   };
 }
 
+/** The probe's own lag over a run: the ramp's login storm apart, and whether it made the run unreliable. */
+export interface LagWatch {
+  /** The lag (ms) of the latest sample. */
+  readonly lastMs: number;
+  /** The largest lag (ms) once the ramp settled. */
+  readonly maxMs: number;
+  /** The largest lag (ms) while ramping. */
+  readonly rampMaxMs: number;
+  /** Set by the first sample above the threshold once the ramp settled; null until then. */
+  readonly unreliableReason: string | null;
+  /** Starts sampling (a monitor per run, from its start). */
+  start(): void;
+  /** Takes one sample; a no-op before start(). */
+  sample(): void;
+  stop(): void;
+}
+
+/** Lag over `thresholdMs` (ms) once `rampSettled()` marks the run unreliable. */
+export function createLagWatch(thresholdMs: number, rampSettled: () => boolean): LagWatch {
+  let lag: LoopLagMonitor | undefined;
+  let lastMs = 0;
+  let maxMs = 0;
+  let rampMaxMs = 0;
+  let unreliableReason: string | null = null;
+  return {
+    get lastMs() {
+      return lastMs;
+    },
+    get maxMs() {
+      return maxMs;
+    },
+    get rampMaxMs() {
+      return rampMaxMs;
+    },
+    get unreliableReason() {
+      return unreliableReason;
+    },
+    start() {
+      lag = createLoopLagMonitor();
+    },
+    sample() {
+      if (!lag) return;
+      lastMs = lag.sample();
+      // The login storm of the ramp is reported apart: a rollout is measured after it.
+      if (!rampSettled()) {
+        rampMaxMs = Math.max(rampMaxMs, lastMs);
+      } else if (lastMs > maxMs) {
+        maxMs = lastMs;
+      }
+      if (rampSettled() && lastMs > thresholdMs && !unreliableReason) {
+        unreliableReason = `probe event-loop lag reached ${Math.round(lastMs)} ms (> ${thresholdMs} ms): the probe itself was overloaded`;
+      }
+    },
+    stop() {
+      lag?.stop();
+    },
+  };
+}
+
 /**
  * Runs `fn` once the I/O that had arrived when it was called has been read. A loop that stalled
  * (a starved probe) runs its due timers before it polls for I/O, so a timer's callback sees none of

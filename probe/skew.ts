@@ -44,6 +44,53 @@ export function createSkewWindow(
   };
 }
 
+/** A run's routing evidence: the sliding window and its peak, and the first affinity cookie seen. */
+export interface SkewTracker {
+  /** Counts one answered request from `pod`, now. */
+  record(pod: string): void;
+  /** Looks for an affinity cookie among the names a response set, until one is found. */
+  cookiesSet(names: readonly string[]): void;
+  /** Takes the latest window into the peak once the run (`elapsedMs`) covers a full window. */
+  evaluate(elapsedMs: number): void;
+  /** Busiest ÷ quietest over the latest window; null before any request in it. */
+  ratio(): number | null;
+  /** The largest full-window ratio so far; null before the first full window. */
+  readonly max: number | null;
+  /** stickyVerdict() with the affinity cookie seen so far. */
+  verdict(sessions: Iterable<SessionPods>, podsSeen: number): StickyVerdict;
+}
+
+/** `cookies`: the scenario's extra affinity cookie names, and its session cookie (never affinity). */
+export function createSkewTracker(
+  windowMs: number,
+  clock: { now(): number },
+  cookies: { readonly extra?: readonly string[]; readonly sessionCookie?: string },
+): SkewTracker {
+  const window = createSkewWindow(windowMs);
+  let affinityCookie: string | null = null;
+  let max: number | null = null;
+  return {
+    record(pod) {
+      window.record(pod, clock.now());
+    },
+    cookiesSet(names) {
+      if (affinityCookie) return;
+      affinityCookie = names.find((n) => isAffinityCookie(n, cookies)) ?? null;
+    },
+    evaluate(elapsedMs) {
+      // Only full windows count toward the peak: a half-empty first window is noise, not skew.
+      if (elapsedMs < windowMs) return;
+      const r = window.ratio(clock.now());
+      if (r !== null && (max === null || r > max)) max = r;
+    },
+    ratio: () => window.ratio(clock.now()),
+    get max() {
+      return max;
+    },
+    verdict: (sessions, podsSeen) => stickyVerdict(affinityCookie, sessions, podsSeen),
+  };
+}
+
 /** Busiest ÷ quietest of a per-pod count; null when no pod answered. */
 export function skewRatio(perPod: Readonly<Record<string, number>>): number | null {
   const values = Object.values(perPod).filter((v) => v > 0);
