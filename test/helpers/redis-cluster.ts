@@ -131,6 +131,9 @@ async function takeOver(replica: number, ports: readonly number[]): Promise<void
   );
   const attempts = [[], [], ['FORCE']] as const;
   for (const [i, extra] of attempts.entries()) {
+    // Said in the test's output: a forced failover may lose the old master's last writes, which
+    // the collector must then replay (its slot-map trigger), so a failure after it reads differently.
+    if (i > 0) console.info(`CLUSTER FAILOVER ${extra.join(' ')} on ${replica}: attempt ${i + 1}`);
     await ask(replica, 'CLUSTER', 'FAILOVER', ...extra);
     const last = i === attempts.length - 1;
     try {
