@@ -58,3 +58,32 @@ export async function startCollectorRun(options: {
   await collector.start();
   return { collector, redis, root: ns.subjectRoot, prefix: ns.redisPrefix, registry, log: sink.capture };
 }
+
+/** The collector runs of one test file, each on the file's NATS and consumer, stopped together. */
+export interface CollectorRuns {
+  /** startCollectorRun with the file's NATS URL and consumer; `ns` as there. */
+  start(redisEnv: Readonly<Record<string, string>>, ns?: TestNamespace): Promise<CollectorRun>;
+  /** Stops every run's collector and disconnects its client, in start order. */
+  stopAll(): Promise<void>;
+}
+
+/**
+ * Runs started through `start()` are kept for `stopAll()` (the file's afterAll). `natsUrl` is read
+ * at each start: the file's beforeAll starts the server after this is created.
+ */
+export function collectorRuns(natsUrl: () => string, consumer: string): CollectorRuns {
+  const runs: CollectorRun[] = [];
+  return {
+    async start(redisEnv, ns) {
+      const run = await startCollectorRun({ natsUrl: natsUrl(), consumer, redisEnv, ...(ns ? { ns } : {}) });
+      runs.push(run);
+      return run;
+    },
+    async stopAll() {
+      for (const r of runs.splice(0)) {
+        await r.collector.stop();
+        r.redis.disconnect();
+      }
+    },
+  };
+}

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createReportStore } from '../../collector/index.js';
 import { KEYS, workloadKey } from '../../collector/keys.js';
 import { type RunningServer, startNatsServer, startRedisServer } from '../../lib/servers.js';
-import { type CollectorRun, startCollectorRun } from '../helpers/collector-run.js';
+import { collectorRuns } from '../helpers/collector-run.js';
 import { NS, publishAll, scriptedRollout, WL } from '../helpers/collector-scenario.js';
 import { startRedisCluster, type TestRedisCluster } from '../helpers/redis-cluster.js';
 import { natsClient } from '../helpers/servers.js';
@@ -21,8 +21,6 @@ import { natsClient } from '../helpers/servers.js';
 // No event is published from just before the takeover until it is over, so no write of the
 // collector fails. Either way the collector must replay what it acknowledged in
 // --redis-replay-window (collector/recovery.ts).
-
-type Run = CollectorRun;
 
 async function metricValue(
   registry: Registry,
@@ -50,7 +48,7 @@ describe.each(CASES)(
     let single: RunningServer;
     let cluster: TestRedisCluster;
     let nc: NatsConnection;
-    const runs: Run[] = [];
+    const runs = collectorRuns(() => nats.url, consumer);
 
     beforeAll(async () => {
       [nats, single, cluster] = await Promise.all([
@@ -61,28 +59,19 @@ describe.each(CASES)(
       nc = await natsClient(nats);
     }, 90_000);
     afterAll(async () => {
-      for (const r of runs) {
-        await r.collector.stop();
-        r.redis.disconnect();
-      }
+      await runs.stopAll();
       await nc?.close();
       await Promise.all([nats?.stop(), single?.stop(), cluster?.stop()]);
     });
 
-    async function startRun(redisEnv: Record<string, string>): Promise<Run> {
-      const run = await startCollectorRun({ natsUrl: nats.url, consumer, redisEnv });
-      runs.push(run);
-      return run;
-    }
-
     it('stores every event the old master had acknowledged, as a single Redis does', async () => {
       const scenario = scriptedRollout(undefined, 3000);
       const events = scenario.events;
-      const reference = await startRun({ REDIS_URL: single.url });
+      const reference = await runs.start({ REDIS_URL: single.url });
       await publishAll(nc, events, reference.root);
       await reference.collector.drain(60_000);
 
-      const clustered = await startRun({ REDIS_CLUSTER_NODES: cluster.seedList });
+      const clustered = await runs.start({ REDIS_CLUSTER_NODES: cluster.seedList });
       await publishAll(nc, events.slice(0, 1000), clustered.root);
       await clustered.collector.drain(60_000);
       const probe = new Redis({ port: cluster.nodes[0]!.port, host: '127.0.0.1' });

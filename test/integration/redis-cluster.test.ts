@@ -8,7 +8,7 @@ import { createEventSequencer } from '../../contract/validate.js';
 import { createRedisCluster, onSlotMastersChanged } from '../../lib/redis.js';
 import { type RunningServer, startNatsServer, startRedisServer } from '../../lib/servers.js';
 import { pollUntil } from '../../lib/wait.js';
-import { type CollectorRun, startCollectorRun } from '../helpers/collector-run.js';
+import { collectorRuns } from '../helpers/collector-run.js';
 import { expectedReport, NS, publishAll, scriptedRollout, WL } from '../helpers/collector-scenario.js';
 import { startRedisCluster, type TestRedisCluster } from '../helpers/redis-cluster.js';
 import { SAMPLE_DATA } from '../helpers/sample-events.js';
@@ -41,33 +41,22 @@ function otherRollout(workload: string, t0: number): AnyEvent[] {
   return out;
 }
 
-type Run = CollectorRun;
-
 describe('collector on a Redis Cluster', () => {
   let nats: RunningServer;
   let single: RunningServer;
   let cluster: TestRedisCluster;
   let nc: NatsConnection;
-  const runs: Run[] = [];
+  const runs = collectorRuns(() => nats.url, 'cluster-test');
 
   beforeAll(async () => {
     [nats, single, cluster] = await Promise.all([startNatsServer(), startRedisServer(), startRedisCluster()]);
     nc = await natsClient(nats);
   }, 120_000);
   afterAll(async () => {
-    for (const r of runs) {
-      await r.collector.stop();
-      r.redis.disconnect();
-    }
+    await runs.stopAll();
     await nc?.close();
     await Promise.all([nats?.stop(), single?.stop(), cluster?.stop()]);
   });
-
-  async function startRun(redisEnv: Record<string, string>): Promise<Run> {
-    const run = await startCollectorRun({ natsUrl: nats.url, consumer: 'cluster-test', redisEnv });
-    runs.push(run);
-    return run;
-  }
 
   it('gives the report and the rollout list a single Redis gives, through a failover mid-stream', async () => {
     const scenario = scriptedRollout();
@@ -76,11 +65,11 @@ describe('collector on a Redis Cluster', () => {
     );
     const events = [...scenario.events, ...others.flat()];
 
-    const reference = await startRun({ REDIS_URL: single.url });
+    const reference = await runs.start({ REDIS_URL: single.url });
     await publishAll(nc, events, reference.root);
     await reference.collector.drain(60_000);
 
-    const clustered = await startRun({ REDIS_CLUSTER_NODES: cluster.seedList });
+    const clustered = await runs.start({ REDIS_CLUSTER_NODES: cluster.seedList });
     const half = Math.floor(scenario.events.length / 2);
     await publishAll(nc, events.slice(0, half), clustered.root);
     await clustered.collector.drain(60_000);

@@ -8,10 +8,10 @@ import { publishEvent } from '../../lib/jetstream.js';
 import type { RedisClient } from '../../lib/redis.js';
 import { type RunningServer, startNatsServer, startRedisServer } from '../../lib/servers.js';
 import { delay } from '../../lib/wait.js';
-import { type CollectorRun, startCollectorRun } from '../helpers/collector-run.js';
+import { type CollectorRun, collectorRuns } from '../helpers/collector-run.js';
 import { NS, publishAll, scriptedRollout } from '../helpers/collector-scenario.js';
 import { startRedisSentinels, type TestSentinelSet } from '../helpers/sentinel.js';
-import { natsClient, type TestNamespace, testNamespace } from '../helpers/servers.js';
+import { natsClient, testNamespace } from '../helpers/servers.js';
 
 // Issue 22: Redis loses writes it acknowledged, and the collector had acked their events to
 // JetStream. Two ways, each on its own Sentinel set of a master and TWO replicas (what
@@ -60,7 +60,7 @@ describe('collector on Sentinel with two replicas: Redis loses acknowledged writ
   let single: RunningServer;
   let sets: TestSentinelSet[] = [];
   let nc: NatsConnection;
-  const runs: Run[] = [];
+  const runs = collectorRuns(() => nats.url, 'lost-writes');
 
   beforeAll(async () => {
     let a: TestSentinelSet;
@@ -76,19 +76,10 @@ describe('collector on Sentinel with two replicas: Redis loses acknowledged writ
     nc = await natsClient(nats);
   }, 90_000);
   afterAll(async () => {
-    for (const r of runs) {
-      await r.collector.stop();
-      r.redis.disconnect();
-    }
+    await runs.stopAll();
     await nc?.close();
     await Promise.all([nats?.stop(), single?.stop(), ...sets.map((s) => s.stop())]);
   });
-
-  async function startRun(redisEnv: Record<string, string>, ns?: TestNamespace): Promise<Run> {
-    const run = await startCollectorRun({ natsUrl: nats.url, consumer: 'lost-writes', redisEnv, ns });
-    runs.push(run);
-    return run;
-  }
 
   /** A figure summed over the runs' registries. */
   async function total(of: readonly Run[], name: string, labels: Record<string, string> = {}) {
@@ -113,14 +104,14 @@ describe('collector on Sentinel with two replicas: Redis loses acknowledged writ
     const filler = scenario.events.filter((e) => e.kind === 'traffic.summary' && e.pod === 'quote-c');
     const rest = scenario.events.filter((e) => !filler.includes(e));
     const events = [...filler.slice(0, 1000), ...rest, ...filler.slice(1000)];
-    const reference = await startRun({ REDIS_URL: single.url });
+    const reference = await runs.start({ REDIS_URL: single.url });
     await publishAll(nc, events, reference.root);
     await reference.collector.drain(60_000);
 
     const ns = testNamespace();
     const env = { REDIS_SENTINEL_NODES: set.sentinelList, REDIS_SENTINEL_NAME: set.name };
     const guarded: Run[] = [];
-    for (let i = 0; i < replicas; i++) guarded.push(await startRun(env, ns));
+    for (let i = 0; i < replicas; i++) guarded.push(await runs.start(env, ns));
     const js = jetstream(nc);
     let release = () => {};
     const released = new Promise<void>((resolve) => {

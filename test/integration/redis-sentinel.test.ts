@@ -7,7 +7,7 @@ import { createReportStore } from '../../collector/index.js';
 import { type RunningServer, startNatsServer, startRedisServer } from '../../lib/servers.js';
 import { pollUntil } from '../../lib/wait.js';
 import { CLI_BIN } from '../helpers/collector-process.js';
-import { type CollectorRun, startCollectorRun } from '../helpers/collector-run.js';
+import { collectorRuns } from '../helpers/collector-run.js';
 import { expectedReport, NS, publishAll, scriptedRollout, WL } from '../helpers/collector-scenario.js';
 import { startRedisSentinels, type TestSentinelSet } from '../helpers/sentinel.js';
 import { natsClient } from '../helpers/servers.js';
@@ -23,14 +23,12 @@ const PASSWORD = 'data-secret';
 const SENTINEL_PASSWORD = 'sentinel-secret';
 const GROUP = 'drainwatch-test';
 
-type Run = CollectorRun;
-
 describe('collector on a Sentinel-backed Redis', () => {
   let nats: RunningServer;
   let single: RunningServer;
   let set: TestSentinelSet;
   let nc: NatsConnection;
-  const runs: Run[] = [];
+  const runs = collectorRuns(() => nats.url, 'sentinel-test');
 
   beforeAll(async () => {
     [nats, single, set] = await Promise.all([
@@ -46,10 +44,7 @@ describe('collector on a Sentinel-backed Redis', () => {
     nc = await natsClient(nats);
   }, 120_000);
   afterAll(async () => {
-    for (const r of runs) {
-      await r.collector.stop();
-      r.redis.disconnect();
-    }
+    await runs.stopAll();
     await nc?.close();
     await Promise.all([nats?.stop(), single?.stop(), set?.stop()]);
   });
@@ -61,21 +56,15 @@ describe('collector on a Sentinel-backed Redis', () => {
     REDIS_SENTINEL_PASSWORD: SENTINEL_PASSWORD,
   });
 
-  async function startRun(redisEnv: Record<string, string>): Promise<Run> {
-    const run = await startCollectorRun({ natsUrl: nats.url, consumer: 'sentinel-test', redisEnv });
-    runs.push(run);
-    return run;
-  }
-
   it('gives the report a single Redis gives, through a SENTINEL FAILOVER mid-stream', async () => {
     const scenario = scriptedRollout();
     const events = scenario.events;
 
-    const reference = await startRun({ REDIS_URL: single.url });
+    const reference = await runs.start({ REDIS_URL: single.url });
     await publishAll(nc, events, reference.root);
     await reference.collector.drain(60_000);
 
-    const guarded = await startRun(sentinelEnv());
+    const guarded = await runs.start(sentinelEnv());
     const from = await set.masterPort();
     expect(from).toBe(set.servers[0]!.port);
     const half = Math.floor(events.length / 2);
