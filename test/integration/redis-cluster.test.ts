@@ -5,7 +5,7 @@ import { createReportStore } from '../../collector/index.js';
 import { KEYS, workloadKey } from '../../collector/keys.js';
 import type { AnyEvent } from '../../contract/index.js';
 import { createEventSequencer } from '../../contract/validate.js';
-import { createRedisCluster, onSlotMastersChanged } from '../../lib/redis.js';
+import { createRedisCluster, onSlotMastersChanged, SLOTS_REFRESH_INTERVAL_MS } from '../../lib/redis.js';
 import { type RunningServer, startNatsServer, startRedisServer } from '../../lib/servers.js';
 import { pollUntil } from '../../lib/wait.js';
 import { type CollectorRun, startCollectorRun } from '../helpers/collector-run.js';
@@ -153,4 +153,32 @@ describe('collector on a Redis Cluster', () => {
       client.disconnect();
     }
   }, 90_000);
+
+  it('reads the slot map no more once disconnected mid-read (no timer left to hold the process)', async () => {
+    const client = createRedisCluster(cluster.seeds, { prefix: 'slot-timer:' });
+    client.on('error', () => {});
+    await client.connect();
+    // The periodic read that starts next is disconnected under, as collector stop() may do
+    // (the read takes up to slotsRefreshTimeout per node when one does not answer).
+    const read = client.refreshSlotsCache.bind(client);
+    let readsAfterDisconnect = 0;
+    let disconnected = false;
+    client.refreshSlotsCache = (callback) => {
+      if (disconnected) readsAfterDisconnect++;
+      read(callback);
+      if (!disconnected) {
+        disconnected = true;
+        client.disconnect();
+      }
+    };
+    await pollUntil(() => disconnected, {
+      timeoutMs: 3 * SLOTS_REFRESH_INTERVAL_MS,
+      intervalMs: 50,
+      what: 'a periodic slot-map read',
+    });
+    // ioredis's own slotsRefreshInterval timer went on (the in-flight read's callback armed the
+    // next round), every 5 s forever, and kept a stopped collector's process from exiting.
+    await new Promise((resolve) => setTimeout(resolve, SLOTS_REFRESH_INTERVAL_MS + 2000));
+    expect(readsAfterDisconnect).toBe(0);
+  }, 30_000);
 });
