@@ -151,10 +151,12 @@ const HASH_SLOTS = 16_384;
 
 /**
  * Calls `onChange(slots)` when a slot-map refresh of `cluster` shows `slots` hash slots served by
- * another master than at the refresh before: a failover or a resharding. Such a change can lose
- * writes the old master acknowledged with no connection lost and no command failed (a forced
- * failover, or a partitioned master that kept taking writes: Redis Cluster specification, "Write
- * safety"). ioredis re-reads the map after a MOVED redirection and on (re)connection, and a
+ * another master than at the refresh before, their old master serving none now (demoted or gone):
+ * a failover. Such a change can lose writes the old master acknowledged with no connection lost
+ * and no command failed (a forced failover, or a partitioned master that kept taking writes: Redis
+ * Cluster specification, "Write safety"). Slots resharded to another master while the old one
+ * still serves slots are not counted: MIGRATE moved their keys synchronously, nothing was lost
+ * (the last step of emptying a master is counted). ioredis re-reads the map after a MOVED redirection and on (re)connection, and a
  * createRedisCluster client every SLOTS_REFRESH_INTERVAL_MS; the first map read is the baseline.
  * Returns the unsubscribe function.
  */
@@ -165,10 +167,13 @@ export function onSlotMastersChanged(cluster: Cluster, onChange: (slots: number)
     const before = masters;
     masters = now;
     if (!before) return;
+    const serving = new Set(now);
     let changed = 0;
-    // A slot that lost its master (undefined) has not moved yet: the change shows once it has one.
+    // A slot never mapped before (undefined) had no master to lose writes; ioredis keeps a slot's
+    // last master when a read leaves the slot out.
     for (let slot = 0; slot < HASH_SLOTS; slot++) {
-      if (now[slot] !== undefined && now[slot] !== before[slot]) changed++;
+      const was = before[slot];
+      if (was !== undefined && now[slot] !== undefined && now[slot] !== was && !serving.has(was)) changed++;
     }
     if (changed > 0) onChange(changed);
   };
