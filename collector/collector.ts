@@ -164,7 +164,12 @@ export function createCollector(config: CollectorConfig, deps: CollectorDeps = {
       recovery.lost();
       void recovery.restored();
     };
-    redis.on('-node', () => replayRecent('node removed'));
+    // A replica gone (frozen, restarted, resyncing: Redis 7 leaves a loading one out of the map)
+    // held none of our writes: ioredis writes to masters only, its connections to replicas are
+    // readOnly (a demoted master's turns readOnly with its role; the slot map tells that one).
+    redis.on('-node', (node?: { options?: { readOnly?: boolean } }) => {
+      if (!node?.options?.readOnly) replayRecent('master node removed');
+    });
     if (redis instanceof Cluster) {
       onSlotMastersChanged(redis, (slots) => replayRecent(`${slots} slots moved to another master`));
     }

@@ -151,11 +151,14 @@ const HASH_SLOTS = 16_384;
 
 /**
  * Calls `onChange(slots)` when a slot-map refresh of `cluster` shows `slots` hash slots served by
- * another master than at the refresh before: a failover or a resharding. Such a change can lose
- * writes the old master acknowledged with no connection lost and no command failed (a forced
- * failover, or a partitioned master that kept taking writes: Redis Cluster specification, "Write
- * safety"). ioredis re-reads the map after a MOVED redirection, on (re)connection and every
- * SLOTS_REFRESH_INTERVAL_MS; the first map read is the baseline. Returns the unsubscribe function.
+ * another master than at the refresh before, their old master serving none now (demoted or gone):
+ * a failover. Such a change can lose writes the old master acknowledged with no connection lost
+ * and no command failed (a forced failover, or a partitioned master that kept taking writes: Redis
+ * Cluster specification, "Write safety"). Slots resharded to another master while the old one
+ * still serves slots are not counted: MIGRATE moved their keys synchronously, nothing was lost
+ * (the last step of emptying a master is counted). ioredis re-reads the map after a MOVED redirection and on (re)connection, and a
+ * createRedisCluster client every SLOTS_REFRESH_INTERVAL_MS; the first map read is the baseline.
+ * Returns the unsubscribe function.
  */
 export function onSlotMastersChanged(cluster: Cluster, onChange: (slots: number) => void): () => void {
   let masters: (string | undefined)[] | undefined;
@@ -164,10 +167,13 @@ export function onSlotMastersChanged(cluster: Cluster, onChange: (slots: number)
     const before = masters;
     masters = now;
     if (!before) return;
+    const serving = new Set(now);
     let changed = 0;
-    // A slot that lost its master (undefined) has not moved yet: the change shows once it has one.
+    // A slot never mapped before (undefined) had no master to lose writes; ioredis keeps a slot's
+    // last master when a read leaves the slot out.
     for (let slot = 0; slot < HASH_SLOTS; slot++) {
-      if (now[slot] !== undefined && now[slot] !== before[slot]) changed++;
+      const was = before[slot];
+      if (was !== undefined && now[slot] !== undefined && now[slot] !== was && !serving.has(was)) changed++;
     }
     if (changed > 0) onChange(changed);
   };
@@ -182,7 +188,7 @@ export function onSlotMastersChanged(cluster: Cluster, onChange: (slots: number)
  * none, so a key's slot is its tag's).
  */
 export function createRedisCluster(nodes: readonly HostPort[], options: RedisConnectOptions = {}): Cluster {
-  return new Cluster(
+  const cluster = new Cluster(
     nodes.map((n) => ({ host: n.host, port: n.port })),
     {
       keyPrefix: options.prefix ?? DEFAULT_REDIS_PREFIX,
@@ -194,9 +200,6 @@ export function createRedisCluster(nodes: readonly HostPort[], options: RedisCon
       retryDelayOnClusterDown: 100,
       retryDelayOnTryAgain: 100,
       slotsRefreshTimeout: 2000,
-      // Re-read the slot map even when no command is redirected, so a failover that happened
-      // while nothing was written is seen within this delay (onSlotMastersChanged).
-      slotsRefreshInterval: SLOTS_REFRESH_INTERVAL_MS,
       redisOptions: {
         connectTimeout: options.connectTimeoutMs ?? 2000,
         maxRetriesPerRequest: options.failFast ? 0 : 20,
@@ -204,6 +207,31 @@ export function createRedisCluster(nodes: readonly HostPort[], options: RedisCon
       },
     },
   );
+  refreshSlotsWhileReady(cluster, SLOTS_REFRESH_INTERVAL_MS);
+  return cluster;
+}
+
+/**
+ * Re-reads `cluster`'s slot map every `intervalMs` (ms) while it is ready, so a failover that
+ * happened while nothing was written is seen within that delay (onSlotMastersChanged). Not
+ * ioredis's `slotsRefreshInterval`: its timer is not unref()ed, and a disconnect() while a read
+ * is in flight (up to slotsRefreshTimeout per node that does not answer) leaves it re-armed by
+ * that read, every interval forever, so a stopped collector's process never exits. This one is
+ * unref()ed, stops when the client closes and starts again when it is ready.
+ */
+function refreshSlotsWhileReady(cluster: Cluster, intervalMs: number): void {
+  let timer: NodeJS.Timeout | undefined;
+  const stop = (): void => {
+    clearInterval(timer);
+    timer = undefined;
+  };
+  cluster.on('ready', () => {
+    timer ??= setInterval(() => {
+      if (cluster.status === 'ready') cluster.refreshSlotsCache();
+    }, intervalMs).unref();
+  });
+  cluster.on('close', stop);
+  cluster.on('end', stop);
 }
 
 /**

@@ -5,11 +5,12 @@ import { createReportStore } from '../../collector/index.js';
 import { KEYS, workloadKey } from '../../collector/keys.js';
 import type { AnyEvent } from '../../contract/index.js';
 import { createEventSequencer } from '../../contract/validate.js';
-import { createRedisCluster, onSlotMastersChanged } from '../../lib/redis.js';
+import { createRedisCluster, onSlotMastersChanged, SLOTS_REFRESH_INTERVAL_MS } from '../../lib/redis.js';
 import { type RunningServer, startNatsServer, startRedisServer } from '../../lib/servers.js';
 import { pollUntil } from '../../lib/wait.js';
 import { collectorRuns } from '../helpers/collector-run.js';
 import { expectedReport, NS, publishAll, scriptedRollout, WL } from '../helpers/collector-scenario.js';
+import { redisCall } from '../helpers/redis-call.js';
 import { startRedisCluster, type TestRedisCluster } from '../helpers/redis-cluster.js';
 import { SAMPLE_DATA } from '../helpers/sample-events.js';
 import { natsClient } from '../helpers/servers.js';
@@ -142,4 +143,77 @@ describe('collector on a Redis Cluster', () => {
       client.disconnect();
     }
   }, 90_000);
+
+  it('replays nothing when a replica goes away (its masters lost no write)', async () => {
+    const run = await startRun({ REDIS_CLUSTER_NODES: cluster.seedList });
+    // Events acknowledged within the replay window, which a replay would read again.
+    await publishAll(nc, scriptedRollout().events.slice(0, 200), run.root);
+    await run.collector.drain(60_000);
+    let replica: (typeof cluster.nodes)[number] | undefined;
+    for (const n of cluster.nodes) {
+      const role = (await redisCall({ port: n.port }, 'ROLE')) as unknown[];
+      if (role[0] === 'slave') replica = n;
+    }
+    // A second client tells when the map no longer lists the replica (ioredis `-node`).
+    const watcher = createRedisCluster(cluster.seeds, { prefix: 'replica-gone:' });
+    watcher.on('error', () => {});
+    const gone: string[] = [];
+    watcher.on('-node', (node: Redis) => gone.push(`${node.options.host}:${node.options.port}`));
+    await watcher.connect();
+    // A replica is in the map once synced (Redis 7 leaves a loading one out).
+    await pollUntil(() => watcher.nodes('slave').some((n) => n.options.port === replica!.port), {
+      timeoutMs: 30_000,
+      intervalMs: 100,
+      what: `the replica on ${replica!.port} in the slot map`,
+    });
+    // The collector's client reads the map within one interval too.
+    await new Promise((resolve) => setTimeout(resolve, SLOTS_REFRESH_INTERVAL_MS + 1000));
+    gone.length = 0;
+    process.kill(replica!.server.pid, 'SIGSTOP');
+    try {
+      await pollUntil(() => gone.includes(`127.0.0.1:${replica!.port}`), {
+        timeoutMs: 30_000,
+        intervalMs: 100,
+        what: `the frozen replica on ${replica!.port} left out of the slot map`,
+      });
+      // The collector's own client reads the map within one interval too.
+      await new Promise((resolve) => setTimeout(resolve, SLOTS_REFRESH_INTERVAL_MS + 1000));
+      await run.collector.drain(60_000);
+    } finally {
+      process.kill(replica!.server.pid, 'SIGCONT');
+      watcher.disconnect();
+    }
+    const replayed =
+      (await run.registry.getSingleMetric('drainwatch_events_replayed_total')?.get())?.values ?? [];
+    expect(replayed.reduce((n, v) => n + v.value, 0)).toBe(0);
+    expect(run.log.records().filter((r) => r.msg.includes('replaying recently acknowledged'))).toEqual([]);
+  }, 90_000);
+
+  it('reads the slot map no more once disconnected mid-read (no timer left to hold the process)', async () => {
+    const client = createRedisCluster(cluster.seeds, { prefix: 'slot-timer:' });
+    client.on('error', () => {});
+    await client.connect();
+    // The periodic read that starts next is disconnected under, as collector stop() may do
+    // (the read takes up to slotsRefreshTimeout per node when one does not answer).
+    const read = client.refreshSlotsCache.bind(client);
+    let readsAfterDisconnect = 0;
+    let disconnected = false;
+    client.refreshSlotsCache = (callback) => {
+      if (disconnected) readsAfterDisconnect++;
+      read(callback);
+      if (!disconnected) {
+        disconnected = true;
+        client.disconnect();
+      }
+    };
+    await pollUntil(() => disconnected, {
+      timeoutMs: 3 * SLOTS_REFRESH_INTERVAL_MS,
+      intervalMs: 50,
+      what: 'a periodic slot-map read',
+    });
+    // ioredis's own slotsRefreshInterval timer went on (the in-flight read's callback armed the
+    // next round), every 5 s forever, and kept a stopped collector's process from exiting.
+    await new Promise((resolve) => setTimeout(resolve, SLOTS_REFRESH_INTERVAL_MS + 2000));
+    expect(readsAfterDisconnect).toBe(0);
+  }, 30_000);
 });
