@@ -13,11 +13,12 @@ import { natsClient } from '../helpers/servers.js';
 // Issue 22, on a Redis Cluster: the master holding the scripted workload's slot acknowledges
 // writes its replica never gets (replication is asynchronous; made visible here by cutting the
 // replica's link while 500 events are applied), and then the replica takes over:
-// - crash: the master is killed (helpers/redis-cluster.ts crash()); only the node the cluster
-//   client lost (ioredis `-node`) tells the collector;
+// - crash: the master is killed (helpers/redis-cluster.ts crash()); the cluster client loses
+//   the master's connection (ioredis `-node`) and reads a slot map where its slots have another
+//   master (lib/redis.ts onSlotMastersChanged), each of which tells the collector;
 // - partition: the master stays up and rejoins as the new master's replica, dropping those writes
-//   (partition()); the client keeps its connection, and only the slot map read again (the slot's
-//   master changed: lib/redis.ts onSlotMastersChanged) tells the collector.
+//   (partition()); the client keeps its connection, and the slot map (the old master serves no
+//   slot any more) tells the collector, `-node` only when a map read lands while it resyncs.
 // No event is published from just before the takeover until it is over, so no write of the
 // collector fails. Either way the collector must replay what it acknowledged in
 // --redis-replay-window (collector/recovery.ts).
