@@ -1,18 +1,17 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { Cluster } from 'ioredis';
 import { Registry } from 'prom-client';
 import type { AnyEvent } from '../contract/index.js';
 import { createLogger, type Logger } from '../lib/log.js';
 import {
   createRedisClient,
   describeRedisTarget,
-  onSlotMastersChanged,
   type RedisClient,
   type RedisTarget,
   waitForRedis,
 } from '../lib/redis.js';
+import { onClusterMasterLost } from '../lib/redis-slot-map.js';
 import { formatHostPort, splitUrlList } from '../lib/values.js';
 import { pollUntil } from '../lib/wait.js';
 import { createApplier } from './apply.js';
@@ -155,24 +154,14 @@ export function createCollector(config: CollectorConfig, deps: CollectorDeps = {
     });
     redis.on('ready', () => setRedis(true));
     redis.on('close', () => setRedis(false));
-    // A Redis Cluster node gone (a crashed master), or slots served by another master (a forced
-    // failover, a partitioned master demoted) leave the cluster client up: writes the old master
-    // acknowledged may be lost all the same. The replay retries until the slots have a master.
-    const replayRecent = (why: string) => {
+    // Writes a Redis Cluster master acknowledged may be lost with the client still up (a crashed
+    // or demoted master): the replay retries until the slots have a master.
+    onClusterMasterLost(redis, (why) => {
       if (stopping || !recovery) return;
       log.info({ reason: why }, 'Redis Cluster changed masters; replaying recently acknowledged events');
       recovery.lost();
       void recovery.restored();
-    };
-    // A replica gone (frozen, restarted, resyncing: Redis 7 leaves a loading one out of the map)
-    // held none of our writes: ioredis writes to masters only, its connections to replicas are
-    // readOnly (a demoted master's turns readOnly with its role; the slot map tells that one).
-    redis.on('-node', (node?: { options?: { readOnly?: boolean } }) => {
-      if (!node?.options?.readOnly) replayRecent('master node removed');
     });
-    if (redis instanceof Cluster) {
-      onSlotMastersChanged(redis, (slots) => replayRecent(`${slots} slots moved to another master`));
-    }
     if (!deps.redis) {
       try {
         await waitForRedis(redis, describeRedisTarget(target));

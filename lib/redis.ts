@@ -1,4 +1,5 @@
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { refreshSlotsWhileReady, SLOTS_REFRESH_INTERVAL_MS } from './redis-slot-map.js';
 import { formatHostPort, type HostPort } from './values.js';
 import { pollUntil } from './wait.js';
 
@@ -143,44 +144,6 @@ export function describeRedisTarget(target: RedisTarget): string {
   return `master ${target.name} of ${target.sentinels.map(formatHostPort).join(',')} (Redis Sentinel)`;
 }
 
-/** How often a cluster client re-reads the slot map by itself, in ms. */
-export const SLOTS_REFRESH_INTERVAL_MS = 5000;
-
-/** Number of hash slots of a Redis Cluster (Redis Cluster specification). */
-const HASH_SLOTS = 16_384;
-
-/**
- * Calls `onChange(slots)` when a slot-map refresh of `cluster` shows `slots` hash slots served by
- * another master than at the refresh before, their old master serving none now (demoted or gone):
- * a failover. Such a change can lose writes the old master acknowledged with no connection lost
- * and no command failed (a forced failover, or a partitioned master that kept taking writes: Redis
- * Cluster specification, "Write safety"). Slots resharded to another master while the old one
- * still serves slots are not counted: MIGRATE moved their keys synchronously, nothing was lost
- * (the last step of emptying a master is counted). ioredis re-reads the map after a MOVED redirection and on (re)connection, and a
- * createRedisCluster client every SLOTS_REFRESH_INTERVAL_MS; the first map read is the baseline.
- * Returns the unsubscribe function.
- */
-export function onSlotMastersChanged(cluster: Cluster, onChange: (slots: number) => void): () => void {
-  let masters: (string | undefined)[] | undefined;
-  const read = (): void => {
-    const now = Array.from({ length: HASH_SLOTS }, (_, slot) => cluster.slots[slot]?.[0]);
-    const before = masters;
-    masters = now;
-    if (!before) return;
-    const serving = new Set(now);
-    let changed = 0;
-    // A slot never mapped before (undefined) had no master to lose writes; ioredis keeps a slot's
-    // last master when a read leaves the slot out.
-    for (let slot = 0; slot < HASH_SLOTS; slot++) {
-      const was = before[slot];
-      if (was !== undefined && now[slot] !== undefined && now[slot] !== was && !serving.has(was)) changed++;
-    }
-    if (changed > 0) onChange(changed);
-  };
-  cluster.on('refresh', read);
-  return () => cluster.off('refresh', read);
-}
-
 /**
  * An ioredis Cluster over the seed nodes: it discovers the other masters and replicas itself,
  * follows MOVED/ASK redirections and re-reads the slot map after a failover. Options as
@@ -209,29 +172,6 @@ export function createRedisCluster(nodes: readonly HostPort[], options: RedisCon
   );
   refreshSlotsWhileReady(cluster, SLOTS_REFRESH_INTERVAL_MS);
   return cluster;
-}
-
-/**
- * Re-reads `cluster`'s slot map every `intervalMs` (ms) while it is ready, so a failover that
- * happened while nothing was written is seen within that delay (onSlotMastersChanged). Not
- * ioredis's `slotsRefreshInterval`: its timer is not unref()ed, and a disconnect() while a read
- * is in flight (up to slotsRefreshTimeout per node that does not answer) leaves it re-armed by
- * that read, every interval forever, so a stopped collector's process never exits. This one is
- * unref()ed, stops when the client closes and starts again when it is ready.
- */
-function refreshSlotsWhileReady(cluster: Cluster, intervalMs: number): void {
-  let timer: NodeJS.Timeout | undefined;
-  const stop = (): void => {
-    clearInterval(timer);
-    timer = undefined;
-  };
-  cluster.on('ready', () => {
-    timer ??= setInterval(() => {
-      if (cluster.status === 'ready') cluster.refreshSlotsCache();
-    }, intervalMs).unref();
-  });
-  cluster.on('close', stop);
-  cluster.on('end', stop);
 }
 
 /**

@@ -15,7 +15,7 @@ import { natsClient } from '../helpers/servers.js';
 // replica's link while 500 events are applied), and then the replica takes over:
 // - crash: the master is killed (helpers/redis-cluster.ts crash()); the cluster client loses
 //   the master's connection (ioredis `-node`) and reads a slot map where its slots have another
-//   master (lib/redis.ts onSlotMastersChanged), each of which tells the collector;
+//   master (lib/redis-slot-map.ts onSlotMastersChanged), each of which tells the collector;
 // - partition: the master stays up and rejoins as the new master's replica, dropping those writes
 //   (partition()); the client keeps its connection, and the slot map (the old master serves no
 //   slot any more) tells the collector, `-node` only when a map read lands while it resyncs.

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Cluster } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { onSlotMastersChanged } from '../../lib/redis.js';
+import { onSlotMastersChanged } from '../../lib/redis-slot-map.js';
 
 // onSlotMastersChanged over a stand-in for ioredis's Cluster: its `slots` map (per slot, the
 // master's "host:port" first, then its replicas) as a read of CLUSTER SLOTS leaves it, and the
