@@ -49,8 +49,10 @@ export function onSlotMastersChanged(cluster: Cluster, onChange: (slots: number)
  * another master while the old one serves none (onSlotMastersChanged: a forced failover, a
  * partitioned master demoted). A replica's connection removed is not a loss (frozen, restarted,
  * or resyncing: Redis 7 leaves a loading replica out of CLUSTER SLOTS): ioredis writes to masters
- * only, over connections that are not readOnly; a demoted master's turns readOnly with its role,
- * and the slot map tells that one. A client other than a Cluster never calls it.
+ * only, over connections that are not readOnly. A demoted master's connection counts when a map
+ * read leaves it out while it resyncs (still known as a master); else the slot map tells. Each
+ * trigger may call `onLost` for the same change: the caller's replay is idempotent. A client other
+ * than a Cluster never calls it.
  */
 export function onClusterMasterLost(client: RedisClient, onLost: (reason: string) => void): void {
   if (!(client instanceof Cluster)) return;

@@ -43,7 +43,7 @@ export interface TestRedisCluster {
    * by CLUSTER FAILOVER TAKEOVER (as the majority does after the node timeout) before it can sync
    * again. The old master stays up, learns it lost its slots and rejoins as the new master's
    * replica, dropping those writes; clients keep their connection to it. Resolves once the old
-   * master is a replica and every node says cluster_state:ok.
+   * master is a replica in sync and every node says cluster_state:ok.
    */
   partition(slot: number, meanwhile: () => Promise<void>): Promise<{ from: number; to: number }>;
   stop(): Promise<void>;
@@ -162,9 +162,11 @@ async function takeOver(replica: number, ports: readonly number[]): Promise<void
 /**
  * Starts `masters` × (1 + `replicas`) redis-servers with cluster mode on (their bus on a second
  * free port) and forms the cluster; resolves once every node says cluster_state:ok.
+ * `syncDelaySeconds` is `repl-diskless-sync-delay` (Redis's default 5 s when not given): how long
+ * a master waits before a full sync, so how long a resyncing replica stays out of CLUSTER SLOTS.
  */
 export async function startRedisCluster(
-  options: { masters?: number; replicas?: number } = {},
+  options: { masters?: number; replicas?: number; syncDelaySeconds?: number } = {},
 ): Promise<TestRedisCluster> {
   const masters = options.masters ?? 3;
   const replicas = options.replicas ?? 1;
@@ -178,6 +180,9 @@ export async function startRedisCluster(
           extraArgs: (_port, dir) => [
             ...['--cluster-enabled', 'yes', '--cluster-config-file', `${dir}/nodes.conf`],
             ...['--cluster-port', String(busPort), '--cluster-node-timeout', '2000'],
+            ...(options.syncDelaySeconds === undefined
+              ? []
+              : ['--repl-diskless-sync-delay', String(options.syncDelaySeconds)]),
           ],
         }),
       );
@@ -304,6 +309,14 @@ export async function startRedisCluster(
           intervalMs: 100,
           what: `the old master on ${master.port} to follow ${replica.port}`,
         },
+      );
+      // Its resync done: it is in the slot map again, as the new master's replica.
+      await pollUntil(
+        async () =>
+          String(await ask(master.port, 'INFO', 'replication').catch(() => '')).includes(
+            'master_link_status:up',
+          ),
+        { timeoutMs: 30_000, intervalMs: 100, what: `the old master on ${master.port} to resync` },
       );
       return { from: master.port, to: replica.port };
     },
