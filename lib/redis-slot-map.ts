@@ -32,10 +32,11 @@ export function onSlotMastersChanged(cluster: Cluster, onChange: (slots: number)
     const serving = new Set(now);
     let changed = 0;
     // A slot never mapped before (undefined) had no master to lose writes; ioredis keeps a slot's
-    // last master when a read leaves the slot out.
+    // last master when a read leaves the slot out, so a slot whose old master serves nothing now
+    // has another one.
     for (let slot = 0; slot < HASH_SLOTS; slot++) {
       const was = before[slot];
-      if (was !== undefined && now[slot] !== undefined && now[slot] !== was && !serving.has(was)) changed++;
+      if (was !== undefined && !serving.has(was)) changed++;
     }
     if (changed > 0) onChange(changed);
   };

@@ -116,6 +116,15 @@ async function isMaster(port: number): Promise<boolean> {
   return role[0] === 'master';
 }
 
+/** Polls until `port` says its link to its master is up (a replica in sync), within 30 s. */
+function inSync(port: number, what: string): Promise<void> {
+  return pollUntil(
+    async () =>
+      String(await ask(port, 'INFO', 'replication').catch(() => '')).includes('master_link_status:up'),
+    { timeoutMs: 30_000, intervalMs: 100, what },
+  ).then(() => undefined);
+}
+
 /**
  * CLUSTER FAILOVER on `replica` until it is master and every node says cluster_state:ok. A manual
  * failover aborts by itself (Redis's 5 s manual-failover timeout) when the replica has not caught up
@@ -124,11 +133,7 @@ async function isMaster(port: number): Promise<boolean> {
  * (no handshake with the old master; still elected by the masters' votes).
  */
 async function takeOver(replica: number, ports: readonly number[]): Promise<void> {
-  await pollUntil(
-    async () =>
-      String(await ask(replica, 'INFO', 'replication').catch(() => '')).includes('master_link_status:up'),
-    { timeoutMs: 30_000, intervalMs: 100, what: `the replica on ${replica} to be in sync` },
-  );
+  await inSync(replica, `the replica on ${replica} to be in sync`);
   const attempts = [[], [], ['FORCE']] as const;
   for (const [i, extra] of attempts.entries()) {
     // Said in the test's output: a forced failover may lose the old master's last writes, which
@@ -229,24 +234,23 @@ export async function startRedisCluster(
     }
     return undefined;
   };
-  /** The slot's master and its replica once the replica is in sync, as crash() and partition() need. */
-  const syncedPair = async (slot: number) => {
-    const pair = await pollUntil(() => pairServing(slot), {
+  /** Polls pairServing until some node names the pair, within 30 s. */
+  const pairFor = (slot: number) =>
+    pollUntil(() => pairServing(slot), {
       timeoutMs: 30_000,
       intervalMs: 100,
       what: `a master with a replica serving slot ${slot}`,
     });
+  /** The slot's master and its replica once the replica is in sync, as crash() and partition() need. */
+  const syncedPair = async (slot: number) => {
+    const pair = await pairFor(slot);
     // A replica that never finished its first sync cannot take over ("disconnected from master
     // for longer than allowed"); a new cluster's replicas sync 5 s late (diskless sync delay).
-    await pollUntil(
-      async () =>
-        String(await ask(pair.replica.port, 'INFO', 'replication').catch(() => '')).includes(
-          'master_link_status:up',
-        ),
-      { timeoutMs: 30_000, intervalMs: 100, what: `the replica on ${pair.replica.port} to be in sync` },
-    );
+    await inSync(pair.replica.port, `the replica on ${pair.replica.port} to be in sync`);
     return pair;
   };
+  /** Ports of the nodes still running (crash() kills one). */
+  const alivePorts = () => nodes.filter((n) => !killed.has(n.port)).map((n) => n.port);
   const pidOf = (port: number) => nodes.find((n) => n.port === port)!.server.pid;
   const seeds = nodes.map((n) => ({ host: '127.0.0.1', port: n.port }));
   let stopping: Promise<void> | undefined;
@@ -255,15 +259,8 @@ export async function startRedisCluster(
     seeds,
     seedList: seeds.map((s) => `${s.host}:${s.port}`).join(','),
     async failover(slot) {
-      const { master, replica } = await pollUntil(() => pairServing(slot), {
-        timeoutMs: 30_000,
-        intervalMs: 100,
-        what: `a master with a replica serving slot ${slot}`,
-      });
-      await takeOver(
-        replica.port,
-        nodes.filter((n) => !killed.has(n.port)).map((n) => n.port),
-      );
+      const { master, replica } = await pairFor(slot);
+      await takeOver(replica.port, alivePorts());
       return { from: master.port, to: replica.port };
     },
     async crash(slot, meanwhile) {
@@ -277,7 +274,7 @@ export async function startRedisCluster(
       } finally {
         process.kill(pidOf(replica.port), 'SIGCONT');
       }
-      const alive = nodes.filter((n) => !killed.has(n.port)).map((n) => n.port);
+      const alive = alivePorts();
       await pollUntil(async () => (await isMaster(replica.port)) && (await clusterOk(alive)), {
         timeoutMs: 30_000,
         intervalMs: 100,
@@ -300,7 +297,7 @@ export async function startRedisCluster(
       }
       const reply = await answer!.reply;
       if (!reply.startsWith('+OK')) throw new Error(`CLUSTER FAILOVER TAKEOVER answered ${reply.trim()}`);
-      const ports = nodes.filter((n) => !killed.has(n.port)).map((n) => n.port);
+      const ports = alivePorts();
       await pollUntil(
         async () =>
           (await isMaster(replica.port)) && !(await isMaster(master.port)) && (await clusterOk(ports)),
@@ -311,13 +308,7 @@ export async function startRedisCluster(
         },
       );
       // Its resync done: it is in the slot map again, as the new master's replica.
-      await pollUntil(
-        async () =>
-          String(await ask(master.port, 'INFO', 'replication').catch(() => '')).includes(
-            'master_link_status:up',
-          ),
-        { timeoutMs: 30_000, intervalMs: 100, what: `the old master on ${master.port} to resync` },
-      );
+      await inSync(master.port, `the old master on ${master.port} to resync`);
       return { from: master.port, to: replica.port };
     },
     stop() {
