@@ -13,13 +13,12 @@ import {
 } from '../lib/redis.js';
 import { onClusterMasterLost } from '../lib/redis-slot-map.js';
 import { formatHostPort, splitUrlList } from '../lib/values.js';
-import { pollUntil } from '../lib/wait.js';
 import { createApplier } from './apply.js';
 import { type CollectorConfig, collectorRedisTarget } from './config.js';
+import { drainCollector } from './drain.js';
 import {
   CollectorPortInUseError,
   CollectorStateError,
-  DrainTimeoutError,
   NatsUnavailableError,
   RedisUnavailableError,
 } from './errors.js';
@@ -55,7 +54,9 @@ export interface Collector {
   ready(): boolean;
   /**
    * Resolves once the consumer has nothing pending, everything fetched was applied and acked, and
-   * no rebuild or replay from the stream (after Redis lost data) is running.
+   * no rebuild or replay from the stream (after Redis lost data) is running; on a Redis Cluster,
+   * also after a slot-map read begun once that was so showed no master change still to replay.
+   * Throws DrainTimeoutError (what was still running) after `timeoutMs` (ms).
    */
   drain(timeoutMs: number): Promise<void>;
   /** The report reader over the collector's Redis (valid after start). */
@@ -210,6 +211,7 @@ export function createCollector(config: CollectorConfig, deps: CollectorDeps = {
       metrics,
       check: () => checked.check(),
       apply: (msgs) => replaying.applyAgain(msgs),
+      settled: () => replaying.settled(),
     });
     upkeep.attach({ store, applier, ingest, history, recovery, lease });
     try {
@@ -286,20 +288,10 @@ export function createCollector(config: CollectorConfig, deps: CollectorDeps = {
     },
     async drain(timeoutMs) {
       if (!ingest) throw new CollectorStateError('the collector has not started');
-      let last = 'not checked';
-      try {
-        await pollUntil(
-          async () => {
-            const p = await ingest!.pending();
-            const replaying = Boolean(history?.rebuilding || recovery?.replaying);
-            last = `${p.pending} pending, ${p.ackPending} awaiting ack, ${ingest!.idle() ? 'idle' : 'applying'}${replaying ? ', replaying from the stream' : ''}`;
-            return p.pending === 0 && p.ackPending === 0 && ingest!.idle() && !replaying;
-          },
-          { timeoutMs, intervalMs: 50, what: 'the collector to catch up', fatal: () => false },
-        );
-      } catch {
-        throw new DrainTimeoutError(timeoutMs, last);
-      }
+      await drainCollector(
+        { ingest, redis, replaying: () => Boolean(history?.rebuilding || recovery?.replaying) },
+        timeoutMs,
+      );
       await upkeep.reported();
     },
   };

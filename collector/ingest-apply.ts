@@ -22,6 +22,8 @@ export interface BatchApply {
   flush(msgs: readonly JsMsg[], durable?: boolean): Promise<void>;
   /** Ingest.applyAgain: applies again messages acknowledged before, no ack. */
   applyAgain(msgs: readonly JsMsg[]): Promise<ReplayCounts>;
+  /** Ingest.settled: resolves once every flush begun before the call has ended. */
+  settled(): Promise<void>;
 }
 
 export interface BatchApplyOptions {
@@ -80,7 +82,20 @@ export function createBatchApply(
     return result;
   }
 
-  async function flush(msgs: readonly JsMsg[], durable = true): Promise<void> {
+  /** Flushes begun and not ended: settled() waits for them. */
+  const inFlight = new Set<Promise<void>>();
+
+  function flush(msgs: readonly JsMsg[], durable = true): Promise<void> {
+    const running = applyAndAck(msgs, durable);
+    inFlight.add(running);
+    const forget = () => {
+      inFlight.delete(running);
+    };
+    running.then(forget, forget);
+    return running;
+  }
+
+  async function applyAndAck(msgs: readonly JsMsg[], durable: boolean): Promise<void> {
     const { entries, valid } = reader.read(msgs);
     const result = await applyRetrying(entries, durable ? msgs : []);
     if (!result) return;
@@ -96,6 +111,9 @@ export function createBatchApply(
 
   return {
     flush,
+    async settled() {
+      await Promise.allSettled([...inFlight]);
+    },
     async applyAgain(msgs) {
       const entries = reader.reread(msgs);
       const result = await applyRetrying(entries, []);

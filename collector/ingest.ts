@@ -61,6 +61,13 @@ export interface Ingest {
    * drainwatch_events_replayed_total. Refused messages are skipped (their dead letter was pushed).
    */
   applyAgain(msgs: readonly JsMsg[]): Promise<ReplayCounts>;
+  /**
+   * Resolves once every batch being applied at the call has been applied and acked, or given up
+   * because the ingest stopped (bounded by the stop). A replay after a Redis Cluster master change
+   * waits for it: a batch the old master took while the new one was already serving is acked only
+   * after the change was seen (recovery.ts).
+   */
+  settled(): Promise<void>;
 }
 
 const NANOS_PER_MS = 1_000_000;
@@ -127,6 +134,7 @@ export function createIngest(config: CollectorConfig, deps: IngestDeps): Ingest 
       return batches.flush(msgs, false);
     },
     applyAgain: batches.applyAgain,
+    settled: batches.settled,
     async pending() {
       const consumer = await js.consumers.get(config.stream, config.consumer);
       const info = await consumer.info();

@@ -80,6 +80,8 @@ export interface RecoveryDeps {
   readonly check: () => Promise<boolean>;
   /** Applies re-read messages, retrying until Redis answers; counts what was missing. */
   readonly apply: (msgs: readonly JsMsg[]) => Promise<ReplayCounts>;
+  /** Resolves once the batches being applied now are applied and acked (Ingest.settled). */
+  readonly settled: () => Promise<void>;
 }
 
 export interface Recovery {
@@ -120,6 +122,10 @@ export function createRecovery(config: CollectorConfig, deps: RecoveryDeps): Rec
     runningLostAtMs = lostAt;
     dueLostAtMs = undefined;
     try {
+      // A batch sent to the old master before the change was seen may be acknowledged by it
+      // after (it learns of the new master later than the node the map was read from) and then
+      // dropped when it resyncs: its seqs must be in the ack log before the ranges are taken.
+      await deps.settled();
       // Everything acknowledged from the window before the loss until now.
       const ranges = acks.since(lostAt - windowMs);
       if (ranges.length === 0) return;

@@ -85,3 +85,20 @@ export function refreshSlotsWhileReady(cluster: Cluster, intervalMs: number): vo
   cluster.on('close', stop);
   cluster.on('end', stop);
 }
+
+/**
+ * Resolves once a read of the slot map that began after this call has ended (one in progress is
+ * waited for, then one more is made), so a master change made before the call has told the
+ * listeners of onSlotMastersChanged. ioredis starts no read while one is in progress, not even for
+ * a MOVED, so a command redirected during a read may complete before any read sees its new master.
+ * Resolves false at once for a client other than a Cluster, else true. Each read is bounded by
+ * ioredis's `slotsRefreshTimeout` per node; a read that failed (every node unreachable) resolves too.
+ */
+export async function readSlotMapNow(client: RedisClient): Promise<boolean> {
+  if (!(client instanceof Cluster)) return false;
+  const cluster = client;
+  const readOnce = () => new Promise<void>((resolve) => cluster.refreshSlotsCache(() => resolve()));
+  await readOnce();
+  await readOnce();
+  return true;
+}

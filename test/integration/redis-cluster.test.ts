@@ -1,12 +1,12 @@
 import type { NatsConnection } from '@nats-io/transport-node';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createReportStore } from '../../collector/index.js';
 import { KEYS, workloadKey } from '../../collector/keys.js';
 import type { AnyEvent } from '../../contract/index.js';
 import { createEventSequencer } from '../../contract/validate.js';
 import { createRedisCluster } from '../../lib/redis.js';
-import { onSlotMastersChanged, SLOTS_REFRESH_INTERVAL_MS } from '../../lib/redis-slot-map.js';
+import { onSlotMastersChanged, readSlotMapNow, SLOTS_REFRESH_INTERVAL_MS } from '../../lib/redis-slot-map.js';
 import { type RunningServer, startNatsServer, startRedisServer } from '../../lib/servers.js';
 import { delay, pollUntil } from '../../lib/wait.js';
 import { collectorRuns } from '../helpers/collector-run.js';
@@ -139,6 +139,30 @@ describe('collector on a Redis Cluster', () => {
       });
       // Every slot the old master served moved, and nothing else.
       expect(changes.reduce((n, c) => n + c, 0)).toBe(servedBefore);
+    } finally {
+      unwatch();
+      client.disconnect();
+    }
+  }, 90_000);
+
+  it('sees a failover made before readSlotMapNow by the time it resolves, with no other map read', async () => {
+    // A plain ioredis Cluster: no periodic read, so only readSlotMapNow can show the change.
+    const client = new Cluster(
+      cluster.seeds.map((s) => ({ ...s })),
+      { redisOptions: { keyPrefix: 'slot-now:' } },
+    );
+    client.on('error', () => {});
+    const changes: number[] = [];
+    const unwatch = onSlotMastersChanged(client, (slots) => changes.push(slots));
+    try {
+      await client.set('{w}k', '1'); // connects: the first read is the baseline
+      const slot = client.slots.findIndex((nodes) => nodes !== undefined);
+      expect(changes).toEqual([]);
+      const moved = await cluster.failover(slot);
+      expect(moved.from).not.toBe(moved.to);
+      expect(changes).toEqual([]);
+      expect(await readSlotMapNow(client)).toBe(true);
+      expect(changes.length).toBeGreaterThan(0);
     } finally {
       unwatch();
       client.disconnect();
