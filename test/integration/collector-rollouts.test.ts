@@ -150,5 +150,11 @@ describe('collector rollout windows', () => {
     expect(list[0]!.startedAt).toBe(new Date(start + 50).toISOString());
     const status = (await collector.store.workloadStatus()).find((s) => s.workload === 'bag');
     expect(status).toMatchObject({ openRolloutId: null });
+    // It keeps the id its preStop gave it; the controller's id finds its report too.
+    expect(list[0]!.rolloutId).not.toBe('ro-late');
+    const byControllerId = await collector.store.getReport('ro-late');
+    expect(byControllerId).toEqual(await collector.store.getReport(list[0]!.rolloutId));
+    expect(byControllerId).toMatchObject({ trigger: 'cli', podsReplaced: 1 });
+    expect(await collector.store.getReport('ro-never')).toBeUndefined();
   });
 });
