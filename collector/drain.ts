@@ -1,6 +1,6 @@
 import type { RedisClient } from '../lib/redis.js';
 import { readSlotMapNow } from '../lib/redis-slot-map.js';
-import { pollUntil } from '../lib/wait.js';
+import { delay, pollUntil } from '../lib/wait.js';
 import { DrainTimeoutError } from './errors.js';
 import type { Ingest } from './ingest.js';
 
@@ -41,7 +41,17 @@ export async function drainCollector(state: DrainState, timeoutMs: number): Prom
     });
   try {
     await poll();
-    if (state.redis && (await readSlotMapNow(state.redis))) await poll();
+    if (state.redis) {
+      // Each node that does not answer costs ioredis's slotsRefreshTimeout: bounded by ours.
+      last = 'reading the Redis Cluster slot map';
+      const stopWaiting = new AbortController();
+      const read = await Promise.race([
+        readSlotMapNow(state.redis).then((cluster) => (cluster ? 'read' : 'single')),
+        delay(Math.max(0, deadline - performance.now()), stopWaiting.signal).then(() => 'late'),
+      ]).finally(() => stopWaiting.abort());
+      if (read === 'late') throw new Error(last);
+      if (read === 'read') await poll();
+    }
   } catch {
     throw new DrainTimeoutError(timeoutMs, last);
   }

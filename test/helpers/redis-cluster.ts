@@ -25,8 +25,9 @@ export interface TestRedisCluster {
   readonly seedList: string;
   /**
    * A planned failover (CLUSTER FAILOVER on a replica, as a node drain does): the replica of the
-   * master serving `key`'s slot takes over. Resolves once the old replica is master and every
-   * node reports the cluster ok. Returns the ports of the old master and the new one.
+   * master serving `key`'s slot takes over. Resolves once the old replica is master, every node
+   * reports the cluster ok and every node's map shows the new master for the slot. Returns the
+   * ports of the old master and the new one.
    */
   failover(slotOf: number): Promise<{ from: number; to: number }>;
   /**
@@ -109,6 +110,23 @@ function servesSlot(slots: readonly string[], slot: number): boolean {
     const [a, b] = s.split('-').map(Number);
     return slot >= a! && slot <= (b ?? a!);
   });
+}
+
+/**
+ * Polls until every node in `ports` names the node on `master` as the master serving `slot`:
+ * cluster_state:ok on every node does not mean every node's map shows a failover yet (gossip),
+ * and a client reads the map from any node. Within 30 s.
+ */
+function everyNodeSees(ports: readonly number[], slot: number, master: number): Promise<void> {
+  return pollUntil(
+    async () => {
+      const views = await Promise.all(ports.map((p) => nodesView(p).catch(() => [])));
+      return views.every((v) =>
+        v.some((n) => n.port === master && n.flags.includes('master') && servesSlot(n.slots, slot)),
+      );
+    },
+    { timeoutMs: 30_000, intervalMs: 100, what: `every node to see ${master} serving slot ${slot}` },
+  ).then(() => undefined);
 }
 
 async function isMaster(port: number): Promise<boolean> {
@@ -261,6 +279,7 @@ export async function startRedisCluster(
     async failover(slot) {
       const { master, replica } = await pairFor(slot);
       await takeOver(replica.port, alivePorts());
+      await everyNodeSees(alivePorts(), slot, replica.port);
       return { from: master.port, to: replica.port };
     },
     async crash(slot, meanwhile) {

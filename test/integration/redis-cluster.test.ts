@@ -1,7 +1,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createReportStore } from '../../collector/index.js';
+import { createReportStore, DrainTimeoutError } from '../../collector/index.js';
 import { KEYS, workloadKey } from '../../collector/keys.js';
 import type { AnyEvent } from '../../contract/index.js';
 import { createEventSequencer } from '../../contract/validate.js';
@@ -243,4 +243,22 @@ describe('collector on a Redis Cluster', () => {
     await delay(SLOTS_REFRESH_INTERVAL_MS + 2000);
     expect(readsAfterDisconnect).toBe(0);
   }, 30_000);
+
+  it("drain() on a cluster that stopped answering ends at its own deadline, not the slot-map read's", async () => {
+    const run = await runs.start({ REDIS_CLUSTER_NODES: cluster.seedList });
+    await run.collector.drain(30_000);
+    const pids = cluster.nodes.map((n) => n.server.pid);
+    for (const pid of pids) process.kill(pid, 'SIGSTOP');
+    try {
+      // Nothing pending, nothing applying: only the slot-map read is left, and every node is
+      // silent (2 s each, every node, twice: about 24 s without the bound).
+      const began = performance.now();
+      const err = await run.collector.drain(1500).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(DrainTimeoutError);
+      expect((err as Error).message).toContain('slot map');
+      expect(performance.now() - began).toBeLessThan(10_000);
+    } finally {
+      for (const pid of pids) process.kill(pid, 'SIGCONT');
+    }
+  }, 60_000);
 });
