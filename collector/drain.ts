@@ -7,6 +7,9 @@ import type { Ingest } from './ingest.js';
 // Collector.drain: waiting until everything published so far is applied, for the tests, the bench
 // and code that reads a report right after publishing.
 
+/** setTimeout's longest delay (ms): a longer one, Infinity too, fires at once (TimeoutOverflowWarning). */
+const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
+
 /** What drain() looks at, read at each poll (the rebuild and the replay come and go). */
 export interface DrainState {
   readonly ingest: Ingest;
@@ -47,7 +50,10 @@ export async function drainCollector(state: DrainState, timeoutMs: number): Prom
       const stopWaiting = new AbortController();
       const read = await Promise.race([
         readSlotMapNow(state.redis).then((cluster) => (cluster ? 'read' : 'single')),
-        delay(Math.max(0, deadline - performance.now()), stopWaiting.signal).then(() => 'late'),
+        delay(
+          Math.min(MAX_TIMER_DELAY_MS, Math.max(0, deadline - performance.now())),
+          stopWaiting.signal,
+        ).then(() => 'late'),
       ]).finally(() => stopWaiting.abort());
       if (read === 'late') throw new Error(last);
       if (read === 'read') await poll();

@@ -1,8 +1,11 @@
 import { type JsMsg, jetstreamManager } from '@nats-io/jetstream';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApplier } from '../../collector/apply.js';
+import { createBatchApply } from '../../collector/ingest-apply.js';
 import { createCollectorMetrics } from '../../collector/metrics.js';
 import { createRecovery } from '../../collector/recovery.js';
+import { readStream } from '../../collector/stream-replay.js';
 import { ensureStream } from '../../lib/jetstream.js';
 import { SILENT_LOGGER } from '../../lib/log.js';
 import { pollUntil } from '../../lib/wait.js';
@@ -67,5 +70,34 @@ describe('collector recovery: a replay includes the batches in flight when it wa
     await replay;
     expect(replayed).toEqual(seqs(1, 20).map((m) => m.seq));
     expect(recovery.replaying).toBe(false);
+  });
+
+  it("the ingest's settled() resolves only once the batch being applied at the call is acked", async () => {
+    const msgs: JsMsg[] = [];
+    await readStream(env.nc, env.config(), {}, async (batch) => {
+      msgs.push(...batch);
+    });
+    expect(msgs).toHaveLength(20);
+    const acked: number[] = [];
+    const batches = createBatchApply(
+      env.config(),
+      {
+        applier: createApplier(env.redis, { retentionSeconds: 3600 }),
+        metrics: createCollectorMetrics(new Registry(), { podSeriesExpiryMs: 60_000 }),
+        clock: { now: () => Date.now() },
+        log: SILENT_LOGGER,
+        onRedisState: () => {},
+        onNotes: () => {},
+        onBatchApplied: (applied) => acked.push(...applied.map((m) => m.seq)),
+      },
+      { signal: new AbortController().signal, holdQueued: () => {} },
+    );
+    // The apply script's reply is a Redis round trip away: a settled() that did not wait for the
+    // flush would resolve first.
+    const flushing = batches.flush(msgs);
+    await batches.settled();
+    expect(acked).toEqual(seqs(1, 20).map((m) => m.seq));
+    await flushing;
+    await batches.settled(); // nothing in flight: at once
   });
 });

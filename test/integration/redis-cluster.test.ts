@@ -244,6 +244,15 @@ describe('collector on a Redis Cluster', () => {
     expect(readsAfterDisconnect).toBe(0);
   }, 30_000);
 
+  it('drain() with a deadline past the longest timer (or none) waits for the slot-map read', async () => {
+    const run = await runs.start({ REDIS_CLUSTER_NODES: cluster.seedList });
+    await run.collector.drain(30_000);
+    // setTimeout fires a delay over 2^31-1 ms at once: a bound that long must not cut the read.
+    for (const timeoutMs of [2 ** 31, Number.POSITIVE_INFINITY]) {
+      await expect(run.collector.drain(timeoutMs), `drain(${timeoutMs})`).resolves.toBeUndefined();
+    }
+  }, 60_000);
+
   it("drain() on a cluster that stopped answering ends at its own deadline, not the slot-map read's", async () => {
     const run = await runs.start({ REDIS_CLUSTER_NODES: cluster.seedList });
     await run.collector.drain(30_000);
