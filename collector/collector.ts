@@ -272,6 +272,7 @@ export function createCollector(config: CollectorConfig, deps: CollectorDeps = {
         upkeep.stopTimers();
         await started?.catch(() => {});
         await ingest?.stop();
+        await recovery?.stop();
         await upkeep.settled();
         if (server) {
           server.closeAllConnections();

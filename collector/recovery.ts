@@ -82,6 +82,8 @@ export interface RecoveryDeps {
   readonly apply: (msgs: readonly JsMsg[]) => Promise<ReplayCounts>;
   /** Resolves once the batches being applied now are applied and acked (Ingest.settled). */
   readonly settled: () => Promise<void>;
+  /** How long (ms) a replay waits for them; IN_FLIGHT_WAIT_MS unless given (tests). */
+  readonly inFlightWaitMs?: number;
 }
 
 export interface Recovery {
@@ -95,6 +97,28 @@ export interface Recovery {
   retryFailed(): Promise<void>;
   /** True from restored() until its replay ended: quiet rollouts must not be closed meanwhile. */
   readonly replaying: boolean;
+  /**
+   * No replay starts, nor reads or applies another batch, from now on; resolves once the one
+   * running ended (its batch in progress finishes or is given up as the ingest stops).
+   */
+  stop(): Promise<void>;
+}
+
+/** How long (ms) a replay waits for the batches in flight at its trigger before it runs anyway. */
+export const IN_FLIGHT_WAIT_MS = 10_000;
+
+/** True when `p` settled within `ms` (ms); the timer is unref'ed and cleared. */
+async function settledWithin(p: Promise<void>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+    timer.unref();
+  });
+  try {
+    return await Promise.race([p.then(() => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export function createRecovery(config: CollectorConfig, deps: RecoveryDeps): Recovery {
@@ -110,6 +134,7 @@ export function createRecovery(config: CollectorConfig, deps: RecoveryDeps): Rec
   /** The loss of the replay running now, if one is. */
   let runningLostAtMs: number | undefined;
   let chain: Promise<void> = Promise.resolve();
+  let stopped = false;
 
   const earliest = (...ts: (number | undefined)[]): number | undefined => {
     const known = ts.filter((t): t is number => t !== undefined);
@@ -125,13 +150,23 @@ export function createRecovery(config: CollectorConfig, deps: RecoveryDeps): Rec
       // A batch sent to the old master before the change was seen may be acknowledged by it
       // after (it learns of the new master later than the node the map was read from) and then
       // dropped when it resyncs: its seqs must be in the ack log before the ranges are taken.
-      await deps.settled();
+      // A batch held by a frozen master (no command timeout) must not hold up the replay of
+      // every other slot's losses: past inFlightWaitMs the replay runs, and runs again once
+      // that batch is acked.
+      const inFlight = deps.settled();
+      if (!(await settledWithin(inFlight, deps.inFlightWaitMs ?? IN_FLIGHT_WAIT_MS))) {
+        void inFlight.then(() => {
+          if (!stopped) void schedule(lostAt);
+        });
+      }
+      if (stopped) return;
       // Everything acknowledged from the window before the loss until now.
       const ranges = acks.since(lostAt - windowMs);
       if (ranges.length === 0) return;
       if (await deps.check()) return; // a rebuild re-applied the whole stream
       await replayRanges(ranges, lostAt);
     } catch (err) {
+      if (stopped) return;
       failedLostAtMs = earliest(failedLostAtMs, lostAt);
       log.error(
         { error: (err as Error).message },
@@ -151,6 +186,7 @@ export function createRecovery(config: CollectorConfig, deps: RecoveryDeps): Rec
       config,
       { fromSeq: ranges[0]![0], toSeq: ranges.at(-1)![1] },
       async (batch) => {
+        if (stopped) throw new Error('the collector is stopping');
         // Only what this process acknowledged: the ranges are sorted and the batch in seq order.
         const mine = batch.filter((m) => {
           while (r < ranges.length && ranges[r]![1] < m.seq) r++;
@@ -184,6 +220,7 @@ export function createRecovery(config: CollectorConfig, deps: RecoveryDeps): Rec
 
   /** Queues a replay for the loss at `at`; one queued and not started yet takes it over. */
   function schedule(at: number): Promise<void> {
+    if (stopped) return chain;
     dueLostAtMs = earliest(dueLostAtMs, at);
     if (!queued) {
       // One running may have written to a master that is going away: this one runs after it.
@@ -222,6 +259,10 @@ export function createRecovery(config: CollectorConfig, deps: RecoveryDeps): Rec
     },
     get replaying() {
       return queued || runningLostAtMs !== undefined;
+    },
+    stop() {
+      stopped = true;
+      return chain;
     },
   };
 }

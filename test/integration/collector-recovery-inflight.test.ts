@@ -39,10 +39,10 @@ describe('collector recovery: a replay includes the batches in flight when it wa
     await env?.stop();
   });
 
-  it('re-applies a batch acknowledged after the loss was seen, once it settled', async () => {
+  /** A recovery on the real stream whose settled() the test resolves; `replayed` lists applied seqs. */
+  function recoveryWithHeldBatch(inFlightWaitMs?: number) {
     const replayed: number[] = [];
-    let settle: () => void = () => {};
-    let waiting = 0;
+    const held = { settle: () => {}, waiting: 0 };
     const recovery = createRecovery(env.config(), {
       nats: env.nc,
       clock: { now: () => Date.now() },
@@ -54,22 +54,61 @@ describe('collector recovery: a replay includes the batches in flight when it wa
         return { restored: msgs.length, present: 0 };
       },
       settled: () => {
-        waiting++;
+        held.waiting++;
         return new Promise<void>((resolve) => {
-          settle = resolve;
+          held.settle = resolve;
         });
       },
+      ...(inFlightWaitMs === undefined ? {} : { inFlightWaitMs }),
     });
     recovery.acked(seqs(1, 12)); // applied and acked before the master change
     recovery.lost(); // the slot map shows the change; a batch (13–20) is still with the old master
+    return { recovery, replayed, held };
+  }
+
+  const waitingFor = (held: { waiting: number }, n: number) =>
+    pollUntil(() => held.waiting >= n, { timeoutMs: 5000, intervalMs: 5, what: 'the replay to wait' });
+
+  it('re-applies a batch acknowledged after the loss was seen, once it settled', async () => {
+    const { recovery, replayed, held } = recoveryWithHeldBatch();
     const replay = recovery.restored();
     expect(recovery.replaying).toBe(true);
-    await pollUntil(() => waiting === 1, { timeoutMs: 5000, intervalMs: 5, what: 'the replay to wait' });
+    await waitingFor(held, 1);
     recovery.acked(seqs(13, 20)); // the old master answered: acked after the trigger
-    settle();
+    held.settle();
     await replay;
     expect(replayed).toEqual(seqs(1, 20).map((m) => m.seq));
     expect(recovery.replaying).toBe(false);
+  });
+
+  it('does not hold the replay up for a batch that does not settle, and replays again once it does', async () => {
+    const { recovery, replayed, held } = recoveryWithHeldBatch(100);
+    // A batch held by a frozen master: the replay of the rest goes ahead after the wait.
+    await recovery.restored();
+    expect(replayed).toEqual(seqs(1, 12).map((m) => m.seq));
+    recovery.acked(seqs(13, 20));
+    held.settle();
+    await pollUntil(() => replayed.length >= 12 + 20, {
+      timeoutMs: 10_000,
+      intervalMs: 10,
+      what: 'the second replay',
+    });
+    // The second replay covers the window again, the late batch included.
+    expect(replayed.slice(12)).toEqual(seqs(1, 20).map((m) => m.seq));
+    await pollUntil(() => !recovery.replaying, { timeoutMs: 10_000, intervalMs: 10, what: 'the end' });
+  });
+
+  it('applies nothing once stopped, though its batches settle after', async () => {
+    const { recovery, replayed, held } = recoveryWithHeldBatch();
+    void recovery.restored();
+    await waitingFor(held, 1);
+    const stopping = recovery.stop();
+    held.settle();
+    await stopping;
+    expect(replayed).toEqual([]);
+    recovery.lost();
+    await recovery.restored();
+    expect(replayed).toEqual([]);
   });
 
   it("the ingest's settled() resolves only once the batch being applied at the call is acked", async () => {

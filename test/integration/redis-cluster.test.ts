@@ -261,11 +261,10 @@ describe('collector on a Redis Cluster', () => {
     try {
       // Nothing pending, nothing applying: only the slot-map read is left, and every node is
       // silent (2 s each, every node, twice: about 24 s without the bound).
-      const began = performance.now();
       const err = await run.collector.drain(1500).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(DrainTimeoutError);
+      // Unbounded, the read ran its ~24 s and the error named no slot map.
       expect((err as Error).message).toContain('slot map');
-      expect(performance.now() - began).toBeLessThan(10_000);
     } finally {
       for (const pid of pids) process.kill(pid, 'SIGCONT');
     }
