@@ -172,6 +172,18 @@ local function rollout_touch(implicit_id, t, quiet)
       -- A late event inside a rollout that has already closed belongs to it.
       if f and t <= f then return end
     end
+    -- The next rollout was closed by a rollout.finished whose rollout.started has not come yet
+    -- (rollout_finish): its start is not known, so an event before its finish and after the
+    -- rollout before it is one of its own that arrived late; it moves the start back.
+    local next = redis.call('ZRANGEBYSCORE', INDEX, '(' .. t, '+inf', 'LIMIT', 0, 1)
+    if next[1] and rget(next[1], 'implicit') == '1' and rhas(next[1], 'finishedAs') then
+      local f = tonumber(rget(next[1], 'finishedAt'))
+      if f and t <= f then
+        rset(next[1], 'startedAt', t)
+        redis.call('ZADD', INDEX, t, next[1])
+        return
+      end
+    end
   end
   rset(implicit_id, 'id', implicit_id, 'namespace', NS, 'workload', WL, 'trigger', 'implicit',
     'implicit', '1', 'startedAt', t, 'lastActivity', t)
