@@ -142,10 +142,8 @@ export function createRecovery(config: CollectorConfig, deps: RecoveryDeps): Rec
   };
 
   async function replay(): Promise<void> {
-    queued = false;
-    const lostAt = dueLostAtMs!;
+    let lostAt = dueLostAtMs!;
     runningLostAtMs = lostAt;
-    dueLostAtMs = undefined;
     try {
       // A batch sent to the old master before the change was seen may be acknowledged by it
       // after (it learns of the new master later than the node the map was read from) and then
@@ -155,11 +153,21 @@ export function createRecovery(config: CollectorConfig, deps: RecoveryDeps): Rec
       // that batch is acked.
       const inFlight = deps.settled();
       if (!(await settledWithin(inFlight, deps.inFlightWaitMs ?? IN_FLIGHT_WAIT_MS))) {
+        const heldSince = lostAt;
         void inFlight.then(() => {
-          if (!stopped) void schedule(lostAt);
+          if (!stopped) void schedule(heldSince);
         });
       }
-      if (stopped) return;
+      if (stopped) {
+        queued = false;
+        return;
+      }
+      // Until now this replay stayed queued: triggers that came while it waited (the slot map
+      // and a node's connection telling one failover, ms apart) joined it, not a replay of their own.
+      queued = false;
+      lostAt = dueLostAtMs!;
+      runningLostAtMs = lostAt;
+      dueLostAtMs = undefined;
       // Everything acknowledged from the window before the loss until now.
       const ranges = acks.since(lostAt - windowMs);
       if (ranges.length === 0) return;

@@ -98,6 +98,20 @@ describe('collector recovery: a replay includes the batches in flight when it wa
     await pollUntil(() => !recovery.replaying, { timeoutMs: 10_000, intervalMs: 10, what: 'the end' });
   });
 
+  it('merges the triggers that come while it waits into one replay', async () => {
+    const { recovery, replayed, held } = recoveryWithHeldBatch();
+    const first = recovery.restored();
+    await waitingFor(held, 1);
+    // The same failover told again, ms later (a master's connection gone after the slot map).
+    recovery.lost();
+    const second = recovery.restored();
+    held.settle();
+    await Promise.all([first, second]);
+    expect(replayed).toEqual(seqs(1, 12).map((m) => m.seq));
+    expect(held.waiting).toBe(1);
+    expect(recovery.replaying).toBe(false);
+  });
+
   it('applies nothing once stopped, though its batches settle after', async () => {
     const { recovery, replayed, held } = recoveryWithHeldBatch();
     void recovery.restored();
