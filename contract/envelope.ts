@@ -117,7 +117,11 @@ function openersAtMost(text: string, limit: number): number {
 export function decodeEvent(input: Uint8Array | string): AnyEvent {
   const size = typeof input === 'string' ? Buffer.byteLength(input, 'utf8') : input.byteLength;
   if (size > MAX_EVENT_BYTES) throw new OversizeEventError(size, MAX_EVENT_BYTES);
-  const text = typeof input === 'string' ? input : Buffer.from(input).toString('utf8');
+  // A view of the bytes, not a copy (Buffer.from(Uint8Array) copies them).
+  const text =
+    typeof input === 'string'
+      ? input
+      : Buffer.from(input.buffer, input.byteOffset, input.byteLength).toString('utf8');
   // The depth never exceeds the number of openers: most events have a handful, and counting them
   // (native indexOf) is much cheaper than the character-by-character scan.
   if (openersAtMost(text, MAX_EVENT_DEPTH) > MAX_EVENT_DEPTH && jsonDepth(text) > MAX_EVENT_DEPTH) {

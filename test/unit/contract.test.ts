@@ -71,6 +71,15 @@ describe('event round trip', () => {
     expect(parseSubject(subjectOf(e)).pod).toBeNull();
   });
 
+  it('decodes bytes that are a view into a larger buffer (as NATS delivers them) without their neighbours', () => {
+    const event = createEvent('request', pod, SAMPLE_DATA.request, { instance: 'abc', seq: 7 });
+    const bytes = encodeEvent(event);
+    // Junk on both sides that would not parse: only the view's own bytes may be read.
+    const big = new Uint8Array(bytes.byteLength + 64).fill(0x7b);
+    big.set(bytes, 32);
+    expect(decodeEvent(big.subarray(32, 32 + bytes.byteLength))).toEqual(event);
+  });
+
   it('the wire form is a CloudEvents 1.0 structured event without the derived kind', () => {
     const w = wire('request');
     expect(w.specversion).toBe('1.0');
