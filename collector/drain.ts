@@ -1,14 +1,11 @@
 import type { RedisClient } from '../lib/redis.js';
 import { readSlotMapNow } from '../lib/redis-slot-map.js';
-import { delay, pollUntil } from '../lib/wait.js';
+import { pollUntil, settledWithin } from '../lib/wait.js';
 import { DrainTimeoutError } from './errors.js';
 import type { Ingest } from './ingest.js';
 
 // Collector.drain: waiting until everything published so far is applied, for the tests, the bench
 // and code that reads a report right after publishing.
-
-/** setTimeout's longest delay (ms): a longer one, Infinity too, fires at once (TimeoutOverflowWarning). */
-const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
 
 /** What drain() looks at, read at each poll (the rebuild and the replay come and go). */
 export interface DrainState {
@@ -47,16 +44,9 @@ export async function drainCollector(state: DrainState, timeoutMs: number): Prom
     if (state.redis) {
       // Each node that does not answer costs ioredis's slotsRefreshTimeout: bounded by ours.
       last = 'reading the Redis Cluster slot map';
-      const stopWaiting = new AbortController();
-      const read = await Promise.race([
-        readSlotMapNow(state.redis).then((cluster) => (cluster ? 'read' : 'single')),
-        delay(
-          Math.min(MAX_TIMER_DELAY_MS, Math.max(0, deadline - performance.now())),
-          stopWaiting.signal,
-        ).then(() => 'late'),
-      ]).finally(() => stopWaiting.abort());
-      if (read === 'late') throw new Error(last);
-      if (read === 'read') await poll();
+      const read = readSlotMapNow(state.redis);
+      if (!(await settledWithin(read, deadline - performance.now()))) throw new Error(last);
+      if (await read) await poll();
     }
   } catch {
     throw new DrainTimeoutError(timeoutMs, last);

@@ -1,6 +1,7 @@
 import type { JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '../lib/log.js';
+import { settledWithin } from '../lib/wait.js';
 import type { CollectorConfig } from './config.js';
 import type { Clock } from './ingest.js';
 import type { CollectorMetrics } from './metrics.js';
@@ -106,20 +107,6 @@ export interface Recovery {
 
 /** How long (ms) a replay waits for the batches in flight at its trigger before it runs anyway. */
 export const IN_FLIGHT_WAIT_MS = 10_000;
-
-/** True when `p` settled within `ms` (ms); the timer is unref'ed and cleared. */
-async function settledWithin(p: Promise<void>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-    timer.unref();
-  });
-  try {
-    return await Promise.race([p.then(() => true), late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 export function createRecovery(config: CollectorConfig, deps: RecoveryDeps): Recovery {
   const { clock, log, metrics } = deps;

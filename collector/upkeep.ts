@@ -1,4 +1,5 @@
 import type { Logger } from '../lib/log.js';
+import { MAX_TIMER_DELAY_MS } from '../lib/wait.js';
 import type { Applier } from './apply.js';
 import type { CollectorConfig } from './config.js';
 import type { History } from './history.js';
@@ -14,9 +15,6 @@ import type { RolloutTracer } from './tracing.js';
 // refresh (quiet closes, workload gauges from stored state, pod-series expiry, consumer lag), the
 // quiet sweep armed at each rollout's quiet deadline, and the report of each closed rollout
 // (counters, the trace, the lease holder's gauges).
-
-/** setTimeout's largest delay (a signed 32-bit ms count, Node's timers doc). */
-const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
 
 /** Retry delay (ms) of a quiet sweep that found events still being applied at a deadline. */
 const SWEEP_RETRY_MS = 1000;

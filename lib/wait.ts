@@ -10,6 +10,34 @@ export class WaitTimeoutError extends Error {
   }
 }
 
+/**
+ * setTimeout's largest delay (ms): a signed 32-bit count (Node's timers doc). A longer one,
+ * Infinity too, fires after 1 ms with a TimeoutOverflowWarning.
+ */
+export const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
+
+/**
+ * True when `work` settles (resolves or rejects) within `ms` (ms; capped at MAX_TIMER_DELAY_MS, so
+ * Infinity waits), false when the time runs out first; the work goes on either way. The timer is
+ * unref'ed and cleared. Never rejects.
+ */
+export async function settledWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), Math.min(MAX_TIMER_DELAY_MS, Math.max(0, ms)));
+    timer.unref();
+  });
+  const done = work.then(
+    () => true,
+    () => true,
+  );
+  try {
+    return await Promise.race([done, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Resolves after `ms`; the timer is unref'ed so it never holds the process open. */
 export function delay(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
