@@ -2,11 +2,10 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createReportStore } from '../../collector/index.js';
 import type { AnyEvent } from '../../contract/index.js';
-import { createEventSequencer } from '../../contract/validate.js';
 import { type RunningServer, startNatsServer, startRedisServer } from '../../lib/servers.js';
 import { collectorRuns } from '../helpers/collector-run.js';
 import { publishAll, scriptedRollout } from '../helpers/collector-scenario.js';
-import { SAMPLE_DATA } from '../helpers/sample-events.js';
+import { haRollout } from '../helpers/ha-rollout.js';
 import { natsClient } from '../helpers/servers.js';
 
 // A report depends on which events were applied, never on the order they were applied in (a
@@ -19,24 +18,10 @@ import { natsClient } from '../helpers/servers.js';
 
 const T0 = Date.parse('2026-11-21T10:00:00.000Z');
 
-/** One rollout of the HA test's workload from `t0Ms`: its start and finish, and 10 pods' drain events. */
-function haRollout(rolloutId: string, t0Ms: number): AnyEvent[] {
-  const at = (ms: number) => new Date(t0Ms + ms);
-  const ro = createEventSequencer({ namespace: 'shop', workload: 'search', pod: null }, `ctl-${rolloutId}`);
-  const events: AnyEvent[] = [ro.next('rollout.started', { rolloutId, trigger: 'cli' }, at(0))];
-  for (let p = 0; p < 10; p++) {
-    const pod = `search-${rolloutId}-${p}`;
-    const s = createEventSequencer({ namespace: 'shop', workload: 'search', pod }, `i-${pod}`);
-    const start = 1000 + p * 5000;
-    events.push(
-      s.next('prestop.started', SAMPLE_DATA['prestop.started'], at(start)),
-      s.next('sigterm', SAMPLE_DATA.sigterm, at(start + 100)),
-      s.next('traffic.summary', SAMPLE_DATA['traffic.summary'], at(start + 2000)),
-      s.next('app.exited', SAMPLE_DATA['app.exited'], at(start + 3000)),
-    );
-  }
-  events.push(ro.next('rollout.finished', { rolloutId, outcome: 'complete', podsReplaced: 10 }, at(60_000)));
-  return events;
+/** One rollout of the HA test's workload from `t0Ms`, in stream order: 10 pods, `search-<id>-<n>`. */
+function haEvents(rolloutId: string, t0Ms: number): AnyEvent[] {
+  const r = haRollout({ workload: 'search', rolloutId, t0Ms, pods: 10, podPrefix: `search-${rolloutId}` });
+  return [r.started, ...r.pods.flat(), r.finished];
 }
 
 /** A seeded shuffle (mulberry32): the same seed gives the same order, so a failure replays. */
@@ -71,12 +56,12 @@ interface Case {
 const CASES: readonly Case[] = [
   {
     name: "the HA test's workload",
-    script: () => ({ groups: [haRollout('ro-a', T0)], rolloutIds: ['ro-a'] }),
+    script: () => ({ groups: [haEvents('ro-a', T0)], rolloutIds: ['ro-a'] }),
   },
   {
     name: 'two rollouts of one workload, a minute apart',
     script: () => ({
-      groups: [haRollout('ro-a', T0), haRollout('ro-b', T0 + 120_000)],
+      groups: [haEvents('ro-a', T0), haEvents('ro-b', T0 + 120_000)],
       rolloutIds: ['ro-a', 'ro-b'],
     }),
   },

@@ -12,14 +12,13 @@ import {
 } from '../../collector/index.js';
 import { KEYS, workloadKey } from '../../collector/keys.js';
 import type { AnyEvent } from '../../contract/index.js';
-import { createEventSequencer } from '../../contract/validate.js';
 import { connectRedisClient, type RedisClient } from '../../lib/redis.js';
 import { pollUntil } from '../../lib/wait.js';
 import { publishUntilAcked } from '../helpers/collector-scenario.js';
 import { differences } from '../helpers/differences.js';
+import { haRollout } from '../helpers/ha-rollout.js';
 import { startNatsCluster, type TestNatsCluster } from '../helpers/nats-cluster.js';
 import { startRedisCluster, type TestRedisCluster } from '../helpers/redis-cluster.js';
-import { SAMPLE_DATA } from '../helpers/sample-events.js';
 import { testNamespace } from '../helpers/servers.js';
 
 // The whole HA path on loopback: a 3-node NATS cluster with an R3 stream, a 3-master Redis
@@ -36,41 +35,20 @@ interface Script {
   /** Each workload's rollout.started, published before any pod's event (as a controller does). */
   readonly started: AnyEvent[];
   /** Per pod, its events in seq order, fixed times. */
-  readonly pods: AnyEvent[][];
+  readonly pods: readonly (readonly AnyEvent[])[];
   /** Each workload's rollout.finished, published once its pods are done. */
   readonly finished: AnyEvent[];
 }
 
 function scripted(): Script {
-  const out: AnyEvent[][] = [];
-  const started: AnyEvent[] = [];
-  const finished: AnyEvent[] = [];
-  WORKLOADS.forEach((wl, w) => {
-    const t0 = T0 + w * 1000;
-    const at = (ms: number) => new Date(t0 + ms);
-    const rolloutId = `ro-${wl}`;
-    const ro = createEventSequencer({ namespace: 'shop', workload: wl, pod: null }, `ctl-${wl}`);
-    started.push(ro.next('rollout.started', { rolloutId, trigger: 'cli' }, at(0)));
-    finished.push(
-      ro.next(
-        'rollout.finished',
-        { rolloutId, outcome: 'complete', podsReplaced: PODS_PER_WORKLOAD },
-        at(60_000),
-      ),
-    );
-    for (let p = 0; p < PODS_PER_WORKLOAD; p++) {
-      const pod = `${wl}-${p}`;
-      const s = createEventSequencer({ namespace: 'shop', workload: wl, pod }, `i-${pod}`);
-      const start = 1000 + p * 5000;
-      out.push([
-        s.next('prestop.started', SAMPLE_DATA['prestop.started'], at(start)),
-        s.next('sigterm', SAMPLE_DATA.sigterm, at(start + 100)),
-        s.next('traffic.summary', SAMPLE_DATA['traffic.summary'], at(start + 2000)),
-        s.next('app.exited', SAMPLE_DATA['app.exited'], at(start + 3000)),
-      ]);
-    }
-  });
-  return { started, pods: out, finished };
+  const rollouts = WORKLOADS.map((workload, w) =>
+    haRollout({ workload, rolloutId: `ro-${workload}`, t0Ms: T0 + w * 1000, pods: PODS_PER_WORKLOAD }),
+  );
+  return {
+    started: rollouts.map((r) => r.started),
+    pods: rollouts.flatMap((r) => r.pods),
+    finished: rollouts.map((r) => r.finished),
+  };
 }
 
 /** The script published as a rollout unfolds: starts, then every pod at once, then finishes. */
