@@ -18,9 +18,9 @@ const HASH_SLOTS = 16_384;
  * and no command failed (a forced failover, or a partitioned master that kept taking writes: Redis
  * Cluster specification, "Write safety"). Slots resharded to another master while the old one
  * still serves slots are not counted: MIGRATE moved their keys synchronously, nothing was lost
- * (the last step of emptying a master is counted). ioredis re-reads the map after a MOVED redirection and on (re)connection, and a
- * createRedisCluster client every SLOTS_REFRESH_INTERVAL_MS; the first map read is the baseline.
- * Returns the unsubscribe function.
+ * (the last step of emptying a master is counted). ioredis re-reads the map after a MOVED
+ * redirection and on (re)connection, and a createRedisCluster client every
+ * SLOTS_REFRESH_INTERVAL_MS; the first map read is the baseline. Returns the unsubscribe function.
  */
 export function onSlotMastersChanged(cluster: Cluster, onChange: (slots: number) => void): () => void {
   let masters: (string | undefined)[] | undefined;
