@@ -293,7 +293,10 @@ describe('the real agent on a 3-node NATS cluster (R3 stream)', () => {
     const run = await startRun({ DRAINWATCH_BUFFER_SIZE: '20' });
     const { probes, held } = await wholeClusterOutage(run, 60);
     const { published, buffered, dropped } = run.a.agent.state().events;
-    expect(buffered).toBe(0);
+    // What the final flush said, when it did not deliver everything (seen once in CI, 21 events
+    // still buffered; not reproduced in 3 runs of this file).
+    const flush = run.log.records().filter((r) => r.msg.startsWith('final flush'));
+    expect(buffered, JSON.stringify(flush)).toBe(0);
     expect(dropped).toBeGreaterThanOrEqual(40);
     expect(held.dropped).toBe(dropped);
     const made = published + dropped;
