@@ -1,4 +1,4 @@
-import { type AnyEvent, encodeEvent } from '../contract/index.js';
+import { type AnyEvent, encodeEvent, requestsOfBatch } from '../contract/index.js';
 import { KEYS, terminationMember, workloadKey } from './keys.js';
 import type { Entry, Op, WorkloadRef } from './ops.js';
 
@@ -24,6 +24,22 @@ function rolloutFields(d: Extract<AnyEvent, { kind: 'rollout.started' }>['data']
   if (d.maxSurge !== undefined) fields.maxSurge = String(d.maxSurge);
   if (d.maxUnavailable !== undefined) fields.maxUnavailable = String(d.maxUnavailable);
   return fields;
+}
+
+/**
+ * A batch's records of probe requests, each stored under its probe id as the `request` event it
+ * stands for (the lookup reads one record, never the batch). Most records carry no probe id and
+ * cost nothing here.
+ */
+function probeRequestOps(event: Extract<AnyEvent, { kind: 'request.batch' }>, key: string): Op[] {
+  if (!event.data.records.some((r) => r.probeId !== undefined)) return [];
+  const ops: Op[] = [];
+  for (const request of requestsOfBatch(event)) {
+    if (request.data.probeId === undefined) continue;
+    const { kind: _kind, ...wire } = request;
+    ops.push({ type: 'hset', key, field: request.data.probeId, value: JSON.stringify(wire) });
+  }
+  return ops;
 }
 
 /** Writes of the kinds that belong to a workload's rollout state. */
@@ -56,6 +72,8 @@ function workloadOps(event: AnyEvent, wk: string, t: number, wire: string, optio
       return event.data.probeId
         ? [{ type: 'hset', key: KEYS.agentRequests(wk), field: event.data.probeId, value: wire }]
         : [];
+    case 'request.batch':
+      return probeRequestOps(event, KEYS.agentRequests(wk));
     case 'traffic.summary':
       return [{ type: 'zadd', key: KEYS.traffic(wk), score: t, member: wire }];
     case 'rollout.started': {

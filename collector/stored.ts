@@ -1,20 +1,27 @@
 import { z } from 'zod';
-import type { AnyEvent } from '../contract/index.js';
+import { type AnyEvent, requestsOfBatch } from '../contract/index.js';
 import { decodeEvent } from '../contract/validate.js';
 import type { RolloutRecord, StoredPodEvent } from './report-types.js';
 
 // Typed readers of what the collector stores. Only the collector writes these keys, so a member
 // that does not decode is skipped, not fatal: one bad member must not hide a whole report.
 
-/** Decodes events' wire JSON (timelines, probe and traffic sets) with the contract's schemas. */
+/**
+ * Decodes events' wire JSON (timelines, probe and traffic sets) with the contract's schemas. A
+ * `request.batch` comes out as the `request` events it stands for (contract requestsOfBatch), so
+ * no reader needs to know that agents batch.
+ */
 export function decodeEvents(members: readonly string[]): AnyEvent[] {
   const out: AnyEvent[] = [];
   for (const m of members) {
+    let event: AnyEvent;
     try {
-      out.push(decodeEvent(m));
+      event = decodeEvent(m);
     } catch {
-      // skipped, see above
+      continue; // skipped, see above
     }
+    if (event.kind === 'request.batch') out.push(...requestsOfBatch(event));
+    else out.push(event);
   }
   return out;
 }

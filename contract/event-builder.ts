@@ -12,8 +12,11 @@ import { buildSubject } from './subjects.js';
 /** A CloudEvents 1.0 structured-mode event of drainwatch, in JSON. */
 export const MAX_EVENT_BYTES = 64 * 1024;
 export const SPEC_VERSION = '1.0';
-/** The major.minor of drainwatch's payload schemas; a different major is refused. */
-export const SCHEMA_VERSION = '1.0';
+/**
+ * The major.minor of drainwatch's payload schemas; a different major is refused. 1.1 added the
+ * `request.batch` kind: a 1.0 collector dead-letters it, so upgrade collectors before agents.
+ */
+export const SCHEMA_VERSION = '1.1';
 
 export interface EventIdentity {
   readonly namespace: string;

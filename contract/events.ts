@@ -3,6 +3,7 @@ import {
   CAUSES,
   CONNECTIONS,
   type EventKind,
+  MAX_REQUEST_BATCH_RECORDS,
   PHASES,
   PRESTOP_END_REASONS,
   PROBE_ERRORS,
@@ -49,6 +50,35 @@ export const connectionSchema = z.enum(CONNECTIONS);
 // EVENT_KINDS (kinds.ts) and these keys must be the same set: a kind listed there without a schema
 // here fails to compile as a missing property, a schema here for a kind not listed there as an
 // unknown one (and again below, as type checks that a spread cannot escape).
+/** The data of a `request` event, and of each record of a `request.batch`. */
+const requestData = z.object({
+  requestId: shortText,
+  probeId: shortText.optional(),
+  /** A kubelet health or readiness check (`User-Agent: kube-probe/…`), counted apart from users. */
+  healthCheck: z.boolean().optional(),
+  method: z.string().max(16),
+  route: shortText,
+  arrivalPhase: phaseSchema,
+  endPhase: phaseSchema,
+  outcome: requestOutcomeSchema,
+  status: z.number().int().min(100).max(599).optional(),
+  durationMs: millis,
+  connection: connectionSchema,
+  lateArrival: z.boolean(),
+  startedAt: isoTime,
+  /** `h2`: an HTTP/2 stream (a gRPC call); absent for HTTP/1.x. */
+  protocol: z.enum(['h2']).optional(),
+  /** The `grpc-status` of the stream's trailers (gRPC status codes are 0-16). */
+  grpcStatus: z.number().int().min(0).max(999).optional(),
+  /** The error code of the RST_STREAM that ended the stream (RFC 9113 §7). */
+  rstCode: z.number().int().min(0).max(4294967295).optional(),
+  /**
+   * h2, a stream ended by its connection closing: whether a GOAWAY (the app's or the agent's) had
+   * gone to the client first; absent for streams that ended otherwise.
+   */
+  goaway: z.boolean().optional(),
+});
+
 export const dataSchemas = {
   'agent.started': z.object({
     version: shortText,
@@ -105,32 +135,17 @@ export const dataSchemas = {
     phase: phaseSchema,
     inFlight: count,
   }),
-  request: z.object({
-    requestId: shortText,
-    probeId: shortText.optional(),
-    /** A kubelet health or readiness check (`User-Agent: kube-probe/…`), counted apart from users. */
-    healthCheck: z.boolean().optional(),
-    method: z.string().max(16),
-    route: shortText,
-    arrivalPhase: phaseSchema,
-    endPhase: phaseSchema,
-    outcome: requestOutcomeSchema,
-    status: z.number().int().min(100).max(599).optional(),
-    durationMs: millis,
-    connection: connectionSchema,
-    lateArrival: z.boolean(),
-    startedAt: isoTime,
-    /** `h2`: an HTTP/2 stream (a gRPC call); absent for HTTP/1.x. */
-    protocol: z.enum(['h2']).optional(),
-    /** The `grpc-status` of the stream's trailers (gRPC status codes are 0-16). */
-    grpcStatus: z.number().int().min(0).max(999).optional(),
-    /** The error code of the RST_STREAM that ended the stream (RFC 9113 §7). */
-    rstCode: z.number().int().min(0).max(4294967295).optional(),
-    /**
-     * h2, a stream ended by its connection closing: whether a GOAWAY (the app's or the agent's) had
-     * gone to the client first; absent for streams that ended otherwise.
-     */
-    goaway: z.boolean().optional(),
+  request: requestData,
+  /**
+   * Request records that ended within one batching window of the agent, in the order they ended;
+   * each as a `request` event's data plus `at`, the time (ISO 8601) that event would have carried.
+   * Readers see each record as its own `request` event (requestsOfBatch).
+   */
+  'request.batch': z.object({
+    records: z
+      .array(requestData.extend({ at: isoTime }))
+      .min(1)
+      .max(MAX_REQUEST_BATCH_RECORDS),
   }),
   'websocket.opened': z.object({
     wsId: shortText,

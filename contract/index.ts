@@ -60,6 +60,7 @@ export {
   isPodScoped,
   kindOfType,
   LIFECYCLE_KINDS,
+  MAX_REQUEST_BATCH_RECORDS,
   PHASES,
   type Phase,
   PRESTOP_END_REASONS,
@@ -89,6 +90,7 @@ export {
   type MetricSpec,
   type MetricType,
 } from './metric-names.js';
+export { requestsOfBatch } from './request-batch.js';
 export {
   buildSubject,
   DEFAULT_STREAM_NAME,

@@ -13,6 +13,7 @@ export const EVENT_KINDS = [
   'app.exited',
   'agent.listener',
   'request',
+  'request.batch',
   'websocket.opened',
   'websocket.closed',
   'traffic.summary',
@@ -169,6 +170,15 @@ export function websocketCloseKey(close: {
   return close.code === undefined ? '1005' : String(close.code);
 }
 
+/**
+ * The most `request` records one `request.batch` event carries (schema 1.1). An agent batches the
+ * records that end within a short window into one message, so the collector pays the per-message
+ * costs (JetStream delivery and ack, the envelope, the idempotency key, one timeline entry) once
+ * per batch; docs/scaling.md has the figures. The event's 64 KiB limit (MAX_EVENT_BYTES) bounds a
+ * batch too.
+ */
+export const MAX_REQUEST_BATCH_RECORDS = 100;
+
 /** Whether a request or probe used a fresh connection or a kept-alive one. */
 export const CONNECTIONS = ['new', 'reused'] as const;
 
@@ -194,6 +204,7 @@ const POD_SCOPED: ReadonlySet<EventKind> = new Set<EventKind>([
   'app.exited',
   'agent.listener',
   'request',
+  'request.batch',
   'websocket.opened',
   'websocket.closed',
   'traffic.summary',

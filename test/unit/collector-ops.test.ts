@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ScriptReplyError } from '../../collector/errors.js';
+import { eventOps } from '../../collector/event-ops.js';
 import {
   encodeKeyPart,
   KEYS,
@@ -11,6 +12,10 @@ import {
 } from '../../collector/keys.js';
 import { decodeNotes, encodeBatch, packFields } from '../../collector/ops.js';
 import { loadScript } from '../../collector/scripts.js';
+import { decodeEvents } from '../../collector/stored.js';
+import { encodeEvent, requestsOfBatch } from '../../contract/index.js';
+import { createEvent } from '../../contract/validate.js';
+import { SAMPLE_DATA } from '../helpers/sample-events.js';
 
 describe('collector keys and ops', () => {
   it('names from users never reach a key raw; workload keys and termination members parse back', () => {
@@ -150,5 +155,41 @@ describe('collector keys and ops', () => {
       pos = colon + 1 + size;
     }
     expect(out).toEqual(fields);
+  });
+});
+
+describe('request.batch writes', () => {
+  const pod = { namespace: 'shop', workload: 'quote', pod: 'quote-1' };
+  const batch = createEvent('request.batch', pod, SAMPLE_DATA['request.batch'], { instance: 'i1', seq: 4 });
+  const wire = Buffer.from(encodeEvent(batch)).toString('utf8');
+  const wk = workloadKey('shop', 'quote');
+
+  it('stores the batch once in the timeline and each probe record under its probe id as a request event', () => {
+    const ops = eventOps(batch, { quietMs: 10_000 }, wire);
+    expect(ops.map((o) => o.type)).toEqual(['seq', 'zadd', 'hset']);
+    expect(ops[1]).toMatchObject({ key: KEYS.timeline(wk, 'quote-1'), member: wire });
+    const hset = ops[2] as Extract<(typeof ops)[number], { type: 'hset' }>;
+    expect(hset).toMatchObject({ key: KEYS.agentRequests(wk), field: 'p-3' });
+    // What the probe-id lookup reads back is the second record as its own request event.
+    expect(decodeEvents([hset.value])).toEqual([requestsOfBatch(batch)[1]]);
+  });
+
+  it('a batch without probe records writes no probe lookup', () => {
+    const records = SAMPLE_DATA['request.batch'].records.map(({ probeId: _p, ...r }) => r);
+    const plain = createEvent('request.batch', pod, { records }, { instance: 'i1', seq: 5 });
+    expect(eventOps(plain, { quietMs: 10_000 }).map((o) => o.type)).toEqual(['seq', 'zadd']);
+  });
+
+  it('readers see a stored batch as its request events, between the events around it', () => {
+    const before = createEvent('sigterm', pod, SAMPLE_DATA.sigterm, { instance: 'i1', seq: 3 });
+    const after = createEvent('app.exited', pod, SAMPLE_DATA['app.exited'], { instance: 'i1', seq: 5 });
+    const members = [before, batch, after].map((e) => Buffer.from(encodeEvent(e)).toString('utf8'));
+    const read = decodeEvents(members);
+    expect(read.map((e) => `${e.seq}:${e.kind}`)).toEqual([
+      '3:sigterm',
+      '4:request',
+      '4:request',
+      '5:app.exited',
+    ]);
   });
 });

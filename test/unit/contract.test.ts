@@ -10,10 +10,12 @@ import {
   InvalidEventDataError,
   InvalidSubjectError,
   MAX_EVENT_BYTES,
+  MAX_REQUEST_BATCH_RECORDS,
   MalformedEnvelopeError,
   NotJsonError,
   OversizeEventError,
   parseSubject,
+  requestsOfBatch,
   subjectOf,
   TooDeepEventError,
   UnknownEventTypeError,
@@ -307,5 +309,48 @@ describe('subjects', () => {
     expect(() => parseSubject('drainwatch.v1.a.b.c.exploded')).toThrow(InvalidSubjectError);
     expect(() => parseSubject('drainwatch.v1.a.b.c d.request')).toThrow(InvalidSubjectError);
     expect(() => unescapeToken('~zz')).toThrow(InvalidSubjectError);
+  });
+});
+
+describe('request.batch', () => {
+  const batch = createEvent('request.batch', pod, SAMPLE_DATA['request.batch'], {
+    instance: 'i1',
+    seq: 7,
+    time: new Date('2026-11-21T10:00:00.100Z'),
+  });
+
+  it('reads as the request events it stands for: each valid, in order, with its own time and id', () => {
+    const requests = requestsOfBatch(batch);
+    expect(requests.map((r) => [r.id, r.time, r.seq, r.data.requestId])).toEqual([
+      [`${batch.id}/0`, '2026-11-21T10:00:00.040Z', 7, 'r-2'],
+      [`${batch.id}/1`, '2026-11-21T10:00:00.050Z', 7, 'r-3'],
+    ]);
+    for (const [i, r] of requests.entries()) {
+      // Each one is exactly the request event an unbatched agent would have sent (no `at` left over).
+      const { at, ...data } = SAMPLE_DATA['request.batch'].records[i]!;
+      expect(decodeEvent(encodeEvent(r))).toEqual({ ...r, kind: 'request', data });
+      expect(at).toBe(r.time);
+      expect(r.type).toBe('dev.drainwatch.pod.request');
+    }
+  });
+
+  it(`refuses an empty batch and one of more than ${MAX_REQUEST_BATCH_RECORDS} records`, () => {
+    const record = SAMPLE_DATA['request.batch'].records[0]!;
+    const tooMany = Array.from({ length: MAX_REQUEST_BATCH_RECORDS + 1 }, () => record);
+    for (const records of [[], tooMany]) {
+      const obj = { ...wire('request.batch'), data: { records } };
+      expect(() => decodeObj(obj)).toThrow(InvalidEventDataError);
+    }
+    const full = { ...wire('request.batch'), data: { records: tooMany.slice(1) } };
+    expect(decodeObj(full).kind).toBe('request.batch');
+  });
+
+  it('refuses a record without its time, or with a field a request event refuses', () => {
+    const { at: _at, ...noTime } = SAMPLE_DATA['request.batch'].records[0]!;
+    const badStatus = { ...SAMPLE_DATA['request.batch'].records[0]!, status: 99 };
+    for (const record of [noTime, badStatus]) {
+      const obj = { ...wire('request.batch'), data: { records: [record] } };
+      expect(() => decodeObj(obj)).toThrow(/data\.records\.0\.(at|status)/);
+    }
   });
 });
