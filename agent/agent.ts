@@ -17,6 +17,7 @@ import { createNatsConnector, type NatsConnector } from './nats-connection.js';
 import { prestopLimitsOf } from './prestop.js';
 import { createTrafficServer, loadParserBinding, type TrafficServer } from './proxy/index.js';
 import { createEventPublisher, type EventPublisher } from './publisher.js';
+import { createRequestBatcher, type RequestBatcher } from './request-batcher.js';
 import { waitForInFlight } from './sidecar-wait.js';
 import { createTrafficSummaries, type TrafficSummaries } from './summary.js';
 import { createTermination, type Termination } from './termination.js';
@@ -39,6 +40,7 @@ class AgentRuntime {
   private readonly clock: Clock;
   private readonly version: string;
   private readonly publisher: EventPublisher;
+  private readonly batcher: RequestBatcher;
   private readonly traffic: Traffic;
   private readonly proxy: TrafficServer;
   private readonly termination: Termination;
@@ -70,7 +72,14 @@ class AgentRuntime {
     const sequencer = createUncheckedEventSequencer({ namespace, workload, pod });
     const { subjectRoot, bufferSize: capacity } = config;
     this.publisher = createEventPublisher({ sequencer, subjectRoot, capacity, metrics, log: this.log });
-    const emit = this.publisher.emit.bind(this.publisher) as EventPublisher['emit'];
+    // Envelope times are wall-clock (the sequencer's new Date()), so a held record's time is too.
+    this.batcher = createRequestBatcher({
+      emit: this.publisher.emit.bind(this.publisher) as EventPublisher['emit'],
+      clock: { now: Date.now },
+      scheduler: systemScheduler,
+      windowMs: config.requestBatchMs,
+    });
+    const emit = this.batcher.emit;
     this.traffic = createTraffic({
       clock: this.clock,
       metrics,
@@ -90,7 +99,8 @@ class AgentRuntime {
       clock: this.clock,
       traffic: this.traffic,
       emit,
-      eventsDropped: () => this.publisher.droppedOnEmit('traffic.summary'),
+      // The open window is sent first, so a drop its flush causes is in the count.
+      eventsDropped: () => this.droppedOnEmit('traffic.summary'),
     });
     this.termination = this.createTermination(emit);
     this.admin = createAdminServer({
@@ -160,7 +170,7 @@ class AgentRuntime {
     }
     if (this.deps.nats) this.publisher.attach(this.deps.nats);
     else this.nats?.start();
-    this.publisher.emit('agent.started', {
+    this.batcher.emit('agent.started', {
       version: this.version,
       listen: formatHostPort({ host: listen.address, port: listen.port }),
       upstream: formatHostPort(config.upstream),
@@ -175,7 +185,7 @@ class AgentRuntime {
       address: { host: listen.address, port: listen.port },
       inFlight: () => this.traffic.inFlight,
       onChange: (accepting) =>
-        this.publisher.emit('agent.listener', {
+        this.batcher.emit('agent.listener', {
           accepting,
           appListening: this.appWatch?.listening ?? false,
           phase: this.traffic.phase,
@@ -228,10 +238,8 @@ class AgentRuntime {
     await this.closeTraffic();
     this.summaries.emitNow();
     // Counted before it is pushed, with the traffic event its own push may drop from a full buffer.
-    this.termination.emitDrainSummary(
-      this.traffic.drainCounts(),
-      this.publisher.droppedOnEmit('drain.summary'),
-    );
+    this.termination.emitDrainSummary(this.traffic.drainCounts(), this.droppedOnEmit('drain.summary'));
+    this.batcher.flush(); // a record ended after the summary (none should) still leaves
     await Promise.all([this.finalFlush(), this.tracing?.finish(TRACE_BUDGET_MS)]);
     this.flushEnded = true;
     this.publisher.stop();
@@ -239,6 +247,13 @@ class AgentRuntime {
     this.admin.closeAllConnections();
     await adminClosed;
     await this.nats?.close();
+  }
+
+  // Events a summary of `kind` reports as dropped: the open request window is sent first, so a
+  // drop its own push causes is counted too.
+  private droppedOnEmit(kind: 'traffic.summary' | 'drain.summary'): number {
+    this.batcher.flush();
+    return this.publisher.droppedOnEmit(kind);
   }
 
   // Deliver what is buffered while the grace period allows (final-flush.ts).

@@ -66,6 +66,8 @@ export interface AgentConfig {
   /** http: parse HTTP/1.x and tunnel the rest; tcp: tunnel every connection from its accept. */
   readonly protocol: AgentProtocol;
   readonly bufferSize: number;
+  /** Request records ending within this many ms are published as one `request.batch`; 0: none batched. */
+  readonly requestBatchMs: number;
   readonly subjectRoot: string;
   /** When set, the agent polls this pid to see the app exit. */
   readonly appPid?: number;
@@ -81,6 +83,9 @@ export interface AgentConfig {
 
 /** Raw option values as strings (commander's flags), one per contract setting; undefined means "not given". */
 export type AgentFlags = { readonly [K in AgentSettingKey]?: string };
+
+/** The longest request batching window (ms) the agent takes. */
+export const MAX_REQUEST_BATCH_MS = 1000;
 
 /** Each setting's default, parsed from the contract's table (durations in ms). */
 export const AGENT_DEFAULTS = {
@@ -98,6 +103,7 @@ export const AGENT_DEFAULTS = {
   maxResponseHeaderBytes: Number(AGENT_SETTINGS.maxResponseHeaderBytes.default),
   protocol: AGENT_SETTINGS.protocol.default,
   bufferSize: Number(AGENT_SETTINGS.bufferSize.default),
+  requestBatchMs: parseDurationMs('', AGENT_SETTINGS.requestBatch.default),
   subjectRoot: AGENT_SETTINGS.subjectRoot.default,
   namespace: AGENT_SETTINGS.namespace.default,
   logLevel: AGENT_SETTINGS.logLevel.default,
@@ -197,6 +203,9 @@ export function loadAgentConfig(flags: AgentFlags = {}, env: Env = process.env):
     AGENT_DEFAULTS.maxResponseHeaderBytes;
   const protocol = get('protocol', parseAgentProtocol) ?? AGENT_DEFAULTS.protocol;
   const bufferSize = get('bufferSize', (s, v) => parseWholeNumber(s, v, 1)) ?? AGENT_DEFAULTS.bufferSize;
+  const requestBatchMs = duration('requestBatch') ?? AGENT_DEFAULTS.requestBatchMs;
+  // Records held longer would reach the collector after the quiet timeouts people set (seconds).
+  if (requestBatchMs > MAX_REQUEST_BATCH_MS) add('requestBatch', `must be at most ${MAX_REQUEST_BATCH_MS}ms`);
   const subjectRoot = raw('subjectRoot', flags, env) ?? AGENT_DEFAULTS.subjectRoot;
   if (!SUBJECT_ROOT.test(subjectRoot)) {
     add('subjectRoot', `expected dot-separated NATS tokens, got ${JSON.stringify(subjectRoot)}`);
@@ -229,6 +238,7 @@ export function loadAgentConfig(flags: AgentFlags = {}, env: Env = process.env):
     maxResponseHeaderBytes,
     protocol,
     bufferSize,
+    requestBatchMs,
     subjectRoot,
     ...(appPid !== undefined ? { appPid } : {}),
     ...(otlpEndpoint ? { otlpEndpoint } : {}),

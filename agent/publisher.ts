@@ -42,8 +42,11 @@ export interface FlushOutcome {
 }
 
 export interface EventPublisher {
-  /** Makes the next event (next seq) and queues it; never blocks, never throws on NATS trouble. */
-  emit<K extends EventKind>(kind: K, data: EventData<K>): void;
+  /**
+   * Makes the next event (next seq) and queues it; never blocks, never throws on NATS trouble.
+   * `time`: the event's time when it is not now (a request record held in a batching window).
+   */
+  emit<K extends EventKind>(kind: K, data: EventData<K>, time?: Date): void;
   /** Publishes through this connection from now on (the agent may connect after it started). */
   attach(nc: NatsConnection): void;
   /**
@@ -195,10 +198,10 @@ export function createEventPublisher(options: PublisherOptions): EventPublisher 
   };
 
   return {
-    emit(kind, data) {
+    emit(kind, data, time) {
       let event: AnyEvent;
       try {
-        event = options.sequencer.next(kind, data) as AnyEvent;
+        event = options.sequencer.next(kind, data, time) as AnyEvent;
       } catch {
         // An event the sequencer refuses (the agent's is unchecked, so only an oversize one) is a
         // bug in the agent, never a reason to break traffic: it is counted as dropped (the

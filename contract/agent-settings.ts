@@ -153,6 +153,16 @@ export const AGENT_SETTINGS = {
     default: '10000',
     help: 'events kept while NATS is away',
   },
+  requestBatch: {
+    flag: '--request-batch <duration>',
+    env: 'DRAINWATCH_REQUEST_BATCH',
+    kind: 'duration',
+    // Long enough that a pod failing many requests at once sends a few messages, not one per
+    // request (the collector's CPU per message, docs/scaling.md); short beside a rollout's quiet
+    // timeout, so reports are not delayed by it.
+    default: '100ms',
+    help: 'request records ending within this window leave in one event (0: one event per record)',
+  },
   subjectRoot: {
     flag: '--subject-root <root>',
     env: 'DRAINWATCH_SUBJECT_ROOT',

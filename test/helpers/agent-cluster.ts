@@ -6,8 +6,8 @@ import { ensureStream } from '../../lib/jetstream.js';
 import type { RunningServer } from '../../lib/servers.js';
 import { delay, pollUntil } from '../../lib/wait.js';
 import type { AgentUnderTest, UpstreamApp } from './agent-harness.js';
-import type { TestNatsCluster } from './nats-cluster.js';
 import type { LogCapture } from './log-lines.js';
+import type { TestNatsCluster } from './nats-cluster.js';
 import type { TestNamespace } from './servers.js';
 
 // The real agent against a real NATS cluster: probe traffic driven through the agent while nodes

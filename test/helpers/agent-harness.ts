@@ -11,7 +11,7 @@ import {
   createAgent,
   loadAgentConfig,
 } from '../../agent/index.js';
-import type { AnyEvent } from '../../contract/index.js';
+import { type AnyEvent, requestsOfBatch } from '../../contract/index.js';
 import { decodeEvent } from '../../contract/validate.js';
 import { ensureStream } from '../../lib/jetstream.js';
 import { pollUntil } from '../../lib/wait.js';
@@ -133,8 +133,8 @@ export async function createTestStream(nc: NatsConnection, ns: TestNamespace): P
   await ensureStream(jsm, { name: ns.streamName, root: ns.subjectRoot, maxAgeSeconds: 3600 });
 }
 
-/** Every event stored in the stream, in stream order. */
-export async function readStream(nc: NatsConnection, ns: TestNamespace): Promise<AnyEvent[]> {
+/** Every message stored in the stream, in stream order, as the event it carries (batches as they are). */
+export async function readMessages(nc: NatsConnection, ns: TestNamespace): Promise<AnyEvent[]> {
   const jsm = await jetstreamManager(nc);
   const info = await jsm.streams.info(ns.streamName);
   const out: AnyEvent[] = [];
@@ -142,6 +142,28 @@ export async function readStream(nc: NatsConnection, ns: TestNamespace): Promise
     const msg = await jsm.streams.getMessage(ns.streamName, { seq });
     if (msg) out.push(decodeEvent(msg.data));
   }
+  return out;
+}
+
+/**
+ * Every event stored in the stream, in stream order, as the collector's readers see them: a
+ * `request.batch` as its `request` events (sharing the batch's seq). readMessages gives the messages.
+ */
+export async function readStream(nc: NatsConnection, ns: TestNamespace): Promise<AnyEvent[]> {
+  return (await readMessages(nc, ns)).flatMap((e) => (e.kind === 'request.batch' ? requestsOfBatch(e) : [e]));
+}
+
+/**
+ * The seqs of the messages behind `events` (readStream's view): a batch's request events share
+ * their message's seq, so runs of one seq count once. For checks that the stream holds every
+ * message the agent made, once and in order.
+ */
+export function messageSeqs(events: readonly AnyEvent[]): number[] {
+  const out: number[] = [];
+  events.forEach((e, i) => {
+    const prev = events[i - 1];
+    if (!(prev && prev.seq === e.seq && prev.instance === e.instance)) out.push(e.seq);
+  });
   return out;
 }
 

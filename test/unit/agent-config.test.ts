@@ -35,6 +35,15 @@ describe('agent config', () => {
     );
   });
 
+  it('reads the request batching window, flag over environment; 0 turns it off, over 1s is refused', () => {
+    const env = { POD_NAME: 'p', DRAINWATCH_REQUEST_BATCH: '250ms' };
+    expect(loadAgentConfig({}, { POD_NAME: 'p' }).requestBatchMs).toBe(100);
+    expect(loadAgentConfig({}, env).requestBatchMs).toBe(250);
+    expect(loadAgentConfig({ requestBatch: '0' }, env).requestBatchMs).toBe(0);
+    expect(() => loadAgentConfig({ requestBatch: '2s' }, env)).toThrow(AgentConfigError);
+    expect(() => loadAgentConfig({ requestBatch: '2s' }, env)).toThrow(/--request-batch.*at most 1000ms/);
+  });
+
   it('reads the response head limit in bytes, flag over environment, and refuses less than 1 KiB', () => {
     const env = { POD_NAME: 'p', DRAINWATCH_MAX_RESPONSE_HEADER_BYTES: '131072' };
     expect(loadAgentConfig({}, env).maxResponseHeaderBytes).toBe(131_072);
