@@ -5,6 +5,7 @@ import type { TimelineEntry } from '../../collector/store.js';
 import type { AnyEvent } from '../../contract/index.js';
 import type { EventData } from '../../contract/validate.js';
 import { type RunningServer, startNatsServer, startRedisServer } from '../../lib/servers.js';
+import { buildTimelineRun } from '../../timeline/index.js';
 import { collectorRuns } from '../helpers/collector-run.js';
 import { expectedReport, NS, publishAll, scriptedRollout } from '../helpers/collector-scenario.js';
 import { differences } from '../helpers/differences.js';
@@ -122,6 +123,8 @@ describe('collector: request.batch events give the reports request events give',
       report: await store.getReport(rolloutId),
       rollouts: await store.listRollouts(),
       agentRequests: Object.fromEntries(facts?.agentRequests ?? []),
+      // The rollout's timeline page (timeline/): lanes, phases, failures.
+      rolloutTimeline: facts && buildTimelineRun(facts),
       timelines: new Map(await Promise.all(PODS.map(async (p) => [p, await store.timeline(NS, p)] as const))),
       received: { request: count('request'), 'request.batch': count('request.batch') },
     };
@@ -163,6 +166,8 @@ describe('collector: request.batch events give the reports request events give',
     // The report joins failed probe requests to these records by probe id.
     expect(Object.keys(plain.agentRequests).sort()).toEqual(['p-cut', 'p-late', 'p-other']);
     expect(viaBatches.agentRequests).toEqual(plain.agentRequests);
+    expect(plain.rolloutTimeline?.failures.length).toBeGreaterThan(0);
+    expect(viaBatches.rolloutTimeline).toEqual(plain.rolloutTimeline);
 
     for (const pod of PODS) {
       const before = plain.timelines.get(pod)!;
@@ -181,8 +186,12 @@ describe('collector: request.batch events give the reports request events give',
       expect(others(after), pod).toEqual(others(before));
     }
     expect(plain.timelines.get('quote-c')!.filter((e) => e.kind === 'request')).toHaveLength(257);
+    // What differs: a batched record's id is `<batch id>/<index>` (and its seq the batch's).
+    const renamed = PODS.flatMap((p) => viaBatches.timelines.get(p)!).filter((e) => /\/\d+$/.test(e.id));
+    expect(renamed).toHaveLength(sizes.reduce((n, k) => n + k, 0));
 
-    // drainwatch_events_received_total counts messages: one per batch, one per plain request.
+    // drainwatch_events_received_total counts messages: one per batch, one per plain request
+    // (exactly: nothing is redelivered within the 30 s ack wait).
     expect(plain.received).toEqual({ request: 265, 'request.batch': 0 });
     expect(viaBatches.received).toEqual({ request: singles, 'request.batch': batches.length });
   }, 120_000);
