@@ -9,7 +9,7 @@ import type {
   StoredProbeEvent,
   StoredTraffic,
 } from './report-types.js';
-import { decodeEvents, decodeLogins, type Login, podEventOf, withScores } from './stored.js';
+import { decodeEvents, decodeLogins, decodeTimeline, type Login, podEventOf, withScores } from './stored.js';
 
 // Reads the stored facts of one rollout window (ReportFacts) out of Redis: the terminations and
 // probe events of the window first, then what they point at (pods' timelines, agents' request
@@ -85,7 +85,7 @@ async function readPods(
   const seqs = new Map<string, Record<string, string>>();
   pods.forEach((pod, i) => {
     const [timeline, seq] = read[i]!;
-    timelines.set(pod, decodeEvents(timeline).map(podEventOf));
+    timelines.set(pod, decodeTimeline(timeline).map(podEventOf));
     seqs.set(pod, seq);
   });
   return { timelines, seqs };

@@ -6,8 +6,8 @@ import type { ReportFacts, RolloutRecord, RolloutReport, StoredPodEvent } from '
 import {
   type DeadLetterEntry,
   decodeDeadLetters,
-  decodeEvents,
   decodeRollout,
+  decodeTimeline,
   podEventOf,
   withScores,
 } from './stored.js';
@@ -210,7 +210,7 @@ export function createReportStore(redis: RedisClient): ReportStore {
         .flatMap(withScores)
         .sort((a, b) => -newestFirst(a, b))
         .map(([m]) => m);
-      return decodeEvents(members).map(podEventOf);
+      return decodeTimeline(members).map(podEventOf);
     },
     async facts(rolloutId) {
       const ro = await record(rolloutId);

@@ -26,6 +26,20 @@ export function decodeEvents(members: readonly string[]): AnyEvent[] {
   return out;
 }
 
+/**
+ * A pod's timeline members, in zset order (by score), decoded and expanded (decodeEvents), in
+ * event-time order. A stored batch's score is its flush time, later than its records' own times (up
+ * to the agent's window) and often the same millisecond as the event that flushed it: without the
+ * sort its records could come after that event, or after another agent's event (the adapter's
+ * `endpoints.propagated`) of the window. Stable: events of one time keep their zset order.
+ */
+export function decodeTimeline(members: readonly string[]): AnyEvent[] {
+  return decodeEvents(members)
+    .map((event) => ({ event, t: Date.parse(event.time) }))
+    .sort((a, b) => a.t - b.t)
+    .map(({ event }) => event);
+}
+
 /** An event as a timeline lists it: the kind instead of the CloudEvents type, no envelope. */
 export function podEventOf(e: AnyEvent): StoredPodEvent {
   return { id: e.id, kind: e.kind, time: e.time, instance: e.instance, seq: e.seq, data: e.data };

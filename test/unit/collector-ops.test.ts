@@ -12,7 +12,7 @@ import {
 } from '../../collector/keys.js';
 import { decodeNotes, encodeBatch, packFields } from '../../collector/ops.js';
 import { loadScript } from '../../collector/scripts.js';
-import { decodeEvents } from '../../collector/stored.js';
+import { decodeEvents, decodeTimeline } from '../../collector/stored.js';
 import { encodeEvent, requestsOfBatch } from '../../contract/index.js';
 import { createEvent } from '../../contract/validate.js';
 import { SAMPLE_DATA } from '../helpers/sample-events.js';
@@ -191,5 +191,57 @@ describe('request.batch writes', () => {
       '4:request',
       '5:app.exited',
     ]);
+  });
+});
+
+describe('a pod timeline with batches', () => {
+  const pod = { namespace: 'shop', workload: 'quote', pod: 'quote-1' };
+  const wire = (e: Parameters<typeof encodeEvent>[0]) => Buffer.from(encodeEvent(e)).toString('utf8');
+
+  it("lists a batch's records at their own times, not at the batch's (its flush time)", () => {
+    // Records end at .040 and .050; the batch goes out at .100, when app.exited flushed it (same
+    // millisecond). The adapter's endpoints.propagated (another instance) came at .045.
+    const batch = createEvent('request.batch', pod, SAMPLE_DATA['request.batch'], {
+      instance: 'i1',
+      seq: 4,
+      id: 'ffffffff-0000-4000-8000-000000000000',
+      time: new Date('2026-11-21T10:00:00.100Z'),
+    });
+    const exited = createEvent('app.exited', pod, SAMPLE_DATA['app.exited'], {
+      instance: 'i1',
+      seq: 5,
+      id: '00000000-0000-4000-8000-000000000000',
+      time: new Date('2026-11-21T10:00:00.100Z'),
+    });
+    const propagated = createEvent('endpoints.propagated', pod, SAMPLE_DATA['endpoints.propagated'], {
+      instance: 'adapter',
+      seq: 1,
+      time: new Date('2026-11-21T10:00:00.045Z'),
+    });
+    // The zset's order: by score, then by member (the exited event's id sorts first).
+    const members = [propagated, exited, batch].map(wire);
+    const show = (events: readonly { kind: string; time: string }[]) =>
+      events.map((e) => `${e.time.slice(20, 23)} ${e.kind}`);
+    expect(show(decodeEvents(members))).toEqual([
+      '045 endpoints.propagated',
+      '100 app.exited',
+      '040 request',
+      '050 request',
+    ]);
+    expect(show(decodeTimeline(members))).toEqual([
+      '040 request',
+      '045 endpoints.propagated',
+      '050 request',
+      '100 app.exited',
+    ]);
+  });
+
+  it('keeps the zset order of events of one time', () => {
+    const at = new Date('2026-11-21T10:00:01.000Z');
+    const events = (['prestop.finished', 'sigterm', 'app.stopped-listening'] as const).map((kind, i) =>
+      createEvent(kind, pod, SAMPLE_DATA[kind], { instance: 'i1', seq: i + 1, time: at }),
+    );
+    const members = events.map(wire);
+    expect(decodeTimeline(members).map((e) => e.id)).toEqual(events.map((e) => e.id));
   });
 });
