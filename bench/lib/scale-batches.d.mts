@@ -1,0 +1,29 @@
+/** One step of a pod's script: [offset ms, kind, data(now)]. */
+export type ScriptStep = readonly [number, string, (now: number) => unknown];
+
+export interface ScriptRecord {
+  readonly due: number;
+  readonly data: (now: number) => unknown;
+}
+
+/** A message the simulated agent publishes: see scale-batches.mjs. */
+export interface ScriptMessage {
+  readonly due: number;
+  readonly kind: string;
+  readonly data?: (now: number) => unknown;
+  readonly recordDue?: number;
+  readonly records?: readonly ScriptRecord[];
+}
+
+export const BATCH_JSON_LIMIT_BYTES: number;
+
+export function podMessages(
+  steps: readonly ScriptStep[],
+  options: {
+    readonly batchMs: number;
+    readonly maxRecords: number;
+    readonly recordBytes: (step: ScriptStep) => number;
+  },
+): ScriptMessage[];
+
+export function observationsOf(message: ScriptMessage): number;
