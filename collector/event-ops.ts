@@ -1,6 +1,7 @@
-import { type AnyEvent, encodeEvent, requestsOfBatch } from '../contract/index.js';
+import { type AnyEvent, encodeEvent } from '../contract/index.js';
 import { KEYS, terminationMember, workloadKey } from './keys.js';
 import type { Entry, Op, WorkloadRef } from './ops.js';
+import { encodeRequestPointer } from './request-pointer.js';
 
 // The writes each event makes (pure: the same event always gives the same writes), and the write
 // of a refused one (a dead letter).
@@ -27,18 +28,18 @@ function rolloutFields(d: Extract<AnyEvent, { kind: 'rollout.started' }>['data']
 }
 
 /**
- * A batch's records of probe requests, each stored under its probe id as the `request` event it
- * stands for (the lookup reads one record, never the batch). Most records carry no probe id and
- * cost nothing here.
+ * A batch's records of probe requests, each stored under its probe id as a pointer to the batch in
+ * its pod's timeline (request-pointer.ts): the lookup reads one record, never the batch, and the
+ * record is not serialised again. Records without a probe id cost nothing here.
  */
-function probeRequestOps(event: Extract<AnyEvent, { kind: 'request.batch' }>, key: string): Op[] {
-  if (!event.data.records.some((r) => r.probeId !== undefined)) return [];
+function probeRequestOps(event: Extract<AnyEvent, { kind: 'request.batch' }>, key: string, t: number): Op[] {
   const ops: Op[] = [];
-  for (const request of requestsOfBatch(event)) {
-    if (request.data.probeId === undefined) continue;
-    const { kind: _kind, ...wire } = request;
-    ops.push({ type: 'hset', key, field: request.data.probeId, value: JSON.stringify(wire) });
-  }
+  const pod = event.pod ?? '';
+  event.data.records.forEach((record, i) => {
+    if (record.probeId === undefined) return;
+    const value = encodeRequestPointer({ pod, score: t, id: `${event.id}/${i}` });
+    ops.push({ type: 'hset', key, field: record.probeId, value });
+  });
   return ops;
 }
 
@@ -73,7 +74,7 @@ function workloadOps(event: AnyEvent, wk: string, t: number, wire: string, optio
         ? [{ type: 'hset', key: KEYS.agentRequests(wk), field: event.data.probeId, value: wire }]
         : [];
     case 'request.batch':
-      return probeRequestOps(event, KEYS.agentRequests(wk));
+      return probeRequestOps(event, KEYS.agentRequests(wk), t);
     case 'traffic.summary':
       return [{ type: 'zadd', key: KEYS.traffic(wk), score: t, member: wire }];
     case 'rollout.started': {

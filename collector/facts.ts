@@ -9,6 +9,7 @@ import type {
   StoredProbeEvent,
   StoredTraffic,
 } from './report-types.js';
+import { decodeRequestPointer } from './request-pointer.js';
 import { decodeEvents, decodeLogins, decodeTimeline, type Login, podEventOf, withScores } from './stored.js';
 
 // Reads the stored facts of one rollout window (ReportFacts) out of Redis: the terminations and
@@ -62,13 +63,38 @@ async function readAgentRequests(
   const out = new Map<string, AgentRequestRecord>();
   if (probeIds.length === 0) return out;
   const raw = await redis.hmget(KEYS.agentRequests(wk), ...probeIds);
+  const batched = await readBatchedRequests(redis, wk, raw);
   probeIds.forEach((id, i) => {
     const member = raw[i];
-    const [e] = member ? decodeEvents([member]) : [];
+    const pointer = member ? decodeRequestPointer(member) : undefined;
+    const [e] = pointer ? [batched.get(pointer.id)] : member ? decodeEvents([member]) : [];
     if (e?.kind !== 'request' || e.pod === null) return;
     out.set(id, { ...e.data, pod: e.pod, instance: e.instance, time: e.time });
   });
   return out;
+}
+
+/**
+ * The request events the pointers among `values` name (request-pointer.ts), by id: each batch read
+ * once from its pod's timeline (ZRANGE BYSCORE at the batch's score) and expanded. A pointer whose
+ * batch is gone (retention) names nothing, as a missing record would.
+ */
+async function readBatchedRequests(
+  redis: RedisClient,
+  wk: string,
+  values: readonly (string | null)[],
+): Promise<Map<string, AnyEvent>> {
+  const places = new Map<string, { pod: string; score: number }>();
+  for (const v of values) {
+    const p = v ? decodeRequestPointer(v) : undefined;
+    if (p) places.set(`${p.score}|${p.pod}`, { pod: p.pod, score: p.score });
+  }
+  const read = await Promise.all(
+    [...places.values()].map(({ pod, score }) =>
+      redis.zrangebyscore(KEYS.timeline(wk, pod), String(score), String(score)),
+    ),
+  );
+  return new Map(decodeEvents(read.flat()).map((e) => [e.id, e]));
 }
 
 async function readPods(

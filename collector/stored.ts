@@ -31,12 +31,13 @@ export function decodeEvents(members: readonly string[]): AnyEvent[] {
  * event-time order. A stored batch's score is its flush time, later than its records' own times (up
  * to the agent's window) and often the same millisecond as the event that flushed it: without the
  * sort its records could come after that event, or after another agent's event (the adapter's
- * `endpoints.propagated`) of the window. Stable: events of one time keep their zset order.
+ * `endpoints.propagated`) of the window. Stable: other events of one time keep their zset order.
  */
 export function decodeTimeline(members: readonly string[]): AnyEvent[] {
   return decodeEvents(members)
     .map((event) => ({ event, t: Date.parse(event.time) }))
-    .sort((a, b) => a.t - b.t)
+    // Within one ms, one emitter's events go by seq (a batch's seq is below its flusher's).
+    .sort((a, b) => a.t - b.t || (a.event.instance === b.event.instance ? a.event.seq - b.event.seq : 0))
     .map(({ event }) => event);
 }
 

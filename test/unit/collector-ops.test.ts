@@ -11,6 +11,7 @@ import {
   workloadKey,
 } from '../../collector/keys.js';
 import { decodeNotes, encodeBatch, packFields } from '../../collector/ops.js';
+import { decodeRequestPointer, encodeRequestPointer } from '../../collector/request-pointer.js';
 import { loadScript } from '../../collector/scripts.js';
 import { decodeEvents, decodeTimeline } from '../../collector/stored.js';
 import { encodeEvent, requestsOfBatch } from '../../contract/index.js';
@@ -164,14 +165,23 @@ describe('request.batch writes', () => {
   const wire = Buffer.from(encodeEvent(batch)).toString('utf8');
   const wk = workloadKey('shop', 'quote');
 
-  it('stores the batch once in the timeline and each probe record under its probe id as a request event', () => {
+  it('stores the batch once in the timeline and each probe record under its probe id as a pointer to it', () => {
     const ops = eventOps(batch, { quietMs: 10_000 }, wire);
     expect(ops.map((o) => o.type)).toEqual(['seq', 'zadd', 'hset']);
-    expect(ops[1]).toMatchObject({ key: KEYS.timeline(wk, 'quote-1'), member: wire });
+    const zadd = ops[1] as Extract<(typeof ops)[number], { type: 'zadd' }>;
+    expect(zadd).toMatchObject({ key: KEYS.timeline(wk, 'quote-1'), member: wire });
     const hset = ops[2] as Extract<(typeof ops)[number], { type: 'hset' }>;
     expect(hset).toMatchObject({ key: KEYS.agentRequests(wk), field: 'p-3' });
-    // What the probe-id lookup reads back is the second record as its own request event.
-    expect(decodeEvents([hset.value])).toEqual([requestsOfBatch(batch)[1]]);
+    // The pointer names the timeline entry (pod, score) and the second record's request event id.
+    const pointer = decodeRequestPointer(hset.value);
+    expect(pointer).toEqual({ pod: 'quote-1', score: zadd.score, id: requestsOfBatch(batch)[1]!.id });
+  });
+
+  it('a request pointer round-trips whatever the id holds, and a stored event is not one', () => {
+    const p = { pod: 'web-7d9f-x2x9q', score: 1_796_140_000_123, id: 'a|b/@c/1' };
+    expect(decodeRequestPointer(encodeRequestPointer(p))).toEqual(p);
+    expect(decodeRequestPointer(wire)).toBeUndefined();
+    for (const bad of ['@pod', '@pod|x|id', '@pod|12']) expect(decodeRequestPointer(bad)).toBeUndefined();
   });
 
   it('a batch without probe records writes no probe lookup', () => {
@@ -234,6 +244,26 @@ describe('a pod timeline with batches', () => {
       '050 request',
       '100 app.exited',
     ]);
+  });
+
+  it("puts a record that ended in its flusher's millisecond before the flusher (by seq)", () => {
+    const at = new Date('2026-11-21T10:00:00.100Z');
+    const records = SAMPLE_DATA['request.batch'].records.map((r) => ({ ...r, at: at.toISOString() }));
+    const batch = createEvent(
+      'request.batch',
+      pod,
+      { records },
+      { instance: 'i1', seq: 4, id: 'f', time: at },
+    );
+    const exited = createEvent('app.exited', pod, SAMPLE_DATA['app.exited'], {
+      instance: 'i1',
+      seq: 5,
+      id: '0',
+      time: at,
+    });
+    // Same score: the zset lists the exit first (its member sorts first).
+    const kinds = decodeTimeline([exited, batch].map(wire)).map((e) => e.kind);
+    expect(kinds).toEqual(['request', 'request', 'app.exited']);
   });
 
   it('keeps the zset order of events of one time', () => {
