@@ -1,12 +1,9 @@
-import type { NatsConnection } from '@nats-io/transport-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createReportStore } from '../../collector/index.js';
 import type { AnyEvent } from '../../contract/index.js';
-import { type RunningServer, startNatsServer, startRedisServer } from '../../lib/servers.js';
-import { collectorRuns } from '../helpers/collector-run.js';
-import { publishAll, scriptedRollout } from '../helpers/collector-scenario.js';
+import { scriptedRollout } from '../helpers/collector-scenario.js';
+import { useCollectorServers } from '../helpers/collector-servers.js';
 import { haRollout } from '../helpers/ha-rollout.js';
-import { natsClient } from '../helpers/servers.js';
 
 // A report depends on which events were applied, never on the order they were applied in (a
 // rollout's finish before its start, pods' events before the start or after the finish included):
@@ -75,27 +72,10 @@ const CASES: readonly Case[] = [
 ];
 
 describe('collector: the report does not depend on the order events are applied in', () => {
-  let nats: RunningServer;
-  let redis: RunningServer;
-  let nc: NatsConnection;
-  const runs = collectorRuns(() => nats.url, 'order-test');
-
-  beforeAll(async () => {
-    [nats, redis] = await Promise.all([startNatsServer(), startRedisServer()]);
-    nc = await natsClient(nats);
-  }, 60_000);
-  afterAll(async () => {
-    await runs.stopAll();
-    await nc?.close();
-    await Promise.all([nats?.stop(), redis?.stop()]);
-  });
+  const servers = useCollectorServers('order-test');
 
   async function reportsAfter(events: readonly AnyEvent[], rolloutIds: readonly string[]) {
-    // A stream per run, each reserving its max bytes from the server's store: 1 GiB by default
-    // ran out (JetStream error 10047) past 60 streams on this machine's disk.
-    const run = await runs.start({ REDIS_URL: redis.url, DRAINWATCH_STREAM_MAX_BYTES: '16m' });
-    await publishAll(nc, events, run.root);
-    await run.collector.drain(30_000);
+    const run = await servers.applyAll(events);
     const store = createReportStore(run.redis);
     const reports = await Promise.all(rolloutIds.map((id) => store.getReport(id)));
     // A finish applied before its start leaves the rollout the implicit id its first pod event

@@ -1,16 +1,13 @@
-import type { NatsConnection } from '@nats-io/transport-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createReportStore } from '../../collector/index.js';
 import type { TimelineEntry } from '../../collector/store.js';
 import type { AnyEvent } from '../../contract/index.js';
 import type { EventData } from '../../contract/validate.js';
-import { type RunningServer, startNatsServer, startRedisServer } from '../../lib/servers.js';
 import { buildTimelineRun } from '../../timeline/index.js';
-import { collectorRuns } from '../helpers/collector-run.js';
-import { expectedReport, NS, publishAll, scriptedRollout } from '../helpers/collector-scenario.js';
+import { expectedReport, NS, scriptedRollout } from '../helpers/collector-scenario.js';
+import { useCollectorServers } from '../helpers/collector-servers.js';
 import { differences } from '../helpers/differences.js';
 import { type AddedRequest, batchRequests, type Script, withRequests } from '../helpers/request-batching.js';
-import { natsClient } from '../helpers/servers.js';
 
 // Batching changes no figure (contract 1.1). The scripted rollout, with request records added so
 // its pods have windows worth batching, goes to one collector as is and to another as a batching
@@ -95,26 +92,11 @@ function scenario(): { rolloutId: string; script: Script } {
 const unnamed = ({ id: _id, seq: _seq, ...rest }: TimelineEntry) => rest;
 
 describe('collector: request.batch events give the reports request events give', () => {
-  let nats: RunningServer;
-  let redis: RunningServer;
-  let nc: NatsConnection;
-  const runs = collectorRuns(() => nats.url, 'request-batch-test');
-
-  beforeAll(async () => {
-    [nats, redis] = await Promise.all([startNatsServer(), startRedisServer()]);
-    nc = await natsClient(nats);
-  }, 60_000);
-  afterAll(async () => {
-    await runs.stopAll();
-    await nc?.close();
-    await Promise.all([nats?.stop(), redis?.stop()]);
-  });
+  const servers = useCollectorServers('request-batch-test');
 
   /** One collector of its own (subjects, stream, Redis prefix) applies `events`; what it stored. */
   async function apply(events: readonly AnyEvent[], rolloutId: string) {
-    const run = await runs.start({ REDIS_URL: redis.url, DRAINWATCH_STREAM_MAX_BYTES: '16m' });
-    await publishAll(nc, events, run.root);
-    await run.collector.drain(30_000);
+    const run = await servers.applyAll(events);
     const store = createReportStore(run.redis);
     const facts = await store.facts(rolloutId);
     const received = await run.registry.getSingleMetric('drainwatch_events_received_total')!.get();
