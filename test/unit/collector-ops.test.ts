@@ -266,6 +266,35 @@ describe('a pod timeline with batches', () => {
     expect(kinds).toEqual(['request', 'request', 'app.exited']);
   });
 
+  it("puts a batch's records before their flusher even with another emitter's event of that millisecond between them", () => {
+    // The zset orders members of one score by their JSON, i.e. by id: exit ('0'), the adapter's
+    // endpoints.propagated ('5'), the batch ('f'). A comparator that calls events of two instances
+    // equal is not a total order: the sort then kept the batch's records after the exit.
+    const at = new Date('2026-11-21T10:00:00.100Z');
+    const records = SAMPLE_DATA['request.batch'].records.map((r) => ({ ...r, at: at.toISOString() }));
+    const batch = createEvent(
+      'request.batch',
+      pod,
+      { records },
+      { instance: 'i1', seq: 4, id: 'f', time: at },
+    );
+    const exited = createEvent('app.exited', pod, SAMPLE_DATA['app.exited'], {
+      instance: 'i1',
+      seq: 5,
+      id: '0',
+      time: at,
+    });
+    const propagated = createEvent('endpoints.propagated', pod, SAMPLE_DATA['endpoints.propagated'], {
+      instance: 'adapter',
+      seq: 1,
+      id: '5',
+      time: at,
+    });
+    const kinds = decodeTimeline([exited, propagated, batch].map(wire)).map((e) => e.kind);
+    // The agent's events by seq; the adapter's event keeps its place in the zset's order.
+    expect(kinds).toEqual(['request', 'endpoints.propagated', 'request', 'app.exited']);
+  });
+
   it('keeps the zset order of events of one time', () => {
     const at = new Date('2026-11-21T10:00:01.000Z');
     const events = (['prestop.finished', 'sigterm', 'app.stopped-listening'] as const).map((kind, i) =>
