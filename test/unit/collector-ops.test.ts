@@ -184,6 +184,18 @@ describe('request.batch writes', () => {
     for (const bad of ['@pod', '@pod|x|id', '@pod|12']) expect(decodeRequestPointer(bad)).toBeUndefined();
   });
 
+  it('a request pointer round-trips any pod name the contract allows (a `|`, a `%`, no DNS label)', () => {
+    // Pods named outside Kubernetes (--pod-name, the hostname) are any string; keys already take
+    // them (encodeKeyPart). A DNS label is stored as itself, as pointers written before were.
+    for (const pod of ['web|1', 'a|12|b', 'x%7Cy', '%E0', 'pod name/ü', '']) {
+      const p = { pod, score: 1_796_140_000_123, id: 'b/3' };
+      expect(decodeRequestPointer(encodeRequestPointer(p)), pod).toEqual(p);
+    }
+    expect(encodeRequestPointer({ pod: 'web-7d9f-x2x9q', score: 5, id: 'b/0' })).toBe(
+      '@web-7d9f-x2x9q|5|b/0',
+    );
+  });
+
   it('a batch without probe records writes no probe lookup', () => {
     const records = SAMPLE_DATA['request.batch'].records.map(({ probeId: _p, ...r }) => r);
     const plain = createEvent('request.batch', pod, { records }, { instance: 'i1', seq: 5 });
