@@ -202,6 +202,19 @@ describe('request.batch writes', () => {
     expect(eventOps(plain, { quietMs: 10_000 }).map((o) => o.type)).toEqual(['seq', 'zadd']);
   });
 
+  it('an empty probe id writes no probe lookup, batched or not (as a request event)', () => {
+    const records = SAMPLE_DATA['request.batch'].records.map((r) => ({ ...r, probeId: '' }));
+    const batched = createEvent('request.batch', pod, { records }, { instance: 'i1', seq: 6 });
+    const single = createEvent(
+      'request',
+      pod,
+      { ...SAMPLE_DATA.request, probeId: '' },
+      { instance: 'i1', seq: 7 },
+    );
+    expect(eventOps(single, { quietMs: 10_000 }).map((o) => o.type)).toEqual(['seq', 'zadd']);
+    expect(eventOps(batched, { quietMs: 10_000 }).map((o) => o.type)).toEqual(['seq', 'zadd']);
+  });
+
   it('readers see a stored batch as its request events, between the events around it', () => {
     const before = createEvent('sigterm', pod, SAMPLE_DATA.sigterm, { instance: 'i1', seq: 3 });
     const after = createEvent('app.exited', pod, SAMPLE_DATA['app.exited'], { instance: 'i1', seq: 5 });
