@@ -36,7 +36,7 @@ function probeRequestOps(event: Extract<AnyEvent, { kind: 'request.batch' }>, ke
   const ops: Op[] = [];
   const pod = event.pod ?? '';
   event.data.records.forEach((record, i) => {
-    if (record.probeId === undefined) return;
+    if (!record.probeId) return; // as a request event: an empty probe id is no probe's
     const value = encodeRequestPointer({ pod, score: t, id: `${event.id}/${i}` });
     ops.push({ type: 'hset', key, field: record.probeId, value });
   });

@@ -1,3 +1,5 @@
+import { decodeKeyPart, encodeKeyPart } from './keys.js';
+
 // Where the probe-id lookup finds a batched request record. A `request.batch` is stored once, in
 // its pod's timeline; the lookup of a probe's record (the agent's view of a failed probe request)
 // keeps a pointer to it, not a copy: re-serialising every probe's record as its own event cost the
@@ -14,9 +16,12 @@ export interface RequestPointer {
   readonly id: string;
 }
 
-/** `@<pod>|<score>|<id>`: pod names are DNS labels (no `|`); the id is the rest, whatever it holds. */
+/**
+ * `@<pod>|<score>|<id>`: the pod percent-encoded as in keys (encodeKeyPart: a DNS label stays as it
+ * is, but a pod named outside Kubernetes may hold a `|`); the id is the rest, whatever it holds.
+ */
 export function encodeRequestPointer(p: RequestPointer): string {
-  return `${PREFIX}${p.pod}|${p.score}|${p.id}`;
+  return `${PREFIX}${encodeKeyPart(p.pod)}|${p.score}|${p.id}`;
 }
 
 /** The pointer a stored value holds, or undefined for a stored event (JSON) or anything else. */
@@ -27,5 +32,11 @@ export function decodeRequestPointer(value: string): RequestPointer | undefined 
   if (b < 0) return undefined;
   const score = Number(value.slice(a + 1, b));
   if (!Number.isFinite(score)) return undefined;
-  return { pod: value.slice(PREFIX.length, a), score, id: value.slice(b + 1) };
+  let pod: string;
+  try {
+    pod = decodeKeyPart(value.slice(PREFIX.length, a));
+  } catch {
+    return undefined; // not percent-encoding: no pointer the collector wrote
+  }
+  return { pod, score, id: value.slice(b + 1) };
 }

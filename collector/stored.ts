@@ -31,14 +31,41 @@ export function decodeEvents(members: readonly string[]): AnyEvent[] {
  * event-time order. A stored batch's score is its flush time, later than its records' own times (up
  * to the agent's window) and often the same millisecond as the event that flushed it: without the
  * sort its records could come after that event, or after another agent's event (the adapter's
- * `endpoints.propagated`) of the window. Stable: other events of one time keep their zset order.
+ * `endpoints.propagated`) of the window. Within one millisecond, each emitter's events go by seq (a
+ * batch's seq is below its flusher's) in the places its events held; the others keep their zset
+ * order.
  */
 export function decodeTimeline(members: readonly string[]): AnyEvent[] {
-  return decodeEvents(members)
+  const timed = decodeEvents(members)
     .map((event) => ({ event, t: Date.parse(event.time) }))
-    // Within one ms, one emitter's events go by seq (a batch's seq is below its flusher's).
-    .sort((a, b) => a.t - b.t || (a.event.instance === b.event.instance ? a.event.seq - b.event.seq : 0))
-    .map(({ event }) => event);
+    .sort((a, b) => a.t - b.t); // stable: one time's events keep their zset order
+  for (let from = 0; from < timed.length; ) {
+    let to = from + 1;
+    while (to < timed.length && timed[to]!.t === timed[from]!.t) to++;
+    if (to - from > 1) bySeqPerInstance(timed, from, to);
+    from = to;
+  }
+  return timed.map(({ event }) => event);
+}
+
+// Sorts each instance's events among timed[from, to) by seq, each in the places its events held.
+// (A comparator that calls two instances' events equal is no total order: with a third event
+// between them, Array.prototype.sort could leave a batch's records after their flusher.)
+function bySeqPerInstance(timed: { event: AnyEvent }[], from: number, to: number): void {
+  const places = new Map<string, number[]>();
+  for (let i = from; i < to; i++) {
+    const instance = timed[i]!.event.instance;
+    const list = places.get(instance);
+    if (list) list.push(i);
+    else places.set(instance, [i]);
+  }
+  for (const list of places.values()) {
+    if (list.length < 2) continue;
+    const sorted = list.map((i) => timed[i]!).sort((a, b) => a.event.seq - b.event.seq);
+    list.forEach((i, n) => {
+      timed[i] = sorted[n]!;
+    });
+  }
 }
 
 /** An event as a timeline lists it: the kind instead of the CloudEvents type, no envelope. */

@@ -161,7 +161,7 @@ export const AGENT_SETTINGS = {
     // request (the collector's CPU per message, docs/scaling.md); short beside a rollout's quiet
     // timeout, so reports are not delayed by it.
     default: '100ms',
-    help: 'request records ending within this window leave in one event (0: one event per record)',
+    help: 'request records ending within this window (at most 1s) leave in one event (0: one event per record)',
   },
   subjectRoot: {
     flag: '--subject-root <root>',

@@ -201,6 +201,58 @@ describe('collector keys: any printable name round-trips through apply, the API 
     expect(all).toHaveLength(CASES);
   });
 
+  it("finds a batched probe record of a pod whatever its name holds (the lookup's pointer names the pod)", async () => {
+    const rng = createRng(SEED + 2);
+    const applier = createApplier(redis, { retentionSeconds: 3600 });
+    const t0 = Date.parse('2026-11-30T18:00:00Z');
+    // The names that broke the pointer first (a `|`, a `%`), then random ones.
+    const fixed: Names[] = [
+      { namespace: 'shop', workload: 'web', pods: ['web|1', 'web|2'], rolloutId: 'batch-bar' },
+      { namespace: 'shop', workload: 'web2', pods: ['a%7Cb|12|x', 'p%'], rolloutId: 'batch-pct' },
+    ];
+    const cases = [...fixed, ...Array.from({ length: 10 }, () => randomNames(rng))];
+    for (const [i, names] of cases.entries()) {
+      const where = `seed ${SEED}, case ${i}: ${JSON.stringify(names)}`;
+      const t = t0 + i * 10_000;
+      const events = rolloutEvents(names, t);
+      const agent = createEventSequencer({
+        namespace: names.namespace,
+        workload: names.workload,
+        pod: names.pods[1],
+      });
+      const probes = createEventSequencer({
+        namespace: names.namespace,
+        workload: names.workload,
+        pod: null,
+      });
+      const records = [0, 1].map((k) => ({
+        ...SAMPLE_DATA.request,
+        requestId: `r-${k}`,
+        probeId: `p-${i}-${k}`,
+        at: new Date(t + 250 + k).toISOString(),
+      }));
+      const batch = agent.next('request.batch', { records }, new Date(t + 260));
+      const failed = [0, 1].map((k) =>
+        probes.next(
+          'probe.request',
+          { ...SAMPLE_DATA['probe.request'], probeId: `p-${i}-${k}`, pod: names.pods[1] },
+          new Date(t + 255 + k),
+        ),
+      );
+      await applier.apply([...events, batch, ...failed].map((e) => eventEntry(e, { quietMs: 60_000 })));
+      const facts = await store.facts(names.rolloutId);
+      const found = [...(facts?.agentRequests ?? new Map()).entries()].map(([id, r]) => [
+        id,
+        r.pod,
+        r.requestId,
+      ]);
+      expect(found.sort(), where).toEqual([
+        [`p-${i}-0`, names.pods[1], 'r-0'],
+        [`p-${i}-1`, names.pods[1], 'r-1'],
+      ]);
+    }
+  });
+
   it('`drainwatch report <id>` prints a rollout whose id holds / | space % and unicode', async () => {
     const names: Names = {
       namespace: 'ns with/slash',

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { MAX_REQUEST_BATCH_MS } from '../../agent/config.js';
 import { AGENT_DEFAULTS, AgentConfigError, loadAgentConfig, workloadOfPod } from '../../agent/index.js';
-import { InvalidSettingsError, tryParseHostPort } from '../../lib/values.js';
+import { AGENT_SETTINGS } from '../../contract/index.js';
+import { formatDurationMs, InvalidSettingsError, tryParseHostPort } from '../../lib/values.js';
 
 describe('agent config', () => {
   it('uses the defaults of docs/architecture.md when nothing is set', () => {
@@ -42,6 +44,24 @@ describe('agent config', () => {
     expect(loadAgentConfig({ requestBatch: '0' }, env).requestBatchMs).toBe(0);
     expect(() => loadAgentConfig({ requestBatch: '2s' }, env)).toThrow(AgentConfigError);
     expect(() => loadAgentConfig({ requestBatch: '2s' }, env)).toThrow(/--request-batch.*at most 1000ms/);
+  });
+
+  it('takes a batching window up to 1s inclusive, and its help says so', () => {
+    const env = { POD_NAME: 'p' };
+    for (const [v, ms] of [
+      ['1s', 1000],
+      ['1000ms', 1000],
+      ['1', 1000],
+      ['0ms', 0],
+      ['0.05', 50],
+    ] as const) {
+      expect(loadAgentConfig({ requestBatch: v }, env).requestBatchMs, v).toBe(ms);
+    }
+    // A bare number is seconds: `100` is 100 s, refused, not 100 ms.
+    for (const v of ['1001ms', '100', '-5', 'garbage', '1.5s']) {
+      expect(() => loadAgentConfig({ requestBatch: v }, env), v).toThrow(/--request-batch/);
+    }
+    expect(AGENT_SETTINGS.requestBatch.help).toContain(`at most ${formatDurationMs(MAX_REQUEST_BATCH_MS)}`);
   });
 
   it('reads the response head limit in bytes, flag over environment, and refuses less than 1 KiB', () => {

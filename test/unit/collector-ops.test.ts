@@ -184,10 +184,35 @@ describe('request.batch writes', () => {
     for (const bad of ['@pod', '@pod|x|id', '@pod|12']) expect(decodeRequestPointer(bad)).toBeUndefined();
   });
 
+  it('a request pointer round-trips any pod name the contract allows (a `|`, a `%`, no DNS label)', () => {
+    // Pods named outside Kubernetes (--pod-name, the hostname) are any string; keys already take
+    // them (encodeKeyPart). A DNS label is stored as itself, as pointers written before were.
+    for (const pod of ['web|1', 'a|12|b', 'x%7Cy', '%E0', 'pod name/ü', '']) {
+      const p = { pod, score: 1_796_140_000_123, id: 'b/3' };
+      expect(decodeRequestPointer(encodeRequestPointer(p)), pod).toEqual(p);
+    }
+    expect(encodeRequestPointer({ pod: 'web-7d9f-x2x9q', score: 5, id: 'b/0' })).toBe(
+      '@web-7d9f-x2x9q|5|b/0',
+    );
+  });
+
   it('a batch without probe records writes no probe lookup', () => {
     const records = SAMPLE_DATA['request.batch'].records.map(({ probeId: _p, ...r }) => r);
     const plain = createEvent('request.batch', pod, { records }, { instance: 'i1', seq: 5 });
     expect(eventOps(plain, { quietMs: 10_000 }).map((o) => o.type)).toEqual(['seq', 'zadd']);
+  });
+
+  it('an empty probe id writes no probe lookup, batched or not (as a request event)', () => {
+    const records = SAMPLE_DATA['request.batch'].records.map((r) => ({ ...r, probeId: '' }));
+    const batched = createEvent('request.batch', pod, { records }, { instance: 'i1', seq: 6 });
+    const single = createEvent(
+      'request',
+      pod,
+      { ...SAMPLE_DATA.request, probeId: '' },
+      { instance: 'i1', seq: 7 },
+    );
+    expect(eventOps(single, { quietMs: 10_000 }).map((o) => o.type)).toEqual(['seq', 'zadd']);
+    expect(eventOps(batched, { quietMs: 10_000 }).map((o) => o.type)).toEqual(['seq', 'zadd']);
   });
 
   it('readers see a stored batch as its request events, between the events around it', () => {
@@ -264,6 +289,35 @@ describe('a pod timeline with batches', () => {
     // Same score: the zset lists the exit first (its member sorts first).
     const kinds = decodeTimeline([exited, batch].map(wire)).map((e) => e.kind);
     expect(kinds).toEqual(['request', 'request', 'app.exited']);
+  });
+
+  it("puts a batch's records before their flusher even with another emitter's event of that millisecond between them", () => {
+    // The zset orders members of one score by their JSON, i.e. by id: exit ('0'), the adapter's
+    // endpoints.propagated ('5'), the batch ('f'). A comparator that calls events of two instances
+    // equal is not a total order: the sort then kept the batch's records after the exit.
+    const at = new Date('2026-11-21T10:00:00.100Z');
+    const records = SAMPLE_DATA['request.batch'].records.map((r) => ({ ...r, at: at.toISOString() }));
+    const batch = createEvent(
+      'request.batch',
+      pod,
+      { records },
+      { instance: 'i1', seq: 4, id: 'f', time: at },
+    );
+    const exited = createEvent('app.exited', pod, SAMPLE_DATA['app.exited'], {
+      instance: 'i1',
+      seq: 5,
+      id: '0',
+      time: at,
+    });
+    const propagated = createEvent('endpoints.propagated', pod, SAMPLE_DATA['endpoints.propagated'], {
+      instance: 'adapter',
+      seq: 1,
+      id: '5',
+      time: at,
+    });
+    const kinds = decodeTimeline([exited, propagated, batch].map(wire)).map((e) => e.kind);
+    // The agent's events by seq; the adapter's event keeps its place in the zset's order.
+    expect(kinds).toEqual(['request', 'endpoints.propagated', 'request', 'app.exited']);
   });
 
   it('keeps the zset order of events of one time', () => {
