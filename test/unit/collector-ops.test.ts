@@ -271,21 +271,28 @@ describe('a pod timeline with batches', () => {
     ]);
   });
 
-  it("puts a record that ended in its flusher's millisecond before the flusher (by seq)", () => {
-    const at = new Date('2026-11-21T10:00:00.100Z');
-    const records = SAMPLE_DATA['request.batch'].records.map((r) => ({ ...r, at: at.toISOString() }));
+  // A batch (seq 4, id 'f') whose records ended in the millisecond of the exit that flushed it
+  // (seq 5, id '0', so the zset lists it first).
+  const flushedAt = new Date('2026-11-21T10:00:00.100Z');
+  const sameMillisecond = () => {
+    const records = SAMPLE_DATA['request.batch'].records.map((r) => ({ ...r, at: flushedAt.toISOString() }));
     const batch = createEvent(
       'request.batch',
       pod,
       { records },
-      { instance: 'i1', seq: 4, id: 'f', time: at },
+      { instance: 'i1', seq: 4, id: 'f', time: flushedAt },
     );
     const exited = createEvent('app.exited', pod, SAMPLE_DATA['app.exited'], {
       instance: 'i1',
       seq: 5,
       id: '0',
-      time: at,
+      time: flushedAt,
     });
+    return { batch, exited };
+  };
+
+  it("puts a record that ended in its flusher's millisecond before the flusher (by seq)", () => {
+    const { batch, exited } = sameMillisecond();
     // Same score: the zset lists the exit first (its member sorts first).
     const kinds = decodeTimeline([exited, batch].map(wire)).map((e) => e.kind);
     expect(kinds).toEqual(['request', 'request', 'app.exited']);
@@ -295,20 +302,8 @@ describe('a pod timeline with batches', () => {
     // The zset orders members of one score by their JSON, i.e. by id: exit ('0'), the adapter's
     // endpoints.propagated ('5'), the batch ('f'). A comparator that calls events of two instances
     // equal is not a total order: the sort then kept the batch's records after the exit.
-    const at = new Date('2026-11-21T10:00:00.100Z');
-    const records = SAMPLE_DATA['request.batch'].records.map((r) => ({ ...r, at: at.toISOString() }));
-    const batch = createEvent(
-      'request.batch',
-      pod,
-      { records },
-      { instance: 'i1', seq: 4, id: 'f', time: at },
-    );
-    const exited = createEvent('app.exited', pod, SAMPLE_DATA['app.exited'], {
-      instance: 'i1',
-      seq: 5,
-      id: '0',
-      time: at,
-    });
+    const { batch, exited } = sameMillisecond();
+    const at = flushedAt;
     const propagated = createEvent('endpoints.propagated', pod, SAMPLE_DATA['endpoints.propagated'], {
       instance: 'adapter',
       seq: 1,
