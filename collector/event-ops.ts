@@ -1,4 +1,4 @@
-import { type AnyEvent, encodeEvent } from '../contract/index.js';
+import { type AnyEvent, batchRecordId, encodeEvent } from '../contract/index.js';
 import { KEYS, terminationMember, workloadKey } from './keys.js';
 import type { Entry, Op, WorkloadRef } from './ops.js';
 import { encodeRequestPointer } from './request-pointer.js';
@@ -37,7 +37,7 @@ function probeRequestOps(event: Extract<AnyEvent, { kind: 'request.batch' }>, ke
   const pod = event.pod ?? '';
   event.data.records.forEach((record, i) => {
     if (!record.probeId) return; // as a request event: an empty probe id is no probe's
-    const value = encodeRequestPointer({ pod, score: t, id: `${event.id}/${i}` });
+    const value = encodeRequestPointer({ pod, score: t, id: batchRecordId(event.id, i) });
     ops.push({ type: 'hset', key, field: record.probeId, value });
   });
   return ops;

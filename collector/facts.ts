@@ -9,7 +9,7 @@ import type {
   StoredProbeEvent,
   StoredTraffic,
 } from './report-types.js';
-import { decodeRequestPointer } from './request-pointer.js';
+import { decodeRequestPointer, type RequestPointer } from './request-pointer.js';
 import { decodeEvents, decodeLogins, decodeTimeline, type Login, podEventOf, withScores } from './stored.js';
 
 // Reads the stored facts of one rollout window (ReportFacts) out of Redis: the terminations and
@@ -63,10 +63,11 @@ async function readAgentRequests(
   const out = new Map<string, AgentRequestRecord>();
   if (probeIds.length === 0) return out;
   const raw = await redis.hmget(KEYS.agentRequests(wk), ...probeIds);
-  const batched = await readBatchedRequests(redis, wk, raw);
+  const pointers = raw.map((v) => (v ? decodeRequestPointer(v) : undefined));
+  const batched = await readBatchedRequests(redis, wk, pointers);
   probeIds.forEach((id, i) => {
     const member = raw[i];
-    const pointer = member ? decodeRequestPointer(member) : undefined;
+    const pointer = pointers[i];
     const [e] = pointer ? [batched.get(pointer.id)] : member ? decodeEvents([member]) : [];
     if (e?.kind !== 'request' || e.pod === null) return;
     out.set(id, { ...e.data, pod: e.pod, instance: e.instance, time: e.time });
@@ -75,18 +76,17 @@ async function readAgentRequests(
 }
 
 /**
- * The request events the pointers among `values` name (request-pointer.ts), by id: each batch read
- * once from its pod's timeline (ZRANGE BYSCORE at the batch's score) and expanded. A pointer whose
- * batch is gone (retention) names nothing, as a missing record would.
+ * The request events `pointers` name (request-pointer.ts), by id: each batch read once from its
+ * pod's timeline (ZRANGE BYSCORE at the batch's score) and expanded. A pointer whose batch is gone
+ * (retention) names nothing, as a missing record would.
  */
 async function readBatchedRequests(
   redis: RedisClient,
   wk: string,
-  values: readonly (string | null)[],
+  pointers: readonly (RequestPointer | undefined)[],
 ): Promise<Map<string, AnyEvent>> {
   const places = new Map<string, { pod: string; score: number }>();
-  for (const v of values) {
-    const p = v ? decodeRequestPointer(v) : undefined;
+  for (const p of pointers) {
     if (p) places.set(`${p.score}|${p.pod}`, { pod: p.pod, score: p.score });
   }
   const read = await Promise.all(

@@ -12,7 +12,7 @@ const PREFIX = '@';
 export interface RequestPointer {
   readonly pod: string;
   readonly score: number;
-  /** The record's `request` event id: `<batch id>/<index>` (contract requestsOfBatch). */
+  /** The record's `request` event id (contract batchRecordId: `<batch id>/<index>`). */
   readonly id: string;
 }
 

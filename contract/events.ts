@@ -47,9 +47,6 @@ export const probeErrorSchema = z.enum(PROBE_ERRORS);
 
 export const connectionSchema = z.enum(CONNECTIONS);
 
-// EVENT_KINDS (kinds.ts) and these keys must be the same set: a kind listed there without a schema
-// here fails to compile as a missing property, a schema here for a kind not listed there as an
-// unknown one (and again below, as type checks that a spread cannot escape).
 /** The data of a `request` event, and of each record of a `request.batch`. */
 const requestData = z.object({
   requestId: shortText,
@@ -79,6 +76,9 @@ const requestData = z.object({
   goaway: z.boolean().optional(),
 });
 
+// EVENT_KINDS (kinds.ts) and these keys must be the same set: a kind listed there without a schema
+// here fails to compile as a missing property, a schema here for a kind not listed there as an
+// unknown one (and again below, as type checks that a spread cannot escape).
 export const dataSchemas = {
   'agent.started': z.object({
     version: shortText,

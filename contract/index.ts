@@ -90,7 +90,7 @@ export {
   type MetricSpec,
   type MetricType,
 } from './metric-names.js';
-export { requestsOfBatch } from './request-batch.js';
+export { batchRecordId, requestsOfBatch } from './request-batch.js';
 export {
   buildSubject,
   DEFAULT_STREAM_NAME,
