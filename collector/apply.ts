@@ -42,7 +42,7 @@ export interface Applier {
 }
 
 type ScriptRedis = RedisClient & {
-  drainwatchApply(numKeys: string, ...keysAndArgs: string[]): Promise<unknown>;
+  drainwatchApply(numKeys: string, ...keysAndArgs: (string | Buffer)[]): Promise<unknown>;
   drainwatchSweep(openKey: string, rolloutsKey: string, now: string, quiet: string): Promise<unknown>;
 };
 
@@ -115,9 +115,9 @@ export function createApplier(redis: RedisClient, options: { retentionSeconds: n
 
   /**
    * The script's arguments for a part: its keys, the retention, then every other field packed into
-   * one string (packFields; not one JSON document: no escaping, no cjson).
+   * one Buffer (packFields; not one JSON document: no escaping, no cjson).
    */
-  function scriptArgs(part: Part): string[] {
+  function scriptArgs(part: Part): [string, ...(string | Buffer)[]] {
     const { keys, args } = encodeBatch(part.groups.map((g) => ({ wk: g.workload!, entries: g.entries })));
     return [String(keys.length), ...keys, ttl, packFields(args)];
   }
@@ -155,7 +155,7 @@ export function createApplier(redis: RedisClient, options: { retentionSeconds: n
     await registerWorkloads(live);
     const settled = await Promise.allSettled(
       live.map(async (p) => {
-        p.done = readReply(p, await r.drainwatchApply(...(scriptArgs(p) as [string])));
+        p.done = readReply(p, await r.drainwatchApply(...scriptArgs(p)));
       }),
     );
     const failed = settled.find((s) => s.status === 'rejected');
@@ -167,7 +167,7 @@ export function createApplier(redis: RedisClient, options: { retentionSeconds: n
     const pipeline = redis.pipeline();
     const adds = registrations([part]);
     for (const [k, members] of adds) pipeline.sadd(k, ...members);
-    (pipeline as unknown as ScriptRedis).drainwatchApply(...(scriptArgs(part) as [string]));
+    (pipeline as unknown as ScriptRedis).drainwatchApply(...scriptArgs(part));
     const replies = await pipeline.exec();
     if (!replies) throw new ScriptReplyError('apply', 'the pipeline was discarded');
     const failed = replies.find(([err]) => err);

@@ -47,6 +47,8 @@ export function collectorRedisTarget(config: CollectorConfig): RedisTarget {
 /** The longest --ack-wait and --pull-expiry accepted (ms). */
 const MAX_ACK_WAIT_MS = 3_600_000;
 const MAX_PULL_EXPIRY_MS = 60_000;
+/** The longest --apply-linger accepted (ms): an event waits at most this long before its batch is applied. */
+const MAX_APPLY_LINGER_MS = 1000;
 
 export const COLLECTOR_DEFAULTS = {
   listen: '0.0.0.0:15090',
@@ -74,7 +76,17 @@ export const COLLECTOR_DEFAULTS = {
    * bounds the pause after such a loss (collector/pull.ts; nats.js's own default is 30 s).
    */
   pullExpiryMs: 2_000,
-  fetchBatch: 500,
+  /**
+   * The most messages applied by one script call (collector/ingest-queue.ts also bounds a batch's
+   * bytes); the consumer pulls twice as many and lets 4 times as many wait unacknowledged.
+   */
+  fetchBatch: 200,
+  /**
+   * How long a batch that is not full waits for more messages after its first (ms; 0: none).
+   * Fewer, larger batches at a steady rate (collector/ingest-queue.ts), for at most this much more
+   * lag: 1.7 times as many events per collector CPU-second at 10,000 events/s (docs/scaling.md).
+   */
+  applyLingerMs: 50,
   /**
    * How long stored event data and applied event ids are kept after their last write. At least the
    * stream's max age, so a replay of the whole stream can never apply an event twice.
@@ -127,6 +139,7 @@ export interface CollectorConfig {
   /** ms a pull request waits on the consumer's leader; its idle heartbeat is half of it. */
   readonly pullExpiryMs: number;
   readonly fetchBatch: number;
+  readonly applyLingerMs: number;
   readonly retentionSeconds: number;
   readonly refreshIntervalMs: number;
   /** ms before a Redis loss whose acknowledged events are applied again once it is back; 0 = off. */
@@ -166,6 +179,7 @@ export interface CollectorFlags {
   readonly deadLetterMax?: string | number;
   readonly ackWait?: string | number;
   readonly pullExpiry?: string | number;
+  readonly applyLinger?: string | number;
   readonly refreshInterval?: string | number;
   readonly redisReplayWindow?: string | number;
   readonly gate?: string | number;
@@ -197,6 +211,7 @@ export const COLLECTOR_ENV = {
   deadLetterMax: 'DRAINWATCH_DEAD_LETTER_MAX',
   ackWait: 'DRAINWATCH_ACK_WAIT',
   pullExpiry: 'DRAINWATCH_PULL_EXPIRY',
+  applyLinger: 'DRAINWATCH_APPLY_LINGER',
   refreshInterval: 'DRAINWATCH_REFRESH_INTERVAL',
   redisReplayWindow: 'DRAINWATCH_REDIS_REPLAY_WINDOW',
   gate: 'DRAINWATCH_GATE',
@@ -272,6 +287,8 @@ export function loadCollectorConfig(flags: CollectorFlags = {}, env: Env = proce
     ackWaitMs: get('ackWait', positiveDurationMs) ?? D.ackWaitMs,
     pullExpiryMs: get('pullExpiry', positiveDurationMs) ?? D.pullExpiryMs,
     fetchBatch: D.fetchBatch,
+    // 0 is allowed: every batch is applied as soon as a message is there.
+    applyLingerMs: get('applyLinger', parseDurationMs) ?? D.applyLingerMs,
     retentionSeconds: retention !== undefined ? Math.ceil(retention / 1000) : D.retentionSeconds,
     refreshIntervalMs: get('refreshInterval', positiveDurationMs) ?? D.refreshIntervalMs,
     // 0 is allowed: it turns the replay off.
@@ -299,6 +316,9 @@ export function loadCollectorConfig(flags: CollectorFlags = {}, env: Env = proce
   // the heartbeat, half of it, at 30 s; a longer one only delays noticing a lost pull request.
   if ((config.pullExpiryMs < 1000 || config.pullExpiryMs > MAX_PULL_EXPIRY_MS) && !issues.has(E.pullExpiry)) {
     issues.add(E.pullExpiry, `must be from 1s to 60s, got ${config.pullExpiryMs} ms`);
+  }
+  if (config.applyLingerMs > MAX_APPLY_LINGER_MS && !issues.has(E.applyLinger)) {
+    issues.add(E.applyLinger, `must be from 0 to 1s, got ${config.applyLingerMs} ms`);
   }
   if (config.podSeriesExpiryMs < config.refreshIntervalMs && !issues.has(E.podSeriesExpiry)) {
     issues.add(

@@ -86,6 +86,7 @@ export function createIngest(config: CollectorConfig, deps: IngestDeps): Ingest 
   });
   const queue = createIngestQueue({
     fetchBatch: config.fetchBatch,
+    lingerMs: config.applyLingerMs,
     signal: stopController.signal,
     log,
     apply: (batch) => batches.flush(batch),

@@ -99,6 +99,14 @@ export function createCollectorCommand(): Command {
     )
     .addOption(
       settingOption(
+        '--apply-linger <duration>',
+        'how long a batch that is not full waits for more events before it is applied, 0 to 1s: fewer, larger batches for that much more lag (0 = none)',
+        E.applyLinger,
+        ms(D.applyLingerMs),
+      ),
+    )
+    .addOption(
+      settingOption(
         '--refresh-interval <duration>',
         'how often gauges are recomputed and quiet rollouts looked for (a quiet deadline is met on time whatever it is)',
         E.refreshInterval,

@@ -40,6 +40,12 @@ describe('collector config', () => {
       3000,
     );
     expect(loadCollectorConfig({}, { DRAINWATCH_PULL_EXPIRY: '10s' }).pullExpiryMs).toBe(10_000);
+    // The apply linger: 50 ms by default, 0 turns it off (flag > env).
+    expect(c.applyLingerMs).toBe(50);
+    expect(loadCollectorConfig({}, { DRAINWATCH_APPLY_LINGER: '0' }).applyLingerMs).toBe(0);
+    expect(loadCollectorConfig({ applyLinger: '5ms' }, { DRAINWATCH_APPLY_LINGER: '1s' }).applyLingerMs).toBe(
+      5,
+    );
     expect(loadCollectorConfig({}, { DRAINWATCH_REDIS_REPLAY_WINDOW: '0' }).redisReplayWindowMs).toBe(0);
     expect(
       loadCollectorConfig({ redisReplayWindow: '2m' }, { DRAINWATCH_REDIS_REPLAY_WINDOW: '5s' })
@@ -62,6 +68,8 @@ describe('collector config', () => {
     // Past nats.js's heartbeat clamp (a consumer that then pulls nothing while /readyz says ready).
     [{ DRAINWATCH_PULL_EXPIRY: '61s' }, 'DRAINWATCH_PULL_EXPIRY'],
     [{ DRAINWATCH_PULL_EXPIRY: '1000000d' }, 'DRAINWATCH_PULL_EXPIRY'],
+    [{ DRAINWATCH_APPLY_LINGER: '2s' }, 'DRAINWATCH_APPLY_LINGER'],
+    [{ DRAINWATCH_APPLY_LINGER: 'briefly' }, 'DRAINWATCH_APPLY_LINGER'],
     // JetStream's nanosecond durations overflowed ("invalid JSON" at stream set-up, exit 3).
     [{ DRAINWATCH_ACK_WAIT: '1000000d' }, 'DRAINWATCH_ACK_WAIT'],
     [{ DRAINWATCH_POD_SERIES_EXPIRY: '1s' }, 'DRAINWATCH_POD_SERIES_EXPIRY'],

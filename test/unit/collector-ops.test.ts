@@ -143,21 +143,37 @@ describe('collector keys and ops', () => {
   });
 
   it('packFields prefixes each field with its UTF-8 byte length, whatever it holds (colons, digits, astral characters, nothing)', () => {
-    expect(packFields(['ab', '', '12:3', 'é', '😀', '{"a":1}'])).toBe('2:ab0:4:12:32:é4:😀7:{"a":1}');
-    expect(packFields([])).toBe('');
+    expect(packFields(['ab', '', '12:3', 'é', '😀', '{"a":1}']).toString('utf8')).toBe(
+      '2:ab0:4:12:32:é4:😀7:{"a":1}',
+    );
+    expect(packFields([])).toEqual(Buffer.alloc(0));
     // Read back the way apply.lua does (byte offsets), the fields come out unchanged.
     const fields = ['x:y', '🏳️‍🌈', '\u2028', '0:', ''];
-    const packed = Buffer.from(packFields(fields), 'utf8');
-    const out: string[] = [];
-    for (let pos = 0; pos < packed.length; ) {
-      const colon = packed.indexOf(0x3a, pos);
-      const size = Number(packed.subarray(pos, colon).toString('latin1'));
-      out.push(packed.subarray(colon + 1, colon + 1 + size).toString('utf8'));
-      pos = colon + 1 + size;
-    }
-    expect(out).toEqual(fields);
+    expect(unpackFields(packFields(fields))).toEqual(fields);
+  });
+
+  it('packFields writes a batch larger than its chunk (32 Ki UTF-16 units) whole, multi-byte characters across the chunk boundaries included', () => {
+    const fields: string[] = [];
+    for (let i = 0; i < 400; i++) fields.push(i % 3 === 0 ? `é${'x'.repeat(i * 7)}😀` : String(i));
+    const packed = packFields(fields);
+    expect(packed.length).toBe(
+      fields.reduce((n, f) => n + String(Buffer.byteLength(f)).length + 1 + Buffer.byteLength(f), 0),
+    );
+    expect(unpackFields(packed)).toEqual(fields);
   });
 });
+
+/** Reads packed fields back the way apply.lua's unpack_fields does (byte offsets). */
+function unpackFields(packed: Buffer): string[] {
+  const out: string[] = [];
+  for (let pos = 0; pos < packed.length; ) {
+    const colon = packed.indexOf(0x3a, pos);
+    const size = Number(packed.subarray(pos, colon).toString('latin1'));
+    out.push(packed.subarray(colon + 1, colon + 1 + size).toString('utf8'));
+    pos = colon + 1 + size;
+  }
+  return out;
+}
 
 describe('request.batch writes', () => {
   const pod = { namespace: 'shop', workload: 'quote', pod: 'quote-1' };

@@ -41,6 +41,7 @@ const LEFTOVERS: readonly RegExp[] = [
 const OTHER_TOOLS_FLAGS = new Set<string>([
   '--max-semi-space-size', // node's V8 flag (docs/agent.md, memory)
   '--cpu-prof', // node's CPU profiler flag (docs/grpc.md, benchmark)
+  '--trace-gc', // node's V8 flag (docs/scaling.md, the apply path's garbage collection)
   '--enable-source-maps', // node's flag the images do not pass (docs/kubernetes.md)
   '--drain-strategy', // Envoy's flag (docs/grpc.md, GOAWAY timing)
   '--drain-time-s', // Envoy's flag (docs/grpc.md, GOAWAY timing)
