@@ -27,6 +27,16 @@ export {
   PROBE_HEADER,
 } from './proxy/index.js';
 export {
+  createReplayedBatcher,
+  createRequestBatcher,
+  REQUEST_BATCH_MAX_BYTES,
+  type ReplayedBatcher,
+  type ReplayedEmit,
+  type RequestBatcher,
+  type RequestBatcherOptions,
+  type TimedEmit,
+} from './request-batcher.js';
+export {
   createTermination,
   type ExitDetector,
   type SigtermOptions,

@@ -31,8 +31,11 @@ export interface RequestBatcher {
   readonly pending: number;
 }
 
-// Room left under MAX_EVENT_BYTES for the envelope (about 400 bytes) and the array's commas.
-const DEFAULT_MAX_BYTES = 48 * 1024;
+/**
+ * The most record JSON (bytes, a comma counted per record) a batch holds by default: room left
+ * under MAX_EVENT_BYTES (64 KiB) for the envelope (about 400 bytes).
+ */
+export const REQUEST_BATCH_MAX_BYTES = 48 * 1024;
 
 type Record_ = EventData<'request.batch'>['records'][number];
 
@@ -44,7 +47,7 @@ type Record_ = EventData<'request.batch'>['records'][number];
  */
 export function createRequestBatcher(options: RequestBatcherOptions): RequestBatcher {
   const { clock, scheduler, windowMs } = options;
-  const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
+  const maxBytes = options.maxBytes ?? REQUEST_BATCH_MAX_BYTES;
   let records: Record_[] = [];
   let bytes = 0;
   let cancel: (() => void) | undefined;
@@ -88,6 +91,69 @@ export function createRequestBatcher(options: RequestBatcherOptions): RequestBat
     flush,
     get pending() {
       return records.length;
+    },
+  };
+}
+
+/** What a replayed batcher hands on: an event, its time if not now, and the replay's time (ms). */
+export type ReplayedEmit = <K extends EventKind>(
+  kind: K,
+  data: EventData<K>,
+  time: Date | undefined,
+  atMs: number,
+) => void;
+
+export interface ReplayedBatcher {
+  /** Moves the clock to `atMs` (never back), firing the window's expiry if due by then, then emits. */
+  emit<K extends EventKind>(atMs: number, kind: K, data: EventData<K>): void;
+  /** Lets an open window expire (the end of the script). */
+  end(): void;
+}
+
+/**
+ * createRequestBatcher on a clock the caller moves, with no real timers: what an agent sends for a
+ * script of emits at given times (ms, any origin), decided by the agent's own rule. For the
+ * simulations that need it (bench/scale.mjs's pods, the collector tests' batched streams), so that
+ * the rule exists once.
+ */
+export function createReplayedBatcher(options: {
+  readonly windowMs: number;
+  readonly maxBytes?: number;
+  readonly emit: ReplayedEmit;
+}): ReplayedBatcher {
+  let now = Number.NEGATIVE_INFINITY;
+  let timer: { readonly at: number; readonly fn: () => void } | undefined;
+  const batcher = createRequestBatcher({
+    windowMs: options.windowMs,
+    ...(options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes }),
+    clock: { now: () => now },
+    scheduler: {
+      setTimeout(fn, ms) {
+        const t = { at: now + ms, fn };
+        timer = t;
+        return () => {
+          if (timer === t) timer = undefined;
+        };
+      },
+    },
+    emit: (kind, data, time) => options.emit(kind, data, time, now),
+  });
+  const fireDue = (until: number): void => {
+    while (timer && timer.at <= until) {
+      const t = timer;
+      timer = undefined;
+      now = t.at;
+      t.fn();
+    }
+  };
+  return {
+    emit(atMs, kind, data) {
+      fireDue(atMs);
+      now = Math.max(now, atMs);
+      batcher.emit(kind, data);
+    },
+    end() {
+      fireDue(Number.POSITIVE_INFINITY);
     },
   };
 }

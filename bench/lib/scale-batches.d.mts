@@ -15,15 +15,9 @@ export interface ScriptMessage {
   readonly records?: readonly ScriptRecord[];
 }
 
-export const BATCH_JSON_LIMIT_BYTES: number;
-
 export function podMessages(
   steps: readonly ScriptStep[],
-  options: {
-    readonly batchMs: number;
-    readonly maxRecords: number;
-    readonly recordBytes: (step: ScriptStep) => number;
-  },
+  options: { readonly batchMs: number },
 ): ScriptMessage[];
 
 export function observationsOf(message: ScriptMessage): number;

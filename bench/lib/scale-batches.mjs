@@ -3,57 +3,45 @@
 // own times, so the same pods give the same messages whether the bench runs in real time or
 // --prefill.
 //
-// The agent's rule, as the bench simulates it: a request record ending while no window is open
-// opens one for `batchMs`; records ending before it expires join it. The window is flushed when it
-// expires, when it holds `maxRecords` records (the contract's MAX_REQUEST_BATCH_RECORDS), when the
-// next record's JSON would take its records past BATCH_JSON_LIMIT_BYTES (flushed first; that record
-// opens the next window), or when the pod emits any other event (flushed first, so seq order
-// follows what happened). A flush of one record is a plain `request` event; of two or more, a
-// `request.batch`. Imports nothing, so its unit test (test/unit/scale-batches.test.ts) needs no build.
-
-/** Records' JSON past this flushes a window: below the event's 64 KiB, leaving room for the envelope. */
-export const BATCH_JSON_LIMIT_BYTES = 48 * 1024;
+// Which records leave together, and when, is decided by the agent's own batcher
+// (agent/request-batcher.ts, createReplayedBatcher: its rule on a clock of the script's offsets):
+// a window opened by a record and flushed at its expiry, at MAX_REQUEST_BATCH_RECORDS records,
+// before its records' JSON would pass REQUEST_BATCH_MAX_BYTES, or before any other event of the pod.
+// A flush of one record is a plain `request` event; of two or more, a `request.batch`.
+import { createReplayedBatcher } from '../../dist/agent/index.js';
 
 /**
  * The messages of one pod's script, in publish order. `steps`: [offset ms, kind, data(now)] in
- * emit order (offsets not decreasing). `recordBytes(step)`: a request record's JSON size in bytes,
- * its `at` included (asked only when batching). Each message is { due, kind, data } for a plain
- * event (a request's `recordDue` is its own offset, the time it ended) or { due, kind:
- * 'request.batch', records: [{ due, data }] }; `due` is when it is published (a batch's flush).
- * batchMs 0: every step its own message, at its own offset.
+ * emit order (offsets not decreasing); a request's data(0) is what the batcher sizes. Each message
+ * is { due, kind, data } for a plain event (a request's `recordDue` is its own offset, the time it
+ * ended) or { due, kind: 'request.batch', records: [{ due, data }] }; `due` is when it is published
+ * (a batch's flush). batchMs 0: every step its own message, at its own offset.
  */
-export function podMessages(steps, { batchMs, maxRecords, recordBytes }) {
+export function podMessages(steps, { batchMs }) {
+  if (batchMs <= 0) return steps.map(([due, kind, data]) => ({ due, kind, data }));
   const out = [];
-  if (batchMs <= 0) {
-    for (const [due, kind, data] of steps) out.push({ due, kind, data });
-    return out;
-  }
-  let window; // { openedAt, records: [{ due, data }], bytes }
-  const flush = (at) => {
-    if (!window) return;
-    const { records } = window;
-    window = undefined;
-    if (records.length === 1)
-      out.push({ due: at, kind: 'request', recordDue: records[0].due, data: records[0].data });
-    else out.push({ due: at, kind: 'request.batch', records });
-  };
+  // The request steps the batcher holds, oldest first: it hands them on in this order.
+  const held = [];
+  let current;
+  const replay = createReplayedBatcher({
+    windowMs: batchMs,
+    emit: (kind, data, _time, atMs) => {
+      if (kind === 'request.batch') {
+        const records = held.splice(0, data.records.length).map(([due, , d]) => ({ due, data: d }));
+        out.push({ due: atMs, kind, records });
+      } else if (kind === 'request') {
+        const [due, , d] = held.shift();
+        out.push({ due: atMs, kind, recordDue: due, data: d });
+      } else out.push({ due: atMs, kind, data: current[2] });
+    },
+  });
   for (const step of steps) {
     const [off, kind, data] = step;
-    if (window && off >= window.openedAt + batchMs) flush(window.openedAt + batchMs);
-    if (kind !== 'request') {
-      flush(off);
-      out.push({ due: off, kind, data });
-      continue;
-    }
-    const bytes = recordBytes(step);
-    // The records array's JSON: each record plus a comma between two.
-    if (window && window.bytes + 1 + bytes > BATCH_JSON_LIMIT_BYTES) flush(off);
-    if (!window) window = { openedAt: off, records: [], bytes: -1 };
-    window.records.push({ due: off, data });
-    window.bytes += 1 + bytes;
-    if (window.records.length >= maxRecords) flush(off);
+    current = step;
+    if (kind === 'request') held.push(step);
+    replay.emit(off, kind, kind === 'request' ? data(0) : {});
   }
-  if (window) flush(window.openedAt + batchMs);
+  replay.end();
   return out;
 }
 

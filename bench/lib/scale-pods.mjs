@@ -1,7 +1,6 @@
 // What one simulated pod of the scale bench (bench/scale.mjs) publishes: its termination's script,
 // grouped into messages as its agent's --request-batch would (scale-batches.mjs), and each message
 // built as an event.
-import { MAX_REQUEST_BATCH_RECORDS } from '../../dist/contract/index.js';
 import { podMessages } from './scale-batches.mjs';
 
 export const POD_DRAIN_MS = 5000;
@@ -98,12 +97,7 @@ function podScript(pod, requests) {
 
 /** One pod's script as the messages its agent publishes with --request-batch `batchMs` (scale-batches.mjs). */
 export function podScriptMessages(pod, requests, batchMs) {
-  return podMessages(podScript(pod, requests), {
-    batchMs,
-    maxRecords: MAX_REQUEST_BATCH_RECORDS,
-    // A record's JSON as a batch carries it (its startedAt and `at` have a fixed length).
-    recordBytes: ([, , data]) => Buffer.byteLength(JSON.stringify({ ...data(0), at: iso(0) })),
-  });
+  return podMessages(podScript(pod, requests), { batchMs });
 }
 
 /**

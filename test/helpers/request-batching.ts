@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { type AnyEvent, encodeEvent, MAX_REQUEST_BATCH_RECORDS } from '../../contract/index.js';
+import { createReplayedBatcher, type ReplayedBatcher } from '../../agent/index.js';
+import { type AnyEvent, encodeEvent } from '../../contract/index.js';
 import { createEvent, decodeEvent, type EventData } from '../../contract/validate.js';
 
 // A scripted stream of events (collector-scenario.ts) as a batching agent (schema 1.1) would have
@@ -77,66 +78,71 @@ export function withRequests(
 export interface BatchOptions {
   /** The agent's window, opened by its first record (100 ms by default). */
   readonly windowMs?: number;
-  readonly maxRecords?: number;
 }
 
 type RequestEvent = Extract<AnyEvent, { kind: 'request' }>;
 
+/** One pod instance's agent, replayed: its batcher, the request events it holds (oldest first). */
+interface InstanceReplay {
+  readonly batcher: ReplayedBatcher;
+  readonly held: RequestEvent[];
+  /** The event being emitted: what the batcher hands on when it is not a request. */
+  current: AnyEvent | undefined;
+}
+
+function replayInstance(windowMs: number, out: AnyEvent[]): InstanceReplay {
+  const held: RequestEvent[] = [];
+  const replay: InstanceReplay = {
+    held,
+    current: undefined,
+    batcher: createReplayedBatcher({
+      windowMs,
+      emit: (kind, data, _time, atMs) => {
+        if (kind === 'request.batch') {
+          const records = held.splice(0, (data as EventData<'request.batch'>).records.length);
+          const first = records[0]!;
+          const batch = createEvent(
+            'request.batch',
+            first,
+            { records: records.map((r) => ({ ...r.data, at: r.time })) },
+            { instance: first.instance, seq: first.seq, id: randomUUID(), time: new Date(atMs) },
+          );
+          out.push(batch as AnyEvent);
+        } else if (kind === 'request') out.push(held.shift()!);
+        else out.push(replay.current!);
+      },
+    }),
+  };
+  return replay;
+}
+
 /**
- * `script` as a batching agent sends it. A window holds one pod instance's consecutive `request`
- * events (no other event of that pod in between, in seq order) that ended within `windowMs` of its
- * first; it is cut at `maxRecords`. A window of one stays the `request` event it was; two or more
- * become one `request.batch` (a fresh id, the first record's seq, the later seqs of the pod moved
- * down) at the flush time: the window's end, or the time of the event that cut it (never before
- * its last record). The batch is published where the window closed: before the event that cut it.
+ * `script` as a batching agent sends it, each pod instance's events replayed through the agent's
+ * own batcher (createReplayedBatcher) at their times: a window holds one instance's consecutive
+ * `request` events (no other event of that instance in between), cut as the agent cuts it. A
+ * window of one stays the `request` event it was; two or more become one `request.batch` (a fresh
+ * id, the first record's seq, the later seqs of the pod moved down; each record's `at` its event's
+ * time) at the flush time. An expired window is published where the instance's next event (or the
+ * script's end) shows it expired, and a cut one before the event that cut it.
  */
 export function batchRequests(script: Script, options: BatchOptions = {}): Script {
   const windowMs = options.windowMs ?? 100;
-  const maxRecords = options.maxRecords ?? MAX_REQUEST_BATCH_RECORDS;
-  const open = new Map<string, RequestEvent[]>();
   const out: AnyEvent[] = [];
-  const ms = (e: AnyEvent) => Date.parse(e.time);
-
-  const flush = (key: string, cutMs: number) => {
-    const records = open.get(key);
-    open.delete(key);
-    if (!records) return;
-    const first = records[0]!;
-    if (records.length === 1) {
-      out.push(first);
-      return;
-    }
-    const lastMs = ms(records[records.length - 1]!);
-    const flushMs = Math.max(lastMs, Math.min(ms(first) + windowMs, cutMs));
-    const data = { records: records.map((r) => ({ ...r.data, at: r.time })) };
-    const batch = createEvent('request.batch', first, data, {
-      instance: first.instance,
-      seq: first.seq,
-      id: randomUUID(),
-      time: new Date(flushMs),
-    });
-    out.push(batch as AnyEvent);
-  };
-
+  const instances = new Map<string, InstanceReplay>();
   for (const e of script.events) {
     if (e.pod === null) {
       out.push(e);
       continue;
     }
-    const key = instanceKey(e);
-    if (e.kind !== 'request') {
-      flush(key, ms(e));
-      out.push(e);
-      continue;
+    let replay = instances.get(instanceKey(e));
+    if (!replay) {
+      replay = replayInstance(windowMs, out);
+      instances.set(instanceKey(e), replay);
     }
-    const records = open.get(key);
-    if (records && ms(e) - ms(records[0]!) < windowMs) records.push(e);
-    else {
-      flush(key, ms(e));
-      open.set(key, [e]);
-    }
-    if (open.get(key)!.length >= maxRecords) flush(key, ms(e));
+    replay.current = e;
+    if (e.kind === 'request') replay.held.push(e);
+    replay.batcher.emit(Date.parse(e.time), e.kind, e.data as EventData<typeof e.kind>);
   }
-  for (const key of [...open.keys()]) flush(key, Number.POSITIVE_INFINITY);
+  for (const replay of instances.values()) replay.batcher.end();
   return renumbered({ events: out, withheld: script.withheld });
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createRequestBatcher, type TimedEmit } from '../../agent/request-batcher.js';
+import { createReplayedBatcher, createRequestBatcher, type TimedEmit } from '../../agent/request-batcher.js';
 import { type EventKind, MAX_REQUEST_BATCH_RECORDS } from '../../contract/index.js';
 import { dataSchemas, type EventData } from '../../contract/validate.js';
 import { createManualTime } from '../helpers/manual-time.js';
@@ -115,5 +115,51 @@ describe('request batcher', () => {
       ['request', undefined],
     ]);
     expect(time.pending).toBe(0);
+  });
+
+  it('replayed on a moved clock (createReplayedBatcher), sends what it sends under real timers', async () => {
+    // A seeded script: records 0-40 ms apart, now and then another event, 1,000 emits.
+    let seed = 7;
+    const next = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    const script: { gap: number; kind: 'request' | 'traffic.summary'; n: number }[] = [];
+    for (let n = 0; n < 1000; n++) {
+      script.push({ gap: Math.floor(next() * 40), kind: next() < 0.05 ? 'traffic.summary' : 'request', n });
+    }
+    const shape = (kind: EventKind, data: unknown, atMs: number) =>
+      `${kind}@${atMs}:${kind === 'traffic.summary' ? '' : ids({ kind, data, time: undefined }).join(',')}`;
+
+    const time = createManualTime(Date.parse('2026-12-01T10:00:00.000Z'));
+    const timed: string[] = [];
+    const batcher = createRequestBatcher({
+      emit: (kind, data) => timed.push(shape(kind, data, time.now)),
+      clock: time.clock,
+      scheduler: time.scheduler,
+      windowMs: 100,
+    });
+    const start = time.now;
+    for (const step of script) {
+      await time.advance(step.gap);
+      const data = step.kind === 'request' ? request(step.n) : SAMPLE_DATA['traffic.summary'];
+      batcher.emit(step.kind, data as EventData<typeof step.kind>);
+    }
+    await time.advance(1000);
+
+    const replayed: string[] = [];
+    const replay = createReplayedBatcher({
+      windowMs: 100,
+      emit: (kind, data, _time, atMs) => replayed.push(shape(kind, data, atMs)),
+    });
+    let at = start;
+    for (const step of script) {
+      at += step.gap;
+      const data = step.kind === 'request' ? request(step.n) : SAMPLE_DATA['traffic.summary'];
+      replay.emit(at, step.kind, data as EventData<typeof step.kind>);
+    }
+    replay.end();
+    expect(timed.filter((t) => t.startsWith('request.batch')).length).toBeGreaterThan(50);
+    expect(replayed).toEqual(timed);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { REQUEST_BATCH_MAX_BYTES } from '../../agent/index.js';
 import {
-  BATCH_JSON_LIMIT_BYTES,
   observationsOf,
   podMessages,
   type ScriptMessage,
@@ -8,13 +8,13 @@ import {
 } from '../../bench/lib/scale-batches.mjs';
 import { MAX_REQUEST_BATCH_RECORDS } from '../../contract/index.js';
 
-// The scale bench's simulation of the agent's request batching (bench/scale.mjs --request-batch):
-// which records leave together, and when.
+// The scale bench's pods batched by the agent's own batcher (bench/scale.mjs --request-batch,
+// createReplayedBatcher): which records leave together, and when.
 
-const record = (off: number): ScriptStep => [off, 'request', () => ({ off })];
+/** A request record ending at `off`, its JSON padded by `pad` characters. */
+const record = (off: number, pad = 0): ScriptStep => [off, 'request', () => ({ off, pad: 'x'.repeat(pad) })];
 const other = (off: number, kind: string): ScriptStep => [off, kind, () => ({})];
-const group = (steps: ScriptStep[], batchMs: number, bytes = 300) =>
-  podMessages(steps, { batchMs, maxRecords: MAX_REQUEST_BATCH_RECORDS, recordBytes: () => bytes });
+const group = (steps: ScriptStep[], batchMs: number) => podMessages(steps, { batchMs });
 /** [due, kind, the records' offsets (a plain request: its own)] of each message. */
 const shape = (messages: ScriptMessage[]) =>
   messages.map((m) => [m.due, m.kind, m.records ? m.records.map((r) => r.due) : m.recordDue]);
@@ -56,9 +56,11 @@ describe('scale bench request batching', () => {
       [1, MAX_REQUEST_BATCH_RECORDS],
       [101, 5],
     ]);
-    // Two records fit with their comma, a third would pass the limit: it opens the next window.
-    const big = Math.floor((BATCH_JSON_LIMIT_BYTES - 1) / 2);
-    expect(shape(group([record(0), record(1), record(2), record(3)], 100, big))).toEqual([
+    // Two records fit with their commas, a third would pass the limit: it opens the next window.
+    const unpadded = JSON.stringify({ off: 0, pad: '', at: new Date(0).toISOString() }).length + 1;
+    const pad = Math.floor(REQUEST_BATCH_MAX_BYTES / 2) - unpadded;
+    const padded = [record(0, pad), record(1, pad), record(2, pad), record(3, pad)];
+    expect(shape(group(padded, 100))).toEqual([
       [2, 'request.batch', [0, 1]],
       [102, 'request.batch', [2, 3]],
     ]);
