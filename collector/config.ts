@@ -319,6 +319,17 @@ export function loadCollectorConfig(flags: CollectorFlags = {}, env: Env = proce
   }
   if (config.applyLingerMs > MAX_APPLY_LINGER_MS && !issues.has(E.applyLinger)) {
     issues.add(E.applyLinger, `must be from 0 to 1s, got ${config.applyLingerMs} ms`);
+  } else if (
+    config.applyLingerMs > config.ackWaitMs / 2 &&
+    !issues.has(E.applyLinger) &&
+    !issues.has(E.ackWait)
+  ) {
+    // A message waits out the linger unacknowledged: near the ack wait, JetStream would deliver it
+    // again while its batch is still being applied (harmless, applying is idempotent, but wasted).
+    issues.add(
+      E.applyLinger,
+      `must be at most half the ack wait (${E.ackWait}, ${config.ackWaitMs} ms), got ${config.applyLingerMs} ms`,
+    );
   }
   if (config.podSeriesExpiryMs < config.refreshIntervalMs && !issues.has(E.podSeriesExpiry)) {
     issues.add(

@@ -100,7 +100,7 @@ export function createCollectorCommand(): Command {
     .addOption(
       settingOption(
         '--apply-linger <duration>',
-        'how long a batch that is not full waits for more events before it is applied, 0 to 1s: fewer, larger batches for that much more lag (0 = none)',
+        'how long a batch that is not full waits for more events before it is applied, 0 to 1s and at most half the ack wait: fewer, larger batches for that much more lag (0 = none)',
         E.applyLinger,
         ms(D.applyLingerMs),
       ),

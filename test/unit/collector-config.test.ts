@@ -70,6 +70,8 @@ describe('collector config', () => {
     [{ DRAINWATCH_PULL_EXPIRY: '1000000d' }, 'DRAINWATCH_PULL_EXPIRY'],
     [{ DRAINWATCH_APPLY_LINGER: '2s' }, 'DRAINWATCH_APPLY_LINGER'],
     [{ DRAINWATCH_APPLY_LINGER: 'briefly' }, 'DRAINWATCH_APPLY_LINGER'],
+    // Lingering near the ack wait would have JetStream deliver the batch's messages again.
+    [{ DRAINWATCH_APPLY_LINGER: '600ms', DRAINWATCH_ACK_WAIT: '1s' }, 'DRAINWATCH_APPLY_LINGER'],
     // JetStream's nanosecond durations overflowed ("invalid JSON" at stream set-up, exit 3).
     [{ DRAINWATCH_ACK_WAIT: '1000000d' }, 'DRAINWATCH_ACK_WAIT'],
     [{ DRAINWATCH_POD_SERIES_EXPIRY: '1s' }, 'DRAINWATCH_POD_SERIES_EXPIRY'],
