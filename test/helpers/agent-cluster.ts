@@ -126,22 +126,35 @@ export async function streamLeader(nc: NatsConnection, stream: string): Promise<
 
 /**
  * Asks the stream's leader to step down until `node` leads it (the new leader is chosen at random
- * among the replicas, so a few rounds may be needed); at most 20 rounds.
+ * among the replicas, so a few rounds may be needed), for at most 60 s. A round whose step-down
+ * moved nothing within 5 s is asked again: once in CI a single step-down never moved the leader
+ * (the test before resumes a paused node, which may still be catching up), and nats-server answers
+ * a step-down it refuses with an error, named in the timeout's message.
  */
 export async function moveStreamLeader(nats: TestNatsCluster, stream: string, node: number): Promise<void> {
   const nc = await clusterClient(nats);
+  const deadline = Date.now() + 60_000;
+  let refused = 'no step-down was answered';
   try {
-    for (let round = 0; round < 20; round++) {
+    while (Date.now() < deadline) {
       const leader = await streamLeader(nc, stream);
       if (leader === node) return;
-      await nc.request(`$JS.API.STREAM.LEADER.STEPDOWN.${stream}`, undefined, { timeout: 5000 });
+      try {
+        const reply = await nc.request(`$JS.API.STREAM.LEADER.STEPDOWN.${stream}`, undefined, {
+          timeout: 5000,
+        });
+        const error = (reply.json() as { error?: { description?: string } }).error;
+        if (error) refused = error.description ?? JSON.stringify(error);
+      } catch (err) {
+        refused = (err as Error).message;
+      }
       await pollUntil(async () => (await streamLeader(nc, stream)) !== leader, {
-        timeoutMs: 30_000,
+        timeoutMs: 5000,
         intervalMs: 100,
         what: `${stream}'s leader to step down`,
-      });
+      }).catch(() => undefined);
     }
-    throw new Error(`${stream}'s leader did not move to n${node + 1} in 20 step-downs`);
+    throw new Error(`${stream}'s leader did not move to n${node + 1} within 60 s (last refusal: ${refused})`);
   } finally {
     await nc.close();
   }
