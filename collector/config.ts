@@ -84,7 +84,7 @@ export const COLLECTOR_DEFAULTS = {
   /**
    * How long a batch that is not full waits for more messages after its first (ms; 0: none).
    * Fewer, larger batches at a steady rate (collector/ingest-queue.ts), for at most this much more
-   * lag: 1.7 times as many events per collector CPU-second at 10,000 events/s (docs/scaling.md).
+   * lag: 1.8 times as many events per collector CPU-second at 10,000 events/s (docs/scaling.md).
    */
   applyLingerMs: 50,
   /**

@@ -149,12 +149,6 @@ export function encodeBatch(sections: readonly WorkloadEntries[]): EncodedBatch 
  */
 const PACK_CHUNK_UNITS = 32 * 1024;
 
-function decimalDigits(n: number): number {
-  let digits = 1;
-  for (let x = n; x >= 10; x = Math.floor(x / 10)) digits++;
-  return digits;
-}
-
 /**
  * The script's fields after the retention as one argument: each field as its UTF-8 byte length, a
  * colon, then its bytes (a netstring without the trailing comma), read back by apply.lua's
@@ -169,7 +163,7 @@ export function packFields(fields: readonly string[]): Buffer {
   for (let i = 0; i < fields.length; i++) {
     const size = Buffer.byteLength(fields[i]!, 'utf8');
     sizes[i] = size;
-    total += decimalDigits(size) + 1 + size;
+    total += String(size).length + 1 + size;
   }
   const packed = Buffer.allocUnsafe(total);
   let offset = 0;
