@@ -101,7 +101,8 @@ export const KEYS = {
 
 /**
  * Every field a rollout has in its workload's rollouts hash (collector/lua/apply.lua writes them,
- * decodeRollout reads them). apply.lua receives this list to delete an absorbed rollout.
+ * decodeRollout reads them). apply.lua receives this list to delete an absorbed rollout and to
+ * rename one (a finish before its start).
  */
 export const ROLLOUT_FIELDS = [
   'id',
@@ -114,7 +115,7 @@ export const ROLLOUT_FIELDS = [
   'finishedAt',
   'outcome',
   'podsReplaced',
-  'finishedAs',
+  'startPending',
   'replicas',
   'label',
   'maxSurge',

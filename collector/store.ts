@@ -119,17 +119,6 @@ export function createReportStore(redis: RedisClient): ReportStore {
         return ro;
       }
     }
-    // A finish applied before its own start closed the rollout its preStops had opened, which
-    // keeps its implicit id (lua/apply.lua rollout_finish): the controller's id still finds it.
-    const aliases = await Promise.all(
-      wks.map((wk) => redis.hget(KEYS.rollouts(wk), rolloutField(id, 'aliasOf'))),
-    );
-    for (const [i, wk] of wks.entries()) {
-      const alias = aliases[i];
-      if (alias === null || alias === undefined) continue;
-      const ro = await rolloutIn(wk, alias);
-      if (ro) return ro;
-    }
     return undefined;
   }
 

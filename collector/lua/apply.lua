@@ -83,19 +83,42 @@ local function close(id, t, outcome)
   if rhas(id, 'startedAt') then note('closed', id) end
 end
 
-local function rollout_start(id, t, trigger, extra)
-  if rhas(id, 'startedAt') then return end
-  local alias = rget(id, 'aliasOf')
-  if alias then
-    -- Its rollout.finished came first and closed the rollout its preStops had opened (see
-    -- rollout_finish): the late start joins that closed rollout instead of opening one that
-    -- nothing would ever finish.
-    if t < tonumber(rget(alias, 'startedAt')) then
-      rset(alias, 'startedAt', t)
-      redis.call('ZADD', INDEX, t, alias)
+-- Moves a rollout's fields to another id (one that has none), its index entry and the open
+-- rollout with them.
+local function rename(from, to)
+  local args = {}
+  for f = 1, #FIELDS do
+    local v = rget(from, FIELDS[f])
+    if v then
+      args[#args + 1] = FIELDS[f]
+      args[#args + 1] = v
     end
-    rset(alias, 'trigger', trigger, 'implicit', '0')
-    if #extra > 0 then rset(alias, unpack(extra)) end
+  end
+  rdel(from)
+  rset(to, unpack(args))
+  rset(to, 'id', to)
+  redis.call('ZREM', INDEX, from)
+  redis.call('ZADD', INDEX, tonumber(rget(to, 'startedAt')), to)
+  if open_id() == from then redis.call('SET', OPEN, to) end
+  note('absorbed', from)
+end
+
+-- A rollout whose rollout.finished came before its rollout.started (see rollout_finish) gets
+-- what that start would have given it: its trigger, and its start if earlier.
+local function late_start(id, t, trigger, extra)
+  if t < tonumber(rget(id, 'startedAt')) then
+    rset(id, 'startedAt', t)
+    redis.call('ZADD', INDEX, t, id)
+  end
+  if t > tonumber(rget(id, 'lastActivity')) then rset(id, 'lastActivity', t) end
+  rset(id, 'trigger', trigger, 'implicit', '0')
+  if #extra > 0 then rset(id, unpack(extra)) end
+  redis.call('HDEL', RO, id .. '|startPending')
+end
+
+local function rollout_start(id, t, trigger, extra)
+  if rhas(id, 'startedAt') then
+    if rhas(id, 'startPending') then late_start(id, t, trigger, extra) end
     return
   end
   local la = t
@@ -132,12 +155,11 @@ local function rollout_finish(id, t, outcome, replaced)
   if not rhas(id, 'id') then
     local current = open_id()
     if current and rget(current, 'implicit') == '1' then
-      -- A finish for a rollout whose start we never saw closes the one its preStops opened.
-      rset(current, 'finishedAs', id)
-      -- The way back, for a rollout.started of this id arriving after its finish. Not one of
-      -- ROLLOUT_FIELDS: `<id>|aliasOf` is the only field of that id, so no reader sees a rollout.
-      redis.call('HSET', RO, id .. '|aliasOf', current)
-      id = current
+      -- A finish for a rollout whose start we never saw closes the one its preStops opened, which
+      -- takes the controller's id now, as the start would have had it come first: the id of a
+      -- report never depends on the order its events were applied in.
+      rename(current, id)
+      rset(id, 'startPending', '1')
     end
   end
   local prev = rget(id, 'outcome')
@@ -176,7 +198,7 @@ local function rollout_touch(implicit_id, t, quiet)
     -- (rollout_finish): its start is not known, so an event before its finish and after the
     -- rollout before it is one of its own that arrived late; it moves the start back.
     local next = redis.call('ZRANGEBYSCORE', INDEX, '(' .. t, '+inf', 'LIMIT', 0, 1)
-    if next[1] and rget(next[1], 'implicit') == '1' and rhas(next[1], 'finishedAs') then
+    if next[1] and rhas(next[1], 'startPending') then
       local f = tonumber(rget(next[1], 'finishedAt'))
       if f and t <= f then
         rset(next[1], 'startedAt', t)

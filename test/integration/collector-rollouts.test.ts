@@ -125,7 +125,7 @@ describe('collector rollout windows', () => {
     expect(report!.terminations.map((t) => t.pod)).toEqual(['basket-1']);
   });
 
-  it('a rollout.finished before its rollout.started closes the preStop-opened rollout once; the late start opens none', async () => {
+  it("a rollout.finished before its rollout.started closes the preStop-opened rollout once, under the controller's id; the late start opens none", async () => {
     const start = now + 120_000;
     const p = createEventSequencer({ namespace: 'shop', workload: 'bag', pod: 'bag-1' });
     const control = createEventSequencer({ namespace: 'shop', workload: 'bag', pod: null });
@@ -150,11 +150,14 @@ describe('collector rollout windows', () => {
     expect(list[0]!.startedAt).toBe(new Date(start + 50).toISOString());
     const status = (await collector.store.workloadStatus()).find((s) => s.workload === 'bag');
     expect(status).toMatchObject({ openRolloutId: null });
-    // It keeps the id its preStop gave it; the controller's id finds its report too.
-    expect(list[0]!.rolloutId).not.toBe('ro-late');
-    const byControllerId = await collector.store.getReport('ro-late');
-    expect(byControllerId).toEqual(await collector.store.getReport(list[0]!.rolloutId));
-    expect(byControllerId).toMatchObject({ trigger: 'cli', podsReplaced: 1 });
+    // It has the controller's id, as in stream order, and its report the late start's trigger.
+    expect(list[0]!.rolloutId).toBe('ro-late');
+    expect(await collector.store.getReport('ro-late')).toMatchObject({
+      rolloutId: 'ro-late',
+      trigger: 'cli',
+      podsReplaced: 1,
+      terminations: [expect.objectContaining({ pod: 'bag-1' })],
+    });
     expect(await collector.store.getReport('ro-never')).toBeUndefined();
   });
 });
