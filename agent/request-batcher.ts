@@ -95,17 +95,24 @@ export function createRequestBatcher(options: RequestBatcherOptions): RequestBat
   };
 }
 
-/** What a replayed batcher hands on: an event, its time if not now, and the replay's time (ms). */
-export type ReplayedEmit = <K extends EventKind>(
+/**
+ * What a replayed batcher hands on: an event as the agent publishes it, the replay's time (ms) it
+ * leaves at, and the inputs it carries (the tokens given to emit, in emit order): the one input of
+ * a plain event or lone `request`, or each record's input of a `request.batch`.
+ */
+export type ReplayedEmit<T> = <K extends EventKind>(
   kind: K,
   data: EventData<K>,
-  time: Date | undefined,
   atMs: number,
+  inputs: readonly T[],
 ) => void;
 
-export interface ReplayedBatcher {
-  /** Moves the clock to `atMs` (never back), firing the window's expiry if due by then, then emits. */
-  emit<K extends EventKind>(atMs: number, kind: K, data: EventData<K>): void;
+export interface ReplayedBatcher<T> {
+  /**
+   * Moves the clock to `atMs` (never back), firing the window's expiry if due by then, then emits
+   * `kind`/`data`; `input` is the caller's token for it, handed back with what carries it.
+   */
+  emit<K extends EventKind>(atMs: number, kind: K, data: EventData<K>, input: T): void;
   /** Lets an open window expire (the end of the script). */
   end(): void;
 }
@@ -116,13 +123,17 @@ export interface ReplayedBatcher {
  * simulations that need it (bench/scale.mjs's pods, the collector tests' batched streams), so that
  * the rule exists once.
  */
-export function createReplayedBatcher(options: {
+export function createReplayedBatcher<T>(options: {
   readonly windowMs: number;
   readonly maxBytes?: number;
-  readonly emit: ReplayedEmit;
-}): ReplayedBatcher {
+  readonly emit: ReplayedEmit<T>;
+}): ReplayedBatcher<T> {
   let now = Number.NEGATIVE_INFINITY;
   let timer: { readonly at: number; readonly fn: () => void } | undefined;
+  // The inputs of the records the batcher holds, oldest first (it sends records in emit order),
+  // and the input being emitted (what a plain event carries).
+  const held: T[] = [];
+  let current: T | undefined;
   const batcher = createRequestBatcher({
     windowMs: options.windowMs,
     ...(options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes }),
@@ -136,7 +147,15 @@ export function createReplayedBatcher(options: {
         };
       },
     },
-    emit: (kind, data, time) => options.emit(kind, data, time, now),
+    emit: (kind, data) => {
+      const inputs =
+        kind === 'request.batch'
+          ? held.splice(0, (data as EventData<'request.batch'>).records.length)
+          : kind === 'request'
+            ? held.splice(0, 1)
+            : [current as T];
+      options.emit(kind, data, now, inputs);
+    },
   });
   const fireDue = (until: number): void => {
     while (timer && timer.at <= until) {
@@ -147,9 +166,11 @@ export function createReplayedBatcher(options: {
     }
   };
   return {
-    emit(atMs, kind, data) {
+    emit(atMs, kind, data, input) {
       fireDue(atMs);
       now = Math.max(now, atMs);
+      current = input;
+      if (kind === 'request') held.push(input);
       batcher.emit(kind, data);
     },
     end() {

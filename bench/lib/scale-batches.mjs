@@ -20,26 +20,20 @@ import { createReplayedBatcher } from '../../dist/agent/index.js';
 export function podMessages(steps, { batchMs }) {
   if (batchMs <= 0) return steps.map(([due, kind, data]) => ({ due, kind, data }));
   const out = [];
-  // The request steps the batcher holds, oldest first: it hands them on in this order.
-  const held = [];
-  let current;
   const replay = createReplayedBatcher({
     windowMs: batchMs,
-    emit: (kind, data, _time, atMs) => {
+    emit: (kind, _data, atMs, inputs) => {
       if (kind === 'request.batch') {
-        const records = held.splice(0, data.records.length).map(([due, , d]) => ({ due, data: d }));
-        out.push({ due: atMs, kind, records });
+        out.push({ due: atMs, kind, records: inputs.map(([due, , d]) => ({ due, data: d })) });
       } else if (kind === 'request') {
-        const [due, , d] = held.shift();
+        const [[due, , d]] = inputs;
         out.push({ due: atMs, kind, recordDue: due, data: d });
-      } else out.push({ due: atMs, kind, data: current[2] });
+      } else out.push({ due: atMs, kind, data: inputs[0][2] });
     },
   });
   for (const step of steps) {
     const [off, kind, data] = step;
-    current = step;
-    if (kind === 'request') held.push(step);
-    replay.emit(off, kind, kind === 'request' ? data(0) : {});
+    replay.emit(off, kind, kind === 'request' ? data(0) : {}, step);
   }
   replay.end();
   return out;

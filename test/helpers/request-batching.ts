@@ -80,40 +80,26 @@ export interface BatchOptions {
   readonly windowMs?: number;
 }
 
-type RequestEvent = Extract<AnyEvent, { kind: 'request' }>;
-
-/** One pod instance's agent, replayed: its batcher, the request events it holds (oldest first). */
-interface InstanceReplay {
-  readonly batcher: ReplayedBatcher;
-  readonly held: RequestEvent[];
-  /** The event being emitted: what the batcher hands on when it is not a request. */
-  current: AnyEvent | undefined;
-}
-
-function replayInstance(windowMs: number, out: AnyEvent[]): InstanceReplay {
-  const held: RequestEvent[] = [];
-  const replay: InstanceReplay = {
-    held,
-    current: undefined,
-    batcher: createReplayedBatcher({
-      windowMs,
-      emit: (kind, data, _time, atMs) => {
-        if (kind === 'request.batch') {
-          const records = held.splice(0, (data as EventData<'request.batch'>).records.length);
-          const first = records[0]!;
-          const batch = createEvent(
-            'request.batch',
-            first,
-            { records: records.map((r) => ({ ...r.data, at: r.time })) },
-            { instance: first.instance, seq: first.seq, id: randomUUID(), time: new Date(atMs) },
-          );
-          out.push(batch as AnyEvent);
-        } else if (kind === 'request') out.push(held.shift()!);
-        else out.push(replay.current!);
-      },
-    }),
-  };
-  return replay;
+/** One pod instance's agent, replayed: its batcher, each input the event it was emitted for. */
+function replayInstance(windowMs: number, out: AnyEvent[]): ReplayedBatcher<AnyEvent> {
+  return createReplayedBatcher<AnyEvent>({
+    windowMs,
+    emit: (kind, _data, atMs, inputs) => {
+      if (kind !== 'request.batch') {
+        out.push(inputs[0]!);
+        return;
+      }
+      const records = inputs as readonly Extract<AnyEvent, { kind: 'request' }>[];
+      const first = records[0]!;
+      const batch = createEvent(
+        'request.batch',
+        first,
+        { records: records.map((r) => ({ ...r.data, at: r.time })) },
+        { instance: first.instance, seq: first.seq, id: randomUUID(), time: new Date(atMs) },
+      );
+      out.push(batch as AnyEvent);
+    },
+  });
 }
 
 /**
@@ -128,7 +114,7 @@ function replayInstance(windowMs: number, out: AnyEvent[]): InstanceReplay {
 export function batchRequests(script: Script, options: BatchOptions = {}): Script {
   const windowMs = options.windowMs ?? 100;
   const out: AnyEvent[] = [];
-  const instances = new Map<string, InstanceReplay>();
+  const instances = new Map<string, ReplayedBatcher<AnyEvent>>();
   for (const e of script.events) {
     if (e.pod === null) {
       out.push(e);
@@ -139,10 +125,8 @@ export function batchRequests(script: Script, options: BatchOptions = {}): Scrip
       replay = replayInstance(windowMs, out);
       instances.set(instanceKey(e), replay);
     }
-    replay.current = e;
-    if (e.kind === 'request') replay.held.push(e);
-    replay.batcher.emit(Date.parse(e.time), e.kind, e.data as EventData<typeof e.kind>);
+    replay.emit(Date.parse(e.time), e.kind, e.data as EventData<typeof e.kind>, e);
   }
-  for (const replay of instances.values()) replay.batcher.end();
+  for (const replay of instances.values()) replay.end();
   return renumbered({ events: out, withheld: script.withheld });
 }

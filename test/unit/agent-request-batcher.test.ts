@@ -148,18 +148,26 @@ describe('request batcher', () => {
     await time.advance(1000);
 
     const replayed: string[] = [];
-    const replay = createReplayedBatcher({
+    const carried: string[][] = [];
+    const expected: string[][] = [];
+    const replay = createReplayedBatcher<number>({
       windowMs: 100,
-      emit: (kind, data, _time, atMs) => replayed.push(shape(kind, data, atMs)),
+      emit: (kind, data, atMs, inputs) => {
+        replayed.push(shape(kind, data, atMs));
+        // Each message hands back the inputs it carries: a record's own, or the other event's.
+        carried.push(kind === 'traffic.summary' ? inputs.map(() => 'other') : inputs.map((n) => `r-${n}`));
+        expected.push(kind === 'traffic.summary' ? ['other'] : ids({ kind, data, time: undefined }));
+      },
     });
     let at = start;
     for (const step of script) {
       at += step.gap;
       const data = step.kind === 'request' ? request(step.n) : SAMPLE_DATA['traffic.summary'];
-      replay.emit(at, step.kind, data as EventData<typeof step.kind>);
+      replay.emit(at, step.kind, data as EventData<typeof step.kind>, step.n);
     }
     replay.end();
     expect(timed.filter((t) => t.startsWith('request.batch')).length).toBeGreaterThan(50);
     expect(replayed).toEqual(timed);
+    expect(carried).toEqual(expected);
   });
 });
