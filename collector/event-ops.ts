@@ -56,7 +56,15 @@ function workloadOps(event: AnyEvent, wk: string, t: number, wire: string, optio
       return [
         { type: 'zadd-lt', key: KEYS.terminations(wk), score: t, member: member() },
         { type: 'termination-start', ...ends(), atMs: t },
-        { type: 'rollout-touch', target: target(), atMs: t, implicitId, quietMs: options.quietMs },
+        {
+          type: 'rollout-touch',
+          target: target(),
+          atMs: t,
+          implicitId,
+          quietMs: options.quietMs,
+          terminations: KEYS.terminations(wk),
+          member: member(),
+        },
       ];
     }
     case 'app.exited':

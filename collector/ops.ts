@@ -54,13 +54,19 @@ export type Op =
       readonly outcome: string;
       readonly podsReplaced: number;
     }
-  /** A termination: joins the open rollout, or opens one with `implicitId`. */
+  /**
+   * A termination: joins the open rollout, or opens one with `implicitId`. `terminations` and
+   * `member`: the pod's entry in the workload's terminations (its termination's start, ms), which
+   * decides whether the event belongs to an already closed rollout.
+   */
   | {
       readonly type: 'rollout-touch';
       readonly target: WorkloadRef;
       readonly atMs: number;
       readonly implicitId: string;
       readonly quietMs: number;
+      readonly terminations: string;
+      readonly member: string;
     }
   /** Activity that keeps an open rollout from timing out, but never opens one. */
   | { readonly type: 'rollout-activity'; readonly target: WorkloadRef; readonly atMs: number };
@@ -220,7 +226,7 @@ function opArgs(op: Op, key: (k: string) => string, wire: string): string[] {
       return [op.type, id, String(op.atMs), op.outcome, String(op.podsReplaced)];
     }
     case 'rollout-touch':
-      return [op.type, op.implicitId, String(op.atMs), String(op.quietMs)];
+      return [op.type, op.implicitId, String(op.atMs), String(op.quietMs), key(op.terminations), op.member];
     case 'rollout-activity':
       return [op.type, String(op.atMs)];
   }

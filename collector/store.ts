@@ -119,6 +119,18 @@ export function createReportStore(redis: RedisClient): ReportStore {
         return ro;
       }
     }
+    // Stored before 2026-12-01, kept for the retention: a finish applied before its own start
+    // closed the rollout its preStops had opened under their implicit id, with `<id>|aliasOf`
+    // the way back. Today's script gives such a rollout the controller's id (lua/apply.lua rename).
+    const aliases = await Promise.all(
+      wks.map((wk) => redis.hget(KEYS.rollouts(wk), rolloutField(id, 'aliasOf'))),
+    );
+    for (const [i, wk] of wks.entries()) {
+      const alias = aliases[i];
+      if (alias === null || alias === undefined) continue;
+      const ro = await rolloutIn(wk, alias);
+      if (ro) return ro;
+    }
     return undefined;
   }
 

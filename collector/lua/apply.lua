@@ -117,6 +117,16 @@ local function late_start(id, t, trigger, extra)
 end
 
 local function rollout_start(id, t, trigger, extra)
+  local legacy = rget(id, 'aliasOf')
+  if legacy then
+    -- Written by the script before 2026-12-01: the finish closed the implicit rollout under its
+    -- own id (`finishedAs`) and left this way back. It takes the controller's id now, as today.
+    redis.call('HDEL', RO, id .. '|aliasOf', legacy .. '|finishedAs')
+    if rhas(legacy, 'startedAt') and not rhas(id, 'id') then
+      rename(legacy, id)
+      rset(id, 'startPending', '1')
+    end
+  end
   if rhas(id, 'startedAt') then
     if rhas(id, 'startPending') then late_start(id, t, trigger, extra) end
     return
@@ -172,7 +182,8 @@ local function rollout_finish(id, t, outcome, replaced)
   end
 end
 
-local function rollout_touch(implicit_id, t, quiet)
+-- `since`: when the pod's termination began (its earliest preStop or SIGTERM applied so far).
+local function rollout_touch(implicit_id, t, quiet, since)
   local current = open_id()
   if current then
     local la = tonumber(rget(current, 'lastActivity'))
@@ -188,11 +199,13 @@ local function rollout_touch(implicit_id, t, quiet)
       return
     end
   else
-    local last = redis.call('ZREVRANGEBYSCORE', INDEX, t, '-inf', 'LIMIT', 0, 1)
+    local last = redis.call('ZREVRANGEBYSCORE', INDEX, since, '-inf', 'LIMIT', 0, 1)
     if last[1] then
       local f = tonumber(rget(last[1], 'finishedAt'))
-      -- A late event inside a rollout that has already closed belongs to it.
-      if f and t <= f then return end
+      -- A late event inside a rollout that has already closed belongs to it, and so does a pod's
+      -- SIGTERM after the rollout's finish when its termination began inside it: a controller
+      -- reports complete while old pods still drain.
+      if f and since <= f then return end
     end
     -- The next rollout was closed by a rollout.finished whose rollout.started has not come yet
     -- (rollout_finish): its start is not known, so an event before its finish and after the
@@ -262,7 +275,10 @@ local function apply(op)
   elseif name == 'rollout-finish' then
     rollout_finish(op[2], tonumber(op[3]), op[4], op[5])
   elseif name == 'rollout-touch' then
-    rollout_touch(op[2], tonumber(op[3]), tonumber(op[4]))
+    local t = tonumber(op[3])
+    local since = tonumber(redis.call('ZSCORE', key(op, 5), op[6]))
+    if not since or since > t then since = t end
+    rollout_touch(op[2], t, tonumber(op[4]), since)
   elseif name == 'rollout-activity' then
     rollout_activity(tonumber(op[2]))
   end

@@ -87,10 +87,19 @@ describe('collector rollout windows', () => {
     expect(report!.terminations.map((t) => t.pod)).toEqual(['cart-1', 'cart-2', 'cart-3']);
     expect(await collector.store.listRollouts({ namespace: 'shop', workload: 'cart' })).toHaveLength(1);
 
-    // One after the window opens a new rollout.
+    // cart-3's SIGTERM after the window: its termination began inside it, so it opens none.
     await publishAll(
       env.nc,
       [p3.next('sigterm', SAMPLE_DATA.sigterm, new Date(Date.now()))],
+      env.ns.subjectRoot,
+    );
+    await collector.drain(30_000);
+    expect(await collector.store.listRollouts({ namespace: 'shop', workload: 'cart' })).toHaveLength(1);
+
+    // Another pod's termination after the window opens a new rollout.
+    await publishAll(
+      env.nc,
+      [pod('cart-4').next('prestop.started', SAMPLE_DATA['prestop.started'], new Date(Date.now()))],
       env.ns.subjectRoot,
     );
     await collector.drain(30_000);
