@@ -1,12 +1,10 @@
-import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createApplier } from '../../collector/apply.js';
 import { eventEntry } from '../../collector/event-ops.js';
 import { createReportStore } from '../../collector/index.js';
 import { KEYS, rolloutField, workloadKey } from '../../collector/keys.js';
 import { createEventSequencer } from '../../contract/validate.js';
-import { type RunningServer, startRedisServer } from '../../lib/servers.js';
-import { redisClient, testNamespace } from '../helpers/servers.js';
+import { useRedisServer } from '../helpers/redis-server.js';
 
 // State written by the apply script before 2026-12-01 stays readable for the retention: a finish
 // applied before its own start closed the rollout its preStops had opened under their implicit
@@ -20,20 +18,11 @@ const WK = workloadKey('shop', 'search');
 const IMPLICIT = 'search-20261121T100001Z-abcdef';
 
 describe('collector: rollouts stored by the script before 2026-12-01 (aliasOf)', () => {
-  let server: RunningServer;
-  const clients: Redis[] = [];
-  beforeAll(async () => {
-    server = await startRedisServer();
-  }, 30_000);
-  afterAll(async () => {
-    for (const c of clients) c.disconnect();
-    await server?.stop();
-  });
+  const redisServer = useRedisServer();
 
   /** A Redis holding one rollout closed by `ro-l`'s finish under the implicit id, as the old script left it. */
   async function legacyState(started: boolean) {
-    const redis = await redisClient(server, testNamespace().redisPrefix);
-    clients.push(redis);
+    const redis = await redisServer.client();
     const fields: Record<string, string> = {
       id: IMPLICIT,
       namespace: 'shop',

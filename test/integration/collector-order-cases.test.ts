@@ -1,15 +1,13 @@
-import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createApplier } from '../../collector/apply.js';
 import { eventEntry } from '../../collector/event-ops.js';
 import { createReportStore } from '../../collector/index.js';
 import type { AnyEvent } from '../../contract/index.js';
 import { createEventSequencer } from '../../contract/validate.js';
-import { createRng } from '../../lib/random.js';
-import { type RunningServer, startRedisServer } from '../../lib/servers.js';
 import { haRollout } from '../helpers/ha-rollout.js';
+import { useRedisServer } from '../helpers/redis-server.js';
 import { SAMPLE_DATA } from '../helpers/sample-events.js';
-import { redisClient, testNamespace } from '../helpers/servers.js';
+import { shuffled } from '../helpers/seeded-shuffle.js';
 
 // collector-order.test.ts's question (does a report, or the rollout list, depend on the order a
 // rollout's events were applied in?) for the cases around a finish applied before its start
@@ -25,16 +23,6 @@ const QUIET_MS = 1000 * 86_400_000;
 /** In an order: the quiet sweep runs here (as when the consumer is caught up, long after). */
 const SWEEP = 'sweep';
 type Step = AnyEvent | typeof SWEEP;
-
-function shuffled<T>(items: readonly T[], seed: number): T[] {
-  const random = createRng(seed);
-  const out = [...items];
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [out[i], out[j]] = [out[j]!, out[i]!];
-  }
-  return out;
-}
 
 const SEEDS = Array.from({ length: 12 }, (_, i) => i + 1);
 
@@ -75,20 +63,11 @@ function rollout(
 }
 
 describe('collector: order independence around a finish applied before its start', () => {
-  let server: RunningServer;
-  const clients: Redis[] = [];
-  beforeAll(async () => {
-    server = await startRedisServer();
-  }, 30_000);
-  afterAll(async () => {
-    for (const c of clients) c.disconnect();
-    await server?.stop();
-  });
+  const redisServer = useRedisServer();
 
   /** Applies `steps` in order, one event per script call, on a fresh key prefix. */
   async function stateAfter(steps: readonly Step[], rolloutIds: readonly string[]) {
-    const redis = await redisClient(server, testNamespace().redisPrefix);
-    clients.push(redis);
+    const redis = await redisServer.client();
     const applier = createApplier(redis, { retentionSeconds: 3600 });
     const closed: string[] = [];
     for (const step of steps) {

@@ -4,6 +4,7 @@ import type { AnyEvent } from '../../contract/index.js';
 import { scriptedRollout } from '../helpers/collector-scenario.js';
 import { useCollectorServers } from '../helpers/collector-servers.js';
 import { haRollout } from '../helpers/ha-rollout.js';
+import { shuffled } from '../helpers/seeded-shuffle.js';
 
 // A report depends on which events were applied, never on the order they were applied in (a
 // rollout's finish before its start, pods' events before the start or after the finish included):
@@ -19,24 +20,6 @@ const T0 = Date.parse('2026-11-21T10:00:00.000Z');
 function haEvents(rolloutId: string, t0Ms: number): AnyEvent[] {
   const r = haRollout({ workload: 'search', rolloutId, t0Ms, pods: 10, podPrefix: `search-${rolloutId}` });
   return [r.started, ...r.pods.flat(), r.finished];
-}
-
-/** A seeded shuffle (mulberry32): the same seed gives the same order, so a failure replays. */
-function shuffled<T>(items: readonly T[], seed: number): T[] {
-  let a = seed >>> 0;
-  const random = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const out = [...items];
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [out[i], out[j]] = [out[j]!, out[i]!];
-  }
-  return out;
 }
 
 const SEEDS = Array.from({ length: 12 }, (_, i) => i + 1);
