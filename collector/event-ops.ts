@@ -53,8 +53,10 @@ function workloadOps(event: AnyEvent, wk: string, t: number, wire: string, optio
     case 'prestop.started':
     case 'sigterm': {
       const implicitId = `${event.workload}-${compactTime(t)}-${event.id.slice(0, 6)}`;
+      const terminations = KEYS.terminations(wk);
+      const pod = member();
       return [
-        { type: 'zadd-lt', key: KEYS.terminations(wk), score: t, member: member() },
+        { type: 'zadd-lt', key: terminations, score: t, member: pod },
         { type: 'termination-start', ...ends(), atMs: t },
         {
           type: 'rollout-touch',
@@ -62,8 +64,8 @@ function workloadOps(event: AnyEvent, wk: string, t: number, wire: string, optio
           atMs: t,
           implicitId,
           quietMs: options.quietMs,
-          terminations: KEYS.terminations(wk),
-          member: member(),
+          terminations,
+          member: pod,
         },
       ];
     }

@@ -31,6 +31,22 @@ const controller = (name = 'ctl') =>
   createEventSequencer({ namespace: 'shop', workload: 'search', pod: null }, name);
 const pod = (name: string) =>
   createEventSequencer({ namespace: 'shop', workload: 'search', pod: name }, `i-${name}`);
+/** A pod's only event here: its preStop at `ms`. */
+const preStop = (name: string, ms: number) =>
+  pod(name).next('prestop.started', SAMPLE_DATA['prestop.started'], at(ms));
+/** `c`'s rollout.started (trigger cli) at `startMs` and rollout.finished (complete) at `finishMs`. */
+function controllerEvents(
+  rolloutId: string,
+  startMs: number,
+  finishMs: number,
+  podsReplaced: number,
+  c = controller(),
+) {
+  return {
+    start: c.next('rollout.started', { rolloutId, trigger: 'cli' }, at(startMs)),
+    finish: c.next('rollout.finished', { rolloutId, outcome: 'complete', podsReplaced }, at(finishMs)),
+  };
+}
 
 /** The HA test's rollout (10 pods, 1 s + n × 5 s), its controller events as `options` say. */
 function rollout(
@@ -131,16 +147,8 @@ describe('collector: order independence around a finish applied before its start
     });
 
     it('a finish with no rollout open, then its start, then the preStops: one rollout, as in stream order', async () => {
-      const c = controller();
-      const [p, q] = [pod('search-0'), pod('search-1')];
-      const start = c.next('rollout.started', { rolloutId: 'ro-n', trigger: 'cli' }, at(0));
-      const finish = c.next(
-        'rollout.finished',
-        { rolloutId: 'ro-n', outcome: 'complete', podsReplaced: 2 },
-        at(9000),
-      );
-      const p1 = p.next('prestop.started', SAMPLE_DATA['prestop.started'], at(1000));
-      const q1 = q.next('prestop.started', SAMPLE_DATA['prestop.started'], at(5000));
+      const { start, finish } = controllerEvents('ro-n', 0, 9000, 2);
+      const [p1, q1] = [preStop('search-0', 1000), preStop('search-1', 5000)];
       await expectSame(
         [start, p1, q1, finish],
         [
@@ -153,16 +161,8 @@ describe('collector: order independence around a finish applied before its start
     });
 
     it('a renamed rollout takes a pod event older than its implicit start while its own start is pending', async () => {
-      const c = controller();
-      const [p, q] = [pod('search-0'), pod('search-1')];
-      const start = c.next('rollout.started', { rolloutId: 'ro-p', trigger: 'cli' }, at(0));
-      const finish = c.next(
-        'rollout.finished',
-        { rolloutId: 'ro-p', outcome: 'complete', podsReplaced: 2 },
-        at(9000),
-      );
-      const p1 = p.next('prestop.started', SAMPLE_DATA['prestop.started'], at(1000));
-      const q1 = q.next('prestop.started', SAMPLE_DATA['prestop.started'], at(5000));
+      const { start, finish } = controllerEvents('ro-p', 0, 9000, 2);
+      const [p1, q1] = [preStop('search-0', 1000), preStop('search-1', 5000)];
       // q1 opens the implicit rollout, the finish renames it (startPending), p1 moves its start back.
       await expectSame([start, p1, q1, finish], [[q1, finish, p1, start]], ['ro-p']);
     });
@@ -172,15 +172,9 @@ describe('collector: order independence around a finish applied before its start
     // controller reports complete) opened a second, implicit rollout, open until the quiet
     // timeout, until the touch asked when the pod's termination began (fails without it).
     it("a pod's SIGTERM after the finish, its preStop before it, joins the rollout", async () => {
-      const c = controller();
+      const { start, finish } = controllerEvents('ro-t', 0, 2000, 1);
       const p = pod('search-0');
-      const start = c.next('rollout.started', { rolloutId: 'ro-t', trigger: 'cli' }, at(0));
       const pre = p.next('prestop.started', SAMPLE_DATA['prestop.started'], at(1000));
-      const finish = c.next(
-        'rollout.finished',
-        { rolloutId: 'ro-t', outcome: 'complete', podsReplaced: 1 },
-        at(2000),
-      );
       const sig = p.next('sigterm', SAMPLE_DATA.sigterm, at(2100));
       await expectSame([start, pre, finish, sig], [[start, pre, sig, finish]], ['ro-t']);
     });
@@ -195,16 +189,8 @@ describe('collector: order independence around a finish applied before its start
     // same happens after a rename once the late start has come. 68 of 200 shuffles of the HA
     // rollout with its start at +3 s differ, the same seeds before bd88687.
     it.fails('a start timed after the first preStop, that preStop applied after the finish', async () => {
-      const c = controller();
-      const [p, q] = [pod('search-0'), pod('search-1')];
-      const start = c.next('rollout.started', { rolloutId: 'ro-s', trigger: 'cli' }, at(3000));
-      const finish = c.next(
-        'rollout.finished',
-        { rolloutId: 'ro-s', outcome: 'complete', podsReplaced: 2 },
-        at(9000),
-      );
-      const p1 = p.next('prestop.started', SAMPLE_DATA['prestop.started'], at(1000));
-      const q1 = q.next('prestop.started', SAMPLE_DATA['prestop.started'], at(5000));
+      const { start, finish } = controllerEvents('ro-s', 3000, 9000, 2);
+      const [p1, q1] = [preStop('search-0', 1000), preStop('search-1', 5000)];
       await expectSame(
         [start, p1, q1, finish],
         [
@@ -222,9 +208,7 @@ describe('collector: order independence around a finish applied before its start
     // open implicit rollout to the event's implicit id when that event moves its start back (ties:
     // the smaller id) makes this pass and leaves the 190 at 9 (the case below).
     it.fails('an implicit rollout (no controller events) is named after its first applied event', async () => {
-      const [p, q] = [pod('search-0'), pod('search-1')];
-      const p1 = p.next('prestop.started', SAMPLE_DATA['prestop.started'], at(1000));
-      const q1 = q.next('prestop.started', SAMPLE_DATA['prestop.started'], at(5000));
+      const [p1, q1] = [preStop('search-0', 1000), preStop('search-1', 5000)];
       await expectSame([p1, q1, SWEEP], [[q1, p1, SWEEP]], [], 1);
     });
 
@@ -245,16 +229,8 @@ describe('collector: order independence around a finish applied before its start
     // rollouts. In stream order the sweep closes the controller's rollout and its finish then
     // sets the outcome and finish over the timeout: one.
     it.fails("a quiet sweep between the preStops and the delayed controller's events", async () => {
-      const c = controller();
-      const [p, q] = [pod('search-0'), pod('search-1')];
-      const start = c.next('rollout.started', { rolloutId: 'ro-q', trigger: 'cli' }, at(0));
-      const finish = c.next(
-        'rollout.finished',
-        { rolloutId: 'ro-q', outcome: 'complete', podsReplaced: 2 },
-        at(9000),
-      );
-      const p1 = p.next('prestop.started', SAMPLE_DATA['prestop.started'], at(1000));
-      const q1 = q.next('prestop.started', SAMPLE_DATA['prestop.started'], at(5000));
+      const { start, finish } = controllerEvents('ro-q', 0, 9000, 2);
+      const [p1, q1] = [preStop('search-0', 1000), preStop('search-1', 5000)];
       await expectSame([start, p1, q1, SWEEP, finish], [[p1, q1, SWEEP, finish, start]], ['ro-q']);
     });
 
@@ -263,21 +239,9 @@ describe('collector: order independence around a finish applied before its start
     // is open, renames that one to the next rollout's id (before bd88687: closed it, aliased).
     it.fails("the next rollout's finish applied while this one's preStops opened an implicit rollout", async () => {
       const c = controller();
-      const [p, q] = [pod('search-0'), pod('search-1')];
-      const startA = c.next('rollout.started', { rolloutId: 'ro-a', trigger: 'cli' }, at(0));
-      const pa = p.next('prestop.started', SAMPLE_DATA['prestop.started'], at(1000));
-      const finishA = c.next(
-        'rollout.finished',
-        { rolloutId: 'ro-a', outcome: 'complete', podsReplaced: 1 },
-        at(9000),
-      );
-      const startB = c.next('rollout.started', { rolloutId: 'ro-b', trigger: 'cli' }, at(120_000));
-      const qb = q.next('prestop.started', SAMPLE_DATA['prestop.started'], at(121_000));
-      const finishB = c.next(
-        'rollout.finished',
-        { rolloutId: 'ro-b', outcome: 'complete', podsReplaced: 1 },
-        at(129_000),
-      );
+      const { start: startA, finish: finishA } = controllerEvents('ro-a', 0, 9000, 1, c);
+      const { start: startB, finish: finishB } = controllerEvents('ro-b', 120_000, 129_000, 1, c);
+      const [pa, qb] = [preStop('search-0', 1000), preStop('search-1', 121_000)];
       await expectSame(
         [startA, pa, finishA, startB, qb, finishB],
         [[pa, finishB, startA, finishA, startB, qb]],
