@@ -87,6 +87,49 @@ describe('fidelity: streams', () => {
     expect(direct).toBe('4002 app leaving');
   });
 
+  // The race a drain loses users' messages to: a pod closing its sockets with 1001 while a user's
+  // message is on its way (RFC 6455 §5.5.1: after sending a Close frame an endpoint sends no more
+  // data, but it may still receive some). The app must still receive that message, and its answer
+  // must still be refused, exactly as without the agent.
+  it('WebSocket message crossing the app close: the app still receives it, its answer is not sent', async () => {
+    let appSaw: string[] = [];
+    const app = wsApp((ws) => {
+      ws.on('message', (data) => {
+        const text = data.toString();
+        appSaw.push(`message ${text} (${ws.readyState === ws.OPEN ? 'open' : 'closing'})`);
+        if (text === 'close-now') ws.close(1001, 'going away');
+        // Answering after its own close frame: ws refuses it, nothing is written.
+        else ws.send(`ack ${text}`, (err) => appSaw.push(`answer ${err ? 'refused' : 'sent'}`));
+      });
+      ws.on('close', (code, reason) => appSaw.push(`close ${code} ${reason.toString()}`));
+    });
+    const { direct } = await fx.compare(app, async (port) => {
+      appSaw = [];
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
+      await once(ws, 'open');
+      const got: string[] = [];
+      ws.on('message', (data) => got.push(data.toString()));
+      // Both written before the app's close frame can arrive: the second crosses it.
+      ws.send('close-now');
+      ws.send('in flight');
+      const [code, reason] = (await once(ws, 'close')) as [number, Buffer];
+      await pollUntil(() => appSaw.some((s) => s.startsWith('close ')), {
+        timeoutMs: 5000,
+        what: 'the app close',
+      });
+      return { client: { got, close: `${code} ${reason.toString()}` }, app: appSaw };
+    });
+    expect(direct).toEqual({
+      client: { got: [], close: '1001 going away' },
+      app: [
+        'message close-now (open)',
+        'message in flight (closing)',
+        'answer refused',
+        'close 1001 going away',
+      ],
+    });
+  });
+
   it('WebSocket handshake refused by the app: its HTTP answer reaches the client', async () => {
     const app = nodeApp((_req, res) => {
       res.statusCode = 403;
