@@ -178,7 +178,13 @@ class Tunnel {
   }
 
   appError(err: NodeJS.ErrnoException): void {
-    if (this.connected || this.record.done) return;
+    if (this.connected) {
+      // The app's connection failed (a reset: a pod dying right after its 1001, data it left
+      // unread): the client gets a reset too, as from the bare pod, not our FIN (tcp-tunnel.ts alike).
+      if (!this.client.destroyed) this.client.resetAndDestroy();
+      return;
+    }
+    if (this.record.done) return;
     const outcome = err.code === 'ECONNREFUSED' ? 'upstream-refused' : 'upstream-reset';
     this.ctx.traffic.end(this.record, outcome, 502);
     if (this.client.writable) {
@@ -246,7 +252,9 @@ function onClientDrain(this: TunnelSocket): void {
   this[kTunnel]?.app.resume();
 }
 function onClientError(this: TunnelSocket): void {
-  this[kTunnel]?.app.destroy();
+  // The client's reset reaches the app as a reset, as it would without the agent.
+  const app = this[kTunnel]?.app;
+  if (app !== undefined && !app.destroyed) app.resetAndDestroy();
 }
 function onClientEnd(this: TunnelSocket): void {
   this[kTunnel]?.clientEnd();

@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import type { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { pollUntil } from '../../lib/wait.js';
@@ -7,6 +8,72 @@ import { Conn, exchange, GET, nodeApp, useFidelity, wsApp } from './harness.js';
 // Long-lived and streamed exchanges: Server-Sent Events, WebSockets, slow readers, cut uploads.
 
 const fx = useFidelity();
+
+// A raw WebSocket client, to write frames at chosen moments (e.g. after the app's close frame
+// reached the client, so that they reach the agent after it too).
+const MASK = [0x11, 0x22, 0x33, 0x44];
+/** One short client frame, masked with a fixed key so both runs write the same bytes. */
+function frame(opcode: number, payload: string | Buffer, fin = true): Buffer {
+  const data = typeof payload === 'string' ? Buffer.from(payload) : payload;
+  const head = Buffer.from([(fin ? 0x80 : 0) | opcode, 0x80 | data.length, ...MASK]);
+  return Buffer.concat([head, Buffer.from(data.map((b, i) => b ^ MASK[i & 3]!))]);
+}
+function closePayload(code: number, reason = ''): Buffer {
+  const b = Buffer.alloc(2);
+  b.writeUInt16BE(code);
+  return Buffer.concat([b, Buffer.from(reason)]);
+}
+/** The app's short unmasked frames, as `opcode:payload` (a close as `8:code reason`). */
+function serverFrames(bytes: Buffer): string[] {
+  const out: string[] = [];
+  for (let i = 0; i + 2 <= bytes.length; ) {
+    const op = bytes[i]! & 0x0f;
+    const len = bytes[i + 1]! & 0x7f;
+    if (len > 125 || i + 2 + len > bytes.length)
+      return [...out, `partial:${bytes.subarray(i).toString('hex')}`];
+    const p = bytes.subarray(i + 2, i + 2 + len);
+    out.push(`${op}:${op === 8 && p.length >= 2 ? `${p.readUInt16BE(0)} ${p.subarray(2)}` : p}`);
+    i += 2 + len;
+  }
+  return out;
+}
+async function rawWebSocket(port: number): Promise<{ conn: Conn; status: string; frames: () => string[] }> {
+  const conn = await Conn.open(port);
+  await conn.write(
+    'GET / HTTP/1.1\r\nHost: fidelity\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+  );
+  await pollUntil(() => conn.received.includes('\r\n\r\n'), { timeoutMs: 5000, what: 'the 101' });
+  const headEnd = conn.received.indexOf('\r\n\r\n');
+  const status = conn.received.subarray(0, headEnd).toString('latin1').split('\r\n')[0]!;
+  return { conn, status, frames: () => serverFrames(conn.received.subarray(headEnd + 4)) };
+}
+const untilAppClose = (frames: () => string[]) =>
+  pollUntil(() => frames().some((f) => f.startsWith('8:')), {
+    timeoutMs: 5000,
+    what: "the app's close frame",
+  });
+
+/** Closes with 1001 on 'close-now', answers anything else; records what it saw, answers apart. */
+function closingApp(log: { saw: string[]; answers: string[] }, afterClose?: (socket: Socket) => void) {
+  return wsApp((ws) => {
+    const state = () => (ws.readyState === ws.OPEN ? 'open' : 'closing');
+    ws.on('message', (data, isBinary) => {
+      const text = data.toString();
+      log.saw.push(`message ${isBinary ? 'bin' : 'text'} ${text} (${state()})`);
+      if (text !== 'close-now') {
+        // Apart: the refusal comes on the next tick, whose place among later frames depends on
+        // how TCP split the bytes.
+        ws.send(`ack ${text}`, (err) => log.answers.push(`answer ${text} ${err ? 'refused' : 'sent'}`));
+        return;
+      }
+      ws.close(1001, 'going away');
+      afterClose?.((ws as unknown as { _socket: Socket })._socket);
+    });
+    ws.on('ping', (d) => log.saw.push(`ping ${d} (${state()})`));
+    ws.on('close', (code, reason) => log.saw.push(`close ${code} ${reason}`));
+  });
+}
 
 describe('fidelity: streams', () => {
   it('Server-Sent Events: each event arrives as the app writes it', async () => {
@@ -127,6 +194,137 @@ describe('fidelity: streams', () => {
         'answer refused',
         'close 1001 going away',
       ],
+    });
+  });
+
+  // The case above writes both messages in one tick: they reach the agent in one read, before the
+  // app's close frame does, so only the client's close reply passes the agent after that frame.
+  // Here the client waits for the app's close frame before writing: what follows reaches the agent
+  // after it for certain.
+  it('WebSocket data the client writes after the app close frame (text, binary, ping, then its reply) reaches the app', async () => {
+    const log = { saw: [] as string[], answers: [] as string[] };
+    const { direct } = await fx.compare(closingApp(log), async (port) => {
+      log.saw = [];
+      log.answers = [];
+      const { conn, status, frames } = await rawWebSocket(port);
+      try {
+        await conn.write(frame(1, 'close-now'));
+        await untilAppClose(frames);
+        await conn.write(frame(1, 'after close'));
+        await conn.write(
+          Buffer.concat([frame(2, Buffer.from([0, 1, 2])), frame(9, 'p'), frame(8, closePayload(1001))]),
+        );
+        const fate = await conn.ended();
+        conn.halfClose();
+        await pollUntil(() => log.saw.some((s) => s.startsWith('close ')), {
+          timeoutMs: 5000,
+          what: 'the app close',
+        });
+        return { status, frames: frames(), fate, app: log.saw, answers: log.answers };
+      } finally {
+        conn.destroy();
+      }
+    });
+    expect(direct).toEqual({
+      status: 'HTTP/1.1 101 Switching Protocols',
+      frames: ['8:1001 going away'],
+      fate: 'fin',
+      app: [
+        'message text close-now (open)',
+        'message text after close (closing)',
+        'message bin \u0000\u0001\u0002 (closing)',
+        'ping p (closing)',
+        'close 1001 ',
+      ],
+      answers: ['answer after close refused', 'answer \u0000\u0001\u0002 refused'],
+    });
+  });
+
+  // RFC 6455 §5.5.1: an endpoint may finish the message it is sending before its close reply.
+  it('WebSocket fragmented message straddling the app close frame: the app gets it whole', async () => {
+    const log = { saw: [] as string[], answers: [] as string[] };
+    const { direct } = await fx.compare(closingApp(log), async (port) => {
+      log.saw = [];
+      log.answers = [];
+      const { conn, status, frames } = await rawWebSocket(port);
+      try {
+        await conn.write(Buffer.concat([frame(1, 'close-now'), frame(1, 'part1 ', false)]));
+        await untilAppClose(frames);
+        await conn.write(frame(9, 'mid'));
+        await conn.write(Buffer.concat([frame(0, 'part2'), frame(8, closePayload(1001, 'bye'))]));
+        const fate = await conn.ended();
+        conn.halfClose();
+        await pollUntil(() => log.saw.some((s) => s.startsWith('close ')), {
+          timeoutMs: 5000,
+          what: 'the app close',
+        });
+        return { status, frames: frames(), fate, app: log.saw, answers: log.answers };
+      } finally {
+        conn.destroy();
+      }
+    });
+    expect(direct).toEqual({
+      status: 'HTTP/1.1 101 Switching Protocols',
+      frames: ['8:1001 going away'],
+      fate: 'fin',
+      app: [
+        'message text close-now (open)',
+        'ping mid (closing)',
+        'message text part1 part2 (closing)',
+        'close 1001 bye',
+      ],
+      answers: ['answer part1 part2 refused'],
+    });
+  });
+
+  // A pod that dies right after its 1001 (a reset, as the kernel sends for data left unread). The
+  // agent once answered the app's reset with a FIN (found by a reviewing helper).
+  it('WebSocket: the app resets its socket after its 1001: the client sees the reset', async () => {
+    const log = { saw: [] as string[], answers: [] as string[] };
+    const app = closingApp(log, (socket) => setTimeout(() => socket.resetAndDestroy(), 100));
+    const { direct } = await fx.compare(app, async (port) => {
+      const { conn, status, frames } = await rawWebSocket(port);
+      try {
+        await conn.write(frame(1, 'close-now'));
+        await untilAppClose(frames);
+        return { status, frames: frames(), fate: await conn.ended() };
+      } finally {
+        conn.destroy();
+      }
+    });
+    expect(direct).toEqual({
+      status: 'HTTP/1.1 101 Switching Protocols',
+      frames: ['8:1001 going away'],
+      fate: 'reset',
+    });
+  });
+
+  // The other direction: a client that vanishes with a reset (a browser tab killed, a NAT entry
+  // dropped mid-stream) is seen by the app as a reset, not as the agent's FIN.
+  it("WebSocket: the client resets its socket: the app's socket sees the reset", async () => {
+    let appSaw: string[] = [];
+    const app = wsApp((ws) => {
+      const socket = (ws as unknown as { _socket: Socket })._socket;
+      socket.on('error', (err: NodeJS.ErrnoException) => appSaw.push(`error ${err.code}`));
+      socket.on('end', () => appSaw.push('end'));
+      ws.on('message', (data) => appSaw.push(`message ${data}`));
+      ws.on('close', (code) => appSaw.push(`close ${code}`));
+    });
+    const { direct } = await fx.compare(app, async (port) => {
+      appSaw = [];
+      const { conn, status } = await rawWebSocket(port);
+      await conn.write(frame(1, 'hello'));
+      await pollUntil(() => appSaw.includes('message hello'), { timeoutMs: 5000, what: 'the message' });
+      conn.socket.resetAndDestroy();
+      await pollUntil(() => appSaw.some((s) => s.startsWith('close ')), {
+        timeoutMs: 5000,
+        what: 'the app close',
+      });
+      return { status, app: appSaw };
+    });
+    expect(direct).toEqual({
+      status: 'HTTP/1.1 101 Switching Protocols',
+      app: ['message hello', 'error ECONNRESET', 'close 1006'],
     });
   });
 
