@@ -224,3 +224,14 @@ export function loggedAt(log: LogCapture, part: string, from = 0): number | unde
     .map((r) => ({ msg: r.msg, at: Date.parse(String(r.time)) }))
     .find((r) => r.msg.includes(part) && r.at >= from)?.at;
 }
+
+/**
+ * True while the agent's publishing is in a failure streak: its log's latest "publishing to NATS
+ * failed" (logged once per streak, agent/publisher.ts) has no "publishing to NATS again" after it.
+ */
+export function failureStreakOpen(log: LogCapture): boolean {
+  const msgs = log.records().map((r) => r.msg);
+  const failed = msgs.findLastIndex((m) => m.includes('publishing to NATS failed'));
+  const again = msgs.findLastIndex((m) => m.includes('publishing to NATS again'));
+  return failed > again;
+}
