@@ -75,6 +75,39 @@ function closingApp(log: { saw: string[]; answers: string[] }, afterClose?: (soc
   });
 }
 
+/**
+ * A raw client session against closingApp: writes `first`, waits for the app's close frame, writes
+ * each of `after`, then waits for the app's FIN, half-closes, and waits until the app saw the close.
+ */
+function afterAppClose(log: { saw: string[]; answers: string[] }, first: Buffer, after: readonly Buffer[]) {
+  return async (port: number) => {
+    log.saw = [];
+    log.answers = [];
+    const { conn, status, frames } = await rawWebSocket(port);
+    try {
+      await conn.write(first);
+      await untilAppClose(frames);
+      for (const bytes of after) await conn.write(bytes);
+      const fate = await conn.ended();
+      conn.halfClose();
+      await pollUntil(() => log.saw.some((s) => s.startsWith('close ')), {
+        timeoutMs: 5000,
+        what: 'the app close',
+      });
+      return { status, frames: frames(), fate, app: log.saw, answers: log.answers };
+    } finally {
+      conn.destroy();
+    }
+  };
+}
+
+/** What the raw client of afterAppClose sees when the app closes cleanly: its 101, its 1001, its FIN. */
+const appClosedCleanly = {
+  status: 'HTTP/1.1 101 Switching Protocols',
+  frames: ['8:1001 going away'],
+  fate: 'fin',
+};
+
 describe('fidelity: streams', () => {
   it('Server-Sent Events: each event arrives as the app writes it', async () => {
     const app = nodeApp((_req, res) => {
@@ -203,32 +236,15 @@ describe('fidelity: streams', () => {
   // after it for certain.
   it('WebSocket data the client writes after the app close frame (text, binary, ping, then its reply) reaches the app', async () => {
     const log = { saw: [] as string[], answers: [] as string[] };
-    const { direct } = await fx.compare(closingApp(log), async (port) => {
-      log.saw = [];
-      log.answers = [];
-      const { conn, status, frames } = await rawWebSocket(port);
-      try {
-        await conn.write(frame(1, 'close-now'));
-        await untilAppClose(frames);
-        await conn.write(frame(1, 'after close'));
-        await conn.write(
-          Buffer.concat([frame(2, Buffer.from([0, 1, 2])), frame(9, 'p'), frame(8, closePayload(1001))]),
-        );
-        const fate = await conn.ended();
-        conn.halfClose();
-        await pollUntil(() => log.saw.some((s) => s.startsWith('close ')), {
-          timeoutMs: 5000,
-          what: 'the app close',
-        });
-        return { status, frames: frames(), fate, app: log.saw, answers: log.answers };
-      } finally {
-        conn.destroy();
-      }
-    });
+    const { direct } = await fx.compare(
+      closingApp(log),
+      afterAppClose(log, frame(1, 'close-now'), [
+        frame(1, 'after close'),
+        Buffer.concat([frame(2, Buffer.from([0, 1, 2])), frame(9, 'p'), frame(8, closePayload(1001))]),
+      ]),
+    );
     expect(direct).toEqual({
-      status: 'HTTP/1.1 101 Switching Protocols',
-      frames: ['8:1001 going away'],
-      fate: 'fin',
+      ...appClosedCleanly,
       app: [
         'message text close-now (open)',
         'message text after close (closing)',
@@ -243,30 +259,15 @@ describe('fidelity: streams', () => {
   // RFC 6455 §5.5.1: an endpoint may finish the message it is sending before its close reply.
   it('WebSocket fragmented message straddling the app close frame: the app gets it whole', async () => {
     const log = { saw: [] as string[], answers: [] as string[] };
-    const { direct } = await fx.compare(closingApp(log), async (port) => {
-      log.saw = [];
-      log.answers = [];
-      const { conn, status, frames } = await rawWebSocket(port);
-      try {
-        await conn.write(Buffer.concat([frame(1, 'close-now'), frame(1, 'part1 ', false)]));
-        await untilAppClose(frames);
-        await conn.write(frame(9, 'mid'));
-        await conn.write(Buffer.concat([frame(0, 'part2'), frame(8, closePayload(1001, 'bye'))]));
-        const fate = await conn.ended();
-        conn.halfClose();
-        await pollUntil(() => log.saw.some((s) => s.startsWith('close ')), {
-          timeoutMs: 5000,
-          what: 'the app close',
-        });
-        return { status, frames: frames(), fate, app: log.saw, answers: log.answers };
-      } finally {
-        conn.destroy();
-      }
-    });
+    const { direct } = await fx.compare(
+      closingApp(log),
+      afterAppClose(log, Buffer.concat([frame(1, 'close-now'), frame(1, 'part1 ', false)]), [
+        frame(9, 'mid'),
+        Buffer.concat([frame(0, 'part2'), frame(8, closePayload(1001, 'bye'))]),
+      ]),
+    );
     expect(direct).toEqual({
-      status: 'HTTP/1.1 101 Switching Protocols',
-      frames: ['8:1001 going away'],
-      fate: 'fin',
+      ...appClosedCleanly,
       app: [
         'message text close-now (open)',
         'ping mid (closing)',
